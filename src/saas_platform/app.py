@@ -1,0 +1,98 @@
+"""The application factory. ``saas serve`` builds the app from here; so do the tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
+
+from saas_platform import __version__
+from saas_platform.auth.router import router as auth_router
+from saas_platform.core.http import install_error_handlers
+from saas_platform.core.metrics import HttpMetrics
+from saas_platform.core.middleware import RequestPipelineMiddleware
+from saas_platform.core.runtime import Runtime
+from saas_platform.core.settings import Settings, get_settings
+from saas_platform.health.router import router as health_router
+
+logger = logging.getLogger(__name__)
+
+
+class PlatformApp(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # The pipeline wraps even Starlette's ServerErrorMiddleware, so a 500 carries the
+        # request id and security headers like every other answer.
+        return RequestPipelineMiddleware(
+            super().build_middleware_stack(),
+            metrics=self.state.metrics,
+            max_body_bytes=self.state.settings.max_body_bytes,
+        )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    run_worker: bool = False,
+) -> FastAPI:
+    """Build the API.
+
+    With ``runtime`` given (``saas serve``, tests) the app uses it and leaves closing it to
+    the caller; otherwise the lifespan opens one (migrating the database) and closes it.
+    ``run_worker`` runs a job worker inside the process for the app's lifetime.
+    """
+    settings = settings or (runtime.settings if runtime else get_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_runtime = runtime is None
+        rt = runtime or await Runtime.open(settings, migrate=True)
+        app.state.runtime = rt
+        worker: asyncio.Task[None] | None = None
+        if run_worker:
+            worker = asyncio.create_task(rt.run_worker(), name="saas-worker")
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+            if own_runtime:
+                await rt.close()
+
+    app = PlatformApp(
+        title="Odoo SaaS Platform",
+        version=__version__,
+        description="Tenants, Odoo instances, backups, billing and webhooks. "
+        "Errors follow one envelope: `{\"error\": {code, message, details, request_id, timestamp}}`.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url="/redoc",
+        openapi_url="/openapi.json",
+        redirect_slashes=False,
+    )
+    app.state.settings = settings
+    app.state.metrics = HttpMetrics()
+    if runtime is not None:
+        app.state.runtime = runtime
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "X-RateLimit-Limit", "X-RateLimit-Remaining",
+                            "X-RateLimit-Reset", "Retry-After"],
+        )
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(auth_router)
+    return app

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from saas_platform.core.db import Base, Timestamps, UUIDPrimaryKey
+
+
+class AuthSession(UUIDPrimaryKey, Timestamps, Base):
+    """One login: the family of refresh tokens that rotate from it.
+
+    Access tokens carry the session id (``sid``), so revoking a session (logout, reuse of a
+    rotated refresh token, password reset) ends its access tokens at once as well.
+    """
+
+    __tablename__ = "auth_sessions"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    expires_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(String(50))
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(400))
+
+
+class RefreshToken(UUIDPrimaryKey, Base):
+    __tablename__ = "auth_refresh_tokens"
+
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("auth_sessions.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    # Set when the token is exchanged for a new pair; presenting it again is reuse.
+    rotated_at: Mapped[datetime | None]
+
+
+class ActionToken(UUIDPrimaryKey, Base):
+    """A single-use, expiring token mailed to a user (email verification, password reset)."""
+
+    __tablename__ = "auth_action_tokens"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(30))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class LoginThrottle(Base):
+    """Failed logins per email address (known or not, so both answer alike)."""
+
+    __tablename__ = "auth_login_throttles"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    window_started_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Response, status
+
+from saas_platform.auth.dependencies import AuthServiceDep, CurrentPrincipal, OptionalPrincipal
+from saas_platform.auth.schemas import (
+    EmailRequest,
+    LoginRequest,
+    LogoutRequest,
+    PasswordChange,
+    PasswordResetConfirm,
+    ProfileUpdate,
+    RefreshRequest,
+    RegisterRequest,
+    TokenPair,
+    TokenRequest,
+)
+from saas_platform.auth.service import IssuedTokens
+from saas_platform.core.deps import ClientDep
+from saas_platform.core.errors import Unauthorized
+from saas_platform.core.schemas import Message
+from saas_platform.users import service as users
+from saas_platform.users.schemas import UserRead
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+def _pair(tokens: IssuedTokens) -> TokenPair:
+    return TokenPair(
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_in=tokens.expires_in,
+        user=UserRead.model_validate(tokens.user),
+    )
+
+
+@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserRead)
+async def register(body: RegisterRequest, auth: AuthServiceDep) -> UserRead:
+    user = await auth.register(
+        email=body.email,
+        password=body.password,
+        full_name=body.full_name,
+        first_name=body.first_name,
+        last_name=body.last_name,
+    )
+    return UserRead.model_validate(user)
+
+
+@router.post("/verify-email", response_model=Message)
+async def verify_email(body: TokenRequest, auth: AuthServiceDep) -> Message:
+    await auth.verify_email(body.token)
+    return Message(message="Email address verified")
+
+
+@router.get("/verify-email", response_model=Message, include_in_schema=False)
+async def verify_email_link(token: Annotated[str, Query(max_length=512)], auth: AuthServiceDep) -> Message:
+    """The mailed link may be opened directly against the API."""
+    await auth.verify_email(token)
+    return Message(message="Email address verified")
+
+
+@router.post("/resend-verification", status_code=status.HTTP_202_ACCEPTED, response_model=Message)
+async def resend_verification(body: EmailRequest, auth: AuthServiceDep) -> Message:
+    await auth.resend_verification(body.email)
+    return Message(message="If the account exists and is unverified, a new mail is on its way")
+
+
+@router.post("/login", response_model=TokenPair)
+async def login(body: LoginRequest, auth: AuthServiceDep, client: ClientDep) -> TokenPair:
+    return _pair(await auth.login(body.identifier, body.password, client))
+
+
+@router.post("/token", response_model=TokenPair, summary="Login (OAuth2 password form)")
+async def token(
+    username: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=1024)],
+    auth: AuthServiceDep,
+    client: ClientDep,
+) -> TokenPair:
+    return _pair(await auth.login(username, password, client))
+
+
+@router.post("/refresh", response_model=TokenPair)
+async def refresh(body: RefreshRequest, auth: AuthServiceDep, client: ClientDep) -> TokenPair:
+    return _pair(await auth.refresh(body.refresh_token, client))
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(
+    auth: AuthServiceDep, principal: OptionalPrincipal, body: LogoutRequest | None = None
+) -> Response:
+    refresh_token = body.refresh_token if body else None
+    if principal is None and not refresh_token:
+        raise Unauthorized("Authentication required")
+    await auth.logout(principal, refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/password-reset/request", status_code=status.HTTP_202_ACCEPTED, response_model=Message
+)
+async def password_reset_request(body: EmailRequest, auth: AuthServiceDep) -> Message:
+    await auth.request_password_reset(body.email)
+    return Message(message="If an account exists for this address, a reset link is on its way")
+
+
+@router.post("/password-reset/confirm", response_model=Message)
+async def password_reset_confirm(body: PasswordResetConfirm, auth: AuthServiceDep) -> Message:
+    await auth.confirm_password_reset(body.token, body.new_password)
+    return Message(message="Password changed; every session has been signed out")
+
+
+@router.post("/change-password", response_model=Message)
+async def change_password(
+    body: PasswordChange, principal: CurrentPrincipal, auth: AuthServiceDep
+) -> Message:
+    await auth.change_password(principal, body.current_password, body.new_password)
+    return Message(message="Password changed; other sessions have been signed out")
+
+
+@router.get("/me", response_model=UserRead)
+async def me(principal: CurrentPrincipal) -> UserRead:
+    return UserRead.model_validate(principal.user)
+
+
+@router.get("/profile", response_model=UserRead)
+async def get_profile(principal: CurrentPrincipal) -> UserRead:
+    return UserRead.model_validate(principal.user)
+
+
+@router.patch("/profile", response_model=UserRead)
+async def update_profile(
+    body: ProfileUpdate, principal: CurrentPrincipal, auth: AuthServiceDep
+) -> UserRead:
+    users.update_names(
+        principal.user,
+        full_name=body.full_name,
+        first_name=body.first_name,
+        last_name=body.last_name,
+    )
+    await auth.session.flush()
+    return UserRead.model_validate(principal.user)

@@ -1,0 +1,401 @@
+"""Identity rules: registration, verification, login with lockout, token rotation, resets.
+
+Every function works inside the caller's transaction (request, CLI command or job) and never
+commits by itself.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from saas_platform.auth.models import ActionToken, AuthSession, LoginThrottle, RefreshToken
+from saas_platform.core import clock
+from saas_platform.core.crypto import hash_token, new_token
+from saas_platform.core.client import ClientInfo
+from saas_platform.core.errors import AppError, RateLimited, Unauthorized
+from saas_platform.core.runtime import Runtime
+from saas_platform.core.security import AccessClaims, AccessTokens, password_hasher
+from saas_platform.mail.service import Mail, queue_mail
+from saas_platform.users import service as users
+from saas_platform.users.models import User
+
+VERIFY_EMAIL = "verify_email"
+PASSWORD_RESET = "password_reset"
+
+
+class InvalidCredentials(Unauthorized):
+    # The same answer for an unknown email, a wrong password and a suspended account.
+    message = "Invalid email or password"
+    keeps_changes = True  # the failure is counted towards the lockout
+
+
+class InvalidRefreshToken(Unauthorized):
+    message = "Invalid or expired refresh token"
+    keeps_changes = True  # a reused token's family stays revoked
+
+
+class InvalidActionToken(AppError):
+    status_code = 400
+    code = "INVALID_TOKEN"
+    message = "The token is invalid, expired or already used"
+
+
+class AccountLocked(RateLimited):
+    message = "Too many failed logins for this account; try again later"
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: User
+    session_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of an authenticated request."""
+
+    user: User
+    session_id: uuid.UUID
+    claims: AccessClaims
+
+
+class AuthService:
+    def __init__(self, session: AsyncSession, runtime: Runtime) -> None:
+        self.session = session
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.access_tokens = AccessTokens(runtime.secret_key, self.settings.access_token_ttl_seconds)
+
+    # -- registration and email verification ------------------------------------------------
+
+    async def register(
+        self,
+        *,
+        email: str,
+        password: str,
+        full_name: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+    ) -> User:
+        verified = not self.settings.require_email_verification
+        user = await users.create_user(
+            self.session,
+            email=email,
+            password=password,
+            full_name=full_name,
+            first_name=first_name,
+            last_name=last_name,
+            email_verified=verified,
+        )
+        if not verified:
+            await self.send_verification(user)
+        return user
+
+    async def send_verification(self, user: User) -> None:
+        token = await self._issue_action_token(
+            user, VERIFY_EMAIL, timedelta(hours=self.settings.email_verification_ttl_hours)
+        )
+        link = f"{self.settings.public_url}/verify-email?token={token}"
+        hours = self.settings.email_verification_ttl_hours
+        await queue_mail(
+            self.session,
+            self.runtime.secrets,
+            Mail(
+                to=user.email,
+                subject="Confirm your email address",
+                text=(
+                    f"Hello {user.full_name or user.email},\n\n"
+                    f"Confirm your email address by opening this link:\n\n{link}\n\n"
+                    f"The link works once and expires in {hours} hours.\n"
+                ),
+            ),
+        )
+
+    async def resend_verification(self, email: str) -> None:
+        user = await users.find_by_email(self.session, email)
+        if user is not None and user.is_active and not user.email_verified:
+            await self.send_verification(user)
+
+    async def verify_email(self, token: str) -> User:
+        action = await self._consume_action_token(token, VERIFY_EMAIL)
+        user = await users.get_user(self.session, action.user_id)
+        if user.email_verified_at is None:
+            user.email_verified_at = clock.now()
+        return user
+
+    # -- login, refresh, logout -------------------------------------------------------------
+
+    async def login(self, identifier: str, password: str, client: ClientInfo) -> IssuedTokens:
+        email = users.normalize_email(identifier)
+        now = clock.now()
+        throttle = await self.session.get(LoginThrottle, email)
+        if throttle is not None and throttle.locked_until and throttle.locked_until > now:
+            raise AccountLocked(retry_after=math.ceil((throttle.locked_until - now).total_seconds()))
+
+        user = await users.find_by_email(self.session, email)
+        valid = password_hasher.verify(password, user.password_hash if user else None)
+        if user is None or not valid or not user.is_active:
+            await self._count_failed_login(email, now)
+            raise InvalidCredentials()
+
+        if throttle is not None:
+            await self.session.delete(throttle)
+        user.last_login_at = now
+        return await self._start_session(user, client)
+
+    async def refresh(self, refresh_token: str, client: ClientInfo) -> IssuedTokens:
+        now = clock.now()
+        row = (
+            await self.session.execute(
+                select(RefreshToken, AuthSession)
+                .join(AuthSession, AuthSession.id == RefreshToken.session_id)
+                .where(RefreshToken.token_hash == hash_token(refresh_token))
+                .with_for_update()
+            )
+        ).one_or_none()
+        if row is None:
+            raise InvalidRefreshToken()
+        token, auth_session = row
+        if auth_session.revoked_at is not None or token.expires_at <= now:
+            raise InvalidRefreshToken()
+        if token.rotated_at is not None:
+            # A rotated token presented again means it leaked: end the whole family.
+            self._revoke(auth_session, "refresh_token_reuse")
+            raise InvalidRefreshToken()
+        user = await users.get_user(self.session, auth_session.user_id)
+        if not user.is_active:
+            raise InvalidRefreshToken()
+        token.rotated_at = now
+        auth_session.last_used_at = now
+        new_refresh = await self._add_refresh_token(auth_session)
+        return IssuedTokens(
+            access_token=self.access_tokens.issue(user.id, auth_session.id),
+            refresh_token=new_refresh,
+            expires_in=self.access_tokens.ttl_seconds,
+            user=user,
+            session_id=auth_session.id,
+        )
+
+    async def logout(self, principal: Principal | None, refresh_token: str | None) -> None:
+        if principal is not None:
+            auth_session = await self.session.get(AuthSession, principal.session_id)
+            if auth_session is not None:
+                self._revoke(auth_session, "logout")
+        if refresh_token:
+            found = (
+                await self.session.execute(
+                    select(AuthSession)
+                    .join(RefreshToken, RefreshToken.session_id == AuthSession.id)
+                    .where(RefreshToken.token_hash == hash_token(refresh_token))
+                )
+            ).scalar_one_or_none()
+            # Only the caller's own sessions: a token of someone else's is ignored.
+            if found is not None and (principal is None or found.user_id == principal.user.id):
+                self._revoke(found, "logout")
+
+    async def authenticate(self, access_token: str) -> Principal:
+        claims = self.access_tokens.decode(access_token)
+        row = (
+            await self.session.execute(
+                select(User, AuthSession.revoked_at)
+                .join(AuthSession, AuthSession.user_id == User.id)
+                .where(User.id == claims.user_id, AuthSession.id == claims.session_id)
+            )
+        ).one_or_none()
+        if row is None:
+            raise Unauthorized("Invalid access token")
+        user, revoked_at = row
+        if revoked_at is not None:
+            raise Unauthorized("This session has ended")
+        if not user.is_active:
+            raise Unauthorized("This account is suspended")
+        return Principal(user=user, session_id=claims.session_id, claims=claims)
+
+    async def revoke_all_sessions(self, user_id: uuid.UUID, reason: str) -> None:
+        await self.session.execute(
+            update(AuthSession)
+            .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+            .values(revoked_at=clock.now(), revoked_reason=reason)
+        )
+
+    # -- passwords ---------------------------------------------------------------------------
+
+    async def request_password_reset(self, email: str) -> None:
+        user = await users.find_by_email(self.session, email)
+        if user is None or not user.is_active:
+            return
+        # Only the newest reset link works.
+        await self._expire_action_tokens(user.id, PASSWORD_RESET)
+        minutes = self.settings.password_reset_ttl_minutes
+        token = await self._issue_action_token(user, PASSWORD_RESET, timedelta(minutes=minutes))
+        link = f"{self.settings.public_url}/reset-password?token={token}"
+        await queue_mail(
+            self.session,
+            self.runtime.secrets,
+            Mail(
+                to=user.email,
+                subject="Reset your password",
+                text=(
+                    f"Hello {user.full_name or user.email},\n\n"
+                    f"Someone asked to reset the password of this account. To choose a new "
+                    f"one, open this link:\n\n{link}\n\n"
+                    f"The link works once and expires in {minutes} minutes. If you did not ask "
+                    f"for it, ignore this mail; your password stays as it is.\n"
+                ),
+            ),
+        )
+
+    async def confirm_password_reset(self, token: str, new_password: str) -> User:
+        action = await self._peek_action_token(token, PASSWORD_RESET)
+        user = await users.get_user(self.session, action.user_id)
+        users.set_password(user, new_password)
+        action.used_at = clock.now()
+        # Following the link proves the address is the user's.
+        if user.email_verified_at is None:
+            user.email_verified_at = clock.now()
+        await self.revoke_all_sessions(user.id, "password_reset")
+        return user
+
+    async def change_password(
+        self, principal: Principal, current_password: str, new_password: str
+    ) -> None:
+        user = principal.user
+        if not password_hasher.verify(current_password, user.password_hash):
+            raise AppError(
+                "The current password is wrong",
+                details={"current_password": ["The current password is wrong."]},
+            )
+        users.set_password(user, new_password)
+        await self.session.execute(
+            update(AuthSession)
+            .where(
+                AuthSession.user_id == user.id,
+                AuthSession.revoked_at.is_(None),
+                AuthSession.id != principal.session_id,
+            )
+            .values(revoked_at=clock.now(), revoked_reason="password_change")
+        )
+
+    # -- internals ---------------------------------------------------------------------------
+
+    async def _start_session(self, user: User, client: ClientInfo) -> IssuedTokens:
+        now = clock.now()
+        auth_session = AuthSession(
+            user_id=user.id,
+            expires_at=now + timedelta(days=self.settings.refresh_token_ttl_days),
+            last_used_at=now,
+            ip_address=client.ip,
+            user_agent=client.user_agent,
+        )
+        self.session.add(auth_session)
+        await self.session.flush()
+        refresh = await self._add_refresh_token(auth_session)
+        return IssuedTokens(
+            access_token=self.access_tokens.issue(user.id, auth_session.id),
+            refresh_token=refresh,
+            expires_in=self.access_tokens.ttl_seconds,
+            user=user,
+            session_id=auth_session.id,
+        )
+
+    async def _add_refresh_token(self, auth_session: AuthSession) -> str:
+        now = clock.now()
+        expires = now + timedelta(days=self.settings.refresh_token_ttl_days)
+        raw = new_token(32)
+        self.session.add(
+            RefreshToken(
+                session_id=auth_session.id,
+                token_hash=hash_token(raw),
+                created_at=now,
+                expires_at=expires,
+            )
+        )
+        auth_session.expires_at = expires
+        await self.session.flush()
+        return raw
+
+    def _revoke(self, auth_session: AuthSession, reason: str) -> None:
+        if auth_session.revoked_at is None:
+            auth_session.revoked_at = clock.now()
+            auth_session.revoked_reason = reason
+
+    async def _count_failed_login(self, email: str, now: datetime) -> None:
+        window_floor = now - timedelta(seconds=self.settings.login_lockout_window_seconds)
+        lock_until = now + timedelta(seconds=self.settings.login_lockout_seconds)
+        # One statement, so concurrent failures for one account all count.
+        await self.session.execute(
+            text(
+                """
+                INSERT INTO auth_login_throttles AS t
+                    (email, failures, window_started_at, locked_until)
+                VALUES (:email, 1, :now, CASE WHEN :threshold <= 1 THEN :lock_until END)
+                ON CONFLICT (email) DO UPDATE SET
+                    failures = CASE WHEN t.window_started_at <= :floor THEN 1
+                                    ELSE t.failures + 1 END,
+                    window_started_at = CASE WHEN t.window_started_at <= :floor THEN :now
+                                             ELSE t.window_started_at END,
+                    locked_until = CASE
+                        WHEN t.window_started_at > :floor AND t.failures + 1 >= :threshold
+                        THEN :lock_until END
+                """
+            ),
+            {
+                "email": email,
+                "now": now,
+                "floor": window_floor,
+                "lock_until": lock_until,
+                "threshold": self.settings.login_lockout_threshold,
+            },
+        )
+
+    async def _issue_action_token(self, user: User, purpose: str, ttl: timedelta) -> str:
+        raw = new_token(32)
+        now = clock.now()
+        self.session.add(
+            ActionToken(
+                user_id=user.id,
+                purpose=purpose,
+                token_hash=hash_token(raw),
+                created_at=now,
+                expires_at=now + ttl,
+            )
+        )
+        await self.session.flush()
+        return raw
+
+    async def _peek_action_token(self, raw: str, purpose: str) -> ActionToken:
+        action = (
+            await self.session.execute(
+                select(ActionToken)
+                .where(ActionToken.token_hash == hash_token(raw), ActionToken.purpose == purpose)
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
+        if action is None or action.used_at is not None or action.expires_at <= clock.now():
+            raise InvalidActionToken()
+        return action
+
+    async def _consume_action_token(self, raw: str, purpose: str) -> ActionToken:
+        action = await self._peek_action_token(raw, purpose)
+        action.used_at = clock.now()
+        return action
+
+    async def _expire_action_tokens(self, user_id: uuid.UUID, purpose: str) -> None:
+        await self.session.execute(
+            update(ActionToken)
+            .where(
+                ActionToken.user_id == user_id,
+                ActionToken.purpose == purpose,
+                ActionToken.used_at.is_(None),
+            )
+            .values(used_at=clock.now())
+        )

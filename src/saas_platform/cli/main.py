@@ -1,0 +1,148 @@
+"""The ``saas`` command line."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from saas_platform import __version__
+from saas_platform.cli.common import console, fail, load_settings, read_secret_from_stdin, run
+
+app = typer.Typer(
+    name="saas",
+    help="Run and operate the Odoo SaaS platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.command()
+def version() -> None:
+    """Print the platform version."""
+    console.print(__version__)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    worker: Annotated[
+        bool | None, typer.Option("--worker/--no-worker", help="Run a job worker in-process.")
+    ] = None,
+) -> None:
+    """Apply migrations, then serve the API (with an in-process job worker by default)."""
+    import uvicorn
+
+    from saas_platform.app import create_app
+    from saas_platform.core.runtime import Runtime
+
+    settings = load_settings()
+    run_worker = settings.serve_worker if worker is None else worker
+
+    async def _serve() -> None:
+        runtime = await Runtime.open(settings, migrate=True)
+        try:
+            api = create_app(settings, runtime=runtime, run_worker=run_worker)
+            config = uvicorn.Config(
+                api, host=host, port=port, log_config=None, proxy_headers=True, access_log=False
+            )
+            console.print(f"Serving on http://{host}:{port} (docs at /docs)", highlight=False)
+            await uvicorn.Server(config).serve()
+        finally:
+            await runtime.close()
+
+    run(_serve())
+
+
+@app.command()
+def worker(
+    queues: Annotated[
+        list[str] | None, typer.Option("--queue", "-q", help="Queue to listen on (repeatable).")
+    ] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Jobs run at once.")] = None,
+) -> None:
+    """Run a job worker (any number can run, on any machine reaching the database)."""
+    from saas_platform.core.runtime import open_runtime
+
+    settings = load_settings()
+
+    async def _work() -> None:
+        async with open_runtime(settings) as runtime:
+            console.print("Worker started; Ctrl-C stops it after the running jobs.")
+            await runtime.run_worker(
+                queues=queues or None,
+                concurrency=concurrency or settings.worker_concurrency,
+                install_signal_handlers=True,
+            )
+
+    run(_work())
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (the platform's tables and the job queue's schema)."""
+    from saas_platform.core.migrations import current_heads
+    from saas_platform.core.runtime import open_runtime
+
+    settings = load_settings()
+
+    async def _migrate() -> None:
+        async with open_runtime(settings, migrate=True) as runtime:
+            heads = current_heads(runtime.database_url)
+            console.print(f"Database is at revision {', '.join(sorted(heads)) or 'none'}.")
+
+    run(_migrate())
+
+
+@app.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(help="Email address of the administrator.")],
+    full_name: Annotated[str, typer.Option(help="Display name.")] = "Administrator",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    promote: Annotated[
+        bool, typer.Option("--promote", help="Make an existing user a platform admin.")
+    ] = False,
+) -> None:
+    """Create a platform administrator (or promote an existing user with --promote)."""
+    from saas_platform.core.runtime import open_runtime
+    from saas_platform.users import service as users
+
+    settings = load_settings()
+    password: str | None = None
+    if not promote:
+        if password_stdin:
+            password = read_secret_from_stdin("password")
+        else:
+            password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    async def _create() -> None:
+        async with open_runtime(settings, migrate=True) as runtime:
+            async with runtime.db.transaction() as session:
+                existing = await users.find_by_email(session, email)
+                if promote:
+                    if existing is None:
+                        fail(f"No user has the email {email}.")
+                    await users.make_platform_admin(session, existing)
+                    console.print(f"{existing.email} is now a platform admin.")
+                    return
+                if existing is not None:
+                    fail(f"A user with the email {email} exists already; use --promote.")
+                assert password is not None
+                user = await users.create_platform_admin(
+                    session, email=email, password=password, full_name=full_name
+                )
+                console.print(f"Created platform admin {user.email} ({user.id}).")
+
+    run(_create())
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""FastAPI dependencies shared by every router: the runtime, a transactional session, the client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from saas_platform.core.client import ClientInfo
+from saas_platform.core.errors import AppError
+from saas_platform.core.logging import request_id_var
+from saas_platform.core.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the endpoint returns, rolled back on error.
+
+    The commit happens before the response is sent, so a failed commit is the client's error
+    response, never a success that did not persist.
+    """
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.db.sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except AppError as exc:
+            if exc.keeps_changes:
+                await session.commit()
+            else:
+                await session.rollback()
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+def get_client_info(request: Request) -> ClientInfo:
+    user_agent = request.headers.get("user-agent")
+    return ClientInfo(
+        ip=request.client.host if request.client else None,
+        user_agent=user_agent[:400] if user_agent else None,
+        request_id=request_id_var.get(),
+    )
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+ClientDep = Annotated[ClientInfo, Depends(get_client_info)]

@@ -1,0 +1,77 @@
+"""Background jobs on procrastinate, sharing the platform's PostgreSQL.
+
+Jobs are deferred with :func:`defer` on the caller's own SQLAlchemy session, so the job row
+is written in the same transaction as the state change it belongs to: both commit or
+neither does. Workers are procrastinate workers built by :func:`build_jobs_app`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import procrastinate
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+if TYPE_CHECKING:
+    from saas_platform.core.runtime import Runtime
+
+# Every module that registers tasks; imported before a worker starts or a job is deferred.
+TASK_MODULES = ("saas_platform.mail.tasks",)
+
+# Tasks register on this app at import; runtimes copy them onto an app with a real connector.
+jobs_app = procrastinate.App(connector=procrastinate.PsycopgConnector())
+
+_DEFER_SQL = text(
+    "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW("
+    ":queue, :task_name, :priority, :lock, :queueing_lock, CAST(:args AS jsonb), :scheduled_at"
+    ")::procrastinate_job_to_defer_v1])) AS id"
+)
+
+
+def import_task_modules() -> None:
+    for module in TASK_MODULES:
+        importlib.import_module(module)
+
+
+def build_jobs_app(database_url: str) -> procrastinate.App:
+    import_task_modules()
+    return jobs_app.with_connector(procrastinate.PsycopgConnector(conninfo=database_url))
+
+
+async def defer(
+    session: AsyncSession,
+    task_name: str,
+    *,
+    queue: str = "default",
+    priority: int = 0,
+    lock: str | None = None,
+    queueing_lock: str | None = None,
+    scheduled_at: datetime | None = None,
+    **args: Any,
+) -> int:
+    """Enqueue ``task_name`` inside ``session``'s transaction and return the job id."""
+    import_task_modules()
+    if task_name not in jobs_app.tasks:
+        raise LookupError(f"unknown task {task_name!r}")
+    result = await session.execute(
+        _DEFER_SQL,
+        {
+            "queue": queue,
+            "task_name": task_name,
+            "priority": priority,
+            "lock": lock,
+            "queueing_lock": queueing_lock,
+            "args": json.dumps(args),
+            "scheduled_at": scheduled_at,
+        },
+    )
+    return int(result.scalar_one())
+
+
+def runtime_of(context: procrastinate.JobContext) -> Runtime:
+    """The runtime a worker was started with (see ``Runtime.run_worker``)."""
+    return context.additional_context["runtime"]  # type: ignore[no-any-return]

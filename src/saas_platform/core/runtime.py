@@ -1,0 +1,121 @@
+"""What a running process holds: settings, the resolved database, the job app, secrets.
+
+The API (in its lifespan), every CLI command and every worker open one ``Runtime``; tests
+open one per test database. Nothing here is a module-level global, so several runtimes
+can live in one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import procrastinate
+import psycopg
+from psycopg import sql
+
+from saas_platform.core.crypto import SecretBox
+from saas_platform.core.db import Database, database_name, libpq_url, with_database
+from saas_platform.core.embedded_postgres import EmbeddedPostgres
+from saas_platform.core.errors import ConfigurationError
+from saas_platform.core.jobs import build_jobs_app
+from saas_platform.core.settings import Settings, resolve_secret_key
+
+logger = logging.getLogger(__name__)
+
+EMBEDDED_DATABASE = "saas_platform"
+
+
+async def ensure_database_exists(url: str) -> None:
+    """Create the database ``url`` names when missing (the embedded default starts empty)."""
+    name = database_name(url)
+    try:
+        conn = await psycopg.AsyncConnection.connect(with_database(url, "postgres"), autocommit=True)
+    except psycopg.OperationalError as exc:
+        raise ConfigurationError(f"Cannot connect to PostgreSQL: {exc}".strip()) from exc
+    async with conn:
+        found = await conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if await found.fetchone() is None:
+            try:
+                await conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            except psycopg.errors.DuplicateDatabase:
+                pass  # another process created it first
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        database_url: str,
+        secret_key: str,
+        embedded: EmbeddedPostgres | None = None,
+    ) -> None:
+        self.settings = settings
+        self.database_url = libpq_url(database_url)
+        self.secret_key = secret_key
+        self.embedded = embedded
+        self.db = Database(self.database_url, pool_size=settings.database_pool_size)
+        self.secrets = SecretBox(secret_key)
+        self.jobs: procrastinate.App = build_jobs_app(self.database_url)
+        self._jobs_open = False
+
+    @classmethod
+    async def open(
+        cls, settings: Settings, *, database_url: str | None = None, migrate: bool = False
+    ) -> Runtime:
+        secret_key = resolve_secret_key(settings)
+        embedded: EmbeddedPostgres | None = None
+        url = database_url or settings.database_url
+        if url is None:
+            embedded = EmbeddedPostgres(settings.data_dir / "postgres")
+            try:
+                server_url = await asyncio.to_thread(embedded.start)
+            except Exception as exc:
+                raise ConfigurationError(
+                    f"Could not start the embedded PostgreSQL under {embedded.pgdata}: {exc}"
+                ) from exc
+            url = with_database(server_url, EMBEDDED_DATABASE)
+            await ensure_database_exists(url)
+        if migrate:
+            from saas_platform.core.migrations import upgrade
+
+            await asyncio.to_thread(upgrade, url)
+        return cls(settings, database_url=url, secret_key=secret_key, embedded=embedded)
+
+    async def open_jobs(self) -> procrastinate.App:
+        if not self._jobs_open:
+            await self.jobs.open_async()
+            self._jobs_open = True
+        return self.jobs
+
+    async def run_worker(self, **options: Any) -> None:
+        """Run a procrastinate worker whose tasks see this runtime (``core.jobs.runtime_of``)."""
+        await self.open_jobs()
+        options.setdefault("concurrency", self.settings.worker_concurrency)
+        options.setdefault("install_signal_handlers", False)
+        await self.jobs.run_worker_async(additional_context={"runtime": self}, **options)
+
+    async def run_pending_jobs(self) -> None:
+        """Process every job that is due now, then return (tests and one-shot commands)."""
+        await self.run_worker(wait=False, concurrency=1, listen_notify=False)
+
+    async def close(self) -> None:
+        if self._jobs_open:
+            await self.jobs.close_async()
+            self._jobs_open = False
+        await self.db.dispose()
+        if self.embedded is not None:
+            await asyncio.to_thread(self.embedded.stop)
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, **kwargs: Any) -> AsyncIterator[Runtime]:
+    runtime = await Runtime.open(settings, **kwargs)
+    try:
+        yield runtime
+    finally:
+        await runtime.close()

@@ -1,0 +1,100 @@
+"""Process settings, read from the environment (prefix ``SAAS_``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from saas_platform.core.errors import ConfigurationError
+
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SAAS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("./.saas-data")
+    # Unset: an embedded PostgreSQL is started under ``data_dir/postgres``.
+    database_url: str | None = None
+    database_pool_size: int = 10
+    secret_key: SecretStr | None = None
+    base_domain: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    redis_url: str | None = None
+    cors_origins: list[str] = Field(default_factory=list)
+
+    mail_backend: Literal["console", "smtp"] = "console"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: bool = False
+    smtp_timeout_seconds: float = 30.0
+    mail_from: str = "Odoo SaaS <no-reply@localhost>"
+
+    access_token_ttl_seconds: int = 15 * 60
+    refresh_token_ttl_days: int = 30
+    email_verification_ttl_hours: int = 48
+    password_reset_ttl_minutes: int = 60
+    require_email_verification: bool = True
+    login_lockout_threshold: int = 5
+    login_lockout_window_seconds: int = 15 * 60
+    login_lockout_seconds: int = 15 * 60
+
+    max_body_bytes: int = 1024 * 1024
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    # `saas serve` runs a job worker inside the API process unless this is off.
+    serve_worker: bool = True
+    worker_concurrency: int = 4
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def resolve_secret_key(settings: Settings) -> str:
+    """Return the signing/encryption key, generating one in the data dir outside production.
+
+    In production a missing or short key refuses to start: a generated key kept on one
+    machine's disk would silently break every other API process behind the same domain.
+    """
+    if settings.secret_key is not None:
+        key = settings.secret_key.get_secret_value()
+        if settings.is_production and len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigurationError(
+                f"SAAS_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters "
+                "in production."
+            )
+        return key
+    if settings.is_production:
+        raise ConfigurationError(
+            "SAAS_SECRET_KEY is not set; production refuses to start without one "
+            f"(at least {MIN_SECRET_KEY_LENGTH} characters)."
+        )
+    key_file = settings.data_dir / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    key_file.touch(mode=0o600)
+    key_file.write_text(key)
+    return key

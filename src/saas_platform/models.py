@@ -1,0 +1,15 @@
+"""Imports every domain's models so the metadata (Alembic, tests) sees all tables."""
+
+from __future__ import annotations
+
+import importlib
+
+MODEL_MODULES = (
+    "saas_platform.users.models",
+    "saas_platform.auth.models",
+)
+
+
+def import_all_models() -> None:
+    for module in MODEL_MODULES:
+        importlib.import_module(module)

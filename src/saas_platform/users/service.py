@@ -1,0 +1,134 @@
+"""Users: creation, lookup, profile and password changes. Rules live here, not in routers."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from saas_platform.auth.passwords import password_problems
+from saas_platform.core import clock
+from saas_platform.core.errors import AppError, NotFound, ValidationFailed
+from saas_platform.core.security import password_hasher
+from saas_platform.users.models import PlatformRole, User
+
+
+class EmailTaken(AppError):
+    status_code = 409
+    code = "EMAIL_TAKEN"
+    message = "An account with this email already exists"
+
+
+class UserNotFound(NotFound):
+    code = "USER_NOT_FOUND"
+    message = "User not found"
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def split_names(
+    full_name: str | None, first_name: str | None, last_name: str | None
+) -> tuple[str, str, str]:
+    """Accept either a full name or first + last name, and keep all three consistent."""
+    first, last = (first_name or "").strip(), (last_name or "").strip()
+    full = (full_name or "").strip()
+    if not full:
+        full = f"{first} {last}".strip()
+    elif not first and not last:
+        first, _, last = full.partition(" ")
+    return full, first, last.strip()
+
+
+def check_password(password: str, email: str, field: str = "password") -> None:
+    problems = password_problems(password, email)
+    if problems:
+        raise ValidationFailed("The password is not acceptable", details={field: problems})
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise UserNotFound()
+    return user
+
+
+async def find_by_email(session: AsyncSession, email: str) -> User | None:
+    result = await session.execute(select(User).where(User.email == normalize_email(email)))
+    return result.scalar_one_or_none()
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    full_name: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    role: PlatformRole = PlatformRole.USER,
+    email_verified: bool = False,
+) -> User:
+    email = normalize_email(email)
+    check_password(password, email)
+    if await find_by_email(session, email) is not None:
+        raise EmailTaken()
+    full, first, last = split_names(full_name, first_name, last_name)
+    user = User(
+        email=email,
+        password_hash=password_hasher.hash(password),
+        full_name=full,
+        first_name=first,
+        last_name=last,
+        role=role.value,
+        is_active=True,
+        email_verified_at=clock.now() if email_verified else None,
+        password_changed_at=clock.now(),
+        metadata_={},
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+def set_password(user: User, new_password: str, field: str = "new_password") -> None:
+    check_password(new_password, user.email, field)
+    user.password_hash = password_hasher.hash(new_password)
+    user.password_changed_at = clock.now()
+
+
+def update_names(
+    user: User, *, full_name: str | None, first_name: str | None, last_name: str | None
+) -> None:
+    if first_name is not None or last_name is not None:
+        first = user.first_name if first_name is None else first_name
+        last = user.last_name if last_name is None else last_name
+        user.full_name, user.first_name, user.last_name = split_names(
+            full_name if full_name is not None else None, first, last
+        )
+        if full_name is None:
+            user.full_name = f"{user.first_name} {user.last_name}".strip()
+    elif full_name is not None:
+        user.full_name, user.first_name, user.last_name = split_names(full_name, None, None)
+
+
+async def create_platform_admin(
+    session: AsyncSession, *, email: str, password: str, full_name: str
+) -> User:
+    return await create_user(
+        session,
+        email=email,
+        password=password,
+        full_name=full_name,
+        role=PlatformRole.ADMIN,
+        email_verified=True,
+    )
+
+
+async def make_platform_admin(session: AsyncSession, user: User) -> None:
+    user.role = PlatformRole.ADMIN.value
+    if user.email_verified_at is None:
+        user.email_verified_at = clock.now()
+    await session.flush()

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from saas_platform.app import create_app
+from saas_platform.core import clock as clock_module
+from saas_platform.core.runtime import Runtime
+from saas_platform.core.settings import Settings
+from tests.fixtures.postgres import database_from_template, migrated_template, postgres_server
+from tests.fixtures.smtp import Inbox, SmtpServer
+
+TEST_SECRET_KEY = "test-secret-key-" + "x" * 40
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server: str) -> Iterator[str]:
+    with migrated_template(pg_server) as name:
+        yield name
+
+
+@pytest.fixture
+def database_url(pg_server: str, template_db: str) -> Iterator[str]:
+    with database_from_template(pg_server, template_db) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def inbox(smtp_server: SmtpServer) -> Inbox:
+    smtp_server.inbox.clear()
+    return smtp_server.inbox
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module (or with indirect parametrize) to change settings."""
+    return {}
+
+
+@pytest.fixture
+def settings(
+    tmp_path: Path, database_url: str, smtp_server: SmtpServer, settings_overrides: dict[str, Any]
+) -> Settings:
+    values: dict[str, Any] = {
+        "env": "test",
+        "data_dir": tmp_path / "data",
+        "database_url": database_url,
+        "secret_key": TEST_SECRET_KEY,
+        "public_url": "http://testserver",
+        "mail_backend": "smtp",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp_server.port,
+        "mail_from": "platform@saas.test",
+        "log_format": "text",
+        "database_pool_size": 5,
+    }
+    redis_url = os.environ.get("SAAS_TEST_REDIS_URL")
+    if redis_url:
+        values["redis_url"] = redis_url
+    values.update(settings_overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    assert settings.database_url is not None
+    rt = Runtime(settings, database_url=settings.database_url, secret_key=TEST_SECRET_KEY)
+    yield rt
+    await rt.close()
+
+
+@pytest.fixture
+def app(runtime: Runtime) -> FastAPI:
+    return create_app(runtime.settings, runtime=runtime)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def clock() -> Iterator[clock_module.FrozenClock]:
+    frozen = clock_module.FrozenClock(datetime.now(UTC).replace(microsecond=0))
+    previous = clock_module.set_clock(frozen)
+    yield frozen
+    clock_module.set_clock(previous)
