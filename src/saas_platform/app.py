@@ -71,7 +71,7 @@ def create_app(
         title="Odoo SaaS Platform",
         version=__version__,
         description="Tenants, Odoo instances, backups, billing and webhooks. "
-        "Errors follow one envelope: `{\"error\": {code, message, details, request_id, timestamp}}`.",
+        'Errors follow one envelope: `{"error": {code, message, details, request_id, timestamp}}`.',
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url="/redoc",
@@ -89,8 +89,13 @@ def create_app(
             allow_credentials=True,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["X-Request-ID", "X-RateLimit-Limit", "X-RateLimit-Remaining",
-                            "X-RateLimit-Reset", "Retry-After"],
+            expose_headers=[
+                "X-Request-ID",
+                "X-RateLimit-Limit",
+                "X-RateLimit-Remaining",
+                "X-RateLimit-Reset",
+                "Retry-After",
+            ],
         )
     install_error_handlers(app)
     app.include_router(health_router)

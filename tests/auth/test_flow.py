@@ -116,7 +116,9 @@ async def test_resend_verification_answers_202_for_anyone(
     unknown = await client.post(
         "/api/v1/auth/resend-verification", json={"email": "nobody@example.com"}
     )
-    known = await client.post("/api/v1/auth/resend-verification", json={"email": "late@example.com"})
+    known = await client.post(
+        "/api/v1/auth/resend-verification", json={"email": "late@example.com"}
+    )
     assert unknown.status_code == known.status_code == 202
     await runtime.run_pending_jobs()
     second = await inbox.wait_for("late@example.com", count=2)

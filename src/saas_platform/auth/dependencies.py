@@ -15,7 +15,7 @@ from saas_platform.core.errors import Forbidden, Unauthorized
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_auth_service(session: SessionDep, runtime: RuntimeDep) -> AuthService:
+async def get_auth_service(session: SessionDep, runtime: RuntimeDep) -> AuthService:
     return AuthService(session, runtime)
 
 

@@ -55,7 +55,9 @@ async def verify_email(body: TokenRequest, auth: AuthServiceDep) -> Message:
 
 
 @router.get("/verify-email", response_model=Message, include_in_schema=False)
-async def verify_email_link(token: Annotated[str, Query(max_length=512)], auth: AuthServiceDep) -> Message:
+async def verify_email_link(
+    token: Annotated[str, Query(max_length=512)], auth: AuthServiceDep
+) -> Message:
     """The mailed link may be opened directly against the API."""
     await auth.verify_email(token)
     return Message(message="Email address verified")

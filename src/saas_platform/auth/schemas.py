@@ -86,7 +86,10 @@ class PasswordChange(RequestSchema):
 
 class ProfileUpdate(RequestSchema):
     full_name: str | None = Field(
-        default=None, min_length=1, max_length=200, validation_alias=AliasChoices("full_name", "name")
+        default=None,
+        min_length=1,
+        max_length=200,
+        validation_alias=AliasChoices("full_name", "name"),
     )
     first_name: str | None = Field(default=None, max_length=100)
     last_name: str | None = Field(default=None, max_length=100)

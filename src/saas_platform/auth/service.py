@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.auth.models import ActionToken, AuthSession, LoginThrottle, RefreshToken
 from saas_platform.core import clock
-from saas_platform.core.crypto import hash_token, new_token
 from saas_platform.core.client import ClientInfo
+from saas_platform.core.crypto import hash_token, new_token
 from saas_platform.core.errors import AppError, RateLimited, Unauthorized
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.security import AccessClaims, AccessTokens, password_hasher
@@ -73,7 +73,9 @@ class AuthService:
         self.session = session
         self.runtime = runtime
         self.settings = runtime.settings
-        self.access_tokens = AccessTokens(runtime.secret_key, self.settings.access_token_ttl_seconds)
+        self.access_tokens = AccessTokens(
+            runtime.secret_key, self.settings.access_token_ttl_seconds
+        )
 
     # -- registration and email verification ------------------------------------------------
 
@@ -139,7 +141,9 @@ class AuthService:
         now = clock.now()
         throttle = await self.session.get(LoginThrottle, email)
         if throttle is not None and throttle.locked_until and throttle.locked_until > now:
-            raise AccountLocked(retry_after=math.ceil((throttle.locked_until - now).total_seconds()))
+            raise AccountLocked(
+                retry_after=math.ceil((throttle.locked_until - now).total_seconds())
+            )
 
         user = await users.find_by_email(self.session, email)
         valid = password_hasher.verify(password, user.password_hash if user else None)

@@ -7,6 +7,8 @@ import sys
 from collections.abc import Coroutine
 from typing import Any, NoReturn, TypeVar
 
+import psycopg
+import sqlalchemy.exc
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -53,6 +55,9 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
             for field, msgs in exc.details.items()
         )
         fail(f"{exc.message}{' (' + details + ')' if details else ''}.")
+    except (sqlalchemy.exc.OperationalError, psycopg.OperationalError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        fail(f"Cannot reach the database: {reason}")
     except OSError as exc:
         fail(f"{exc.strerror or exc} ({getattr(exc, 'filename', '') or 'system error'}).")
 

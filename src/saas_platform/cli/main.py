@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Annotated
 
 import typer
@@ -48,6 +49,11 @@ def serve(
             config = uvicorn.Config(
                 api, host=host, port=port, log_config=None, proxy_headers=True, access_log=False
             )
+            # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to
+            # the handler installed before it; with these no-op handlers that re-raise returns
+            # here, so the runtime (and the embedded PostgreSQL) is closed cleanly.
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: None)
             console.print(f"Serving on http://{host}:{port} (docs at /docs)", highlight=False)
             await uvicorn.Server(config).serve()
         finally:

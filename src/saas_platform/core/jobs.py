@@ -74,4 +74,5 @@ async def defer(
 
 def runtime_of(context: procrastinate.JobContext) -> Runtime:
     """The runtime a worker was started with (see ``Runtime.run_worker``)."""
-    return context.additional_context["runtime"]  # type: ignore[no-any-return]
+    runtime: Runtime = context.additional_context["runtime"]
+    return runtime

@@ -62,6 +62,8 @@ class RequestPipelineMiddleware:
         status_holder = {"status": 500, "started": False}
         headers_to_add = _response_headers(scope, request_id)
         self.metrics.in_flight.inc()
+        limit = self.max_body_bytes
+        body_exceeded = False
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -72,32 +74,35 @@ class RequestPipelineMiddleware:
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
-        limit = self.max_body_bytes
+        async def send_guarded(message: Message) -> None:
+            # Once the body went over the limit, whatever the app answers (FastAPI turns the
+            # read error into a 400) is replaced by the 413 the client needs to see.
+            if body_exceeded:
+                if message["type"] == "http.response.start" and not status_holder["started"]:
+                    await _send_too_large(send_wrapper, limit)
+                return
+            await send_wrapper(message)
+
+        received = 0
+
+        async def receive_limited() -> Message:
+            nonlocal received, body_exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    body_exceeded = True
+                    raise BodyTooLarge
+            return message
+
         declared = _content_length(scope)
         try:
             if declared is not None and declared > limit:
                 raise BodyTooLarge
-            received = 0
-
-            async def receive_limited() -> Message:
-                nonlocal received
-                message = await receive()
-                if message["type"] == "http.request":
-                    received += len(message.get("body", b""))
-                    if received > limit:
-                        raise BodyTooLarge
-                return message
-
-            await self.app(scope, receive_limited, send_wrapper)
+            await self.app(scope, receive_limited, send_guarded)
         except BodyTooLarge:
             if not status_holder["started"]:
-                await _send_error(
-                    send_wrapper,
-                    413,
-                    "PAYLOAD_TOO_LARGE",
-                    f"The request body is larger than {limit} bytes",
-                    {"max_bytes": limit},
-                )
+                await _send_too_large(send_wrapper, limit)
         except Exception:
             logger.exception("unhandled error", extra={"path": scope["path"]})
             if not status_holder["started"]:
@@ -156,6 +161,16 @@ def _response_headers(scope: Scope, request_id: str) -> list[tuple[bytes, bytes]
     if scope.get("scheme") == "https":
         headers.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
     return headers
+
+
+async def _send_too_large(send: Send, limit: int) -> None:
+    await _send_error(
+        send,
+        413,
+        "PAYLOAD_TOO_LARGE",
+        f"The request body is larger than {limit} bytes",
+        {"max_bytes": limit},
+    )
 
 
 async def _send_error(

@@ -33,7 +33,9 @@ async def ensure_database_exists(url: str) -> None:
     """Create the database ``url`` names when missing (the embedded default starts empty)."""
     name = database_name(url)
     try:
-        conn = await psycopg.AsyncConnection.connect(with_database(url, "postgres"), autocommit=True)
+        conn = await psycopg.AsyncConnection.connect(
+            with_database(url, "postgres"), autocommit=True
+        )
     except psycopg.OperationalError as exc:
         raise ConfigurationError(f"Cannot connect to PostgreSQL: {exc}".strip()) from exc
     async with conn:

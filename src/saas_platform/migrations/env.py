@@ -15,7 +15,9 @@ target_metadata = Base.metadata
 MIGRATION_LOCK_ID = 7_277_361_001
 
 
-def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
     # procrastinate owns its tables; its schema is applied by migration 0001, not modelled here.
     return not (name or "").startswith(("procrastinate_", "idx_procrastinate_"))
 
@@ -24,6 +26,8 @@ def run_migrations_online() -> None:
     url = context.config.attributes.get("database_url") or context.config.get_main_option(
         "sqlalchemy.url"
     )
+    if not url:
+        raise RuntimeError("no database URL given to the migrations")
     engine = create_engine(sqlalchemy_url(url))
     with engine.connect() as connection:
         connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
