@@ -31,7 +31,7 @@ def serve(extra_env: dict[str, str] | None = None) -> Iterator[str]:
     workdir = Path(tempfile.mkdtemp(prefix="saas-bench-"))
     port = free_port()
     env = {**os.environ, "SAAS_LOG_LEVEL": "WARNING", **(extra_env or {})}
-    log = open(workdir / "serve.log", "wb")  # noqa: SIM115
+    log = open(workdir / "serve.log", "wb")
     proc = subprocess.Popen(
         [SAAS, "serve", "--port", str(port)], cwd=workdir, env=env, stdout=log, stderr=log
     )

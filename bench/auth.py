@@ -12,7 +12,6 @@ import asyncio
 import statistics
 
 import httpx
-
 from _harness import requests_per_second, serve
 
 PASSWORD = "benchmark-passphrase-42"
