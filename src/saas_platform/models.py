@@ -7,6 +7,8 @@ import importlib
 MODEL_MODULES = (
     "saas_platform.users.models",
     "saas_platform.auth.models",
+    "saas_platform.tenants.models",
+    "saas_platform.audit.models",
 )
 
 

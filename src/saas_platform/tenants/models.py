@@ -1,0 +1,1 @@
+"""Tenants, memberships, invitations (issue 3)."""
