@@ -20,7 +20,7 @@ from saas_platform.core.client import ClientInfo
 from saas_platform.core.crypto import hash_token, new_token
 from saas_platform.core.errors import AppError, RateLimited, Unauthorized
 from saas_platform.core.runtime import Runtime
-from saas_platform.core.security import AccessClaims, password_hasher
+from saas_platform.core.security import AccessClaims, AccessTokens, password_hasher
 from saas_platform.mail.service import Mail, queue_mail
 from saas_platform.users import service as users
 from saas_platform.users.models import User
