@@ -73,9 +73,7 @@ class AuthService:
         self.session = session
         self.runtime = runtime
         self.settings = runtime.settings
-        self.access_tokens = AccessTokens(
-            runtime.secret_key, self.settings.access_token_ttl_seconds
-        )
+        self.access_tokens: AccessTokens = runtime.access_tokens
 
     # -- registration and email verification ------------------------------------------------
 
