@@ -13,6 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from saas_platform import __version__
+from saas_platform.audit.router import router as audit_router
 from saas_platform.auth.router import router as auth_router
 from saas_platform.core.http import install_error_handlers
 from saas_platform.core.metrics import HttpMetrics
@@ -20,6 +21,8 @@ from saas_platform.core.middleware import RequestPipelineMiddleware
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.settings import Settings, get_settings
 from saas_platform.health.router import router as health_router
+from saas_platform.tenants.router import router as tenants_router
+from saas_platform.users.router import router as users_router
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +101,6 @@ def create_app(
             ],
         )
     install_error_handlers(app)
-    app.include_router(health_router)
-    app.include_router(auth_router)
+    for router in (health_router, auth_router, users_router, tenants_router, audit_router):
+        app.include_router(router)
     return app

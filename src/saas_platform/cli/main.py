@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from saas_platform import __version__
+from saas_platform.cli.audit import audit_app
 from saas_platform.cli.common import console, fail, load_settings, read_secret_from_stdin, run
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.add_typer(audit_app, name="audit")
 
 
 @app.command()

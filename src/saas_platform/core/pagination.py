@@ -96,7 +96,9 @@ class ListSpec:
             allowed = ", ".join(sorted(self.ordering_fields))
             raise ValidationFailed(
                 "Unknown ordering field",
-                details={"ordering": [f"Cannot order by {u!r}; allowed: {allowed}." for u in unknown]},
+                details={
+                    "ordering": [f"Cannot order by {u!r}; allowed: {allowed}." for u in unknown]
+                },
             )
         if self.tiebreaker is not None:
             clauses.append(self.tiebreaker.desc())
