@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from saas_platform.core.errors import ValidationFailed
 
 T = TypeVar("T")
+SelectT = TypeVar("SelectT", bound=Select)
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -72,11 +73,12 @@ ListParamsDep = Annotated[ListParams, Depends(list_params)]
 class ListSpec:
     """What a resource allows: its sortable fields, default order and searchable columns."""
 
-    ordering_fields: Mapping[str, ColumnElement[Any]]
+    # Public field name -> column (an ORM attribute or any column expression).
+    ordering_fields: Mapping[str, Any]
     default_ordering: str = "-created_at"
-    search_fields: Sequence[ColumnElement[Any]] = field(default_factory=tuple)
+    search_fields: Sequence[Any] = field(default_factory=tuple)
     # Appended to every ordering so pages are stable when sort keys tie.
-    tiebreaker: ColumnElement[Any] | None = None
+    tiebreaker: Any = None
 
     def order_by(self, ordering: str | None) -> list[ColumnElement[Any]]:
         clauses: list[ColumnElement[Any]] = []
@@ -110,7 +112,7 @@ class ListSpec:
         return or_(*(column.ilike(pattern, escape="\\") for column in self.search_fields))
 
 
-def apply_filters(stmt: Select[Any], filters: Mapping[ColumnElement[Any], Any]) -> Select[Any]:
+def apply_filters(stmt: SelectT, filters: Mapping[Any, Any]) -> SelectT:
     """Add ``column = value`` for each filter given (``None`` means the filter is absent)."""
     for column, value in filters.items():
         if value is not None:
@@ -124,24 +126,26 @@ def _page_url(params: ListParams, page: int) -> str:
 
 async def paginate(
     session: AsyncSession,
-    stmt: Select[Any],
+    stmt: Select,
     params: ListParams,
     spec: ListSpec,
     to_item: Callable[[Any], T],
+    *,
+    rows: bool = False,
 ) -> Page[T]:
-    """Run ``stmt`` (already filtered) with search, ordering and the page window applied."""
+    """Run ``stmt`` (already filtered) with search, ordering and the page window applied.
+
+    ``to_item`` receives each entity, or each whole row when ``rows`` is true (joins)."""
     if params.search and spec.search_fields:
         stmt = stmt.where(spec.search_clause(params.search))
     count = (
         await session.execute(select(func.count()).select_from(stmt.order_by(None).subquery()))
     ).scalar_one()
     offset = (params.page - 1) * params.page_size
-    rows = (
-        await session.execute(
-            stmt.order_by(*spec.order_by(params.ordering)).offset(offset).limit(params.page_size)
-        )
-    ).scalars()
-    results = [to_item(row) for row in rows]
+    result = await session.execute(
+        stmt.order_by(*spec.order_by(params.ordering)).offset(offset).limit(params.page_size)
+    )
+    results = [to_item(row) for row in (result.all() if rows else result.scalars())]
     has_next = offset + len(results) < count
     return Page[T](
         count=count,

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     login_lockout_window_seconds: int = 15 * 60
     login_lockout_seconds: int = 15 * 60
 
+    # How many tenants a user may own unless their own limit says otherwise (admins: no limit).
+    default_tenant_limit: int = 3
+
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"

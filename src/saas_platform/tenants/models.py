@@ -47,7 +47,8 @@ class Tenant(UUIDPrimaryKey, Timestamps, Base):
     status: Mapped[str] = mapped_column(String(20), default=TenantStatus.ACTIVE.value)
     is_active: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
     # The primary owner (the creator, or whoever ownership was transferred to).
-    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    # Null only for a deleted tenant whose last owner's account was deleted afterwards.
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     settings: Mapped[dict[str, Any]] = mapped_column(
         JSONB, default=dict, server_default=text("'{}'::jsonb")
     )

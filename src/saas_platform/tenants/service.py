@@ -1,14 +1,701 @@
-"""Tenants and memberships (issue 3; being written)."""
+"""Tenants and their members: creation rules, access, roles, invitations.
+
+Every function works in the caller's transaction and never commits. Access rules: a platform
+admin reaches every tenant; anyone else reaches only tenants they are a member of, and any
+other tenant answers 404 (``TENANT_NOT_FOUND``) so ids do not leak.
+"""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from saas_platform.audit import service as audit
+from saas_platform.core import clock
+from saas_platform.core.client import ClientInfo
+from saas_platform.core.crypto import hash_token, new_token
+from saas_platform.core.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
+from saas_platform.core.runtime import Runtime
+from saas_platform.mail.service import Mail, queue_mail
+from saas_platform.tenants.models import (
+    TIER_RANK,
+    Invitation,
+    Membership,
+    Tenant,
+    TenantRole,
+    TenantStatus,
+    TenantTier,
+)
+from saas_platform.tenants.rules import metadata_problems, settings_problems, subdomain_problems
+from saas_platform.users import service as users
+from saas_platform.users.models import User
+
+INVITATION_TTL = timedelta(days=7)
+MANAGERS = frozenset({TenantRole.OWNER.value, TenantRole.ADMIN.value})
+
+
+class TenantNotFound(NotFound):
+    code = "TENANT_NOT_FOUND"
+    message = "Tenant not found"
+
+
+class InvalidSubdomain(AppError):
+    status_code = 400
+    code = "INVALID_SUBDOMAIN"
+    message = "The subdomain is invalid or already taken"
+
+
+class TenantLimitExceeded(AppError):
+    status_code = 400
+    code = "TENANT_LIMIT_EXCEEDED"
+    message = "You have reached the maximum number of tenants you may own"
+
+
+class LastOwner(Conflict):
+    message = "A tenant must keep at least one owner"
+
+
+class InvitationInvalid(AppError):
+    status_code = 400
+    code = "INVALID_TOKEN"
+    message = "The invitation is invalid, expired or already used"
+
+
+class MemberNotFound(NotFound):
+    code = "USER_NOT_FOUND"
+    message = "This user is not a member of the tenant"
+
+
+@dataclass(frozen=True)
+class TenantAccess:
+    """A tenant as the caller reaches it: their role there (None: platform admin only)."""
+
+    tenant: Tenant
+    role: str | None
+    actor: User
+
+    @property
+    def can_manage(self) -> bool:
+        return self.actor.is_platform_admin or self.role in MANAGERS
+
+    @property
+    def is_owner(self) -> bool:
+        return self.actor.is_platform_admin or self.role == TenantRole.OWNER.value
+
+    def require_manager(self) -> None:
+        if not self.can_manage:
+            raise Forbidden("Only the tenant's owners and admins may do this")
+
+    def require_owner(self) -> None:
+        if not self.is_owner:
+            raise Forbidden("Only the tenant's owners may do this")
+
+
+def check_subdomain_format(subdomain: str) -> None:
+    problems = subdomain_problems(subdomain)
+    if problems:
+        raise InvalidSubdomain(details={"subdomain": problems, "reason": "invalid"})
+
+
+async def subdomain_taken(session: AsyncSession, subdomain: str) -> bool:
+    # Deleted tenants keep their subdomain until they are purged.
+    found = await session.execute(
+        select(Tenant.id).where(func.lower(Tenant.subdomain) == subdomain.lower()).limit(1)
+    )
+    return found.first() is not None
+
+
+async def check_subdomain_available(session: AsyncSession, subdomain: str) -> None:
+    check_subdomain_format(subdomain)
+    if await subdomain_taken(session, subdomain):
+        raise InvalidSubdomain(
+            "This subdomain is already taken",
+            details={"subdomain": ["This subdomain is already taken."], "reason": "taken"},
+        )
+
+
+def check_tenant_fields(settings: dict[str, Any] | None, metadata: dict[str, Any] | None) -> None:
+    problems: dict[str, list[str]] = {}
+    if settings:
+        problems.update(settings_problems(settings))
+    if metadata is not None:
+        meta = metadata_problems(metadata)
+        if meta:
+            problems["metadata"] = meta
+    if problems:
+        raise ValidationFailed(details=problems)
+
+
+async def owned_tenant_count(session: AsyncSession, user_id: uuid.UUID) -> int:
+    result = await session.execute(
+        select(func.count(Tenant.id)).where(
+            Tenant.owner_id == user_id, Tenant.status != TenantStatus.DELETED.value
+        )
+    )
+    return int(result.scalar_one())
 
 
 async def highest_tier(session: AsyncSession, user_id: uuid.UUID) -> str | None:
-    """The highest tier among the active tenants ``user_id`` belongs to (None: no tenant).
+    """The highest tier among the live tenants ``user_id`` belongs to (None: no tenant)."""
+    tiers = (
+        await session.execute(
+            select(Tenant.tier)
+            .join(Membership, Membership.tenant_id == Tenant.id)
+            .where(Membership.user_id == user_id, Tenant.status != TenantStatus.DELETED.value)
+            .distinct()
+        )
+    ).scalars()
+    ranked = sorted(
+        (TenantTier(t) for t in tiers if t in TenantTier._value2member_map_),
+        key=TIER_RANK.__getitem__,
+    )
+    return ranked[-1].value if ranked else None
 
-    Tiers rank starter < professional < enterprise."""
-    return None
+
+def tenant_snapshot(tenant: Tenant) -> dict[str, Any]:
+    """What the audit trail records of a tenant."""
+    return {
+        "name": tenant.name,
+        "subdomain": tenant.subdomain,
+        "tier": tenant.tier,
+        "status": tenant.status,
+        "is_active": tenant.is_active,
+        "owner_id": str(tenant.owner_id) if tenant.owner_id else None,
+        "settings": tenant.settings,
+        "contact_email": tenant.contact_email,
+        "billing_address": tenant.billing_address,
+        "metadata": tenant.metadata_,
+    }
+
+
+class TenantService:
+    def __init__(
+        self, session: AsyncSession, runtime: Runtime, client: ClientInfo | None = None
+    ) -> None:
+        self.session = session
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.client = client
+
+    # -- tenants ----------------------------------------------------------------------------
+
+    async def create_tenant(
+        self,
+        actor: User,
+        *,
+        name: str,
+        subdomain: str,
+        tier: str = TenantTier.STARTER.value,
+        settings: dict[str, Any] | None = None,
+        contact_email: str | None = None,
+        billing_address: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Tenant:
+        if not actor.email_verified:
+            raise Forbidden(
+                "Verify your email address before creating a tenant",
+                details={"reason": "email_not_verified"},
+            )
+        await check_subdomain_available(self.session, subdomain)
+        check_tenant_fields(settings, metadata)
+        if not actor.is_platform_admin:
+            limit = (
+                actor.tenant_limit
+                if actor.tenant_limit is not None
+                else self.settings.default_tenant_limit
+            )
+            if await owned_tenant_count(self.session, actor.id) >= limit:
+                raise TenantLimitExceeded(details={"limit": limit})
+        tenant = Tenant(
+            name=name,
+            subdomain=subdomain,
+            tier=tier,
+            status=TenantStatus.ACTIVE.value,
+            is_active=True,
+            owner_id=actor.id,
+            settings=dict(settings or {}),
+            contact_email=contact_email or actor.email,
+            billing_address=billing_address,
+            metadata_=dict(metadata or {}),
+        )
+        self.session.add(tenant)
+        try:
+            async with self.session.begin_nested():
+                await self.session.flush()
+        except IntegrityError as exc:  # a concurrent request took the subdomain first
+            raise InvalidSubdomain(
+                "This subdomain is already taken",
+                details={"subdomain": ["This subdomain is already taken."], "reason": "taken"},
+            ) from exc
+        self.session.add(
+            Membership(tenant_id=tenant.id, user_id=actor.id, role=TenantRole.OWNER.value)
+        )
+        await self.session.flush()
+        await self._audit("tenant.created", tenant, actor, new_values=tenant_snapshot(tenant))
+        return tenant
+
+    async def access(
+        self, actor: User, tenant_id: uuid.UUID, *, include_deleted: bool = False
+    ) -> TenantAccess:
+        row = (
+            await self.session.execute(
+                select(Tenant, Membership.role)
+                .outerjoin(
+                    Membership,
+                    (Membership.tenant_id == Tenant.id) & (Membership.user_id == actor.id),
+                )
+                .where(Tenant.id == tenant_id)
+            )
+        ).one_or_none()
+        if row is None:
+            raise TenantNotFound()
+        tenant, role = row
+        if role is None and not actor.is_platform_admin:
+            raise TenantNotFound()
+        if tenant.status == TenantStatus.DELETED.value and not (
+            include_deleted or actor.is_platform_admin
+        ):
+            raise TenantNotFound()
+        return TenantAccess(tenant=tenant, role=role, actor=actor)
+
+    def visible_tenants(self, actor: User) -> Select[Any]:
+        stmt = select(Tenant)
+        if not actor.is_platform_admin:
+            stmt = stmt.where(
+                Tenant.id.in_(select(Membership.tenant_id).where(Membership.user_id == actor.id))
+            )
+        return stmt
+
+    async def member_count(self, tenant_id: uuid.UUID) -> int:
+        result = await self.session.execute(
+            select(func.count(Membership.id)).where(Membership.tenant_id == tenant_id)
+        )
+        return int(result.scalar_one())
+
+    async def update_tenant(self, access: TenantAccess, changes: dict[str, Any]) -> Tenant:
+        access.require_manager()
+        tenant = access.tenant
+        if "subdomain" in changes and changes["subdomain"] != tenant.subdomain:
+            raise InvalidSubdomain(
+                "The subdomain of a tenant cannot be changed",
+                details={"subdomain": ["The subdomain cannot be changed."], "reason": "immutable"},
+            )
+        if "is_active" in changes and not access.actor.is_platform_admin:
+            if changes["is_active"] != tenant.is_active:
+                raise Forbidden("Only platform administrators may suspend or resume a tenant")
+        if "tier" in changes and changes["tier"] != tenant.tier:
+            access.require_owner()
+        settings = changes.get("settings")
+        merged_settings = {**tenant.settings, **settings} if settings is not None else None
+        check_tenant_fields(merged_settings, changes.get("metadata"))
+        before = tenant_snapshot(tenant)
+        for field in ("name", "tier", "contact_email", "billing_address", "is_active"):
+            if field in changes and changes[field] is not None:
+                setattr(tenant, field, changes[field])
+        if merged_settings is not None:
+            tenant.settings = merged_settings
+        if changes.get("metadata") is not None:
+            tenant.metadata_ = changes["metadata"]
+        if "is_active" in changes and changes["is_active"] is not None:
+            tenant.status = (
+                TenantStatus.ACTIVE.value if tenant.is_active else TenantStatus.SUSPENDED.value
+            )
+        await self.session.flush()
+        after = tenant_snapshot(tenant)
+        old = {k: v for k, v in before.items() if after[k] != v}
+        new = {k: after[k] for k in old}
+        if new:
+            await self._audit("tenant.updated", tenant, access.actor, old, new)
+        return tenant
+
+    async def delete_tenant(self, access: TenantAccess) -> Tenant:
+        """Soft delete: the row stays (and keeps its subdomain) until it is purged."""
+        access.require_owner()
+        tenant = access.tenant
+        if tenant.status == TenantStatus.DELETED.value:
+            return tenant
+        before = tenant_snapshot(tenant)
+        tenant.status = TenantStatus.DELETED.value
+        tenant.is_active = False
+        tenant.deleted_at = clock.now()
+        await self.session.flush()
+        await self._audit("tenant.deleted", tenant, access.actor, before, {"status": tenant.status})
+        return tenant
+
+    # -- members ----------------------------------------------------------------------------
+
+    def members_query(self, tenant_id: uuid.UUID) -> Select[Membership, User]:
+        return (
+            select(Membership, User)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.tenant_id == tenant_id)
+        )
+
+    async def _membership(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> Membership:
+        membership = (
+            await self.session.execute(
+                select(Membership)
+                .where(Membership.tenant_id == tenant_id, Membership.user_id == user_id)
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
+        if membership is None:
+            raise MemberNotFound()
+        return membership
+
+    async def _owner_count(self, tenant_id: uuid.UUID) -> int:
+        # Lock the owner rows so two concurrent demotions cannot both pass the check.
+        owners = (
+            await self.session.execute(
+                select(Membership.id)
+                .where(
+                    Membership.tenant_id == tenant_id,
+                    Membership.role == TenantRole.OWNER.value,
+                )
+                .with_for_update()
+            )
+        ).all()
+        return len(owners)
+
+    async def add_member(
+        self, access: TenantAccess, *, email: str | None, user_id: uuid.UUID | None, role: str
+    ) -> tuple[Membership | None, Invitation | None, User | None]:
+        """Add an existing account at once, or invite an email that has no account yet."""
+        access.require_manager()
+        if role == TenantRole.OWNER.value:
+            access.require_owner()
+        user: User | None = None
+        if user_id is not None:
+            user = await self.session.get(User, user_id)
+            if user is None:
+                raise users.UserNotFound()
+        elif email:
+            user = await users.find_by_email(self.session, email)
+        if user is None:
+            assert email is not None
+            invitation = await self.invite(access, email, role)
+            return None, invitation, None
+        existing = (
+            await self.session.execute(
+                select(Membership).where(
+                    Membership.tenant_id == access.tenant.id, Membership.user_id == user.id
+                )
+            )
+        ).scalar_one_or_none()
+        if existing is not None:
+            raise Conflict("This user is already a member of the tenant")
+        membership = Membership(tenant_id=access.tenant.id, user_id=user.id, role=role)
+        self.session.add(membership)
+        await self.session.flush()
+        await self._audit(
+            "member.added",
+            access.tenant,
+            access.actor,
+            new_values={"user_id": str(user.id), "email": user.email, "role": role},
+            resource_type="membership",
+            resource_id=membership.id,
+        )
+        return membership, None, user
+
+    async def change_role(self, access: TenantAccess, user_id: uuid.UUID, role: str) -> Membership:
+        access.require_manager()
+        membership = await self._membership(access.tenant.id, user_id)
+        if role == membership.role:
+            return membership
+        # Owners are made and unmade by owners only.
+        if TenantRole.OWNER.value in (role, membership.role):
+            access.require_owner()
+        if (
+            membership.role == TenantRole.OWNER.value
+            and await self._owner_count(access.tenant.id) <= 1
+        ):
+            raise LastOwner()
+        old_role = membership.role
+        membership.role = role
+        await self.session.flush()
+        await self._audit(
+            "member.role_changed",
+            access.tenant,
+            access.actor,
+            {"user_id": str(user_id), "role": old_role},
+            {"user_id": str(user_id), "role": role},
+            resource_type="membership",
+            resource_id=membership.id,
+        )
+        return membership
+
+    async def remove_member(self, access: TenantAccess, user_id: uuid.UUID) -> None:
+        leaving_self = user_id == access.actor.id
+        if not leaving_self:
+            access.require_manager()
+        membership = await self._membership(access.tenant.id, user_id)
+        if membership.role == TenantRole.OWNER.value:
+            if not leaving_self:
+                access.require_owner()
+            if await self._owner_count(access.tenant.id) <= 1:
+                raise LastOwner()
+        await self.session.delete(membership)
+        tenant = access.tenant
+        if tenant.owner_id == user_id:
+            tenant.owner_id = await self._another_owner(tenant.id, exclude=user_id)
+        await self.session.flush()
+        await self._audit(
+            "member.removed",
+            tenant,
+            access.actor,
+            old_values={"user_id": str(user_id), "role": membership.role},
+            resource_type="membership",
+            resource_id=membership.id,
+        )
+
+    async def transfer_ownership(self, access: TenantAccess, user_id: uuid.UUID) -> Tenant:
+        """Make ``user_id`` the tenant's owner; the previous primary owner stays as admin."""
+        access.require_owner()
+        tenant = access.tenant
+        target = await self._membership(tenant.id, user_id)
+        previous_owner = tenant.owner_id
+        if previous_owner == user_id:
+            return tenant
+        target.role = TenantRole.OWNER.value
+        tenant.owner_id = user_id
+        if previous_owner is not None:
+            old = (
+                await self.session.execute(
+                    select(Membership).where(
+                        Membership.tenant_id == tenant.id, Membership.user_id == previous_owner
+                    )
+                )
+            ).scalar_one_or_none()
+            if old is not None:
+                old.role = TenantRole.ADMIN.value
+        await self.session.flush()
+        await self._audit(
+            "tenant.ownership_transferred",
+            tenant,
+            access.actor,
+            {"owner_id": str(previous_owner) if previous_owner else None},
+            {"owner_id": str(user_id)},
+        )
+        return tenant
+
+    async def _another_owner(self, tenant_id: uuid.UUID, exclude: uuid.UUID) -> uuid.UUID | None:
+        return (
+            await self.session.execute(
+                select(Membership.user_id)
+                .where(
+                    Membership.tenant_id == tenant_id,
+                    Membership.role == TenantRole.OWNER.value,
+                    Membership.user_id != exclude,
+                )
+                .order_by(Membership.created_at)
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+
+    # -- invitations ------------------------------------------------------------------------
+
+    async def invite(self, access: TenantAccess, email: str, role: str) -> Invitation:
+        access.require_manager()
+        email = users.normalize_email(email)
+        # A new invitation replaces any pending one for the same address.
+        pending = (
+            await self.session.execute(
+                select(Invitation).where(
+                    Invitation.tenant_id == access.tenant.id,
+                    Invitation.email == email,
+                    Invitation.accepted_at.is_(None),
+                    Invitation.revoked_at.is_(None),
+                )
+            )
+        ).scalars()
+        for old in pending:
+            old.revoked_at = clock.now()
+        raw = new_token(32)
+        invitation = Invitation(
+            tenant_id=access.tenant.id,
+            email=email,
+            role=role,
+            token_hash=hash_token(raw),
+            invited_by_id=access.actor.id,
+            expires_at=clock.now() + INVITATION_TTL,
+        )
+        self.session.add(invitation)
+        await self.session.flush()
+        link = f"{self.settings.public_url}/accept-invitation?token={raw}"
+        inviter = access.actor.full_name or access.actor.email
+        await queue_mail(
+            self.session,
+            self.runtime.secrets,
+            Mail(
+                to=email,
+                subject=f"You are invited to join {access.tenant.name}",
+                text=(
+                    f"Hello,\n\n{inviter} invites you to join {access.tenant.name} as {role}.\n\n"
+                    f"Create an account with this address (or sign in), then accept:\n\n{link}\n\n"
+                    f"The invitation works once and expires in {INVITATION_TTL.days} days.\n"
+                ),
+            ),
+        )
+        await self._audit(
+            "member.invited",
+            access.tenant,
+            access.actor,
+            new_values={"email": email, "role": role},
+            resource_type="invitation",
+            resource_id=invitation.id,
+        )
+        return invitation
+
+    def invitations_query(self, tenant_id: uuid.UUID) -> Select[Any]:
+        return select(Invitation).where(
+            Invitation.tenant_id == tenant_id,
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
+        )
+
+    async def revoke_invitation(self, access: TenantAccess, invitation_id: uuid.UUID) -> None:
+        access.require_manager()
+        invitation = await self.session.get(Invitation, invitation_id)
+        if invitation is None or invitation.tenant_id != access.tenant.id:
+            raise NotFound("Invitation not found")
+        if invitation.accepted_at is None and invitation.revoked_at is None:
+            invitation.revoked_at = clock.now()
+            await self._audit(
+                "member.invitation_revoked",
+                access.tenant,
+                access.actor,
+                old_values={"email": invitation.email, "role": invitation.role},
+                resource_type="invitation",
+                resource_id=invitation.id,
+            )
+
+    async def accept_invitation(self, actor: User, token: str) -> tuple[Tenant, Membership]:
+        invitation = (
+            await self.session.execute(
+                select(Invitation)
+                .where(Invitation.token_hash == hash_token(token))
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
+        now = clock.now()
+        if (
+            invitation is None
+            or invitation.accepted_at is not None
+            or invitation.revoked_at is not None
+            or invitation.expires_at <= now
+        ):
+            raise InvitationInvalid()
+        if invitation.email != actor.email:
+            raise Forbidden(
+                "This invitation was sent to another email address",
+                details={"reason": "email_mismatch"},
+            )
+        tenant = await self.session.get(Tenant, invitation.tenant_id)
+        if tenant is None or tenant.status == TenantStatus.DELETED.value:
+            raise InvitationInvalid()
+        invitation.accepted_at = now
+        # The token arrived by mail at this address: that proves the address.
+        if actor.email_verified_at is None:
+            actor.email_verified_at = now
+        membership = (
+            await self.session.execute(
+                select(Membership).where(
+                    Membership.tenant_id == tenant.id, Membership.user_id == actor.id
+                )
+            )
+        ).scalar_one_or_none()
+        if membership is None:
+            membership = Membership(tenant_id=tenant.id, user_id=actor.id, role=invitation.role)
+            self.session.add(membership)
+        await self.session.flush()
+        await self._audit(
+            "member.joined",
+            tenant,
+            actor,
+            new_values={"user_id": str(actor.id), "role": membership.role},
+            resource_type="membership",
+            resource_id=membership.id,
+        )
+        return tenant, membership
+
+    # -- users' view ------------------------------------------------------------------------
+
+    def tenants_of_user(self, user_id: uuid.UUID, *, owned_only: bool = False) -> Select[Any]:
+        memberships = select(Membership.tenant_id).where(Membership.user_id == user_id)
+        if owned_only:
+            memberships = memberships.where(Membership.role == TenantRole.OWNER.value)
+        return select(Tenant).where(
+            Tenant.id.in_(memberships), Tenant.status != TenantStatus.DELETED.value
+        )
+
+    async def tenants_where_sole_owner(self, user_id: uuid.UUID) -> list[Tenant]:
+        other_owner = (
+            select(Membership.id)
+            .where(
+                Membership.tenant_id == Tenant.id,
+                Membership.role == TenantRole.OWNER.value,
+                Membership.user_id != user_id,
+            )
+            .exists()
+        )
+        result = await self.session.execute(
+            self.tenants_of_user(user_id, owned_only=True).where(~other_owner)
+        )
+        return list(result.scalars())
+
+    async def managed_tenant_ids(self, user_id: uuid.UUID) -> list[uuid.UUID]:
+        result = await self.session.execute(
+            select(Membership.tenant_id)
+            .join(Tenant, Tenant.id == Membership.tenant_id)
+            .where(
+                Membership.user_id == user_id,
+                Membership.role.in_(MANAGERS),
+                Tenant.status != TenantStatus.DELETED.value,
+            )
+        )
+        return list(result.scalars())
+
+    async def before_user_deleted(self, user_id: uuid.UUID) -> None:
+        """Refuse while the user is a tenant's last owner; hand primary ownership on."""
+        sole = await self.tenants_where_sole_owner(user_id)
+        if sole:
+            raise Conflict(
+                "This user is the last owner of a tenant; transfer ownership or delete it first",
+                details={"tenants": [{"id": str(t.id), "name": t.name} for t in sole]},
+            )
+        owned = (
+            await self.session.execute(select(Tenant).where(Tenant.owner_id == user_id))
+        ).scalars()
+        for tenant in owned:
+            tenant.owner_id = await self._another_owner(tenant.id, exclude=user_id)
+
+    # -- internals --------------------------------------------------------------------------
+
+    async def _audit(
+        self,
+        action: str,
+        tenant: Tenant,
+        actor: User,
+        old_values: dict[str, Any] | None = None,
+        new_values: dict[str, Any] | None = None,
+        *,
+        resource_type: str = "tenant",
+        resource_id: uuid.UUID | None = None,
+    ) -> None:
+        await audit.record(
+            self.session,
+            action=action,
+            resource_type=resource_type,
+            resource_id=resource_id or tenant.id,
+            actor_id=actor.id,
+            tenant_id=tenant.id,
+            old_values=old_values,
+            new_values=new_values,
+            client=self.client,
+        )

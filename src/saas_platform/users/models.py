@@ -33,6 +33,10 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, default=dict, server_default=text("'{}'::jsonb")
     )
+    # How many tenants this user may own; None means the platform default.
+    tenant_limit: Mapped[int | None]
+    # A tenant asked for at registration, created once the email address is verified.
+    signup_tenant: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
     @property
     def is_platform_admin(self) -> bool:

@@ -64,28 +64,30 @@ async def create_user(
     session: AsyncSession,
     *,
     email: str,
-    password: str,
+    password: str | None,
     full_name: str | None = None,
     first_name: str | None = None,
     last_name: str | None = None,
     role: PlatformRole = PlatformRole.USER,
     email_verified: bool = False,
 ) -> User:
+    """Create an account; with no password, none can log in until one is set by reset."""
     email = normalize_email(email)
-    check_password(password, email)
+    if password is not None:
+        check_password(password, email)
     if await find_by_email(session, email) is not None:
         raise EmailTaken()
     full, first, last = split_names(full_name, first_name, last_name)
     user = User(
         email=email,
-        password_hash=password_hasher.hash(password),
+        password_hash=password_hasher.hash(password) if password is not None else None,
         full_name=full,
         first_name=first,
         last_name=last,
         role=role.value,
         is_active=True,
         email_verified_at=clock.now() if email_verified else None,
-        password_changed_at=clock.now(),
+        password_changed_at=clock.now() if password is not None else None,
         metadata_={},
     )
     session.add(user)

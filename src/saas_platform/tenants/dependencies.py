@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Path
+
+from saas_platform.auth.dependencies import CurrentPrincipal
+from saas_platform.core.deps import ClientDep, RuntimeDep, SessionDep
+from saas_platform.tenants.service import TenantAccess, TenantNotFound, TenantService
+from saas_platform.users import service as users
+
+
+async def get_tenant_service(
+    session: SessionDep, runtime: RuntimeDep, client: ClientDep
+) -> TenantService:
+    return TenantService(session, runtime, client)
+
+
+TenantServiceDep = Annotated[TenantService, Depends(get_tenant_service)]
+
+
+def parse_id(raw: str, not_found: type[Exception]) -> uuid.UUID:
+    """Ids that are not UUIDs name nothing: 404, like any other unknown id."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise not_found() from None
+
+
+async def get_tenant_access(
+    tenant_id: Annotated[str, Path(description="The tenant's id (UUID).")],
+    principal: CurrentPrincipal,
+    service: TenantServiceDep,
+) -> TenantAccess:
+    # The caller's row is loaded in this request's session: tenant rules may change it.
+    actor = await users.get_user(service.session, principal.user.id)
+    return await service.access(actor, parse_id(tenant_id, TenantNotFound))
+
+
+TenantAccessDep = Annotated[TenantAccess, Depends(get_tenant_access)]

@@ -1,0 +1,74 @@
+"""Input rules for tenants: subdomains, Odoo settings, metadata size."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from typing import Any
+from zoneinfo import available_timezones
+
+SUBDOMAIN_MIN = 3
+SUBDOMAIN_MAX = 63
+_SUBDOMAIN_CHARS = re.compile(r"^[a-z0-9-]+$")
+
+# Names that would collide with the platform's own hosts or mislead users.
+RESERVED_SUBDOMAINS = frozenset(
+    {
+        "www", "api", "admin", "app", "apps", "mail", "smtp", "imap", "pop", "pop3", "mx",
+        "static", "assets", "cdn", "media", "docs", "doc", "status", "help", "support",
+        "blog", "dashboard", "console", "portal", "auth", "login", "logout", "signup",
+        "register", "account", "accounts", "billing", "pay", "payment", "payments",
+        "webhook", "webhooks", "dev", "test", "staging", "stage", "prod", "production",
+        "demo", "sandbox", "internal", "root", "system", "odoo", "saas", "platform",
+        "ns", "ns1", "ns2", "dns", "ftp", "sftp", "ssh", "vpn", "git", "metrics",
+        "monitoring", "grafana", "prometheus", "health", "backup", "backups", "db",
+        "database", "postgres", "redis", "localhost", "autoconfig", "autodiscover",
+        "security", "abuse", "postmaster", "hostmaster", "webmaster", "info", "news",
+    }
+)  # fmt: skip
+
+# Odoo language codes: ll, ll_CC, ll_NNN (es_419) and an optional @script (sr@latin).
+_ODOO_LANGUAGE = re.compile(r"^[a-z]{2,3}(_([A-Z]{2}|\d{3}))?(@[a-z]+)?$")
+METADATA_MAX_BYTES = 16 * 1024
+
+
+def subdomain_problems(subdomain: str) -> list[str]:
+    """Every way ``subdomain`` breaks the DNS-label rules (uniqueness is checked elsewhere)."""
+    problems: list[str] = []
+    if not SUBDOMAIN_MIN <= len(subdomain) <= SUBDOMAIN_MAX:
+        problems.append(f"Must be between {SUBDOMAIN_MIN} and {SUBDOMAIN_MAX} characters long.")
+    if not _SUBDOMAIN_CHARS.match(subdomain):
+        problems.append("Only lowercase letters, digits and hyphens are allowed.")
+    if subdomain.startswith("-") or subdomain.endswith("-"):
+        problems.append("Must not start or end with a hyphen.")
+    if "--" in subdomain[2:4] and subdomain[:2] == "xn":
+        problems.append("Punycode labels (xn--) are not allowed.")
+    if subdomain in RESERVED_SUBDOMAINS:
+        problems.append("This name is reserved.")
+    return problems
+
+
+@lru_cache(maxsize=1)
+def timezones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def settings_problems(settings: dict[str, Any]) -> dict[str, list[str]]:
+    problems: dict[str, list[str]] = {}
+    timezone = settings.get("timezone")
+    if timezone is not None and (not isinstance(timezone, str) or timezone not in timezones()):
+        problems["settings.timezone"] = ["Must be an IANA time zone such as Europe/Brussels."]
+    language = settings.get("language")
+    if language is not None and (
+        not isinstance(language, str) or not _ODOO_LANGUAGE.match(language)
+    ):
+        problems["settings.language"] = ["Must be an Odoo language code such as en_US."]
+    return problems
+
+
+def metadata_problems(metadata: dict[str, Any]) -> list[str]:
+    size = len(json.dumps(metadata, separators=(",", ":")).encode())
+    if size > METADATA_MAX_BYTES:
+        return [f"Must be at most {METADATA_MAX_BYTES} bytes of JSON (got {size})."]
+    return []

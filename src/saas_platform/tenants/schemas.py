@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import EmailStr, Field, model_validator
+
+from saas_platform.core.schemas import RequestSchema, Schema, UTCDateTime
+
+Tier = Literal["starter", "professional", "enterprise"]
+Role = Literal["owner", "admin", "member"]
+
+
+class TenantSettings(RequestSchema):
+    timezone: str | None = Field(default=None, max_length=64)
+    language: str | None = Field(default=None, max_length=16)
+
+    model_config = {"extra": "allow"}
+
+
+class TenantCreate(RequestSchema):
+    name: str = Field(min_length=1, max_length=200)
+    # Length and characters are checked by the service, so a breach is INVALID_SUBDOMAIN.
+    subdomain: str = Field(max_length=255)
+    tier: Tier = "starter"
+    settings: TenantSettings = Field(default_factory=TenantSettings)
+    contact_email: EmailStr | None = None
+    billing_address: str | None = Field(default=None, max_length=2000)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class TenantUpdate(RequestSchema):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    subdomain: str | None = Field(default=None, max_length=255)
+    tier: Tier | None = None
+    settings: TenantSettings | None = None
+    contact_email: EmailStr | None = None
+    billing_address: str | None = Field(default=None, max_length=2000)
+    metadata: dict[str, Any] | None = None
+    is_active: bool | None = None
+
+    def changes(self) -> dict[str, Any]:
+        data = self.model_dump(exclude_unset=True)
+        if self.settings is not None:
+            data["settings"] = self.settings.model_dump(exclude_none=True)
+        return data
+
+
+class TenantRead(Schema):
+    id: uuid.UUID
+    name: str
+    subdomain: str
+    domain: str
+    tier: str
+    status: str
+    is_active: bool
+    owner_id: uuid.UUID | None
+    settings: dict[str, Any]
+    contact_email: str | None
+    billing_address: str | None
+    metadata: dict[str, Any]
+    member_count: int | None = None
+    subscription_count: int | None = None
+    created_at: UTCDateTime
+    updated_at: UTCDateTime
+    deleted_at: UTCDateTime | None = None
+
+
+class MemberRead(Schema):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    email: str
+    name: str
+    full_name: str
+    first_name: str
+    last_name: str
+    is_active: bool
+    role: str
+    joined_at: UTCDateTime
+
+
+class MemberCreate(RequestSchema):
+    email: EmailStr | None = None
+    user_id: uuid.UUID | None = None
+    role: Role = "member"
+
+    @model_validator(mode="after")
+    def _someone(self) -> MemberCreate:
+        if self.email is None and self.user_id is None:
+            raise ValueError("email or user_id is required")
+        return self
+
+
+class MemberUpdate(RequestSchema):
+    role: Role
+
+
+class OwnershipTransfer(RequestSchema):
+    user_id: uuid.UUID
+
+
+class InvitationRead(Schema):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    email: str
+    role: str
+    status: str = "invited"
+    expires_at: UTCDateTime
+    created_at: UTCDateTime
+
+
+class InvitationAccept(RequestSchema):
+    token: str = Field(min_length=1, max_length=512)
+
+
+class InvitationAccepted(Schema):
+    tenant: TenantRead
+    role: str
