@@ -14,14 +14,19 @@ from saas_platform.auth.schemas import (
     ProfileUpdate,
     RefreshRequest,
     RegisterRequest,
+    RegisterResponse,
+    SignupTenant,
     TokenPair,
     TokenRequest,
+    VerifyEmailResponse,
 )
 from saas_platform.auth.service import IssuedTokens
 from saas_platform.core.deps import ClientDep
 from saas_platform.core.errors import Unauthorized
 from saas_platform.core.schemas import Message
+from saas_platform.tenants.models import Tenant
 from saas_platform.users import service as users
+from saas_platform.users.models import User
 from saas_platform.users.schemas import UserRead
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -36,31 +41,53 @@ def _pair(tokens: IssuedTokens) -> TokenPair:
     )
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserRead)
-async def register(body: RegisterRequest, auth: AuthServiceDep) -> UserRead:
-    user = await auth.register(
+def _signup_tenant(user: User, tenant: Tenant | None) -> SignupTenant | None:
+    if tenant is not None:
+        return SignupTenant(
+            id=tenant.id, name=tenant.name, subdomain=tenant.subdomain, status=tenant.status
+        )
+    wanted = user.signup_tenant
+    if wanted and "error" not in wanted:
+        return SignupTenant(name=wanted["name"], subdomain=wanted["subdomain"], status="pending")
+    return None
+
+
+@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=RegisterResponse)
+async def register(body: RegisterRequest, auth: AuthServiceDep) -> RegisterResponse:
+    user, tenant = await auth.register(
         email=body.email,
         password=body.password,
         full_name=body.full_name,
         first_name=body.first_name,
         last_name=body.last_name,
+        tenant_name=body.tenant_name,
+        subdomain=body.subdomain,
     )
-    return UserRead.model_validate(user)
+    response = RegisterResponse.model_validate(user)
+    response.tenant = _signup_tenant(user, tenant)
+    return response
 
 
-@router.post("/verify-email", response_model=Message)
-async def verify_email(body: TokenRequest, auth: AuthServiceDep) -> Message:
-    await auth.verify_email(body.token)
-    return Message(message="Email address verified")
+async def _verify(token: str, auth: AuthServiceDep) -> VerifyEmailResponse:
+    user, tenant = await auth.verify_email(token)
+    return VerifyEmailResponse(
+        message="Email address verified",
+        user=UserRead.model_validate(user),
+        tenant=_signup_tenant(user, tenant) if tenant else None,
+    )
 
 
-@router.get("/verify-email", response_model=Message, include_in_schema=False)
+@router.post("/verify-email", response_model=VerifyEmailResponse)
+async def verify_email(body: TokenRequest, auth: AuthServiceDep) -> VerifyEmailResponse:
+    return await _verify(body.token, auth)
+
+
+@router.get("/verify-email", response_model=VerifyEmailResponse, include_in_schema=False)
 async def verify_email_link(
     token: Annotated[str, Query(max_length=512)], auth: AuthServiceDep
-) -> Message:
+) -> VerifyEmailResponse:
     """The mailed link may be opened directly against the API."""
-    await auth.verify_email(token)
-    return Message(message="Email address verified")
+    return await _verify(token, auth)
 
 
 @router.post("/resend-verification", status_code=status.HTTP_202_ACCEPTED, response_model=Message)

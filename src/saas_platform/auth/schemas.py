@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from typing import Literal
 
 from pydantic import AliasChoices, EmailStr, Field, model_validator
@@ -18,6 +19,9 @@ class RegisterRequest(RequestSchema):
     )
     first_name: str | None = Field(default=None, max_length=100)
     last_name: str | None = Field(default=None, max_length=100)
+    # Seed 002: a tenant created in the same call (once the address is verified).
+    tenant_name: str | None = Field(default=None, min_length=1, max_length=200)
+    subdomain: str | None = Field(default=None, max_length=255)
 
     @model_validator(mode="after")
     def _names_and_confirmation(self) -> RegisterRequest:
@@ -25,7 +29,29 @@ class RegisterRequest(RequestSchema):
             raise ValueError("full_name (or first_name and last_name) is required")
         if self.password_confirm is not None and self.password_confirm != self.password:
             raise ValueError("password_confirm does not match password")
+        if (self.tenant_name is None) != (self.subdomain is None):
+            raise ValueError("tenant_name and subdomain go together")
         return self
+
+
+class SignupTenant(Schema):
+    id: uuid.UUID | None = None
+    name: str
+    subdomain: str
+    status: str
+
+
+class RegisterResponse(UserRead):
+    """The new user, and the tenant asked for in the same call (pending until verified)."""
+
+    tenant: SignupTenant | None = None
+
+
+class VerifyEmailResponse(Schema):
+    message: str
+    user: UserRead
+    # Set when the registration asked for a tenant and it could be created now.
+    tenant: SignupTenant | None = None
 
 
 class LoginRequest(RequestSchema):

@@ -22,6 +22,8 @@ from saas_platform.core.errors import AppError, RateLimited, Unauthorized
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.security import AccessClaims, AccessTokens, password_hasher
 from saas_platform.mail.service import Mail, queue_mail
+from saas_platform.tenants.models import Tenant
+from saas_platform.tenants.service import TenantService, check_subdomain_available
 from saas_platform.users import service as users
 from saas_platform.users.models import User
 
@@ -85,8 +87,15 @@ class AuthService:
         full_name: str | None = None,
         first_name: str | None = None,
         last_name: str | None = None,
-    ) -> User:
+        tenant_name: str | None = None,
+        subdomain: str | None = None,
+    ) -> tuple[User, Tenant | None]:
+        """Create the account; with ``tenant_name`` and ``subdomain``, also the tenant: at
+        once when verification is off, else when the address is verified."""
         verified = not self.settings.require_email_verification
+        if subdomain is not None:
+            # Refuse a bad subdomain before anything is created.
+            await check_subdomain_available(self.session, subdomain)
         user = await users.create_user(
             self.session,
             email=email,
@@ -96,9 +105,17 @@ class AuthService:
             last_name=last_name,
             email_verified=verified,
         )
+        tenant: Tenant | None = None
+        if tenant_name is not None and subdomain is not None:
+            if verified:
+                tenant = await TenantService(self.session, self.runtime).create_tenant(
+                    user, name=tenant_name, subdomain=subdomain
+                )
+            else:
+                user.signup_tenant = {"name": tenant_name, "subdomain": subdomain}
         if not verified:
             await self.send_verification(user)
-        return user
+        return user, tenant
 
     async def send_verification(self, user: User) -> None:
         token = await self._issue_action_token(
@@ -125,12 +142,30 @@ class AuthService:
         if user is not None and user.is_active and not user.email_verified:
             await self.send_verification(user)
 
-    async def verify_email(self, token: str) -> User:
+    async def verify_email(self, token: str) -> tuple[User, Tenant | None]:
         action = await self._consume_action_token(token, VERIFY_EMAIL)
         user = await users.get_user(self.session, action.user_id)
         if user.email_verified_at is None:
             user.email_verified_at = clock.now()
-        return user
+        return user, await self._create_signup_tenant(user)
+
+    async def _create_signup_tenant(self, user: User) -> Tenant | None:
+        """Create the tenant asked for at registration. If it can no longer be created (the
+        subdomain was taken meanwhile), verification still succeeds: the user picks another
+        name, and the reason stays on the user's ``signup_tenant`` for support."""
+        wanted = user.signup_tenant
+        if not wanted or "name" not in wanted:
+            return None
+        try:
+            async with self.session.begin_nested():
+                tenant = await TenantService(self.session, self.runtime).create_tenant(
+                    user, name=wanted["name"], subdomain=wanted["subdomain"]
+                )
+        except AppError as exc:
+            user.signup_tenant = {**wanted, "error": exc.code}
+            return None
+        user.signup_tenant = None
+        return tenant
 
     # -- login, refresh, logout -------------------------------------------------------------
 
