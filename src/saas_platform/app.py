@@ -21,6 +21,8 @@ from saas_platform.core.middleware import RequestPipelineMiddleware
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.settings import Settings, get_settings
 from saas_platform.health.router import router as health_router
+from saas_platform.hosts.router import router as hosts_router
+from saas_platform.instances.router import router as instances_router
 from saas_platform.tenants.router import router as tenants_router
 from saas_platform.users.router import router as users_router
 
@@ -101,6 +103,14 @@ def create_app(
             ],
         )
     install_error_handlers(app)
-    for router in (health_router, auth_router, users_router, tenants_router, audit_router):
+    for router in (
+        health_router,
+        auth_router,
+        users_router,
+        tenants_router,
+        instances_router,
+        hosts_router,
+        audit_router,
+    ):
         app.include_router(router)
     return app

@@ -9,6 +9,9 @@ MODEL_MODULES = (
     "saas_platform.auth.models",
     "saas_platform.tenants.models",
     "saas_platform.audit.models",
+    "saas_platform.events.models",
+    "saas_platform.hosts.models",
+    "saas_platform.instances.models",
 )
 
 

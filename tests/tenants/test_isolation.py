@@ -78,7 +78,7 @@ async def test_outsiders_get_404_or_403_on_every_scoped_route(
     # The tenant and its owner are untouched by the walk.
     still = await client.get(f"/api/v1/tenants/{tenant['id']}", headers=victim.headers)
     assert still.status_code == 200
-    assert still.json()["status"] == "active"
+    assert still.json()["status"] == tenant["status"]
     assert still.json()["member_count"] == 1
 
     # Control: the owner reaches the GET routes the outsider could not.

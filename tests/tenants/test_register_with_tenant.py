@@ -92,4 +92,4 @@ async def test_without_verification_the_tenant_is_created_at_once(
     assert registered.status_code == 201
     assert registered.json()["email_verified"] is True
     tenant = registered.json()["tenant"]
-    assert tenant["status"] == "active" and tenant["id"]
+    assert tenant["status"] == "provisioning" and tenant["id"]

@@ -27,7 +27,10 @@ async def test_create_and_read_a_tenant(client: httpx.AsyncClient, owner: Logged
     )
     assert tenant["subdomain"] == "acme"
     assert tenant["tier"] == "professional"
-    assert tenant["status"] == "active"
+    # Accepted: the Odoo database is provisioned by a job.
+    assert tenant["status"] == "provisioning"
+    assert tenant["instance"]["status"] == "pending"
+    assert tenant["estimated_completion"]
     assert tenant["owner_id"] == owner.user["id"]
     assert tenant["contact_email"] == "owner@example.com"
     assert tenant["settings"] == {"timezone": "Europe/Brussels", "language": "fr_BE"}
@@ -263,7 +266,8 @@ async def test_soft_delete(client: httpx.AsyncClient, runtime: Runtime, owner: L
     tenant = await create_tenant(client, owner, "gone")
     response = await client.delete(f"/api/v1/tenants/{tenant['id']}", headers=owner.headers)
     assert response.status_code == 202
-    assert response.json()["status"] == "deleted"
+    assert response.json()["status"] == "deleting"
+    await runtime.run_pending_jobs()
     assert (
         await client.get(f"/api/v1/tenants/{tenant['id']}", headers=owner.headers)
     ).status_code == 404

@@ -10,6 +10,7 @@ import typer
 from saas_platform import __version__
 from saas_platform.cli.audit import audit_app
 from saas_platform.cli.common import console, fail, load_settings, read_secret_from_stdin, run
+from saas_platform.cli.hosts import hosts_app
 
 app = typer.Typer(
     name="saas",
@@ -19,6 +20,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(audit_app, name="audit")
+app.add_typer(hosts_app, name="hosts")
 
 
 @app.command()

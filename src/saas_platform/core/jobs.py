@@ -20,7 +20,11 @@ if TYPE_CHECKING:
     from saas_platform.core.runtime import Runtime
 
 # Every module that registers tasks; imported before a worker starts or a job is deferred.
-TASK_MODULES = ("saas_platform.mail.tasks",)
+TASK_MODULES = (
+    "saas_platform.mail.tasks",
+    "saas_platform.instances.tasks",
+    "saas_platform.hosts.tasks",
+)
 
 # Tasks register on this app at import; runtimes copy them onto an app with a real connector.
 jobs_app = procrastinate.App(connector=procrastinate.PsycopgConnector())

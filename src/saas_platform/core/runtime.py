@@ -8,6 +8,7 @@ can live in one process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -101,7 +102,36 @@ class Runtime:
         await self.open_jobs()
         options.setdefault("concurrency", self.settings.worker_concurrency)
         options.setdefault("install_signal_handlers", False)
-        await self.jobs.run_worker_async(additional_context={"runtime": self}, **options)
+        options.setdefault("update_heartbeat_interval", self.settings.worker_heartbeat_seconds)
+        options.setdefault("stalled_worker_timeout", self.settings.stalled_worker_seconds)
+        # A worker starting after a crash picks up the dead worker's jobs at once.
+        await self.retry_stalled_jobs()
+        scheduler = None
+        if options.get("wait", True):
+            from saas_platform.core.schedule import run_schedule
+
+            scheduler = asyncio.create_task(run_schedule(self), name="saas-schedule")
+        try:
+            await self.jobs.run_worker_async(additional_context={"runtime": self}, **options)
+        finally:
+            if scheduler is not None:
+                scheduler.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await scheduler
+
+    async def retry_stalled_jobs(self) -> int:
+        """Put back in the queue the jobs of workers whose heartbeat stopped."""
+        await self.open_jobs()
+        manager = self.jobs.job_manager
+        stalled = list(
+            await manager.get_stalled_jobs(
+                seconds_since_heartbeat=self.settings.stalled_worker_seconds
+            )
+        )
+        for job in stalled:
+            logger.warning("retrying job %s (%s) of a dead worker", job.id, job.task_name)
+            await manager.retry_job(job)
+        return len(stalled)
 
     async def run_pending_jobs(self) -> None:
         """Process every job that is due now, then return (tests and one-shot commands)."""

@@ -51,6 +51,24 @@ class Settings(BaseSettings):
 
     # How many tenants a user may own unless their own limit says otherwise (admins: no limit).
     default_tenant_limit: int = 3
+    # A deleted tenant's subdomain stays reserved this long, then may be taken again.
+    subdomain_grace_days: int = 30
+
+    # Odoo: the version of new tenants, and the built-in emulator (auto: started by
+    # `saas serve` and registered as a host when no other host is registered; on; off).
+    default_odoo_version: Literal["17.0", "18.0", "19.0"] = "18.0"
+    odoo_emulator: Literal["auto", "on", "off"] = "auto"
+    odoo_emulator_port: int = 8069
+    odoo_emulator_capacity: int = 500
+    # Periodic host health checks.
+    host_check_interval_seconds: int = 60
+
+    # Job recovery: a worker whose heartbeat is older than this is dead; its jobs are retried.
+    worker_heartbeat_seconds: float = 10.0
+    stalled_worker_seconds: float = 30.0
+
+    # Test-only fault injection (see core/faults.py); ignored unless env == "test".
+    faults: dict[str, str] = Field(default_factory=dict)
 
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"

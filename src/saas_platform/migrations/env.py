@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, text
 
 from saas_platform.core.db import Base, sqlalchemy_url
+from saas_platform.migrations_support import include_object
 from saas_platform.models import import_all_models
 
 import_all_models()
@@ -13,13 +14,6 @@ target_metadata = Base.metadata
 
 # Two processes starting together (`saas serve` on two machines) must not both migrate.
 MIGRATION_LOCK_ID = 7_277_361_001
-
-
-def include_object(
-    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
-) -> bool:
-    # procrastinate owns its tables; its schema is applied by migration 0001, not modelled here.
-    return not (name or "").startswith(("procrastinate_", "idx_procrastinate_"))
 
 
 def run_migrations_online() -> None:

@@ -22,9 +22,17 @@ TIER_RANK = {TenantTier.STARTER: 0, TenantTier.PROFESSIONAL: 1, TenantTier.ENTER
 
 
 class TenantStatus(enum.StrEnum):
-    ACTIVE = "active"
-    SUSPENDED = "suspended"
+    """A tenant shows the state of its production instance (suspension is ``is_active``)."""
+
+    PROVISIONING = "provisioning"
+    READY = "ready"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    DELETING = "deleting"
     DELETED = "deleted"
+
+
+GONE_STATUSES = (TenantStatus.DELETING.value, TenantStatus.DELETED.value)
 
 
 class TenantRole(enum.StrEnum):
@@ -37,14 +45,19 @@ class Tenant(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "tenants"
     __table_args__ = (
         # Unique case-insensitively, deleted tenants included until they are purged.
-        Index("uq_tenants_subdomain_lower", func.lower(text("subdomain")), unique=True),
+        Index(
+            "uq_tenants_subdomain_lower",
+            func.lower(text("subdomain")),
+            unique=True,
+            postgresql_where=text("purged_at IS NULL"),
+        ),
         Index("ix_tenants_owner_id_created_at", "owner_id", "created_at"),
     )
 
     name: Mapped[str] = mapped_column(String(200))
     subdomain: Mapped[str] = mapped_column(String(63))
     tier: Mapped[str] = mapped_column(String(20), default=TenantTier.STARTER.value)
-    status: Mapped[str] = mapped_column(String(20), default=TenantStatus.ACTIVE.value)
+    status: Mapped[str] = mapped_column(String(20), default=TenantStatus.PROVISIONING.value)
     is_active: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
     # The primary owner (the creator, or whoever ownership was transferred to).
     # Null only for a deleted tenant whose last owner's account was deleted afterwards.
@@ -58,6 +71,8 @@ class Tenant(UUIDPrimaryKey, Timestamps, Base):
         "metadata", JSONB, default=dict, server_default=text("'{}'::jsonb")
     )
     deleted_at: Mapped[datetime | None]
+    # Set when the grace period after deletion ends: the subdomain is free again.
+    purged_at: Mapped[datetime | None]
 
 
 class Membership(UUIDPrimaryKey, Timestamps, Base):

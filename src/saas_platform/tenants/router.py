@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
@@ -8,8 +9,11 @@ from fastapi.responses import JSONResponse
 
 from saas_platform.auth.dependencies import CurrentPrincipal
 from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
+from saas_platform.instances import service as instances
+from saas_platform.instances.schemas import InstanceRead
+from saas_platform.instances.service import InstanceService
 from saas_platform.tenants.dependencies import TenantAccessDep, TenantServiceDep, parse_id
-from saas_platform.tenants.models import Invitation, Membership, Tenant
+from saas_platform.tenants.models import GONE_STATUSES, Invitation, Membership, Tenant, TenantRole
 from saas_platform.tenants.schemas import (
     InvitationAccept,
     InvitationAccepted,
@@ -22,7 +26,8 @@ from saas_platform.tenants.schemas import (
     TenantRead,
     TenantUpdate,
 )
-from saas_platform.tenants.service import MemberNotFound, TenantService
+from saas_platform.tenants.service import MemberNotFound, TenantAccess, TenantService
+from saas_platform.tenants.tiers import TIERS
 from saas_platform.users import service as users
 from saas_platform.users.models import User
 
@@ -71,13 +76,31 @@ def tenant_read(service: TenantService, tenant: Tenant, **counts: Any) -> Tenant
     )
 
 
-async def tenant_detail(service: TenantService, tenant: Tenant) -> TenantRead:
+async def tenant_detail(
+    service: TenantService, tenant: Tenant, *, owner: bool = False
+) -> TenantRead:
+    """The tenant with its counts, tier limits and production instance."""
+    instance = await instances.production_instance(service.session, tenant.id)
+    instance_data: InstanceRead | None = None
+    if instance is not None:
+        instance_service = InstanceService(service.session, service.runtime)
+        host = await instance_service.host_of(instance)
+        instance_data = InstanceRead.model_validate(
+            instance_service.summary(instance, host, tenant.subdomain, with_password=owner)
+        )
     return tenant_read(
         service,
         tenant,
         member_count=await service.member_count(tenant.id),
         subscription_count=0,  # billing is not built yet: no subscriptions exist
+        limits=asdict(TIERS[tenant.tier]) if tenant.tier in TIERS else None,
+        instance=instance_data,
+        estimated_completion=instance_data.estimated_completion if instance_data else None,
     )
+
+
+def is_owner(access: TenantAccess) -> bool:
+    return access.role == TenantRole.OWNER.value
 
 
 def member_read(row: Any) -> MemberRead:
@@ -99,10 +122,11 @@ def member_read(row: Any) -> MemberRead:
 # -- tenants ----------------------------------------------------------------------------------
 
 
-@router.post("/tenants", status_code=status.HTTP_201_CREATED, response_model=TenantRead)
+@router.post("/tenants", status_code=status.HTTP_202_ACCEPTED, response_model=TenantRead)
 async def create_tenant(
     body: TenantCreate, principal: CurrentPrincipal, service: TenantServiceDep
 ) -> TenantRead:
+    """Accept the tenant; its Odoo database is provisioned by a job (poll until ``ready``)."""
     actor = await users.get_user(service.session, principal.user.id)
     tenant = await service.create_tenant(
         actor,
@@ -113,8 +137,11 @@ async def create_tenant(
         contact_email=body.contact_email,
         billing_address=body.billing_address,
         metadata=body.metadata,
+        odoo_version=body.odoo_version,
+        admin_email=body.admin_email,
+        admin_password=body.admin_password,
     )
-    return await tenant_detail(service, tenant)
+    return await tenant_detail(service, tenant, owner=True)
 
 
 @router.get("/tenants", response_model=Page[TenantRead])
@@ -129,7 +156,7 @@ async def list_tenants(
 ) -> Page[TenantRead]:
     stmt = service.visible_tenants(principal.user)
     if status_ is None:
-        stmt = stmt.where(Tenant.status != "deleted")
+        stmt = stmt.where(Tenant.status.not_in(GONE_STATUSES))
     stmt = apply_filters(
         stmt,
         {
@@ -146,7 +173,7 @@ async def list_tenants(
 
 @router.get("/tenants/{tenant_id}", response_model=TenantRead)
 async def get_tenant(access: TenantAccessDep, service: TenantServiceDep) -> TenantRead:
-    return await tenant_detail(service, access.tenant)
+    return await tenant_detail(service, access.tenant, owner=is_owner(access))
 
 
 @router.put("/tenants/{tenant_id}", response_model=TenantRead)
@@ -155,13 +182,13 @@ async def update_tenant(
     body: TenantUpdate, access: TenantAccessDep, service: TenantServiceDep
 ) -> TenantRead:
     tenant = await service.update_tenant(access, body.changes())
-    return await tenant_detail(service, tenant)
+    return await tenant_detail(service, tenant, owner=is_owner(access))
 
 
 @router.delete("/tenants/{tenant_id}", status_code=status.HTTP_202_ACCEPTED)
 async def delete_tenant(access: TenantAccessDep, service: TenantServiceDep) -> JSONResponse:
     tenant = await service.delete_tenant(access)
-    body = (await tenant_detail(service, tenant)).model_dump(mode="json")
+    body = (await tenant_detail(service, tenant, owner=is_owner(access))).model_dump(mode="json")
     return JSONResponse(body, status_code=status.HTTP_202_ACCEPTED)
 
 

@@ -6,6 +6,7 @@ from typing import Any, Literal
 from pydantic import EmailStr, Field, model_validator
 
 from saas_platform.core.schemas import RequestSchema, Schema, UTCDateTime
+from saas_platform.instances.schemas import InstanceRead
 
 Tier = Literal["starter", "professional", "enterprise"]
 Role = Literal["owner", "admin", "member"]
@@ -27,6 +28,11 @@ class TenantCreate(RequestSchema):
     contact_email: EmailStr | None = None
     billing_address: str | None = Field(default=None, max_length=2000)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    odoo_version: Literal["17.0", "18.0", "19.0"] | None = None
+    # The Odoo administrator; the login defaults to the creator's email and the password
+    # is generated when absent (kept encrypted, shown to owners only).
+    admin_email: EmailStr | None = None
+    admin_password: str | None = Field(default=None, min_length=8, max_length=128)
 
 
 class TenantUpdate(RequestSchema):
@@ -61,6 +67,9 @@ class TenantRead(Schema):
     metadata: dict[str, Any]
     member_count: int | None = None
     subscription_count: int | None = None
+    limits: dict[str, Any] | None = None
+    instance: InstanceRead | None = None
+    estimated_completion: UTCDateTime | None = None
     created_at: UTCDateTime
     updated_at: UTCDateTime
     deleted_at: UTCDateTime | None = None

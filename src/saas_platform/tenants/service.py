@@ -22,8 +22,11 @@ from saas_platform.core.client import ClientInfo
 from saas_platform.core.crypto import hash_token, new_token
 from saas_platform.core.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
 from saas_platform.core.runtime import Runtime
+from saas_platform.events import service as events
+from saas_platform.instances import service as instances
 from saas_platform.mail.service import Mail, queue_mail
 from saas_platform.tenants.models import (
+    GONE_STATUSES,
     TIER_RANK,
     Invitation,
     Membership,
@@ -135,7 +138,7 @@ def check_tenant_fields(settings: dict[str, Any] | None, metadata: dict[str, Any
 async def owned_tenant_count(session: AsyncSession, user_id: uuid.UUID) -> int:
     result = await session.execute(
         select(func.count(Tenant.id)).where(
-            Tenant.owner_id == user_id, Tenant.status != TenantStatus.DELETED.value
+            Tenant.owner_id == user_id, Tenant.status.not_in(GONE_STATUSES)
         )
     )
     return int(result.scalar_one())
@@ -147,7 +150,7 @@ async def highest_tier(session: AsyncSession, user_id: uuid.UUID) -> str | None:
         await session.execute(
             select(Tenant.tier)
             .join(Membership, Membership.tenant_id == Tenant.id)
-            .where(Membership.user_id == user_id, Tenant.status != TenantStatus.DELETED.value)
+            .where(Membership.user_id == user_id, Tenant.status.not_in(GONE_STATUSES))
             .distinct()
         )
     ).scalars()
@@ -196,7 +199,12 @@ class TenantService:
         contact_email: str | None = None,
         billing_address: str | None = None,
         metadata: dict[str, Any] | None = None,
+        odoo_version: str | None = None,
+        admin_email: str | None = None,
+        admin_password: str | None = None,
     ) -> Tenant:
+        """Create the tenant, its owner membership and its Odoo instance, and defer the
+        provisioning job: all in the caller's transaction."""
         if not actor.email_verified:
             raise Forbidden(
                 "Verify your email address before creating a tenant",
@@ -216,7 +224,7 @@ class TenantService:
             name=name,
             subdomain=subdomain,
             tier=tier,
-            status=TenantStatus.ACTIVE.value,
+            status=TenantStatus.PROVISIONING.value,
             is_active=True,
             owner_id=actor.id,
             settings=dict(settings or {}),
@@ -237,7 +245,29 @@ class TenantService:
             Membership(tenant_id=tenant.id, user_id=actor.id, role=TenantRole.OWNER.value)
         )
         await self.session.flush()
+        instance = await instances.create_for_tenant(
+            self.session,
+            self.runtime,
+            tenant,
+            odoo_version=odoo_version or self.settings.default_odoo_version,
+            admin_login=admin_email or actor.email,
+            admin_password=admin_password,
+        )
         await self._audit("tenant.created", tenant, actor, new_values=tenant_snapshot(tenant))
+        await events.emit(
+            self.session,
+            events.TENANT_CREATED,
+            {
+                "tenant_id": str(tenant.id),
+                "name": tenant.name,
+                "subdomain": tenant.subdomain,
+                "tier": tenant.tier,
+                "owner_id": str(actor.id),
+                "instance_id": str(instance.id),
+                "odoo_version": instance.odoo_version,
+            },
+            tenant_id=tenant.id,
+        )
         return tenant
 
     async def access(
@@ -258,9 +288,7 @@ class TenantService:
         tenant, role = row
         if role is None and not actor.is_platform_admin:
             raise TenantNotFound()
-        if tenant.status == TenantStatus.DELETED.value and not (
-            include_deleted or actor.is_platform_admin
-        ):
+        if tenant.status in GONE_STATUSES and not (include_deleted or actor.is_platform_admin):
             raise TenantNotFound()
         return TenantAccess(tenant=tenant, role=role, actor=actor)
 
@@ -302,28 +330,43 @@ class TenantService:
             tenant.settings = merged_settings
         if changes.get("metadata") is not None:
             tenant.metadata_ = changes["metadata"]
-        if "is_active" in changes and changes["is_active"] is not None:
-            tenant.status = (
-                TenantStatus.ACTIVE.value if tenant.is_active else TenantStatus.SUSPENDED.value
-            )
+        if before["tier"] != tenant.tier:
+            instance = await instances.production_instance(self.session, tenant.id)
+            if instance is not None:
+                await instances.InstanceService(self.session, self.runtime).apply_tier(
+                    instance, tenant.tier
+                )
         await self.session.flush()
         after = tenant_snapshot(tenant)
         old = {k: v for k, v in before.items() if after[k] != v}
         new = {k: after[k] for k in old}
         if new:
             await self._audit("tenant.updated", tenant, access.actor, old, new)
+            await events.emit(
+                self.session,
+                events.TENANT_UPDATED,
+                {"tenant_id": str(tenant.id), "changes": new},
+                tenant_id=tenant.id,
+            )
         return tenant
 
     async def delete_tenant(self, access: TenantAccess) -> Tenant:
-        """Soft delete: the row stays (and keeps its subdomain) until it is purged."""
+        """The row stays (and keeps its subdomain until the grace period ends); the
+        deletion job drops the Odoo database and marks the tenant deleted."""
         access.require_owner()
         tenant = access.tenant
-        if tenant.status == TenantStatus.DELETED.value:
+        if tenant.status in GONE_STATUSES:
             return tenant
         before = tenant_snapshot(tenant)
-        tenant.status = TenantStatus.DELETED.value
         tenant.is_active = False
         tenant.deleted_at = clock.now()
+        instance = await instances.production_instance(self.session, tenant.id)
+        if instance is not None:
+            await instances.InstanceService(self.session, self.runtime).request_deletion(
+                instance, access.actor.id
+            )
+        else:
+            tenant.status = TenantStatus.DELETED.value
         await self.session.flush()
         await self._audit("tenant.deleted", tenant, access.actor, before, {"status": tenant.status})
         return tenant
@@ -597,7 +640,7 @@ class TenantService:
                 details={"reason": "email_mismatch"},
             )
         tenant = await self.session.get(Tenant, invitation.tenant_id)
-        if tenant is None or tenant.status == TenantStatus.DELETED.value:
+        if tenant is None or tenant.status in GONE_STATUSES:
             raise InvitationInvalid()
         invitation.accepted_at = now
         # The token arrived by mail at this address: that proves the address.
@@ -630,9 +673,7 @@ class TenantService:
         memberships = select(Membership.tenant_id).where(Membership.user_id == user_id)
         if owned_only:
             memberships = memberships.where(Membership.role == TenantRole.OWNER.value)
-        return select(Tenant).where(
-            Tenant.id.in_(memberships), Tenant.status != TenantStatus.DELETED.value
-        )
+        return select(Tenant).where(Tenant.id.in_(memberships), Tenant.status.not_in(GONE_STATUSES))
 
     async def tenants_where_sole_owner(self, user_id: uuid.UUID) -> list[Tenant]:
         other_owner = (
@@ -656,7 +697,7 @@ class TenantService:
             .where(
                 Membership.user_id == user_id,
                 Membership.role.in_(MANAGERS),
-                Tenant.status != TenantStatus.DELETED.value,
+                Tenant.status.not_in(GONE_STATUSES),
             )
         )
         return list(result.scalars())

@@ -42,6 +42,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("purged_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -58,6 +59,7 @@ def upgrade() -> None:
         "tenants",
         [sa.literal_column("lower(subdomain)")],
         unique=True,
+        postgresql_where=sa.text("purged_at IS NULL"),
     )
     op.create_table(
         "tenant_invitations",

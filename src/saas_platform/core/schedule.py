@@ -1,0 +1,47 @@
+"""Recurring jobs, deferred by every long-running worker.
+
+procrastinate's own periodic tasks bind to the app they were declared on, which here is the
+connector-less template app; so the schedule is this small loop instead. Each entry is
+deferred with a queueing lock, so however many workers run, at most one copy waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from saas_platform.core.jobs import defer
+
+if TYPE_CHECKING:
+    from saas_platform.core.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+CHECK_HOSTS_TASK = "hosts.check_all"
+RETRY_STALLED_TASK = "jobs.retry_stalled"
+
+
+def schedule(runtime: Runtime) -> dict[str, float]:
+    """Task name -> interval in seconds."""
+    return {
+        CHECK_HOSTS_TASK: runtime.settings.host_check_interval_seconds,
+        RETRY_STALLED_TASK: max(runtime.settings.stalled_worker_seconds / 2, 1.0),
+    }
+
+
+async def run_schedule(runtime: Runtime) -> None:
+    loop = asyncio.get_running_loop()
+    due = dict.fromkeys(schedule(runtime), loop.time())
+    while True:
+        now = loop.time()
+        for task_name, interval in schedule(runtime).items():
+            if now < due[task_name]:
+                continue
+            due[task_name] = now + interval
+            try:
+                async with runtime.db.transaction() as session:
+                    await defer(session, task_name, queue="maintenance", queueing_lock=task_name)
+            except Exception as exc:  # a duplicate waiting job, or the database restarting
+                logger.debug("not deferring %s: %s", task_name, exc)
+        await asyncio.sleep(max(0.5, min(due.values()) - loop.time()))

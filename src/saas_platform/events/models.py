@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Identity, Index, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from saas_platform.core.db import Base
+
+
+class OutboxEvent(Base):
+    """A domain event, written in the transaction of the change it describes.
+
+    A later issue relays these to webhook endpoints (at least once, in ``seq`` order);
+    until then they are the record of what happened, queryable by type and resource.
+    """
+
+    __tablename__ = "event_outbox"
+    __table_args__ = (
+        Index("ix_event_outbox_unpublished", "seq", postgresql_where="published_at IS NULL"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), unique=True)
+    type: Mapped[str] = mapped_column(String(64), index=True)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    occurred_at: Mapped[datetime]
+    published_at: Mapped[datetime | None]

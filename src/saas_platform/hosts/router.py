@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response, status
+
+from saas_platform.auth.dependencies import PlatformAdmin
+from saas_platform.core.deps import RuntimeDep, SessionDep
+from saas_platform.hosts.models import OdooHost
+from saas_platform.hosts.schemas import HostAction, HostCreate, HostRead, HostUpdate
+from saas_platform.hosts.service import HostNotFound, HostService
+from saas_platform.instances import service as instances
+from saas_platform.tenants.dependencies import parse_id
+
+router = APIRouter(prefix="/api/v1/admin/odoo-hosts", tags=["admin: odoo hosts"])
+
+
+async def get_host_service(session: SessionDep, runtime: RuntimeDep) -> HostService:
+    return HostService(session, runtime)
+
+
+HostServiceDep = Annotated[HostService, Depends(get_host_service)]
+
+
+async def host_read(service: HostService, host: OdooHost, count: int | None = None) -> HostRead:
+    return HostRead.model_validate(
+        {
+            **{f: getattr(host, f) for f in HostRead.model_fields if hasattr(host, f)},
+            "instance_count": (
+                count if count is not None else await service.instance_count(host.id)
+            ),
+            "has_postgres_url": host.postgres_url_encrypted is not None,
+        }
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=HostRead)
+async def add_host(body: HostCreate, _: PlatformAdmin, service: HostServiceDep) -> HostRead:
+    host = await service.add(**body.model_dump())
+    await instances.resume_waiting(service.session, service.runtime, host.odoo_version)
+    return await host_read(service, host, 0)
+
+
+@router.get("", response_model=list[HostRead])
+async def list_hosts(_: PlatformAdmin, service: HostServiceDep) -> list[HostRead]:
+    return [
+        await host_read(service, h.host, h.instance_count) for h in await service.list_with_load()
+    ]
+
+
+@router.get("/{host_id}", response_model=HostRead)
+async def get_host(host_id: str, _: PlatformAdmin, service: HostServiceDep) -> HostRead:
+    return await host_read(service, await service.get(parse_id(host_id, HostNotFound)))
+
+
+@router.patch("/{host_id}", response_model=HostRead)
+async def update_host(
+    host_id: str, body: HostUpdate, _: PlatformAdmin, service: HostServiceDep
+) -> HostRead:
+    host = await service.get(parse_id(host_id, HostNotFound))
+    return await host_read(service, await service.update(host, body.model_dump(exclude_unset=True)))
+
+
+@router.delete("/{host_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_host(host_id: str, _: PlatformAdmin, service: HostServiceDep) -> Response:
+    await service.remove(await service.get(parse_id(host_id, HostNotFound)))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{host_id}/actions", response_model=HostRead)
+async def host_action(
+    host_id: str, body: HostAction, _: PlatformAdmin, service: HostServiceDep
+) -> HostRead:
+    host = await service.get(parse_id(host_id, HostNotFound))
+    if body.action == "drain":
+        await service.drain(host)
+    elif body.action == "activate":
+        await service.activate(host)
+        await instances.resume_waiting(service.session, service.runtime, host.odoo_version)
+    else:
+        await service.check(host)
+        await instances.resume_waiting(service.session, service.runtime, host.odoo_version)
+    return await host_read(service, host)

@@ -1,0 +1,125 @@
+"""The instance lifecycle as one transition table: ``(state, action) -> next state``.
+
+Every state change goes through :func:`transition`, which refuses anything the table does
+not allow (409 ``CONFLICT``) and records the change with its time and reason. The state
+diagram in docs/instance-lifecycle.md is generated from this table (``mermaid()``).
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from saas_platform.core import clock
+from saas_platform.core.errors import Conflict
+from saas_platform.instances.models import Instance, InstanceStatus, InstanceTransition
+from saas_platform.tenants.models import Tenant, TenantStatus
+
+S = InstanceStatus
+
+
+class Action(enum.StrEnum):
+    PROVISION = "provision"  # a host was chosen: the provisioning flow runs
+    WAIT = "wait"  # no healthy host with room: wait for one
+    SUCCEED = "succeed"  # the database is up and proven by a login
+    FAIL = "fail"  # a step failed for good
+    RETRY = "retry"  # resume a failed provisioning where it stopped
+    STOP = "stop"
+    START = "start"
+    RESTART = "restart"
+    DELETE = "delete"
+    PURGE = "purge"  # the deletion flow dropped the database
+
+
+TRANSITIONS: dict[tuple[InstanceStatus, Action], InstanceStatus] = {
+    (S.PENDING, Action.PROVISION): S.PROVISIONING,
+    (S.PENDING, Action.WAIT): S.PENDING,
+    (S.PENDING, Action.FAIL): S.FAILED,
+    (S.PROVISIONING, Action.SUCCEED): S.READY,
+    (S.PROVISIONING, Action.FAIL): S.FAILED,
+    (S.PROVISIONING, Action.WAIT): S.PENDING,
+    (S.FAILED, Action.RETRY): S.PENDING,
+    (S.READY, Action.STOP): S.STOPPED,
+    (S.READY, Action.RESTART): S.READY,
+    (S.STOPPED, Action.START): S.READY,
+    (S.PENDING, Action.DELETE): S.DELETING,
+    (S.READY, Action.DELETE): S.DELETING,
+    (S.STOPPED, Action.DELETE): S.DELETING,
+    (S.FAILED, Action.DELETE): S.DELETING,
+    (S.DELETING, Action.FAIL): S.DELETING,
+    (S.DELETING, Action.PURGE): S.DELETED,
+}
+
+TENANT_STATUS: dict[InstanceStatus, str] = {
+    S.PENDING: TenantStatus.PROVISIONING.value,
+    S.PROVISIONING: TenantStatus.PROVISIONING.value,
+    S.READY: TenantStatus.READY.value,
+    S.FAILED: TenantStatus.FAILED.value,
+    S.STOPPED: TenantStatus.STOPPED.value,
+    S.DELETING: TenantStatus.DELETING.value,
+    S.DELETED: TenantStatus.DELETED.value,
+}
+
+# What the API's POST /instances/{id}/actions accepts.
+USER_ACTIONS = frozenset({Action.START, Action.STOP, Action.RESTART, Action.RETRY})
+
+
+def allowed_actions(status: str) -> list[str]:
+    return sorted(action.value for (state, action) in TRANSITIONS if state.value == status)
+
+
+def next_status(status: str, action: Action) -> InstanceStatus:
+    found = TRANSITIONS.get((InstanceStatus(status), action))
+    if found is None:
+        raise Conflict(
+            f"Cannot {action.value} an instance that is {status}",
+            details={
+                "status": status,
+                "action": action.value,
+                "allowed_actions": [
+                    a for a in allowed_actions(status) if a in {u.value for u in USER_ACTIONS}
+                ],
+            },
+        )
+    return found
+
+
+async def transition(
+    session: AsyncSession,
+    instance: Instance,
+    action: Action,
+    reason: str | None = None,
+    *,
+    actor_id: uuid.UUID | None = None,
+) -> InstanceStatus:
+    target = next_status(instance.status, action)
+    session.add(
+        InstanceTransition(
+            instance_id=instance.id,
+            action=action.value,
+            from_status=instance.status,
+            to_status=target.value,
+            reason=reason,
+            actor_id=actor_id,
+            at=clock.now(),
+        )
+    )
+    instance.status = target.value
+    instance.status_reason = reason
+    if instance.kind == "production":
+        # The tenant shows its production instance's state (and is filtered by it).
+        tenant = await session.get(Tenant, instance.tenant_id)
+        if tenant is not None:
+            tenant.status = TENANT_STATUS[target]
+    await session.flush()
+    return target
+
+
+def mermaid() -> str:
+    lines = ["stateDiagram-v2", "    [*] --> pending"]
+    for (state, action), target in TRANSITIONS.items():
+        lines.append(f"    {state.value} --> {target.value}: {action.value}")
+    lines.append("    deleted --> [*]")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,201 @@
+"""``OdooDriver`` over Odoo's own protocol, with SQL for what RPC cannot do.
+
+Stopping one database on a shared server needs the host's PostgreSQL (protocol §11.2):
+``ALLOW_CONNECTIONS false`` plus terminating its sessions refuses every call on it while
+the other databases keep working. A closed database is missing from ``db.list``, so it is
+reopened before it is dropped or dumped.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import IO, Any
+
+import psycopg
+from psycopg import sql
+
+from saas_platform.core.errors import Conflict
+from saas_platform.odoo.client import OdooClient, ServerVersion
+from saas_platform.odoo.driver import Credentials, DatabaseSetup, HostHealth
+from saas_platform.odoo.errors import OdooError, OdooFault
+
+
+class RpcDriver:
+    def __init__(
+        self,
+        url: str,
+        master_password: str,
+        *,
+        postgres_url: str | None = None,
+        client: OdooClient | None = None,
+    ) -> None:
+        self.client = client or OdooClient(url)
+        self.master_password = master_password
+        self.postgres_url = postgres_url
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    # -- host -------------------------------------------------------------------------------
+
+    async def health(self) -> HostHealth:
+        """Liveness and version without spending a master-password check (~0.35 s each)."""
+        started = time.perf_counter()
+        try:
+            if not await self.client.health():
+                return HostHealth(False, None, None, "GET /web/health failed")
+            version = await self.client.version()
+        except OdooError as exc:
+            return HostHealth(False, None, None, exc.message)
+        return HostHealth(True, (time.perf_counter() - started) * 1000, version)
+
+    async def server_version(self) -> ServerVersion:
+        return await self.client.version()
+
+    # -- databases --------------------------------------------------------------------------
+
+    async def database_exists(self, name: str) -> bool:
+        if self.postgres_url:
+            # db_exist answers "can I connect", which is false for a stopped database.
+            async with await self._sql() as conn:
+                row = await (
+                    await conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+                ).fetchone()
+                return row is not None
+        return await self.client.database_exists(name)
+
+    async def create(self, name: str, *, admin: Credentials, lang: str) -> None:
+        await self.client.create_database(
+            self.master_password,
+            name,
+            admin_login=admin.login,
+            admin_password=admin.password,
+            lang=lang,
+        )
+
+    async def clone(self, template: str, name: str) -> None:
+        # duplicate_database closes the template's sessions first and regenerates the
+        # clone's uuid and secret; a raw CREATE DATABASE ... TEMPLATE would do neither.
+        await self.client.duplicate_database(self.master_password, template, name)
+
+    async def authenticate(self, name: str, credentials: Credentials) -> int | None:
+        return await self.client.authenticate(name, credentials.login, credentials.password)
+
+    async def configure(self, name: str, *, current: Credentials, setup: DatabaseSetup) -> None:
+        """Write the setup; safe to repeat (a rerun may find the admin already changed)."""
+        credentials = current
+        uid = await self.authenticate(name, current)
+        if uid is None:
+            credentials = setup.admin
+            uid = await self.authenticate(name, setup.admin)
+        if uid is None:
+            raise OdooFault("odoo.exceptions.AccessDenied", "Cannot log in to configure")
+
+        async def call(model: str, method: str, *args: Any, **kwargs: Any) -> Any:
+            return await self.client.execute_kw(
+                name, uid, credentials.password, model, method, list(args), kwargs
+            )
+
+        params = {
+            "web.base.url": setup.base_url,
+            # Without the freeze, the first admin login through the web overwrites the URL.
+            "web.base.url.freeze": "True",
+            "database.uuid": str(uuid.uuid1()),
+            "database.secret": str(uuid.uuid4()),
+            **setup.extra_params,
+        }
+        if setup.expires_at is not None:
+            params["database.expiration_date"] = setup.expires_at.strftime("%Y-%m-%d %H:%M:%S")
+            params["database.expiration_reason"] = setup.expiration_reason or "trial"
+        for key, value in params.items():
+            await call("ir.config_parameter", "set_param", key, value)
+
+        companies = await call("res.company", "search", [], limit=1, order="id")
+        if companies:
+            await call("res.company", "write", companies, {"name": setup.company_name})
+
+        user_values: dict[str, Any] = {"tz": setup.timezone}
+        if await self._activate_language(call, setup.lang):
+            user_values["lang"] = setup.lang
+        await call("res.users", "write", [uid], user_values)
+        # Last: after this the current credentials stop working.
+        await call(
+            "res.users",
+            "write",
+            [uid],
+            {"login": setup.admin.login, "password": setup.admin.password},
+        )
+
+    @staticmethod
+    async def _activate_language(call: Any, lang: str) -> bool:
+        found = await call(
+            "res.lang",
+            "search_read",
+            [["code", "=", lang]],
+            fields=["active"],
+            context={"active_test": False},
+        )
+        if not found:
+            return False
+        if not found[0].get("active"):
+            await call("res.lang", "write", [found[0]["id"]], {"active": True})
+        return True
+
+    async def stop(self, name: str) -> None:
+        async with await self._sql(required_for="stop a database") as conn:
+            await conn.execute(
+                sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(name))
+            )
+            await self._terminate(conn, name)
+
+    async def start(self, name: str) -> None:
+        if not self.postgres_url:
+            return  # without SQL access a database is never closed
+        async with await self._sql() as conn:
+            await conn.execute(
+                sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(name))
+            )
+
+    async def restart(self, name: str) -> None:
+        """End the database's sessions so Odoo reconnects afresh."""
+        async with await self._sql(required_for="restart a database") as conn:
+            await self._terminate(conn, name)
+
+    async def drop(self, name: str) -> bool:
+        await self.start(name)
+        return await self.client.drop_database(self.master_password, name)
+
+    async def dump(self, name: str) -> AsyncIterator[bytes]:
+        await self.start(name)
+        async for chunk in self.client.backup(self.master_password, name):
+            yield chunk
+
+    async def restore(self, name: str, archive: IO[bytes], *, copy: bool) -> None:
+        await self.client.restore(self.master_password, name, archive, copy=copy)
+
+    async def size(self, name: str) -> int | None:
+        if not self.postgres_url:
+            return None
+        async with await self._sql() as conn:
+            row = await (await conn.execute("SELECT pg_database_size(%s)", (name,))).fetchone()
+            return int(row[0]) if row else None
+
+    # -- internals --------------------------------------------------------------------------
+
+    async def _sql(self, required_for: str | None = None) -> psycopg.AsyncConnection[Any]:
+        if not self.postgres_url:
+            raise Conflict(
+                f"This host has no PostgreSQL URL, which is needed to {required_for}",
+                details={"reason": "host_without_postgres_url"},
+            )
+        return await psycopg.AsyncConnection.connect(self.postgres_url, autocommit=True)
+
+    @staticmethod
+    async def _terminate(conn: psycopg.AsyncConnection[Any], name: str) -> None:
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
