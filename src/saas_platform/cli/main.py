@@ -47,20 +47,27 @@ def serve(
     run_worker = settings.serve_worker if worker is None else worker
 
     async def _serve() -> None:
+        from saas_platform.hosts.emulator import BuiltinEmulator
+
         runtime = await Runtime.open(settings, migrate=True)
+        emulator = BuiltinEmulator(runtime)
         try:
+            await emulator.start()
             api = create_app(settings, runtime=runtime, run_worker=run_worker)
             config = uvicorn.Config(
                 api, host=host, port=port, log_config=None, proxy_headers=True, access_log=False
             )
             # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to
             # the handler installed before it; with these no-op handlers that re-raise returns
-            # here, so the runtime (and the embedded PostgreSQL) is closed cleanly.
+            # here, so the emulator and the runtime (and the embedded PostgreSQL) close cleanly.
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: None)
             console.print(f"Serving on http://{host}:{port} (docs at /docs)", highlight=False)
+            if emulator.url:
+                console.print(f"Built-in Odoo emulator on {emulator.url}", highlight=False)
             await uvicorn.Server(config).serve()
         finally:
+            await emulator.stop()
             await runtime.close()
 
     run(_serve())
