@@ -283,3 +283,31 @@ async def test_non_uuid_id_is_404(client: httpx.AsyncClient, owner: LoggedIn) ->
     assert_envelope(
         await client.get("/api/v1/tenants/123", headers=owner.headers), 404, "TENANT_NOT_FOUND"
     )
+
+
+async def test_subdomain_is_free_again_after_the_grace_period(
+    client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox, owner: LoggedIn, clock: object
+) -> None:
+    from datetime import timedelta
+
+    from saas_platform.core.clock import FrozenClock
+    from saas_platform.tenants.service import purge_deleted_tenants
+
+    assert isinstance(clock, FrozenClock)
+    tenant = await create_tenant(client, owner, "recycled")
+    await client.delete(f"/api/v1/tenants/{tenant['id']}", headers=owner.headers)
+    await runtime.run_pending_jobs()
+    other = await verified_user(client, runtime, inbox, "next@example.com")
+    clock.advance(timedelta(days=29))
+    other = await login(client, "next@example.com")
+    async with runtime.db.transaction() as session:
+        assert await purge_deleted_tenants(session, runtime.settings.subdomain_grace_days) == 0
+    taken = await client.post(
+        "/api/v1/tenants", json={"name": "N", "subdomain": "recycled"}, headers=other.headers
+    )
+    assert taken.status_code == 400
+    clock.advance(timedelta(days=2))
+    other = await login(client, "next@example.com")
+    async with runtime.db.transaction() as session:
+        assert await purge_deleted_tenants(session, runtime.settings.subdomain_grace_days) == 1
+    await create_tenant(client, other, "recycled")

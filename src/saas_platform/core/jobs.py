@@ -24,6 +24,7 @@ TASK_MODULES = (
     "saas_platform.mail.tasks",
     "saas_platform.instances.tasks",
     "saas_platform.hosts.tasks",
+    "saas_platform.tenants.tasks",
 )
 
 # Tasks register on this app at import; runtimes copy them onto an app with a real connector.

@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 CHECK_HOSTS_TASK = "hosts.check_all"
 RETRY_STALLED_TASK = "jobs.retry_stalled"
+PURGE_TENANTS_TASK = "tenants.purge_deleted"
 
 
 def schedule(runtime: Runtime) -> dict[str, float]:
@@ -27,6 +28,7 @@ def schedule(runtime: Runtime) -> dict[str, float]:
     return {
         CHECK_HOSTS_TASK: runtime.settings.host_check_interval_seconds,
         RETRY_STALLED_TASK: max(runtime.settings.stalled_worker_seconds / 2, 1.0),
+        PURGE_TENANTS_TASK: 3600.0,
     }
 
 

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -27,7 +27,15 @@ class Instance(UUIDPrimaryKey, Timestamps, Base):
 
     __tablename__ = "instances"
     __table_args__ = (
-        UniqueConstraint("host_id", "database_name"),
+        # A database name is taken on its host until the instance is deleted (a purged
+        # tenant's subdomain, reused by a new tenant, names a new database).
+        Index(
+            "uq_instances_host_database_live",
+            "host_id",
+            "database_name",
+            unique=True,
+            postgresql_where=text("status <> 'deleted'"),
+        ),
         Index("ix_instances_tenant_id_kind", "tenant_id", "kind"),
     )
 

@@ -109,7 +109,9 @@ def check_subdomain_format(subdomain: str) -> None:
 async def subdomain_taken(session: AsyncSession, subdomain: str) -> bool:
     # Deleted tenants keep their subdomain until they are purged.
     found = await session.execute(
-        select(Tenant.id).where(func.lower(Tenant.subdomain) == subdomain.lower()).limit(1)
+        select(Tenant.id)
+        .where(func.lower(Tenant.subdomain) == subdomain.lower(), Tenant.purged_at.is_(None))
+        .limit(1)
     )
     return found.first() is not None
 
@@ -740,3 +742,23 @@ class TenantService:
             new_values=new_values,
             client=self.client,
         )
+
+
+async def purge_deleted_tenants(session: AsyncSession, grace_days: int) -> int:
+    """Mark tenants deleted more than ``grace_days`` ago as purged: their subdomain is free."""
+    cutoff = clock.now() - timedelta(days=grace_days)
+    tenants = (
+        await session.execute(
+            select(Tenant).where(
+                Tenant.status == TenantStatus.DELETED.value,
+                Tenant.purged_at.is_(None),
+                Tenant.deleted_at < cutoff,
+            )
+        )
+    ).scalars()
+    count = 0
+    for tenant in tenants:
+        tenant.purged_at = clock.now()
+        count += 1
+    await session.flush()
+    return count

@@ -103,7 +103,13 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_instances")),
-        sa.UniqueConstraint("host_id", "database_name", name=op.f("uq_instances_host_id")),
+    )
+    op.create_index(
+        "uq_instances_host_database_live",
+        "instances",
+        ["host_id", "database_name"],
+        unique=True,
+        postgresql_where=sa.text("status <> 'deleted'"),
     )
     op.create_index(op.f("ix_instances_host_id"), "instances", ["host_id"])
     op.create_index("ix_instances_tenant_id_kind", "instances", ["tenant_id", "kind"])
