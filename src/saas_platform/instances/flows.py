@@ -44,8 +44,9 @@ TEMPLATE_ADMIN_LOGIN = "admin"
 PROVISION_STEPS = ("choose_host", "ensure_template", "create_database", "configure", "verify")
 
 
-def template_name(odoo_version: str) -> str:
-    return "saas_template_" + odoo_version.replace(".", "_")
+def template_name(odoo_version: str, host_id: uuid.UUID) -> str:
+    """One template per host registration: its admin password is kept on the host row."""
+    return f"saas_template_{odoo_version.replace('.', '_')}_{host_id.hex[:8]}"
 
 
 @dataclass
@@ -225,7 +226,7 @@ async def ensure_template(context: ProvisionContext) -> None:
     """Create the host's warm template for this version on first use.
 
     Failure here is not fatal: create_database falls back to creating the database."""
-    template = template_name(context.odoo_version)
+    template = template_name(context.odoo_version, context.host.id)
     async with _host_lock(context, template):
         if await context.driver.database_exists(template):
             if context.template_password is not None:
@@ -262,7 +263,7 @@ async def _remember_template_password(context: ProvisionContext) -> str:
 async def create_database(context: ProvisionContext) -> None:
     if await context.driver.database_exists(context.database):
         return  # a previous run got this far
-    template = template_name(context.odoo_version)
+    template = template_name(context.odoo_version, context.host.id)
     if context.template_password is not None and await context.driver.database_exists(template):
         await context.driver.clone(template, context.database)
     else:

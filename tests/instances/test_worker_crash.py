@@ -1,0 +1,117 @@
+"""A worker killed with SIGKILL in the middle of provisioning: another one finishes the job."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from saas_platform.core.runtime import Runtime
+from saas_platform.instances.models import Instance
+from tests.conftest import TEST_SECRET_KEY
+from tests.fixtures.auth import LoggedIn, platform_admin, verified_user
+from tests.fixtures.odoo import SAAS, EmulatorProcess, databases, running_emulator
+from tests.fixtures.smtp import Inbox
+from tests.instances.test_provisioning import add_host
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def odoo(pg_server: str, tmp_path: Path) -> Iterator[EmulatorProcess]:
+    with running_emulator(pg_server, tmp_path / "odoo") as emulator:
+        yield emulator
+
+
+def worker(
+    database_url: str, data_dir: Path, log: Path, faults: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAAS_")} | {
+        "SAAS_ENV": "test",
+        "SAAS_DATABASE_URL": database_url,
+        "SAAS_SECRET_KEY": TEST_SECRET_KEY,
+        "SAAS_DATA_DIR": str(data_dir),
+        "SAAS_WORKER_HEARTBEAT_SECONDS": "0.5",
+        "SAAS_STALLED_WORKER_SECONDS": "2",
+        "SAAS_LOG_LEVEL": "INFO",
+        "SAAS_LOG_FORMAT": "text",
+        "SAAS_FAULTS": json.dumps(faults or {}),
+    }
+    with open(log, "ab") as out:
+        return subprocess.Popen([SAAS, "worker"], env=env, stdout=out, stderr=out)
+
+
+async def instance_of(runtime: Runtime, tenant_id: str) -> Instance:
+    async with runtime.db.sessionmaker() as session:
+        found = (
+            await session.execute(
+                select(Instance).where(Instance.tenant_id == uuid.UUID(tenant_id))
+            )
+        ).scalar_one()
+        return found
+
+
+async def wait_for(
+    runtime: Runtime, tenant_id: str, condition: str, timeout: float = 60
+) -> Instance:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        instance = await instance_of(runtime, tenant_id)
+        if eval(condition, {}, {"i": instance}):  # noqa: S307 (test-local expressions)
+            return instance
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{condition} not reached: {instance.status} / {instance.step}")
+        await asyncio.sleep(0.1)
+
+
+async def test_sigkill_mid_provisioning_then_another_worker_finishes(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    inbox: Inbox,
+    odoo: EmulatorProcess,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    admin: LoggedIn = await platform_admin(client, runtime)
+    owner = await verified_user(client, runtime, inbox, "owner@example.com")
+    await add_host(client, admin, odoo)
+    before = databases(odoo.postgres_url)
+    name = "k" + uuid.uuid4().hex[:10]
+    tenant = (
+        await client.post(
+            "/api/v1/tenants", json={"name": "Crash", "subdomain": name}, headers=owner.headers
+        )
+    ).json()
+
+    # The first worker stops for a long time inside `configure`, after the database exists.
+    first = worker(
+        database_url, tmp_path / "w1", tmp_path / "w1.log", {"provision.configure": "sleep:120"}
+    )
+    try:
+        stuck = await wait_for(runtime, tenant["id"], "i.step == 'create_database'")
+        assert stuck.status == "provisioning"
+        await asyncio.sleep(0.5)  # well inside the configure step
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+
+    second = worker(database_url, tmp_path / "w2", tmp_path / "w2.log")
+    try:
+        ready = await wait_for(runtime, tenant["id"], "i.status == 'ready'")
+    finally:
+        second.terminate()
+        second.wait(timeout=30)
+    assert ready.step == "verify"
+    created = databases(odoo.postgres_url) - before
+    # The tenant's database, and the host's template: nothing duplicated, nothing orphaned.
+    assert name in created
+    assert {d for d in created if not d.startswith("saas_template_")} == {name}
