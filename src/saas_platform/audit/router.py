@@ -1,5 +1,60 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from saas_platform.audit import service as audit
+from saas_platform.audit.models import AuditEntry
+from saas_platform.audit.schemas import AuditActor, AuditEntryRead, AuditLogQuery
+from saas_platform.auth.dependencies import CurrentPrincipal
+from saas_platform.core.deps import SessionDep
+from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, paginate
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+AUDIT_LIST = ListSpec(
+    ordering_fields={
+        "timestamp": AuditEntry.timestamp,
+        "created_at": AuditEntry.timestamp,
+        "action": AuditEntry.action,
+    },
+    default_ordering="-timestamp",
+    search_fields=(AuditEntry.action, AuditEntry.resource_type),
+    # The chain's order: entries of one microsecond keep the order they were recorded in.
+    tiebreaker=AuditEntry.seq,
+)
+
+
+def entry_read(row: Any) -> AuditEntryRead:
+    entry, actor_id, actor_email = row
+    return AuditEntryRead(
+        id=entry.id,
+        user=AuditActor(id=actor_id, email=actor_email) if actor_id is not None else None,
+        user_id=entry.user_id,
+        tenant_id=entry.tenant_id,
+        action=entry.action,
+        resource_type=entry.resource_type,
+        resource_id=entry.resource_id,
+        old_values=entry.old_values,
+        new_values=entry.new_values,
+        ip_address=entry.ip_address,
+        user_agent=entry.user_agent,
+        request_id=entry.request_id,
+        timestamp=entry.timestamp,
+        hash=entry.hash,
+        prev_hash=entry.prev_hash,
+    )
+
+
+@router.get("/logs", response_model=Page[AuditEntryRead])
+async def list_logs(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    params: ListParamsDep,
+    query: Annotated[AuditLogQuery, Query()],
+) -> Page[AuditEntryRead]:
+    """Audit entries, newest first. Platform admins see all; tenant owners and admins see
+    their tenants' entries."""
+    stmt = await audit.visible_entries(session, principal.user, query.filters())
+    return await paginate(session, stmt, params, AUDIT_LIST, entry_read, rows=True)

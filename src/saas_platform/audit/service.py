@@ -1,13 +1,235 @@
-"""Audit trail (interface; implemented in this package). See issue 3."""
+"""The audit trail: who did what to which resource, when and from where.
+
+``record`` appends one entry in the caller's transaction, so a change and its entry commit
+(or roll back) together. Entries are append-only (the database refuses UPDATE, DELETE and
+TRUNCATE on ``audit_log``) and hash-chained: each entry's ``hash`` is the sha256 of its
+canonical form, which includes the previous entry's hash. ``verify_chain`` walks the chain
+and finds the first entry altered, removed or inserted behind the application's back.
+
+Action names are dotted and lowercase, ``<resource>.<verb in the past>``:
+
+- ``auth.login``, ``auth.login_failed``, ``auth.login_locked`` (refused during a lockout),
+  ``auth.logout``, ``auth.email_verified``, ``auth.password_reset_requested``,
+  ``auth.password_reset``, ``auth.password_changed``
+- ``user.registered``, ``user.created``, ``user.updated``, ``user.role_changed``,
+  ``user.deleted``
+- ``tenant.created``, ``tenant.updated``, ``tenant.deleted``,
+  ``tenant.ownership_transferred``
+- ``member.added``, ``member.role_changed``, ``member.removed``, ``member.invited``,
+  ``member.invitation_revoked``, ``member.joined``
+
+Secrets never reach the table: keys naming a password, token, secret or key are redacted at
+any depth of ``old_values``/``new_values`` (``SECRET_KEY_PARTS``), and so are passwords
+embedded in URLs (``postgresql://user:password@host``).
+
+Appends are serialised by a transaction-level advisory lock taken before the last hash is
+read, so concurrent transactions chain one after the other in ``seq`` order. The lock is
+held until the caller's transaction ends, so call ``record`` last, once the change's rows
+are written: the lock is then held briefly, and a transaction never waits for a row lock
+while holding it (which could deadlock with one that holds the row and waits for the lock).
+This relies on READ COMMITTED (the default): the statement after the lock sees the
+previous holder's committed entry.
+"""
 
 from __future__ import annotations
 
+import enum
+import hashlib
+import json
+import math
+import re
 import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import RowMapping, Select, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from saas_platform.audit.models import AuditEntry
+from saas_platform.core import clock
 from saas_platform.core.client import ClientInfo
+from saas_platform.core.errors import Forbidden
+from saas_platform.core.pagination import apply_filters
+from saas_platform.tenants.models import Membership, TenantRole
+from saas_platform.users.models import User
+
+# -- action names --------------------------------------------------------------------------
+
+AUTH_LOGIN = "auth.login"
+AUTH_LOGIN_FAILED = "auth.login_failed"
+AUTH_LOGIN_LOCKED = "auth.login_locked"
+AUTH_LOGOUT = "auth.logout"
+AUTH_EMAIL_VERIFIED = "auth.email_verified"
+AUTH_PASSWORD_RESET_REQUESTED = "auth.password_reset_requested"
+AUTH_PASSWORD_RESET = "auth.password_reset"
+AUTH_PASSWORD_CHANGED = "auth.password_changed"
+USER_REGISTERED = "user.registered"
+
+# -- chain constants -----------------------------------------------------------------------
+
+# The previous hash of the very first entry.
+GENESIS_HASH = "0" * 64
+# Key of the advisory lock that serialises appends (the migrations lock is 7_277_361_001).
+CHAIN_LOCK_ID = 7_277_361_003
+# The fields an entry's hash covers: all but seq (the links already fix the chain's order)
+# and the hash itself.
+HASHED_FIELDS = (
+    "action",
+    "id",
+    "ip_address",
+    "new_values",
+    "old_values",
+    "prev_hash",
+    "request_id",
+    "resource_id",
+    "resource_type",
+    "tenant_id",
+    "timestamp",
+    "user_agent",
+    "user_id",
+)
+
+# Column widths of values that come from the client (longer ones are cut, never refused:
+# an odd header must not fail the change being audited).
+_IP_MAX = 64
+_REQUEST_ID_MAX = 128
+_USER_AGENT_MAX = 1000
+
+# -- scrubbing -----------------------------------------------------------------------------
+
+REDACTED = "[redacted]"
+# A key containing any of these (case-insensitive, "-" read as "_") holds a secret.
+SECRET_KEY_PARTS = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "private_key",
+    "credential",
+    "authorization",
+)
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.\-]*://[^/\s:@]*:)[^/\s@]*(?P<tail>@)", re.I)
+
+
+def is_secret_key(key: str) -> bool:
+    normalized = key.lower().replace("-", "_")
+    return any(part in normalized for part in SECRET_KEY_PARTS)
+
+
+def scrub(value: Any) -> Any:
+    """``value`` as JSON-ready data with every secret redacted, at any depth.
+
+    UUIDs, dates, enums and decimals become strings; NUL characters (which PostgreSQL's
+    jsonb refuses) become U+FFFD; non-finite floats become strings.
+    """
+    if isinstance(value, Mapping):
+        return {
+            str(k): REDACTED if is_secret_key(str(k)) and v is not None else scrub(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        return [scrub(v) for v in value]
+    if isinstance(value, str):
+        return _clean_text(_URL_PASSWORD.sub(rf"\g<head>{REDACTED}\g<tail>", value))
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        # jsonb has no NaN or infinities.
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, datetime):
+        return clock.isoformat(_aware(value))
+    if isinstance(value, enum.Enum):
+        return scrub(value.value)
+    if isinstance(value, date | uuid.UUID | Decimal):
+        return str(value)
+    return _clean_text(str(value))
+
+
+def _clean_text(value: str) -> str:
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    # Lone surrogates cannot be encoded for the database.
+    return value.encode("utf-8", "replace").decode("utf-8")
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _cut(value: str | None, limit: int) -> str | None:
+    return value[:limit] if value is not None else None
+
+
+# -- hashing -------------------------------------------------------------------------------
+
+
+def _canonical_json_value(value: Any) -> Any:
+    """The form of a JSON value that survives a trip through jsonb unchanged.
+
+    jsonb stores numbers as decimals: the float 1e20 comes back as the integer
+    100000000000000000000 and 1.0 as 1.0 or 1 depending on the path. Integral floats are
+    therefore hashed as the integer of their shortest decimal form; other floats round-trip
+    exactly (jsonb keeps the shortest repr's digits).
+    """
+    if isinstance(value, dict):
+        return {k: _canonical_json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical_json_value(v) for v in value]
+    if isinstance(value, float):
+        exact = Decimal(repr(value))
+        if exact == exact.to_integral_value():
+            return int(exact)
+    return value
+
+
+def _canonical_timestamp(moment: datetime) -> str:
+    return _aware(moment).astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+# How each field that is not already a JSON string or null enters the canonical form.
+_CANONICAL_FIELD: dict[str, Callable[[Any], Any]] = {
+    "id": str,
+    "user_id": _optional_str,
+    "tenant_id": _optional_str,
+    "timestamp": _canonical_timestamp,
+    "old_values": _canonical_json_value,
+    "new_values": _canonical_json_value,
+}
+
+
+def canonical_form(fields: Mapping[str, Any] | RowMapping) -> bytes:
+    """The bytes an entry's hash covers: its ``HASHED_FIELDS`` as compact, key-sorted JSON.
+
+    Timestamps are UTC with microseconds (``2026-01-01T00:00:00.000000Z``), the precision
+    PostgreSQL keeps; ids are lowercase UUID strings. The same values read back from the
+    database give the same bytes, which is what lets ``verify_chain`` recompute the hash.
+    """
+    document = {name: _CANONICAL_FIELD.get(name, _as_is)(fields[name]) for name in HASHED_FIELDS}
+    return json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def entry_hash(fields: Mapping[str, Any] | RowMapping) -> str:
+    """sha256 (hex) of ``canonical_form(fields)``; ``fields["prev_hash"]`` links the chain."""
+    return hashlib.sha256(canonical_form(fields)).hexdigest()
+
+
+# -- recording -----------------------------------------------------------------------------
 
 
 async def record(
@@ -24,4 +246,184 @@ async def record(
 ) -> None:
     """Append one audit entry in ``session``'s transaction (the change and its entry commit
     together). Secrets and password hashes are never written."""
+    # Serialise appends until this transaction ends, then read the head of the chain: the
+    # read is a new statement, so it sees whatever the previous lock holder committed.
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_ID})
+    prev_hash = (
+        await session.execute(select(AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
+    ).scalar_one_or_none()
+    fields: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        # The database keeps microseconds; the hash must cover exactly what it keeps.
+        "timestamp": _aware(clock.now()),
+        "user_id": actor_id,
+        "tenant_id": tenant_id,
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": _optional_str(resource_id),
+        "old_values": scrub(old_values) if old_values is not None else None,
+        "new_values": scrub(new_values) if new_values is not None else None,
+        "ip_address": _cut(client.ip, _IP_MAX) if client else None,
+        "user_agent": _cut(client.user_agent, _USER_AGENT_MAX) if client else None,
+        "request_id": _cut(client.request_id, _REQUEST_ID_MAX) if client else None,
+        "prev_hash": prev_hash or GENESIS_HASH,
+    }
+    fields["hash"] = entry_hash(fields)
+    await session.execute(insert(AuditEntry).values(**fields))
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    action: str | None = None
+    resource_type: str | None = None
+    user_id: uuid.UUID | None = None
+    tenant_id: uuid.UUID | None = None
+    # Both bounds inclusive.
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+
+
+MANAGER_ROLES = (TenantRole.OWNER.value, TenantRole.ADMIN.value)
+
+
+async def managed_tenant_ids(session: AsyncSession, user_id: uuid.UUID) -> set[uuid.UUID]:
+    """The tenants where ``user_id`` is an owner or an admin."""
+    result = await session.execute(
+        select(Membership.tenant_id).where(
+            Membership.user_id == user_id, Membership.role.in_(MANAGER_ROLES)
+        )
+    )
+    return set(result.scalars())
+
+
+async def visible_entries(session: AsyncSession, actor: User, filters: AuditFilters) -> Select:
+    """Rows of (entry, actor's id, actor's email) ``actor`` may read, filtered.
+
+    Platform admins read every entry. Owners and admins of tenants read those tenants'
+    entries; anyone else is refused (403), and a tenant they do not manage is unknown (404).
+    """
+    # Imported here: the tenants service records audit entries, so it imports this module.
+    from saas_platform.tenants.service import TenantNotFound
+
+    stmt = select(AuditEntry, User.id, User.email).outerjoin(User, User.id == AuditEntry.user_id)
+    if not actor.is_platform_admin:
+        managed = await managed_tenant_ids(session, actor.id)
+        if not managed:
+            raise Forbidden(
+                "Only platform admins and tenant owners or admins may read the audit log"
+            )
+        if filters.tenant_id is not None and filters.tenant_id not in managed:
+            raise TenantNotFound()
+        if filters.tenant_id is None:
+            stmt = stmt.where(AuditEntry.tenant_id.in_(sorted(managed)))
+    stmt = apply_filters(
+        stmt,
+        {
+            AuditEntry.action: filters.action,
+            AuditEntry.resource_type: filters.resource_type,
+            AuditEntry.user_id: filters.user_id,
+            AuditEntry.tenant_id: filters.tenant_id,
+        },
+    )
+    if filters.date_from is not None:
+        stmt = stmt.where(AuditEntry.timestamp >= filters.date_from)
+    if filters.date_to is not None:
+        stmt = stmt.where(AuditEntry.timestamp <= filters.date_to)
+    return stmt
+
+
+def end_of_day(day: date) -> datetime:
+    """The last microsecond of ``day`` in UTC (an inclusive upper bound for a whole day)."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start + timedelta(days=1) - timedelta(microseconds=1)
+
+
+# -- verification --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first entry that does not fit the chain."""
+
+    seq: int
+    id: uuid.UUID
+    problem: str
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    checked: int
+    last_seq: int | None
+    last_hash: str
+    broken: ChainBreak | None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken is None
+
+
+async def count_entries(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.count()).select_from(AuditEntry))).scalar_one())
+
+
+_VERIFIED_COLUMNS = (
+    AuditEntry.seq,
+    AuditEntry.hash,
+    *(getattr(AuditEntry, f) for f in HASHED_FIELDS),
+)
+
+
+async def verify_chain(
+    session: AsyncSession,
+    *,
+    on_progress: Callable[[int], None] | None = None,
+    batch_size: int = 2000,
+) -> ChainReport:
+    """Walk the chain in ``seq`` order, streaming, and report the first broken link.
+
+    An altered entry no longer matches its own hash; a removed, inserted or reordered one
+    breaks the next entry's link to its predecessor. ``on_progress`` receives the number
+    of entries checked since its previous call. Run it in a REPEATABLE READ transaction
+    for one consistent snapshot while appends go on.
+    """
+    checked = 0
+    previous_hash = GENESIS_HASH
+    previous_seq: int | None = None
+    # A server-side cursor: the walk holds one batch in memory, whatever the log's size.
+    result = await session.stream(
+        select(*_VERIFIED_COLUMNS).order_by(AuditEntry.seq).execution_options(yield_per=batch_size)
+    )
+    try:
+        async for batch in result.mappings().partitions():
+            for row in batch:
+                problem = _link_problem(row, previous_seq, previous_hash)
+                if problem is not None:
+                    broken = ChainBreak(row["seq"], row["id"], problem)
+                    return ChainReport(checked, previous_seq, previous_hash, broken)
+                checked += 1
+                previous_hash, previous_seq = row["hash"], row["seq"]
+            if on_progress is not None:
+                on_progress(len(batch))
+    finally:
+        await result.close()
+    return ChainReport(checked, previous_seq, previous_hash, None)
+
+
+def _link_problem(row: RowMapping, previous_seq: int | None, previous_hash: str) -> str | None:
+    """Why ``row`` does not follow the entry (``previous_seq``, ``previous_hash``), if so."""
+    if row["prev_hash"] != previous_hash:
+        before = f"seq {previous_seq}" if previous_seq is not None else "the chain's start"
+        return (
+            f"prev_hash {row['prev_hash']} does not match the hash of the entry before it "
+            f"({before}: {previous_hash}); an entry was removed, inserted or reordered"
+        )
+    recomputed = entry_hash(row)
+    if recomputed != row["hash"]:
+        return (
+            f"stored hash {row['hash']} does not match its content (recomputed {recomputed}); "
+            "the entry was altered"
+        )
     return None

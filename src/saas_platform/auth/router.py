@@ -21,6 +21,7 @@ from saas_platform.auth.schemas import (
     VerifyEmailResponse,
 )
 from saas_platform.auth.service import IssuedTokens
+from saas_platform.core.client import ClientInfo
 from saas_platform.core.deps import ClientDep
 from saas_platform.core.errors import Unauthorized
 from saas_platform.core.schemas import Message
@@ -53,7 +54,9 @@ def _signup_tenant(user: User, tenant: Tenant | None) -> SignupTenant | None:
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED, response_model=RegisterResponse)
-async def register(body: RegisterRequest, auth: AuthServiceDep) -> RegisterResponse:
+async def register(
+    body: RegisterRequest, auth: AuthServiceDep, client: ClientDep
+) -> RegisterResponse:
     user, tenant = await auth.register(
         email=body.email,
         password=body.password,
@@ -62,14 +65,15 @@ async def register(body: RegisterRequest, auth: AuthServiceDep) -> RegisterRespo
         last_name=body.last_name,
         tenant_name=body.tenant_name,
         subdomain=body.subdomain,
+        client=client,
     )
     response = RegisterResponse.model_validate(user)
     response.tenant = _signup_tenant(user, tenant)
     return response
 
 
-async def _verify(token: str, auth: AuthServiceDep) -> VerifyEmailResponse:
-    user, tenant = await auth.verify_email(token)
+async def _verify(token: str, auth: AuthServiceDep, client: ClientInfo) -> VerifyEmailResponse:
+    user, tenant = await auth.verify_email(token, client)
     return VerifyEmailResponse(
         message="Email address verified",
         user=UserRead.model_validate(user),
@@ -78,16 +82,18 @@ async def _verify(token: str, auth: AuthServiceDep) -> VerifyEmailResponse:
 
 
 @router.post("/verify-email", response_model=VerifyEmailResponse)
-async def verify_email(body: TokenRequest, auth: AuthServiceDep) -> VerifyEmailResponse:
-    return await _verify(body.token, auth)
+async def verify_email(
+    body: TokenRequest, auth: AuthServiceDep, client: ClientDep
+) -> VerifyEmailResponse:
+    return await _verify(body.token, auth, client)
 
 
 @router.get("/verify-email", response_model=VerifyEmailResponse, include_in_schema=False)
 async def verify_email_link(
-    token: Annotated[str, Query(max_length=512)], auth: AuthServiceDep
+    token: Annotated[str, Query(max_length=512)], auth: AuthServiceDep, client: ClientDep
 ) -> VerifyEmailResponse:
     """The mailed link may be opened directly against the API."""
-    return await _verify(token, auth)
+    return await _verify(token, auth, client)
 
 
 @router.post("/resend-verification", status_code=status.HTTP_202_ACCEPTED, response_model=Message)
@@ -118,34 +124,41 @@ async def refresh(body: RefreshRequest, auth: AuthServiceDep, client: ClientDep)
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(
-    auth: AuthServiceDep, principal: OptionalPrincipal, body: LogoutRequest | None = None
+    auth: AuthServiceDep,
+    principal: OptionalPrincipal,
+    client: ClientDep,
+    body: LogoutRequest | None = None,
 ) -> Response:
     refresh_token = body.refresh_token if body else None
     if principal is None and not refresh_token:
         raise Unauthorized("Authentication required")
-    await auth.logout(principal, refresh_token)
+    await auth.logout(principal, refresh_token, client)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(
     "/password-reset/request", status_code=status.HTTP_202_ACCEPTED, response_model=Message
 )
-async def password_reset_request(body: EmailRequest, auth: AuthServiceDep) -> Message:
-    await auth.request_password_reset(body.email)
+async def password_reset_request(
+    body: EmailRequest, auth: AuthServiceDep, client: ClientDep
+) -> Message:
+    await auth.request_password_reset(body.email, client)
     return Message(message="If an account exists for this address, a reset link is on its way")
 
 
 @router.post("/password-reset/confirm", response_model=Message)
-async def password_reset_confirm(body: PasswordResetConfirm, auth: AuthServiceDep) -> Message:
-    await auth.confirm_password_reset(body.token, body.new_password)
+async def password_reset_confirm(
+    body: PasswordResetConfirm, auth: AuthServiceDep, client: ClientDep
+) -> Message:
+    await auth.confirm_password_reset(body.token, body.new_password, client)
     return Message(message="Password changed; every session has been signed out")
 
 
 @router.post("/change-password", response_model=Message)
 async def change_password(
-    body: PasswordChange, principal: CurrentPrincipal, auth: AuthServiceDep
+    body: PasswordChange, principal: CurrentPrincipal, auth: AuthServiceDep, client: ClientDep
 ) -> Message:
-    await auth.change_password(principal, body.current_password, body.new_password)
+    await auth.change_password(principal, body.current_password, body.new_password, client)
     return Message(message="Password changed; other sessions have been signed out")
 
 

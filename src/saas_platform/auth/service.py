@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from saas_platform.audit import service as audit
 from saas_platform.auth.models import ActionToken, AuthSession, LoginThrottle, RefreshToken
 from saas_platform.core import clock
 from saas_platform.core.client import ClientInfo
@@ -50,6 +51,7 @@ class InvalidActionToken(AppError):
 
 class AccountLocked(RateLimited):
     message = "Too many failed logins for this account; try again later"
+    keeps_changes = True  # the refused attempt's audit entry is kept
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class AuthService:
         last_name: str | None = None,
         tenant_name: str | None = None,
         subdomain: str | None = None,
+        client: ClientInfo | None = None,
     ) -> tuple[User, Tenant | None]:
         """Create the account; with ``tenant_name`` and ``subdomain``, also the tenant: at
         once when verification is off, else when the address is verified."""
@@ -108,13 +111,27 @@ class AuthService:
         tenant: Tenant | None = None
         if tenant_name is not None and subdomain is not None:
             if verified:
-                tenant = await TenantService(self.session, self.runtime).create_tenant(
+                tenant = await TenantService(self.session, self.runtime, client).create_tenant(
                     user, name=tenant_name, subdomain=subdomain
                 )
             else:
                 user.signup_tenant = {"name": tenant_name, "subdomain": subdomain}
         if not verified:
             await self.send_verification(user)
+        await audit.record(
+            self.session,
+            action=audit.USER_REGISTERED,
+            resource_type="user",
+            resource_id=user.id,
+            actor_id=user.id,
+            new_values={
+                "email": user.email,
+                "full_name": user.full_name,
+                "role": user.role,
+                "email_verified": user.email_verified,
+            },
+            client=client,
+        )
         return user, tenant
 
     async def send_verification(self, user: User) -> None:
@@ -142,14 +159,28 @@ class AuthService:
         if user is not None and user.is_active and not user.email_verified:
             await self.send_verification(user)
 
-    async def verify_email(self, token: str) -> tuple[User, Tenant | None]:
+    async def verify_email(
+        self, token: str, client: ClientInfo | None = None
+    ) -> tuple[User, Tenant | None]:
         action = await self._consume_action_token(token, VERIFY_EMAIL)
         user = await users.get_user(self.session, action.user_id)
         if user.email_verified_at is None:
             user.email_verified_at = clock.now()
-        return user, await self._create_signup_tenant(user)
+        tenant = await self._create_signup_tenant(user, client)
+        await audit.record(
+            self.session,
+            action=audit.AUTH_EMAIL_VERIFIED,
+            resource_type="user",
+            resource_id=user.id,
+            actor_id=user.id,
+            new_values={"email": user.email, "email_verified_at": user.email_verified_at},
+            client=client,
+        )
+        return user, tenant
 
-    async def _create_signup_tenant(self, user: User) -> Tenant | None:
+    async def _create_signup_tenant(
+        self, user: User, client: ClientInfo | None = None
+    ) -> Tenant | None:
         """Create the tenant asked for at registration. If it can no longer be created (the
         subdomain was taken meanwhile), verification still succeeds: the user picks another
         name, and the reason stays on the user's ``signup_tenant`` for support."""
@@ -158,7 +189,7 @@ class AuthService:
             return None
         try:
             async with self.session.begin_nested():
-                tenant = await TenantService(self.session, self.runtime).create_tenant(
+                tenant = await TenantService(self.session, self.runtime, client).create_tenant(
                     user, name=wanted["name"], subdomain=wanted["subdomain"]
                 )
         except AppError as exc:
@@ -174,6 +205,9 @@ class AuthService:
         now = clock.now()
         throttle = await self.session.get(LoginThrottle, email)
         if throttle is not None and throttle.locked_until and throttle.locked_until > now:
+            await self._audit_login_refused(
+                audit.AUTH_LOGIN_LOCKED, email, "account_locked", client
+            )
             raise AccountLocked(
                 retry_after=math.ceil((throttle.locked_until - now).total_seconds())
             )
@@ -182,12 +216,50 @@ class AuthService:
         valid = password_hasher.verify(password, user.password_hash if user else None)
         if user is None or not valid or not user.is_active:
             await self._count_failed_login(email, now)
+            if user is None:
+                reason = "unknown_email"
+            elif not valid:
+                reason = "wrong_password"
+            else:
+                reason = "account_suspended"
+            await self._audit_login_refused(
+                audit.AUTH_LOGIN_FAILED, email, reason, client, user.id if user else None
+            )
             raise InvalidCredentials()
 
         if throttle is not None:
             await self.session.delete(throttle)
         user.last_login_at = now
-        return await self._start_session(user, client)
+        issued = await self._start_session(user, client)
+        await audit.record(
+            self.session,
+            action=audit.AUTH_LOGIN,
+            resource_type="user",
+            resource_id=user.id,
+            actor_id=user.id,
+            new_values={"session_id": issued.session_id, "last_login_at": now},
+            client=client,
+        )
+        return issued
+
+    async def _audit_login_refused(
+        self,
+        action: str,
+        email: str,
+        reason: str,
+        client: ClientInfo,
+        user_id: uuid.UUID | None = None,
+    ) -> None:
+        # No actor: the caller did not prove who they are. The account, if any, is the
+        # resource.
+        await audit.record(
+            self.session,
+            action=action,
+            resource_type="user",
+            resource_id=user_id,
+            new_values={"email": email, "reason": reason},
+            client=client,
+        )
 
     async def refresh(self, refresh_token: str, client: ClientInfo) -> IssuedTokens:
         now = clock.now()
@@ -222,11 +294,18 @@ class AuthService:
             session_id=auth_session.id,
         )
 
-    async def logout(self, principal: Principal | None, refresh_token: str | None) -> None:
+    async def logout(
+        self,
+        principal: Principal | None,
+        refresh_token: str | None,
+        client: ClientInfo | None = None,
+    ) -> None:
+        ended: list[AuthSession] = []
         if principal is not None:
             auth_session = await self.session.get(AuthSession, principal.session_id)
-            if auth_session is not None:
+            if auth_session is not None and auth_session.revoked_at is None:
                 self._revoke(auth_session, "logout")
+                ended.append(auth_session)
         if refresh_token:
             found = (
                 await self.session.execute(
@@ -237,7 +316,19 @@ class AuthService:
             ).scalar_one_or_none()
             # Only the caller's own sessions: a token of someone else's is ignored.
             if found is not None and (principal is None or found.user_id == principal.user.id):
+                if found.revoked_at is None:
+                    ended.append(found)
                 self._revoke(found, "logout")
+        for auth_session in ended:
+            await audit.record(
+                self.session,
+                action=audit.AUTH_LOGOUT,
+                resource_type="user",
+                resource_id=auth_session.user_id,
+                actor_id=auth_session.user_id,
+                new_values={"session_id": auth_session.id},
+                client=client,
+            )
 
     async def authenticate(self, access_token: str) -> Principal:
         claims = self.access_tokens.decode(access_token)
@@ -266,7 +357,7 @@ class AuthService:
 
     # -- passwords ---------------------------------------------------------------------------
 
-    async def request_password_reset(self, email: str) -> None:
+    async def request_password_reset(self, email: str, client: ClientInfo | None = None) -> None:
         user = await users.find_by_email(self.session, email)
         if user is None or not user.is_active:
             return
@@ -290,8 +381,18 @@ class AuthService:
                 ),
             ),
         )
+        # No actor: asking needs no proof of identity.
+        await audit.record(
+            self.session,
+            action=audit.AUTH_PASSWORD_RESET_REQUESTED,
+            resource_type="user",
+            resource_id=user.id,
+            client=client,
+        )
 
-    async def confirm_password_reset(self, token: str, new_password: str) -> User:
+    async def confirm_password_reset(
+        self, token: str, new_password: str, client: ClientInfo | None = None
+    ) -> User:
         action = await self._peek_action_token(token, PASSWORD_RESET)
         user = await users.get_user(self.session, action.user_id)
         users.set_password(user, new_password)
@@ -300,10 +401,23 @@ class AuthService:
         if user.email_verified_at is None:
             user.email_verified_at = clock.now()
         await self.revoke_all_sessions(user.id, "password_reset")
+        await audit.record(
+            self.session,
+            action=audit.AUTH_PASSWORD_RESET,
+            resource_type="user",
+            resource_id=user.id,
+            actor_id=user.id,
+            new_values={"password_changed_at": user.password_changed_at, "sessions_ended": "all"},
+            client=client,
+        )
         return user
 
     async def change_password(
-        self, principal: Principal, current_password: str, new_password: str
+        self,
+        principal: Principal,
+        current_password: str,
+        new_password: str,
+        client: ClientInfo | None = None,
     ) -> None:
         user = principal.user
         if not password_hasher.verify(current_password, user.password_hash):
@@ -320,6 +434,18 @@ class AuthService:
                 AuthSession.id != principal.session_id,
             )
             .values(revoked_at=clock.now(), revoked_reason="password_change")
+        )
+        await audit.record(
+            self.session,
+            action=audit.AUTH_PASSWORD_CHANGED,
+            resource_type="user",
+            resource_id=user.id,
+            actor_id=user.id,
+            new_values={
+                "password_changed_at": user.password_changed_at,
+                "sessions_ended": "others",
+            },
+            client=client,
         )
 
     # -- internals ---------------------------------------------------------------------------

@@ -1,7 +1,54 @@
-"""``saas audit ...`` commands (issue 3)."""
+"""``saas audit ...`` commands."""
 
 from __future__ import annotations
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from saas_platform.cli.common import console, err_console, fail, load_settings, run
 
 audit_app = typer.Typer(help="Inspect the audit trail.", no_args_is_help=True)
+
+
+@audit_app.command()
+def verify() -> None:
+    """Walk the audit log's hash chain; exit 1 at the first entry that breaks it."""
+    import sqlalchemy.exc
+
+    from saas_platform.audit import service as audit
+    from saas_platform.core.runtime import open_runtime
+
+    settings = load_settings()
+
+    async def _verify() -> audit.ChainReport:
+        async with open_runtime(settings) as runtime:
+            async with runtime.db.sessionmaker() as session:
+                # One snapshot for the count and the walk, while appends go on.
+                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+                try:
+                    total = await audit.count_entries(session)
+                except sqlalchemy.exc.ProgrammingError:
+                    fail("The database has no audit log yet; run `saas migrate` first.")
+                with Progress(
+                    TextColumn("Verifying the audit chain"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeElapsedColumn(),
+                    console=err_console,
+                    transient=True,
+                ) as progress:
+                    task = progress.add_task("verify", total=total)
+                    return await audit.verify_chain(
+                        session, on_progress=lambda n: progress.advance(task, n)
+                    )
+
+    report = run(_verify())
+    if report.broken is not None:
+        broken = report.broken
+        fail(
+            f"Audit chain broken at seq {broken.seq} (id {broken.id}): {broken.problem}. "
+            f"{report.checked} entries before it are intact."
+        )
+    console.print(f"{report.checked} entries, chain intact.", highlight=False)
+    if report.last_seq is not None:
+        console.print(f"Head: seq {report.last_seq}, hash {report.last_hash}", highlight=False)

@@ -1,0 +1,211 @@
+"""The log is append-only at the database, hash-chained, and `saas audit verify` checks it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from typer.testing import CliRunner, Result
+
+from saas_platform.audit import service as audit
+from saas_platform.cli.main import app as cli_app
+from saas_platform.core.runtime import Runtime
+from tests.audit.support import entries
+from tests.conftest import TEST_SECRET_KEY
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    return {
+        "SAAS_DATABASE_URL": database_url,
+        "SAAS_DATA_DIR": str(tmp_path / "data"),
+        "SAAS_SECRET_KEY": TEST_SECRET_KEY,
+        "SAAS_LOG_LEVEL": "WARNING",
+    }
+
+
+async def verify_cli(env: dict[str, str]) -> Result:
+    # The command runs its own event loop, so it gets a thread of its own.
+    return await asyncio.to_thread(
+        CliRunner().invoke, cli_app, ["audit", "verify"], env=env, catch_exceptions=False
+    )
+
+
+async def record_steps(runtime: Runtime, count: int) -> None:
+    for step in range(count):
+        async with runtime.db.transaction() as session:
+            await audit.record(
+                session,
+                action="test.step",
+                resource_type="thing",
+                resource_id=str(step),
+                new_values={"step": step, "note": f"entry {step}"},
+            )
+
+
+def tamper(database_url: str, statement: str, params: tuple[Any, ...] = ()) -> None:
+    """Run ``statement`` on audit_log with its trigger off, as a superuser could."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
+        try:
+            conn.execute(statement, params)
+        finally:
+            conn.execute("ALTER TABLE audit_log ENABLE TRIGGER USER")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_log SET new_values = '{}'::jsonb",
+        "UPDATE audit_log SET action = 'x' WHERE false",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ],
+)
+async def test_the_database_refuses_to_change_or_remove_entries(
+    runtime: Runtime, database_url: str, statement: str
+) -> None:
+    await record_steps(runtime, 2)
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with runtime.db.transaction() as session:
+            await session.execute(text(statement))
+    # Not even a superuser, unless they switch the trigger off.
+    with psycopg.connect(database_url) as conn, pytest.raises(psycopg.Error, match="append-only"):
+        conn.execute(statement)
+    assert len(await entries(runtime)) == 2
+
+
+async def test_an_entry_rolls_back_with_the_change_it_records(runtime: Runtime) -> None:
+    with pytest.raises(RuntimeError):
+        async with runtime.db.transaction() as session:
+            await audit.record(session, action="test.doomed", resource_type="thing")
+            raise RuntimeError("the change failed")
+    assert await entries(runtime) == []
+
+
+async def test_verify_reports_an_intact_chain(runtime: Runtime, cli_env: dict[str, str]) -> None:
+    empty = await verify_cli(cli_env)
+    assert empty.exit_code == 0, empty.output
+    assert "0 entries, chain intact" in empty.output
+
+    await record_steps(runtime, 5)
+    result = await verify_cli(cli_env)
+    assert result.exit_code == 0, result.output
+    assert "5 entries, chain intact" in result.output
+    stored = await entries(runtime)
+    assert stored[0].prev_hash == audit.GENESIS_HASH
+    assert [e.prev_hash for e in stored[1:]] == [e.hash for e in stored[:-1]]
+
+
+async def test_verify_finds_an_entry_altered_behind_the_triggers_back(
+    runtime: Runtime, database_url: str, cli_env: dict[str, str]
+) -> None:
+    await record_steps(runtime, 5)
+    target = (await entries(runtime))[2]
+    tamper(
+        database_url,
+        "UPDATE audit_log SET new_values = %s WHERE id = %s",
+        (json.dumps({"step": 2, "note": "nothing to see"}), target.id),
+    )
+
+    result = await verify_cli(cli_env)
+    assert result.exit_code == 1, result.output
+    assert f"seq {target.seq}" in result.output and str(target.id) in result.output
+    assert "altered" in result.output
+    assert "Traceback" not in result.output
+
+
+async def test_verify_finds_a_removed_entry(
+    runtime: Runtime, database_url: str, cli_env: dict[str, str]
+) -> None:
+    await record_steps(runtime, 5)
+    stored = await entries(runtime)
+    tamper(database_url, "DELETE FROM audit_log WHERE id = %s", (stored[1].id,))
+
+    result = await verify_cli(cli_env)
+    assert result.exit_code == 1, result.output
+    # The gap shows at the entry after the removed one.
+    assert f"seq {stored[2].seq}" in result.output
+    assert "removed" in result.output
+
+
+async def test_verify_finds_a_forgery_whose_own_hash_was_recomputed(
+    runtime: Runtime, database_url: str
+) -> None:
+    await record_steps(runtime, 4)
+    stored = await entries(runtime)
+    forged = stored[1]
+    fields = {f: getattr(forged, f) for f in audit.HASHED_FIELDS}
+    fields["new_values"] = {"step": 1, "note": "rewritten"}
+    tamper(
+        database_url,
+        "UPDATE audit_log SET new_values = %s, hash = %s WHERE id = %s",
+        (json.dumps(fields["new_values"]), audit.entry_hash(fields), forged.id),
+    )
+
+    async with runtime.db.transaction() as session:
+        report = await audit.verify_chain(session)
+    assert report.broken is not None
+    # The forged entry is self-consistent; its successor's link gives it away.
+    assert report.broken.seq == stored[2].seq
+    assert report.checked == 2
+
+
+async def test_concurrent_appends_keep_one_intact_chain(runtime: Runtime) -> None:
+    async def append(n: int) -> None:
+        async with runtime.db.transaction() as session:
+            # Every transaction is open and busy before it appends, so they really overlap.
+            await session.execute(text("SELECT pg_sleep(0.01)"))
+            await audit.record(
+                session, action="test.concurrent", resource_type="thing", resource_id=str(n)
+            )
+
+    await asyncio.gather(*(append(n) for n in range(20)))
+
+    stored = await entries(runtime)
+    assert sorted(int(e.resource_id or -1) for e in stored) == list(range(20))
+    assert [e.prev_hash for e in stored] == [audit.GENESIS_HASH] + [e.hash for e in stored[:-1]]
+    async with runtime.db.transaction() as session:
+        report = await audit.verify_chain(session, batch_size=7)
+    assert report.intact and report.checked == 20
+
+
+async def test_hashes_survive_the_round_trip_of_awkward_values(runtime: Runtime) -> None:
+    awkward: dict[str, Any] = {
+        "floats": [1e20, 1.0, 0.1, -0.0, 1.5e-7, 1e23, 2.5, 5e-324],
+        "ints": [0, -1, 2**70],
+        "text": "naïve ☃ \U0001f600 \x00 end",
+        "nested": {"b": [{"z": None, "a": True}], "a": {}},
+        "when": datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+        "id": uuid.UUID(int=7),
+        "amount": Decimal("12.50"),
+        "nan": float("nan"),
+    }
+    async with runtime.db.transaction() as session:
+        await audit.record(
+            session,
+            action="test.awkward",
+            resource_type="thing",
+            old_values=awkward,
+            new_values={"same": awkward},
+        )
+        await audit.record(session, action="test.after", resource_type="thing")
+
+    async with runtime.db.transaction() as session:
+        report = await audit.verify_chain(session)
+    assert report.intact and report.checked == 2
+    stored = (await entries(runtime, "test.awkward"))[0]
+    assert stored.old_values is not None
+    assert stored.old_values["text"] == "naïve ☃ \U0001f600 \ufffd end"
+    assert stored.old_values["when"] == "2026-01-02T03:04:05.678901Z"
+    assert stored.old_values["nan"] == "nan"
