@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -25,9 +26,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    workdir: Path  # the server's working directory; its data dir is workdir/.saas-data
+
+
 @contextmanager
-def serve(extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """Start `saas serve` (embedded PostgreSQL unless SAAS_DATABASE_URL is set); yield its URL."""
+def serve(extra_env: dict[str, str] | None = None) -> Iterator[Server]:
+    """Start `saas serve` (embedded PostgreSQL unless SAAS_DATABASE_URL is set) in a scratch
+    directory and yield it."""
     workdir = Path(tempfile.mkdtemp(prefix="saas-bench-"))
     port = free_port()
     env = {**os.environ, "SAAS_LOG_LEVEL": "WARNING", **(extra_env or {})}
@@ -49,7 +57,7 @@ def serve(extra_env: dict[str, str] | None = None) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not start")
             time.sleep(0.2)
-        yield base
+        yield Server(base, workdir)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)

@@ -18,7 +18,8 @@ PASSWORD = "benchmark-passphrase-42"
 
 
 async def main(seconds: float, rounds: int, concurrency: int) -> None:
-    with serve({"SAAS_REQUIRE_EMAIL_VERIFICATION": "false"}) as base:
+    with serve({"SAAS_REQUIRE_EMAIL_VERIFICATION": "false"}) as server:
+        base = server.url
         async with httpx.AsyncClient(base_url=base) as client:
             await client.post(
                 "/api/v1/auth/register",

@@ -1,0 +1,150 @@
+"""Provisioning speed: 20 tenants created at once, request to `ready`; clone vs create.
+
+Run by hand (`.venv/bin/python bench/provisioning.py`); prints, asserts nothing.
+
+Default: `saas serve` on the embedded PostgreSQL with the built-in Odoo emulator.
+With `--odoo-url URL --odoo-master-password PW [--odoo-version V]`, a real Odoo host is
+registered too, and (being real) takes the tenants: the same figures for it.
+Aim (emulator): p50 under 2 s with cloning, all 20 ready within 30 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from _harness import SAAS, serve
+
+PASSWORD = "benchmark-passphrase-42"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def provision_many(
+    base: str, headers: dict[str, str], count: int, version: str
+) -> list[float]:
+    async with httpx.AsyncClient(base_url=base, timeout=120, headers=headers) as client:
+
+        async def one(index: int) -> float:
+            started = time.perf_counter()
+            created = await client.post(
+                "/api/v1/tenants",
+                json={
+                    "name": f"Bench {index}",
+                    "subdomain": f"b{uuid.uuid4().hex[:10]}",
+                    "odoo_version": version,
+                },
+            )
+            assert created.status_code == 202, created.text
+            tenant_id = created.json()["id"]
+            while True:
+                status = (await client.get(f"/api/v1/tenants/{tenant_id}")).json()["status"]
+                if status == "ready":
+                    return time.perf_counter() - started
+                if status == "failed":
+                    raise RuntimeError(f"tenant {index} failed")
+                await asyncio.sleep(0.1)
+
+        started = time.perf_counter()
+        durations = await asyncio.gather(*(one(i) for i in range(count)))
+        print(f"  all {count} ready after {time.perf_counter() - started:6.2f} s")
+        return list(durations)
+
+
+async def clone_vs_create(url: str, master_password: str) -> None:
+    from saas_platform.odoo.client import OdooClient
+
+    async with OdooClient(url) as odoo:
+        source, clone, fresh = (f"bench_{uuid.uuid4().hex[:8]}" for _ in range(3))
+        await odoo.create_database(master_password, source, admin_password="admin-pass")
+        started = time.perf_counter()
+        await odoo.duplicate_database(master_password, source, clone)
+        cloning = time.perf_counter() - started
+        started = time.perf_counter()
+        await odoo.create_database(master_password, fresh, admin_password="admin-pass")
+        creating = time.perf_counter() - started
+        for name in (source, clone, fresh):
+            await odoo.drop_database(master_password, name)
+    print(
+        f"  duplicate_database {cloning:6.2f} s, create_database {creating:6.2f} s, "
+        f"clone/create ratio {cloning / creating:5.2f}"
+    )
+
+
+def admin_token(base: str, workdir: Path) -> str:
+    subprocess.run(
+        [SAAS, "create-admin", "--email", "bench@example.com", "--password-stdin"],
+        input=PASSWORD.encode(),
+        cwd=workdir,
+        check=True,
+        capture_output=True,
+    )
+    login = httpx.post(
+        base + "/api/v1/auth/login", json={"email": "bench@example.com", "password": PASSWORD}
+    )
+    return str(login.json()["access_token"])
+
+
+async def main(args: argparse.Namespace) -> None:
+    env = {
+        "SAAS_RATE_LIMIT_ADMIN": "100000000/hour",
+        "SAAS_WORKER_CONCURRENCY": str(args.concurrency),
+    }
+    with serve(env) as server:
+        base, workdir = server.url, server.workdir
+        headers = {"Authorization": f"Bearer {admin_token(base, workdir)}"}
+        emulator_password = (
+            (workdir / ".saas-data" / "odoo-emulator" / "master_password").read_text().strip()
+        )
+        hosts = httpx.get(base + "/api/v1/admin/odoo-hosts", headers=headers).json()
+        emulator_url = next(h["url"] for h in hosts if h["is_emulator"])
+
+        print(f"Odoo emulator ({emulator_url}), {args.count} tenants at once:")
+        durations = await provision_many(base, headers, args.count, args.version)
+        print(
+            f"  request -> ready: p50 {statistics.median(durations):5.2f} s, "
+            f"p95 {percentile(durations, 0.95):5.2f} s (aim: p50 < 2 s, all within 30 s)"
+        )
+        await clone_vs_create(emulator_url, emulator_password)
+
+        if args.odoo_url:
+            added = httpx.post(
+                base + "/api/v1/admin/odoo-hosts",
+                headers=headers,
+                json={
+                    "name": "real",
+                    "url": args.odoo_url,
+                    "master_password": args.odoo_master_password,
+                    "odoo_version": args.odoo_version,
+                    "capacity": 1000,
+                },
+                timeout=60,
+            )
+            assert added.status_code == 201, added.text
+            print(f"Real Odoo {args.odoo_version} ({args.odoo_url}), {args.count} tenants at once:")
+            durations = await provision_many(base, headers, args.count, args.odoo_version)
+            print(
+                f"  request -> ready: p50 {statistics.median(durations):5.2f} s, "
+                f"p95 {percentile(durations, 0.95):5.2f} s"
+            )
+            await clone_vs_create(args.odoo_url, args.odoo_master_password)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=20)
+    parser.add_argument("--concurrency", type=int, default=8, help="jobs the worker runs at once")
+    parser.add_argument("--version", default="18.0")
+    parser.add_argument("--odoo-url")
+    parser.add_argument("--odoo-master-password")
+    parser.add_argument("--odoo-version", default="18.0")
+    asyncio.run(main(parser.parse_args()))
