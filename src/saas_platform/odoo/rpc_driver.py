@@ -154,9 +154,15 @@ class RpcDriver:
         if not self.postgres_url:
             return  # without SQL access a database is never closed
         async with await self._sql() as conn:
-            await conn.execute(
-                sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(name))
-            )
+            exists = await (
+                await conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            ).fetchone()
+            if exists:
+                await conn.execute(
+                    sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(
+                        sql.Identifier(name)
+                    )
+                )
 
     async def restart(self, name: str) -> None:
         """End the database's sessions so Odoo reconnects afresh."""
