@@ -1,0 +1,119 @@
+"""The whole platform with a real Odoo server registered as a host.
+
+Runs only with SAAS_TEST_ODOO_URL, SAAS_TEST_ODOO_MASTER_PASSWORD and
+SAAS_TEST_ODOO_POSTGRES_URL (SQL access to that server's PostgreSQL, for stop/start).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import httpx
+import pytest
+
+from saas_platform.core.runtime import Runtime
+from saas_platform.odoo.driver import Credentials
+from saas_platform.odoo.errors import OdooFault
+from saas_platform.odoo.rpc_driver import RpcDriver
+from tests.fixtures.auth import platform_admin, verified_user
+from tests.fixtures.smtp import Inbox
+
+URL = os.environ.get("SAAS_TEST_ODOO_URL")
+MASTER = os.environ.get("SAAS_TEST_ODOO_MASTER_PASSWORD", "")
+POSTGRES = os.environ.get("SAAS_TEST_ODOO_POSTGRES_URL")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (URL and POSTGRES), reason="needs a real Odoo (SAAS_TEST_ODOO_URL)"),
+]
+
+
+async def test_provision_login_stop_start_delete_on_a_real_server(
+    client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox
+) -> None:
+    assert URL is not None
+    admin = await platform_admin(client, runtime)
+    owner = await verified_user(client, runtime, inbox, "owner@example.com")
+    version = (await RpcDriver(URL, MASTER).server_version()).major
+    host = await client.post(
+        "/api/v1/admin/odoo-hosts",
+        json={
+            "name": "real",
+            "url": URL,
+            "master_password": MASTER,
+            "odoo_version": version,
+            "capacity": 10,
+            "postgres_url": POSTGRES,
+        },
+        headers=admin.headers,
+    )
+    assert host.status_code == 201, host.text
+    assert host.json()["status"] == "healthy"
+    name = "r" + uuid.uuid4().hex[:10]
+    created = await client.post(
+        "/api/v1/tenants",
+        json={
+            "name": "Real Co",
+            "subdomain": name,
+            "odoo_version": version,
+            "admin_password": "real-admin-pass-1",
+        },
+        headers=owner.headers,
+    )
+    assert created.status_code == 202, created.text
+    tenant_id = created.json()["id"]
+    driver = RpcDriver(URL, MASTER, postgres_url=POSTGRES)
+    template = None
+    try:
+        await runtime.run_pending_jobs()
+        tenant = (await client.get(f"/api/v1/tenants/{tenant_id}", headers=owner.headers)).json()
+        assert tenant["status"] == "ready", tenant["instance"]
+        instance = tenant["instance"]
+        template = (
+            f"saas_template_{version.replace('.', '_')}_{uuid.UUID(host.json()['id']).hex[:8]}"
+        )
+        admin_login = Credentials("owner@example.com", "real-admin-pass-1")
+        uid = await driver.authenticate(name, admin_login)
+        assert uid
+        company = await driver.client.execute_kw(
+            name,
+            uid,
+            admin_login.password,
+            "res.company",
+            "search_read",
+            [[]],
+            {"fields": ["name"]},
+        )
+        assert company[0]["name"] == "Real Co"
+        freeze = await driver.client.execute_kw(
+            name,
+            uid,
+            admin_login.password,
+            "ir.config_parameter",
+            "get_param",
+            ["web.base.url.freeze"],
+        )
+        assert freeze == "True"
+
+        actions = f"/api/v1/instances/{instance['id']}/actions"
+        assert (
+            await client.post(actions, json={"action": "stop"}, headers=owner.headers)
+        ).status_code == 200
+        with pytest.raises(OdooFault):
+            await driver.authenticate(name, admin_login)
+        assert (
+            await client.post(actions, json={"action": "start"}, headers=owner.headers)
+        ).status_code == 200
+        assert await driver.authenticate(name, admin_login)
+
+        assert (
+            await client.delete(f"/api/v1/tenants/{tenant_id}", headers=owner.headers)
+        ).status_code == 202
+        await runtime.run_pending_jobs()
+        assert not await driver.database_exists(name)
+    finally:
+        for leftover in (name, template):
+            if leftover and await driver.database_exists(leftover):
+                await driver.drop(leftover)
+        await driver.close()
