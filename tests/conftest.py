@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,6 +75,8 @@ def settings(
         "mail_from": "platform@saas.test",
         "log_format": "text",
         "database_pool_size": 5,
+        # Each test its own counters, also when they live in a shared Redis.
+        "rate_limit_key_prefix": f"test-{uuid.uuid4().hex}",
     }
     redis_url = os.environ.get("SAAS_TEST_REDIS_URL")
     if redis_url:

@@ -18,6 +18,7 @@ from saas_platform.auth.router import router as auth_router
 from saas_platform.core.http import install_error_handlers
 from saas_platform.core.metrics import HttpMetrics
 from saas_platform.core.middleware import RequestPipelineMiddleware
+from saas_platform.core.ratelimit_middleware import RateLimitMiddleware
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.settings import Settings, get_settings
 from saas_platform.health.router import router as health_router
@@ -87,6 +88,7 @@ def create_app(
     app.state.metrics = HttpMetrics()
     if runtime is not None:
         app.state.runtime = runtime
+    app.add_middleware(RateLimitMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

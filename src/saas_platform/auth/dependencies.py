@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from saas_platform.auth.service import AuthService, Principal
@@ -47,3 +47,27 @@ async def get_platform_admin(principal: Annotated[Principal, Depends(get_princip
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
 PlatformAdmin = Annotated[Principal, Depends(get_platform_admin)]
+
+
+async def limit_login(request: Request, runtime: RuntimeDep) -> None:
+    """Login attempts per IP (besides the per-account lockout)."""
+    await runtime.rate_limiter.check(
+        runtime.settings.rate_limit_login, "login", _client_ip(request)
+    )
+
+
+async def limit_registration(request: Request, runtime: RuntimeDep) -> None:
+    await runtime.rate_limiter.check(
+        runtime.settings.rate_limit_register, "register", _client_ip(request)
+    )
+
+
+async def limit_password_reset(request: Request, runtime: RuntimeDep) -> None:
+    """Per IP here; per email in the endpoint, once the body is parsed."""
+    await runtime.rate_limiter.check(
+        runtime.settings.rate_limit_password_reset_ip, "reset-ip", _client_ip(request)
+    )
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

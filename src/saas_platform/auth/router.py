@@ -2,9 +2,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Response, status
+from fastapi import APIRouter, Depends, Form, Query, Response, status
 
-from saas_platform.auth.dependencies import AuthServiceDep, CurrentPrincipal, OptionalPrincipal
+from saas_platform.auth.dependencies import (
+    AuthServiceDep,
+    CurrentPrincipal,
+    OptionalPrincipal,
+    limit_login,
+    limit_password_reset,
+    limit_registration,
+)
 from saas_platform.auth.schemas import (
     EmailRequest,
     LoginRequest,
@@ -22,7 +29,7 @@ from saas_platform.auth.schemas import (
 )
 from saas_platform.auth.service import IssuedTokens
 from saas_platform.core.client import ClientInfo
-from saas_platform.core.deps import ClientDep
+from saas_platform.core.deps import ClientDep, RuntimeDep
 from saas_platform.core.errors import Unauthorized
 from saas_platform.core.schemas import Message
 from saas_platform.tenants.models import Tenant
@@ -53,7 +60,12 @@ def _signup_tenant(user: User, tenant: Tenant | None) -> SignupTenant | None:
     return None
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=RegisterResponse)
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RegisterResponse,
+    dependencies=[Depends(limit_registration)],
+)
 async def register(
     body: RegisterRequest, auth: AuthServiceDep, client: ClientDep
 ) -> RegisterResponse:
@@ -102,12 +114,17 @@ async def resend_verification(body: EmailRequest, auth: AuthServiceDep) -> Messa
     return Message(message="If the account exists and is unverified, a new mail is on its way")
 
 
-@router.post("/login", response_model=TokenPair)
+@router.post("/login", response_model=TokenPair, dependencies=[Depends(limit_login)])
 async def login(body: LoginRequest, auth: AuthServiceDep, client: ClientDep) -> TokenPair:
     return _pair(await auth.login(body.identifier, body.password, client))
 
 
-@router.post("/token", response_model=TokenPair, summary="Login (OAuth2 password form)")
+@router.post(
+    "/token",
+    response_model=TokenPair,
+    summary="Login (OAuth2 password form)",
+    dependencies=[Depends(limit_login)],
+)
 async def token(
     username: Annotated[str, Form(max_length=320)],
     password: Annotated[str, Form(max_length=1024)],
@@ -137,11 +154,18 @@ async def logout(
 
 
 @router.post(
-    "/password-reset/request", status_code=status.HTTP_202_ACCEPTED, response_model=Message
+    "/password-reset/request",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Message,
+    dependencies=[Depends(limit_password_reset)],
 )
 async def password_reset_request(
-    body: EmailRequest, auth: AuthServiceDep, client: ClientDep
+    body: EmailRequest, auth: AuthServiceDep, client: ClientDep, runtime: RuntimeDep
 ) -> Message:
+    # Per address too: applies to every address alike, so it reveals nothing about accounts.
+    await runtime.rate_limiter.check(
+        runtime.settings.rate_limit_password_reset_email, "reset-email", body.email.lower()
+    )
     await auth.request_password_reset(body.email, client)
     return Message(message="If an account exists for this address, a reset link is on its way")
 

@@ -23,6 +23,7 @@ from saas_platform.core.db import Database, database_name, libpq_url, with_datab
 from saas_platform.core.embedded_postgres import EmbeddedPostgres
 from saas_platform.core.errors import ConfigurationError
 from saas_platform.core.jobs import build_jobs_app
+from saas_platform.core.ratelimit import RateLimiter
 from saas_platform.core.security import AccessTokens
 from saas_platform.core.settings import Settings, resolve_secret_key
 
@@ -65,6 +66,7 @@ class Runtime:
         self.db = Database(self.database_url, pool_size=settings.database_pool_size)
         self.secrets = SecretBox(secret_key)
         self.access_tokens = AccessTokens(secret_key, settings.access_token_ttl_seconds)
+        self.rate_limiter = RateLimiter(settings)
         self.jobs: procrastinate.App = build_jobs_app(self.database_url)
         self._jobs_open = False
 

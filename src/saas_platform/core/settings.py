@@ -70,6 +70,21 @@ class Settings(BaseSettings):
     # Test-only fault injection (see core/faults.py); ignored unless env == "test".
     faults: dict[str, str] = Field(default_factory=dict)
 
+    # Rate limits (conventions.md): per user by plan, per IP when anonymous, and tighter
+    # budgets for login, password reset and registration. "N/period" strings.
+    rate_limit_enabled: bool = True
+    rate_limit_standard: str = "1000/hour"
+    rate_limit_premium: str = "5000/hour"
+    rate_limit_enterprise: str = "10000/hour"
+    rate_limit_admin: str = "50000/hour"
+    rate_limit_anonymous: str = "100/hour"
+    rate_limit_login: str = "60/minute"
+    rate_limit_password_reset_email: str = "5/hour"
+    rate_limit_password_reset_ip: str = "30/hour"
+    rate_limit_register: str = "30/hour"
+    rate_limit_key_prefix: str = "saas"
+    rate_limit_tier_cache_seconds: float = 60.0
+
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
