@@ -18,7 +18,8 @@ PASSWORD = "benchmark-passphrase-42"
 
 
 async def main(seconds: float, rounds: int, concurrency: int) -> None:
-    with serve({"SAAS_REQUIRE_EMAIL_VERIFICATION": "false"}) as server:
+    env = {"SAAS_REQUIRE_EMAIL_VERIFICATION": "false", "SAAS_RATE_LIMIT_STANDARD": "100000000/hour"}
+    with serve(env) as server:
         base = server.url
         async with httpx.AsyncClient(base_url=base) as client:
             await client.post(
