@@ -1,0 +1,1 @@
+"""A small ORM with Odoo's RPC semantics, over real PostgreSQL tables."""
