@@ -159,9 +159,7 @@ class RpcDriver:
             ).fetchone()
             if exists:
                 await conn.execute(
-                    sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(
-                        sql.Identifier(name)
-                    )
+                    sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(name))
                 )
 
     async def restart(self, name: str) -> None:
