@@ -22,13 +22,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from odoo_emulator import dumps
-from odoo_emulator.errors import (
-    AccessDenied,
-)
-from odoo_emulator.jsonrpc import (
-    werkzeug_error_page,
-    without_nosniff,
-)
+from odoo_emulator.errors import AccessDenied
+from odoo_emulator.jsonrpc import werkzeug_error_page, without_nosniff
 from odoo_emulator.pages import database_manager_page, html_response, redirect, str2bool
 from odoo_emulator.runtime import RequestInfo
 from odoo_emulator.services import db as db_service

@@ -11,9 +11,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from odoo_emulator.jsonrpc import (
-    HTML,
-)
+from odoo_emulator.jsonrpc import HTML
 
 
 def escape(text: str) -> str:

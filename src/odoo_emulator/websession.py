@@ -18,10 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from odoo_emulator import security
-from odoo_emulator.errors import (
-    NoDatabase,
-    SessionExpiredException,
-)
+from odoo_emulator.errors import NoDatabase, SessionExpiredException
 from odoo_emulator.orm.env import Env
 from odoo_emulator.runtime import Emulator, RequestInfo
 from odoo_emulator.services import db as db_service
