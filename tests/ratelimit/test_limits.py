@@ -141,8 +141,13 @@ async def test_counters_down_fail_open(
         "/api/v1/auth/resend-verification", json={"email": "a@example.com"}
     )
     assert response.status_code == 202
-    health = (await client.get("/health/detailed")).json()
-    assert health["components"]["redis"]["status"] == "degraded"
+    response = await client.get("/health/detailed")
+    # Redis itself is down, but it is not a required part: the platform is degraded, not
+    # down (no 503), since requests pass unchecked meanwhile.
+    assert response.status_code == 200
+    health = response.json()
+    assert health["components"]["redis"]["status"] == "down"
+    assert health["status"] == "degraded"
 
 
 @pytest.mark.skipif(not os.environ.get("SAAS_TEST_REDIS_URL"), reason="needs SAAS_TEST_REDIS_URL")

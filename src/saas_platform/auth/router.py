@@ -200,11 +200,13 @@ async def get_profile(principal: CurrentPrincipal) -> UserRead:
 async def update_profile(
     body: ProfileUpdate, principal: CurrentPrincipal, auth: AuthServiceDep
 ) -> UserRead:
+    # The row itself: ``principal.user`` is a read-only copy (see Principal).
+    user = await users.get_user(auth.session, principal.user.id)
     users.update_names(
-        principal.user,
+        user,
         full_name=body.full_name,
         first_name=body.first_name,
         last_name=body.last_name,
     )
     await auth.session.flush()
-    return UserRead.model_validate(principal.user)
+    return UserRead.model_validate(user)

@@ -65,11 +65,36 @@ class IssuedTokens:
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller of an authenticated request."""
+    """The caller of an authenticated request.
+
+    ``user`` is a detached copy of the caller's row as it was when the request was
+    authenticated, usually served from memory (auth/principal_cache.py): read it, never
+    change it. Code that changes the user, or needs columns the copy lacks (the password
+    hash), loads the row into its session (``users.get_user(session, principal.user.id)``).
+    """
 
     user: User
     session_id: uuid.UUID
     claims: AccessClaims
+
+
+async def authenticate(runtime: Runtime, access_token: str) -> Principal:
+    """The caller presenting ``access_token``; 401 for a bad or expired token, an ended
+    session, a suspended account.
+
+    Needs no database session: on a principal-cache hit it costs no query at all, and a
+    miss reads on the cache's own connection, so a request that only asks who is calling
+    opens no transaction.
+    """
+    claims = runtime.access_tokens.decode(access_token)
+    found = await runtime.principal_cache.get(claims.session_id)
+    if found is None or found.user_id != claims.user_id:
+        raise Unauthorized("Invalid access token")
+    if found.session_ended:
+        raise Unauthorized("This session has ended")
+    if not found.is_active:
+        raise Unauthorized("This account is suspended")
+    return Principal(user=found.user(), session_id=claims.session_id, claims=claims)
 
 
 class AuthService:
@@ -331,22 +356,7 @@ class AuthService:
             )
 
     async def authenticate(self, access_token: str) -> Principal:
-        claims = self.access_tokens.decode(access_token)
-        row = (
-            await self.session.execute(
-                select(User, AuthSession.revoked_at)
-                .join(AuthSession, AuthSession.user_id == User.id)
-                .where(User.id == claims.user_id, AuthSession.id == claims.session_id)
-            )
-        ).one_or_none()
-        if row is None:
-            raise Unauthorized("Invalid access token")
-        user, revoked_at = row
-        if revoked_at is not None:
-            raise Unauthorized("This session has ended")
-        if not user.is_active:
-            raise Unauthorized("This account is suspended")
-        return Principal(user=user, session_id=claims.session_id, claims=claims)
+        return await authenticate(self.runtime, access_token)
 
     async def revoke_all_sessions(self, user_id: uuid.UUID, reason: str) -> None:
         await self.session.execute(
@@ -419,7 +429,8 @@ class AuthService:
         new_password: str,
         client: ClientInfo | None = None,
     ) -> None:
-        user = principal.user
+        # The row itself: the principal's copy is read-only and has no password hash.
+        user = await users.get_user(self.session, principal.user.id)
         if not password_hasher.verify(current_password, user.password_hash):
             raise AppError(
                 "The current password is wrong",

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from saas_platform.core import clock
 
@@ -78,7 +78,13 @@ class Database:
             pool_pre_ping=True,
             **engine_kwargs,
         )
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # A session class of this database's own: session events registered on it (the
+        # principal cache's invalidation) concern this database only, not every runtime
+        # in the process.
+        self.session_class: type[Session] = type("DatabaseSession", (Session,), {})
+        self.sessionmaker = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=self.session_class
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

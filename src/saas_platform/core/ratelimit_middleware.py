@@ -1,9 +1,15 @@
 """The per-caller budget on every ``/api`` request, with ``X-RateLimit-*`` headers.
 
-It sits inside the request pipeline (so a 429 carries the request id and the security
-headers). The caller is identified without the database: a valid bearer token names the
-user, anything else counts against the client IP. The user's plan (from their highest
-tenant tier, or ``admin``) is looked up once a minute at most.
+``create_app`` adds it with ``app.add_middleware``, which puts it inside the request
+pipeline (``PlatformApp`` wraps the whole Starlette stack in ``RequestPipelineMiddleware``):
+a 429 from here carries the request id, the security headers and the error envelope like
+any other answer, and ``/health`` and ``/metrics``, outside ``/api``, pay nothing.
+
+The caller is identified without the database: a bearer token whose signature and expiry
+check out names the user, anything else counts against the client IP (the endpoint then
+answers 401 itself if it needs a user). The user's plan (the highest tier among their
+tenants, or ``admin`` for platform admins) is looked up in the database only when the
+limiter's cache of it has expired.
 """
 
 from __future__ import annotations
@@ -16,8 +22,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from saas_platform.core.errors import AppError
 from saas_platform.core.http import error_body
-from saas_platform.core.ratelimit import TIER_LIMITS
+from saas_platform.core.ratelimit import DEFAULT_PLAN, PLAN_OF_TIER
 from saas_platform.core.runtime import Runtime
+from saas_platform.core.security import AccessClaims
+
+# Where the verified claims of the request's bearer token are left (``request.state``),
+# so later code can reuse the check instead of repeating it.
+ACCESS_CLAIMS_STATE = "access_claims"
 
 
 class RateLimitMiddleware:
@@ -25,7 +36,7 @@ class RateLimitMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+        if scope["type"] != "http" or not _under_api(scope["path"]):
             await self.app(scope, receive, send)
             return
         runtime: Runtime = scope["app"].state.runtime
@@ -33,20 +44,22 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limiter = runtime.rate_limiter
-        user_id = _bearer_user(scope, runtime)
-        if user_id is not None:
-            plan = await limiter.plan_of(user_id, lambda: _plan(runtime, user_id))
-            state = await limiter.hit(limiter.plan_limit(plan), "user", user_id)
+        claims = _bearer_claims(scope, runtime)
+        if claims is not None:
+            scope.setdefault("state", {})[ACCESS_CLAIMS_STATE] = claims
+            user_id = claims.user_id
+            plan = await limiter.plan_of(str(user_id), lambda: _plan(runtime, user_id))
+            state = await limiter.hit(limiter.plan_limits[plan], "user", str(user_id))
         else:
-            client = (scope.get("client") or ("unknown",))[0]
-            state = await limiter.hit(runtime.settings.rate_limit_anonymous, "ip", client)
-        if state is None:  # storage down: fail open, without headers we cannot vouch for
+            client = scope.get("client")
+            state = await limiter.hit(limiter.anonymous_limit, "ip", client[0] if client else "-")
+        if state is None:  # counters unavailable: fail open, with no figures to vouch for
             await self.app(scope, receive, send)
             return
         headers = [(k.lower().encode(), v.encode()) for k, v in state.headers().items()]
         if not state.allowed:
             body = json.dumps(
-                error_body("RATE_LIMIT_EXCEEDED", "Too many requests; slow down", {})
+                error_body("RATE_LIMIT_EXCEEDED", "Too many requests; slow down")
             ).encode()
             await send(
                 {
@@ -64,6 +77,8 @@ class RateLimitMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
+                # An endpoint's own budget (login, reset, registration) answered a 429 with
+                # its figures: those are the ones the client must see.
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 message["headers"] = [
                     *message.get("headers", []),
@@ -74,28 +89,33 @@ class RateLimitMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def _bearer_user(scope: Scope, runtime: Runtime) -> str | None:
+def _under_api(path: str) -> bool:
+    return path.startswith("/api/") or path == "/api"
+
+
+def _bearer_claims(scope: Scope, runtime: Runtime) -> AccessClaims | None:
     for name, value in scope.get("headers", []):
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() != "bearer" or not token:
+            if scheme.lower() != "bearer" or not token.strip():
                 return None
             try:
-                return str(runtime.access_tokens.decode(token.strip()).user_id)
+                return runtime.access_tokens.decode(token.strip())
             except AppError:
                 return None
     return None
 
 
-async def _plan(runtime: Runtime, user_id: str) -> str:
+async def _plan(runtime: Runtime, user_id: uuid.UUID) -> str:
+    # Imported here: core does not import the domains at module level.
     from saas_platform.tenants.service import highest_tier
     from saas_platform.users.models import User
 
     async with runtime.db.sessionmaker() as session:
         role = (
-            await session.execute(select(User.role).where(User.id == uuid.UUID(user_id)))
+            await session.execute(select(User.role).where(User.id == user_id))
         ).scalar_one_or_none()
         if role == "admin":
             return "admin"
-        tier = await highest_tier(session, uuid.UUID(user_id)) if role else None
-    return TIER_LIMITS.get(tier or "", "standard")
+        tier = await highest_tier(session, user_id) if role is not None else None
+    return PLAN_OF_TIER.get(tier or "", DEFAULT_PLAN)

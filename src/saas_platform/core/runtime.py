@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import procrastinate
 import psycopg
@@ -26,6 +26,9 @@ from saas_platform.core.jobs import build_jobs_app
 from saas_platform.core.ratelimit import RateLimiter
 from saas_platform.core.security import AccessTokens
 from saas_platform.core.settings import Settings, resolve_secret_key
+
+if TYPE_CHECKING:
+    from saas_platform.auth.principal_cache import PrincipalCache
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +70,13 @@ class Runtime:
         self.secrets = SecretBox(secret_key)
         self.access_tokens = AccessTokens(secret_key, settings.access_token_ttl_seconds)
         self.rate_limiter = RateLimiter(settings)
+        # Imported here: the auth domain builds on core, not the other way round.
+        from saas_platform.auth.principal_cache import PrincipalCache
+
+        self.principal_cache: PrincipalCache = PrincipalCache(
+            self.database_url, settings.auth_cache_seconds
+        )
+        self.principal_cache.track(self.db.session_class)
         self.jobs: procrastinate.App = build_jobs_app(self.database_url)
         self._jobs_open = False
 
@@ -140,6 +150,8 @@ class Runtime:
         await self.run_worker(wait=False, concurrency=1, listen_notify=False)
 
     async def close(self) -> None:
+        await self.principal_cache.close()
+        await self.rate_limiter.close()
         if self._jobs_open:
             await self.jobs.close_async()
             self._jobs_open = False

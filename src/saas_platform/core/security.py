@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import jwt
 from pwdlib import PasswordHash
@@ -17,6 +17,9 @@ from saas_platform.core.errors import Unauthorized
 
 JWT_ALGORITHM = "HS256"
 ACCESS_TOKEN_TYPE = "access"
+# Verified tokens remembered per process: about one per client active within a token's
+# lifetime (15 minutes), bounded so a flood of valid tokens cannot grow memory.
+VERIFIED_TOKENS_MEMO_SIZE = 10_000
 
 
 class PasswordHasher:
@@ -56,9 +59,16 @@ class AccessClaims:
 class AccessTokens:
     """Short-lived bearer tokens. The algorithm is pinned: ``none`` or RS/ES tokens are refused."""
 
-    def __init__(self, secret_key: str, ttl_seconds: int) -> None:
+    def __init__(
+        self, secret_key: str, ttl_seconds: int, *, memo_size: int = VERIFIED_TOKENS_MEMO_SIZE
+    ) -> None:
         self._key = derive_key(secret_key, "access-token")
         self.ttl_seconds = ttl_seconds
+        # A client presents the same token on every request for its whole lifetime, and
+        # checking the signature and parsing the claims costs more than the rest of a cached
+        # authentication. Only tokens that verified are remembered (lru_cache stores no
+        # exception), and the expiry, which depends on the time, is checked on every call.
+        self._verified = lru_cache(maxsize=memo_size)(self._verify)
 
     def issue(self, user_id: uuid.UUID, session_id: uuid.UUID) -> str:
         issued = clock.now()
@@ -73,12 +83,19 @@ class AccessTokens:
         return jwt.encode(payload, self._key, algorithm=JWT_ALGORITHM)
 
     def decode(self, token: str) -> AccessClaims:
+        claims = self._verified(token)
+        if claims.expires_at <= clock.now():
+            raise Unauthorized("Access token expired")
+        return claims
+
+    def _verify(self, token: str) -> AccessClaims:
+        """The claims of a token signed with our key, whatever the time; raises otherwise."""
         try:
             payload = jwt.decode(
                 token,
                 self._key,
                 algorithms=[JWT_ALGORITHM],
-                # Expiry is checked below against the injected clock, not the wall clock.
+                # ``decode`` checks the expiry against the injected clock, not the wall clock.
                 options={
                     "require": ["sub", "sid", "exp", "iat", "jti", "type"],
                     "verify_exp": False,
@@ -101,6 +118,4 @@ class AccessTokens:
             )
         except (TypeError, ValueError) as exc:
             raise Unauthorized("Invalid access token") from exc
-        if claims.expires_at <= clock.now():
-            raise Unauthorized("Access token expired")
         return claims

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     mail_from: str = "Odoo SaaS <no-reply@localhost>"
 
     access_token_ttl_seconds: int = 15 * 60
+    # How long an API process may answer from memory who is calling (auth/principal_cache.py)
+    # before reading the user and session again; changes reach it at once anyway, by
+    # PostgreSQL NOTIFY. 0 turns the cache off.
+    auth_cache_seconds: float = 30.0
     refresh_token_ttl_days: int = 30
     email_verification_ttl_hours: int = 48
     password_reset_ttl_minutes: int = 60
