@@ -89,6 +89,28 @@ class Settings(BaseSettings):
     rate_limit_key_prefix: str = "saas"
     rate_limit_tier_cache_seconds: float = 60.0
 
+    # Backups (backups/): where archives are kept, and for how long.
+    backup_storage: Literal["local", "s3"] = "local"
+    # Local folder for archives; unset: ``data_dir/backups``.
+    backup_local_dir: Path | None = None
+    backup_s3_endpoint_url: str | None = None
+    backup_s3_bucket: str | None = None
+    backup_s3_prefix: str = ""
+    backup_s3_region: str = "us-east-1"
+    backup_s3_access_key_id: str | None = None
+    backup_s3_secret_access_key: SecretStr | None = None
+    # Server-side encryption asked of the object store: "" (none), "AES256" or "aws:kms".
+    backup_s3_sse: Literal["", "AES256", "aws:kms"] = ""
+    backup_s3_kms_key_id: str | None = None
+    # Download links: how long a signed link stays valid.
+    backup_download_link_seconds: int = 15 * 60
+    # How long the backup taken before a tenant's deletion is kept.
+    backup_pre_delete_retention_days: int = 30
+    # How long the backup taken before a restore is kept.
+    backup_pre_restore_retention_days: int = 14
+    # Scheduled backups: how often the scheduler looks for instances due a daily backup.
+    backup_schedule_interval_seconds: int = 300
+
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
