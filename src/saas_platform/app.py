@@ -13,8 +13,10 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from saas_platform import __version__
+from saas_platform.admin.router import router as admin_router
 from saas_platform.audit.router import router as audit_router
 from saas_platform.auth.router import router as auth_router
+from saas_platform.backups.router import router as backups_router
 from saas_platform.core.http import install_error_handlers
 from saas_platform.core.metrics import HttpMetrics
 from saas_platform.core.middleware import RequestPipelineMiddleware
@@ -113,6 +115,8 @@ def create_app(
         instances_router,
         hosts_router,
         audit_router,
+        backups_router,
+        admin_router,
     ):
         app.include_router(router)
     return app

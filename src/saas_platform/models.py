@@ -12,6 +12,7 @@ MODEL_MODULES = (
     "saas_platform.events.models",
     "saas_platform.hosts.models",
     "saas_platform.instances.models",
+    "saas_platform.backups.models",
 )
 
 

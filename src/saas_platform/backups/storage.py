@@ -6,9 +6,14 @@ leaves nothing a reader could mistake for a complete archive.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import os
+import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
 
 from saas_platform.core.settings import Settings
 
@@ -68,4 +73,107 @@ class BackupStorage(Protocol):
 
 
 def build_storage(settings: Settings) -> BackupStorage:
-    raise NotImplementedError  # filled in by the storage backends
+    if settings.backup_storage == "s3":
+        from saas_platform.backups.s3_storage import S3Storage
+
+        return S3Storage.from_settings(settings)
+    return LocalStorage(settings.backup_local_dir or settings.data_dir / "backups")
+
+
+class LocalStorage:
+    """Archives as files under a folder (the default: ``<data dir>/backups``).
+
+    A file is written beside its final name and renamed into place once whole and synced,
+    so a reader never sees a partial archive and a crash leaves only a ``.partial-`` file,
+    which ``keys`` ignores and the next ``save`` of the key cleans up.
+    """
+
+    kind = "local"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        relative = PurePosixPath(key)
+        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+            raise ValueError(f"Invalid storage key {key!r}")
+        return self.root.joinpath(*relative.parts)
+
+    async def save(
+        self,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> StoredArchive:
+        target = self._path(key)
+        await asyncio.to_thread(_make_dirs, target.parent)
+        for stale in target.parent.glob(f"{target.name}{PARTIAL}*"):
+            stale.unlink(missing_ok=True)
+        partial = target.with_name(f"{target.name}{PARTIAL}{secrets.token_hex(4)}")
+        digest = hashlib.sha256()
+        size = 0
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                async for chunk in chunks:
+                    digest.update(chunk)
+                    size += len(chunk)
+                    await asyncio.to_thread(out.write, chunk)
+                    if on_progress is not None:
+                        await on_progress(size)
+                await asyncio.to_thread(_sync, out)
+            os.replace(partial, target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        return StoredArchive(key=key, size=size, sha256=digest.hexdigest())
+
+    async def read(self, key: str, *, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
+        path = self._path(key)
+        try:
+            source = path.open("rb")
+        except FileNotFoundError:
+            raise ArchiveMissing(key) from None
+        with source:
+            while chunk := await asyncio.to_thread(source.read, chunk_size):
+                yield chunk
+
+    async def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    async def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    async def keys(self, prefix: str = "") -> list[str]:
+        if not self.root.exists():
+            return []
+
+        def walk() -> list[str]:
+            found = []
+            for path in self.root.rglob("*"):
+                if path.is_file() and PARTIAL not in path.name:
+                    key = path.relative_to(self.root).as_posix()
+                    if key.startswith(prefix):
+                        found.append(key)
+            return sorted(found)
+
+        return await asyncio.to_thread(walk)
+
+    async def download_url(self, key: str, *, filename: str, expires_in: int) -> str | None:
+        return None  # the API signs its own link and streams the file
+
+    async def close(self) -> None:
+        return None
+
+
+PARTIAL = ".partial-"
+
+
+def _make_dirs(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+def _sync(out: Any) -> None:
+    out.flush()
+    os.fsync(out.fileno())

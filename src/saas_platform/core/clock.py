@@ -53,3 +53,8 @@ def set_clock(clock: Clock) -> Clock:
 def isoformat(moment: datetime) -> str:
     """RFC 3339 in UTC with a ``Z`` suffix, as every timestamp the API shows."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A naive datetime from a query string is taken as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -77,6 +77,9 @@ class Runtime:
             self.database_url, settings.auth_cache_seconds
         )
         self.principal_cache.track(self.db.session_class)
+        from saas_platform.backups.storage import BackupStorage, build_storage
+
+        self.backup_storage: BackupStorage = build_storage(settings)
         self.jobs: procrastinate.App = build_jobs_app(self.database_url)
         self._jobs_open = False
 
@@ -152,6 +155,7 @@ class Runtime:
     async def close(self) -> None:
         await self.principal_cache.close()
         await self.rate_limiter.close()
+        await self.backup_storage.close()
         if self._jobs_open:
             await self.jobs.close_async()
             self._jobs_open = False

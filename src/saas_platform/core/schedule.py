@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 CHECK_HOSTS_TASK = "hosts.check_all"
 RETRY_STALLED_TASK = "jobs.retry_stalled"
 PURGE_TENANTS_TASK = "tenants.purge_deleted"
+SCHEDULE_BACKUPS_TASK = "backups.schedule"
+EXPIRE_BACKUPS_TASK = "backups.expire"
 
 
 def schedule(runtime: Runtime) -> dict[str, float]:
@@ -29,6 +31,8 @@ def schedule(runtime: Runtime) -> dict[str, float]:
         CHECK_HOSTS_TASK: runtime.settings.host_check_interval_seconds,
         RETRY_STALLED_TASK: max(runtime.settings.stalled_worker_seconds / 2, 1.0),
         PURGE_TENANTS_TASK: 3600.0,
+        SCHEDULE_BACKUPS_TASK: runtime.settings.backup_schedule_interval_seconds,
+        EXPIRE_BACKUPS_TASK: 3600.0,
     }
 
 

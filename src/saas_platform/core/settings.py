@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     backup_pre_delete_retention_days: int = 30
     # How long the backup taken before a restore is kept.
     backup_pre_restore_retention_days: int = 14
+    # Per-tier changes to the backup policy of tenants/tiers.py, e.g.
+    # {"starter": {"daily": 10, "manual_quota": 3}}.
+    backup_policies: dict[str, dict[str, int]] = Field(default_factory=dict)
     # Scheduled backups: how often the scheduler looks for instances due a daily backup.
     backup_schedule_interval_seconds: int = 300
 

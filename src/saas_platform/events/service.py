@@ -19,6 +19,10 @@ TENANT_DELETED = "tenant.deleted"
 TENANT_PROVISIONING_FAILED = "tenant.provisioning_failed"
 INSTANCE_STARTED = "instance.started"
 INSTANCE_STOPPED = "instance.stopped"
+BACKUP_COMPLETED = "backup.completed"
+BACKUP_FAILED = "backup.failed"
+RESTORE_COMPLETED = "restore.completed"
+RESTORE_FAILED = "restore.failed"
 
 
 async def emit(

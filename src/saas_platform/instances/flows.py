@@ -7,7 +7,7 @@ A step that fails for good marks the instance failed with the step's name and th
 (``PROVISIONING_FAILED``); ``retry`` resumes from the last completed step.
 
     provision: choose_host -> ensure_template -> create_database -> configure -> verify
-    delete:    drop_database -> purge
+    delete:    pre_delete_backup -> drop_database -> purge
 """
 
 from __future__ import annotations
@@ -332,7 +332,14 @@ async def delete(runtime: Runtime, instance_id: uuid.UUID) -> None:
         database = instance.database_name
     if host is not None:
         driver = driver_for(runtime, host)
+        step = "pre_delete_backup"
         try:
+            if await driver.database_exists(database):
+                # Imported here: backups build on instances.
+                from saas_platform.backups.service import take_pre_delete_backup
+
+                await take_pre_delete_backup(runtime, instance_id)
+            step = "drop_database"
             await faults.checkpoint(runtime.settings, "delete.drop_database")
             if await driver.database_exists(database):
                 dropped = await driver.drop(database)
@@ -343,14 +350,8 @@ async def delete(runtime: Runtime, instance_id: uuid.UUID) -> None:
                 instance = await session.get(Instance, instance_id, with_for_update=True)
                 assert instance is not None
                 message = exc.message if isinstance(exc, AppError) else str(exc)
-                await transition(
-                    session, instance, Action.FAIL, f"Step drop_database failed: {message}"
-                )
-                instance.error = {
-                    "code": "DELETION_FAILED",
-                    "step": "drop_database",
-                    "message": message,
-                }
+                await transition(session, instance, Action.FAIL, f"Step {step} failed: {message}")
+                instance.error = {"code": "DELETION_FAILED", "step": step, "message": message}
             raise
         finally:
             await driver.close()

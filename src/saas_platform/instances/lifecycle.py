@@ -31,6 +31,8 @@ class Action(enum.StrEnum):
     RESTART = "restart"
     DELETE = "delete"
     PURGE = "purge"  # the deletion flow dropped the database
+    RESTORE = "restore"  # a backup is being put back (backups/restore flow)
+    RESTORED = "restored"  # the restore ended: on the backup's data, or rolled back
 
 
 TRANSITIONS: dict[tuple[InstanceStatus, Action], InstanceStatus] = {
@@ -44,6 +46,11 @@ TRANSITIONS: dict[tuple[InstanceStatus, Action], InstanceStatus] = {
     (S.READY, Action.STOP): S.STOPPED,
     (S.READY, Action.RESTART): S.READY,
     (S.STOPPED, Action.START): S.READY,
+    (S.READY, Action.RESTORE): S.RESTORING,
+    (S.STOPPED, Action.RESTORE): S.RESTORING,
+    (S.RESTORING, Action.RESTORED): S.READY,
+    # The restore and its rollback both failed: the pre_restore backup holds the old data.
+    (S.RESTORING, Action.FAIL): S.FAILED,
     (S.PENDING, Action.DELETE): S.DELETING,
     (S.READY, Action.DELETE): S.DELETING,
     (S.STOPPED, Action.DELETE): S.DELETING,
@@ -58,6 +65,7 @@ TENANT_STATUS: dict[InstanceStatus, str] = {
     S.READY: TenantStatus.READY.value,
     S.FAILED: TenantStatus.FAILED.value,
     S.STOPPED: TenantStatus.STOPPED.value,
+    S.RESTORING: TenantStatus.RESTORING.value,
     S.DELETING: TenantStatus.DELETING.value,
     S.DELETED: TenantStatus.DELETED.value,
 }

@@ -18,6 +18,7 @@ class InstanceStatus(enum.StrEnum):
     READY = "ready"
     FAILED = "failed"
     STOPPED = "stopped"
+    RESTORING = "restoring"
     DELETING = "deleting"
     DELETED = "deleted"
 

@@ -252,7 +252,13 @@ class OdooClient:
         response = await self._send(
             "POST",
             "/web/database/restore",
-            data={"master_pwd": master_password, "name": name, "copy": "true" if copy else ""},
+            # Like Odoo's own form, whose unchecked box sends nothing: the route parses a
+            # sent value with str2bool, which refuses "".
+            data={
+                "master_pwd": master_password,
+                "name": name,
+                **({"copy": "true"} if copy else {}),
+            },
             files={"backup_file": (f"{name}.zip", archive, "application/zip")},
             timeout=DATABASE_TIMEOUT,
         )

@@ -28,6 +28,7 @@ class TenantStatus(enum.StrEnum):
     READY = "ready"
     FAILED = "failed"
     STOPPED = "stopped"
+    RESTORING = "restoring"
     DELETING = "deleting"
     DELETED = "deleted"
 

@@ -1,0 +1,74 @@
+"""Archives made elsewhere (Odoo's own backup route, another platform) as tenant backups."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from saas_platform.backups import flows
+from saas_platform.backups.archive import ArchiveInvalid, inspect_archive, major_version
+from saas_platform.backups.models import Backup, BackupStatus, BackupType
+from saas_platform.backups.storage import CHUNK_SIZE
+from saas_platform.core import clock
+from saas_platform.core.runtime import Runtime
+from saas_platform.events import service as events
+from saas_platform.instances.service import production_instance
+from saas_platform.tenants.models import Tenant
+
+
+async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as source:
+        while chunk := await asyncio.to_thread(source.read, CHUNK_SIZE):
+            yield chunk
+
+
+async def import_archive(
+    runtime: Runtime,
+    tenant_id: uuid.UUID,
+    path: Path,
+    admin_login: str,
+    admin_password: str,
+    *,
+    reason: str = "Imported archive",
+) -> Backup:
+    """Check ``path`` (zip, manifest, the tenant's Odoo version), store it and record it as a
+    completed manual backup; ``admin_login``/``admin_password`` open the archived database."""
+    info = inspect_archive(path)
+    async with runtime.db.transaction() as session:
+        tenant = await session.get(Tenant, tenant_id)
+        instance = await production_instance(session, tenant_id)
+        if tenant is None or instance is None:
+            raise ArchiveInvalid("The tenant has no instance to hold this archive")
+        if info.major_version != major_version(instance.odoo_version):
+            raise ArchiveInvalid(
+                f"This archive is of Odoo {info.major_version}; "
+                f"the tenant runs {instance.odoo_version}",
+                details={"reason": "version_mismatch"},
+            )
+        backup = flows.new_backup(runtime, instance, BackupType.MANUAL, reason=reason)
+        backup.source = "upload"
+        backup.admin_login = admin_login
+        backup.admin_password_encrypted = runtime.secrets.encrypt(admin_password)
+        backup.status = BackupStatus.RUNNING.value
+        backup.started_at = clock.now()
+        session.add(backup)
+    try:
+        stored = await flows.storage_of(runtime).save(backup.storage_key, _file_chunks(path))
+    except Exception as exc:
+        await flows._fail_backup(runtime, backup.id, exc)
+        raise
+    async with runtime.db.transaction() as session:
+        row = await session.get(Backup, backup.id, with_for_update=True)
+        assert row is not None
+        row.status = BackupStatus.COMPLETED.value
+        row.size_bytes = row.bytes_written = stored.size
+        row.sha256 = stored.sha256
+        row.progress = 100
+        row.completed_at = clock.now()
+        row.expires_at = flows._expiry_of(runtime, row, tenant)
+        await events.emit(
+            session, events.BACKUP_COMPLETED, flows.backup_event(row), tenant_id=row.tenant_id
+        )
+    return row

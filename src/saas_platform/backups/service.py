@@ -1,0 +1,460 @@
+"""Backup rules: who may back up and restore what, quotas, and the jobs that do the work."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+import zlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from saas_platform.audit import service as audit
+from saas_platform.backups import flows
+from saas_platform.backups.archive import major_version
+from saas_platform.backups.models import Backup, BackupStatus, BackupType, Restore, RestoreStatus
+from saas_platform.backups.policy import policy_for
+from saas_platform.core import clock
+from saas_platform.core.client import ClientInfo
+from saas_platform.core.crypto import derive_key
+from saas_platform.core.errors import AppError, Conflict, NotFound, Unauthorized
+from saas_platform.core.jobs import defer
+from saas_platform.core.runtime import Runtime
+from saas_platform.instances.lifecycle import Action, transition
+from saas_platform.instances.models import Instance, InstanceStatus
+from saas_platform.instances.service import production_instance
+from saas_platform.tenants.models import Tenant, TenantStatus
+from saas_platform.tenants.service import TenantAccess, TenantService
+from saas_platform.users.models import User
+
+BACKUP_TASK = "backups.run"
+RESTORE_TASK = "backups.restore"
+SCHEDULE_TASK = "backups.schedule"
+EXPIRE_TASK = "backups.expire"
+QUEUE = "backups"
+# Backups of a healthy small database take seconds; this is what 202 answers promise.
+ESTIMATED_BACKUP_SECONDS = 60
+ESTIMATED_RESTORE_SECONDS = 180
+# Instances in these states have a database worth archiving.
+BACKUP_STATES = (InstanceStatus.READY.value, InstanceStatus.STOPPED.value)
+ACTIVE_BACKUP_STATES = (BackupStatus.PENDING.value, BackupStatus.RUNNING.value)
+
+
+class BackupNotFound(NotFound):
+    code = "BACKUP_NOT_FOUND"
+    message = "Backup not found"
+
+
+class RestoreNotFound(NotFound):
+    code = "RESTORE_NOT_FOUND"
+    message = "Restore not found"
+
+
+class BackupQuotaExceeded(AppError):
+    status_code = 400
+    code = "BACKUP_QUOTA_EXCEEDED"
+    message = "The tenant has as many manual backups as its plan allows"
+
+
+class BackupVersionMismatch(AppError):
+    status_code = 400
+    code = "BACKUP_VERSION_MISMATCH"
+    message = "This backup is of another Odoo version than the instance"
+
+
+def instance_lock(instance_id: uuid.UUID) -> str:
+    """Backups and restores of one instance run one at a time (a procrastinate lock)."""
+    return f"instance-data:{instance_id}"
+
+
+class BackupService:
+    def __init__(
+        self, session: AsyncSession, runtime: Runtime, client: ClientInfo | None = None
+    ) -> None:
+        self.session = session
+        self.runtime = runtime
+        self.client = client
+
+    # -- reading --------------------------------------------------------------------------
+
+    def tenant_backups(self, tenant_id: uuid.UUID) -> Any:
+        return select(Backup).where(Backup.tenant_id == tenant_id)
+
+    async def get(self, tenant_id: uuid.UUID, backup_id: uuid.UUID) -> Backup:
+        backup = await self.session.get(Backup, backup_id)
+        if backup is None or backup.tenant_id != tenant_id:
+            raise BackupNotFound()
+        return backup
+
+    async def get_restore(self, tenant_id: uuid.UUID, restore_id: uuid.UUID) -> Restore:
+        restore = await self.session.get(Restore, restore_id)
+        if restore is None or restore.tenant_id != tenant_id:
+            raise RestoreNotFound()
+        return restore
+
+    # -- taking backups -------------------------------------------------------------------
+
+    async def _instance_for_backup(self, tenant: Tenant) -> Instance:
+        instance = await production_instance(self.session, tenant.id)
+        if instance is None or instance.status not in BACKUP_STATES:
+            status = instance.status if instance else "none"
+            raise Conflict(
+                f"Cannot back up an instance that is {status}",
+                details={"status": status, "allowed_states": list(BACKUP_STATES)},
+            )
+        return instance
+
+    async def create(
+        self,
+        access: TenantAccess,
+        *,
+        type_: BackupType = BackupType.MANUAL,
+        reason: str | None = None,
+        count_quota: bool = True,
+    ) -> Backup:
+        """A pending backup of the tenant's instance, its job deferred in this transaction."""
+        tenant = access.tenant
+        instance = await self._instance_for_backup(tenant)
+        if type_ == BackupType.MANUAL and count_quota:
+            policy = policy_for(self.runtime.settings, tenant.tier)
+            held = (
+                await self.session.execute(
+                    select(func.count())
+                    .select_from(Backup)
+                    .where(
+                        Backup.tenant_id == tenant.id,
+                        Backup.type == BackupType.MANUAL.value,
+                        Backup.status.in_([*ACTIVE_BACKUP_STATES, BackupStatus.COMPLETED.value]),
+                    )
+                )
+            ).scalar_one()
+            if held >= policy.manual_quota:
+                raise BackupQuotaExceeded(
+                    details={"quota": policy.manual_quota, "held": held, "tier": tenant.tier}
+                )
+        backup = flows.new_backup(
+            self.runtime, instance, type_, reason=reason, requested_by=access.actor.id
+        )
+        self.session.add(backup)
+        await self.session.flush()
+        await defer_backup(self.session, backup)
+        await audit.record(
+            self.session,
+            action="backup.created",
+            resource_type="backup",
+            resource_id=backup.id,
+            actor_id=access.actor.id,
+            tenant_id=tenant.id,
+            new_values={"type": backup.type, "reason": reason},
+            client=self.client,
+        )
+        return backup
+
+    async def delete(self, access: TenantAccess, backup: Backup) -> None:
+        access.require_manager()
+        if backup.type != BackupType.MANUAL.value:
+            raise Conflict(
+                "Only manual backups can be deleted; the others follow their retention",
+                details={"type": backup.type},
+            )
+        if backup.status in ACTIVE_BACKUP_STATES:
+            raise Conflict("This backup is still being taken", details={"status": backup.status})
+        in_use = (
+            await self.session.execute(
+                select(Restore.id).where(
+                    Restore.backup_id == backup.id,
+                    Restore.status.in_([RestoreStatus.PENDING.value, RestoreStatus.RUNNING.value]),
+                )
+            )
+        ).first()
+        if in_use is not None:
+            raise Conflict("A restore of this backup is under way")
+        # The archive goes first (idempotent); if this transaction then fails, the expiry
+        # job finds the row without an archive and removes it.
+        await flows.storage_of(self.runtime).delete(backup.storage_key)
+        await audit.record(
+            self.session,
+            action="backup.deleted",
+            resource_type="backup",
+            resource_id=backup.id,
+            actor_id=access.actor.id,
+            tenant_id=backup.tenant_id,
+            old_values={"type": backup.type, "created_at": clock.isoformat(backup.created_at)},
+            client=self.client,
+        )
+        await self.session.delete(backup)
+        await self.session.flush()
+
+    # -- restoring ------------------------------------------------------------------------
+
+    async def restore(
+        self,
+        access: TenantAccess,
+        backup: Backup,
+        *,
+        new_tenant: dict[str, Any] | None = None,
+    ) -> Restore:
+        """Restore ``backup`` over its tenant's instance, or into a new tenant."""
+        access.require_manager()
+        if backup.status != BackupStatus.COMPLETED.value:
+            raise Conflict(
+                "Only a completed backup can be restored", details={"status": backup.status}
+            )
+        if new_tenant is not None:
+            return await self._restore_into_new_tenant(access, backup, new_tenant)
+        instance = await production_instance(self.session, access.tenant.id)
+        if instance is None:
+            raise Conflict("The tenant has no instance to restore into")
+        instance = await self.session.get(Instance, instance.id, with_for_update=True)
+        assert instance is not None
+        if major_version(instance.odoo_version) != major_version(backup.odoo_version):
+            raise BackupVersionMismatch(
+                details={"backup": backup.odoo_version, "instance": instance.odoo_version}
+            )
+        # 409 unless ready or stopped (provisioning, deleting, restoring...).
+        await transition(
+            self.session,
+            instance,
+            Action.RESTORE,
+            f"Restoring backup {backup.id}",
+            actor_id=access.actor.id,
+        )
+        return await self._new_restore(access, backup, instance, as_copy=False)
+
+    async def _restore_into_new_tenant(
+        self, access: TenantAccess, backup: Backup, fields: dict[str, Any]
+    ) -> Restore:
+        tenants = TenantService(self.session, self.runtime, self.client)
+        tenant = await tenants.create_tenant(
+            access.actor,
+            name=fields["name"],
+            subdomain=fields["subdomain"],
+            tier=fields.get("tier") or access.tenant.tier,
+            odoo_version=major_version(backup.odoo_version),
+        )
+        instance = await production_instance(self.session, tenant.id)
+        assert instance is not None
+        return await self._new_restore(
+            TenantAccess(tenant=tenant, role=None, actor=access.actor),
+            backup,
+            instance,
+            as_copy=True,
+        )
+
+    async def _new_restore(
+        self, access: TenantAccess, backup: Backup, instance: Instance, *, as_copy: bool
+    ) -> Restore:
+        restore = Restore(
+            tenant_id=instance.tenant_id,
+            instance_id=instance.id,
+            backup_id=backup.id,
+            source_tenant_id=backup.tenant_id,
+            status=RestoreStatus.PENDING.value,
+            progress=0,
+            as_copy=as_copy,
+            requested_by=access.actor.id,
+        )
+        self.session.add(restore)
+        await self.session.flush()
+        await defer_restore(self.session, restore)
+        await audit.record(
+            self.session,
+            action="backup.restore_requested",
+            resource_type="restore",
+            resource_id=restore.id,
+            actor_id=access.actor.id,
+            tenant_id=restore.tenant_id,
+            new_values={"backup_id": str(backup.id), "as_copy": as_copy},
+            client=self.client,
+        )
+        return restore
+
+    # -- download links -------------------------------------------------------------------
+
+    async def download_link(self, backup: Backup) -> tuple[str, datetime] | None:
+        if backup.status != BackupStatus.COMPLETED.value:
+            return None
+        seconds = self.runtime.settings.backup_download_link_seconds
+        expires_at = clock.now() + timedelta(seconds=seconds)
+        filename = download_filename(backup)
+        url = await flows.storage_of(self.runtime).download_url(
+            backup.storage_key, filename=filename, expires_in=seconds
+        )
+        if url is None:
+            token = sign_download(self.runtime, backup.id, expires_at)
+            url = f"{self.runtime.settings.public_url}/api/v1/backups/download/{token}"
+        return url, expires_at
+
+
+def download_filename(backup: Backup) -> str:
+    stamp = backup.created_at.strftime("%Y-%m-%d_%H-%M-%S")
+    return f"{backup.database_name}_{stamp}.zip"
+
+
+def _download_key(runtime: Runtime) -> bytes:
+    return derive_key(runtime.secret_key, "backup-download")
+
+
+def sign_download(runtime: Runtime, backup_id: uuid.UUID, expires_at: datetime) -> str:
+    payload = json.dumps({"b": str(backup_id), "e": int(expires_at.timestamp())}).encode()
+    body = base64.urlsafe_b64encode(payload).rstrip(b"=")
+    signature = hmac.new(_download_key(runtime), body, hashlib.sha256).digest()
+    return (body + b"." + base64.urlsafe_b64encode(signature).rstrip(b"=")).decode()
+
+
+def verify_download(runtime: Runtime, token: str) -> uuid.UUID:
+    """The backup a download link names; 401 when forged or expired."""
+    try:
+        body, _, signature = token.encode().partition(b".")
+        expected = hmac.new(_download_key(runtime), body, hashlib.sha256).digest()
+        given = base64.urlsafe_b64decode(signature + b"=" * (-len(signature) % 4))
+        if not hmac.compare_digest(expected, given):
+            raise ValueError("bad signature")
+        payload = json.loads(base64.urlsafe_b64decode(body + b"=" * (-len(body) % 4)))
+        backup_id = uuid.UUID(payload["b"])
+        expires = int(payload["e"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise Unauthorized("This download link is invalid") from exc
+    if expires <= clock.now().timestamp():
+        raise Unauthorized("This download link has expired")
+    return backup_id
+
+
+# -- jobs -----------------------------------------------------------------------------------
+
+
+async def defer_backup(session: AsyncSession, backup: Backup) -> None:
+    assert backup.instance_id is not None
+    await defer(
+        session,
+        BACKUP_TASK,
+        queue=QUEUE,
+        lock=instance_lock(backup.instance_id),
+        backup_id=str(backup.id),
+    )
+
+
+async def defer_restore(
+    session: AsyncSession, restore: Restore, scheduled_at: datetime | None = None
+) -> None:
+    await defer(
+        session,
+        RESTORE_TASK,
+        queue=QUEUE,
+        lock=instance_lock(restore.instance_id),
+        scheduled_at=scheduled_at,
+        restore_id=str(restore.id),
+    )
+
+
+def daily_slot_offset(instance_id: uuid.UUID) -> timedelta:
+    """Each instance's time of day for its scheduled backup, spread over the day."""
+    return timedelta(seconds=zlib.crc32(instance_id.bytes) % 86400)
+
+
+def current_slot(instance_id: uuid.UUID, now: datetime) -> datetime:
+    """The start of the instance's latest daily slot at ``now``."""
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    slot = day + daily_slot_offset(instance_id)
+    return slot if slot <= now else slot - timedelta(days=1)
+
+
+async def schedule_due_backups(runtime: Runtime, *, limit: int = 500) -> int:
+    """Create and defer the scheduled backups that are due; returns how many."""
+    now = clock.now()
+    async with runtime.db.transaction() as session:
+        rows = (
+            await session.execute(
+                select(Instance)
+                .join(Tenant, Tenant.id == Instance.tenant_id)
+                .where(
+                    Instance.status == InstanceStatus.READY.value,
+                    Instance.kind == "production",
+                    Tenant.is_active.is_(True),
+                    Tenant.status == TenantStatus.READY.value,
+                )
+            )
+        ).scalars()
+        created = 0
+        for instance in rows:
+            slot = current_slot(instance.id, now)
+            taken = (
+                await session.execute(
+                    select(Backup.id).where(
+                        Backup.instance_id == instance.id,
+                        Backup.type == BackupType.SCHEDULED.value,
+                        Backup.created_at >= slot,
+                        Backup.status != BackupStatus.FAILED.value,
+                    )
+                )
+            ).first()
+            if taken is not None:
+                continue
+            backup = flows.new_backup(
+                runtime, instance, BackupType.SCHEDULED, reason="Daily backup"
+            )
+            session.add(backup)
+            await session.flush()
+            await defer_backup(session, backup)
+            created += 1
+            if created >= limit:
+                break
+    return created
+
+
+async def admin_backup(
+    session: AsyncSession,
+    runtime: Runtime,
+    actor: User,
+    tenant: Tenant,
+    reason: str,
+    client: ClientInfo | None = None,
+) -> Backup:
+    """A platform admin's backup of a tenant: outside the tenant's manual quota."""
+    access = TenantAccess(tenant=tenant, role=None, actor=actor)
+    return await BackupService(session, runtime, client).create(
+        access, type_=BackupType.MANUAL, reason=reason, count_quota=False
+    )
+
+
+async def take_pre_delete_backup(runtime: Runtime, instance_id: uuid.UUID) -> Backup | None:
+    """Before a deletion drops the database: an archive kept for the configured days.
+
+    Idempotent: a completed pre_delete backup of the instance is reused, a pending one is
+    run. Raises BackupFailed when it cannot be taken (the deletion then waits and retries).
+    """
+    async with runtime.db.transaction() as session:
+        instance = await session.get(Instance, instance_id)
+        if instance is None or instance.host_id is None:
+            return None
+        existing = (
+            await session.execute(
+                select(Backup)
+                .where(
+                    Backup.instance_id == instance_id,
+                    Backup.type == BackupType.PRE_DELETE.value,
+                    Backup.status != BackupStatus.FAILED.value,
+                )
+                .order_by(Backup.created_at.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        if existing is None:
+            existing = flows.new_backup(
+                runtime, instance, BackupType.PRE_DELETE, reason="Before deleting the tenant"
+            )
+            session.add(existing)
+            await session.flush()
+        backup_id = existing.id
+        if existing.status == BackupStatus.COMPLETED.value:
+            return existing
+    backup = await flows.run_backup(runtime, backup_id)
+    if backup.status != BackupStatus.COMPLETED.value:
+        message = (backup.error or {}).get("message", "unknown error")
+        raise flows.BackupFailed(f"The backup before deletion failed: {message}")
+    return backup

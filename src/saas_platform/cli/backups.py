@@ -1,0 +1,225 @@
+"""``saas backups ...``: list, take, verify and restore backups from the command line.
+
+The long work runs right here (not through the job queue), with a progress bar.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from saas_platform.cli.common import console, fail, load_settings, read_secret_from_stdin, run
+
+backups_app = typer.Typer(help="Back up and restore tenants.", no_args_is_help=True)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+async def _tenant(session: Any, ref: str) -> Any:
+    from sqlalchemy import func, select
+
+    from saas_platform.tenants.models import Tenant
+
+    try:
+        found = await session.get(Tenant, uuid.UUID(ref))
+    except ValueError:
+        found = (
+            await session.execute(select(Tenant).where(func.lower(Tenant.subdomain) == ref.lower()))
+        ).scalar_one_or_none()
+    if found is None:
+        fail(f"No tenant {ref!r} (give its id or subdomain).")
+    return found
+
+
+def _with_runtime(work: Callable[[Any], Awaitable[None]]) -> None:
+    from saas_platform.core.runtime import open_runtime
+
+    settings = load_settings()
+
+    async def _run() -> None:
+        async with open_runtime(settings, migrate=True) as runtime:
+            await work(runtime)
+
+    run(_run())
+
+
+@backups_app.command("list")
+def list_backups(tenant: Annotated[str, typer.Option(help="Tenant id or subdomain.")]) -> None:
+    """The tenant's backups, newest first."""
+    from sqlalchemy import select
+
+    from saas_platform.backups.models import Backup
+
+    async def work(runtime: Any) -> None:
+        async with runtime.db.sessionmaker() as session:
+            found = await _tenant(session, tenant)
+            rows = (
+                await session.execute(
+                    select(Backup)
+                    .where(Backup.tenant_id == found.id)
+                    .order_by(Backup.created_at.desc())
+                )
+            ).scalars()
+            table = Table("id", "type", "status", "size", "created", "expires")
+            for b in rows:
+                table.add_row(
+                    str(b.id),
+                    b.type,
+                    b.status,
+                    f"{b.size_bytes:,}" if b.size_bytes is not None else "-",
+                    b.created_at.strftime("%Y-%m-%d %H:%M"),
+                    b.expires_at.strftime("%Y-%m-%d") if b.expires_at else "-",
+                )
+            console.print(table)
+
+    _with_runtime(work)
+
+
+@backups_app.command("create")
+def create(
+    tenant: Annotated[str, typer.Option(help="Tenant id or subdomain.")],
+    reason: Annotated[str, typer.Option(help="Why (kept with the backup).")] = "CLI backup",
+) -> None:
+    """Take a manual backup of the tenant now."""
+    from saas_platform.backups import flows
+    from saas_platform.backups.models import BackupStatus, BackupType
+    from saas_platform.backups.service import BACKUP_STATES
+    from saas_platform.instances.service import production_instance
+
+    async def work(runtime: Any) -> None:
+        async with runtime.db.transaction() as session:
+            found = await _tenant(session, tenant)
+            instance = await production_instance(session, found.id)
+            if instance is None or instance.status not in BACKUP_STATES:
+                fail(f"The tenant's instance is {instance.status if instance else 'missing'}.")
+            backup = flows.new_backup(runtime, instance, BackupType.MANUAL, reason=reason)
+            session.add(backup)
+        with _progress() as progress:
+            task = progress.add_task(f"Backing up {found.subdomain}", total=100)
+
+            async def on_progress(percent: int) -> None:
+                progress.update(task, completed=percent)
+
+            done = await flows.run_backup(runtime, backup.id, on_progress=on_progress)
+        if done.status != BackupStatus.COMPLETED.value:
+            fail(f"Backup failed: {(done.error or {}).get('message')}")
+        console.print(f"Backup {done.id}: {done.size_bytes:,} bytes, sha256 {done.sha256}")
+
+    _with_runtime(work)
+
+
+@backups_app.command("verify")
+def verify(backup_id: Annotated[str, typer.Argument(help="The backup's id.")]) -> None:
+    """Download the archive and check its checksum, zip structure and manifest."""
+    from saas_platform.backups import flows
+    from saas_platform.backups.models import Backup
+
+    async def work(runtime: Any) -> None:
+        async with runtime.db.sessionmaker() as session:
+            backup = await session.get(Backup, _uuid(backup_id))
+        if backup is None or backup.status != "completed":
+            fail("No completed backup with this id.")
+        with _progress() as progress:
+            task = progress.add_task("Verifying", total=None)
+            try:
+                facts = await flows.verify_backup(
+                    runtime, backup, runtime.settings.data_dir / "tmp"
+                )
+            except Exception as exc:
+                fail(f"The backup is not sound: {getattr(exc, 'message', exc)}")
+            progress.update(task, total=1, completed=1)
+        console.print(
+            f"Backup {backup.id} is sound: Odoo {facts['odoo_version']}, "
+            f"{facts['filestore_files']} filestore files, sha256 {backup.sha256}."
+        )
+
+    _with_runtime(work)
+
+
+@backups_app.command("restore")
+def restore(backup_id: Annotated[str, typer.Argument(help="The backup's id.")]) -> None:
+    """Restore a backup over its tenant (a pre_restore backup is taken first)."""
+    from saas_platform.backups import flows
+    from saas_platform.backups.models import Backup, Restore, RestoreStatus
+    from saas_platform.instances.lifecycle import Action, transition
+    from saas_platform.instances.models import Instance
+
+    async def work(runtime: Any) -> None:
+        async with runtime.db.transaction() as session:
+            backup = await session.get(Backup, _uuid(backup_id))
+            if backup is None or backup.status != "completed" or backup.instance_id is None:
+                fail("No completed backup with this id.")
+            instance = await session.get(Instance, backup.instance_id, with_for_update=True)
+            assert instance is not None
+            await transition(session, instance, Action.RESTORE, f"CLI restore of {backup.id}")
+            row = Restore(
+                tenant_id=instance.tenant_id,
+                instance_id=instance.id,
+                backup_id=backup.id,
+                source_tenant_id=backup.tenant_id,
+                status=RestoreStatus.PENDING.value,
+                progress=0,
+                as_copy=False,
+            )
+            session.add(row)
+        with _progress() as progress:
+            task = progress.add_task("Restoring", total=100)
+
+            async def on_progress(percent: int) -> None:
+                progress.update(task, completed=percent)
+
+            done = await flows.run_restore(runtime, row.id, on_progress=on_progress)
+        if done.status != RestoreStatus.COMPLETED.value:
+            fail(f"Restore {done.status}: {(done.error or {}).get('message')}")
+        console.print(f"Restored backup {backup_id}.")
+
+    _with_runtime(work)
+
+
+@backups_app.command("import")
+def import_archive(
+    archive: Annotated[Path, typer.Argument(help="An Odoo backup zip.", exists=True)],
+    tenant: Annotated[str, typer.Option(help="Tenant id or subdomain.")],
+    admin_login: Annotated[str, typer.Option(help="The archived database's admin login.")],
+    admin_password_stdin: Annotated[
+        bool, typer.Option("--admin-password-stdin", help="Read the admin password from stdin.")
+    ] = False,
+) -> None:
+    """Add an archive made by Odoo's own backup as a manual backup of the tenant."""
+    from saas_platform.backups.imports import import_archive as do_import
+
+    password = (
+        read_secret_from_stdin("admin password")
+        if admin_password_stdin
+        else typer.prompt("Admin password of the archived database", hide_input=True)
+    )
+
+    async def work(runtime: Any) -> None:
+        async with runtime.db.sessionmaker() as session:
+            found = await _tenant(session, tenant)
+        backup = await do_import(runtime, found.id, archive, admin_login, password)
+        console.print(f"Imported as backup {backup.id} ({backup.size_bytes:,} bytes).")
+
+    _with_runtime(work)
+
+
+def _uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        fail(f"{value!r} is not a backup id.")
+        raise

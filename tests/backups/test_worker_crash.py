@@ -1,0 +1,124 @@
+"""SIGKILL of the worker during a backup: nothing half-written is ever marked completed."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import uuid
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from saas_platform.backups.models import Backup
+from saas_platform.core.runtime import Runtime
+from tests.backups.support import ready_tenant
+from tests.conftest import TEST_SECRET_KEY
+from tests.fixtures.auth import platform_admin, verified_user
+from tests.fixtures.odoo import SAAS, EmulatorProcess, running_emulator
+from tests.fixtures.smtp import Inbox
+from tests.instances.test_provisioning import add_host
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def odoo(pg_server: str, tmp_path: Path) -> Iterator[EmulatorProcess]:
+    with running_emulator(pg_server, tmp_path / "odoo") as emulator:
+        yield emulator
+
+
+def worker(
+    database_url: str, data_dir: Path, backups: Path, log: Path, faults: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAAS_")} | {
+        "SAAS_ENV": "test",
+        "SAAS_DATABASE_URL": database_url,
+        "SAAS_SECRET_KEY": TEST_SECRET_KEY,
+        "SAAS_DATA_DIR": str(data_dir),
+        "SAAS_BACKUP_LOCAL_DIR": str(backups),
+        "SAAS_WORKER_HEARTBEAT_SECONDS": "0.5",
+        "SAAS_STALLED_WORKER_SECONDS": "2",
+        "SAAS_LOG_FORMAT": "text",
+        "SAAS_FAULTS": json.dumps(faults),
+    }
+    with open(log, "ab") as out:
+        return subprocess.Popen([SAAS, "worker"], env=env, stdout=out, stderr=out)
+
+
+async def backup_row(runtime: Runtime, backup_id: str) -> Backup:
+    async with runtime.db.sessionmaker() as session:
+        found = await session.get(Backup, uuid.UUID(backup_id))
+        assert found is not None
+        return found
+
+
+async def wait_status(runtime: Runtime, backup_id: str, status: str, timeout: float = 60) -> Backup:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        row = await backup_row(runtime, backup_id)
+        if row.status == status:
+            return row
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"backup stayed {row.status}, never {status}")
+        await asyncio.sleep(0.1)
+
+
+async def test_sigkill_during_a_backup(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    inbox: Inbox,
+    odoo: EmulatorProcess,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    admin = await platform_admin(client, runtime)
+    owner = await verified_user(client, runtime, inbox, "owner@example.com")
+    await add_host(client, admin, odoo)
+    tenant = await ready_tenant(client, runtime, owner, odoo)
+    tenant.add_file("probe-a.txt", os.urandom(200_000))
+    backups_dir = runtime.settings.backup_local_dir or runtime.settings.data_dir / "backups"
+
+    response = await client.post(f"/api/v1/tenants/{tenant.id}/backups", headers=owner.headers)
+    assert response.status_code == 202
+    backup_id = response.json()["id"]
+    # The whole archive has streamed, but the worker dies before it is complete in storage.
+    first = worker(
+        database_url,
+        tmp_path / "w1",
+        backups_dir,
+        tmp_path / "w1.log",
+        {"backup.dump": "sleep:120"},
+    )
+    try:
+        await wait_status(runtime, backup_id, "running")
+        await asyncio.sleep(2)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    row = await backup_row(runtime, backup_id)
+    assert row.status == "running"
+    assert row.sha256 is None
+    assert not await runtime.backup_storage.exists(row.storage_key)
+    assert await runtime.backup_storage.keys() == []
+
+    # Another worker notices the dead one and takes the backup again, whole.
+    second = worker(database_url, tmp_path / "w2", backups_dir, tmp_path / "w2.log", {})
+    try:
+        done = await wait_status(runtime, backup_id, "completed")
+    finally:
+        second.terminate()
+        second.wait(timeout=30)
+    path = backups_dir / done.storage_key
+    data = path.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == done.sha256
+    assert len(data) == done.size_bytes
+    with zipfile.ZipFile(path) as zipped:
+        assert zipped.testzip() is None
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no partial left over
