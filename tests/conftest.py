@@ -16,6 +16,7 @@ from saas_platform.core import clock as clock_module
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.settings import Settings
 from tests.fixtures.postgres import database_from_template, migrated_template, postgres_server
+from tests.fixtures.s3 import s3_server
 from tests.fixtures.smtp import Inbox, SmtpServer
 
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 40
@@ -45,6 +46,13 @@ def smtp_server() -> Iterator[SmtpServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A local S3 endpoint (moto's server mode) on loopback: no public S3 is reachable."""
+    with s3_server() as url:
+        yield url
 
 
 @pytest.fixture

@@ -45,7 +45,9 @@ class Tenant:
         )
 
     def partner_names(self) -> set[str]:
-        rows = self.call("res.partner", "search_read", [["name", "=like", "Probe %"]], fields=["name"])
+        rows = self.call(
+            "res.partner", "search_read", [["name", "=like", "Probe %"]], fields=["name"]
+        )
         return {row["name"] for row in rows}
 
     def add_file(self, name: str, content: bytes) -> int:

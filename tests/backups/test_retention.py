@@ -19,7 +19,7 @@ from saas_platform.core.clock import FrozenClock
 from saas_platform.core.runtime import Runtime
 from saas_platform.tenants.tiers import BackupPolicy
 from tests.backups.support import ready_tenant
-from tests.fixtures.auth import LoggedIn, platform_admin, verified_user
+from tests.fixtures.auth import LoggedIn, login, platform_admin, verified_user
 from tests.fixtures.odoo import EmulatorProcess, running_emulator
 from tests.fixtures.smtp import Inbox
 from tests.instances.test_provisioning import add_host
@@ -119,6 +119,7 @@ async def test_120_days_of_scheduled_backups_leave_exactly_what_gfs_keeps(
     async with runtime.db.sessionmaker() as session:
         listed = set((await session.execute(select(Backup.storage_key))).scalars())
     assert stored == listed
+    owner = await login(client, owner.email)  # 120 days later, the old token has expired
     listing = await client.get(
         f"/api/v1/tenants/{tenant.id}/backups",
         params={"type": "scheduled", "page_size": 100},
