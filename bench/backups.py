@@ -40,8 +40,11 @@ from saas_platform.backups.storage import LocalStorage
 from saas_platform.odoo.rpc_driver import RpcDriver
 
 async def main() -> None:
-    url, master, postgres, database, root = sys.argv[1:6]
-    driver = RpcDriver(url, master, postgres_url=postgres)
+    url, master, postgres, database, root, filestores = sys.argv[1:7]
+    driver = RpcDriver(
+        url, master, postgres_url=postgres,
+        filestore_root=Path(filestores) if filestores != "-" else None,
+    )
     started = time.perf_counter()
     stored = await archive_to_storage(driver, database, LocalStorage(Path(root)), "bench.zip")
     seconds = time.perf_counter() - started
@@ -98,12 +101,15 @@ def baseline(postgres: str, database: str) -> float:
     return time.perf_counter() - started
 
 
-def platform(url: str, master: str, postgres: str, database: str) -> tuple[float, int, int]:
-    """Seconds, archive bytes, and the child's peak RSS in MB."""
+def platform(
+    url: str, master: str, postgres: str, database: str, filestores: str
+) -> tuple[float, int, int]:
+    """Seconds, archive bytes, and the child's peak RSS in MB. ``filestores``: the
+    emulator's filestore root for the driver's own assembly, or "-" for Odoo's route."""
     root = tempfile.mkdtemp(prefix="bench-backups-")
     try:
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, url, master, postgres, database, root],
+            [sys.executable, "-c", CHILD, url, master, postgres, database, root, filestores],
             check=True,
             capture_output=True,
             text=True,
@@ -145,6 +151,7 @@ def main() -> None:
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
     made: list[str] = []
+    filestores = data_dir / "filestore"
     try:
         wait_up(url)
         for size in args.size_mb:
@@ -154,16 +161,19 @@ def main() -> None:
                 row = conn.execute("SELECT pg_database_size(%s)", (database,)).fetchone()
             on_disk = row[0] if row else 0
             base = min(baseline(args.postgres_url, database) for _ in range(2))
-            runs = [platform(url, master, args.postgres_url, database) for _ in range(2)]
-            seconds = min(r[0] for r in runs)
-            peak = max(r[2] for r in runs)
             print(
-                f"database ~{size} MB (on disk {on_disk / 2**20:.0f} MB, "
-                f"archive {runs[0][1] / 2**20:.0f} MB)"
+                f"database ~{size} MB (on disk {on_disk / 2**20:.0f} MB); "
+                f"pg_dump | gzip {base:.2f} s"
             )
-            print(f"  pg_dump | gzip   {base:7.2f} s")
-            print(f"  platform backup  {seconds:7.2f} s   ratio {base / seconds:.2f} (aim >= 0.8)")
-            print(f"  worker peak RSS  {peak} MB (aim < 150, flat across sizes)")
+            paths = (("Odoo's backup route", "-"), ("assembled by the driver", str(filestores)))
+            for label, root in paths:
+                runs = [platform(url, master, args.postgres_url, database, root) for _ in range(2)]
+                seconds = min(r[0] for r in runs)
+                peak = max(r[2] for r in runs)
+                print(
+                    f"  {label:24} {seconds:6.2f} s  ratio {base / seconds:.2f} (aim >= 0.8)  "
+                    f"archive {runs[0][1] / 2**20:.0f} MB  worker peak RSS {peak} MB (aim < 150)"
+                )
     finally:
         for database in made:
             try:

@@ -25,7 +25,7 @@ from saas_platform.core.db import with_database
 from saas_platform.core.errors import ConfigurationError
 from saas_platform.core.runtime import Runtime
 from saas_platform.hosts.models import OdooHost
-from saas_platform.hosts.service import HostService
+from saas_platform.hosts.service import EMULATOR_DIR, HostService
 from saas_platform.instances import service as instances
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class BuiltinEmulator:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
-        self.data_dir = Path(self.settings.data_dir) / "odoo-emulator"
+        self.data_dir = Path(self.settings.data_dir) / EMULATOR_DIR
         self.process: asyncio.subprocess.Process | None = None
         self.url: str | None = None
 

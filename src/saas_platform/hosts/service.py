@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -33,6 +34,10 @@ class HostWithLoad:
     instance_count: int
 
 
+# The built-in emulator's data dir under the platform's (hosts/emulator.py).
+EMULATOR_DIR = "odoo-emulator"
+
+
 def driver_for(runtime: Runtime, host: OdooHost) -> RpcDriver:
     return RpcDriver(
         host.url,
@@ -40,6 +45,13 @@ def driver_for(runtime: Runtime, host: OdooHost) -> RpcDriver:
         postgres_url=(
             runtime.secrets.decrypt(host.postgres_url_encrypted)
             if host.postgres_url_encrypted
+            else None
+        ),
+        # The built-in emulator keeps its filestores under our data dir: backups of its
+        # databases are assembled here, pipelined (odoo/direct_dump.py).
+        filestore_root=(
+            Path(runtime.settings.data_dir) / EMULATOR_DIR / "filestore"
+            if host.is_emulator
             else None
         ),
     )

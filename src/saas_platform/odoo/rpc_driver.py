@@ -11,12 +11,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import IO, Any
 
 import psycopg
 from psycopg import sql
 
 from saas_platform.core.errors import Conflict
+from saas_platform.odoo import direct_dump
 from saas_platform.odoo.client import OdooClient, ServerVersion
 from saas_platform.odoo.driver import Credentials, DatabaseSetup, HostHealth
 from saas_platform.odoo.errors import OdooError, OdooFault
@@ -29,11 +31,15 @@ class RpcDriver:
         master_password: str,
         *,
         postgres_url: str | None = None,
+        filestore_root: Path | None = None,
         client: OdooClient | None = None,
     ) -> None:
         self.client = client or OdooClient(url)
         self.master_password = master_password
         self.postgres_url = postgres_url
+        # Where the host keeps its filestores, when this process can read them (the
+        # built-in emulator): backups are then assembled here (odoo/direct_dump.py).
+        self.filestore_root = filestore_root
 
     async def close(self) -> None:
         await self.client.close()
@@ -172,8 +178,17 @@ class RpcDriver:
         return await self.client.drop_database(self.master_password, name)
 
     async def dump(self, name: str) -> AsyncIterator[bytes]:
+        """Odoo's zip archive of ``name``: assembled here when the database and its
+        filestore are within reach, else from Odoo's own backup route."""
         await self.start(name)
-        async for chunk in self.client.backup(self.master_password, name):
+        if self.postgres_url and self.filestore_root is not None:
+            version = await self.client.version()
+            stream = direct_dump.stream_archive(
+                self.postgres_url, name, self.filestore_root / name, version
+            )
+        else:
+            stream = self.client.backup(self.master_password, name)
+        async for chunk in stream:
             yield chunk
 
     async def restore(self, name: str, archive: IO[bytes], *, copy: bool) -> None:
