@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from sqlalchemy import select
 
@@ -115,6 +116,11 @@ async def test_backup_then_restore_over_a_changed_tenant_gives_back_data_and_fil
     assert backup["size_bytes"] > 0
     assert backup["progress"] == 100
     assert backup["expires_at"]
+    detail = (await client.get(f"/api/v1/tenants/{tenant.id}", headers=owner.headers)).json()
+    assert detail["backups"]["count"] == 1
+    assert detail["backups"]["last_backup_id"] == backup["id"]
+    assert detail["backups"]["last_backup_status"] == "completed"
+    assert detail["backups"]["next_scheduled_at"]
     # The download link gives the very archive the checksum describes, in Odoo's format.
     archive = await download(client, backup)
     assert len(archive) == backup["size_bytes"]
@@ -409,3 +415,31 @@ async def test_admin_backup_action_with_reason_in_the_audit_trail(
     )
     [entry] = logs.json()["results"]
     assert entry["new_values"]["reason"] == "before the migration"
+
+
+@pytest.mark.parametrize("settings_overrides", [{}], indirect=True)
+async def test_a_stopped_instance_is_backed_up_and_stays_stopped(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    owner: LoggedIn,
+    tenant: Tenant,
+    odoo: EmulatorProcess,
+) -> None:
+    instance = (await client.get(f"/api/v1/tenants/{tenant.id}", headers=owner.headers)).json()[
+        "instance"
+    ]
+    stopped = await client.post(
+        f"/api/v1/instances/{instance['id']}/actions",
+        json={"action": "stop"},
+        headers=owner.headers,
+    )
+    assert stopped.status_code in (200, 202), stopped.text
+    backup = await take_backup(client, runtime, owner, tenant)
+    assert backup["size_bytes"] > 0
+    found = (await client.get(f"/api/v1/tenants/{tenant.id}", headers=owner.headers)).json()
+    assert found["status"] == "stopped"
+    with psycopg.connect(odoo.postgres_url) as conn:
+        row = conn.execute(
+            "SELECT datallowconn FROM pg_database WHERE datname = %s", (tenant.database,)
+        ).fetchone()
+    assert row == (False,)

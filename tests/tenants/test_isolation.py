@@ -81,8 +81,11 @@ async def test_outsiders_get_404_or_403_on_every_scoped_route(
     assert still.json()["status"] == tenant["status"]
     assert still.json()["member_count"] == 1
 
-    # Control: the owner reaches the GET routes the outsider could not.
+    # Control: the owner reaches the GET routes the outsider could not (those whose ids
+    # this test has: a backup or restore of its own would need an Odoo host).
     for method, path in routes:
+        if set(PARAM.findall(path)) - set(values):
+            continue
         if method == "GET" and "{user_id}" not in path.replace("/api/v1/users/{user_id}", ""):
             response = await client.get(fill(path, values), headers=victim.headers)
             assert response.status_code == 200, (path, response.text)

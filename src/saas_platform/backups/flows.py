@@ -127,6 +127,7 @@ async def run_backup(
         return await _fail_backup(runtime, backup_id, BackupFailed("The instance has no database"))
 
     database = backup.database_name
+    was_stopped = instance.status == InstanceStatus.STOPPED.value and host.postgres_url_encrypted
     driver = driver_for(runtime, host)
     try:
         estimate = await _estimated_size(driver, database)
@@ -143,6 +144,10 @@ async def run_backup(
         logger.warning("backup %s failed: %s", backup_id, _message(exc))
         return await _fail_backup(runtime, backup_id, exc)
     finally:
+        # Dumping opens the database to connections; a stopped instance stays stopped.
+        if was_stopped:
+            with contextlib.suppress(Exception):
+                await driver.stop(database)
         await driver.close()
 
     async with runtime.db.transaction() as session:

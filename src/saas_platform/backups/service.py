@@ -291,6 +291,38 @@ class BackupService:
         return url, expires_at
 
 
+async def backup_summary(session: AsyncSession, tenant_id: uuid.UUID) -> dict[str, Any]:
+    """What the tenant's detail shows of its backups."""
+    count = (
+        await session.execute(
+            select(func.count())
+            .select_from(Backup)
+            .where(Backup.tenant_id == tenant_id, Backup.status == BackupStatus.COMPLETED.value)
+        )
+    ).scalar_one()
+    last = (
+        await session.execute(
+            select(Backup)
+            .where(Backup.tenant_id == tenant_id)
+            .order_by(Backup.created_at.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    instance = await production_instance(session, tenant_id)
+    return {
+        "count": count,
+        "last_backup_id": str(last.id) if last else None,
+        "last_backup_at": clock.isoformat(last.created_at) if last else None,
+        "last_backup_status": last.status if last else None,
+        "last_backup_type": last.type if last else None,
+        "next_scheduled_at": (
+            clock.isoformat(current_slot(instance.id, clock.now()) + timedelta(days=1))
+            if instance is not None and instance.status == InstanceStatus.READY.value
+            else None
+        ),
+    }
+
+
 def download_filename(backup: Backup) -> str:
     stamp = backup.created_at.strftime("%Y-%m-%d_%H-%M-%S")
     return f"{backup.database_name}_{stamp}.zip"

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from saas_platform.auth.dependencies import CurrentPrincipal
+from saas_platform.backups.service import backup_summary
 from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
 from saas_platform.instances import service as instances
 from saas_platform.instances.schemas import InstanceRead
@@ -95,6 +96,7 @@ async def tenant_detail(
         subscription_count=0,  # billing is not built yet: no subscriptions exist
         limits=asdict(TIERS[tenant.tier]) if tenant.tier in TIERS else None,
         instance=instance_data,
+        backups=await backup_summary(service.session, tenant.id),
         estimated_completion=instance_data.estimated_completion if instance_data else None,
     )
 

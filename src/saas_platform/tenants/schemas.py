@@ -69,6 +69,8 @@ class TenantRead(Schema):
     subscription_count: int | None = None
     limits: dict[str, Any] | None = None
     instance: InstanceRead | None = None
+    # count, last backup (id, time, status, type), next scheduled backup
+    backups: dict[str, Any] | None = None
     estimated_completion: UTCDateTime | None = None
     created_at: UTCDateTime
     updated_at: UTCDateTime
