@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 import signal
-import subprocess
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -19,11 +17,11 @@ import pytest
 from saas_platform.backups.models import Backup
 from saas_platform.core.runtime import Runtime
 from tests.backups.support import ready_tenant
-from tests.conftest import TEST_SECRET_KEY
 from tests.fixtures.auth import platform_admin, verified_user
-from tests.fixtures.odoo import SAAS, EmulatorProcess, running_emulator
+from tests.fixtures.odoo import EmulatorProcess, running_emulator
 from tests.fixtures.smtp import Inbox
 from tests.instances.test_provisioning import add_host
+from tests.instances.test_worker_crash import worker
 
 pytestmark = pytest.mark.slow
 
@@ -32,24 +30,6 @@ pytestmark = pytest.mark.slow
 def odoo(pg_server: str, tmp_path: Path) -> Iterator[EmulatorProcess]:
     with running_emulator(pg_server, tmp_path / "odoo") as emulator:
         yield emulator
-
-
-def worker(
-    database_url: str, data_dir: Path, backups: Path, log: Path, faults: dict[str, str]
-) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAAS_")} | {
-        "SAAS_ENV": "test",
-        "SAAS_DATABASE_URL": database_url,
-        "SAAS_SECRET_KEY": TEST_SECRET_KEY,
-        "SAAS_DATA_DIR": str(data_dir),
-        "SAAS_BACKUP_LOCAL_DIR": str(backups),
-        "SAAS_WORKER_HEARTBEAT_SECONDS": "0.5",
-        "SAAS_STALLED_WORKER_SECONDS": "2",
-        "SAAS_LOG_FORMAT": "text",
-        "SAAS_FAULTS": json.dumps(faults),
-    }
-    with open(log, "ab") as out:
-        return subprocess.Popen([SAAS, "worker"], env=env, stdout=out, stderr=out)
 
 
 async def backup_row(runtime: Runtime, backup_id: str) -> Backup:
@@ -89,12 +69,9 @@ async def test_sigkill_during_a_backup(
     assert response.status_code == 202
     backup_id = response.json()["id"]
     # The whole archive has streamed, but the worker dies before it is complete in storage.
+    shared = {"SAAS_BACKUP_LOCAL_DIR": str(backups_dir)}
     first = worker(
-        database_url,
-        tmp_path / "w1",
-        backups_dir,
-        tmp_path / "w1.log",
-        {"backup.dump": "sleep:120"},
+        database_url, tmp_path / "w1", tmp_path / "w1.log", {"backup.dump": "sleep:120"}, shared
     )
     try:
         await wait_status(runtime, backup_id, "running")
@@ -109,7 +86,7 @@ async def test_sigkill_during_a_backup(
     assert await runtime.backup_storage.keys() == []
 
     # Another worker notices the dead one and takes the backup again, whole.
-    second = worker(database_url, tmp_path / "w2", backups_dir, tmp_path / "w2.log", {})
+    second = worker(database_url, tmp_path / "w2", tmp_path / "w2.log", {}, shared)
     try:
         done = await wait_status(runtime, backup_id, "completed")
     finally:

@@ -33,7 +33,11 @@ def odoo(pg_server: str, tmp_path: Path) -> Iterator[EmulatorProcess]:
 
 
 def worker(
-    database_url: str, data_dir: Path, log: Path, faults: dict[str, str] | None = None
+    database_url: str,
+    data_dir: Path,
+    log: Path,
+    faults: dict[str, str] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAAS_")} | {
         "SAAS_ENV": "test",
@@ -45,6 +49,7 @@ def worker(
         "SAAS_LOG_LEVEL": "INFO",
         "SAAS_LOG_FORMAT": "text",
         "SAAS_FAULTS": json.dumps(faults or {}),
+        **(extra_env or {}),
     }
     with open(log, "ab") as out:
         return subprocess.Popen([SAAS, "worker"], env=env, stdout=out, stderr=out)
