@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from saas_platform.backups.models import Backup
 from saas_platform.core.runtime import Runtime
@@ -443,3 +443,30 @@ async def test_a_stopped_instance_is_backed_up_and_stays_stopped(
             "SELECT datallowconn FROM pg_database WHERE datname = %s", (tenant.database,)
         ).fetchone()
     assert row == (False,)
+
+
+@pytest.mark.parametrize("settings_overrides", [{}], indirect=True)
+@pytest.mark.parametrize("busy", ["provisioning", "deleting"])
+async def test_no_restore_while_provisioning_or_deleting(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    owner: LoggedIn,
+    admin: LoggedIn,
+    tenant: Tenant,
+    busy: str,
+) -> None:
+    backup = await take_backup(client, runtime, owner, tenant)
+    async with runtime.db.transaction() as session:
+        await session.execute(
+            text("UPDATE instances SET status = :s WHERE tenant_id = :t"),
+            {"s": busy, "t": uuid.UUID(tenant.id)},
+        )
+    response = await client.post(
+        f"/api/v1/tenants/{tenant.id}/backups/{backup['id']}/restore",
+        json={},
+        headers=admin.headers,  # a platform admin still sees a deleting tenant
+    )
+    assert_envelope(response, 409, "CONFLICT")
+    assert response.json()["error"]["details"]["status"] == busy
+    again = await client.post(f"/api/v1/tenants/{tenant.id}/backups", headers=admin.headers)
+    assert_envelope(again, 409, "CONFLICT")
