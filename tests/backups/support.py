@@ -77,6 +77,7 @@ async def ready_tenant(
             "subdomain": name,
             "admin_email": ADMIN_LOGIN,
             "admin_password": ADMIN_PASSWORD,
+            "odoo_version": odoo.version,
         },
         headers=owner.headers,
     )
