@@ -146,3 +146,17 @@ async def test_s3_links_and_encryption(s3_endpoint: str) -> None:
 async def test_local_links_are_served_by_the_platform(tmp_path: Path) -> None:
     local = LocalStorage(tmp_path)
     assert await local.download_url("k.zip", filename="x.zip", expires_in=60) is None
+
+
+async def test_local_files_and_folders_are_private(tmp_path: Path) -> None:
+    local = LocalStorage(tmp_path / "data" / "backups")
+    await local.save("tenants/t1/a.zip", stream(b"secret"))
+    for path in (
+        tmp_path / "data",
+        tmp_path / "data" / "backups",
+        tmp_path / "data" / "backups" / "tenants",
+        tmp_path / "data" / "backups" / "tenants" / "t1",
+    ):
+        assert path.stat().st_mode & 0o777 == 0o700, path
+    archive = tmp_path / "data" / "backups" / "tenants" / "t1" / "a.zip"
+    assert archive.stat().st_mode & 0o777 == 0o600

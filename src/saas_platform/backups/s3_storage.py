@@ -87,7 +87,14 @@ class S3Storage:
         try:
             await asyncio.to_thread(self.client.head_bucket, Bucket=self.bucket)
         except ClientError:
-            await asyncio.to_thread(self.client.create_bucket, Bucket=self.bucket)
+            region = self.client.meta.region_name
+            # us-east-1 is the one region S3 wants no location constraint for.
+            extra = (
+                {"CreateBucketConfiguration": {"LocationConstraint": region}}
+                if region and region != "us-east-1"
+                else {}
+            )
+            await asyncio.to_thread(self.client.create_bucket, Bucket=self.bucket, **extra)
 
     async def save(
         self,
@@ -126,9 +133,9 @@ class S3Storage:
                 digest.update(chunk)
                 size += len(chunk)
                 buffer += chunk
-                if len(buffer) >= PART_SIZE:
-                    await send_part(bytes(buffer))
-                    buffer.clear()
+                while len(buffer) >= PART_SIZE:  # equal parts: R2 and some others insist
+                    await send_part(bytes(buffer[:PART_SIZE]))
+                    del buffer[:PART_SIZE]
                 if on_progress is not None:
                     await on_progress(size)
             if upload_id is None:  # small: one request

@@ -171,7 +171,13 @@ PARTIAL = ".partial-"
 
 
 def _make_dirs(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # mkdir(parents=True) gives the parents default permissions: create each level 0o700.
+    missing = []
+    while not path.is_dir():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
 
 
 def _sync(out: Any) -> None:
