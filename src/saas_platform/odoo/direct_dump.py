@@ -12,6 +12,7 @@ with data descriptors because it is never seeked.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import json
 import os
@@ -62,6 +63,7 @@ class _QueueWriter(io.RawIOBase):
                 continue
 
 
+@functools.cache
 def pg_dump_for(server_major: int) -> str:
     """A ``pg_dump`` of the server's major version (a newer one writes settings an older
     server's restore refuses), else the newest one found."""
@@ -84,6 +86,7 @@ def pg_dump_for(server_major: int) -> str:
     return str(max(newer, key=_major))
 
 
+@functools.cache
 def _major(pg_dump: Path) -> int:
     out = subprocess.run([str(pg_dump), "--version"], capture_output=True, text=True).stdout
     found = re.search(r"(\d+)(?:\.\d+)?", out)
