@@ -52,7 +52,9 @@ def set_clock(clock: Clock) -> Clock:
 
 def isoformat(moment: datetime) -> str:
     """RFC 3339 in UTC with a ``Z`` suffix, as every timestamp the API shows."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:  # what the database gives back is UTC already
+        moment = moment.astimezone(UTC)
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def as_utc(moment: datetime) -> datetime:
