@@ -565,6 +565,11 @@ async def test_nothing_is_served_while_the_listener_connection_is_closed(
         conn = runtime.principal_cache.listener._conn
         assert conn is not None
         await conn.close()
+        runtime.principal_cache.listener.drain()  # what the next request would do first
+        # Let the listening task see it before anything opens a connection: closing a
+        # connection under the task waiting on it frees its descriptor, and a new socket
+        # that reuses the number would lose its reader when the task stops waiting.
+        await until(lambda: not runtime.principal_cache.listener.listening)
 
     await _down_then_up(client, runtime, reconnect_gate, close)
 
