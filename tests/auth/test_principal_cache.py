@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -564,11 +566,12 @@ async def test_nothing_is_served_while_the_listener_connection_is_closed(
     async def close() -> None:
         conn = runtime.principal_cache.listener._conn
         assert conn is not None
-        await conn.close()
-        runtime.principal_cache.listener.drain()  # what the next request would do first
-        # Let the listening task see it before anything opens a connection: closing a
-        # connection under the task waiting on it frees its descriptor, and a new socket
-        # that reuses the number would lose its reader when the task stops waiting.
+        # The link closes under the listener, as when the network drops it. Shut down, not
+        # closed here: closing the descriptor under the task waiting on it would let a new
+        # socket reuse its number while the event loop still has it registered.
+        link = socket.socket(fileno=os.dup(conn.pgconn.socket))
+        link.shutdown(socket.SHUT_RDWR)
+        link.close()
         await until(lambda: not runtime.principal_cache.listener.listening)
 
     await _down_then_up(client, runtime, reconnect_gate, close)
