@@ -27,7 +27,8 @@ INSTANCE_ACTIONS = {"stop": Action.STOP, "start": Action.START, "restart": Actio
 
 class TenantAction(RequestSchema):
     action: Literal["backup", "stop", "start", "restart"]
-    reason: str = Field(min_length=1, max_length=500)
+    # Kept in the audit trail; asked for, but an action without one is not refused.
+    reason: str | None = Field(default=None, max_length=500)
 
 
 @router.post("/tenants/{tenant_id}/actions", status_code=status.HTTP_202_ACCEPTED)
@@ -46,7 +47,9 @@ async def tenant_action(
     tenant = access.tenant
     result: dict[str, Any] = {"action": body.action, "tenant_id": str(tenant.id)}
     if body.action == "backup":
-        backup = await admin_backup(session, runtime, actor, tenant, body.reason, client)
+        backup = await admin_backup(
+            session, runtime, actor, tenant, body.reason or "Requested by an operator", client
+        )
         result["backup"] = backup_read(backup).model_dump(mode="json")
     else:
         instance = await production_instance(session, tenant.id)
