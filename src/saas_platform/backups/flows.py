@@ -124,7 +124,7 @@ async def run_backup(
         backup.bytes_written = 0
         backup.error = None
     if instance is None or host is None:
-        return await _fail_backup(runtime, backup_id, BackupFailed("The instance has no database"))
+        return await fail_backup(runtime, backup_id, BackupFailed("The instance has no database"))
 
     database = backup.database_name
     was_stopped = instance.status == InstanceStatus.STOPPED.value and host.postgres_url_encrypted
@@ -142,7 +142,7 @@ async def run_backup(
         )
     except Exception as exc:
         logger.warning("backup %s failed: %s", backup_id, _message(exc))
-        return await _fail_backup(runtime, backup_id, exc)
+        return await fail_backup(runtime, backup_id, exc)
     finally:
         # Dumping opens the database to connections; a stopped instance stays stopped.
         if was_stopped:
@@ -150,28 +150,30 @@ async def run_backup(
                 await driver.stop(database)
         await driver.close()
 
-    async with runtime.db.transaction() as session:
-        backup = await session.get(Backup, backup_id, with_for_update=True)
-        assert backup is not None
-        now = clock.now()
-        backup.status = BackupStatus.COMPLETED.value
-        backup.size_bytes = stored.size
-        backup.sha256 = stored.sha256
-        backup.bytes_written = stored.size
-        backup.progress = 100
-        backup.completed_at = now
-        tenant = await session.get(Tenant, backup.tenant_id)
-        backup.expires_at = _expiry_of(runtime, backup, tenant)
-        await events.emit(
-            session,
-            events.BACKUP_COMPLETED,
-            backup_event(backup),
-            tenant_id=backup.tenant_id,
-        )
+    backup = await complete_backup(runtime, backup_id, stored)
     if on_progress is not None:
         await on_progress(100)
     if backup.type == BackupType.SCHEDULED.value and backup.instance_id is not None:
         await apply_retention(runtime, backup.instance_id)
+    return backup
+
+
+async def complete_backup(runtime: Runtime, backup_id: uuid.UUID, stored: StoredArchive) -> Backup:
+    """Mark the backup whole, once storage holds all of ``stored``: size, checksum,
+    retention, and the ``backup.completed`` event, in one transaction."""
+    async with runtime.db.transaction() as session:
+        backup = await session.get(Backup, backup_id, with_for_update=True)
+        assert backup is not None
+        backup.status = BackupStatus.COMPLETED.value
+        backup.size_bytes = backup.bytes_written = stored.size
+        backup.sha256 = stored.sha256
+        backup.progress = 100
+        backup.completed_at = clock.now()
+        tenant = await session.get(Tenant, backup.tenant_id)
+        backup.expires_at = _expiry_of(runtime, backup, tenant)
+        await events.emit(
+            session, events.BACKUP_COMPLETED, backup_event(backup), tenant_id=backup.tenant_id
+        )
     return backup
 
 
@@ -238,7 +240,7 @@ class _ProgressWriter:
             await self.also_notify(percent)
 
 
-async def _fail_backup(runtime: Runtime, backup_id: uuid.UUID, exc: BaseException) -> Backup:
+async def fail_backup(runtime: Runtime, backup_id: uuid.UUID, exc: BaseException) -> Backup:
     async with runtime.db.transaction() as session:
         backup = await session.get(Backup, backup_id, with_for_update=True)
         assert backup is not None

@@ -13,7 +13,6 @@ from saas_platform.backups.models import Backup, BackupStatus, BackupType
 from saas_platform.backups.storage import CHUNK_SIZE
 from saas_platform.core import clock
 from saas_platform.core.runtime import Runtime
-from saas_platform.events import service as events
 from saas_platform.instances.service import production_instance
 from saas_platform.tenants.models import Tenant
 
@@ -57,18 +56,6 @@ async def import_archive(
     try:
         stored = await flows.storage_of(runtime).save(backup.storage_key, _file_chunks(path))
     except Exception as exc:
-        await flows._fail_backup(runtime, backup.id, exc)
+        await flows.fail_backup(runtime, backup.id, exc)
         raise
-    async with runtime.db.transaction() as session:
-        row = await session.get(Backup, backup.id, with_for_update=True)
-        assert row is not None
-        row.status = BackupStatus.COMPLETED.value
-        row.size_bytes = row.bytes_written = stored.size
-        row.sha256 = stored.sha256
-        row.progress = 100
-        row.completed_at = clock.now()
-        row.expires_at = flows._expiry_of(runtime, row, tenant)
-        await events.emit(
-            session, events.BACKUP_COMPLETED, flows.backup_event(row), tenant_id=row.tenant_id
-        )
-    return row
+    return await flows.complete_backup(runtime, backup.id, stored)
