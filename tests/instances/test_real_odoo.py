@@ -117,3 +117,74 @@ async def test_provision_login_stop_start_delete_on_a_real_server(
             if leftover and await driver.database_exists(leftover):
                 await driver.drop(leftover)
         await driver.close()
+
+
+async def test_a_standby_database_becomes_a_tenant_on_a_real_server(
+    client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox
+) -> None:
+    """db.rename, the tenant's values and the login on a real server (hosts/standby.py)."""
+    from saas_platform.hosts import standby
+
+    assert URL is not None
+    runtime.settings.standby_databases_per_host = 1
+    admin = await platform_admin(client, runtime)
+    owner = await verified_user(client, runtime, inbox, "owner@example.com")
+    version = (await RpcDriver(URL, MASTER).server_version()).major
+    host = await client.post(
+        "/api/v1/admin/odoo-hosts",
+        json={
+            "name": "real",
+            "url": URL,
+            "master_password": MASTER,
+            "odoo_version": version,
+            "capacity": 10,
+            "postgres_url": POSTGRES,
+        },
+        headers=admin.headers,
+    )
+    assert host.status_code == 201, host.text
+    host_id = uuid.UUID(host.json()["id"])
+    template = f"saas_template_{version.replace('.', '_')}_{host_id.hex[:8]}"
+    prefix = f"{standby.STANDBY_PREFIX}{version.replace('.', '_')}_{host_id.hex[:8]}_"
+    name = "r" + uuid.uuid4().hex[:10]
+    driver = RpcDriver(URL, MASTER, postgres_url=POSTGRES)
+    try:
+        assert await standby.tend(runtime) is standby.TendResult.MORE
+        assert await standby.tend(runtime) is standby.TendResult.DONE
+        spares = [d for d in await driver.client.list_databases() if d.startswith(prefix)]
+        assert len(spares) == 1
+        created = await client.post(
+            "/api/v1/tenants",
+            json={"name": "Real Standby Co", "subdomain": name, "odoo_version": version},
+            headers=owner.headers,
+        )
+        assert created.status_code == 202, created.text
+        await runtime.run_pending_jobs()
+        tenant = (
+            await client.get(f"/api/v1/tenants/{created.json()['id']}", headers=owner.headers)
+        ).json()
+        assert tenant["status"] == "ready", tenant["instance"]["error"]
+        assert not await driver.database_exists(spares[0])
+        admin_login = Credentials("owner@example.com", tenant["instance"]["admin_password"])
+        uid = await driver.authenticate(name, admin_login)
+        assert uid
+
+        async def call(model: str, method: str, *args: object, **kw: object) -> object:
+            return await driver.client.execute_kw(
+                name, uid, admin_login.password, model, method, list(args), kw
+            )
+
+        company = await call("res.company", "search_read", [], fields=["name"])
+        assert company[0]["name"] == "Real Standby Co"  # type: ignore[index]
+        assert await call("ir.config_parameter", "get_param", "web.base.url.freeze") == "True"
+        assert (
+            await client.delete(f"/api/v1/tenants/{created.json()['id']}", headers=owner.headers)
+        ).status_code == 202
+        await runtime.run_pending_jobs()
+        assert not await driver.database_exists(name)
+    finally:
+        leftovers = [d for d in await driver.client.list_databases() if d.startswith(prefix)]
+        for leftover in (name, template, *leftovers):
+            if await driver.database_exists(leftover):
+                await driver.drop(leftover)
+        await driver.close()

@@ -98,8 +98,14 @@ async def test_sigkill_mid_provisioning_then_another_worker_finishes(
     ).json()
 
     # The first worker stops for a long time inside `configure`, after the database exists.
+    # No standby pool: this is the cloning path (tests/hosts/test_standby_crash.py: the pool).
+    no_pool = {"SAAS_STANDBY_DATABASES_PER_HOST": "0"}
     first = worker(
-        database_url, tmp_path / "w1", tmp_path / "w1.log", {"provision.configure": "sleep:120"}
+        database_url,
+        tmp_path / "w1",
+        tmp_path / "w1.log",
+        {"provision.configure": "sleep:120"},
+        extra_env=no_pool,
     )
     try:
         stuck = await wait_for(runtime, tenant["id"], "i.step == 'create_database'")
@@ -109,7 +115,7 @@ async def test_sigkill_mid_provisioning_then_another_worker_finishes(
         first.send_signal(signal.SIGKILL)
         first.wait()
 
-    second = worker(database_url, tmp_path / "w2", tmp_path / "w2.log")
+    second = worker(database_url, tmp_path / "w2", tmp_path / "w2.log", extra_env=no_pool)
     try:
         ready = await wait_for(runtime, tenant["id"], "i.status == 'ready'")
     finally:

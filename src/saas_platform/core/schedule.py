@@ -23,6 +23,7 @@ RETRY_STALLED_TASK = "jobs.retry_stalled"
 PURGE_TENANTS_TASK = "tenants.purge_deleted"
 SCHEDULE_BACKUPS_TASK = "backups.schedule"
 EXPIRE_BACKUPS_TASK = "backups.expire"
+TEND_STANDBY_POOLS_TASK = "hosts.tend_standby_pools"
 
 
 def schedule(runtime: Runtime) -> dict[str, float]:
@@ -33,6 +34,7 @@ def schedule(runtime: Runtime) -> dict[str, float]:
         PURGE_TENANTS_TASK: 3600.0,
         SCHEDULE_BACKUPS_TASK: runtime.settings.backup_schedule_interval_seconds,
         EXPIRE_BACKUPS_TASK: 3600.0,
+        TEND_STANDBY_POOLS_TASK: runtime.settings.standby_check_interval_seconds,
     }
 
 

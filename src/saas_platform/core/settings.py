@@ -66,6 +66,14 @@ class Settings(BaseSettings):
     odoo_emulator_capacity: int = 500
     # Periodic host health checks.
     host_check_interval_seconds: int = 60
+    # Standby databases (hosts/standby.py, docs/decisions/0003): per host, this many spare
+    # databases cloned from the template with an admin password already set (the ~0.5 s
+    # pbkdf2 hash paid ahead of time); provisioning renames one for the new tenant and falls
+    # back to cloning when none is left. 0 turns the pool off (and drops the spares). The
+    # pool is topped up every ``standby_check_interval_seconds``, one database at a time,
+    # and only while no provisioning job is queued or running.
+    standby_databases_per_host: int = Field(default=2, ge=0, le=1000)
+    standby_check_interval_seconds: float = Field(default=10.0, gt=0)
 
     # Job recovery: a worker whose heartbeat is older than this is dead; its jobs are retried.
     worker_heartbeat_seconds: float = 10.0

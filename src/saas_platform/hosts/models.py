@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import enum
+import uuid
 from datetime import datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from saas_platform.core.db import Base, Timestamps, UUIDPrimaryKey
@@ -39,3 +40,37 @@ class OdooHost(UUIDPrimaryKey, Timestamps, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     # The admin password of this host's template databases (encrypted), one per host.
     template_admin_password_encrypted: Mapped[str | None] = mapped_column(Text)
+
+
+class StandbyStatus(enum.StrEnum):
+    # Row written before the database is cloned, so a crash leaves nothing unnamed.
+    PREPARING = "preparing"
+    # Cloned, admin password set and proven by a login: claimable.
+    READY = "ready"
+    # Taken by a provisioning instance (``instance_id``); deleted when it is ready.
+    CLAIMED = "claimed"
+    # Being dropped (pool shrunk, host draining, its instance deleted before the rename).
+    DROPPING = "dropping"
+
+
+class StandbyDatabase(UUIDPrimaryKey, Timestamps, Base):
+    """A spare database on a host, cloned from the host's template with its own admin
+    password already hashed; provisioning renames it to a tenant's database name."""
+
+    __tablename__ = "standby_databases"
+    __table_args__ = (Index("ix_standby_databases_host_id_status", "host_id", "status"),)
+
+    host_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("odoo_hosts.id", ondelete="CASCADE"))
+    odoo_version: Mapped[str] = mapped_column(String(20))
+    database_name: Mapped[str] = mapped_column(String(63), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default=StandbyStatus.PREPARING.value)
+    admin_login: Mapped[str] = mapped_column(String(320))
+    admin_password_encrypted: Mapped[str] = mapped_column(Text)
+    # The admin's uid, known once a login proved the password, and the main company's id.
+    admin_uid: Mapped[int | None]
+    company_id: Mapped[int | None]
+    instance_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("instances.id", ondelete="SET NULL"), unique=True
+    )
+    ready_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Response, status
 
 from saas_platform.auth.dependencies import PlatformAdmin
 from saas_platform.core.deps import RuntimeDep, SessionDep
+from saas_platform.hosts import standby
 from saas_platform.hosts.models import OdooHost
 from saas_platform.hosts.schemas import HostAction, HostCreate, HostRead, HostUpdate
 from saas_platform.hosts.service import HostNotFound, HostService
@@ -22,12 +23,19 @@ async def get_host_service(session: SessionDep, runtime: RuntimeDep) -> HostServ
 HostServiceDep = Annotated[HostService, Depends(get_host_service)]
 
 
-async def host_read(service: HostService, host: OdooHost, count: int | None = None) -> HostRead:
+async def host_read(
+    service: HostService, host: OdooHost, count: int | None = None, standbys: int | None = None
+) -> HostRead:
     return HostRead.model_validate(
         {
             **{f: getattr(host, f) for f in HostRead.model_fields if hasattr(host, f)},
             "instance_count": (
                 count if count is not None else await service.instance_count(host.id)
+            ),
+            "standby_count": (
+                standbys
+                if standbys is not None
+                else await standby.ready_count(service.session, host.id)
             ),
             "has_postgres_url": host.postgres_url_encrypted is not None,
         }
@@ -38,13 +46,15 @@ async def host_read(service: HostService, host: OdooHost, count: int | None = No
 async def add_host(body: HostCreate, _: PlatformAdmin, service: HostServiceDep) -> HostRead:
     host = await service.add(**body.model_dump())
     await instances.resume_waiting(service.session, service.runtime, host.odoo_version)
-    return await host_read(service, host, 0)
+    return await host_read(service, host, 0, 0)
 
 
 @router.get("", response_model=list[HostRead])
 async def list_hosts(_: PlatformAdmin, service: HostServiceDep) -> list[HostRead]:
+    standbys = await standby.ready_counts(service.session)
     return [
-        await host_read(service, h.host, h.instance_count) for h in await service.list_with_load()
+        await host_read(service, h.host, h.instance_count, standbys.get(h.host.id, 0))
+        for h in await service.list_with_load()
     ]
 
 

@@ -42,6 +42,8 @@ class HostRead(Schema):
     capacity: int
     status: str
     instance_count: int
+    # Spare databases ready to become a tenant's (hosts/standby.py).
+    standby_count: int
     is_emulator: bool
     has_postgres_url: bool
     last_checked_at: UTCDateTime | None

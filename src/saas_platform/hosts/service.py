@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import ssl
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +19,7 @@ from saas_platform.core.errors import Conflict, NotFound, ValidationFailed
 from saas_platform.core.runtime import Runtime
 from saas_platform.hosts.models import HostStatus, OdooHost
 from saas_platform.instances.models import Instance, InstanceStatus
+from saas_platform.odoo.client import OdooClient
 from saas_platform.odoo.rpc_driver import RpcDriver
 
 SUPPORTED_VERSIONS = ("17.0", "18.0", "19.0")
@@ -38,6 +42,13 @@ class HostWithLoad:
 EMULATOR_DIR = "odoo-emulator"
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for every Odoo client: httpx builds a new one per client otherwise
+    (loading the CA bundle: ~40 ms of CPU, paid by every provisioning job and host check)."""
+    return httpx.create_ssl_context()
+
+
 def driver_for(runtime: Runtime, host: OdooHost) -> RpcDriver:
     return RpcDriver(
         host.url,
@@ -54,6 +65,7 @@ def driver_for(runtime: Runtime, host: OdooHost) -> RpcDriver:
             if host.is_emulator
             else None
         ),
+        client=OdooClient(host.url, transport=httpx.AsyncHTTPTransport(verify=_tls_context())),
     )
 
 
@@ -165,6 +177,10 @@ class HostService:
                 "This host still holds instances; drain it and move or delete them first",
                 details={"instance_count": count},
             )
+        # Imported here: the pool builds on this module.
+        from saas_platform.hosts import standby
+
+        await standby.drop_for_host(self.runtime, host)
         await self.session.delete(host)
         await self.session.flush()
 

@@ -1,4 +1,4 @@
-"""Periodic upkeep: host health, and jobs whose worker died."""
+"""Periodic upkeep: host health, standby pools, and jobs whose worker died."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ import procrastinate
 from sqlalchemy import select
 
 from saas_platform.core.jobs import jobs_app, runtime_of
-from saas_platform.core.schedule import CHECK_HOSTS_TASK, RETRY_STALLED_TASK
+from saas_platform.core.schedule import (
+    CHECK_HOSTS_TASK,
+    RETRY_STALLED_TASK,
+    TEND_STANDBY_POOLS_TASK,
+)
+from saas_platform.hosts import standby
 from saas_platform.hosts.models import OdooHost
 from saas_platform.hosts.service import HostService
 from saas_platform.instances import service as instances
@@ -38,3 +43,15 @@ async def check_all_hosts(context: procrastinate.JobContext) -> None:
 async def retry_stalled_jobs(context: procrastinate.JobContext) -> None:
     """Jobs of a worker that stopped sending heartbeats (killed, lost) are retried."""
     await runtime_of(context).retry_stalled_jobs()
+
+
+@jobs_app.task(name=TEND_STANDBY_POOLS_TASK, queue="maintenance", pass_context=True)
+async def tend_standby_pools(context: procrastinate.JobContext) -> None:
+    """Drop unwanted standby databases and prepare one more where a pool is short; run
+    again at once while pools are short, or shortly when provisioning has the CPU."""
+    runtime = runtime_of(context)
+    result = await standby.tend(runtime)
+    if result is standby.TendResult.MORE:
+        await standby.defer_tend(runtime)
+    elif result is standby.TendResult.LATER:
+        await standby.defer_tend(runtime, standby.BUSY_RETRY_SECONDS)

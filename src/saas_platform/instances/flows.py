@@ -6,47 +6,52 @@ succeeds, ``instance.step`` records it in its own transaction; a rerun starts af
 A step that fails for good marks the instance failed with the step's name and the reason
 (``PROVISIONING_FAILED``); ``retry`` resumes from the last completed step.
 
-    provision: choose_host -> ensure_template -> create_database -> configure -> verify
+    provision: choose_host -> claim_standby -> ensure_template -> create_database
+               -> configure -> verify
     delete:    pre_delete_backup -> drop_database -> purge
+
+Provisioning takes a standby database of the host when one is ready (hosts/standby.py):
+``create_database`` then renames it instead of cloning the template, and ``configure``
+writes no password hash unless the tenant chose its own password.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 import uuid
-import zlib
 from collections.abc import Awaitable, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-import psycopg
-from sqlalchemy import update
+from sqlalchemy import Table, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.core import clock, faults
 from saas_platform.core.errors import AppError
 from saas_platform.core.runtime import Runtime
 from saas_platform.events import service as events
+from saas_platform.hosts import standby, templates
 from saas_platform.hosts.models import OdooHost
 from saas_platform.hosts.service import HostService, driver_for
 from saas_platform.instances.lifecycle import Action, transition
 from saas_platform.instances.models import Instance, InstanceStatus
 from saas_platform.instances.service import instance_url
 from saas_platform.odoo.driver import Credentials, DatabaseSetup
+from saas_platform.odoo.errors import OdooFault
 from saas_platform.odoo.rpc_driver import RpcDriver
 from saas_platform.tenants.models import Tenant, TenantStatus
 from saas_platform.tenants.tiers import TIERS
 
 logger = logging.getLogger(__name__)
 
-TEMPLATE_ADMIN_LOGIN = "admin"
-PROVISION_STEPS = ("choose_host", "ensure_template", "create_database", "configure", "verify")
-
-
-def template_name(odoo_version: str, host_id: uuid.UUID) -> str:
-    """One template per host registration: its admin password is kept on the host row."""
-    return f"saas_template_{odoo_version.replace('.', '_')}_{host_id.hex[:8]}"
+PROVISION_STEPS = (
+    "choose_host",
+    "claim_standby",
+    "ensure_template",
+    "create_database",
+    "configure",
+    "verify",
+)
 
 
 @dataclass
@@ -66,6 +71,10 @@ class ProvisionContext:
     expires_at: Any
     base_url: str
     template_password: str | None = None
+    # The last step completed when this run started.
+    done_step: str = "choose_host"
+    # The standby database this instance claimed, until it is ready.
+    standby: standby.ClaimedStandby | None = None
 
 
 class StepFailed(AppError):
@@ -83,13 +92,14 @@ async def provision(runtime: Runtime, instance_id: uuid.UUID) -> None:
         return
     step = "choose_host"
     try:
-        async with runtime.db.sessionmaker() as session:
-            done = (await session.get(Instance, instance_id)).step  # type: ignore[union-attr]
-        remaining = PROVISION_STEPS[PROVISION_STEPS.index(done) + 1 :] if done else PROVISION_STEPS
-        for step in remaining:
+        done = PROVISION_STEPS.index(context.done_step)
+        for step in PROVISION_STEPS[done + 1 :]:
             await faults.checkpoint(runtime.settings, f"provision.{step}")
-            await STEPS[step](context)
-            await _checkpoint(runtime, instance_id, step)
+            recorded = await STEPS[step](context)
+            # A step that changed nothing (or recorded itself) needs no checkpoint, nor does
+            # the last one: _finish_provisioning records it with the state change.
+            if recorded is None and step != PROVISION_STEPS[-1]:
+                await _checkpoint(runtime, instance_id, step)
         await _finish_provisioning(runtime, context)
     except Exception as exc:  # every failure is recorded on the instance, then retryable
         await _fail_provisioning(runtime, instance_id, step, exc)
@@ -124,8 +134,12 @@ async def _start_provisioning(runtime: Runtime, instance_id: uuid.UUID) -> Provi
         if instance.status == InstanceStatus.PENDING.value:
             await transition(session, instance, Action.PROVISION, f"Provisioning on {host.name}")
             instance.flow = "provision"
-        if instance.step is None:
+        if instance.step not in PROVISION_STEPS:
             instance.step = "choose_host"
+        if PROVISION_STEPS.index(instance.step) < PROVISION_STEPS.index("claim_standby"):
+            claimed = await _claim_standby(session, runtime, instance, host)
+        else:  # a claim is recorded with the claim_standby step
+            claimed = await standby.claimed_by(session, runtime, instance.id)
         admin = Credentials(
             instance.admin_login, runtime.secrets.decrypt(instance.admin_password_encrypted)
         )
@@ -144,12 +158,27 @@ async def _start_provisioning(runtime: Runtime, instance_id: uuid.UUID) -> Provi
             tier=tenant.tier,
             expires_at=instance.expires_at,
             base_url=_base_url(runtime, instance, host, tenant.subdomain),
-            template_password=(
-                runtime.secrets.decrypt(host.template_admin_password_encrypted)
-                if host.template_admin_password_encrypted
-                else None
-            ),
+            template_password=templates.known_template_password(runtime, host),
+            done_step=instance.step,
+            standby=claimed,
         )
+
+
+async def _claim_standby(
+    session: AsyncSession, runtime: Runtime, instance: Instance, host: OdooHost
+) -> standby.ClaimedStandby | None:
+    """The claim_standby step, in the transaction that chose the host: take a ready standby
+    database of the host if the pool has one. A generated admin password becomes the
+    standby's (already hashed and proven); one the tenant chose is written by ``configure``.
+    Either way the password is final from here on, and the step is recorded with it."""
+    claimed = None
+    if runtime.settings.standby_databases_per_host > 0:
+        claimed = await standby.claim(session, runtime, host.id, instance.odoo_version, instance.id)
+    if claimed is not None and instance.admin_password_provisional:
+        instance.admin_password_encrypted = claimed.admin_password_encrypted
+    instance.admin_password_provisional = False
+    instance.step = "claim_standby"
+    return claimed
 
 
 def _base_url(runtime: Runtime, instance: Instance, host: OdooHost, subdomain: str) -> str:
@@ -157,9 +186,15 @@ def _base_url(runtime: Runtime, instance: Instance, host: OdooHost, subdomain: s
     return url.split("/web?", 1)[0]
 
 
+_INSTANCES = cast(Table, Instance.__table__)
+
+
 async def _checkpoint(runtime: Runtime, instance_id: uuid.UUID, step: str) -> None:
+    # A Core statement: the ORM's bulk-update bookkeeping costs more than the UPDATE.
     async with runtime.db.transaction() as session:
-        await session.execute(update(Instance).where(Instance.id == instance_id).values(step=step))
+        await session.execute(
+            update(_INSTANCES).where(_INSTANCES.c.id == instance_id).values(step=step)
+        )
 
 
 async def _finish_provisioning(runtime: Runtime, context: ProvisionContext) -> None:
@@ -167,9 +202,12 @@ async def _finish_provisioning(runtime: Runtime, context: ProvisionContext) -> N
         instance = await session.get(Instance, context.instance_id, with_for_update=True)
         assert instance is not None
         await transition(session, instance, Action.SUCCEED, "Provisioned and verified by a login")
+        instance.step = PROVISION_STEPS[-1]
         instance.ready_at = clock.now()
         instance.error = None
         instance.flow = None
+        if context.standby is not None:
+            await standby.forget(session, context.standby.id)
         await events.emit(
             session,
             events.TENANT_READY,
@@ -218,52 +256,51 @@ async def _fail_provisioning(
 # -- the steps -----------------------------------------------------------------------------------
 
 
-async def choose_host(context: ProvisionContext) -> None:
+async def choose_host(context: ProvisionContext) -> bool:
     """Done in _start_provisioning, inside the transaction that locks the host rows."""
+    return False
 
 
-async def ensure_template(context: ProvisionContext) -> None:
-    """Create the host's warm template for this version on first use.
-
-    Failure here is not fatal: create_database falls back to creating the database."""
-    template = template_name(context.odoo_version, context.host.id)
-    async with _host_lock(context, template):
-        if await context.driver.database_exists(template):
-            if context.template_password is not None:
-                return
-        password = context.template_password or await _remember_template_password(context)
-        credentials = Credentials(TEMPLATE_ADMIN_LOGIN, password)
-        try:
-            if not await context.driver.database_exists(template):
-                await context.driver.create(template, admin=credentials, lang="en_US")
-            if await context.driver.authenticate(template, credentials) is None:
-                raise StepFailed("The template database refuses its admin login")
-        except AppError as exc:
-            logger.warning(
-                "template %s unusable on %s: %s", template, context.host.name, exc.message
-            )
-            context.template_password = None
-            return
-        context.template_password = password
+async def claim_standby(context: ProvisionContext) -> bool:
+    """Done in _start_provisioning, in the transaction that chose the host."""
+    return False
 
 
-async def _remember_template_password(context: ProvisionContext) -> str:
-    """Store the template's admin password before creating it, so a crash in between
-    leaves a template whose password the platform knows."""
-    password = secrets.token_urlsafe(24)
-    async with context.runtime.db.transaction() as session:
-        host = await session.get(OdooHost, context.host.id, with_for_update=True)
-        assert host is not None
-        if host.template_admin_password_encrypted:
-            return context.runtime.secrets.decrypt(host.template_admin_password_encrypted)
-        host.template_admin_password_encrypted = context.runtime.secrets.encrypt(password)
-    return password
+async def ensure_template(context: ProvisionContext) -> bool | None:
+    """Create the host's warm template for this version on first use (not needed with a
+    standby). Failure here is not fatal: create_database falls back to creating it."""
+    if context.standby is not None:
+        return False
+    context.template_password = await templates.ensure_template(
+        context.runtime,
+        context.host,
+        context.driver,
+        context.odoo_version,
+        context.template_password,
+    )
+    return None
 
 
 async def create_database(context: ProvisionContext) -> None:
-    if await context.driver.database_exists(context.database):
+    if context.standby is not None:
+        name = context.standby.database_name
+        try:
+            await standby.rename_database(context.driver, name, context.database)
+            return
+        except OdooFault:
+            if await context.driver.database_exists(name):
+                raise  # the standby is intact: the rename itself failed (name taken?)
+        if await context.driver.database_exists(context.database):
+            return  # renamed by a run that was killed before its checkpoint
+        # The standby is gone (dropped by hand?): let it go and clone as without one.
+        logger.warning("standby %s vanished; cloning for %s", name, context.database)
+        async with context.runtime.db.transaction() as session:
+            await standby.forget(session, context.standby.id)
+        context.standby = None
+        await ensure_template(context)
+    elif await context.driver.database_exists(context.database):
         return  # a previous run got this far
-    template = template_name(context.odoo_version, context.host.id)
+    template = templates.template_name(context.odoo_version, context.host.id)
     if context.template_password is not None and await context.driver.database_exists(template):
         await context.driver.clone(template, context.database)
     else:
@@ -271,25 +308,94 @@ async def create_database(context: ProvisionContext) -> None:
 
 
 async def configure(context: ProvisionContext) -> None:
+    limits = TIERS[context.tier]
+    setup = DatabaseSetup(
+        admin=context.admin,
+        company_name=context.company_name,
+        lang=context.lang,
+        timezone=context.timezone,
+        base_url=context.base_url,
+        expires_at=context.expires_at,
+        expiration_reason=limits.expiration_reason,
+    )
+    if context.standby is not None:
+        await configure_claimed(context.driver, context.database, context.standby, setup)
+        return
     current = (
-        Credentials(TEMPLATE_ADMIN_LOGIN, context.template_password)
+        Credentials(templates.TEMPLATE_ADMIN_LOGIN, context.template_password)
         if context.template_password
         else context.admin
     )
-    limits = TIERS[context.tier]
-    await context.driver.configure(
-        context.database,
-        current=current,
-        setup=DatabaseSetup(
-            admin=context.admin,
-            company_name=context.company_name,
-            lang=context.lang,
-            timezone=context.timezone,
-            base_url=context.base_url,
-            expires_at=context.expires_at,
-            expiration_reason=limits.expiration_reason,
-        ),
+    await context.driver.configure(context.database, current=current, setup=setup)
+
+
+async def configure_claimed(
+    driver: RpcDriver, name: str, claimed: standby.ClaimedStandby, setup: DatabaseSetup
+) -> None:
+    """``RpcDriver.configure`` for a renamed standby: the admin's uid is known (no login
+    needed) and the password is written only when it changes. Safe to repeat: a rerun may
+    find the login and password changed already."""
+    uid = claimed.admin_uid or await driver.authenticate(name, claimed.admin)
+    password = claimed.admin.password
+    if uid is None:
+        uid, password = await driver.authenticate(name, setup.admin), setup.admin.password
+    if uid is None:
+        raise OdooFault("odoo.exceptions.AccessDenied", "Cannot log in to configure")
+
+    async def call(model: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        return await driver.client.execute_kw(
+            name, uid, password, model, method, list(args), kwargs
+        )
+
+    # Only what depends on the tenant. The base URL is frozen already (hosts/standby.py);
+    # database.uuid and database.secret are the standby's own, fresh from duplicate_database
+    # and never used: writing them again would cost two calls, each a full password check
+    # on a real server (every set_param clears the credential cache there).
+    params = {"web.base.url": setup.base_url, **setup.extra_params}
+    if setup.expires_at is not None:
+        params["database.expiration_date"] = setup.expires_at.strftime("%Y-%m-%d %H:%M:%S")
+        params["database.expiration_reason"] = setup.expiration_reason or "trial"
+    items = list(params.items())
+    try:
+        await call("ir.config_parameter", "set_param", *items[0])
+    except OdooFault as exc:
+        if not exc.is_access_denied or password == setup.admin.password:
+            raise
+        password = setup.admin.password  # a killed run changed it already
+        await call("ir.config_parameter", "set_param", *items[0])
+    for key, value in items[1:]:
+        await call("ir.config_parameter", "set_param", key, value)
+
+    companies = (
+        [claimed.company_id]
+        if claimed.company_id
+        else await call("res.company", "search", [], limit=1, order="id")
     )
+    if companies:
+        await call("res.company", "write", companies, {"name": setup.company_name})
+    user_values: dict[str, Any] = {"tz": setup.timezone, "login": setup.admin.login}
+    # The standby's language is active already: no need to look it up.
+    if setup.lang == templates.TEMPLATE_LANG or await _activate_language(call, setup.lang):
+        user_values["lang"] = setup.lang
+    if setup.admin.password != password:
+        user_values["password"] = setup.admin.password  # the tenant's own: Odoo hashes it
+    # Last, in one write: after it the current password may stop working.
+    await call("res.users", "write", [uid], user_values)
+
+
+async def _activate_language(call: Callable[..., Awaitable[Any]], lang: str) -> bool:
+    found = await call(
+        "res.lang",
+        "search_read",
+        [["code", "=", lang]],
+        fields=["active"],
+        context={"active_test": False},
+    )
+    if not found:
+        return False
+    if not found[0].get("active"):
+        await call("res.lang", "write", [found[0]["id"]], {"active": True})
+    return True
 
 
 async def verify(context: ProvisionContext) -> None:
@@ -297,27 +403,14 @@ async def verify(context: ProvisionContext) -> None:
         raise StepFailed("The new database refuses the admin login")
 
 
-STEPS: dict[str, Callable[[ProvisionContext], Awaitable[None]]] = {
+STEPS: dict[str, Callable[[ProvisionContext], Awaitable[bool | None]]] = {
     "choose_host": choose_host,
+    "claim_standby": claim_standby,
     "ensure_template": ensure_template,
     "create_database": create_database,
     "configure": configure,
     "verify": verify,
 }
-
-
-@asynccontextmanager
-async def _host_lock(context: ProvisionContext, name: str) -> Any:
-    """Serialise template creation per host across workers (a session advisory lock)."""
-    key = zlib.crc32(f"{context.host.id}:{name}".encode())
-    async with await psycopg.AsyncConnection.connect(
-        context.runtime.database_url, autocommit=True
-    ) as conn:
-        await conn.execute("SELECT pg_advisory_lock(%s)", (key,))
-        try:
-            yield
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
 # -- deletion ------------------------------------------------------------------------------------

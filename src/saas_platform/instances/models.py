@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import ForeignKey, Index, String, Text, false, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -55,6 +55,9 @@ class Instance(UUIDPrimaryKey, Timestamps, Base):
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     admin_login: Mapped[str] = mapped_column(String(320))
     admin_password_encrypted: Mapped[str] = mapped_column(Text)
+    # A generated password that provisioning may still replace with the one a standby
+    # database already has (hosts/standby.py); not shown until it is final.
+    admin_password_provisional: Mapped[bool] = mapped_column(default=False, server_default=false())
     lang: Mapped[str] = mapped_column(String(16), default="en_US")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     expires_at: Mapped[datetime | None]

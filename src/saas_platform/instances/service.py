@@ -77,6 +77,8 @@ async def create_for_tenant(
         admin_password_encrypted=runtime.secrets.encrypt(
             admin_password or generate_admin_password()
         ),
+        # A generated password may yet become a standby database's (hosts/standby.py).
+        admin_password_provisional=admin_password is None,
         lang=tenant.settings.get("language") or "en_US",
         timezone=tenant.settings.get("timezone") or "UTC",
         expires_at=expiry_for(tenant.tier, clock.now()),
@@ -238,5 +240,9 @@ class InstanceService:
             "estimated_completion": estimated_completion(instance),
         }
         if with_password:
-            data["admin_password"] = self.admin_password(instance)
+            # A generated password is shown once provisioning has settled on it (a standby
+            # database comes with its own).
+            data["admin_password"] = (
+                None if instance.admin_password_provisional else self.admin_password(instance)
+            )
         return data
