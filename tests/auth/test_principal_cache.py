@@ -155,6 +155,38 @@ async def test_a_repeated_request_is_served_from_memory(
     assert len(cache) == 1
 
 
+async def test_me_is_rendered_once_per_entry_and_equals_the_schema(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """GET /auth/me and /auth/profile answer the JSON rendered with the cache entry: made
+    once, exactly what UserRead makes of the row, and made again from a replaced entry."""
+    from saas_platform.users.schemas import UserRead
+
+    cache = runtime.principal_cache
+    user = await new_user(client, "rendered@example.com")
+    await cached_me(client, runtime, user)
+    entry = cache._entries[session_id(runtime, user)]
+    assert set(entry.renderings) == {"UserRead"}
+    rendered = entry.renderings["UserRead"]
+    for path in (ME, "/api/v1/auth/profile"):
+        answer = await client.get(path, headers=user.headers)
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.content == rendered
+        assert cache._entries[session_id(runtime, user)] is entry
+    async with runtime.db.sessionmaker() as session:
+        row = await session.get(User, uuid.UUID(user.user["id"]))
+        assert json.loads(rendered) == json.loads(UserRead.model_validate(row).model_dump_json())
+    assert json.loads(rendered)["name"] == json.loads(rendered)["full_name"]
+
+    changed = await client.patch(
+        "/api/v1/auth/profile", json={"full_name": "Ada Lovelace"}, headers=user.headers
+    )
+    assert changed.status_code == 200
+    again = await client.get(ME, headers=user.headers)
+    assert again.json()["full_name"] == again.json()["name"] == "Ada Lovelace"
+    assert cache._entries[session_id(runtime, user)] is not entry
+
+
 async def test_nothing_is_kept_before_the_listener_is_up(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, status
+from fastapi import status
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
@@ -13,6 +13,7 @@ from saas_platform.auth.dependencies import PlatformAdmin
 from saas_platform.backups.router import backup_read
 from saas_platform.backups.service import admin_backup
 from saas_platform.core.deps import ClientDep, RuntimeDep, SessionDep
+from saas_platform.core.routing import PrefixedRouter
 from saas_platform.core.schemas import RequestSchema
 from saas_platform.instances.lifecycle import Action
 from saas_platform.instances.service import InstanceService, production_instance
@@ -20,7 +21,7 @@ from saas_platform.tenants.dependencies import parse_id
 from saas_platform.tenants.service import TenantNotFound, TenantService
 from saas_platform.users import service as users
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+router = PrefixedRouter(prefix="/api/v1/admin", tags=["admin"])
 
 INSTANCE_ACTIONS = {"stop": Action.STOP, "start": Action.START, "restart": Action.RESTART}
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from saas_platform.audit import service as audit
 from saas_platform.audit.models import AuditEntry
@@ -10,8 +10,9 @@ from saas_platform.audit.schemas import AuditActor, AuditEntryRead, AuditLogQuer
 from saas_platform.auth.dependencies import CurrentPrincipal
 from saas_platform.core.deps import SessionDep
 from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, paginate
+from saas_platform.core.routing import PrefixedRouter
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = PrefixedRouter(prefix="/api/v1/audit", tags=["audit"])
 
 AUDIT_LIST = ListSpec(
     ordering_fields={

@@ -35,7 +35,7 @@ import re
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, Literal
@@ -102,10 +102,22 @@ class CachedPrincipal:
     stale_at: datetime
     # The user's identity key, which makes each ``user()`` copy a detached instance.
     identity_key: Any
+    # Representations of the user made from this entry (``rendered``), by name.
+    renderings: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def is_active(self) -> bool:
         return bool(self.user_values["is_active"])
+
+    def rendered(self, name: str, render: Callable[[User], bytes]) -> bytes:
+        """``render(user)``, made once per entry. An entry is never changed, only replaced
+        when its user or session changes, so what was rendered from it is as fresh as it
+        is: answering ``GET /auth/me`` from here skips validating and serialising the same
+        user on every request."""
+        found = self.renderings.get(name)
+        if found is None:
+            found = self.renderings[name] = render(self.user())
+        return found
 
     def user(self) -> User:
         """A new detached ``User`` per call, so no request can change another's copy (JSON

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Response, status
+from fastapi import Depends, Form, Query, Response, status
 
 from saas_platform.auth.dependencies import (
     AuthServiceDep,
@@ -31,13 +31,30 @@ from saas_platform.auth.service import IssuedTokens
 from saas_platform.core.client import ClientInfo
 from saas_platform.core.deps import ClientDep, RuntimeDep
 from saas_platform.core.errors import Unauthorized
+from saas_platform.core.routing import PrefixedRouter
 from saas_platform.core.schemas import Message
 from saas_platform.tenants.models import Tenant
 from saas_platform.users import service as users
 from saas_platform.users.models import User
 from saas_platform.users.schemas import UserRead
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+router = PrefixedRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+# The caller's own account first: every page of a client asks for it, and routes are
+# tried in the order they are declared.
+@router.get("/me", response_model=UserRead)
+async def me(principal: CurrentPrincipal) -> Response:
+    return Response(principal.rendered("UserRead", _user_json), media_type="application/json")
+
+
+@router.get("/profile", response_model=UserRead)
+async def get_profile(principal: CurrentPrincipal) -> Response:
+    return Response(principal.rendered("UserRead", _user_json), media_type="application/json")
+
+
+def _user_json(user: User) -> bytes:
+    return UserRead.model_validate(user).model_dump_json(by_alias=True).encode()
 
 
 def _pair(tokens: IssuedTokens) -> TokenPair:
@@ -184,16 +201,6 @@ async def change_password(
 ) -> Message:
     await auth.change_password(principal, body.current_password, body.new_password, client)
     return Message(message="Password changed; other sessions have been signed out")
-
-
-@router.get("/me", response_model=UserRead)
-async def me(principal: CurrentPrincipal) -> UserRead:
-    return UserRead.model_validate(principal.user)
-
-
-@router.get("/profile", response_model=UserRead)
-async def get_profile(principal: CurrentPrincipal) -> UserRead:
-    return UserRead.model_validate(principal.user)
 
 
 @router.patch("/profile", response_model=UserRead)

@@ -6,8 +6,10 @@ commits by itself.
 
 from __future__ import annotations
 
+import functools
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.audit import service as audit
 from saas_platform.auth.models import ActionToken, AuthSession, LoginThrottle, RefreshToken
+from saas_platform.auth.principal_cache import CachedPrincipal
 from saas_platform.core import clock
 from saas_platform.core.client import ClientInfo
 from saas_platform.core.crypto import hash_token, new_token
@@ -73,9 +76,18 @@ class Principal:
     hash), loads the row into its session (``users.get_user(session, principal.user.id)``).
     """
 
-    user: User
     session_id: uuid.UUID
     claims: AccessClaims
+    cached: CachedPrincipal
+
+    @functools.cached_property
+    def user(self) -> User:
+        # Made on first use: an answer rendered from the cache entry needs no copy.
+        return self.cached.user()
+
+    def rendered(self, name: str, render: Callable[[User], bytes]) -> bytes:
+        """``render(user)`` for the caller, remembered with the cached principal."""
+        return self.cached.rendered(name, render)
 
 
 async def authenticate(runtime: Runtime, access_token: str) -> Principal:
@@ -94,7 +106,7 @@ async def authenticate(runtime: Runtime, access_token: str) -> Principal:
         raise Unauthorized("This session has ended")
     if not found.is_active:
         raise Unauthorized("This account is suspended")
-    return Principal(user=found.user(), session_id=claims.session_id, claims=claims)
+    return Principal(session_id=claims.session_id, claims=claims, cached=found)
 
 
 class AuthService:

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import Select, select
 
@@ -28,10 +28,11 @@ from saas_platform.backups.service import (
 from saas_platform.core import clock
 from saas_platform.core.deps import ClientDep, RuntimeDep, SessionDep
 from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
+from saas_platform.core.routing import PrefixedRouter
 from saas_platform.tenants.dependencies import TenantAccessDep, parse_id
 from saas_platform.tenants.service import TenantAccess
 
-router = APIRouter(prefix="/api/v1", tags=["backups"])
+router = PrefixedRouter(prefix="/api/v1", tags=["backups"])
 
 BACKUP_LIST = ListSpec(
     ordering_fields={

@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from saas_platform import __version__
 from saas_platform.core import clock
 from saas_platform.core.deps import RuntimeDep
+from saas_platform.core.routing import PrefixedRouter
 from saas_platform.health.service import detailed_health
 
-router = APIRouter(tags=["health"])
+router = PrefixedRouter(tags=["health"])
 
 
 @router.get("/health")

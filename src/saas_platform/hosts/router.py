@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import Depends, Response, status
 
 from saas_platform.auth.dependencies import PlatformAdmin
 from saas_platform.core.deps import RuntimeDep, SessionDep
+from saas_platform.core.routing import PrefixedRouter
 from saas_platform.hosts import standby
 from saas_platform.hosts.models import OdooHost
 from saas_platform.hosts.schemas import HostAction, HostCreate, HostRead, HostUpdate
@@ -13,7 +14,7 @@ from saas_platform.hosts.service import HostNotFound, HostService
 from saas_platform.instances import service as instances
 from saas_platform.tenants.dependencies import parse_id
 
-router = APIRouter(prefix="/api/v1/admin/odoo-hosts", tags=["admin: odoo hosts"])
+router = PrefixedRouter(prefix="/api/v1/admin/odoo-hosts", tags=["admin: odoo hosts"])
 
 
 async def get_host_service(session: SessionDep, runtime: RuntimeDep) -> HostService:

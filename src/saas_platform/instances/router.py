@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
@@ -11,6 +11,7 @@ from saas_platform.auth.dependencies import CurrentPrincipal
 from saas_platform.core.deps import ClientDep, RuntimeDep, SessionDep
 from saas_platform.core.errors import Forbidden
 from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
+from saas_platform.core.routing import PrefixedRouter
 from saas_platform.instances.lifecycle import Action
 from saas_platform.instances.models import Instance, InstanceTransition
 from saas_platform.instances.schemas import InstanceAction, InstanceRead, TransitionRead
@@ -20,7 +21,7 @@ from saas_platform.tenants.models import Membership, Tenant, TenantRole
 from saas_platform.tenants.service import TenantNotFound, TenantService
 from saas_platform.users import service as users
 
-router = APIRouter(prefix="/api/v1", tags=["instances"])
+router = PrefixedRouter(prefix="/api/v1", tags=["instances"])
 
 INSTANCE_LIST = ListSpec(
     ordering_fields={

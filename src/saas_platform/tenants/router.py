@@ -4,12 +4,13 @@ import uuid
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 from fastapi.responses import JSONResponse
 
 from saas_platform.auth.dependencies import CurrentPrincipal
 from saas_platform.backups.service import backup_summary
 from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
+from saas_platform.core.routing import PrefixedRouter
 from saas_platform.instances import service as instances
 from saas_platform.instances.schemas import InstanceRead
 from saas_platform.instances.service import InstanceService
@@ -32,7 +33,7 @@ from saas_platform.tenants.tiers import TIERS
 from saas_platform.users import service as users
 from saas_platform.users.models import User
 
-router = APIRouter(prefix="/api/v1", tags=["tenants"])
+router = PrefixedRouter(prefix="/api/v1", tags=["tenants"])
 
 TENANT_LIST = ListSpec(
     ordering_fields={

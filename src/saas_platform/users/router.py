@@ -3,11 +3,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response, status
+from fastapi import Depends, Path, Response, status
 
 from saas_platform.auth.dependencies import CurrentPrincipal
 from saas_platform.core.deps import ClientDep, RuntimeDep, SessionDep
 from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
+from saas_platform.core.routing import PrefixedRouter
 from saas_platform.tenants.dependencies import parse_id
 from saas_platform.tenants.models import Membership, Tenant
 from saas_platform.users import service as users
@@ -15,7 +16,7 @@ from saas_platform.users.directory import UserDirectory
 from saas_platform.users.models import User
 from saas_platform.users.schemas import UserCreate, UserRead, UserTenantRead, UserUpdate
 
-router = APIRouter(prefix="/api/v1/users", tags=["users"])
+router = PrefixedRouter(prefix="/api/v1/users", tags=["users"])
 
 USER_LIST = ListSpec(
     ordering_fields={
