@@ -14,11 +14,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import psycopg
 from starlette.requests import Request
 from starlette.responses import Response
 
 from odoo_emulator import security
-from odoo_emulator.errors import NoDatabase, SessionExpiredException
+from odoo_emulator.errors import NoDatabase, OperationalError, SessionExpiredException
 from odoo_emulator.orm.env import Env
 from odoo_emulator.runtime import Emulator, RequestInfo
 from odoo_emulator.services import db as db_service
@@ -55,16 +56,29 @@ class WebRequest:
         return f"{url.scheme}://{url.netloc}"
 
     async def resolve_db(self) -> str | None:
-        """http.py ``_get_session_and_dbname``: session db if listed, else monodb."""
-        databases = await db_service.list_dbs(self.emulator, force=True)
+        """http.py ``_get_session_and_dbname``: the session's db when ``db_filter`` passes
+        it, else the only listed database (monodb). With no dbfilter and no ``db_name``
+        (the emulator has neither) ``db_filter`` passes any name without looking it up: a
+        session whose database is gone keeps it, and the request then fails on it."""
         session = self.session
-        db = session.db if session.db and session.db in databases else None
-        if db is None and len(databases) == 1:
-            db = databases[0]
+        db = session.db or None
+        if db is None:
+            databases = await db_service.list_dbs(self.emulator, force=True)
+            if len(databases) == 1:
+                db = databases[0]
         if session.db != db:
             if session.db:
                 session.logout(keep_db=False)
             session.db = db
+        if db is not None:
+            try:
+                await self.emulator.registry(db)
+            except (OperationalError, psycopg.Error, KeyError):
+                # http.py ``_serve_db``: no registry (the database is gone, closed or not
+                # Odoo's): forget it in the session, save that, and serve without a
+                # database (a route needing one is then a 404).
+                db = session.db = None
+                self.emulator.sessions.save(session)
         self.db = db
         return db
 

@@ -148,6 +148,87 @@ async def test_clone_configure_and_prove(driver: RpcDriver, database: str) -> No
         await driver.drop(clone)
 
 
+async def test_a_web_session_calls_the_orm_until_its_user_changes(
+    driver: RpcDriver, database: str
+) -> None:
+    """One password check, then /web/dataset/call_kw calls checked by the session token;
+    the session ends with the user's login (or password, or database.secret)."""
+    clone = database + "_ws"
+    await driver.clone(database, clone)
+    try:
+        with pytest.raises(OdooFault) as caught:
+            await driver.client.web_session(clone, ADMIN.login, "wrong")
+        assert caught.value.is_access_denied
+        session = await driver.client.web_session(clone, ADMIN.login, ADMIN.password)
+        assert session.uid == 2 and session.db == clone
+        # The client keeps no cookie: only this session object carries it.
+        assert not list(driver.client._http.cookies.jar)
+        names = await session.call_kw("res.users", "read", [[2]], {"fields": ["login"]})
+        assert names[0]["login"] == ADMIN.login
+        await session.call_kw("ir.config_parameter", "set_param", ["saas.probe", "1"])
+        await session.call_kw("res.users", "write", [[2], {"login": "renamed@example.com"}])
+        with pytest.raises(OdooFault) as ended:
+            await session.call_kw("res.users", "read", [[2]], {"fields": ["login"]})
+        assert "SessionExpired" in ended.value.name
+        renamed = Credentials("renamed@example.com", ADMIN.password)
+        assert await driver.authenticate(clone, renamed) == 2
+        again = await driver.client.web_session(clone, renamed.login, renamed.password)
+        value = await again.call_kw("ir.config_parameter", "get_param", ["saas.probe"])
+        assert value == "1"
+    finally:
+        await driver.drop(clone)
+
+
+async def test_rename_and_configure_keeping_the_identity(driver: RpcDriver, database: str) -> None:
+    """The standby path: a prepared database renamed, then configured without a new
+    database.uuid/secret and without a new password hash when the password is kept."""
+    spare, name = database + "_sp", database + "_tn"
+    await driver.clone(database, spare)
+    try:
+        call = driver.client.execute_kw
+        before = await call(
+            spare, 2, ADMIN.password, "ir.config_parameter", "get_param", ["database.secret"]
+        )
+        await driver.rename(spare, name)
+        assert not await driver.database_exists(spare)
+        assert await driver.database_exists(name)
+        owner = Credentials("owner@example.com", ADMIN.password)
+        setup = DatabaseSetup(
+            admin=owner,
+            company_name="Renamed Co",
+            lang="en_US",
+            timezone="Europe/Paris",
+            base_url="https://renamed.example.com",
+        )
+        await driver.configure(name, current=ADMIN, setup=setup, renew_identity=False)
+        # A resumed job finds the login changed already and still completes.
+        await driver.configure(name, current=ADMIN, setup=setup, renew_identity=False)
+        assert await driver.authenticate(name, ADMIN) is None
+        uid = await driver.authenticate(name, owner)
+        assert uid == 2
+        params = {
+            key: await call(name, uid, owner.password, "ir.config_parameter", "get_param", [key])
+            for key in ("database.secret", "web.base.url", "web.base.url.freeze")
+        }
+        assert params == {
+            "database.secret": before,
+            "web.base.url": "https://renamed.example.com",
+            "web.base.url.freeze": "True",
+        }
+        user = await call(
+            name, uid, owner.password, "res.users", "read", [[uid]], {"fields": ["tz"]}
+        )
+        assert user[0]["tz"] == "Europe/Paris"
+        company = await call(
+            name, uid, owner.password, "res.company", "search_read", [[]], {"fields": ["name"]}
+        )
+        assert company[0]["name"] == "Renamed Co"
+    finally:
+        for leftover in (spare, name):
+            if await driver.database_exists(leftover):
+                await driver.drop(leftover)
+
+
 async def test_stop_refuses_work_and_start_restores(
     target: Target, driver: RpcDriver, database: str
 ) -> None:

@@ -129,6 +129,32 @@ def test_call_kw_without_a_session_has_no_database_or_no_user(
         assert response.json()["error"]["code"] == 100
 
 
+def test_a_session_whose_database_is_gone_is_served_without_one(
+    odoo: OdooServer, database: str, browser: httpx.Client
+) -> None:
+    """http.py: the session's database is taken as is (no listing); when its registry
+    cannot be loaded the session forgets it and the request is served without a database:
+    call_kw, which needs one, is a 404 (seen on 17.0 and 18.0)."""
+    name = unique_db_name()
+    odoo.db("duplicate_database", odoo.master_password, database, name)
+    try:
+        _authenticate(odoo, browser, name, ADMIN_PASSWORD)
+        call = {
+            "model": "res.users",
+            "method": "read",
+            "args": [[2]],
+            "kwargs": {"fields": ["login"]},
+        }
+        answer = odoo.post_json("/web/dataset/call_kw/res.users/read", call, browser)
+        assert answer.json()["result"] == [{"id": 2, "login": "admin"}]
+    finally:
+        odoo.db("drop", odoo.master_password, name)
+    for _ in range(2):
+        answer = odoo.post_json("/web/dataset/call_kw/res.users/read", call, browser)
+        assert answer.status_code == 404
+        assert answer.headers["content-type"].startswith("text/html")
+
+
 def test_session_destroy_answers_no_result_and_ends_the_session(
     odoo: OdooServer, database: str, browser: httpx.Client
 ) -> None:

@@ -66,9 +66,8 @@ class StandbyDatabase(UUIDPrimaryKey, Timestamps, Base):
     status: Mapped[str] = mapped_column(String(20), default=StandbyStatus.PREPARING.value)
     admin_login: Mapped[str] = mapped_column(String(320))
     admin_password_encrypted: Mapped[str] = mapped_column(Text)
-    # The admin's uid, known once a login proved the password, and the main company's id.
+    # The admin's uid, known once a login proved the password.
     admin_uid: Mapped[int | None]
-    company_id: Mapped[int | None]
     instance_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("instances.id", ondelete="SET NULL"), unique=True
     )

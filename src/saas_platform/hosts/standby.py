@@ -53,7 +53,6 @@ from saas_platform.hosts.templates import (
 )
 from saas_platform.instances.models import Instance, InstanceStatus
 from saas_platform.instances.service import PROVISION_TASK, generate_admin_password
-from saas_platform.odoo.client import DATABASE_TIMEOUT
 from saas_platform.odoo.driver import Credentials
 from saas_platform.odoo.rpc_driver import RpcDriver
 
@@ -93,8 +92,6 @@ class ClaimedStandby:
     id: uuid.UUID
     database_name: str
     admin: Credentials
-    admin_uid: int | None
-    company_id: int | None
     admin_password_encrypted: str
 
 
@@ -103,8 +100,6 @@ def _claimed(runtime: Runtime, row: StandbyDatabase) -> ClaimedStandby:
         id=row.id,
         database_name=row.database_name,
         admin=Credentials(row.admin_login, runtime.secrets.decrypt(row.admin_password_encrypted)),
-        admin_uid=row.admin_uid,
-        company_id=row.company_id,
         admin_password_encrypted=row.admin_password_encrypted,
     )
 
@@ -156,14 +151,6 @@ async def claim(
 async def forget(session: AsyncSession, standby_id: uuid.UUID) -> None:
     """The standby became a tenant's database (or vanished): the pool lets it go."""
     await session.execute(delete(StandbyDatabase).where(StandbyDatabase.id == standby_id))
-
-
-async def rename_database(driver: RpcDriver, old: str, new: str) -> None:
-    """Odoo's ``db.rename``: ``ALTER DATABASE ... RENAME`` and the filestore folder moved
-    along (odoo-protocol.md section 5); Odoo closes its connections to ``old`` first."""
-    await driver.client.call(
-        "db", "rename", driver.master_password, old, new, timeout=DATABASE_TIMEOUT
-    )
 
 
 # -- what the admin API shows --------------------------------------------------------------
@@ -441,7 +428,7 @@ async def _prepare(
             uid = await driver.authenticate(name, admin)
             if uid is None:
                 raise StandbyFailed("The standby database refuses its new admin password")
-        company_id = await _settle(driver, name, uid, admin.password)
+        await _settle(driver, name, uid, admin.password)
     except Exception as exc:
         message = exc.message if isinstance(exc, AppError) else str(exc)
         logger.warning("standby %s on %s failed: %s", name, host.name, message)
@@ -461,7 +448,6 @@ async def _prepare(
             return False  # dropped meanwhile (host removed)
         row.status = StandbyStatus.READY.value
         row.admin_uid = uid
-        row.company_id = company_id
         row.ready_at = clock.now()
     logger.info(
         "standby database %s ready on %s (%s)", name, host.name, "resumed" if resumed else "new"
@@ -469,16 +455,12 @@ async def _prepare(
     return True
 
 
-async def _settle(driver: RpcDriver, name: str, uid: int, password: str) -> int | None:
+async def _settle(driver: RpcDriver, name: str, uid: int, password: str) -> None:
     """What does not depend on the tenant, done ahead too: the base URL frozen (a web
-    login would overwrite it otherwise), and the main company's id looked up."""
+    login, such as the one that configures the claimed standby, would overwrite it)."""
     await driver.client.execute_kw(
         name, uid, password, "ir.config_parameter", "set_param", ["web.base.url.freeze", "True"]
     )
-    companies = await driver.client.execute_kw(
-        name, uid, password, "res.company", "search", [[]], {"limit": 1, "order": "id"}
-    )
-    return int(companies[0]) if companies else None
 
 
 async def drop_for_host(runtime: Runtime, host: OdooHost) -> None:

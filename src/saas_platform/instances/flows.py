@@ -285,7 +285,7 @@ async def create_database(context: ProvisionContext) -> None:
     if context.standby is not None:
         name = context.standby.database_name
         try:
-            await standby.rename_database(context.driver, name, context.database)
+            await context.driver.rename(name, context.database)
             return
         except OdooFault:
             if await context.driver.database_exists(name):
@@ -319,7 +319,12 @@ async def configure(context: ProvisionContext) -> None:
         expiration_reason=limits.expiration_reason,
     )
     if context.standby is not None:
-        await configure_claimed(context.driver, context.database, context.standby, setup)
+        # The standby's admin, proven when it was prepared. Its database.uuid and
+        # database.secret are its own, fresh from duplicate_database and never used:
+        # nothing to renew.
+        await context.driver.configure(
+            context.database, current=context.standby.admin, setup=setup, renew_identity=False
+        )
         return
     current = (
         Credentials(templates.TEMPLATE_ADMIN_LOGIN, context.template_password)
@@ -327,75 +332,6 @@ async def configure(context: ProvisionContext) -> None:
         else context.admin
     )
     await context.driver.configure(context.database, current=current, setup=setup)
-
-
-async def configure_claimed(
-    driver: RpcDriver, name: str, claimed: standby.ClaimedStandby, setup: DatabaseSetup
-) -> None:
-    """``RpcDriver.configure`` for a renamed standby: the admin's uid is known (no login
-    needed) and the password is written only when it changes. Safe to repeat: a rerun may
-    find the login and password changed already."""
-    uid = claimed.admin_uid or await driver.authenticate(name, claimed.admin)
-    password = claimed.admin.password
-    if uid is None:
-        uid, password = await driver.authenticate(name, setup.admin), setup.admin.password
-    if uid is None:
-        raise OdooFault("odoo.exceptions.AccessDenied", "Cannot log in to configure")
-
-    async def call(model: str, method: str, *args: Any, **kwargs: Any) -> Any:
-        return await driver.client.execute_kw(
-            name, uid, password, model, method, list(args), kwargs
-        )
-
-    # Only what depends on the tenant. The base URL is frozen already (hosts/standby.py);
-    # database.uuid and database.secret are the standby's own, fresh from duplicate_database
-    # and never used: writing them again would cost two calls, each a full password check
-    # on a real server (every set_param clears the credential cache there).
-    params = {"web.base.url": setup.base_url, **setup.extra_params}
-    if setup.expires_at is not None:
-        params["database.expiration_date"] = setup.expires_at.strftime("%Y-%m-%d %H:%M:%S")
-        params["database.expiration_reason"] = setup.expiration_reason or "trial"
-    items = list(params.items())
-    try:
-        await call("ir.config_parameter", "set_param", *items[0])
-    except OdooFault as exc:
-        if not exc.is_access_denied or password == setup.admin.password:
-            raise
-        password = setup.admin.password  # a killed run changed it already
-        await call("ir.config_parameter", "set_param", *items[0])
-    for key, value in items[1:]:
-        await call("ir.config_parameter", "set_param", key, value)
-
-    companies = (
-        [claimed.company_id]
-        if claimed.company_id
-        else await call("res.company", "search", [], limit=1, order="id")
-    )
-    if companies:
-        await call("res.company", "write", companies, {"name": setup.company_name})
-    user_values: dict[str, Any] = {"tz": setup.timezone, "login": setup.admin.login}
-    # The standby's language is active already: no need to look it up.
-    if setup.lang == templates.TEMPLATE_LANG or await _activate_language(call, setup.lang):
-        user_values["lang"] = setup.lang
-    if setup.admin.password != password:
-        user_values["password"] = setup.admin.password  # the tenant's own: Odoo hashes it
-    # Last, in one write: after it the current password may stop working.
-    await call("res.users", "write", [uid], user_values)
-
-
-async def _activate_language(call: Callable[..., Awaitable[Any]], lang: str) -> bool:
-    found = await call(
-        "res.lang",
-        "search_read",
-        [["code", "=", lang]],
-        fields=["active"],
-        context={"active_test": False},
-    )
-    if not found:
-        return False
-    if not found[0].get("active"):
-        await call("res.lang", "write", [found[0]["id"]], {"active": True})
-    return True
 
 
 async def verify(context: ProvisionContext) -> None:

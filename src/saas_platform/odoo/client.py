@@ -10,6 +10,7 @@ is not, since most ``db`` calls are not idempotent. Odoo faults become ``OdooFau
 from __future__ import annotations
 
 import asyncio
+import http.cookiejar
 import itertools
 import re
 from collections.abc import AsyncIterator
@@ -45,6 +46,36 @@ class ServerVersion:
         return self.server_serie
 
 
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """The client keeps no cookies: Odoo sets ``session_id`` on many routes, and a stray
+    one would tie later calls to a database (protocol §1.4, §10.1). Web sessions carry
+    their cookie explicitly (``WebSession``)."""
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class WebSession:
+    """A logged-in web session on one database; see ``OdooClient.web_session``."""
+
+    client: OdooClient
+    db: str
+    uid: int
+    session_id: str
+
+    async def call_kw(
+        self, model: str, method: str, args: list[Any], kwargs: dict[str, Any] | None = None
+    ) -> Any:
+        """``/web/dataset/call_kw``, as the web client calls the ORM."""
+        result, _ = await self.client._json_route(
+            f"/web/dataset/call_kw/{model}/{method}",
+            {"model": model, "method": method, "args": args, "kwargs": kwargs or {}},
+            headers={"Cookie": f"session_id={self.session_id}"},
+        )
+        return result
+
+
 class OdooClient:
     def __init__(
         self,
@@ -60,7 +91,11 @@ class OdooClient:
         self.backoff = backoff
         self._ids = itertools.count(1)
         self._http = httpx.AsyncClient(
-            base_url=self.base_url, timeout=timeout, transport=transport, follow_redirects=False
+            base_url=self.base_url,
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+            cookies=http.cookiejar.CookieJar(policy=_NoCookies()),
         )
 
     async def close(self) -> None:
@@ -98,14 +133,23 @@ class OdooClient:
         timeout: httpx.Timeout | None = None,  # noqa: ASYNC109 (an HTTP timeout, per call)
     ) -> Any:
         """One JSON-RPC call; returns the result (None when Odoo omits it)."""
-        payload = {
-            "jsonrpc": "2.0",
-            "method": "call",
-            "params": {"service": service, "method": method, "args": list(args)},
-            "id": next(self._ids),
-        }
-        extra = {"timeout": timeout} if timeout is not None else {}
-        response = await self._send("POST", "/jsonrpc", json=payload, **extra)
+        params = {"service": service, "method": method, "args": list(args)}
+        result, _ = await self._json_route("/jsonrpc", params, timeout=timeout)
+        return result
+
+    async def _json_route(
+        self,
+        path: str,
+        params: dict[str, Any],
+        *,
+        timeout: httpx.Timeout | None = None,  # noqa: ASYNC109 (an HTTP timeout, per call)
+        headers: dict[str, str] | None = None,
+    ) -> tuple[Any, httpx.Response]:
+        """POST a JSON-RPC envelope to one of Odoo's ``type='json'`` routes (``/jsonrpc``,
+        ``/web/session/authenticate``, ``/web/dataset/call_kw``): the result and the answer."""
+        payload = {"jsonrpc": "2.0", "method": "call", "params": params, "id": next(self._ids)}
+        extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
+        response = await self._send("POST", path, json=payload, headers=headers, **extra)
         if response.status_code != 200:
             raise OdooError(
                 f"Odoo answered HTTP {response.status_code}",
@@ -124,7 +168,7 @@ class OdooClient:
             raise OdooConnectionError("The server did not answer JSON-RPC")
         if "error" in body:
             raise OdooFault.from_jsonrpc(body["error"])
-        return body.get("result")
+        return body.get("result"), response
 
     # -- common -----------------------------------------------------------------------------
 
@@ -214,6 +258,29 @@ class OdooClient:
         return await self.call(
             "object", "execute_kw", db, uid, password, model, method, args, kwargs or {}
         )
+
+    # -- web session: one password check, then calls checked by the session token ----------
+
+    async def web_session(self, db: str, login: str, password: str) -> WebSession:
+        """Log in through ``/web/session/authenticate`` (protocol §1.2, §11.2).
+
+        Every ``object.execute_kw`` call checks the password again whenever Odoo's
+        credential cache was cleared, and any ``set_param`` or user write clears it: each
+        such check is a pbkdf2 of 600,000 rounds (about 0.5 s on a real server). Calls in a
+        web session are checked by an HMAC of the session instead, so a run of writes costs
+        one password check. The session ends when the user's login, password or
+        ``database.secret`` changes. A wrong password is the AccessDenied fault."""
+        result, response = await self._json_route(
+            "/web/session/authenticate", {"db": db, "login": login, "password": password}
+        )
+        session_id = response.cookies.get("session_id")
+        uid = result.get("uid") if isinstance(result, dict) else None
+        if not uid or not session_id:
+            raise OdooError(
+                "Odoo did not open a web session",
+                details={"odoo_error": {"name": "WebSession", "message": f"uid={uid!r}"}},
+            )
+        return WebSession(self, db, int(uid), session_id)
 
     # -- web database routes: streaming backup and restore ------------------------------------
 

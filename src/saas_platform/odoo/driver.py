@@ -56,7 +56,16 @@ class OdooDriver(Protocol):
 
     async def clone(self, template: str, name: str) -> None: ...
 
-    async def configure(self, name: str, *, current: Credentials, setup: DatabaseSetup) -> None: ...
+    async def rename(self, name: str, new_name: str) -> None: ...
+
+    async def configure(
+        self,
+        name: str,
+        *,
+        current: Credentials,
+        setup: DatabaseSetup,
+        renew_identity: bool = True,
+    ) -> None: ...
 
     async def authenticate(self, name: str, credentials: Credentials) -> int | None: ...
 

@@ -19,7 +19,7 @@ from psycopg import sql
 
 from saas_platform.core.errors import Conflict
 from saas_platform.odoo import direct_dump
-from saas_platform.odoo.client import OdooClient, ServerVersion
+from saas_platform.odoo.client import DATABASE_TIMEOUT, OdooClient, ServerVersion
 from saas_platform.odoo.driver import Credentials, DatabaseSetup, HostHealth
 from saas_platform.odoo.errors import OdooError, OdooFault
 
@@ -89,27 +89,45 @@ class RpcDriver:
     async def authenticate(self, name: str, credentials: Credentials) -> int | None:
         return await self.client.authenticate(name, credentials.login, credentials.password)
 
-    async def configure(self, name: str, *, current: Credentials, setup: DatabaseSetup) -> None:
-        """Write the setup; safe to repeat (a rerun may find the admin already changed)."""
+    async def rename(self, name: str, new_name: str) -> None:
+        """Odoo's ``db.rename``: it closes its connections to ``name``, runs ``ALTER
+        DATABASE ... RENAME`` and moves the filestore folder along (protocol §5)."""
+        await self.client.call(
+            "db", "rename", self.master_password, name, new_name, timeout=DATABASE_TIMEOUT
+        )
+
+    async def configure(
+        self,
+        name: str,
+        *,
+        current: Credentials,
+        setup: DatabaseSetup,
+        renew_identity: bool = True,
+    ) -> None:
+        """Write the setup; safe to repeat (a rerun may find the admin already changed).
+
+        All of it in one web session: one password check, where ``execute_kw`` calls
+        would pay one after each write (every ``set_param`` and user write clears Odoo's
+        credential cache; ~0.5 s each on a real server). With ``renew_identity`` the
+        database gets a new ``database.uuid`` and ``database.secret``; the secret ends the
+        session, so the admin's login and password are then written by one RPC call."""
         credentials = current
-        uid = await self.authenticate(name, current)
-        if uid is None:
+        try:
+            session = await self.client.web_session(name, current.login, current.password)
+        except OdooFault as exc:
+            if not exc.is_access_denied or current == setup.admin:
+                raise
+            # A run killed after the last write: the admin is the new one already.
             credentials = setup.admin
-            uid = await self.authenticate(name, setup.admin)
-        if uid is None:
-            raise OdooFault("odoo.exceptions.AccessDenied", "Cannot log in to configure")
+            session = await self.client.web_session(name, setup.admin.login, setup.admin.password)
 
         async def call(model: str, method: str, *args: Any, **kwargs: Any) -> Any:
-            return await self.client.execute_kw(
-                name, uid, credentials.password, model, method, list(args), kwargs
-            )
+            return await session.call_kw(model, method, list(args), kwargs)
 
         params = {
             "web.base.url": setup.base_url,
             # Without the freeze, the first admin login through the web overwrites the URL.
             "web.base.url.freeze": "True",
-            "database.uuid": str(uuid.uuid1()),
-            "database.secret": str(uuid.uuid4()),
             **setup.extra_params,
         }
         if setup.expires_at is not None:
@@ -122,16 +140,25 @@ class RpcDriver:
         if companies:
             await call("res.company", "write", companies, {"name": setup.company_name})
 
-        user_values: dict[str, Any] = {"tz": setup.timezone}
+        user_values: dict[str, Any] = {"tz": setup.timezone, "login": setup.admin.login}
         if await self._activate_language(call, setup.lang):
             user_values["lang"] = setup.lang
-        await call("res.users", "write", [uid], user_values)
-        # Last: after this the current credentials stop working.
-        await call(
+        if setup.admin.password != credentials.password:
+            user_values["password"] = setup.admin.password  # Odoo hashes it
+        if not renew_identity:
+            # Last: the new login ends the session.
+            await call("res.users", "write", [session.uid], user_values)
+            return
+        await call("ir.config_parameter", "set_param", "database.uuid", str(uuid.uuid1()))
+        # Ends the session (the session token is keyed by the secret).
+        await call("ir.config_parameter", "set_param", "database.secret", str(uuid.uuid4()))
+        await self.client.execute_kw(
+            name,
+            session.uid,
+            credentials.password,
             "res.users",
             "write",
-            [uid],
-            {"login": setup.admin.login, "password": setup.admin.password},
+            [[session.uid], user_values],
         )
 
     @staticmethod

@@ -27,7 +27,6 @@ def upgrade() -> None:
         sa.Column("admin_login", sa.String(length=320), nullable=False),
         sa.Column("admin_password_encrypted", sa.Text(), nullable=False),
         sa.Column("admin_uid", sa.Integer(), nullable=True),
-        sa.Column("company_id", sa.Integer(), nullable=True),
         sa.Column("instance_id", sa.Uuid(), nullable=True),
         sa.Column("ready_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
