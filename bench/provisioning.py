@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import statistics
 import subprocess
 import time
@@ -112,6 +113,24 @@ async def clone_vs_create(url: str, master_password: str) -> None:
     )
 
 
+async def drop_leftovers(url: str, master_password: str, host_id: str) -> None:
+    """A real server keeps what the run made (the tenants' databases, the template and the
+    standbys of this host registration): drop it, or its connections pile up run after run."""
+    from saas_platform.odoo.client import OdooClient
+
+    marker = uuid.UUID(host_id).hex[:8]
+    async with OdooClient(url) as odoo:
+        names = [
+            name
+            for name in await odoo.list_databases()
+            if re.fullmatch(r"b[0-9a-f]{10}", name)
+            or (name.startswith(("saas_standby_", "saas_template_")) and marker in name)
+        ]
+        for name in names:
+            await odoo.drop_database(master_password, name)
+    print(f"  dropped {len(names)} databases the run left on {url}")
+
+
 def admin_token(base: str, workdir: Path) -> str:
     subprocess.run(
         [SAAS, "create-admin", "--email", "bench@example.com", "--password-stdin"],
@@ -180,6 +199,8 @@ async def main(args: argparse.Namespace) -> None:
                 f"p95 {percentile(durations, 0.95):5.2f} s"
             )
             await clone_vs_create(args.odoo_url, args.odoo_master_password)
+            host = host_of(base, headers, args.odoo_url.rstrip("/"))
+            await drop_leftovers(args.odoo_url, args.odoo_master_password, host["id"])
 
 
 if __name__ == "__main__":

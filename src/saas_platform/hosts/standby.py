@@ -54,6 +54,7 @@ from saas_platform.hosts.templates import (
 from saas_platform.instances.models import Instance, InstanceStatus
 from saas_platform.instances.service import PROVISION_TASK, generate_admin_password
 from saas_platform.odoo.driver import Credentials
+from saas_platform.odoo.errors import OdooFault
 from saas_platform.odoo.rpc_driver import RpcDriver
 
 logger = logging.getLogger(__name__)
@@ -411,24 +412,13 @@ async def _prepare(
         if uid is None:
             if template_password is None:
                 raise StandbyFailed("The standby database refuses its admin login")
-            template_admin = Credentials(TEMPLATE_ADMIN_LOGIN, template_password)
-            template_uid = await driver.authenticate(name, template_admin)
-            if template_uid is None:
-                raise StandbyFailed("The standby database refuses both admin logins")
-            # The expensive part, paid here and not on a tenant's path: Odoo hashes it.
-            await driver.client.execute_kw(
-                name,
-                template_uid,
-                template_password,
-                "res.users",
-                "write",
-                [[template_uid], {"password": admin.password}],
-            )
+            await _set_password(driver, name, template_password, admin.password)
             await faults.checkpoint(runtime.settings, "standby.verify")
             uid = await driver.authenticate(name, admin)
             if uid is None:
                 raise StandbyFailed("The standby database refuses its new admin password")
-        await _settle(driver, name, uid, admin.password)
+        else:  # created with the standby's admin, or a resumed run: freeze the URL too
+            await _freeze_base_url(driver, name, uid, admin.password)
     except Exception as exc:
         message = exc.message if isinstance(exc, AppError) else str(exc)
         logger.warning("standby %s on %s failed: %s", name, host.name, message)
@@ -455,9 +445,24 @@ async def _prepare(
     return True
 
 
-async def _settle(driver: RpcDriver, name: str, uid: int, password: str) -> None:
-    """What does not depend on the tenant, done ahead too: the base URL frozen (a web
-    login, such as the one that configures the claimed standby, would overwrite it)."""
+async def _set_password(
+    driver: RpcDriver, name: str, template_password: str, password: str
+) -> None:
+    """In one web session (one password check): freeze the base URL, which a web login
+    (such as the one configuring the claimed standby) would overwrite otherwise, then write
+    the standby's own admin password. The expensive part, paid here and not on a tenant's
+    path: Odoo hashes it. The write ends the session."""
+    try:
+        session = await driver.client.web_session(name, TEMPLATE_ADMIN_LOGIN, template_password)
+    except OdooFault as exc:
+        if exc.is_access_denied:
+            raise StandbyFailed("The standby database refuses both admin logins") from exc
+        raise
+    await session.call_kw("ir.config_parameter", "set_param", ["web.base.url.freeze", "True"])
+    await session.call_kw("res.users", "write", [[session.uid], {"password": password}])
+
+
+async def _freeze_base_url(driver: RpcDriver, name: str, uid: int, password: str) -> None:
     await driver.client.execute_kw(
         name, uid, password, "ir.config_parameter", "set_param", ["web.base.url.freeze", "True"]
     )
