@@ -15,6 +15,8 @@ from saas_platform.app import create_app
 from saas_platform.core import clock as clock_module
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.settings import Settings
+from tests.fixtures.auth import LoggedIn, platform_admin, verified_user
+from tests.fixtures.odoo import EmulatorProcess, running_emulator
 from tests.fixtures.postgres import database_from_template, migrated_template, postgres_server
 from tests.fixtures.s3 import s3_server
 from tests.fixtures.smtp import Inbox, SmtpServer
@@ -119,3 +121,23 @@ def clock() -> Iterator[clock_module.FrozenClock]:
     previous = clock_module.set_clock(frozen)
     yield frozen
     clock_module.set_clock(previous)
+
+
+@pytest.fixture
+def odoo(pg_server: str, tmp_path: Path) -> Iterator[EmulatorProcess]:
+    """The Odoo emulator as its own process, reached over HTTP as a real Odoo would be (one
+    per test; tests/odoo_emulator has its own, which can be a real server)."""
+    with running_emulator(pg_server, tmp_path / "odoo") as emulator:
+        yield emulator
+
+
+@pytest.fixture
+async def admin(client: httpx.AsyncClient, runtime: Runtime) -> LoggedIn:
+    """A platform administrator, logged in."""
+    return await platform_admin(client, runtime)
+
+
+@pytest.fixture
+async def owner(client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox) -> LoggedIn:
+    """A verified user, logged in, who will own tenants."""
+    return await verified_user(client, runtime, inbox, "owner@example.com")

@@ -6,7 +6,7 @@ import hashlib
 import io
 import uuid
 import zipfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -27,28 +27,12 @@ from tests.backups.support import (
     unique,
 )
 from tests.core.test_errors import assert_envelope
-from tests.fixtures.auth import LoggedIn, platform_admin, verified_user
-from tests.fixtures.odoo import EmulatorProcess, running_emulator
+from tests.fixtures.auth import LoggedIn, verified_user
+from tests.fixtures.odoo import EmulatorProcess
 from tests.fixtures.smtp import Inbox
 from tests.instances.test_provisioning import add_host
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def odoo(pg_server: str, tmp_path: Path) -> Iterator[EmulatorProcess]:
-    with running_emulator(pg_server, tmp_path / "odoo") as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox) -> LoggedIn:
-    return await verified_user(client, runtime, inbox, "owner@example.com")
-
-
-@pytest.fixture
-async def admin(client: httpx.AsyncClient, runtime: Runtime) -> LoggedIn:
-    return await platform_admin(client, runtime)
 
 
 @pytest.fixture

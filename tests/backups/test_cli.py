@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -14,17 +13,11 @@ from saas_platform.core.runtime import Runtime
 from tests.backups.support import Tenant, ready_tenant
 from tests.conftest import TEST_SECRET_KEY
 from tests.fixtures.auth import platform_admin, verified_user
-from tests.fixtures.odoo import EmulatorProcess, running_emulator
+from tests.fixtures.odoo import EmulatorProcess
 from tests.fixtures.smtp import Inbox
 from tests.instances.test_provisioning import add_host
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def odoo(pg_server: str, tmp_path: Path) -> Iterator[EmulatorProcess]:
-    with running_emulator(pg_server, tmp_path / "odoo") as emulator:
-        yield emulator
 
 
 @pytest.fixture

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +18,7 @@ from saas_platform.core.runtime import Runtime
 from saas_platform.tenants.tiers import BackupPolicy
 from tests.backups.support import ready_tenant
 from tests.fixtures.auth import LoggedIn, login, platform_admin, verified_user
-from tests.fixtures.odoo import EmulatorProcess, running_emulator
+from tests.fixtures.odoo import EmulatorProcess
 from tests.fixtures.smtp import Inbox
 from tests.instances.test_provisioning import add_host
 
@@ -73,12 +71,6 @@ def test_slots_spread_over_the_day() -> None:
     for _ in range(20):
         slot = current_slot(uuid.uuid4(), now)
         assert now - timedelta(days=1) < slot <= now
-
-
-@pytest.fixture
-def odoo(pg_server: str, tmp_path: Path) -> Iterator[EmulatorProcess]:
-    with running_emulator(pg_server, tmp_path / "odoo") as emulator:
-        yield emulator
 
 
 @pytest.mark.slow

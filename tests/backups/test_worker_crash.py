@@ -8,7 +8,6 @@ import os
 import signal
 import uuid
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,18 +17,12 @@ from saas_platform.backups.models import Backup
 from saas_platform.core.runtime import Runtime
 from tests.backups.support import ready_tenant
 from tests.fixtures.auth import platform_admin, verified_user
-from tests.fixtures.odoo import EmulatorProcess, running_emulator
+from tests.fixtures.odoo import EmulatorProcess
 from tests.fixtures.smtp import Inbox
 from tests.instances.test_provisioning import add_host
 from tests.instances.test_worker_crash import worker
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def odoo(pg_server: str, tmp_path: Path) -> Iterator[EmulatorProcess]:
-    with running_emulator(pg_server, tmp_path / "odoo") as emulator:
-        yield emulator
 
 
 async def backup_row(runtime: Runtime, backup_id: str) -> Backup:

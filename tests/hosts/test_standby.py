@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,9 +16,8 @@ from saas_platform.core.runtime import Runtime
 from saas_platform.hosts import standby
 from saas_platform.hosts.models import StandbyDatabase, StandbyStatus
 from saas_platform.instances.models import Instance
-from tests.fixtures.auth import LoggedIn, platform_admin, verified_user
-from tests.fixtures.odoo import EmulatorProcess, databases, running_emulator
-from tests.fixtures.smtp import Inbox
+from tests.fixtures.auth import LoggedIn
+from tests.fixtures.odoo import EmulatorProcess, databases
 from tests.instances.test_provisioning import add_host, subdomain, until_settled
 
 pytestmark = pytest.mark.slow
@@ -29,22 +26,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     return {"standby_databases_per_host": 2}
-
-
-@pytest.fixture
-def odoo(pg_server: str, tmp_path: Path) -> Iterator[EmulatorProcess]:
-    with running_emulator(pg_server, tmp_path / "odoo") as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def admin(client: httpx.AsyncClient, runtime: Runtime) -> LoggedIn:
-    return await platform_admin(client, runtime)
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox) -> LoggedIn:
-    return await verified_user(client, runtime, inbox, "owner@example.com")
 
 
 async def fill(runtime: Runtime) -> None:

@@ -7,7 +7,6 @@ import asyncio
 import signal
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from saas_platform.core.runtime import Runtime
 from saas_platform.hosts import standby
 from saas_platform.hosts.models import StandbyDatabase, StandbyStatus
 from tests.fixtures.auth import platform_admin, verified_user
-from tests.fixtures.odoo import EmulatorProcess, databases, running_emulator
+from tests.fixtures.odoo import EmulatorProcess, databases
 from tests.fixtures.smtp import Inbox
 from tests.hosts.test_standby import fill
 from tests.instances.test_provisioning import add_host
@@ -33,12 +32,6 @@ POOL = {"SAAS_STANDBY_DATABASES_PER_HOST": "1"}
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     return {"standby_databases_per_host": 1}
-
-
-@pytest.fixture
-def odoo(pg_server: str, tmp_path: Path) -> Iterator[EmulatorProcess]:
-    with running_emulator(pg_server, tmp_path / "odoo") as emulator:
-        yield emulator
 
 
 async def pool_rows(runtime: Runtime) -> list[StandbyDatabase]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,27 +10,10 @@ import pytest
 
 from saas_platform.core.runtime import Runtime
 from tests.core.test_errors import assert_envelope
-from tests.fixtures.auth import LoggedIn, platform_admin, verified_user
-from tests.fixtures.odoo import EmulatorProcess, RpcError, databases, running_emulator
-from tests.fixtures.smtp import Inbox
+from tests.fixtures.auth import LoggedIn
+from tests.fixtures.odoo import EmulatorProcess, RpcError, databases
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def odoo(pg_server: str, tmp_path: Path) -> Iterator[EmulatorProcess]:
-    with running_emulator(pg_server, tmp_path / "odoo") as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def admin(client: httpx.AsyncClient, runtime: Runtime) -> LoggedIn:
-    return await platform_admin(client, runtime)
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox) -> LoggedIn:
-    return await verified_user(client, runtime, inbox, "owner@example.com")
 
 
 async def add_host(

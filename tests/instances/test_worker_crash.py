@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,17 +18,11 @@ from saas_platform.core.runtime import Runtime
 from saas_platform.instances.models import Instance
 from tests.conftest import TEST_SECRET_KEY
 from tests.fixtures.auth import LoggedIn, platform_admin, verified_user
-from tests.fixtures.odoo import SAAS, EmulatorProcess, databases, running_emulator
+from tests.fixtures.odoo import SAAS, EmulatorProcess, databases
 from tests.fixtures.smtp import Inbox
 from tests.instances.test_provisioning import add_host
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def odoo(pg_server: str, tmp_path: Path) -> Iterator[EmulatorProcess]:
-    with running_emulator(pg_server, tmp_path / "odoo") as emulator:
-        yield emulator
 
 
 def worker(

@@ -7,22 +7,14 @@ import io
 import json
 import uuid
 import zipfile
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from saas_platform.odoo.rpc_driver import RpcDriver
-from tests.fixtures.odoo import EmulatorProcess, running_emulator
+from tests.fixtures.odoo import EmulatorProcess
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def odoo(pg_server: str, tmp_path: Path) -> Iterator[EmulatorProcess]:
-    with running_emulator(pg_server, tmp_path / "odoo") as emulator:
-        yield emulator
 
 
 async def test_direct_archive_matches_the_route_and_restores_through_odoo(

@@ -11,14 +11,9 @@ import pytest
 from saas_platform.core.clock import FrozenClock
 from saas_platform.core.runtime import Runtime
 from tests.core.test_errors import assert_envelope
-from tests.fixtures.auth import DEFAULT_PASSWORD, LoggedIn, login, register, verified_user
+from tests.fixtures.auth import DEFAULT_PASSWORD, LoggedIn, login, register
 from tests.fixtures.smtp import Inbox
 from tests.fixtures.tenants import create_tenant
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox) -> LoggedIn:
-    return await verified_user(client, runtime, inbox, "owner@example.com")
 
 
 @pytest.fixture

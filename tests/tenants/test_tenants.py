@@ -10,11 +10,6 @@ from tests.fixtures.smtp import Inbox
 from tests.fixtures.tenants import create_tenant
 
 
-@pytest.fixture
-async def owner(client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox) -> LoggedIn:
-    return await verified_user(client, runtime, inbox, "owner@example.com")
-
-
 async def test_create_and_read_a_tenant(client: httpx.AsyncClient, owner: LoggedIn) -> None:
     tenant = await create_tenant(
         client,

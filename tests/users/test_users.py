@@ -5,18 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 
 from saas_platform.core.runtime import Runtime
 from tests.core.test_errors import assert_envelope
-from tests.fixtures.auth import LoggedIn, login, platform_admin, register, verified_user
+from tests.fixtures.auth import LoggedIn, login, register, verified_user
 from tests.fixtures.smtp import Inbox
 from tests.fixtures.tenants import create_tenant
-
-
-@pytest.fixture
-async def admin(client: httpx.AsyncClient, runtime: Runtime) -> LoggedIn:
-    return await platform_admin(client, runtime)
 
 
 async def test_admin_creates_lists_updates_and_deletes(
