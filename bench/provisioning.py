@@ -200,6 +200,15 @@ async def main(args: argparse.Namespace) -> None:
             )
             await clone_vs_create(args.odoo_url, args.odoo_master_password)
             host = host_of(base, headers, args.odoo_url.rstrip("/"))
+            # Drained, the pool stops refilling and drops its spares; what is left is dropped
+            # after one preparation's time (one standby may have been in the making).
+            drained = httpx.post(
+                f"{base}/api/v1/admin/odoo-hosts/{host['id']}/actions",
+                headers=headers,
+                json={"action": "drain"},
+            )
+            assert drained.status_code == 200, drained.text
+            time.sleep(5)
             await drop_leftovers(args.odoo_url, args.odoo_master_password, host["id"])
 
 

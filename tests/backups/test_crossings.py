@@ -20,7 +20,7 @@ from saas_platform.backups.imports import import_archive
 from saas_platform.core.runtime import Runtime
 from tests.backups.support import Tenant, download, ready_tenant, restore, take_backup
 from tests.fixtures.auth import LoggedIn, platform_admin, verified_user
-from tests.fixtures.odoo import running_emulator
+from tests.fixtures.odoo import made_for_host, running_emulator
 from tests.fixtures.smtp import Inbox
 
 pytestmark = pytest.mark.slow
@@ -142,6 +142,7 @@ async def test_archives_cross_between_the_platform_and_odoo(
             "probe-b.txt": b"second file",
         }
     finally:
-        for name in (copy_name, tenant.database):
+        made = made_for_host(server.rpc("db", "list"), host.json()["id"])
+        for name in (copy_name, tenant.database, *made):
             if name in server.rpc("db", "list"):
                 server.rpc("db", "drop", server.master_password, name)

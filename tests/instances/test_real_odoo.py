@@ -17,6 +17,7 @@ from saas_platform.odoo.driver import Credentials
 from saas_platform.odoo.errors import OdooFault
 from saas_platform.odoo.rpc_driver import RpcDriver
 from tests.fixtures.auth import platform_admin, verified_user
+from tests.fixtures.odoo import made_for_host
 from tests.fixtures.smtp import Inbox
 
 URL = os.environ.get("SAAS_TEST_ODOO_URL")
@@ -64,15 +65,11 @@ async def test_provision_login_stop_start_delete_on_a_real_server(
     assert created.status_code == 202, created.text
     tenant_id = created.json()["id"]
     driver = RpcDriver(URL, MASTER, postgres_url=POSTGRES)
-    template = None
     try:
         await runtime.run_pending_jobs()
         tenant = (await client.get(f"/api/v1/tenants/{tenant_id}", headers=owner.headers)).json()
         assert tenant["status"] == "ready", tenant["instance"]
         instance = tenant["instance"]
-        template = (
-            f"saas_template_{version.replace('.', '_')}_{uuid.UUID(host.json()['id']).hex[:8]}"
-        )
         admin_login = Credentials("owner@example.com", "real-admin-pass-1")
         uid = await driver.authenticate(name, admin_login)
         assert uid
@@ -113,8 +110,9 @@ async def test_provision_login_stop_start_delete_on_a_real_server(
         await runtime.run_pending_jobs()
         assert not await driver.database_exists(name)
     finally:
-        for leftover in (name, template):
-            if leftover and await driver.database_exists(leftover):
+        made = made_for_host(await driver.client.list_databases(), host.json()["id"])
+        for leftover in (name, *made):
+            if await driver.database_exists(leftover):
                 await driver.drop(leftover)
         await driver.close()
 
@@ -144,7 +142,6 @@ async def test_a_standby_database_becomes_a_tenant_on_a_real_server(
     )
     assert host.status_code == 201, host.text
     host_id = uuid.UUID(host.json()["id"])
-    template = f"saas_template_{version.replace('.', '_')}_{host_id.hex[:8]}"
     prefix = f"{standby.STANDBY_PREFIX}{version.replace('.', '_')}_{host_id.hex[:8]}_"
     name = "r" + uuid.uuid4().hex[:10]
     driver = RpcDriver(URL, MASTER, postgres_url=POSTGRES)
@@ -183,8 +180,8 @@ async def test_a_standby_database_becomes_a_tenant_on_a_real_server(
         await runtime.run_pending_jobs()
         assert not await driver.database_exists(name)
     finally:
-        leftovers = [d for d in await driver.client.list_databases() if d.startswith(prefix)]
-        for leftover in (name, template, *leftovers):
+        made = made_for_host(await driver.client.list_databases(), host_id)
+        for leftover in (name, *made):
             if await driver.database_exists(leftover):
                 await driver.drop(leftover)
         await driver.close()
