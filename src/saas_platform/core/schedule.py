@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from saas_platform.core import clock
 from saas_platform.core.jobs import defer
 
 if TYPE_CHECKING:
@@ -47,9 +49,24 @@ async def run_schedule(runtime: Runtime) -> None:
             if now < due[task_name]:
                 continue
             due[task_name] = now + interval
-            try:
-                async with runtime.db.transaction() as session:
-                    await defer(session, task_name, queue="maintenance", queueing_lock=task_name)
-            except Exception as exc:  # a duplicate waiting job, or the database restarting
-                logger.debug("not deferring %s: %s", task_name, exc)
+            await defer_maintenance(runtime, task_name)
         await asyncio.sleep(max(0.5, min(due.values()) - loop.time()))
+
+
+async def defer_maintenance(
+    runtime: Runtime, task_name: str, *, delay_seconds: float = 0.0
+) -> None:
+    """Queue a run of a maintenance task unless one is waiting already (its queueing lock:
+    at most one copy waits, however many workers ask)."""
+    scheduled_at = clock.now() + timedelta(seconds=delay_seconds) if delay_seconds else None
+    try:
+        async with runtime.db.transaction() as session:
+            await defer(
+                session,
+                task_name,
+                queue="maintenance",
+                queueing_lock=task_name,
+                scheduled_at=scheduled_at,
+            )
+    except Exception as exc:  # a duplicate waiting job, or the database restarting
+        logger.debug("not deferring %s: %s", task_name, exc)

@@ -27,21 +27,16 @@ import enum
 import logging
 import secrets
 import uuid
-import zlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 
-import psycopg
 from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.core import clock, faults
 from saas_platform.core.errors import AppError
-from saas_platform.core.jobs import defer
+from saas_platform.core.locks import advisory_lock
 from saas_platform.core.runtime import Runtime
-from saas_platform.core.schedule import TEND_STANDBY_POOLS_TASK
+from saas_platform.core.schedule import TEND_STANDBY_POOLS_TASK, defer_maintenance
 from saas_platform.hosts.models import HostStatus, OdooHost, StandbyDatabase, StandbyStatus
 from saas_platform.hosts.service import driver_for, instance_counts
 from saas_platform.hosts.templates import (
@@ -60,6 +55,8 @@ from saas_platform.odoo.rpc_driver import RpcDriver
 logger = logging.getLogger(__name__)
 
 STANDBY_PREFIX = "saas_standby_"
+# One worker tends the pools at a time.
+POOL_LOCK = "saas:standby-pools"
 # While provisioning jobs run, the pool waits this long before looking again.
 BUSY_RETRY_SECONDS = 2.0
 USABLE_HOST_STATUSES = (HostStatus.HEALTHY.value, HostStatus.DEGRADED.value)
@@ -180,26 +177,14 @@ async def ready_count(session: AsyncSession, host_id: uuid.UUID) -> int:
 
 
 async def defer_tend(runtime: Runtime, delay_seconds: float = 0.0) -> None:
-    """Queue a run of the pool job (at most one waits: a queueing lock)."""
-    try:
-        async with runtime.db.transaction() as session:
-            await defer(
-                session,
-                TEND_STANDBY_POOLS_TASK,
-                queue="maintenance",
-                queueing_lock=TEND_STANDBY_POOLS_TASK,
-                scheduled_at=(
-                    clock.now() + timedelta(seconds=delay_seconds) if delay_seconds else None
-                ),
-            )
-    except Exception as exc:  # one is waiting already
-        logger.debug("not deferring %s: %s", TEND_STANDBY_POOLS_TASK, exc)
+    """Queue a run of the pool job (at most one waits)."""
+    await defer_maintenance(runtime, TEND_STANDBY_POOLS_TASK, delay_seconds=delay_seconds)
 
 
 async def tend(runtime: Runtime) -> TendResult:
     if await _provisioning_busy(runtime):
         return TendResult.LATER  # not even the clean-up: provisioning has the CPU first
-    async with _exclusive(runtime) as acquired:
+    async with advisory_lock(runtime.database_url, POOL_LOCK, wait=False) as acquired:
         if not acquired:
             return TendResult.DONE  # another worker is at it
         target = runtime.settings.standby_databases_per_host
@@ -215,19 +200,6 @@ async def tend(runtime: Runtime) -> TendResult:
             return TendResult.MORE
         # Failed (and marked for dropping): the next scheduled run tries again, not at once.
         return TendResult.DONE
-
-
-@asynccontextmanager
-async def _exclusive(runtime: Runtime) -> AsyncIterator[bool]:
-    key = zlib.crc32(b"saas:standby-pools")
-    async with await psycopg.AsyncConnection.connect(runtime.database_url, autocommit=True) as conn:
-        row = await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))).fetchone()
-        acquired = bool(row and row[0])
-        try:
-            yield acquired
-        finally:
-            if acquired:
-                await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
 async def _provisioning_busy(runtime: Runtime) -> bool:

@@ -12,13 +12,10 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
-import zlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-import psycopg
+from contextlib import AbstractAsyncContextManager
 
 from saas_platform.core.errors import AppError
+from saas_platform.core.locks import advisory_lock
 from saas_platform.core.runtime import Runtime
 from saas_platform.hosts.models import OdooHost
 from saas_platform.odoo.driver import Credentials
@@ -82,13 +79,6 @@ async def _remember_template_password(runtime: Runtime, host_id: uuid.UUID) -> s
     return password
 
 
-@asynccontextmanager
-async def host_lock(runtime: Runtime, host_id: uuid.UUID, name: str) -> AsyncIterator[None]:
-    """Serialise work on ``name`` of a host across workers (a session advisory lock)."""
-    key = zlib.crc32(f"{host_id}:{name}".encode())
-    async with await psycopg.AsyncConnection.connect(runtime.database_url, autocommit=True) as conn:
-        await conn.execute("SELECT pg_advisory_lock(%s)", (key,))
-        try:
-            yield
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+def host_lock(runtime: Runtime, host_id: uuid.UUID, name: str) -> AbstractAsyncContextManager[bool]:
+    """Serialise work on ``name`` of a host across workers."""
+    return advisory_lock(runtime.database_url, f"{host_id}:{name}")
