@@ -56,27 +56,21 @@ class WebRequest:
         return f"{url.scheme}://{url.netloc}"
 
     async def resolve_db(self) -> str | None:
-        """http.py ``_get_session_and_dbname``: the session's db when ``db_filter`` passes
-        it, else the only listed database (monodb). With no dbfilter and no ``db_name``
-        (the emulator has neither) ``db_filter`` passes any name without looking it up: a
-        session whose database is gone keeps it, and the request then fails on it."""
+        """http.py ``_get_session_and_dbname`` then ``_serve_db``. The session's db is taken
+        when ``db_filter`` passes it; with no dbfilter and no ``db_name`` (the emulator has
+        neither) it passes any name, without looking the database up. A session with no db
+        gets the only listed database (monodb). Then, if the registry cannot be loaded (the
+        database is gone, closed or not Odoo's), the session forgets the db, is saved, and
+        the request is served without a database: a route needing one is a 404."""
         session = self.session
-        db = session.db or None
-        if db is None:
+        if not session.db:
             databases = await db_service.list_dbs(self.emulator, force=True)
-            if len(databases) == 1:
-                db = databases[0]
-        if session.db != db:
-            if session.db:
-                session.logout(keep_db=False)
-            session.db = db
+            session.db = databases[0] if len(databases) == 1 else None
+        db = session.db
         if db is not None:
             try:
                 await self.emulator.registry(db)
             except (OperationalError, psycopg.Error, KeyError):
-                # http.py ``_serve_db``: no registry (the database is gone, closed or not
-                # Odoo's): forget it in the session, save that, and serve without a
-                # database (a route needing one is then a 404).
                 db = session.db = None
                 self.emulator.sessions.save(session)
         self.db = db
