@@ -27,7 +27,7 @@ from saas_platform.auth.schemas import (
     TokenRequest,
     VerifyEmailResponse,
 )
-from saas_platform.auth.service import IssuedTokens
+from saas_platform.auth.service import IssuedTokens, Principal
 from saas_platform.core.client import ClientInfo
 from saas_platform.core.deps import ClientDep, RuntimeDep
 from saas_platform.core.errors import Unauthorized
@@ -45,11 +45,16 @@ router = PrefixedRouter(prefix="/api/v1/auth", tags=["auth"])
 # tried in the order they are declared.
 @router.get("/me", response_model=UserRead)
 async def me(principal: CurrentPrincipal) -> Response:
-    return Response(principal.rendered("UserRead", _user_json), media_type="application/json")
+    return _caller(principal)
 
 
 @router.get("/profile", response_model=UserRead)
 async def get_profile(principal: CurrentPrincipal) -> Response:
+    return _caller(principal)
+
+
+def _caller(principal: Principal) -> Response:
+    """The caller as ``UserRead``, rendered once per principal-cache entry."""
     return Response(principal.rendered("UserRead", _user_json), media_type="application/json")
 
 
