@@ -48,7 +48,7 @@ class ServerVersion:
 
 class _NoCookies(http.cookiejar.DefaultCookiePolicy):
     """The client keeps no cookies: Odoo sets ``session_id`` on many routes, and a stray
-    one would tie later calls to a database (protocol §1.4, §10.1). Web sessions carry
+    one would tie later calls to a database (protocol §7, §10.1). Web sessions carry
     their cookie explicitly (``WebSession``)."""
 
     def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
@@ -262,7 +262,7 @@ class OdooClient:
     # -- web session: one password check, then calls checked by the session token ----------
 
     async def web_session(self, db: str, login: str, password: str) -> WebSession:
-        """Log in through ``/web/session/authenticate`` (protocol §1.2, §11.2).
+        """Log in through ``/web/session/authenticate`` (protocol §1.1, §11.2).
 
         Every ``object.execute_kw`` call checks the password again whenever Odoo's
         credential cache was cleared, and any ``set_param`` or user write clears it: each
