@@ -1,10 +1,10 @@
 """Rate limits: per user by plan, per IP when anonymous, tighter ones for auth endpoints.
 
 Counters live in this process by default and in Redis when ``SAAS_REDIS_URL`` is set, so
-several API processes share one budget. Every budget is a moving window (``limits``'
-``MovingWindowRateLimiter``): N requests in any period-long stretch, with no burst at a
-window's edge. A storage failure lets requests through (fail open): an outage of the
-counters must not become an outage of the API.
+several API processes share one budget. Every budget is a moving window, counted as
+``limits``' ``MovingWindowRateLimiter`` counts it: N requests in any period-long stretch,
+with no burst at a window's edge. A storage failure lets requests through (fail open): an
+outage of the counters must not become an outage of the API.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from typing import Any
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MovingWindowSupport, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -200,7 +199,9 @@ class RateLimiter:
     def __init__(self, settings: Settings) -> None:
         self.prefix = settings.rate_limit_key_prefix
         self.storage = build_storage(settings.redis_url)
-        self.strategy = MovingWindowRateLimiter(self.storage)
+        if not isinstance(self.storage, MovingWindowSupport):
+            raise ConfigurationError("The rate-limit storage cannot count moving windows")
+        self.windows: MovingWindowSupport = self.storage
         self._items: dict[str, RateLimitItem] = {}
         for name in LIMIT_SETTINGS:
             spec = getattr(settings, name)
@@ -232,9 +233,14 @@ class RateLimiter:
         if self._storage_retry_at and time.monotonic() < self._storage_retry_at:
             return None
         item = limit if isinstance(limit, RateLimitItem) else self.item(limit)
+        # What MovingWindowRateLimiter's hit and get_window_stats do, with the key built
+        # once: building it (escaping each part) cost as much as counting the hit.
+        name, expiry = item.key_for(self.prefix, *key), item.get_expiry()
         try:
-            allowed = await self.strategy.hit(item, self.prefix, *key)
-            stats = await self.strategy.get_window_stats(item, self.prefix, *key)
+            allowed = await self.windows.acquire_entry(name, item.amount, expiry)
+            window_start, window_hits = await self.windows.get_moving_window(
+                name, item.amount, expiry
+            )
         except Exception as exc:  # fail open, loudly
             self._storage_retry_at = time.monotonic() + STORAGE_RETRY_SECONDS
             logger.warning(
@@ -244,7 +250,8 @@ class RateLimiter:
             )
             return None
         self._storage_retry_at = 0.0
-        return LimitState(allowed, item.amount, stats.remaining, math.ceil(stats.reset_time))
+        remaining = item.amount - window_hits
+        return LimitState(allowed, item.amount, remaining, math.ceil(window_start + expiry))
 
     async def check(self, limit: RateLimitItem | str, *key: str) -> LimitState | None:
         """Like ``hit``, raising 429 when the budget is spent."""
