@@ -16,7 +16,7 @@ from saas_platform.core.runtime import Runtime
 from saas_platform.odoo.driver import Credentials
 from saas_platform.odoo.errors import OdooFault
 from saas_platform.odoo.rpc_driver import RpcDriver
-from tests.fixtures.auth import platform_admin, verified_user
+from tests.fixtures.auth import LoggedIn, platform_admin, verified_user
 from tests.fixtures.odoo import made_for_host
 from tests.fixtures.smtp import Inbox
 
@@ -30,14 +30,10 @@ pytestmark = [
 ]
 
 
-async def test_provision_login_stop_start_delete_on_a_real_server(
-    client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox
-) -> None:
-    assert URL is not None
-    admin = await platform_admin(client, runtime)
-    owner = await verified_user(client, runtime, inbox, "owner@example.com")
-    version = (await RpcDriver(URL, MASTER).server_version()).major
-    host = await client.post(
+async def register_real_host(
+    client: httpx.AsyncClient, admin: LoggedIn, version: str
+) -> httpx.Response:
+    response = await client.post(
         "/api/v1/admin/odoo-hosts",
         json={
             "name": "real",
@@ -49,7 +45,18 @@ async def test_provision_login_stop_start_delete_on_a_real_server(
         },
         headers=admin.headers,
     )
-    assert host.status_code == 201, host.text
+    assert response.status_code == 201, response.text
+    return response
+
+
+async def test_provision_login_stop_start_delete_on_a_real_server(
+    client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox
+) -> None:
+    assert URL is not None
+    admin = await platform_admin(client, runtime)
+    owner = await verified_user(client, runtime, inbox, "owner@example.com")
+    version = (await RpcDriver(URL, MASTER).server_version()).major
+    host = await register_real_host(client, admin, version)
     assert host.json()["status"] == "healthy"
     name = "r" + uuid.uuid4().hex[:10]
     created = await client.post(
@@ -128,19 +135,7 @@ async def test_a_standby_database_becomes_a_tenant_on_a_real_server(
     admin = await platform_admin(client, runtime)
     owner = await verified_user(client, runtime, inbox, "owner@example.com")
     version = (await RpcDriver(URL, MASTER).server_version()).major
-    host = await client.post(
-        "/api/v1/admin/odoo-hosts",
-        json={
-            "name": "real",
-            "url": URL,
-            "master_password": MASTER,
-            "odoo_version": version,
-            "capacity": 10,
-            "postgres_url": POSTGRES,
-        },
-        headers=admin.headers,
-    )
-    assert host.status_code == 201, host.text
+    host = await register_real_host(client, admin, version)
     host_id = uuid.UUID(host.json()["id"])
     prefix = f"{standby.STANDBY_PREFIX}{version.replace('.', '_')}_{host_id.hex[:8]}_"
     name = "r" + uuid.uuid4().hex[:10]
