@@ -22,7 +22,7 @@ from tests.fixtures.odoo import EmulatorProcess, databases
 from tests.fixtures.smtp import Inbox
 from tests.hosts.test_standby import fill
 from tests.instances.test_provisioning import add_host
-from tests.instances.test_worker_crash import wait_for, worker
+from tests.instances.test_worker_crash import kill_inside_then_finish, worker
 
 pytestmark = pytest.mark.slow
 
@@ -87,22 +87,9 @@ async def test_sigkill_with_a_claimed_standby(
         )
     ).json()
 
-    first = worker(
-        database_url, tmp_path / "w1", tmp_path / "w1.log", {fault: "sleep:120"}, extra_env=POOL
+    ready = await kill_inside_then_finish(
+        runtime, database_url, tmp_path, tenant["id"], fault=fault, reached=reached, extra_env=POOL
     )
-    try:
-        stuck = await wait_for(runtime, tenant["id"], reached)
-        assert stuck.status == "provisioning"
-        await asyncio.sleep(0.5)  # well inside the step
-    finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait()
-
-    second = worker(database_url, tmp_path / "w2", tmp_path / "w2.log", extra_env=POOL)
-    try:
-        ready = await wait_for(runtime, tenant["id"], "i.status == 'ready'")
-    finally:
-        stop(second)
     # The spare became the tenant's database: renamed once, not cloned again.
     assert name in databases(odoo.postgres_url)
     assert spare.database_name not in databases(odoo.postgres_url)

@@ -71,6 +71,37 @@ async def wait_for(
         await asyncio.sleep(0.1)
 
 
+async def kill_inside_then_finish(
+    runtime: Runtime,
+    database_url: str,
+    tmp_path: Path,
+    tenant_id: str,
+    *,
+    fault: str,
+    reached: str,
+    extra_env: dict[str, str],
+) -> Instance:
+    """A worker held inside the step ``fault`` names (it sleeps there) is killed with
+    SIGKILL once ``reached`` holds; a second worker then finishes the job. Returns the
+    instance when it is ready."""
+    first = worker(
+        database_url, tmp_path / "w1", tmp_path / "w1.log", {fault: "sleep:120"}, extra_env
+    )
+    try:
+        stuck = await wait_for(runtime, tenant_id, reached)
+        assert stuck.status == "provisioning"
+        await asyncio.sleep(0.5)  # well inside the step
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    second = worker(database_url, tmp_path / "w2", tmp_path / "w2.log", extra_env=extra_env)
+    try:
+        return await wait_for(runtime, tenant_id, "i.status == 'ready'")
+    finally:
+        second.terminate()
+        second.wait(timeout=60)
+
+
 async def test_sigkill_mid_provisioning_then_another_worker_finishes(
     client: httpx.AsyncClient,
     runtime: Runtime,
@@ -93,27 +124,15 @@ async def test_sigkill_mid_provisioning_then_another_worker_finishes(
     # The first worker stops for a long time inside `configure`, after the database exists.
     # No standby pool: this is the cloning path (tests/hosts/test_standby_crash.py: the pool).
     no_pool = {"SAAS_STANDBY_DATABASES_PER_HOST": "0"}
-    first = worker(
+    ready = await kill_inside_then_finish(
+        runtime,
         database_url,
-        tmp_path / "w1",
-        tmp_path / "w1.log",
-        {"provision.configure": "sleep:120"},
+        tmp_path,
+        tenant["id"],
+        fault="provision.configure",
+        reached="i.step == 'create_database'",
         extra_env=no_pool,
     )
-    try:
-        stuck = await wait_for(runtime, tenant["id"], "i.step == 'create_database'")
-        assert stuck.status == "provisioning"
-        await asyncio.sleep(0.5)  # well inside the configure step
-    finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait()
-
-    second = worker(database_url, tmp_path / "w2", tmp_path / "w2.log", extra_env=no_pool)
-    try:
-        ready = await wait_for(runtime, tenant["id"], "i.status == 'ready'")
-    finally:
-        second.terminate()
-        second.wait(timeout=30)
     assert ready.step == "verify"
     # Other suites may share this PostgreSQL server: look at what this tenant could have made.
     created = {
