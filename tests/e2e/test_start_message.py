@@ -89,7 +89,7 @@ def test_serve_prints_the_next_steps_once_serving(announced: AnnouncedServe) -> 
         timeout=10,
     ).json()
     hosts = listed["results"] if isinstance(listed, dict) else listed
-    emulator_urls = [host["url"] for host in hosts if host["name"].startswith("builtin")]
+    emulator_urls = [host["url"] for host in hosts if host["is_emulator"]]
     assert emulator_urls, hosts
     for emulator_url in emulator_urls:
         assert f"Odoo emulator:  {emulator_url}" in second, second
