@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+# `make run PORT=8080 HOST=0.0.0.0`. PORT may also come from the environment; HOST only from
+# the command line, since shells and containers often set HOST to the machine's name.
+HOST = 127.0.0.1
+PORT ?= 8000
 
 .PHONY: install install-dev run test lint format lock bench clean
 
@@ -12,13 +16,16 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # The stamps make `make install` idempotent: it reinstalls only when a lock file or pyproject changes.
+# The long installs are not --quiet: a first `make run` shows what it is doing.
 $(STAMP): $(BIN)/python requirements.lock pyproject.toml
-	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock
+	@echo "Installing the platform's dependencies into $(VENV) (a minute or two the first time)..."
+	$(BIN)/pip install --require-hashes --no-deps -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 $(DEV_STAMP): $(BIN)/python requirements-dev.lock pyproject.toml
-	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
+	@echo "Installing the platform's dependencies and dev tools into $(VENV)..."
+	$(BIN)/pip install --require-hashes --no-deps -r requirements-dev.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP) $(DEV_STAMP)
 
@@ -27,7 +34,7 @@ install: $(STAMP)
 install-dev: $(DEV_STAMP)
 
 run: install
-	$(BIN)/saas serve --host 127.0.0.1 --port 8000
+	$(BIN)/saas serve --host $(HOST) --port $(PORT)
 
 test: install-dev
 	$(BIN)/pytest $(PYTEST_ARGS)

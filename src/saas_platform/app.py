@@ -17,6 +17,7 @@ from saas_platform.admin.router import router as admin_router
 from saas_platform.audit.router import router as audit_router
 from saas_platform.auth.router import router as auth_router
 from saas_platform.backups.router import router as backups_router
+from saas_platform.core.docs import install_offline_docs
 from saas_platform.core.http import install_error_handlers
 from saas_platform.core.metrics import HttpMetrics
 from saas_platform.core.middleware import RequestPipelineMiddleware
@@ -81,8 +82,9 @@ def create_app(
         description="Tenants, Odoo instances, backups, billing and webhooks. "
         'Errors follow one envelope: `{"error": {code, message, details, request_id, timestamp}}`.',
         lifespan=lifespan,
-        docs_url="/docs",
-        redoc_url="/redoc",
+        # Served by install_offline_docs below, from an installed package instead of a CDN.
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/openapi.json",
         redirect_slashes=False,
     )
@@ -107,6 +109,7 @@ def create_app(
             ],
         )
     install_error_handlers(app)
+    install_offline_docs(app)
     for router in (
         health_router,
         auth_router,

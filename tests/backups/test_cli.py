@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +27,8 @@ from tests.instances.test_provisioning import add_host
 
 pytestmark = pytest.mark.slow
 
+SAAS = str(Path(sys.executable).parent / "saas")
+
 
 @pytest.fixture
 async def tenant(
@@ -30,16 +40,65 @@ async def tenant(
     return await ready_tenant(client, runtime, owner, odoo)
 
 
-def cli(runtime: Runtime, args: list[str], stdin: str | None = None) -> tuple[int, str]:
-    env = {
+def cli_env(runtime: Runtime) -> dict[str, str]:
+    return {
         "SAAS_DATABASE_URL": runtime.database_url,
         "SAAS_DATA_DIR": str(runtime.settings.data_dir),
         "SAAS_SECRET_KEY": TEST_SECRET_KEY,
         "SAAS_LOG_LEVEL": "WARNING",
         "SAAS_ODOO_EMULATOR": "off",
     }
-    result = CliRunner().invoke(app, args, env=env, input=stdin, catch_exceptions=False)
+
+
+def cli(runtime: Runtime, args: list[str], stdin: str | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(
+        app, args, env=cli_env(runtime), input=stdin, catch_exceptions=False
+    )
     return result.exit_code, result.output
+
+
+def cli_json(runtime: Runtime, args: list[str]) -> Any:
+    result = CliRunner().invoke(
+        app, [*args, "--json"], env=cli_env(runtime), catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def on_a_terminal(runtime: Runtime, args: list[str], answer: str, cwd: Path) -> tuple[int, str]:
+    """Run ``saas`` as a person would, on a terminal (a pty), answering its question."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [SAAS, *args],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        cwd=cwd,
+        env={**os.environ, **cli_env(runtime)},
+        close_fds=True,
+    )
+    os.close(follower)
+    seen = b""
+    answered = False
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal closed: the process is done
+                break
+            if not chunk:
+                break
+            seen += chunk
+        if not answered and b"[y/N]" in seen:
+            os.write(leader, answer.encode() + b"\r")
+            answered = True
+        if process.poll() is not None and not ready:
+            break
+    code = process.wait(timeout=120)
+    os.close(leader)
+    return code, seen.decode(errors="replace")
 
 
 def test_backup_verify_restore_and_import_from_the_command_line(
@@ -59,7 +118,8 @@ def test_backup_verify_restore_and_import_from_the_command_line(
     assert "sound" in out
 
     tenant.call("res.partner", "create", {"name": "Probe Dropped"})
-    code, out = cli(runtime, ["backups", "restore", backup_id])
+    # --yes: restoring over live data asks first otherwise (test_restore_asks_first).
+    code, out = cli(runtime, ["backups", "restore", backup_id, "--yes"])
     assert code == 0, out
     assert tenant.partner_names() == {"Probe Kept"}
 
@@ -85,3 +145,40 @@ def test_backup_verify_restore_and_import_from_the_command_line(
     assert code != 0 and "No tenant" in out and "Traceback" not in out
     code, out = cli(runtime, ["backups", "verify", "not-an-id"])
     assert code != 0 and "not a backup id" in out
+
+
+def test_restore_asks_first_and_commands_speak_json(
+    runtime: Runtime, tenant: Tenant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    subdomain = tenant.database
+    tenant.call("res.partner", "create", {"name": "Probe Kept"})
+    created = cli_json(runtime, ["backups", "create", "--tenant", subdomain])
+    backup_id = created["id"]
+    assert created["status"] == "completed" and created["tenant_id"] == tenant.id
+    listed = cli_json(runtime, ["backups", "list", "--tenant", subdomain])
+    assert backup_id in [b["id"] for b in listed]
+    verified = cli_json(runtime, ["backups", "verify", backup_id])
+    assert verified["sound"] is True and verified["backup"]["id"] == backup_id
+
+    code, out = cli(runtime, ["backups", "list", "--tenant", subdomain])
+    assert code == 0 and backup_id in out, out  # the whole id, never cut
+
+    tenant.call("res.partner", "create", {"name": "Probe Live"})
+    # No terminal to ask on and no --yes: refused, nothing touched.
+    code, out = cli(runtime, ["backups", "restore", backup_id])
+    assert code != 0 and "--yes" in out, out
+    assert tenant.partner_names() == {"Probe Kept", "Probe Live"}
+
+    # On a terminal it asks; "no" (the default) changes nothing.
+    code, out = on_a_terminal(runtime, ["backups", "restore", backup_id], "n", tmp_path)
+    assert code != 0, out
+    assert subdomain in out and "[y/N]" in out, out
+    assert tenant.partner_names() == {"Probe Kept", "Probe Live"}
+
+    code, out = on_a_terminal(runtime, ["backups", "restore", backup_id], "y", tmp_path)
+    assert code == 0, out
+    assert tenant.partner_names() == {"Probe Kept"}
+
+    restored = cli_json(runtime, ["backups", "restore", backup_id, "--yes"])
+    assert restored["status"] == "completed" and restored["backup_id"] == backup_id

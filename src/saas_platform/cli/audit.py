@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from saas_platform.cli.common import console, err_console, fail, load_settings, run
+from saas_platform.cli.output import JsonOption, print_json
 
 audit_app = typer.Typer(help="Inspect the audit trail.", no_args_is_help=True)
 
 
 @audit_app.command()
-def verify() -> None:
+def verify(as_json: JsonOption = False) -> None:
     """Walk the audit log's hash chain; exit 1 at the first entry that breaks it."""
     import sqlalchemy.exc
 
@@ -43,6 +46,9 @@ def verify() -> None:
                     )
 
     report = run(_verify())
+    if as_json:
+        print_json({"intact": report.intact, **dataclasses.asdict(report)})
+        raise typer.Exit(0 if report.intact else 1)
     if report.broken is not None:
         broken = report.broken
         fail(

@@ -12,20 +12,35 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from saas_platform.cli.common import console, fail, load_settings, read_secret_from_stdin, run
+from saas_platform.cli.common import (
+    console,
+    err_console,
+    fail,
+    load_settings,
+    read_secret_from_stdin,
+    run,
+)
+from saas_platform.cli.output import (
+    JsonOption,
+    YesOption,
+    confirm_or_refuse,
+    print_json,
+    print_rows,
+)
 
 backups_app = typer.Typer(help="Back up and restore tenants.", no_args_is_help=True)
 
 
-def _progress() -> Progress:
+def _progress(as_json: bool = False) -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TaskProgressColumn(),
         TimeElapsedColumn(),
-        console=console,
+        # With --json, standard output carries the JSON alone.
+        console=err_console if as_json else console,
+        transient=as_json,
     )
 
 
@@ -58,11 +73,15 @@ def _with_runtime(work: Callable[[Any], Awaitable[None]]) -> None:
 
 
 @backups_app.command("list")
-def list_backups(tenant: Annotated[str, typer.Option(help="Tenant id or subdomain.")]) -> None:
+def list_backups(
+    tenant: Annotated[str, typer.Option(help="Tenant id or subdomain.")],
+    as_json: JsonOption = False,
+) -> None:
     """The tenant's backups, newest first."""
     from sqlalchemy import select
 
     from saas_platform.backups.models import Backup
+    from saas_platform.backups.router import backup_read
 
     async def work(runtime: Any) -> None:
         async with runtime.db.sessionmaker() as session:
@@ -74,9 +93,14 @@ def list_backups(tenant: Annotated[str, typer.Option(help="Tenant id or subdomai
                     .order_by(Backup.created_at.desc())
                 )
             ).scalars()
-            table = Table("id", "type", "status", "size", "created", "expires")
-            for b in rows:
-                table.add_row(
+            backups = [backup_read(b) for b in rows]
+        if as_json:
+            print_json(backups)
+            return
+        print_rows(
+            ("id", "type", "status", "size", "created", "expires"),
+            (
+                (
                     str(b.id),
                     b.type,
                     b.status,
@@ -84,7 +108,9 @@ def list_backups(tenant: Annotated[str, typer.Option(help="Tenant id or subdomai
                     b.created_at.strftime("%Y-%m-%d %H:%M"),
                     b.expires_at.strftime("%Y-%m-%d") if b.expires_at else "-",
                 )
-            console.print(table)
+                for b in backups
+            ),
+        )
 
     _with_runtime(work)
 
@@ -93,10 +119,12 @@ def list_backups(tenant: Annotated[str, typer.Option(help="Tenant id or subdomai
 def create(
     tenant: Annotated[str, typer.Option(help="Tenant id or subdomain.")],
     reason: Annotated[str, typer.Option(help="Why (kept with the backup).")] = "CLI backup",
+    as_json: JsonOption = False,
 ) -> None:
     """Take a manual backup of the tenant now."""
     from saas_platform.backups import flows
     from saas_platform.backups.models import BackupStatus, BackupType
+    from saas_platform.backups.router import backup_read
     from saas_platform.backups.service import BACKUP_STATES
     from saas_platform.instances.service import production_instance
 
@@ -108,7 +136,7 @@ def create(
                 fail(f"The tenant's instance is {instance.status if instance else 'missing'}.")
             backup = flows.new_backup(runtime, instance, BackupType.MANUAL, reason=reason)
             session.add(backup)
-        with _progress() as progress:
+        with _progress(as_json) as progress:
             task = progress.add_task(f"Backing up {found.subdomain}", total=100)
 
             async def on_progress(percent: int) -> None:
@@ -117,23 +145,34 @@ def create(
             done = await flows.run_backup(runtime, backup.id, on_progress=on_progress)
         if done.status != BackupStatus.COMPLETED.value:
             fail(f"Backup failed: {(done.error or {}).get('message')}")
-        console.print(f"Backup {done.id}: {done.size_bytes:,} bytes, sha256 {done.sha256}")
+        if as_json:
+            print_json(backup_read(done))
+            return
+        console.print(
+            f"Backup {done.id}: {done.size_bytes:,} bytes, sha256 {done.sha256}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
     _with_runtime(work)
 
 
 @backups_app.command("verify")
-def verify(backup_id: Annotated[str, typer.Argument(help="The backup's id.")]) -> None:
+def verify(
+    backup_id: Annotated[str, typer.Argument(help="The backup's id.")],
+    as_json: JsonOption = False,
+) -> None:
     """Download the archive and check its checksum, zip structure and manifest."""
     from saas_platform.backups import flows
     from saas_platform.backups.models import Backup
+    from saas_platform.backups.router import backup_read
 
     async def work(runtime: Any) -> None:
         async with runtime.db.sessionmaker() as session:
             backup = await session.get(Backup, _uuid(backup_id))
         if backup is None or backup.status != "completed":
             fail("No completed backup with this id.")
-        with _progress() as progress:
+        with _progress(as_json) as progress:
             task = progress.add_task("Verifying", total=None)
             try:
                 facts = await flows.verify_backup(
@@ -142,27 +181,53 @@ def verify(backup_id: Annotated[str, typer.Argument(help="The backup's id.")]) -
             except Exception as exc:
                 fail(f"The backup is not sound: {getattr(exc, 'message', exc)}")
             progress.update(task, total=1, completed=1)
+        if as_json:
+            print_json({"sound": True, "facts": facts, "backup": backup_read(backup)})
+            return
         console.print(
             f"Backup {backup.id} is sound: Odoo {facts['odoo_version']}, "
-            f"{facts['filestore_files']} filestore files, sha256 {backup.sha256}."
+            f"{facts['filestore_files']} filestore files, sha256 {backup.sha256}.",
+            highlight=False,
+            soft_wrap=True,
         )
 
     _with_runtime(work)
 
 
 @backups_app.command("restore")
-def restore(backup_id: Annotated[str, typer.Argument(help="The backup's id.")]) -> None:
-    """Restore a backup over its tenant (a pre_restore backup is taken first)."""
+def restore(
+    backup_id: Annotated[str, typer.Argument(help="The backup's id.")],
+    yes: YesOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Restore a backup over its tenant (a pre_restore backup is taken first).
+
+    The tenant's live database is replaced: asks first, unless --yes."""
     from saas_platform.backups import flows
     from saas_platform.backups.models import Backup, Restore, RestoreStatus
+    from saas_platform.backups.router import restore_read
     from saas_platform.instances.lifecycle import Action, transition
     from saas_platform.instances.models import Instance
+    from saas_platform.tenants.models import Tenant
+
+    async def completed_backup(session: Any) -> Any:
+        backup = await session.get(Backup, _uuid(backup_id))
+        if backup is None or backup.status != "completed" or backup.instance_id is None:
+            fail("No completed backup with this id.")
+        return backup
 
     async def work(runtime: Any) -> None:
+        async with runtime.db.sessionmaker() as session:
+            backup = await completed_backup(session)
+            target = await session.get(Tenant, backup.tenant_id)
+            subdomain = target.subdomain if target is not None else str(backup.tenant_id)
+        confirm_or_refuse(
+            f"Replace the live data of tenant {subdomain} with backup {backup.id} "
+            f"of {backup.created_at:%Y-%m-%d %H:%M} UTC? (a pre_restore backup is taken first)",
+            yes=yes,
+        )
         async with runtime.db.transaction() as session:
-            backup = await session.get(Backup, _uuid(backup_id))
-            if backup is None or backup.status != "completed" or backup.instance_id is None:
-                fail("No completed backup with this id.")
+            backup = await completed_backup(session)
             instance = await session.get(Instance, backup.instance_id, with_for_update=True)
             assert instance is not None
             await transition(session, instance, Action.RESTORE, f"CLI restore of {backup.id}")
@@ -176,7 +241,7 @@ def restore(backup_id: Annotated[str, typer.Argument(help="The backup's id.")]) 
                 as_copy=False,
             )
             session.add(row)
-        with _progress() as progress:
+        with _progress(as_json) as progress:
             task = progress.add_task("Restoring", total=100)
 
             async def on_progress(percent: int) -> None:
@@ -185,7 +250,10 @@ def restore(backup_id: Annotated[str, typer.Argument(help="The backup's id.")]) 
             done = await flows.run_restore(runtime, row.id, on_progress=on_progress)
         if done.status != RestoreStatus.COMPLETED.value:
             fail(f"Restore {done.status}: {(done.error or {}).get('message')}")
-        console.print(f"Restored backup {backup_id}.")
+        if as_json:
+            print_json(restore_read(done))
+            return
+        console.print(f"Restored backup {backup_id}.", highlight=False)
 
     _with_runtime(work)
 
@@ -198,9 +266,11 @@ def import_archive(
     admin_password_stdin: Annotated[
         bool, typer.Option("--admin-password-stdin", help="Read the admin password from stdin.")
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Add an archive made by Odoo's own backup as a manual backup of the tenant."""
     from saas_platform.backups.imports import import_archive as do_import
+    from saas_platform.backups.router import backup_read
 
     password = (
         read_secret_from_stdin("admin password")
@@ -212,7 +282,12 @@ def import_archive(
         async with runtime.db.sessionmaker() as session:
             found = await _tenant(session, tenant)
         backup = await do_import(runtime, found.id, archive, admin_login, password)
-        console.print(f"Imported as backup {backup.id} ({backup.size_bytes:,} bytes).")
+        if as_json:
+            print_json(backup_read(backup))
+            return
+        console.print(
+            f"Imported as backup {backup.id} ({backup.size_bytes:,} bytes).", highlight=False
+        )
 
     _with_runtime(work)
 

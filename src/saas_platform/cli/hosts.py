@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from saas_platform.cli.common import console, load_settings, read_secret_from_stdin, run
+from saas_platform.cli.output import JsonOption, print_json, print_rows
 
 hosts_app = typer.Typer(help="Manage the Odoo servers tenants are placed on.", no_args_is_help=True)
 
@@ -26,9 +26,11 @@ def add(
     master_password_stdin: Annotated[
         bool, typer.Option("--master-password-stdin", help="Read the master password from stdin.")
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Register an Odoo host."""
     from saas_platform.core.runtime import open_runtime
+    from saas_platform.hosts.router import host_read
     from saas_platform.hosts.service import HostService
     from saas_platform.instances import service as instances
 
@@ -50,8 +52,12 @@ def add(
                     postgres_url=postgres_url,
                 )
                 waiting = await instances.resume_waiting(session, runtime, host.odoo_version)
+                added = await host_read(HostService(session, runtime), host)
+            if as_json:
+                print_json(added)
+                return
             console.print(
-                f"Added host {host.name} (Odoo {host.odoo_version}, {host.status})"
+                f"Added host {host.name} {host.id} (Odoo {host.odoo_version}, {host.status})"
                 + (f"; {waiting} waiting instance(s) resumed." if waiting else "."),
                 highlight=False,
             )
@@ -60,9 +66,11 @@ def add(
 
 
 @hosts_app.command("list")
-def list_hosts() -> None:
+def list_hosts(as_json: JsonOption = False) -> None:
     """List the Odoo hosts with their status and load."""
     from saas_platform.core.runtime import open_runtime
+    from saas_platform.hosts import standby
+    from saas_platform.hosts.router import host_read
     from saas_platform.hosts.service import HostService
 
     settings = load_settings()
@@ -70,19 +78,31 @@ def list_hosts() -> None:
     async def _list() -> None:
         async with open_runtime(settings, migrate=True) as runtime:
             async with runtime.db.transaction() as session:
-                rows = await HostService(session, runtime).list_with_load()
-        table = Table("name", "url", "version", "status", "instances", "capacity")
-        for row in rows:
-            host = row.host
-            table.add_row(
-                host.name + (" (emulator)" if host.is_emulator else ""),
-                host.url,
-                host.odoo_version,
-                host.status,
-                str(row.instance_count),
-                str(host.capacity),
-            )
-        console.print(table)
+                service = HostService(session, runtime)
+                standbys = await standby.ready_counts(session)
+                hosts = [
+                    await host_read(
+                        service, row.host, row.instance_count, standbys.get(row.host.id, 0)
+                    )
+                    for row in await service.list_with_load()
+                ]
+        if as_json:
+            print_json(hosts)
+            return
+        print_rows(
+            ("id", "name", "url", "version", "status", "load"),
+            (
+                (
+                    str(host.id),
+                    host.name + (" (emulator)" if host.is_emulator else ""),
+                    host.url,
+                    host.odoo_version,
+                    host.status,
+                    f"{host.instance_count}/{host.capacity}",
+                )
+                for host in hosts
+            ),
+        )
 
     run(_list())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from typing import Annotated
 
@@ -51,6 +52,7 @@ def serve(
     run_worker = settings.serve_worker if worker is None else worker
 
     async def _serve() -> None:
+        from saas_platform.cli.next_steps import print_next_steps_once_serving
         from saas_platform.hosts.emulator import BuiltinEmulator
 
         runtime = await Runtime.open(settings, migrate=True)
@@ -66,10 +68,20 @@ def serve(
             # here, so the emulator and the runtime (and the embedded PostgreSQL) close cleanly.
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: None)
-            console.print(f"Serving on http://{host}:{port} (docs at /docs)", highlight=False)
-            if emulator.url:
-                console.print(f"Built-in Odoo emulator on {emulator.url}", highlight=False)
-            await uvicorn.Server(config).serve()
+            server = uvicorn.Server(config)
+            announce = asyncio.create_task(
+                print_next_steps_once_serving(
+                    server,
+                    runtime,
+                    host=host,
+                    port=port,
+                    emulator_urls=[emulator.url] if emulator.url else [],
+                )
+            )
+            try:
+                await server.serve()
+            finally:
+                announce.cancel()
         finally:
             await emulator.stop()
             await runtime.close()

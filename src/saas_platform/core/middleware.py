@@ -26,11 +26,11 @@ logger = logging.getLogger("saas_platform.access")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
-# Swagger UI and ReDoc pages load their script and style from a CDN and inline a bootstrap.
+# Swagger UI and ReDoc load their script and style from /docs/assets (core/docs.py, no CDN)
+# and inline a bootstrap.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https:; "
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "worker-src 'self' blob:; frame-ancestors 'none'"
 )
 DOCS_PATHS = ("/docs", "/redoc")

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.core import clock
@@ -98,6 +100,23 @@ async def production_instance(session: AsyncSession, tenant_id: uuid.UUID) -> In
             .limit(1)
         )
     ).scalar_one_or_none()
+
+
+async def production_instances(
+    session: AsyncSession, tenant_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[Instance, OdooHost | None]]:
+    """Each tenant's production instance with its host, for a whole page in one statement."""
+    if not tenant_ids:
+        return {}
+    rows = await session.execute(
+        select(Instance, OdooHost)
+        .outerjoin(OdooHost, OdooHost.id == Instance.host_id)
+        .where(Instance.tenant_id.in_(tenant_ids), Instance.kind == "production")
+        # DISTINCT ON keeps the first row of each tenant: its newest, as production_instance.
+        .ext(distinct_on(Instance.tenant_id))
+        .order_by(Instance.tenant_id, Instance.created_at.desc())
+    )
+    return {instance.tenant_id: (instance, host) for instance, host in rows}
 
 
 async def resume_waiting(session: AsyncSession, runtime: Runtime, odoo_version: str) -> int:

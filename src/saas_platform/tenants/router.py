@@ -78,6 +78,10 @@ def tenant_read(service: TenantService, tenant: Tenant, **counts: Any) -> Tenant
     )
 
 
+def tier_limits(tier: str) -> dict[str, Any] | None:
+    return asdict(TIERS[tier]) if tier in TIERS else None
+
+
 async def tenant_detail(
     service: TenantService, tenant: Tenant, *, owner: bool = False
 ) -> TenantRead:
@@ -95,11 +99,42 @@ async def tenant_detail(
         tenant,
         member_count=await service.member_count(tenant.id),
         subscription_count=0,  # billing is not built yet: no subscriptions exist
-        limits=asdict(TIERS[tenant.tier]) if tenant.tier in TIERS else None,
+        limits=tier_limits(tenant.tier),
         instance=instance_data,
         backups=await backup_summary(service.session, tenant.id),
         estimated_completion=instance_data.estimated_completion if instance_data else None,
     )
+
+
+async def tenant_list_items(service: TenantService, tenants: list[Tenant]) -> list[TenantRead]:
+    """The page's tenants with the detail's instance, limits and member count.
+
+    Two statements for the whole page, whatever its size. The instance's admin password
+    stays out of lists: it is shown on the detail, to owners only."""
+    ids = [tenant.id for tenant in tenants]
+    members = await service.member_counts(ids)
+    placed = await instances.production_instances(service.session, ids)
+    instance_service = InstanceService(service.session, service.runtime)
+    items = []
+    for tenant in tenants:
+        instance_data: InstanceRead | None = None
+        if tenant.id in placed:
+            instance, host = placed[tenant.id]
+            instance_data = InstanceRead.model_validate(
+                instance_service.summary(instance, host, tenant.subdomain, with_password=False)
+            )
+        items.append(
+            tenant_read(
+                service,
+                tenant,
+                member_count=members[tenant.id],
+                subscription_count=0,  # as on the detail
+                limits=tier_limits(tenant.tier),
+                instance=instance_data,
+                estimated_completion=instance_data.estimated_completion if instance_data else None,
+            )
+        )
+    return items
 
 
 def is_owner(access: TenantAccess) -> bool:
@@ -169,8 +204,12 @@ async def list_tenants(
             Tenant.owner_id: owner_id,
         },
     )
-    return await paginate(
-        service.session, stmt, params, TENANT_LIST, lambda t: tenant_read(service, t)
+    page = await paginate(service.session, stmt, params, TENANT_LIST, lambda tenant: tenant)
+    return Page[TenantRead](
+        count=page.count,
+        next=page.next,
+        previous=page.previous,
+        results=await tenant_list_items(service, page.results),
     )
 
 

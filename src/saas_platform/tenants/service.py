@@ -8,6 +8,7 @@ other tenant answers 404 (``TENANT_NOT_FOUND``) so ids do not leak.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -307,6 +308,18 @@ class TenantService:
             select(func.count(Membership.id)).where(Membership.tenant_id == tenant_id)
         )
         return int(result.scalar_one())
+
+    async def member_counts(self, tenant_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """``member_count`` of many tenants in one statement (a tenant without members: 0)."""
+        if not tenant_ids:
+            return {}
+        result = await self.session.execute(
+            select(Membership.tenant_id, func.count(Membership.id))
+            .where(Membership.tenant_id.in_(tenant_ids))
+            .group_by(Membership.tenant_id)
+        )
+        counts = {tenant_id: int(count) for tenant_id, count in result}
+        return {tenant_id: counts.get(tenant_id, 0) for tenant_id in tenant_ids}
 
     async def update_tenant(self, access: TenantAccess, changes: dict[str, Any]) -> Tenant:
         access.require_manager()

@@ -134,3 +134,13 @@ async def make_platform_admin(session: AsyncSession, user: User) -> None:
     if user.email_verified_at is None:
         user.email_verified_at = clock.now()
     await session.flush()
+
+
+async def platform_admin_exists(session: AsyncSession) -> bool:
+    """Whether anyone can sign in as a platform admin (an active account with the role)."""
+    found = await session.execute(
+        select(User.id)
+        .where(User.role == PlatformRole.ADMIN.value, User.is_active.is_(True))
+        .limit(1)
+    )
+    return found.first() is not None
