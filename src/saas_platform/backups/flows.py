@@ -29,6 +29,7 @@ from saas_platform.audit import service as audit
 from saas_platform.backups import retention
 from saas_platform.backups.archive import (
     ArchiveInvalid,
+    ArchiveLimits,
     ZipTailCheck,
     inspect_archive,
     major_version,
@@ -523,7 +524,9 @@ async def verify_backup(runtime: Runtime, backup: Backup, workdir: Path) -> dict
     path = workdir / f"verify-{backup.id}-{uuid.uuid4().hex[:8]}.zip"
     try:
         await _download(runtime, backup, path)
-        info = inspect_archive(path)
+        info = await asyncio.to_thread(
+            inspect_archive, path, ArchiveLimits.from_settings(runtime.settings)
+        )
     finally:
         path.unlink(missing_ok=True)
     if info.major_version != major_version(backup.odoo_version):
@@ -536,7 +539,11 @@ async def verify_backup(runtime: Runtime, backup: Backup, workdir: Path) -> dict
 
 async def _validate(context: RestoreContext) -> None:
     await _download(context.runtime, context.backup, context.archive_path)
-    info = inspect_archive(context.archive_path)
+    info = await asyncio.to_thread(
+        inspect_archive,
+        context.archive_path,
+        ArchiveLimits.from_settings(context.runtime.settings),
+    )
     async with context.runtime.db.sessionmaker() as session:
         instance = await session.get(Instance, context.instance_id)
         assert instance is not None
