@@ -280,7 +280,9 @@ def _expiry_of(runtime: Runtime, backup: Backup, tenant: Tenant | None) -> Any:
     now = clock.now()
     settings = runtime.settings
     if backup.type == BackupType.PRE_DELETE.value:
-        return now + timedelta(days=settings.backup_pre_delete_retention_days)
+        # At least as long as the owners can reach the deleted tenant to restore it.
+        days = max(settings.backup_pre_delete_retention_days, settings.subdomain_grace_days)
+        return now + timedelta(days=days)
     if backup.type == BackupType.PRE_RESTORE.value:
         return now + timedelta(days=settings.backup_pre_restore_retention_days)
     policy = policy_for(settings, tenant.tier if tenant else "starter")
