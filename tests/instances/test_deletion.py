@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
+import uuid
 import zipfile
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +23,12 @@ from tests.fixtures.smtp import Inbox
 from tests.instances.test_provisioning import add_host, subdomain
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Plain settings by default; a test's indirect parametrize gives its own."""
+    return dict(getattr(request, "param", {}))
 
 
 def login_works(tenant: Tenant) -> bool:
@@ -197,3 +204,41 @@ async def _login_again(client: httpx.AsyncClient, user: LoggedIn) -> LoggedIn:
     from tests.fixtures.auth import login
 
     return await login(client, user.email)
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{"faults": {"delete.pre_delete_backup": "fail"}}], indirect=True
+)
+async def test_a_deletion_that_fails_midway_stays_closed_and_resumes(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    owner: LoggedIn,
+    admin: LoggedIn,
+    odoo: EmulatorProcess,
+) -> None:
+    from saas_platform.instances import flows
+
+    await add_host(client, admin, odoo)
+    tenant = await ready_tenant(client, runtime, owner, odoo)
+    url = f"/api/v1/tenants/{tenant.id}"
+    await client.delete(url, headers=owner.headers)
+    await runtime.run_pending_jobs()  # closed, then the injected failure
+    stuck = (await client.get(url, headers=owner.headers)).json()
+    assert stuck["status"] == "deleting"
+    assert stuck["instance"]["step"] == "close"
+    assert stuck["instance"]["error"]["step"] == "pre_delete_backup"
+    assert not login_works(tenant)
+    instance_id = stuck["instance"]["id"]
+    closed = flows.closed_name(runtime, uuid.UUID(instance_id))
+    assert closed in databases(odoo.postgres_url)
+    assert tenant.database not in databases(odoo.postgres_url)
+
+    runtime.settings.faults.clear()  # the cause goes away; the retried job goes on
+    await flows.delete(runtime, uuid.UUID(instance_id))
+    done = (await client.get(url, headers=owner.headers)).json()
+    assert done["status"] == "deleted", done
+    assert closed not in databases(odoo.postgres_url)
+    backups = await client.get(
+        f"{url}/backups", params={"type": "pre_delete"}, headers=owner.headers
+    )
+    assert [b["status"] for b in backups.json()["results"]] == ["completed"]
