@@ -227,8 +227,13 @@ class InstanceService:
         if host is None or host.postgres_url_encrypted is None:
             return
         driver = driver_for(self.runtime, host)
+
+        async def close() -> None:
+            if await driver.database_exists(instance.database_name):  # a failed one may not
+                await driver.stop(instance.database_name)
+
         try:
-            await asyncio.wait_for(driver.stop(instance.database_name), CLOSE_TIMEOUT_SECONDS)
+            await asyncio.wait_for(close(), CLOSE_TIMEOUT_SECONDS)
         except Exception as exc:  # the job's close step retries; the deletion stands
             logger.warning(
                 "closing %s at deletion failed, left to the job: %s", instance.database_name, exc
