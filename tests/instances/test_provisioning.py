@@ -272,9 +272,9 @@ async def test_delete_drops_the_database(
     assert deleted.json()["status"] == "deleting"
     await runtime.run_pending_jobs()
     assert database not in databases(odoo.postgres_url)
-    assert (
-        await client.get(f"/api/v1/tenants/{tenant['id']}", headers=owner.headers)
-    ).status_code == 404
+    # The owner follows the deletion during the grace period (issue 13 item 3).
+    followed = await client.get(f"/api/v1/tenants/{tenant['id']}", headers=owner.headers)
+    assert followed.status_code == 200 and followed.json()["status"] == "deleted"
     seen = await client.get(f"/api/v1/tenants/{tenant['id']}", headers=admin.headers)
     assert seen.json()["status"] == "deleted"
     assert seen.json()["instance"]["status"] == "deleted"

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from saas_platform.core.runtime import Runtime
+from saas_platform.instances.flows import closed_name
 from saas_platform.odoo.driver import Credentials
 from saas_platform.odoo.errors import OdooFault
 from saas_platform.odoo.rpc_driver import RpcDriver
@@ -72,9 +73,11 @@ async def test_provision_login_stop_start_delete_on_a_real_server(
     assert created.status_code == 202, created.text
     tenant_id = created.json()["id"]
     driver = RpcDriver(URL, MASTER, postgres_url=POSTGRES)
+    closed = "none"
     try:
         await runtime.run_pending_jobs()
         tenant = (await client.get(f"/api/v1/tenants/{tenant_id}", headers=owner.headers)).json()
+        closed = closed_name(runtime, uuid.UUID(tenant["instance"]["id"]))
         assert tenant["status"] == "ready", tenant["instance"]
         instance = tenant["instance"]
         admin_login = Credentials("owner@example.com", "real-admin-pass-1")
@@ -114,11 +117,23 @@ async def test_provision_login_stop_start_delete_on_a_real_server(
         assert (
             await client.delete(f"/api/v1/tenants/{tenant_id}", headers=owner.headers)
         ).status_code == 202
+        # Closed from the moment the deletion is accepted, before any job ran.
+        with pytest.raises(OdooFault):
+            await driver.authenticate(name, admin_login)
         await runtime.run_pending_jobs()
         assert not await driver.database_exists(name)
+        assert not await driver.database_exists(closed)
+        followed = await client.get(f"/api/v1/tenants/{tenant_id}", headers=owner.headers)
+        assert followed.json()["status"] == "deleted"
+        kept = await client.get(
+            f"/api/v1/tenants/{tenant_id}/backups",
+            params={"type": "pre_delete"},
+            headers=owner.headers,
+        )
+        assert [b["status"] for b in kept.json()["results"]] == ["completed"]
     finally:
         made = made_for_host(await driver.client.list_databases(), host.json()["id"])
-        for leftover in (name, *made):
+        for leftover in (name, closed, *made):
             if await driver.database_exists(leftover):
                 await driver.drop(leftover)
         await driver.close()

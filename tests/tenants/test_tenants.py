@@ -263,9 +263,10 @@ async def test_soft_delete(client: httpx.AsyncClient, runtime: Runtime, owner: L
     assert response.status_code == 202
     assert response.json()["status"] == "deleting"
     await runtime.run_pending_jobs()
-    assert (
-        await client.get(f"/api/v1/tenants/{tenant['id']}", headers=owner.headers)
-    ).status_code == 404
+    # The owner follows the deletion during the grace period (issue 13 item 3).
+    followed = await client.get(f"/api/v1/tenants/{tenant['id']}", headers=owner.headers)
+    assert followed.status_code == 200
+    assert followed.json()["status"] == "deleted" and followed.json()["grace_ends_at"]
     assert (await client.get("/api/v1/tenants", headers=owner.headers)).json()["count"] == 0
     listed = await client.get("/api/v1/tenants?status=deleted", headers=owner.headers)
     assert [t["id"] for t in listed.json()["results"]] == [tenant["id"]]

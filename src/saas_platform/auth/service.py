@@ -135,7 +135,9 @@ class AuthService:
         verified = not self.settings.require_email_verification
         if subdomain is not None:
             # Refuse a bad subdomain before anything is created.
-            await check_subdomain_available(self.session, subdomain)
+            await check_subdomain_available(
+                self.session, subdomain, grace_days=self.settings.subdomain_grace_days
+            )
         user = await users.create_user(
             self.session,
             email=email,

@@ -29,6 +29,7 @@ from saas_platform.audit import service as audit
 from saas_platform.backups import retention
 from saas_platform.backups.archive import (
     ArchiveInvalid,
+    ArchiveLimits,
     ZipTailCheck,
     inspect_archive,
     major_version,
@@ -99,9 +100,16 @@ def _error(exc: BaseException, step: str | None = None) -> dict[str, Any]:
 
 
 async def run_backup(
-    runtime: Runtime, backup_id: uuid.UUID, *, on_progress: Progress | None = None
+    runtime: Runtime,
+    backup_id: uuid.UUID,
+    *,
+    on_progress: Progress | None = None,
+    source_database: str | None = None,
 ) -> Backup:
     """Take the backup ``backup_id`` describes; returns the row, completed or failed.
+
+    ``source_database``: dump this database instead of the backup's (a deletion's closed
+    database, instances/flows.py); it is closed again once dumped, like a stopped instance.
 
     Rerunning a backup that a killed worker left ``running`` starts it again: storage only
     ever shows whole archives, so nothing half-written is taken for one.
@@ -126,10 +134,13 @@ async def run_backup(
     if instance is None or host is None:
         return await fail_backup(runtime, backup_id, BackupFailed("The instance has no database"))
 
-    database = backup.database_name
-    was_stopped = instance.status == InstanceStatus.STOPPED.value and host.postgres_url_encrypted
+    database = source_database or backup.database_name
+    was_stopped = host.postgres_url_encrypted and (
+        instance.status == InstanceStatus.STOPPED.value or source_database is not None
+    )
     driver = driver_for(runtime, host)
     try:
+        await driver.start(database)  # the dump opens it anyway; its filestore is sized inside
         estimate = await _estimated_size(driver, database)
         reporter = _ProgressWriter(runtime, backup_id, estimate, on_progress)
         stored = await archive_to_storage(
@@ -206,11 +217,19 @@ async def archive_to_storage(
 
 
 async def _estimated_size(driver: RpcDriver, database: str) -> int | None:
+    """The archive's expected size: the compressed dump plus the filestore, which is most of
+    a real archive and barely compresses (attachments are mostly images and PDFs)."""
+    dump: int | None = None
+    filestore: int | None = None
     with contextlib.suppress(Exception):
         size = await driver.size(database)
         if size:
-            return int(size * ARCHIVE_TO_DATABASE_RATIO)
-    return None
+            dump = int(size * ARCHIVE_TO_DATABASE_RATIO)
+    with contextlib.suppress(Exception):
+        filestore = await driver.filestore_size(database)
+    if dump is None and not filestore:
+        return None
+    return (dump or 0) + (filestore or 0)
 
 
 class _ProgressWriter:
@@ -261,7 +280,9 @@ def _expiry_of(runtime: Runtime, backup: Backup, tenant: Tenant | None) -> Any:
     now = clock.now()
     settings = runtime.settings
     if backup.type == BackupType.PRE_DELETE.value:
-        return now + timedelta(days=settings.backup_pre_delete_retention_days)
+        # At least as long as the owners can reach the deleted tenant to restore it.
+        days = max(settings.backup_pre_delete_retention_days, settings.subdomain_grace_days)
+        return now + timedelta(days=days)
     if backup.type == BackupType.PRE_RESTORE.value:
         return now + timedelta(days=settings.backup_pre_restore_retention_days)
     policy = policy_for(settings, tenant.tier if tenant else "starter")
@@ -523,7 +544,9 @@ async def verify_backup(runtime: Runtime, backup: Backup, workdir: Path) -> dict
     path = workdir / f"verify-{backup.id}-{uuid.uuid4().hex[:8]}.zip"
     try:
         await _download(runtime, backup, path)
-        info = inspect_archive(path)
+        info = await asyncio.to_thread(
+            inspect_archive, path, ArchiveLimits.from_settings(runtime.settings)
+        )
     finally:
         path.unlink(missing_ok=True)
     if info.major_version != major_version(backup.odoo_version):
@@ -536,7 +559,11 @@ async def verify_backup(runtime: Runtime, backup: Backup, workdir: Path) -> dict
 
 async def _validate(context: RestoreContext) -> None:
     await _download(context.runtime, context.backup, context.archive_path)
-    info = inspect_archive(context.archive_path)
+    info = await asyncio.to_thread(
+        inspect_archive,
+        context.archive_path,
+        ArchiveLimits.from_settings(context.runtime.settings),
+    )
     async with context.runtime.db.sessionmaker() as session:
         instance = await session.get(Instance, context.instance_id)
         assert instance is not None

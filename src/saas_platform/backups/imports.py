@@ -8,7 +8,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from saas_platform.backups import flows
-from saas_platform.backups.archive import ArchiveInvalid, inspect_archive, major_version
+from saas_platform.backups.archive import (
+    ArchiveInvalid,
+    ArchiveLimits,
+    inspect_archive,
+    major_version,
+)
 from saas_platform.backups.models import Backup, BackupStatus, BackupType
 from saas_platform.backups.storage import CHUNK_SIZE
 from saas_platform.core import clock
@@ -34,7 +39,10 @@ async def import_archive(
 ) -> Backup:
     """Check ``path`` (zip, manifest, the tenant's Odoo version), store it and record it as a
     completed manual backup; ``admin_login``/``admin_password`` open the archived database."""
-    info = inspect_archive(path)
+    # Bounded and checked whole before a byte of it is stored (backups/archive.py).
+    info = await asyncio.to_thread(
+        inspect_archive, path, ArchiveLimits.from_settings(runtime.settings)
+    )
     async with runtime.db.transaction() as session:
         tenant = await session.get(Tenant, tenant_id)
         instance = await production_instance(session, tenant_id)

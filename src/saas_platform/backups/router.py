@@ -29,7 +29,7 @@ from saas_platform.core import clock
 from saas_platform.core.deps import ClientDep, RuntimeDep, SessionDep
 from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
 from saas_platform.core.routing import PrefixedRouter
-from saas_platform.tenants.dependencies import TenantAccessDep, parse_id
+from saas_platform.tenants.dependencies import FollowableTenantAccessDep, TenantAccessDep, parse_id
 from saas_platform.tenants.service import TenantAccess
 
 router = PrefixedRouter(prefix="/api/v1", tags=["backups"])
@@ -107,9 +107,12 @@ def _end_of(day: datetime) -> datetime:
     return day
 
 
+# The reading routes and the restore also answer the owners of a deleted tenant during its
+# grace period (tenants/dependencies.py): they list, download and restore its pre-delete
+# backup into a new tenant. A restore over the deleted tenant itself answers 409.
 @router.get("/tenants/{tenant_id}/backups", response_model=Page[BackupRead])
 async def list_backups(
-    access: TenantAccessDep,
+    access: FollowableTenantAccessDep,
     service: BackupServiceDep,
     params: ListParamsDep,
     type_: Annotated[BackupType | None, Query(alias="type")] = None,
@@ -152,7 +155,7 @@ async def _backup(access: TenantAccess, service: BackupService, backup_id: str) 
 
 @router.get("/tenants/{tenant_id}/backups/{backup_id}", response_model=BackupRead)
 async def get_backup(
-    access: TenantAccessDep, service: BackupServiceDep, backup_id: str
+    access: FollowableTenantAccessDep, service: BackupServiceDep, backup_id: str
 ) -> BackupRead:
     backup = await _backup(access, service, backup_id)
     read = backup_read(backup)
@@ -175,7 +178,7 @@ async def delete_backup(access: TenantAccessDep, service: BackupServiceDep, back
     response_model=RestoreRead,
 )
 async def restore_backup(
-    access: TenantAccessDep,
+    access: FollowableTenantAccessDep,
     service: BackupServiceDep,
     backup_id: str,
     body: RestoreRequest | None = None,
@@ -190,7 +193,7 @@ async def restore_backup(
 
 @router.get("/tenants/{tenant_id}/restores", response_model=Page[RestoreRead])
 async def list_restores(
-    access: TenantAccessDep, service: BackupServiceDep, params: ListParamsDep
+    access: FollowableTenantAccessDep, service: BackupServiceDep, params: ListParamsDep
 ) -> Page[RestoreRead]:
     stmt = select(Restore).where(Restore.tenant_id == access.tenant.id)
     return await paginate(service.session, stmt, params, RESTORE_LIST, restore_read)
@@ -198,7 +201,7 @@ async def list_restores(
 
 @router.get("/tenants/{tenant_id}/restores/{restore_id}", response_model=RestoreRead)
 async def get_restore(
-    access: TenantAccessDep, service: BackupServiceDep, restore_id: str
+    access: FollowableTenantAccessDep, service: BackupServiceDep, restore_id: str
 ) -> RestoreRead:
     restore = await service.get_restore(access.tenant.id, parse_id(restore_id, RestoreNotFound))
     return restore_read(restore)

@@ -454,8 +454,11 @@ async def admin_backup(
     )
 
 
-async def take_pre_delete_backup(runtime: Runtime, instance_id: uuid.UUID) -> Backup | None:
-    """Before a deletion drops the database: an archive kept for the configured days.
+async def take_pre_delete_backup(
+    runtime: Runtime, instance_id: uuid.UUID, *, source_database: str | None = None
+) -> Backup | None:
+    """Before a deletion drops the database: an archive kept for the configured days, of
+    ``source_database`` (the closed database's name) when given.
 
     Idempotent: a completed pre_delete backup of the instance is reused, a pending one is
     run. Raises BackupFailed when it cannot be taken (the deletion then waits and retries).
@@ -485,7 +488,7 @@ async def take_pre_delete_backup(runtime: Runtime, instance_id: uuid.UUID) -> Ba
         backup_id = existing.id
         if existing.status == BackupStatus.COMPLETED.value:
             return existing
-    backup = await flows.run_backup(runtime, backup_id)
+    backup = await flows.run_backup(runtime, backup_id, source_database=source_database)
     if backup.status != BackupStatus.COMPLETED.value:
         message = (backup.error or {}).get("message", "unknown error")
         raise flows.BackupFailed(f"The backup before deletion failed: {message}")

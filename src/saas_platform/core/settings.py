@@ -116,6 +116,15 @@ class Settings(BaseSettings):
     backup_pre_delete_retention_days: int = 30
     # How long the backup taken before a restore is kept.
     backup_pre_restore_retention_days: int = 14
+    # Bounds on every archive the platform reads (imported, uploaded, from storage), checked
+    # before anything in it is trusted (backups/archive.py): the archive's size, its entries,
+    # their declared total once expanded, the expansion ratio of any member over 1 MiB, and
+    # manifest.json, the one member read into memory.
+    backup_archive_max_bytes: int = Field(default=50 * 1024**3, gt=0)
+    backup_archive_max_entries: int = Field(default=1_000_000, gt=0)
+    backup_archive_max_expanded_bytes: int = Field(default=200 * 1024**3, gt=0)
+    backup_archive_max_ratio: int = Field(default=200, gt=0)
+    backup_manifest_max_bytes: int = Field(default=1024 * 1024, gt=0)
     # Per-tier changes to the backup policy of tenants/tiers.py, e.g.
     # {"starter": {"daily": 10, "manual_quota": 3}}.
     backup_policies: dict[str, dict[str, int]] = Field(default_factory=dict)

@@ -8,7 +8,7 @@ A step that fails for good marks the instance failed with the step's name and th
 
     provision: choose_host -> claim_standby -> ensure_template -> create_database
                -> configure -> verify
-    delete:    pre_delete_backup -> drop_database -> purge
+    delete:    close -> pre_delete_backup -> drop_database -> purge
 
 Provisioning takes a standby database of the host when one is ready (hosts/standby.py):
 ``create_database`` then renames it instead of cloning the template, and ``configure``
@@ -17,6 +17,8 @@ writes no password hash unless the tenant chose its own password.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -27,6 +29,7 @@ from sqlalchemy import Table, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.core import clock, faults
+from saas_platform.core.crypto import derive_key
 from saas_platform.core.errors import AppError
 from saas_platform.core.runtime import Runtime
 from saas_platform.events import service as events
@@ -351,8 +354,26 @@ STEPS: dict[str, Callable[[ProvisionContext], Awaitable[bool | None]]] = {
 
 # -- deletion ------------------------------------------------------------------------------------
 
+DELETE_STEPS = ("close", "pre_delete_backup", "drop_database")
+
+
+def closed_name(runtime: Runtime, instance_id: uuid.UUID) -> str:
+    """The name a database being deleted is moved to: derived from a key only the platform
+    holds, so no one who knew the tenant's database can name it (and each rerun of the flow
+    finds it again). Odoo's rules for names: letters, digits, ``_.-``, under 64 characters."""
+    key = derive_key(runtime.secret_key, "closed-database-name")
+    return "deleting-" + hmac.new(key, instance_id.bytes, hashlib.sha256).hexdigest()[:32]
+
 
 async def delete(runtime: Runtime, instance_id: uuid.UUID) -> None:
+    """close -> pre_delete_backup -> drop_database, then the instance is deleted.
+
+    ``close`` ends access for good before anything else: the database is stopped (when the
+    host gives SQL access; the request that accepted the deletion did so already) and
+    renamed to :func:`closed_name`, so no login by its old name can succeed again, even while
+    the backup, which needs the database open, reads it. Each step checks its effect first;
+    a rerun after a crash goes on from where the last one stopped.
+    """
     async with runtime.db.sessionmaker() as session:
         instance = await session.get(Instance, instance_id)
         if instance is None or instance.status != InstanceStatus.DELETING.value:
@@ -361,19 +382,26 @@ async def delete(runtime: Runtime, instance_id: uuid.UUID) -> None:
         database = instance.database_name
     if host is not None:
         driver = driver_for(runtime, host)
-        step = "pre_delete_backup"
+        closed = closed_name(runtime, instance_id)
+        step = DELETE_STEPS[0]
         try:
-            if await driver.database_exists(database):
+            await _close_for_deletion(driver, database, closed)
+            await _checkpoint(runtime, instance_id, step)
+            step = "pre_delete_backup"
+            await faults.checkpoint(runtime.settings, "delete.pre_delete_backup")
+            if await driver.database_exists(closed):
                 # Imported here: backups build on instances.
                 from saas_platform.backups.service import take_pre_delete_backup
 
-                await take_pre_delete_backup(runtime, instance_id)
+                await take_pre_delete_backup(runtime, instance_id, source_database=closed)
+            await _checkpoint(runtime, instance_id, step)
             step = "drop_database"
             await faults.checkpoint(runtime.settings, "delete.drop_database")
-            if await driver.database_exists(database):
-                dropped = await driver.drop(database)
-                if not dropped and await driver.database_exists(database):
-                    raise StepFailed(f"Odoo did not drop the database {database}")
+            for name in (closed, database):  # the old name only if something recreated it
+                if await driver.database_exists(name):
+                    dropped = await driver.drop(name)
+                    if not dropped and await driver.database_exists(name):
+                        raise StepFailed(f"Odoo did not drop the database {name}")
         except Exception as exc:
             async with runtime.db.transaction() as session:
                 instance = await session.get(Instance, instance_id, with_for_update=True)
@@ -390,6 +418,8 @@ async def delete(runtime: Runtime, instance_id: uuid.UUID) -> None:
         await transition(session, instance, Action.PURGE, "Database dropped")
         instance.deleted_at = clock.now()
         instance.error = None
+        instance.step = DELETE_STEPS[-1]
+        instance.flow = None
         tenant = await session.get(Tenant, instance.tenant_id)
         await events.emit(
             session,
@@ -399,6 +429,16 @@ async def delete(runtime: Runtime, instance_id: uuid.UUID) -> None:
         )
         if tenant is not None and tenant.status != TenantStatus.DELETED.value:
             tenant.status = TenantStatus.DELETED.value
+
+
+async def _close_for_deletion(driver: RpcDriver, database: str, closed: str) -> None:
+    if await driver.database_exists(database):
+        if driver.postgres_url:
+            await driver.stop(database)
+        # Odoo's own rename: it ends the database's sessions and moves the filestore along.
+        await driver.rename(database, closed)
+    elif driver.postgres_url and await driver.database_exists(closed):
+        await driver.stop(closed)  # a backup cut short by a crash left it open
 
 
 # -- tier changes ----------------------------------------------------------------------------

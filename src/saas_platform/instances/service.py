@@ -7,6 +7,8 @@ host) run in the request.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -29,12 +31,22 @@ from saas_platform.instances.models import Instance, InstanceStatus
 from saas_platform.tenants.models import Tenant
 from saas_platform.tenants.tiers import expiry_for
 
+logger = logging.getLogger(__name__)
+
 PROVISION_TASK = "instances.provision"
 DELETE_TASK = "instances.delete"
 APPLY_TIER_TASK = "instances.apply_tier"
 # What the API promises for a new tenant: a clone takes about a second, a fresh database
 # on a real host 10 to 20 s.
 ESTIMATED_PROVISIONING = timedelta(seconds=30)
+# An instance in these states may have a database someone logs into: a deletion closes it
+# at once (a provisioning one is closed by the job, after the provisioning lock).
+CLOSE_TIMEOUT_SECONDS = 5.0
+CLOSABLE_STATES = (
+    InstanceStatus.READY.value,
+    InstanceStatus.STOPPED.value,
+    InstanceStatus.FAILED.value,
+)
 
 
 class InstanceNotFound(NotFound):
@@ -208,9 +220,16 @@ class InstanceService:
         return instance
 
     async def request_deletion(self, instance: Instance, actor_id: uuid.UUID | None) -> None:
+        """Accept the deletion: the database is closed here, before the answer, so no one
+        logs in from the moment it is accepted; the job then backs it up and drops it."""
         if instance.status in (InstanceStatus.DELETING.value, InstanceStatus.DELETED.value):
             return
+        previous = instance.status
         await transition(self.session, instance, Action.DELETE, "Tenant deleted", actor_id=actor_id)
+        instance.flow = "delete"
+        instance.step = None
+        if previous in CLOSABLE_STATES:
+            await self._close_at_once(instance)
         await defer(
             self.session,
             DELETE_TASK,
@@ -219,6 +238,27 @@ class InstanceService:
             queueing_lock=f"delete:{instance.id}",
             instance_id=str(instance.id),
         )
+
+    async def _close_at_once(self, instance: Instance) -> None:
+        # One SQL statement on the host, as a stop is. Without SQL access, or when the host
+        # does not answer, the deletion job's first step (close) does it.
+        host = await self.host_of(instance)
+        if host is None or host.postgres_url_encrypted is None:
+            return
+        driver = driver_for(self.runtime, host)
+
+        async def close() -> None:
+            if await driver.database_exists(instance.database_name):  # a failed one may not
+                await driver.stop(instance.database_name)
+
+        try:
+            await asyncio.wait_for(close(), CLOSE_TIMEOUT_SECONDS)
+        except Exception as exc:  # the job's close step retries; the deletion stands
+            logger.warning(
+                "closing %s at deletion failed, left to the job: %s", instance.database_name, exc
+            )
+        finally:
+            await driver.close()
 
     async def apply_tier(self, instance: Instance, tier: str) -> None:
         """A tier change moves the expiry; a job writes it into the Odoo database."""

@@ -8,6 +8,7 @@ reopened before it is dropped or dumped.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from typing import IO, Any
 import psycopg
 from psycopg import sql
 
+from saas_platform.core.db import with_database
 from saas_platform.core.errors import Conflict
 from saas_platform.odoo import direct_dump
 from saas_platform.odoo.client import DATABASE_TIMEOUT, OdooClient, ServerVersion
@@ -228,6 +230,25 @@ class RpcDriver:
             row = await (await conn.execute("SELECT pg_database_size(%s)", (name,))).fetchone()
             return int(row[0]) if row else None
 
+    async def filestore_size(self, name: str) -> int | None:
+        """The bytes of the database's filestore (an archive holds them besides the dump):
+        summed on disk when the host's filestores are within reach, else as the attachments
+        record them (SQL on the database, which must be open). None when unknown."""
+        if self.filestore_root is not None:
+            return await asyncio.to_thread(_tree_size, self.filestore_root / name)
+        if not self.postgres_url:
+            return None
+        async with await psycopg.AsyncConnection.connect(
+            with_database(self.postgres_url, name), autocommit=True
+        ) as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT coalesce(sum(file_size), 0) FROM ir_attachment "
+                    "WHERE store_fname IS NOT NULL"
+                )
+            ).fetchone()
+            return int(row[0]) if row else None
+
     # -- internals --------------------------------------------------------------------------
 
     async def _sql(self, required_for: str | None = None) -> psycopg.AsyncConnection[Any]:
@@ -245,3 +266,7 @@ class RpcDriver:
             "WHERE datname = %s AND pid <> pg_backend_pid()",
             (name,),
         )
+
+
+def _tree_size(root: Path) -> int:
+    return sum(path.stat().st_size for path in root.rglob("*") if path.is_file())

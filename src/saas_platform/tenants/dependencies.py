@@ -39,3 +39,17 @@ async def get_tenant_access(
 
 
 TenantAccessDep = Annotated[TenantAccess, Depends(get_tenant_access)]
+
+
+async def get_followable_tenant_access(
+    tenant_id: Annotated[str, Path(description="The tenant's id (UUID).")],
+    principal: CurrentPrincipal,
+    service: TenantServiceDep,
+) -> TenantAccess:
+    """As ``get_tenant_access``, and a tenant being deleted or deleted stays reachable to its
+    owners until its grace period ends: to follow the deletion and recover its backup."""
+    actor = await users.get_user(service.session, principal.user.id)
+    return await service.access(actor, parse_id(tenant_id, TenantNotFound), include_deleted=True)
+
+
+FollowableTenantAccessDep = Annotated[TenantAccess, Depends(get_followable_tenant_access)]

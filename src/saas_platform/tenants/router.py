@@ -14,7 +14,12 @@ from saas_platform.core.routing import PrefixedRouter
 from saas_platform.instances import service as instances
 from saas_platform.instances.schemas import InstanceRead
 from saas_platform.instances.service import InstanceService
-from saas_platform.tenants.dependencies import TenantAccessDep, TenantServiceDep, parse_id
+from saas_platform.tenants.dependencies import (
+    FollowableTenantAccessDep,
+    TenantAccessDep,
+    TenantServiceDep,
+    parse_id,
+)
 from saas_platform.tenants.models import GONE_STATUSES, Invitation, Membership, Tenant, TenantRole
 from saas_platform.tenants.schemas import (
     InvitationAccept,
@@ -28,7 +33,12 @@ from saas_platform.tenants.schemas import (
     TenantRead,
     TenantUpdate,
 )
-from saas_platform.tenants.service import MemberNotFound, TenantAccess, TenantService
+from saas_platform.tenants.service import (
+    MemberNotFound,
+    TenantAccess,
+    TenantService,
+    grace_ends_at,
+)
 from saas_platform.tenants.tiers import TIERS
 from saas_platform.users import service as users
 from saas_platform.users.models import User
@@ -73,6 +83,7 @@ def tenant_read(service: TenantService, tenant: Tenant, **counts: Any) -> Tenant
             **{c: getattr(tenant, c) for c in TenantRead.model_fields if hasattr(tenant, c)},
             "metadata": tenant.metadata_,
             "domain": f"{tenant.subdomain}.{base_domain}" if base_domain else tenant.subdomain,
+            "grace_ends_at": grace_ends_at(tenant, service.settings.subdomain_grace_days),
             **counts,
         }
     )
@@ -214,7 +225,9 @@ async def list_tenants(
 
 
 @router.get("/tenants/{tenant_id}", response_model=TenantRead)
-async def get_tenant(access: TenantAccessDep, service: TenantServiceDep) -> TenantRead:
+async def get_tenant(access: FollowableTenantAccessDep, service: TenantServiceDep) -> TenantRead:
+    """A deleted tenant answers its owners (``deleting``, then ``deleted``) until
+    ``grace_ends_at``; anyone else gets 404 from the moment it is deleted."""
     return await tenant_detail(service, access.tenant, owner=is_owner(access))
 
 

@@ -75,6 +75,9 @@ class TenantRead(Schema):
     created_at: UTCDateTime
     updated_at: UTCDateTime
     deleted_at: UTCDateTime | None = None
+    # A deleted tenant: until then its owners can read it and restore its pre-delete
+    # backup into a new tenant, and its subdomain stays reserved.
+    grace_ends_at: UTCDateTime | None = None
 
 
 class MemberRead(Schema):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -107,23 +107,52 @@ def check_subdomain_format(subdomain: str) -> None:
         raise InvalidSubdomain(details={"subdomain": problems, "reason": "invalid"})
 
 
+async def subdomain_holder(session: AsyncSession, subdomain: str) -> Tenant | None:
+    """The tenant holding ``subdomain``: a live one, or a deleted one until it is purged."""
+    return (
+        await session.execute(
+            select(Tenant)
+            .where(func.lower(Tenant.subdomain) == subdomain.lower(), Tenant.purged_at.is_(None))
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
 async def subdomain_taken(session: AsyncSession, subdomain: str) -> bool:
     # Deleted tenants keep their subdomain until they are purged.
-    found = await session.execute(
-        select(Tenant.id)
-        .where(func.lower(Tenant.subdomain) == subdomain.lower(), Tenant.purged_at.is_(None))
-        .limit(1)
-    )
-    return found.first() is not None
+    return await subdomain_holder(session, subdomain) is not None
 
 
-async def check_subdomain_available(session: AsyncSession, subdomain: str) -> None:
+def grace_ends_at(tenant: Tenant, grace_days: int) -> datetime | None:
+    """When a deleted tenant's grace period ends: its subdomain is free again, its owners no
+    longer reach it, and (by default, as long) its pre-delete backup expires."""
+    if tenant.deleted_at is None or tenant.status not in GONE_STATUSES:
+        return None
+    return tenant.deleted_at + timedelta(days=grace_days)
+
+
+async def check_subdomain_available(
+    session: AsyncSession, subdomain: str, *, grace_days: int | None = None
+) -> None:
     check_subdomain_format(subdomain)
-    if await subdomain_taken(session, subdomain):
+    holder = await subdomain_holder(session, subdomain)
+    if holder is None:
+        return
+    held_until = grace_ends_at(holder, grace_days) if grace_days is not None else None
+    if held_until is not None:
+        when = clock.isoformat(held_until)
         raise InvalidSubdomain(
-            "This subdomain is already taken",
-            details={"subdomain": ["This subdomain is already taken."], "reason": "taken"},
+            f"This subdomain belonged to a deleted tenant and is held until {when}",
+            details={
+                "subdomain": [f"This subdomain is held until {when}."],
+                "reason": "held",
+                "held_until": when,
+            },
         )
+    raise InvalidSubdomain(
+        "This subdomain is already taken",
+        details={"subdomain": ["This subdomain is already taken."], "reason": "taken"},
+    )
 
 
 def check_tenant_fields(settings: dict[str, Any] | None, metadata: dict[str, Any] | None) -> None:
@@ -213,7 +242,9 @@ class TenantService:
                 "Verify your email address before creating a tenant",
                 details={"reason": "email_not_verified"},
             )
-        await check_subdomain_available(self.session, subdomain)
+        await check_subdomain_available(
+            self.session, subdomain, grace_days=self.settings.subdomain_grace_days
+        )
         check_tenant_fields(settings, metadata)
         if not actor.is_platform_admin:
             limit = (
@@ -291,8 +322,18 @@ class TenantService:
         tenant, role = row
         if role is None and not actor.is_platform_admin:
             raise TenantNotFound()
-        if tenant.status in GONE_STATUSES and not (include_deleted or actor.is_platform_admin):
-            raise TenantNotFound()
+        if tenant.status in GONE_STATUSES and not actor.is_platform_admin:
+            # Its owners follow a deletion and may recover the pre-delete backup, read-only,
+            # until the grace period ends; for everyone else the tenant is gone at once.
+            ends = grace_ends_at(tenant, self.settings.subdomain_grace_days)
+            following = (
+                include_deleted
+                and role == TenantRole.OWNER.value
+                and tenant.purged_at is None
+                and (ends is None or clock.now() < ends)
+            )
+            if not following:
+                raise TenantNotFound()
         return TenantAccess(tenant=tenant, role=role, actor=actor)
 
     def visible_tenants(self, actor: User) -> Select[Any]:
