@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     login_lockout_threshold: int = 5
     login_lockout_window_seconds: int = 15 * 60
     login_lockout_seconds: int = 15 * 60
+    # The lockout rule (docs/decisions/0004-login-lockout.md): the threshold above counts the
+    # failures of one email from one source address; this higher ceiling counts them from
+    # every source together and locks the account, except for the sources its owner proved
+    # within ``login_trusted_source_days`` (a successful login, or the mailed unlock link).
+    login_lockout_account_threshold: int = Field(default=50, ge=1)
+    login_trusted_source_days: int = Field(default=30, ge=0)
 
     # How many tenants a user may own unless their own limit says otherwise (admins: no limit).
     default_tenant_limit: int = 3
