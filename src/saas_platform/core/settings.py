@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     cors_origins: list[str] = Field(default_factory=list)
 
+    # "console" prints mails, sign-in links and tokens included, to the server's output:
+    # production refuses to start with it (check_production_settings).
     mail_backend: Literal["console", "smtp"] = "console"
     smtp_host: str = "localhost"
     smtp_port: int = 25
@@ -128,6 +130,10 @@ class Settings(BaseSettings):
     # Scheduled backups: how often the scheduler looks for instances due a daily backup.
     backup_schedule_interval_seconds: int = 300
 
+    # A bearer token that may read /metrics and /health/detailed (a Prometheus scraper, a
+    # probe); platform admins may always. Unset: platform admins only.
+    monitoring_token: SecretStr | None = None
+
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
@@ -148,6 +154,16 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def check_production_settings(settings: Settings) -> None:
+    """Refuse, in production, settings that leak secrets or lose mail."""
+    if settings.is_production and settings.mail_backend == "console":
+        raise ConfigurationError(
+            "SAAS_MAIL_BACKEND is 'console', which prints sign-in links and tokens to the "
+            "log; production refuses to start with it. Set SAAS_MAIL_BACKEND=smtp and the "
+            "SAAS_SMTP_* settings."
+        )
 
 
 def resolve_secret_key(settings: Settings) -> str:
