@@ -136,7 +136,8 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
-    log_format: Literal["json", "text"] = "json"
+    # auto: readable (rich) on a terminal, JSON lines otherwise; or json, console, text.
+    log_format: Literal["auto", "json", "console", "text"] = "auto"
     # `saas serve` runs a job worker inside the API process unless this is off.
     serve_worker: bool = True
     worker_concurrency: int = 4
