@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 
 from saas_platform.core.runtime import Runtime
@@ -65,6 +66,41 @@ async def test_concurrent_wrong_passwords_get_no_more_checks_than_the_threshold(
     # And the lock holds for the right password too, without checking it.
     assert (await _attempt(client, "rush@example.com", DEFAULT_PASSWORD)).status_code == 429
     assert len(password_checks) == threshold
+
+
+@asynccontextmanager
+async def served(app: FastAPI) -> AsyncIterator[str]:
+    """The app behind a real uvicorn on a free loopback port, in this event loop (so the
+    password checks it makes are counted here)."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False)
+    )
+    task = asyncio.create_task(server.serve())
+    deadline = asyncio.get_running_loop().time() + 30
+    while not server.started:
+        if task.done() or asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("uvicorn did not start")
+        await asyncio.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=30)
+
+
+async def test_concurrent_wrong_passwords_over_real_http_get_threshold_checks(
+    client: httpx.AsyncClient, app: FastAPI, runtime: Runtime, password_checks: list[str]
+) -> None:
+    await register(client, "rush-http@example.com")
+    threshold = runtime.settings.login_lockout_threshold
+    password_checks.clear()
+    async with served(app) as base_url, httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+        answers = await asyncio.gather(
+            *(_attempt(http, "rush-http@example.com", f"{WRONG}-{n}") for n in range(30))
+        )
+    assert len(password_checks) == threshold
+    assert sorted(a.status_code for a in answers) == [401] * threshold + [429] * (30 - threshold)
 
 
 async def test_an_attacker_from_one_address_does_not_lock_out_the_owner_elsewhere(
