@@ -164,3 +164,15 @@ async def test_periodic_jobs_are_debug_and_other_jobs_info(
     await runtime.run_pending_jobs()
     periodic = [e for e in _entries(buffer) if RETRY_STALLED_TASK in str(e["message"])]
     assert periodic and {e["level"] for e in periodic} == {"debug"}
+
+
+async def test_migrations_say_what_they_apply_and_nothing_else_at_info(
+    database_url: str, captured_logs: tuple[io.StringIO, list[str]]
+) -> None:
+    import asyncio
+
+    from saas_platform.core.migrations import upgrade
+
+    buffer, _ = captured_logs
+    await asyncio.to_thread(upgrade, database_url)  # already at head: nothing to apply
+    assert [e["message"] for e in _entries(buffer) if str(e["logger"]).startswith("alembic")] == []

@@ -47,8 +47,16 @@ class JsonFormatter(logging.Formatter):
 
 LogFormat = Literal["auto", "json", "console", "text"]
 
-# Loggers whose INFO records are routine: internal HTTP calls.
-ROUTINE_LOGGERS = ("httpx", "httpcore")
+# Loggers whose INFO records are routine: internal HTTP calls, and libraries' start-up
+# chatter (alembic's plugins, procrastinate's task registration and its unused periodic
+# deferrer: the platform's schedule is core/schedule.py).
+ROUTINE_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "alembic.runtime.plugins",
+    "procrastinate.blueprints",
+    "procrastinate.periodic",
+)
 # The queue of the periodic jobs (core/schedule.py): their start, end and deferral.
 ROUTINE_JOB_QUEUES = frozenset({"maintenance"})
 
@@ -68,6 +76,9 @@ class RoutineToDebugFilter(logging.Filter):
 def _is_routine(record: logging.LogRecord) -> bool:
     if record.name.startswith(ROUTINE_LOGGERS):
         return True
+    if record.name == "alembic.runtime.migration":
+        # "Running upgrade 0008 -> 0009, ..." says what changes; the rest is set-up.
+        return not record.getMessage().startswith("Running ")
     if record.name.startswith("procrastinate"):
         job = getattr(record, "job", None)
         return isinstance(job, dict) and job.get("queue") in ROUTINE_JOB_QUEUES
