@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from typing import Any, Literal, TextIO
@@ -29,19 +30,34 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+# PostgreSQL's DETAIL line repeats row values ("Key (email)=(...) already exists", "Failing
+# row contains (..., $argon2id$...)"). SQLAlchemy hides statement parameters (core/db.py);
+# this keeps the same values out when an error's text is logged.
+_DETAIL_LINE = re.compile(r"^(\s*DETAIL:\s*).+$", re.MULTILINE)
+
+
+def redact(text: str) -> str:
+    return _DETAIL_LINE.sub(r"\1[values not logged]", text)
+
+
+class RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "timestamp": clock.isoformat(clock.now()),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
                 entry[key] = value
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
 
 
@@ -110,14 +126,14 @@ def build_handler(fmt: str, stream: TextIO) -> logging.Handler:
             rich_tracebacks=False,
             log_time_format="%H:%M:%S",
         )
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(RedactingFormatter("%(message)s"))
     elif resolved == "json":
         handler = logging.StreamHandler(stream)
         handler.setFormatter(JsonFormatter())
     else:
         handler = logging.StreamHandler(stream)
         handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+            RedactingFormatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
         )
     handler.addFilter(RequestIdFilter())
     handler.addFilter(RoutineToDebugFilter())
