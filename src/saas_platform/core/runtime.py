@@ -87,8 +87,8 @@ class Runtime:
     async def open(
         cls, settings: Settings, *, database_url: str | None = None, migrate: bool = False
     ) -> Runtime:
-        check_production_settings(settings)
         secret_key = resolve_secret_key(settings)
+        check_production_settings(settings)
         embedded: EmbeddedPostgres | None = None
         url = database_url or settings.database_url
         if url is None:
