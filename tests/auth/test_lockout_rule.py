@@ -199,3 +199,29 @@ def test_sources_are_addresses_and_ipv6_networks() -> None:
     assert login_source("2001:db8:1:2::1") == "2001:db8:1:2::/64"
     assert login_source("::ffff:203.0.113.7") == "203.0.113.7"
     assert login_source(None) == login_source("not-an-address") == "unknown"
+
+
+async def test_a_password_reset_lifts_the_lock(
+    client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox
+) -> None:
+    await register(client, "forgetful@example.com")
+    for _ in range(runtime.settings.login_lockout_threshold):
+        await _attempt(client, "forgetful@example.com", WRONG)
+    assert (await _attempt(client, "forgetful@example.com", DEFAULT_PASSWORD)).status_code == 429
+
+    asked = await client.post(
+        "/api/v1/auth/password-reset/request", json={"email": "forgetful@example.com"}
+    )
+    assert asked.status_code == 202
+    await runtime.run_pending_jobs()
+    deadline = asyncio.get_running_loop().time() + 10
+    while not (resets := [m for m in inbox.to("forgetful@example.com") if "Reset" in m.subject]):
+        assert asyncio.get_running_loop().time() < deadline, "no reset mail"
+        await asyncio.sleep(0.05)
+    new_password = "a-brand-new-passphrase"
+    confirmed = await client.post(
+        "/api/v1/auth/password-reset/confirm",
+        json={"token": resets[0].token(), "new_password": new_password},
+    )
+    assert confirmed.status_code == 200
+    assert (await _attempt(client, "forgetful@example.com", new_password)).status_code == 200
