@@ -121,7 +121,7 @@ async def test_login_refused_during_lockout_is_recorded(
 
     assert len(await entries(runtime, "auth.login_failed")) == threshold
     locked = only(await entries(runtime, "auth.login_locked"))
-    assert locked.new_values == {"email": "locked@example.com", "reason": "account_locked"}
+    assert locked.new_values == {"email": "locked@example.com", "reason": "source_locked"}
     assert_no_secrets(await entries(runtime))
 
 

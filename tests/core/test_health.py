@@ -1,10 +1,21 @@
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
+import pytest
 from sqlalchemy import text
 
 from saas_platform import __version__
 from saas_platform.core.runtime import Runtime
+
+# The detail is for operators (tests/health/test_monitoring_access.py): a monitoring token.
+MONITORING = {"Authorization": "Bearer test-monitoring-token-0123456789abcdef"}
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"monitoring_token": MONITORING["Authorization"].removeprefix("Bearer ")}
 
 
 async def test_liveness(client: httpx.AsyncClient) -> None:
@@ -17,7 +28,7 @@ async def test_liveness(client: httpx.AsyncClient) -> None:
 
 
 async def test_detailed_reports_each_part(client: httpx.AsyncClient) -> None:
-    response = await client.get("/health/detailed")
+    response = await client.get("/health/detailed", headers=MONITORING)
     assert response.status_code == 200
     parts = response.json()["components"]
     assert {"database", "job_queue", "workers", "odoo_hosts", "storage"} <= set(parts)
@@ -35,7 +46,7 @@ async def test_detailed_is_503_when_the_database_is_down(
     broken = Database(with_database(pg_server, "no_such_database_here"))
     healthy, runtime.db = runtime.db, broken
     try:
-        response = await client.get("/health/detailed")
+        response = await client.get("/health/detailed", headers=MONITORING)
     finally:
         runtime.db = healthy
         await broken.dispose()
@@ -48,7 +59,7 @@ async def test_detailed_is_503_when_the_database_is_down(
 async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:
     await client.get("/health")
     await client.get("/api/v1/auth/me")
-    response = await client.get("/metrics")
+    response = await client.get("/metrics", headers=MONITORING)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     text_body = response.text

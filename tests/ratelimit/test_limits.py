@@ -133,7 +133,10 @@ async def test_registrations_per_ip(
     assert_envelope(refused, 429, "RATE_LIMIT_EXCEEDED")
 
 
-@pytest.mark.parametrize("settings_overrides", [{"redis_url": "redis://127.0.0.1:1/0"}])
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [{"redis_url": "redis://127.0.0.1:1/0", "monitoring_token": "test-monitoring-token-0123"}],
+)
 async def test_counters_down_fail_open(
     client: httpx.AsyncClient, settings_overrides: dict[str, Any]
 ) -> None:
@@ -141,7 +144,8 @@ async def test_counters_down_fail_open(
         "/api/v1/auth/resend-verification", json={"email": "a@example.com"}
     )
     assert response.status_code == 202
-    response = await client.get("/health/detailed")
+    monitoring = {"Authorization": "Bearer test-monitoring-token-0123"}
+    response = await client.get("/health/detailed", headers=monitoring)
     # Redis itself is down, but it is not a required part: the platform is degraded, not
     # down (no 503), since requests pass unchecked meanwhile.
     assert response.status_code == 200

@@ -58,11 +58,22 @@ class ActionToken(UUIDPrimaryKey, Base):
 
 
 class LoginThrottle(Base):
-    """Failed logins per email address (known or not, so both answer alike)."""
+    """Failed logins for one email address (known or not, so both answer alike), counted per
+    source address and for the account as a whole (``source`` = ``ACCOUNT_WIDE``).
+
+    The rule is docs/decisions/0005-login-lockout.md: a source that fails too often is locked
+    out alone; the account-wide ceiling is higher and spares the sources the owner has proven
+    (``trusted_until``: a successful login, or the mailed unlock link opened from there).
+    """
 
     __tablename__ = "auth_login_throttles"
 
+    ACCOUNT_WIDE = "*"
+
     email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    # An IPv4 address, an IPv6 /64 network, "unknown", or ACCOUNT_WIDE.
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(default=0)
     window_started_at: Mapped[datetime]
     locked_until: Mapped[datetime | None]
+    trusted_until: Mapped[datetime | None]

@@ -156,6 +156,23 @@ async def token(
     return _pair(await auth.login(username, password, client))
 
 
+@router.post("/unlock", response_model=Message)
+async def unlock_login(body: TokenRequest, auth: AuthServiceDep, client: ClientDep) -> Message:
+    """The link mailed when an account's sign-ins are paused: lifts the pause and lets the
+    address that opens it sign in (docs/decisions/0005-login-lockout.md)."""
+    await auth.unlock_login(body.token, client)
+    return Message(message="Sign-ins are open again from this address")
+
+
+@router.get("/unlock", response_model=Message, include_in_schema=False)
+async def unlock_login_link(
+    token: Annotated[str, Query(max_length=512)], auth: AuthServiceDep, client: ClientDep
+) -> Message:
+    """The mailed link may be opened directly against the API."""
+    await auth.unlock_login(token, client)
+    return Message(message="Sign-ins are open again from this address")
+
+
 @router.post("/refresh", response_model=TokenPair)
 async def refresh(body: RefreshRequest, auth: AuthServiceDep, client: ClientDep) -> TokenPair:
     return _pair(await auth.refresh(body.refresh_token, client))

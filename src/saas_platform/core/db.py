@@ -76,6 +76,9 @@ class Database:
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_pre_ping=True,
+            # A failed statement's error (logged, and shown in tracebacks) names the SQL but
+            # never its values: those are password hashes, emails, names, tokens' hashes.
+            hide_parameters=True,
             **engine_kwargs,
         )
         # A session class of this database's own: session events registered on it (the

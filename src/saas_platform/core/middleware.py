@@ -34,6 +34,7 @@ DOCS_CSP = (
     "worker-src 'self' blob:; frame-ancestors 'none'"
 )
 DOCS_PATHS = ("/docs", "/redoc")
+CACHEABLE_PATHS = (*DOCS_PATHS, "/openapi.json")
 
 
 class BodyTooLarge(Exception):
@@ -160,6 +161,10 @@ def _response_headers(scope: Scope, request_id: str) -> list[tuple[bytes, bytes]
     ]
     if scope.get("scheme") == "https":
         headers.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
+    if not path.startswith(CACHEABLE_PATHS):
+        # Answers carry tokens, passwords, signed download links: no cache keeps one unless
+        # its route says otherwise (its own Cache-Control wins).
+        headers.append((b"cache-control", b"no-store"))
     return headers
 
 

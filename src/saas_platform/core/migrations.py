@@ -27,7 +27,7 @@ def current_heads(database_url: str) -> set[str]:
 
     from saas_platform.core.db import sqlalchemy_url
 
-    engine = create_engine(sqlalchemy_url(database_url))
+    engine = create_engine(sqlalchemy_url(database_url), hide_parameters=True)
     try:
         with engine.connect() as conn:
             return set(MigrationContext.configure(conn).get_current_heads())

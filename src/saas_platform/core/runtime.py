@@ -25,7 +25,7 @@ from saas_platform.core.errors import ConfigurationError
 from saas_platform.core.jobs import build_jobs_app
 from saas_platform.core.ratelimit import RateLimiter
 from saas_platform.core.security import AccessTokens
-from saas_platform.core.settings import Settings, resolve_secret_key
+from saas_platform.core.settings import Settings, check_production_settings, resolve_secret_key
 
 if TYPE_CHECKING:
     from saas_platform.auth.principal_cache import PrincipalCache
@@ -88,6 +88,7 @@ class Runtime:
         cls, settings: Settings, *, database_url: str | None = None, migrate: bool = False
     ) -> Runtime:
         secret_key = resolve_secret_key(settings)
+        check_production_settings(settings)
         embedded: EmbeddedPostgres | None = None
         url = database_url or settings.database_url
         if url is None:

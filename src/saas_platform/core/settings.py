@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     cors_origins: list[str] = Field(default_factory=list)
 
+    # "console" prints mails, sign-in links and tokens included, to the server's output:
+    # production refuses to start with it (check_production_settings).
     mail_backend: Literal["console", "smtp"] = "console"
     smtp_host: str = "localhost"
     smtp_port: int = 25
@@ -52,6 +54,12 @@ class Settings(BaseSettings):
     login_lockout_threshold: int = 5
     login_lockout_window_seconds: int = 15 * 60
     login_lockout_seconds: int = 15 * 60
+    # The lockout rule (docs/decisions/0005-login-lockout.md): the threshold above counts the
+    # failures of one email from one source address; this higher ceiling counts them from
+    # every source together and locks the account, except for the sources its owner proved
+    # within ``login_trusted_source_days`` (a successful login, or the mailed unlock link).
+    login_lockout_account_threshold: int = Field(default=50, ge=1)
+    login_trusted_source_days: int = Field(default=30, ge=0)
 
     # How many tenants a user may own unless their own limit says otherwise (admins: no limit).
     default_tenant_limit: int = 3
@@ -131,9 +139,14 @@ class Settings(BaseSettings):
     # Scheduled backups: how often the scheduler looks for instances due a daily backup.
     backup_schedule_interval_seconds: int = 300
 
+    # A bearer token that may read /metrics and /health/detailed (a Prometheus scraper, a
+    # probe); platform admins may always. Unset: platform admins only.
+    monitoring_token: SecretStr | None = None
+
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
-    log_format: Literal["json", "text"] = "json"
+    # auto: readable (rich) on a terminal, JSON lines otherwise; or json, console, text.
+    log_format: Literal["auto", "json", "console", "text"] = "auto"
     # `saas serve` runs a job worker inside the API process unless this is off.
     serve_worker: bool = True
     worker_concurrency: int = 4
@@ -151,6 +164,16 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def check_production_settings(settings: Settings) -> None:
+    """Refuse, in production, settings that leak secrets or lose mail."""
+    if settings.is_production and settings.mail_backend == "console":
+        raise ConfigurationError(
+            "SAAS_MAIL_BACKEND is 'console', which prints sign-in links and tokens to the "
+            "log; production refuses to start with it. Set SAAS_MAIL_BACKEND=smtp and the "
+            "SAAS_SMTP_* settings."
+        )
 
 
 def resolve_secret_key(settings: Settings) -> str:

@@ -1,33 +1,60 @@
 from __future__ import annotations
 
-from typing import Any
+import hmac
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from saas_platform import __version__
+from saas_platform.auth.dependencies import oauth2_scheme
+from saas_platform.auth.service import authenticate
 from saas_platform.core import clock
 from saas_platform.core.deps import RuntimeDep
+from saas_platform.core.errors import Forbidden, Unauthorized
 from saas_platform.core.routing import PrefixedRouter
 from saas_platform.health.service import detailed_health
 
 router = PrefixedRouter(tags=["health"])
 
 
+async def monitoring_reader(
+    runtime: RuntimeDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> None:
+    """Paths, free disk, host names and queue sizes are for operators: a platform admin's
+    access token, or the configured ``SAAS_MONITORING_TOKEN`` (for scrapers and probes)."""
+    if not token:
+        raise Unauthorized(
+            "Authentication required: a platform admin's token or the monitoring token"
+        )
+    configured = runtime.settings.monitoring_token
+    if configured is not None and hmac.compare_digest(
+        token.encode(), configured.get_secret_value().encode()
+    ):
+        return
+    principal = await authenticate(runtime, token)
+    if not principal.user.is_platform_admin:
+        raise Forbidden("Platform administrators only")
+
+
+MonitoringReader = Depends(monitoring_reader)
+
+
 @router.get("/health")
 async def health() -> dict[str, Any]:
-    """Liveness: answers without touching the database."""
+    """Liveness: answers without touching the database. Public."""
     return {"status": "ok", "version": __version__, "timestamp": clock.isoformat(clock.now())}
 
 
-@router.get("/health/detailed")
+@router.get("/health/detailed", dependencies=[MonitoringReader])
 async def health_detailed(runtime: RuntimeDep) -> JSONResponse:
+    """Each part's status; for platform admins or the monitoring token."""
     ok, body = await detailed_health(runtime)
     body["version"] = __version__
     return JSONResponse(body, status_code=200 if ok else 503)
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, dependencies=[MonitoringReader])
 async def metrics(request: Request) -> Response:
     return Response(
         request.app.state.metrics.render(),

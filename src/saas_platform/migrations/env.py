@@ -22,7 +22,7 @@ def run_migrations_online() -> None:
     )
     if not url:
         raise RuntimeError("no database URL given to the migrations")
-    engine = create_engine(sqlalchemy_url(url))
+    engine = create_engine(sqlalchemy_url(url), hide_parameters=True)
     with engine.connect() as connection:
         connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
         connection.commit()
