@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import (
@@ -18,8 +17,9 @@ from fastapi.openapi.docs import (
     get_swagger_ui_html,
     get_swagger_ui_oauth2_redirect_html,
 )
-from fastapi.staticfiles import StaticFiles
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse
+
+from saas_platform.core.errors import NotFound
 
 DOCS_URL = "/docs"
 REDOC_URL = "/redoc"
@@ -30,18 +30,24 @@ ASSETS_DIR = Path(str(files("fastapi_offline") / "static"))
 ASSETS_CACHE_CONTROL = "public, max-age=604800"
 
 
-class _DocsAssets(StaticFiles):
-    def file_response(self, *args: Any, **kwargs: Any) -> Response:
-        response = super().file_response(*args, **kwargs)
-        response.headers.setdefault("Cache-Control", ASSETS_CACHE_CONTROL)
-        return response
+# The bundle's files, listed once: a request names one of them or gets a 404, so no path
+# from a client ever reaches the file system.
+ASSET_FILES = {path.name: path for path in ASSETS_DIR.iterdir() if path.is_file()}
 
 
 def install_offline_docs(app: FastAPI) -> None:
     """Serve ``/docs`` and ``/redoc`` (build the app with ``docs_url=None, redoc_url=None``)."""
     assert app.openapi_url is not None
     openapi_url = app.openapi_url
-    app.mount(ASSETS_URL, _DocsAssets(directory=ASSETS_DIR), name="docs-assets")
+
+    # A plain route rather than a StaticFiles mount: every route of the app stays a Route that
+    # the prefix-declining router (core/routing.py) matches as plain in-order matching would.
+    @app.get(ASSETS_URL + "/{name}", include_in_schema=False)
+    async def docs_asset(name: str) -> FileResponse:
+        path = ASSET_FILES.get(name)
+        if path is None:
+            raise NotFound("No such documentation asset")
+        return FileResponse(path, headers={"Cache-Control": ASSETS_CACHE_CONTROL})
 
     @app.get(DOCS_URL, include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
