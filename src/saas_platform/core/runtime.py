@@ -18,7 +18,7 @@ import procrastinate
 import psycopg
 from psycopg import sql
 
-from saas_platform.core.crypto import SecretBox
+from saas_platform.core.crypto import SecretBox, derive_key
 from saas_platform.core.db import Database, database_name, libpq_url, with_database
 from saas_platform.core.embedded_postgres import EmbeddedPostgres
 from saas_platform.core.errors import ConfigurationError
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE = "saas_platform"
+# The session-info entry holding the audit log's MAC key (also the key's derivation purpose).
+AUDIT_MAC_KEY = "audit_mac_key"
 
 
 async def ensure_database_exists(url: str) -> None:
@@ -66,7 +68,12 @@ class Runtime:
         self.database_url = libpq_url(database_url)
         self.secret_key = secret_key
         self.embedded = embedded
-        self.db = Database(self.database_url, pool_size=settings.database_pool_size)
+        self.db = Database(
+            self.database_url,
+            pool_size=settings.database_pool_size,
+            # Keys the audit log's MACs (audit/service.py); the database never holds it.
+            session_info={AUDIT_MAC_KEY: derive_key(secret_key, AUDIT_MAC_KEY)},
+        )
         self.secrets = SecretBox(secret_key)
         self.access_tokens = AccessTokens(secret_key, settings.access_token_ttl_seconds)
         self.rate_limiter = RateLimiter(settings)

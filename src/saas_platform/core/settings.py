@@ -122,6 +122,11 @@ class Settings(BaseSettings):
     # Scheduled backups: how often the scheduler looks for instances due a daily backup.
     backup_schedule_interval_seconds: int = 300
 
+    # Audit chain checkpoints (audit/checkpoints.py): a file apart from the database, signed
+    # with a key derived from the secret key; unset: ``data_dir/audit-checkpoints.jsonl``.
+    audit_checkpoint_file: Path | None = None
+    audit_checkpoint_interval_seconds: float = Field(default=300.0, gt=0)
+
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
