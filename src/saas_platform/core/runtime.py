@@ -20,7 +20,14 @@ from psycopg import sql
 
 from saas_platform.core.crypto import SecretBox, derive_key
 from saas_platform.core.db import Database, database_name, libpq_url, with_database
-from saas_platform.core.embedded_postgres import EmbeddedPostgres
+from saas_platform.core.embedded_postgres import (
+    EmbeddedPostgres,
+    EmbeddedRoles,
+    bootstrap_roles,
+    is_superuser,
+    release_audit_log,
+    seal_audit_log,
+)
 from saas_platform.core.errors import ConfigurationError
 from saas_platform.core.jobs import build_jobs_app
 from saas_platform.core.ratelimit import RateLimiter
@@ -53,6 +60,13 @@ async def ensure_database_exists(url: str) -> None:
                 await conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
             except psycopg.errors.DuplicateDatabase:
                 pass  # another process created it first
+
+
+def _is_superuser(url: str) -> bool:
+    try:
+        return is_superuser(url)
+    except psycopg.Error:
+        return False  # unreachable: the first real query says so in one sentence
 
 
 class Runtime:
@@ -89,6 +103,9 @@ class Runtime:
         self.backup_storage: BackupStorage = build_storage(settings)
         self.jobs: procrastinate.App = build_jobs_app(self.database_url)
         self._jobs_open = False
+        # The embedded server as the built-in Odoo emulator's own role (None: an external
+        # database, where the emulator shares the platform's role).
+        self.emulator_database_url: str | None = None
 
     @classmethod
     async def open(
@@ -97,21 +114,35 @@ class Runtime:
         secret_key = resolve_secret_key(settings)
         embedded: EmbeddedPostgres | None = None
         url = database_url or settings.database_url
+        roles: EmbeddedRoles | None = None
         if url is None:
             embedded = EmbeddedPostgres(settings.data_dir / "postgres")
             try:
                 server_url = await asyncio.to_thread(embedded.start)
+                # The superuser only bootstraps: the platform connects as its owner role.
+                roles = await asyncio.to_thread(bootstrap_roles, server_url, EMBEDDED_DATABASE)
             except Exception as exc:
                 raise ConfigurationError(
                     f"Could not start the embedded PostgreSQL under {embedded.pgdata}: {exc}"
                 ) from exc
-            url = with_database(server_url, EMBEDDED_DATABASE)
-            await ensure_database_exists(url)
+            url = roles.platform_url
+        elif await asyncio.to_thread(_is_superuser, url):
+            logger.warning(
+                "SAAS_DATABASE_URL connects as a PostgreSQL superuser, which can switch off "
+                "the audit log's append-only trigger; give the platform a role that owns its "
+                "database but is no superuser (docs/user-guide.md, 'Database role')"
+            )
         if migrate:
             from saas_platform.core.migrations import upgrade
 
+            if roles is not None:
+                await asyncio.to_thread(release_audit_log, roles, EMBEDDED_DATABASE)
             await asyncio.to_thread(upgrade, url)
-        return cls(settings, database_url=url, secret_key=secret_key, embedded=embedded)
+        if roles is not None:
+            await asyncio.to_thread(seal_audit_log, roles, EMBEDDED_DATABASE)
+        runtime = cls(settings, database_url=url, secret_key=secret_key, embedded=embedded)
+        runtime.emulator_database_url = roles.emulator_url if roles is not None else None
+        return runtime
 
     async def open_jobs(self) -> procrastinate.App:
         if not self._jobs_open:
