@@ -5,7 +5,9 @@ audit log's append-only trigger; an external superuser URL is warned about."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import psycopg
@@ -21,20 +23,28 @@ from tests.conftest import TEST_SECRET_KEY
 
 
 def embedded_settings(data_dir: Path, **values: object) -> Settings:
-    return Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        env="test",
-        data_dir=data_dir,
-        secret_key=TEST_SECRET_KEY,
-        odoo_emulator="off",
-        log_format="text",
-        **values,
-    )
+    defaults: dict[str, object] = {
+        "env": "test",
+        "data_dir": data_dir,
+        "secret_key": TEST_SECRET_KEY,
+        "odoo_emulator": "off",
+        "log_format": "text",
+    }
+    return Settings(_env_file=None, **(defaults | values))  # type: ignore[call-arg, arg-type]
 
 
 @pytest.fixture
-async def embedded_runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    runtime = await Runtime.open(embedded_settings(tmp_path / "data"), migrate=True)
+def embedded_dir() -> Iterator[Path]:
+    """A data dir outside pytest's tmp root: a pytest session starting elsewhere on the
+    machine makes that root 0700, which locks out the embedded server's system user."""
+    root = Path(tempfile.mkdtemp(prefix="saas-test-embedded-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+async def embedded_runtime(embedded_dir: Path) -> AsyncIterator[Runtime]:
+    runtime = await Runtime.open(embedded_settings(embedded_dir / "data"), migrate=True)
     try:
         yield runtime
     finally:

@@ -13,10 +13,12 @@ import psutil
 import pytest
 
 from saas_platform.core.embedded_postgres import EmbeddedPostgres
+from tests.core.test_database_roles import embedded_dir
 from tests.e2e.test_serve import ServeProcess
 from tests.fixtures.smtp import SmtpServer
 
 pytestmark = pytest.mark.slow
+__all__ = ["embedded_dir"]  # the fixture, imported for this module's tests
 
 
 def postmaster_pid(pgdata: Path) -> int | None:
@@ -43,15 +45,15 @@ def wait_for(condition: object, timeout: float) -> bool:
 
 
 @pytest.fixture
-def serve_off(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[ServeProcess]:
-    process = ServeProcess(tmp_path, smtp_server.port)
+def serve_off(embedded_dir: Path, smtp_server: SmtpServer) -> Iterator[ServeProcess]:
+    process = ServeProcess(embedded_dir, smtp_server.port)
     process.env["SAAS_ODOO_EMULATOR"] = "off"
     yield process
     if process.proc is not None and process.proc.poll() is None:
         process.proc.kill()
         process.proc.wait()
     # Whatever happened, no server outlives the test.
-    pgdata = tmp_path / ".saas-data" / "postgres"
+    pgdata = embedded_dir / ".saas-data" / "postgres"
     pid = postmaster_pid(pgdata)
     if pid is not None and running(pid):
         subprocess.run(
@@ -62,9 +64,9 @@ def serve_off(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[ServeProcess]
 
 
 def test_a_leftover_embedded_postgres_is_adopted_and_stopped(
-    serve_off: ServeProcess, tmp_path: Path
+    serve_off: ServeProcess, embedded_dir: Path
 ) -> None:
-    pgdata = tmp_path / ".saas-data" / "postgres"
+    pgdata = embedded_dir / ".saas-data" / "postgres"
     serve_off.start()
     first_postgres = postmaster_pid(pgdata)
     assert first_postgres is not None and running(first_postgres)
