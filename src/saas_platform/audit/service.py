@@ -22,12 +22,13 @@ Secrets never reach the table: keys naming a password, token, secret or key are 
 any depth of ``old_values``/``new_values`` (``SECRET_KEY_PARTS``), and so are passwords
 embedded in URLs (``postgresql://user:password@host``).
 
-The chain is anchored outside the database (docs/decisions/0004), since whoever can write the
-table can also recompute plain hashes: each entry also carries ``mac``, an HMAC of its
-canonical form and hash keyed by a key derived from the secret key (which the database never
-holds), and signed checkpoints of the chain's head are appended to a file apart from the
-database (``audit/checkpoints.py``) by a periodic job and by every ``saas audit verify``. A
-rewritten entry fails its MAC; removed newest entries leave a checkpoint pointing past the end.
+The chain is anchored outside the database, since whoever can write the table can also
+recompute plain hashes (docs/decisions/0004-audit-chain-anchoring.md): each entry also
+carries ``mac``, an HMAC of its canonical form and hash keyed by a key derived from the
+secret key (which the database never holds), and signed checkpoints of the chain's head are
+appended to a file apart from the database (``audit/checkpoints.py``) by a periodic job and
+by every ``saas audit verify``. A rewritten entry fails its MAC; removed newest entries leave
+a checkpoint pointing past the end.
 
 Appends are serialised by a transaction-level advisory lock taken before the last hash is
 read, so concurrent transactions chain one after the other in ``seq`` order. The lock is
