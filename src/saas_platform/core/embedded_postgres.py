@@ -18,8 +18,10 @@ login), so the platform can add and read entries but never switch the trigger of
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -206,7 +208,7 @@ def bootstrap_roles(superuser_url: str, database: str) -> EmbeddedRoles:
     admin_url = _as_role(superuser_url, "postgres", "postgres")
     with psycopg.connect(admin_url, autocommit=True) as conn:
         # One process at a time: two starting together would both create and hand over.
-        conn.execute("SELECT pg_advisory_lock(7277361004)")
+        conn.execute("SELECT pg_advisory_lock(%s)", (BOOTSTRAP_LOCK_ID,))
         try:
             _ensure_role(conn, PLATFORM_ROLE, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
             _ensure_role(conn, AUDIT_ROLE, "NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
@@ -231,7 +233,7 @@ def bootstrap_roles(superuser_url: str, database: str) -> EmbeddedRoles:
                 if name not in (*SYSTEM_DATABASES, database) and owner == "postgres":
                     _hand_over_database(superuser_url, name, EMULATOR_ROLE)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(7277361004)")
+            conn.execute("SELECT pg_advisory_unlock(%s)", (BOOTSTRAP_LOCK_ID,))
     return EmbeddedRoles(
         superuser_url=admin_url,
         platform_url=_as_role(superuser_url, PLATFORM_ROLE, database),
@@ -239,28 +241,55 @@ def bootstrap_roles(superuser_url: str, database: str) -> EmbeddedRoles:
     )
 
 
-def _audit_objects(conn: psycopg.Connection) -> bool:
-    found = conn.execute("SELECT to_regclass('public.audit_log') IS NOT NULL").fetchone()
-    return bool(found and found[0])
+BOOTSTRAP_LOCK_ID = 7_277_361_004
 
 
-def release_audit_log(roles: EmbeddedRoles, database: str) -> None:
-    """Give ``audit_log`` back to the platform's role, so a migration may change it."""
-    with psycopg.connect(_as_role(roles.superuser_url, "postgres", database)) as conn:
-        if _audit_objects(conn):
-            conn.execute(f"ALTER TABLE audit_log OWNER TO {PLATFORM_ROLE}")
-            conn.execute(f"ALTER FUNCTION audit_log_refuse_change() OWNER TO {PLATFORM_ROLE}")
+def _audit_log_owner(conn: psycopg.Connection) -> str | None:
+    row = conn.execute(
+        "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass('public.audit_log')"
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
+def _give_audit_log(conn: psycopg.Connection, role: str) -> None:
+    conn.execute(sql.SQL("ALTER TABLE audit_log OWNER TO {}").format(sql.Identifier(role)))
+    conn.execute(
+        sql.SQL("ALTER FUNCTION audit_log_refuse_change() OWNER TO {}").format(sql.Identifier(role))
+    )
 
 
 def seal_audit_log(roles: EmbeddedRoles, database: str) -> None:
     """Move ``audit_log`` and its trigger function out of the platform role's ownership:
-    it keeps SELECT and INSERT, and can neither disable nor replace the append-only trigger."""
+    it keeps SELECT and INSERT, and can neither disable nor replace the append-only trigger.
+    Nothing is done (no lock taken) when it is sealed already."""
     with psycopg.connect(_as_role(roles.superuser_url, "postgres", database)) as conn:
-        if _audit_objects(conn):
-            conn.execute(f"ALTER TABLE audit_log OWNER TO {AUDIT_ROLE}")
-            conn.execute(f"ALTER FUNCTION audit_log_refuse_change() OWNER TO {AUDIT_ROLE}")
-            conn.execute(f"REVOKE ALL ON audit_log FROM {PLATFORM_ROLE}")
-            conn.execute(f"GRANT SELECT, INSERT ON audit_log TO {PLATFORM_ROLE}")
+        owner = _audit_log_owner(conn)
+        if owner is None or owner == AUDIT_ROLE:
+            return
+        _give_audit_log(conn, AUDIT_ROLE)
+        conn.execute(f"REVOKE ALL ON audit_log FROM {PLATFORM_ROLE}")
+        conn.execute(f"GRANT SELECT, INSERT ON audit_log TO {PLATFORM_ROLE}")
+
+
+@contextlib.contextmanager
+def audit_log_released(roles: EmbeddedRoles, database: str) -> Iterator[None]:
+    """``audit_log`` owned by the platform's role while the block runs (migrations may change
+    it), sealed again after; one process at a time, so a migration never finds it sealed by
+    another process's start."""
+    with psycopg.connect(
+        _as_role(roles.superuser_url, "postgres", database), autocommit=True
+    ) as lock:
+        lock.execute("SELECT pg_advisory_lock(%s)", (BOOTSTRAP_LOCK_ID,))
+        try:
+            with psycopg.connect(_as_role(roles.superuser_url, "postgres", database)) as conn:
+                if _audit_log_owner(conn) not in (None, PLATFORM_ROLE):
+                    _give_audit_log(conn, PLATFORM_ROLE)
+            try:
+                yield
+            finally:
+                seal_audit_log(roles, database)
+        finally:
+            lock.execute("SELECT pg_advisory_unlock(%s)", (BOOTSTRAP_LOCK_ID,))
 
 
 def is_superuser(url: str) -> bool:

@@ -23,9 +23,9 @@ from saas_platform.core.db import Database, database_name, libpq_url, with_datab
 from saas_platform.core.embedded_postgres import (
     EmbeddedPostgres,
     EmbeddedRoles,
+    audit_log_released,
     bootstrap_roles,
     is_superuser,
-    release_audit_log,
     seal_audit_log,
 )
 from saas_platform.core.errors import ConfigurationError
@@ -60,6 +60,25 @@ async def ensure_database_exists(url: str) -> None:
                 await conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
             except psycopg.errors.DuplicateDatabase:
                 pass  # another process created it first
+
+
+def _upgrade_as_owner(roles: EmbeddedRoles, url: str) -> None:
+    """Migrate as the platform's role, ``audit_log`` handed back to it meanwhile, when a
+    migration is pending (taking the table back costs an exclusive lock on it)."""
+    from saas_platform.core.migrations import current_heads, upgrade
+
+    if current_heads(url) == _script_heads():
+        return
+    with audit_log_released(roles, EMBEDDED_DATABASE):
+        upgrade(url)
+
+
+def _script_heads() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    from saas_platform.core.migrations import alembic_config
+
+    return set(ScriptDirectory.from_config(alembic_config("")).get_heads())
 
 
 def _is_superuser(url: str) -> bool:
@@ -136,8 +155,9 @@ class Runtime:
             from saas_platform.core.migrations import upgrade
 
             if roles is not None:
-                await asyncio.to_thread(release_audit_log, roles, EMBEDDED_DATABASE)
-            await asyncio.to_thread(upgrade, url)
+                await asyncio.to_thread(_upgrade_as_owner, roles, url)
+            else:
+                await asyncio.to_thread(upgrade, url)
         if roles is not None:
             await asyncio.to_thread(seal_audit_log, roles, EMBEDDED_DATABASE)
         runtime = cls(settings, database_url=url, secret_key=secret_key, embedded=embedded)
