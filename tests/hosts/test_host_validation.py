@@ -15,9 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from saas_platform.cli.main import app as cli_app
 from saas_platform.core.db import with_database
 from saas_platform.core.embedded_postgres import EmbeddedPostgres
+from tests.conftest import TEST_SECRET_KEY
 from tests.core.test_errors import assert_envelope
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.odoo import EmulatorProcess
@@ -179,3 +182,40 @@ async def test_patch_checks_the_new_address_as_add_does(
         assert field in error["details"], (body, error)
     unchanged = (await client.get(path, headers=admin.headers)).json()
     assert unchanged["url"] == odoo.url and unchanged["name"] == added.json()["name"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "field"),
+    [
+        ("--url", "http://2", "url"),
+        ("--name", "evil\x1b[31mname", "name"),
+        ("--postgres-url", "postgres://postgres@127.0.0.1/postgres", "postgres_url"),
+    ],
+)
+def test_saas_hosts_add_checks_the_host_as_the_api_does(
+    odoo: EmulatorProcess,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    option: str,
+    value: str,
+    field: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    env = {
+        "SAAS_DATABASE_URL": database_url,
+        "SAAS_DATA_DIR": str(tmp_path / "data"),
+        "SAAS_SECRET_KEY": TEST_SECRET_KEY,
+        "SAAS_LOG_LEVEL": "WARNING",
+    }
+    options = {"--name": "cli-host", "--url": odoo.url, "--postgres-url": odoo.postgres_url}
+    options[option] = value
+    args = ["hosts", "add", "--odoo-version", odoo.version, "--capacity", "5"]
+    args += [item for pair in options.items() for item in pair] + ["--master-password-stdin"]
+    result = CliRunner().invoke(
+        cli_app, args, env=env, input=odoo.master_password + "\n", catch_exceptions=False
+    )
+    assert result.exit_code == 1, result.output
+    assert field in result.output and "Traceback" not in result.output
+    listed = CliRunner().invoke(cli_app, ["hosts", "list"], env=env, catch_exceptions=False)
+    assert "cli-host" not in listed.output
