@@ -157,3 +157,21 @@ async def test_the_periodic_checkpoint_follows_the_head_and_refuses_a_tampered_o
         report = await checkpoints.checkpoint(session, checkpoint_file)
     assert report.broken is not None
     assert len(checkpoint_file.read()) == 2  # nothing blessed the tampered head
+
+
+async def test_entries_from_before_macs_are_accepted_only_as_the_chains_beginning(
+    runtime: Runtime, database_url: str, cli_env: dict[str, str]
+) -> None:
+    await record_steps(runtime, 4)
+    stored = await entries(runtime)
+    # As migration 0009 leaves the entries written before it.
+    tamper(database_url, "UPDATE audit_log SET mac = NULL WHERE seq <= %s", (stored[1].seq,))
+    result = await verify_cli(cli_env)
+    assert result.exit_code == 0, result.output
+    assert "4 entries, chain intact" in said(result)
+
+    # After entries with a MAC (and after a checkpoint), one without is refused.
+    tamper(database_url, "UPDATE audit_log SET mac = NULL WHERE seq = %s", (stored[3].seq,))
+    again = await verify_cli(cli_env)
+    assert again.exit_code == 1, again.output
+    assert f"seq {stored[3].seq}" in said(again) and "no MAC" in said(again)
