@@ -114,3 +114,35 @@ def test_migrate_reports_the_revision(cli_env: dict[str, str]) -> None:
     result = _invoke(["migrate"], cli_env)
     assert result.exit_code == 0, result.output
     assert "revision" in result.output
+
+
+def test_create_admin_and_promote_leave_audit_entries(
+    cli_env: dict[str, str], database_url: str
+) -> None:
+    created = _invoke(
+        ["create-admin", "--email", "audited@example.com", "--password-stdin"],
+        cli_env,
+        stdin="a-long-admin-passphrase\n",
+    )
+    assert created.exit_code == 0, created.output
+    with psycopg.connect(database_url) as conn:
+        user_id = conn.execute(
+            "SELECT id FROM users WHERE email = 'audited@example.com'"
+        ).fetchone()[0]
+        conn.execute("UPDATE users SET role = 'user' WHERE id = %s", (user_id,))
+    promoted = _invoke(["create-admin", "--email", "audited@example.com", "--promote"], cli_env)
+    assert promoted.exit_code == 0, promoted.output
+
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT action, resource_type, new_values, user_agent, mac IS NOT NULL"
+            " FROM audit_log WHERE resource_id = %s ORDER BY seq",
+            (str(user_id),),
+        ).fetchall()
+    assert [(r[0], r[1]) for r in rows] == [("user.created", "user"), ("user.role_changed", "user")]
+    assert rows[0][2]["email"] == "audited@example.com" and rows[0][2]["role"] == "admin"
+    assert rows[1][2] == {"role": "admin"}
+    assert all(r[3] == "saas-cli" and r[4] for r in rows)
+    assert "argon2" not in str(rows)
+    verified = _invoke(["audit", "verify"], cli_env)
+    assert verified.exit_code == 0, verified.output

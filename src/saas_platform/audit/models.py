@@ -46,3 +46,7 @@ class AuditEntry(Base):
     # sha256 (hex) of the previous entry's hash and this entry's canonical form.
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # HMAC-SHA256 (hex) of the canonical form and the hash, keyed by a key derived from the
+    # secret key, which the database never holds: whoever rewrites the table cannot recompute
+    # it. Null only on entries written before migration 0010.
+    mac: Mapped[str | None] = mapped_column(String(64))

@@ -22,6 +22,14 @@ Secrets never reach the table: keys naming a password, token, secret or key are 
 any depth of ``old_values``/``new_values`` (``SECRET_KEY_PARTS``), and so are passwords
 embedded in URLs (``postgresql://user:password@host``).
 
+The chain is anchored outside the database, since whoever can write the table can also
+recompute plain hashes (docs/decisions/0006-audit-chain-anchoring.md): each entry also
+carries ``mac``, an HMAC of its canonical form and hash keyed by a key derived from the
+secret key (which the database never holds), and signed checkpoints of the chain's head are
+appended to a file apart from the database (``audit/checkpoints.py``) by a periodic job and
+by every ``saas audit verify``. A rewritten entry fails its MAC; removed newest entries leave
+a checkpoint pointing past the end.
+
 Appends are serialised by a transaction-level advisory lock taken before the last hash is
 read, so concurrent transactions chain one after the other in ``seq`` order. The lock is
 held until the caller's transaction ends, so call ``record`` last, once the change's rows
@@ -35,6 +43,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import hmac
 import json
 import math
 import re
@@ -53,6 +62,7 @@ from saas_platform.core import clock
 from saas_platform.core.client import ClientInfo
 from saas_platform.core.errors import Forbidden
 from saas_platform.core.pagination import apply_filters
+from saas_platform.core.runtime import AUDIT_MAC_KEY
 from saas_platform.tenants.models import Membership, TenantRole
 from saas_platform.users.models import User
 
@@ -229,6 +239,20 @@ def entry_hash(fields: Mapping[str, Any] | RowMapping) -> str:
     return hashlib.sha256(canonical_form(fields)).hexdigest()
 
 
+def entry_mac(key: bytes, fields: Mapping[str, Any] | RowMapping) -> str:
+    """HMAC-SHA256 (hex) of an entry's canonical form and its ``hash``, keyed by ``key``."""
+    message = canonical_form(fields) + b"\n" + str(fields["hash"]).encode("ascii")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def session_mac_key(session: AsyncSession) -> bytes:
+    """The MAC key the session's database was opened with (``core.runtime.Runtime``)."""
+    key = session.info.get(AUDIT_MAC_KEY)
+    if not isinstance(key, bytes):
+        raise RuntimeError("this session carries no audit MAC key; open it from a Runtime")
+    return key
+
+
 # -- recording -----------------------------------------------------------------------------
 
 
@@ -269,6 +293,7 @@ async def record(
         "prev_hash": prev_hash or GENESIS_HASH,
     }
     fields["hash"] = entry_hash(fields)
+    fields["mac"] = entry_mac(session_mac_key(session), fields)
     await session.execute(insert(AuditEntry).values(**fields))
 
 
@@ -346,10 +371,10 @@ def end_of_day(day: date) -> datetime:
 
 @dataclass(frozen=True)
 class ChainBreak:
-    """The first entry that does not fit the chain."""
+    """The first entry that does not fit the chain (``id`` is None when it is missing)."""
 
     seq: int
-    id: uuid.UUID
+    id: uuid.UUID | None
     problem: str
 
 
@@ -365,13 +390,39 @@ class ChainReport:
         return self.broken is None
 
 
-async def count_entries(session: AsyncSession) -> int:
-    return int((await session.execute(select(func.count()).select_from(AuditEntry))).scalar_one())
+@dataclass(frozen=True)
+class ChainPoint:
+    """A known position of the chain: the entry ``seq`` had ``hash`` (``seq`` None: the
+    chain's start)."""
+
+    seq: int | None
+    hash: str
+
+
+async def count_entries(session: AsyncSession, *, after_seq: int | None = None) -> int:
+    stmt = select(func.count()).select_from(AuditEntry)
+    if after_seq is not None:
+        stmt = stmt.where(AuditEntry.seq > after_seq)
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def point_before(session: AsyncSession, seq: int) -> ChainPoint | None:
+    """The chain's position just before the entry ``seq`` (None: no such entry)."""
+    prev_hash = (
+        await session.execute(select(AuditEntry.prev_hash).where(AuditEntry.seq == seq))
+    ).scalar_one_or_none()
+    if prev_hash is None:
+        return None
+    previous_seq = (
+        await session.execute(select(func.max(AuditEntry.seq)).where(AuditEntry.seq < seq))
+    ).scalar_one_or_none()
+    return ChainPoint(previous_seq, prev_hash)
 
 
 _VERIFIED_COLUMNS = (
     AuditEntry.seq,
     AuditEntry.hash,
+    AuditEntry.mac,
     *(getattr(AuditEntry, f) for f in HASHED_FIELDS),
 )
 
@@ -379,30 +430,63 @@ _VERIFIED_COLUMNS = (
 async def verify_chain(
     session: AsyncSession,
     *,
+    after: ChainPoint | None = None,
+    anchors: Mapping[int, str] | None = None,
+    macs_required_after: int | None = None,
     on_progress: Callable[[int], None] | None = None,
     batch_size: int = 2000,
 ) -> ChainReport:
     """Walk the chain in ``seq`` order, streaming, and report the first broken link.
 
-    An altered entry no longer matches its own hash; a removed, inserted or reordered one
-    breaks the next entry's link to its predecessor. ``on_progress`` receives the number
-    of entries checked since its previous call. Run it in a REPEATABLE READ transaction
-    for one consistent snapshot while appends go on.
+    An altered entry no longer matches its own hash or its MAC; a removed, inserted or
+    reordered one breaks the next entry's link to its predecessor; an entry rewritten with
+    every later hash recomputed fails its MAC, which needs the secret key. ``after`` starts
+    the walk past a known point (a checkpoint) instead of the chain's start; ``anchors``
+    (seq -> hash, from checkpoints) must match the entries they name. Entries without a MAC
+    (written before migration 0010) are accepted only before the first entry with one and
+    up to ``macs_required_after``. ``on_progress`` receives the number of entries checked
+    since its previous call. Run it in a REPEATABLE READ transaction for one consistent
+    snapshot while appends go on.
     """
+    mac_key = session_mac_key(session)
+    anchors = anchors or {}
     checked = 0
-    previous_hash = GENESIS_HASH
-    previous_seq: int | None = None
+    previous_hash = after.hash if after is not None else GENESIS_HASH
+    previous_seq: int | None = after.seq if after is not None else None
+    macs_seen = False
+    # Anchors are met in seq order; one skipped over names a removed entry.
+    anchor_seqs = sorted(seq for seq in anchors if previous_seq is None or seq > previous_seq)
+    next_anchor = 0
+    stmt = select(*_VERIFIED_COLUMNS).order_by(AuditEntry.seq)
+    if previous_seq is not None:
+        stmt = stmt.where(AuditEntry.seq > previous_seq)
     # A server-side cursor: the walk holds one batch in memory, whatever the log's size.
-    result = await session.stream(
-        select(*_VERIFIED_COLUMNS).order_by(AuditEntry.seq).execution_options(yield_per=batch_size)
-    )
+    result = await session.stream(stmt.execution_options(yield_per=batch_size))
     try:
         async for batch in result.mappings().partitions():
             for row in batch:
                 problem = _link_problem(row, previous_seq, previous_hash)
+                if problem is None:
+                    macs_required = macs_seen or (
+                        macs_required_after is not None and row["seq"] > macs_required_after
+                    )
+                    problem = _mac_problem(row, mac_key, required=macs_required)
+                while next_anchor < len(anchor_seqs) and anchor_seqs[next_anchor] <= row["seq"]:
+                    if problem is None and anchor_seqs[next_anchor] < row["seq"]:
+                        problem = (
+                            f"the entry seq {anchor_seqs[next_anchor]} that a checkpoint saw "
+                            "is gone; entries were removed"
+                        )
+                    next_anchor += 1
+                if problem is None and anchors.get(row["seq"], row["hash"]) != row["hash"]:
+                    problem = (
+                        f"hash {row['hash']} differs from the checkpoint's "
+                        f"{anchors[row['seq']]}; the entry was rewritten"
+                    )
                 if problem is not None:
                     broken = ChainBreak(row["seq"], row["id"], problem)
                     return ChainReport(checked, previous_seq, previous_hash, broken)
+                macs_seen = macs_seen or row["mac"] is not None
                 checked += 1
                 previous_hash, previous_seq = row["hash"], row["seq"]
             if on_progress is not None:
@@ -425,5 +509,18 @@ def _link_problem(row: RowMapping, previous_seq: int | None, previous_hash: str)
         return (
             f"stored hash {row['hash']} does not match its content (recomputed {recomputed}); "
             "the entry was altered"
+        )
+    return None
+
+
+def _mac_problem(row: RowMapping, mac_key: bytes, *, required: bool) -> str | None:
+    if row["mac"] is None:
+        if required:
+            return "the entry has no MAC; it was written or rewritten without the secret key"
+        return None
+    if not hmac.compare_digest(row["mac"], entry_mac(mac_key, row)):
+        return (
+            "its MAC does not match its content; the entry was altered (or forged) by "
+            "someone without the secret key"
         )
     return None

@@ -18,12 +18,13 @@ def verify(as_json: JsonOption = False) -> None:
     """Walk the audit log's hash chain; exit 1 at the first entry that breaks it."""
     import sqlalchemy.exc
 
+    from saas_platform.audit import checkpoints
     from saas_platform.audit import service as audit
     from saas_platform.core.runtime import open_runtime
 
     settings = load_settings()
 
-    async def _verify() -> audit.ChainReport:
+    async def _verify() -> checkpoints.AnchoredReport:
         async with open_runtime(settings) as runtime:
             async with runtime.db.sessionmaker() as session:
                 # One snapshot for the count and the walk, while appends go on.
@@ -41,20 +42,39 @@ def verify(as_json: JsonOption = False) -> None:
                     transient=True,
                 ) as progress:
                     task = progress.add_task("verify", total=total)
-                    return await audit.verify_chain(
-                        session, on_progress=lambda n: progress.advance(task, n)
-                    )
+                    try:
+                        return await checkpoints.verify(
+                            session,
+                            checkpoints.CheckpointFile.of(runtime),
+                            on_progress=lambda n: progress.advance(task, n),
+                        )
+                    except checkpoints.CheckpointFileTampered as exc:
+                        fail(f"Audit checkpoints cannot be trusted: {exc}.")
 
-    report = run(_verify())
+    anchored = run(_verify())
+    report = anchored.chain
     if as_json:
-        print_json({"intact": report.intact, **dataclasses.asdict(report)})
-        raise typer.Exit(0 if report.intact else 1)
-    if report.broken is not None:
-        broken = report.broken
+        broken_at = dataclasses.asdict(anchored.broken) if anchored.broken else None
+        print_json(
+            {
+                "intact": anchored.broken is None,
+                **dataclasses.asdict(report),
+                "broken": broken_at,
+                "checkpoints": anchored.checkpoints,
+            }
+        )
+        raise typer.Exit(0 if anchored.broken is None else 1)
+    if anchored.broken is not None:
+        broken = anchored.broken
+        entry = f" (id {broken.id})" if broken.id is not None else ""
         fail(
-            f"Audit chain broken at seq {broken.seq} (id {broken.id}): {broken.problem}. "
+            f"Audit chain broken at seq {broken.seq}{entry}: {broken.problem}. "
             f"{report.checked} entries before it are intact."
         )
-    console.print(f"{report.checked} entries, chain intact.", highlight=False)
+    console.print(
+        f"{report.checked} entries, chain intact "
+        f"(MACs checked, {anchored.checkpoints} checkpoints matched).",
+        highlight=False,
+    )
     if report.last_seq is not None:
         console.print(f"Head: seq {report.last_seq}, hash {report.last_hash}", highlight=False)

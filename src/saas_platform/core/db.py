@@ -69,7 +69,14 @@ def database_name(url: str) -> str:
 class Database:
     """One engine and session factory for one PostgreSQL database."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, **engine_kwargs: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        session_info: dict[str, Any] | None = None,
+        **engine_kwargs: Any,
+    ) -> None:
         self.url = libpq_url(url)
         self.engine: AsyncEngine = create_async_engine(
             sqlalchemy_url(url),
@@ -86,7 +93,12 @@ class Database:
         # in the process.
         self.session_class: type[Session] = type("DatabaseSession", (Session,), {})
         self.sessionmaker = async_sessionmaker(
-            self.engine, expire_on_commit=False, sync_session_class=self.session_class
+            self.engine,
+            expire_on_commit=False,
+            sync_session_class=self.session_class,
+            # What every session of this database carries for the code that uses it (the
+            # audit log's MAC key: audit/service.py).
+            info=dict(session_info or {}),
         )
 
     @asynccontextmanager

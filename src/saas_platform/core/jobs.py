@@ -26,6 +26,7 @@ TASK_MODULES = (
     "saas_platform.hosts.tasks",
     "saas_platform.tenants.tasks",
     "saas_platform.backups.tasks",
+    "saas_platform.audit.tasks",
 )
 
 # Tasks register on this app at import; runtimes copy them onto an app with a real connector.

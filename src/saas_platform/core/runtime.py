@@ -18,9 +18,16 @@ import procrastinate
 import psycopg
 from psycopg import sql
 
-from saas_platform.core.crypto import SecretBox
+from saas_platform.core.crypto import SecretBox, derive_key
 from saas_platform.core.db import Database, database_name, libpq_url, with_database
-from saas_platform.core.embedded_postgres import EmbeddedPostgres
+from saas_platform.core.embedded_postgres import (
+    EmbeddedPostgres,
+    EmbeddedRoles,
+    audit_log_released,
+    bootstrap_roles,
+    is_superuser,
+    seal_audit_log,
+)
 from saas_platform.core.errors import ConfigurationError
 from saas_platform.core.jobs import build_jobs_app
 from saas_platform.core.ratelimit import RateLimiter
@@ -33,6 +40,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE = "saas_platform"
+# The session-info entry holding the audit log's MAC key (also the key's derivation purpose).
+AUDIT_MAC_KEY = "audit_mac_key"
 
 
 async def ensure_database_exists(url: str) -> None:
@@ -53,6 +62,32 @@ async def ensure_database_exists(url: str) -> None:
                 pass  # another process created it first
 
 
+def _upgrade_as_owner(roles: EmbeddedRoles, url: str) -> None:
+    """Migrate as the platform's role, ``audit_log`` handed back to it meanwhile, when a
+    migration is pending (taking the table back costs an exclusive lock on it)."""
+    from saas_platform.core.migrations import current_heads, upgrade
+
+    if current_heads(url) == _script_heads():
+        return
+    with audit_log_released(roles, EMBEDDED_DATABASE):
+        upgrade(url)
+
+
+def _script_heads() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    from saas_platform.core.migrations import alembic_config
+
+    return set(ScriptDirectory.from_config(alembic_config("")).get_heads())
+
+
+def _is_superuser(url: str) -> bool:
+    try:
+        return is_superuser(url)
+    except psycopg.Error:
+        return False  # unreachable: the first real query says so in one sentence
+
+
 class Runtime:
     def __init__(
         self,
@@ -66,7 +101,12 @@ class Runtime:
         self.database_url = libpq_url(database_url)
         self.secret_key = secret_key
         self.embedded = embedded
-        self.db = Database(self.database_url, pool_size=settings.database_pool_size)
+        self.db = Database(
+            self.database_url,
+            pool_size=settings.database_pool_size,
+            # Keys the audit log's MACs (audit/service.py); the database never holds it.
+            session_info={AUDIT_MAC_KEY: derive_key(secret_key, AUDIT_MAC_KEY)},
+        )
         self.secrets = SecretBox(secret_key)
         self.access_tokens = AccessTokens(secret_key, settings.access_token_ttl_seconds)
         self.rate_limiter = RateLimiter(settings)
@@ -82,6 +122,9 @@ class Runtime:
         self.backup_storage: BackupStorage = build_storage(settings)
         self.jobs: procrastinate.App = build_jobs_app(self.database_url)
         self._jobs_open = False
+        # The embedded server as the built-in Odoo emulator's own role (None: an external
+        # database, where the emulator shares the platform's role).
+        self.emulator_database_url: str | None = None
 
     @classmethod
     async def open(
@@ -91,21 +134,36 @@ class Runtime:
         check_production_settings(settings)
         embedded: EmbeddedPostgres | None = None
         url = database_url or settings.database_url
+        roles: EmbeddedRoles | None = None
         if url is None:
             embedded = EmbeddedPostgres(settings.data_dir / "postgres")
             try:
                 server_url = await asyncio.to_thread(embedded.start)
+                # The superuser only bootstraps: the platform connects as its owner role.
+                roles = await asyncio.to_thread(bootstrap_roles, server_url, EMBEDDED_DATABASE)
             except Exception as exc:
                 raise ConfigurationError(
                     f"Could not start the embedded PostgreSQL under {embedded.pgdata}: {exc}"
                 ) from exc
-            url = with_database(server_url, EMBEDDED_DATABASE)
-            await ensure_database_exists(url)
+            url = roles.platform_url
+        elif await asyncio.to_thread(_is_superuser, url):
+            logger.warning(
+                "SAAS_DATABASE_URL connects as a PostgreSQL superuser, which can switch off "
+                "the audit log's append-only trigger; give the platform a role that owns its "
+                "database but is no superuser (docs/user-guide.md, 'Database role')"
+            )
         if migrate:
             from saas_platform.core.migrations import upgrade
 
-            await asyncio.to_thread(upgrade, url)
-        return cls(settings, database_url=url, secret_key=secret_key, embedded=embedded)
+            if roles is not None:
+                await asyncio.to_thread(_upgrade_as_owner, roles, url)
+            else:
+                await asyncio.to_thread(upgrade, url)
+        if roles is not None:
+            await asyncio.to_thread(seal_audit_log, roles, EMBEDDED_DATABASE)
+        runtime = cls(settings, database_url=url, secret_key=secret_key, embedded=embedded)
+        runtime.emulator_database_url = roles.emulator_url if roles is not None else None
+        return runtime
 
     async def open_jobs(self) -> procrastinate.App:
         if not self._jobs_open:

@@ -26,6 +26,7 @@ PURGE_TENANTS_TASK = "tenants.purge_deleted"
 SCHEDULE_BACKUPS_TASK = "backups.schedule"
 EXPIRE_BACKUPS_TASK = "backups.expire"
 TEND_STANDBY_POOLS_TASK = "hosts.tend_standby_pools"
+CHECKPOINT_AUDIT_TASK = "audit.checkpoint"
 
 
 def schedule(runtime: Runtime) -> dict[str, float]:
@@ -37,6 +38,7 @@ def schedule(runtime: Runtime) -> dict[str, float]:
         SCHEDULE_BACKUPS_TASK: runtime.settings.backup_schedule_interval_seconds,
         EXPIRE_BACKUPS_TASK: 3600.0,
         TEND_STANDBY_POOLS_TASK: runtime.settings.standby_check_interval_seconds,
+        CHECKPOINT_AUDIT_TASK: runtime.settings.audit_checkpoint_interval_seconds,
     }
 
 

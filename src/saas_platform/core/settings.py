@@ -143,6 +143,11 @@ class Settings(BaseSettings):
     # probe); platform admins may always. Unset: platform admins only.
     monitoring_token: SecretStr | None = None
 
+    # Audit chain checkpoints (audit/checkpoints.py): a file apart from the database, signed
+    # with a key derived from the secret key; unset: ``data_dir/audit-checkpoints.jsonl``.
+    audit_checkpoint_file: Path | None = None
+    audit_checkpoint_interval_seconds: float = Field(default=300.0, gt=0)
+
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
     # auto: readable (rich) on a terminal, JSON lines otherwise; or json, console, text.

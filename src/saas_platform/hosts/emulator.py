@@ -82,7 +82,10 @@ class BuiltinEmulator:
         if not _port_free(port):
             port = _free_port()
         self.url = f"http://127.0.0.1:{port}"
-        postgres_url = with_database(self.runtime.database_url, "postgres")
+        # Its own role on the embedded server: it sees and owns only its databases.
+        postgres_url = self.runtime.emulator_database_url or with_database(
+            self.runtime.database_url, "postgres"
+        )
         log = open(self.data_dir / "emulator.log", "ab")  # noqa: ASYNC230 (once, at start)
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,

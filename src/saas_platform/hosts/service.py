@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
+import re
 import ssl
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.core import clock
@@ -20,6 +25,8 @@ from saas_platform.core.runtime import Runtime
 from saas_platform.hosts.models import HostStatus, OdooHost
 from saas_platform.instances.models import Instance, InstanceStatus
 from saas_platform.odoo.client import OdooClient
+from saas_platform.odoo.driver import HostHealth
+from saas_platform.odoo.errors import OdooError
 from saas_platform.odoo.rpc_driver import RpcDriver
 
 SUPPORTED_VERSIONS = ("17.0", "18.0", "19.0")
@@ -76,6 +83,124 @@ def check_version(version: str) -> None:
         )
 
 
+# -- what a host must be ---------------------------------------------------------------------
+
+# One DNS label: letters, digits and inner hyphens (RFC 1123).
+_DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 10
+
+
+def has_control_characters(value: str) -> bool:
+    """Control, format, surrogate or unassigned characters (what a log line or a terminal
+    would interpret, or a name could hide behind)."""
+    return any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn") for char in value)
+
+
+def check_name(name: str) -> str:
+    if not name.strip():
+        raise ValidationFailed.for_field("name", "A host needs a name.")
+    if has_control_characters(name):
+        raise ValidationFailed.for_field("name", "A host name cannot hold control characters.")
+    return name
+
+
+def _real_hostname(host: str) -> bool:
+    """An IP address literal or a DNS name; never a bare number (``http://2`` would reach
+    0.0.0.2) nor anything with characters no hostname holds."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        pass
+    labels = host.rstrip(".").split(".")
+    if len(host) > 253 or not all(_DNS_LABEL.match(label) for label in labels):
+        return False
+    # A name ending in a number is an IP address written some legacy way ("2", "10.1").
+    return not labels[-1].isdigit()
+
+
+def _url_problem(url: str) -> str | None:
+    if has_control_characters(url):
+        return "The URL cannot hold control characters."
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return "This is not a URL."
+    if parsed.scheme not in ("http", "https"):
+        return "The URL must start with http:// or https://."
+    if not parsed.host or not _real_hostname(parsed.host):
+        return "The URL must name a real host (a DNS name or an IP address)."
+    if parsed.userinfo or parsed.query or parsed.fragment:
+        return "The URL cannot carry credentials, a query or a fragment."
+    return None
+
+
+def check_url(url: str) -> str:
+    """An http(s) URL of a real host, without credentials, query or fragment; answers it
+    without a trailing slash."""
+    problem = _url_problem(url)
+    if problem is not None:
+        raise ValidationFailed.for_field("url", problem)
+    return url.rstrip("/")
+
+
+def check_postgres_url(url: str) -> str:
+    problem = None
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        parsed = None
+    if has_control_characters(url):
+        problem = "The PostgreSQL URL cannot hold control characters."
+    elif parsed is None or parsed.drivername != "postgresql":
+        problem = "The PostgreSQL URL must start with postgresql://."
+    elif parsed.host is not None and not _real_hostname(parsed.host):
+        problem = "The PostgreSQL URL must name a real host (a DNS name or an IP address)."
+    if problem is not None:
+        raise ValidationFailed.for_field("postgres_url", problem)
+    return url
+
+
+async def _databases_at(postgres_url: str) -> set[str]:
+    try:
+        conn = await psycopg.AsyncConnection.connect(
+            postgres_url, connect_timeout=POSTGRES_CONNECT_TIMEOUT_SECONDS, autocommit=True
+        )
+    except psycopg.Error as exc:
+        # The message names the server and the role, never the password.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValidationFailed.for_field(
+            "postgres_url", f"Cannot connect to this PostgreSQL: {reason}"
+        ) from exc
+    async with conn:
+        rows = await conn.execute("SELECT datname FROM pg_database")
+        return {name for (name,) in await rows.fetchall()}
+
+
+async def confirm_postgres_of(driver: RpcDriver, postgres_url: str) -> None:
+    """Accept ``postgres_url`` only when it shows every database the Odoo lists: the
+    platform issues ``ALTER DATABASE`` and dumps there, so it must be that Odoo's server."""
+    # Snapshots before and after the listing: a database created or dropped meanwhile is
+    # in one of them, so only a database this server never had counts as missing.
+    before = await _databases_at(postgres_url)
+    try:
+        listed = set(await driver.client.list_databases())
+    except OdooError as exc:
+        raise ValidationFailed.for_field(
+            "postgres_url",
+            "The host does not list its databases (is list_db off?), so this PostgreSQL "
+            f"cannot be confirmed as its own: {exc.message}",
+        ) from exc
+    missing = listed - before - await _databases_at(postgres_url)
+    if missing:
+        shown = ", ".join(sorted(missing)[:5])
+        raise ValidationFailed.for_field(
+            "postgres_url",
+            "This PostgreSQL does not hold the databases of the Odoo at the host's URL "
+            f"(missing: {shown}); give the URL of the server that Odoo uses.",
+        )
+
+
 async def instance_counts(session: AsyncSession) -> dict[uuid.UUID, int]:
     rows = await session.execute(
         select(Instance.host_id, func.count(Instance.id))
@@ -122,9 +247,13 @@ class HostService:
         is_emulator: bool = False,
     ) -> OdooHost:
         check_version(odoo_version)
+        check_name(name)
+        url = check_url(url)
+        if postgres_url:
+            check_postgres_url(postgres_url)
         host = OdooHost(
             name=name,
-            url=url.rstrip("/"),
+            url=url,
             master_password_encrypted=self.runtime.secrets.encrypt(master_password),
             postgres_url_encrypted=(
                 self.runtime.secrets.encrypt(postgres_url) if postgres_url else None
@@ -134,11 +263,7 @@ class HostService:
             status=HostStatus.DOWN.value,
             is_emulator=is_emulator,
         )
-        await self._apply_health(host)
-        if host.status != HostStatus.DOWN.value and host.odoo_version != odoo_version:
-            raise ValidationFailed.for_field(
-                "odoo_version", f"The host reports Odoo {host.odoo_version}, not {odoo_version}."
-            )
+        await self._confirm(host, odoo_version, postgres_url=postgres_url)
         self.session.add(host)
         try:
             async with self.session.begin_nested():
@@ -149,9 +274,11 @@ class HostService:
 
     async def update(self, host: OdooHost, changes: dict[str, Any]) -> OdooHost:
         if changes.get("name"):
-            host.name = changes["name"]
+            host.name = check_name(changes["name"])
         if changes.get("url"):
-            host.url = changes["url"].rstrip("/")
+            host.url = check_url(changes["url"])
+        if changes.get("postgres_url"):
+            check_postgres_url(changes["postgres_url"])
         if changes.get("master_password"):
             host.master_password_encrypted = self.runtime.secrets.encrypt(
                 changes["master_password"]
@@ -161,13 +288,14 @@ class HostService:
             host.postgres_url_encrypted = self.runtime.secrets.encrypt(value) if value else None
         if changes.get("capacity") is not None:
             host.capacity = changes["capacity"]
+        if changes.get("url") or changes.get("postgres_url"):
+            # The host keeps its version: a new address must answer as the same Odoo.
+            await self._confirm(host, host.odoo_version, postgres_url=self._postgres_url(host))
         try:
             async with self.session.begin_nested():
                 await self.session.flush()
         except IntegrityError as exc:
             raise Conflict("An Odoo host with this name exists already") from exc
-        if "url" in changes:
-            await self._apply_health(host)
         return host
 
     async def remove(self, host: OdooHost) -> None:
@@ -196,7 +324,36 @@ class HostService:
         await self._apply_health(host)
         return host
 
-    async def _apply_health(self, host: OdooHost) -> None:
+    def _postgres_url(self, host: OdooHost) -> str | None:
+        if host.postgres_url_encrypted is None:
+            return None
+        return self.runtime.secrets.decrypt(host.postgres_url_encrypted)
+
+    async def _confirm(
+        self, host: OdooHost, odoo_version: str, *, postgres_url: str | None
+    ) -> None:
+        """Take the host only when an Odoo of ``odoo_version`` answers at its URL and
+        ``postgres_url`` (if any) shows that Odoo's databases; the health found is kept."""
+        health = await self._apply_health(host)
+        if not health.reachable:
+            raise ValidationFailed.for_field(
+                "url", f"No Odoo answers at {host.url}: {health.error or 'no answer'}."
+            )
+        if host.is_emulator:
+            # The built-in emulator serves the version the settings ask for today.
+            odoo_version = host.odoo_version
+        if host.odoo_version != odoo_version:
+            raise ValidationFailed.for_field(
+                "odoo_version", f"The host reports Odoo {host.odoo_version}, not {odoo_version}."
+            )
+        if postgres_url:
+            driver = driver_for(self.runtime, host)
+            try:
+                await confirm_postgres_of(driver, postgres_url)
+            finally:
+                await driver.close()
+
+    async def _apply_health(self, host: OdooHost) -> HostHealth:
         """Reachability and version from ``/web/health`` and ``common.version`` only."""
         driver = driver_for(self.runtime, host)
         try:
@@ -217,6 +374,7 @@ class HostService:
             host.status = HostStatus.DEGRADED.value
         else:
             host.status = HostStatus.HEALTHY.value
+        return health
 
     async def list_with_load(self) -> list[HostWithLoad]:
         hosts = (await self.session.execute(select(OdooHost).order_by(OdooHost.name))).scalars()

@@ -7,11 +7,16 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from saas_platform.audit import service as audit
 from saas_platform.auth.passwords import password_problems
 from saas_platform.core import clock
+from saas_platform.core.client import CLI_CLIENT, ClientInfo
 from saas_platform.core.errors import AppError, NotFound, ValidationFailed
 from saas_platform.core.security import password_hasher
 from saas_platform.users.models import PlatformRole, User
+
+USER_CREATED = "user.created"
+USER_ROLE_CHANGED = "user.role_changed"
 
 
 class EmailTaken(AppError):
@@ -117,9 +122,16 @@ def update_names(
 
 
 async def create_platform_admin(
-    session: AsyncSession, *, email: str, password: str, full_name: str
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    full_name: str,
+    client: ClientInfo = CLI_CLIENT,
 ) -> User:
-    return await create_user(
+    """A new platform admin (``saas create-admin``), audited like every other change: no
+    actor, since the command acts for whoever holds the server."""
+    user = await create_user(
         session,
         email=email,
         password=password,
@@ -127,13 +139,35 @@ async def create_platform_admin(
         role=PlatformRole.ADMIN,
         email_verified=True,
     )
+    await audit.record(
+        session,
+        action=USER_CREATED,
+        resource_type="user",
+        resource_id=user.id,
+        new_values={"email": user.email, "full_name": user.full_name, "role": user.role},
+        client=client,
+    )
+    return user
 
 
-async def make_platform_admin(session: AsyncSession, user: User) -> None:
+async def make_platform_admin(
+    session: AsyncSession, user: User, *, client: ClientInfo = CLI_CLIENT
+) -> None:
+    old_role = user.role
     user.role = PlatformRole.ADMIN.value
     if user.email_verified_at is None:
         user.email_verified_at = clock.now()
     await session.flush()
+    if old_role != user.role:
+        await audit.record(
+            session,
+            action=USER_ROLE_CHANGED,
+            resource_type="user",
+            resource_id=user.id,
+            old_values={"role": old_role},
+            new_values={"role": user.role},
+            client=client,
+        )
 
 
 async def platform_admin_exists(session: AsyncSession) -> bool:
