@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 from typing import Annotated
 
 import typer
@@ -46,6 +47,7 @@ def serve(
 
     from saas_platform.app import create_app
     from saas_platform.core.runtime import Runtime
+    from saas_platform.core.serving import DataDirLock, listen_or_explain
 
     settings = load_settings()
     run_worker = settings.serve_worker if worker is None else worker
@@ -53,7 +55,19 @@ def serve(
     async def _serve() -> None:
         from saas_platform.hosts.emulator import BuiltinEmulator
 
-        runtime = await Runtime.open(settings, migrate=True)
+        # A process that cannot serve changes nothing: the port is bound, and the data dir
+        # (whose built-in emulator host every serving process would re-register) claimed,
+        # before migrations, the emulator or any registration.
+        listener = listen_or_explain(host, port, "the API")
+        data_dir_lock = DataDirLock(settings.data_dir)
+        try:
+            if settings.odoo_emulator != "off":
+                data_dir_lock.acquire()
+            runtime = await Runtime.open(settings, migrate=True)
+        except BaseException:
+            listener.close()
+            data_dir_lock.release()
+            raise
         emulator = BuiltinEmulator(runtime)
         try:
             await emulator.start()
@@ -66,13 +80,25 @@ def serve(
             # here, so the emulator and the runtime (and the embedded PostgreSQL) close cleanly.
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: None)
-            console.print(f"Serving on http://{host}:{port} (docs at /docs)", highlight=False)
-            if emulator.url:
-                console.print(f"Built-in Odoo emulator on {emulator.url}", highlight=False)
-            await uvicorn.Server(config).serve()
+            api_url = f"http://{host}:{listener.getsockname()[1]}"
+
+            class AnnouncingServer(uvicorn.Server):
+                """Says "Serving on" once it is true: after the app started, on the socket
+                that is ours."""
+
+                async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+                    await super().startup(sockets=sockets)
+                    console.print(f"Serving on {api_url} (docs at /docs)", highlight=False)
+                    if emulator.urls:
+                        served = ", ".join(f"{url} ({v})" for v, url in emulator.urls.items())
+                        console.print(f"Built-in Odoo emulator on {served}", highlight=False)
+
+            await AnnouncingServer(config).serve(sockets=[listener])
         finally:
+            listener.close()
             await emulator.stop()
             await runtime.close()
+            data_dir_lock.release()
 
     run(_serve())
 
