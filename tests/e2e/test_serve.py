@@ -82,12 +82,16 @@ class ServeProcess:
         assert self.proc is not None
         pids = []
         for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
-            for pid in (task / "children").read_text().split():
+            try:  # threads and children come and go while this reads
+                children = (task / "children").read_text().split()
+            except FileNotFoundError:
+                continue
+            for pid in children:
                 try:
                     if b"odoo-emulator" in Path(f"/proc/{pid}/cmdline").read_bytes():
                         pids.append(int(pid))
                 except FileNotFoundError:
-                    pass  # exited meanwhile
+                    pass
         return pids
 
 
