@@ -58,7 +58,7 @@ def serve(
         # A process that cannot serve changes nothing: the port is bound, and the data dir
         # (whose built-in emulator host every serving process would re-register) claimed,
         # before migrations, the emulator or any registration.
-        listener = listen_or_explain(host, port, "the API")
+        listener = listen_or_explain(host, port, "the API", "another `saas serve`")
         data_dir_lock = DataDirLock(settings.data_dir)
         try:
             if settings.odoo_emulator != "off":

@@ -42,15 +42,17 @@ def listen_on(host: str, port: int) -> socket.socket:
     return sock
 
 
-def listen_or_explain(host: str, port: int, what: str) -> socket.socket:
-    """``listen_on``, or a ``ConfigurationError`` saying in one sentence why not."""
+def listen_or_explain(host: str, port: int, what: str, suspect: str = "") -> socket.socket:
+    """``listen_on``, or a ``ConfigurationError`` saying in one sentence why not
+    (``suspect``: the likely holder of a port in use, named in the message)."""
     try:
         return listen_on(host, port)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise ConfigurationError(
                 f"Cannot serve {what} on {host}:{port}: the port is in use by another "
-                "program (another `saas serve`?); stop it or choose another port."
+                f"program{f' ({suspect}?)' if suspect else ''}; stop it or choose another "
+                "port (--port)."
             ) from None
         raise ConfigurationError(
             f"Cannot serve {what} on {host}:{port}: {exc.strerror or exc}."
