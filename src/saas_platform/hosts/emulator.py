@@ -219,7 +219,7 @@ class BuiltinEmulator:
         return {version: str(url) for version, url in reported.items()}
 
     async def _register(self) -> None:
-        """Register (or update) one host per version with the reported URLs, and resume the
+        """Register (or update) one host per version with the reported URLs, then resume the
         instances that waited for a host of that version."""
         async with self.runtime.db.transaction() as session:
             service = HostService(session, self.runtime)
@@ -252,7 +252,14 @@ class BuiltinEmulator:
                     )
                 if host.status == HostStatus.DOWN.value:
                     logger.warning("emulator host %s is down: %s", host.name, host.last_error)
-                await instances.resume_waiting(session, self.runtime, version)
+        # Apart from the registration: the hosts are up whether or not resuming succeeds
+        # (instances whose provisioning is queued already need nothing more).
+        for version in self.urls:
+            try:
+                async with self.runtime.db.transaction() as session:
+                    await instances.resume_waiting(session, self.runtime, version)
+            except Exception:
+                logger.exception("resuming instances waiting for Odoo %s failed", version)
 
     async def _mark_down(self, reason: str) -> None:
         async with self.runtime.db.transaction() as session:
