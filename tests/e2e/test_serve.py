@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from saas_platform.core.serving import listen_on
 from tests.fixtures.auth import DEFAULT_PASSWORD, LoggedIn, login
 from tests.fixtures.smtp import SmtpServer, free_port
 
@@ -312,6 +313,43 @@ async def test_the_emulator_serves_where_it_bound_not_where_a_port_looked_free(
         assert process.stop() == 0
     finally:
         squatter.close()
+        if process.proc is not None and process.proc.poll() is None:
+            process.proc.kill()
+            process.proc.wait()
+
+
+async def test_a_killed_platform_leaves_no_emulator_behind(
+    tmp_path: Path, smtp_server: SmtpServer, database_url: str
+) -> None:
+    """The emulator stops by itself when the platform that started it is gone, even killed:
+    nothing keeps its ports. (On the test's PostgreSQL, not the embedded one, which a
+    killed platform leaves running: that part is issue 22 item 2's first bullet.)"""
+    process = ServeProcess(tmp_path, smtp_server.port)
+    process.env |= {"SAAS_DATABASE_URL": database_url, "SAAS_STANDBY_DATABASES_PER_HOST": "0"}
+    try:
+        process.start()
+        admin = await admin_of(process)
+        async with httpx.AsyncClient(base_url=process.base_url, timeout=30) as client:
+            urls = [h["url"] for h in (await emulator_hosts(client, admin)).values()]
+        [emulator] = process.emulator_pids()
+        assert process.proc is not None
+        process.proc.kill()
+        process.proc.wait()
+
+        def running(pid: int) -> bool:
+            try:  # the third field of stat is the state; Z: exited, not yet reaped
+                return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+            except FileNotFoundError:
+                return False
+
+        deadline = time.monotonic() + 60
+        while running(emulator) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert not running(emulator), "the emulator outlived the platform that started it"
+        for url in urls:
+            port = int(url.rsplit(":", 1)[1])
+            listen_on("127.0.0.1", port).close()  # nothing listens on the emulator's ports
+    finally:
         if process.proc is not None and process.proc.poll() is None:
             process.proc.kill()
             process.proc.wait()
