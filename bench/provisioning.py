@@ -75,9 +75,17 @@ async def provision_many(
         return list(durations)
 
 
-def host_of(base: str, headers: dict[str, str], url: str | None = None) -> dict[str, Any]:
+def host_of(
+    base: str, headers: dict[str, str], url: str | None = None, version: str | None = None
+) -> dict[str, Any]:
+    """The host at ``url``, else the built-in emulator's host of ``version`` (it registers
+    one host per Odoo version)."""
     hosts = httpx.get(base + "/api/v1/admin/odoo-hosts", headers=headers).json()
-    return next(h for h in hosts if (h["url"] == url if url else h["is_emulator"]))
+    return next(
+        h
+        for h in hosts
+        if (h["url"] == url if url else h["is_emulator"] and h["odoo_version"] == version)
+    )
 
 
 def wait_for_standbys(base: str, headers: dict[str, str], wanted: int, url: str | None) -> None:
@@ -158,13 +166,13 @@ async def main(args: argparse.Namespace) -> None:
         emulator_password = (
             (workdir / ".saas-data" / "odoo-emulator" / "master_password").read_text().strip()
         )
-        emulator_url = host_of(base, headers)["url"]
+        emulator_url = host_of(base, headers, version=args.version)["url"]
 
         print(
             f"Odoo emulator ({emulator_url}), {args.count} tenants at once, "
             f"{standbys} standby databases:"
         )
-        wait_for_standbys(base, headers, standbys, None)
+        wait_for_standbys(base, headers, standbys, emulator_url)
         durations = await provision_many(base, headers, args.count, args.version, args.poll)
         print(
             f"  request -> ready: p50 {statistics.median(durations):5.2f} s, "

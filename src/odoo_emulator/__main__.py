@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -41,7 +42,13 @@ def main(argv: list[str] | None = None) -> int:
         postgres_url=args.postgres_url,
         master_password=master,
     )
-    serve(config)
+    # Bound before anything starts, and served on as is (never checked, then bound).
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    try:
+        sock = socket.create_server((args.host, args.port), family=family, backlog=2048)
+    except OSError as exc:
+        parser.exit(1, f"odoo_emulator: cannot listen on {args.host}:{args.port}: {exc.strerror}\n")
+    serve(config, sock)
     return 0
 
 

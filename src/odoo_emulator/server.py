@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import logging
+import os
 import signal
+import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 
 import uvicorn
 
@@ -16,29 +22,116 @@ from odoo_emulator.runtime import Emulator
 logger = logging.getLogger(__name__)
 
 
-def serve(config: EmulatorConfig) -> None:
+def serve(config: EmulatorConfig, sock: socket.socket | None = None) -> None:
     """Serve until interrupted (SIGINT/SIGTERM), then close everything, the embedded
-    PostgreSQL included."""
-    emulator = Emulator(config)
-    emulator.start_sync()
+    PostgreSQL included. ``sock``: a socket already bound and listening (the caller claimed
+    the address), else one is bound to ``config.host``/``config.port`` here, before anything
+    else starts (``OSError`` when the address is in use)."""
+    if sock is None:
+        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+        sock = socket.create_server((config.host, config.port), family=family, backlog=2048)
+    serve_listeners([(config, sock)])
+
+
+class _SharedSignalsServer(uvicorn.Server):
+    """A uvicorn server that leaves signals to its caller: several run in one event loop,
+    and uvicorn's own handler would reach only the last one started."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def serve_listeners(
+    listeners: list[tuple[EmulatorConfig, socket.socket]], control: socket.socket | None = None
+) -> None:
+    """Serve each config (one Odoo version each) on its already bound socket, in this one
+    process, until SIGINT/SIGTERM, or until ``control`` reaches end of file.
+
+    ``control`` is the supervisor's end of the conversation (``saas serve``, see
+    saas_platform/hosts/emulator.py): once every server accepts requests, one JSON line
+    ``{"listening": {"<serie>": "http://host:port", ...}, "pid": ...}`` is written to it, read
+    from the sockets themselves; the supervisor registers those addresses and nothing else.
+    Its end of file means the supervisor is gone (even killed): the emulator stops rather
+    than outlive the platform that started it."""
+    emulators = [Emulator(config) for config, _ in listeners]
+    started: list[Emulator] = []
     try:
-        uvicorn_config = uvicorn.Config(
-            create_app(emulator),
-            host=config.host,
-            port=config.port,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-        )
-        # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
-        # handler installed before it; with the default handlers that would kill the process
-        # before the embedded PostgreSQL is stopped, so no-op handlers are installed first.
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, lambda *_: None)
-        uvicorn.Server(uvicorn_config).run()
+        for emulator in emulators:
+            emulator.start_sync()
+            started.append(emulator)
+        sockets = [sock for _, sock in listeners]
+        asyncio.run(_serve_all(list(zip(emulators, sockets, strict=True)), control))
     finally:
-        emulator.stop_sync()
+        for emulator in reversed(started):
+            emulator.stop_sync()
+
+
+async def _serve_all(
+    listeners: list[tuple[Emulator, socket.socket]], control: socket.socket | None
+) -> None:
+    servers = [
+        _SharedSignalsServer(
+            uvicorn.Config(create_app(emulator), log_config=None, access_log=False, lifespan="on")
+        )
+        for emulator, _ in listeners
+    ]
+
+    def stop() -> None:
+        for server in servers:
+            server.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop)
+    tasks = [
+        asyncio.create_task(server.serve(sockets=[sock]), name=f"odoo-{emulator.version.serie}")
+        for server, (emulator, sock) in zip(servers, listeners, strict=True)
+    ]
+    watcher: asyncio.Task[None] | None = None
+    try:
+        while not all(server.started for server in servers):
+            if any(task.done() for task in tasks):
+                stop()  # one could not start: none serves
+                break
+            await asyncio.sleep(0.05)
+        else:
+            if control is not None:
+                watcher = asyncio.create_task(_report_and_watch(listeners, control, stop))
+        await asyncio.gather(*tasks)
+    finally:
+        stop()
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+
+async def _report_and_watch(
+    listeners: list[tuple[Emulator, socket.socket]],
+    control: socket.socket,
+    stop: Callable[[], None],
+) -> None:
+    loop = asyncio.get_running_loop()
+    control.setblocking(False)
+    report = {
+        "listening": {emulator.version.serie: _url(sock) for emulator, sock in listeners},
+        "pid": os.getpid(),
+    }
+    try:
+        await loop.sock_sendall(control, (json.dumps(report) + "\n").encode())
+        while await loop.sock_recv(control, 1024):
+            pass
+    except OSError:
+        pass
+    logger.info("the supervisor is gone; stopping")
+    stop()
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 class BackgroundServer:

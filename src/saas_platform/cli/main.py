@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
+import socket
 from typing import Annotated
 
 import typer
@@ -47,15 +47,28 @@ def serve(
 
     from saas_platform.app import create_app
     from saas_platform.core.runtime import Runtime
+    from saas_platform.core.serving import DataDirLock, listen_or_explain
 
     settings = load_settings()
     run_worker = settings.serve_worker if worker is None else worker
 
     async def _serve() -> None:
-        from saas_platform.cli.next_steps import print_next_steps_once_serving
+        from saas_platform.cli.next_steps import print_next_steps
         from saas_platform.hosts.emulator import BuiltinEmulator
 
-        runtime = await Runtime.open(settings, migrate=True)
+        # A process that cannot serve changes nothing: the port is bound, and the data dir
+        # (whose built-in emulator host every serving process would re-register) claimed,
+        # before migrations, the emulator or any registration.
+        listener = listen_or_explain(host, port, "the API", "another `saas serve`")
+        data_dir_lock = DataDirLock(settings.data_dir)
+        try:
+            if settings.odoo_emulator != "off":
+                data_dir_lock.acquire()
+            runtime = await Runtime.open(settings, migrate=True)
+        except BaseException:
+            listener.close()
+            data_dir_lock.release()
+            raise
         emulator = BuiltinEmulator(runtime)
         try:
             await emulator.start()
@@ -68,23 +81,27 @@ def serve(
             # here, so the emulator and the runtime (and the embedded PostgreSQL) close cleanly.
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: None)
-            server = uvicorn.Server(config)
-            announce = asyncio.create_task(
-                print_next_steps_once_serving(
-                    server,
-                    runtime,
-                    host=host,
-                    port=port,
-                    emulator_urls=[emulator.url] if emulator.url else [],
-                )
-            )
-            try:
-                await server.serve()
-            finally:
-                announce.cancel()
+            bound_port = listener.getsockname()[1]
+
+            class AnnouncingServer(uvicorn.Server):
+                """Says where to go next once it is true: after the app started, on the socket
+                that is ours."""
+
+                async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+                    await super().startup(sockets=sockets)
+                    await print_next_steps(
+                        runtime,
+                        host=host,
+                        port=bound_port,
+                        emulator_urls=list(emulator.urls.values()),
+                    )
+
+            await AnnouncingServer(config).serve(sockets=[listener])
         finally:
+            listener.close()
             await emulator.stop()
             await runtime.close()
+            data_dir_lock.release()
 
     run(_serve())
 

@@ -7,19 +7,13 @@ is listening, so every address shown works.
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
 
 from saas_platform.cli.common import console
 from saas_platform.core.runtime import Runtime
-
-
-class _Server(Protocol):
-    started: bool
 
 
 def base_url(host: str, port: int) -> str:
@@ -79,13 +73,3 @@ async def print_next_steps(
     ):
         # soft_wrap: an address is never broken across lines on a narrow or piped console.
         console.print(line, highlight=False, soft_wrap=True, markup=False)
-
-
-async def print_next_steps_once_serving(
-    server: _Server, runtime: Runtime, *, host: str, port: int, emulator_urls: Sequence[str]
-) -> None:
-    """Wait for uvicorn to listen, then print; run it as a task beside ``server.serve()``."""
-    # uvicorn offers a flag, no event, for "listening".
-    while not server.started:  # noqa: ASYNC110
-        await asyncio.sleep(0.05)
-    await print_next_steps(runtime, host=host, port=port, emulator_urls=emulator_urls)

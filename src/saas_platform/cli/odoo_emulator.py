@@ -15,14 +15,15 @@ from saas_platform.cli.common import err_console, fail, read_secret_from_stdin
 MASTER_PASSWORD_ENV = "SAAS_ODOO_EMULATOR_MASTER_PASSWORD"
 
 
-def _port_is_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
+def _inherited_listeners(specs: list[str]) -> list[tuple[str, socket.socket]]:
+    """``SERIE=FD`` pairs: sockets bound by the process that started this one."""
+    listeners = []
+    for spec in specs:
+        serie, _, fd = spec.partition("=")
+        if not fd.isdigit():
+            fail(f"--listen-fd takes SERIE=FD, not {spec!r}.")
+        listeners.append((serie, socket.socket(fileno=int(fd))))
+    return listeners
 
 
 def odoo_emulator(
@@ -48,17 +49,36 @@ def odoo_emulator(
             help=f"Read the master password from standard input (else {MASTER_PASSWORD_ENV}).",
         ),
     ] = False,
+    listen_fd: Annotated[
+        list[str] | None,
+        typer.Option(
+            hidden=True,
+            help="SERIE=FD: serve that Odoo version on an inherited listening socket "
+            "(repeatable; replaces --host, --port and --odoo-version). Used by `saas serve`.",
+        ),
+    ] = None,
+    control_fd: Annotated[
+        int | None,
+        typer.Option(
+            hidden=True,
+            help="An inherited socket to report the served addresses on; its end of file "
+            "stops the emulator. Used by `saas serve`.",
+        ),
+    ] = None,
 ) -> None:
     """Run an Odoo stand-in serving Odoo's RPC, web session and database-manager routes."""
     import psycopg
 
     from odoo_emulator.config import EmulatorConfig
-    from odoo_emulator.server import serve
+    from odoo_emulator.server import serve_listeners
     from odoo_emulator.versions import get_version
+    from saas_platform.core.errors import ConfigurationError
     from saas_platform.core.logging import configure_logging
+    from saas_platform.core.serving import listen_or_explain
 
+    inherited = _inherited_listeners(listen_fd or [])
     try:
-        version = get_version(odoo_version)
+        versions = [get_version(serie) for serie, _ in inherited] or [get_version(odoo_version)]
     except ValueError as exc:
         fail(str(exc))
     if not 0 < port < 65536:
@@ -66,8 +86,15 @@ def odoo_emulator(
     master_password = os.environ.get(MASTER_PASSWORD_ENV) or None
     if master_password_stdin:
         master_password = read_secret_from_stdin("master password")
-    if not _port_is_free(host, port):
-        fail(f"Cannot listen on {host}:{port}: the address is in use or not available.")
+    # Bound here, before anything else starts, and served on as is: a port checked for
+    # being free and bound later can be taken in between.
+    if inherited:
+        sockets = [sock for _, sock in inherited]
+    else:
+        try:
+            sockets = [listen_or_explain(host, port, "the Odoo emulator")]
+        except ConfigurationError as exc:
+            fail(str(exc))
     if postgres_url is not None:
         try:
             psycopg.connect(postgres_url, connect_timeout=10).close()
@@ -82,24 +109,33 @@ def odoo_emulator(
     configure_logging(
         os.environ.get("SAAS_LOG_LEVEL", "INFO"), os.environ.get("SAAS_LOG_FORMAT", "text")
     )
-    config = EmulatorConfig(
-        data_dir=data_dir,
-        version=version,
-        host=host,
-        port=port,
-        postgres_url=postgres_url,
-        master_password=master_password,
-    )
-    if master_password is None and not config.config_file.exists():
+    listeners = [
+        (
+            EmulatorConfig(
+                data_dir=data_dir,
+                version=served,
+                host=sock.getsockname()[0],
+                port=sock.getsockname()[1],
+                postgres_url=postgres_url,
+                master_password=master_password,
+            ),
+            sock,
+        )
+        for served, sock in zip(versions, sockets, strict=True)
+    ]
+    if master_password is None and not listeners[0][0].config_file.exists():
         err_console.print(
             "No master password given: it is Odoo's default, 'admin', until changed.",
             highlight=False,
         )
-    err_console.print(
-        f"Odoo {version.serie} emulator on http://{host}:{port} (data in {data_dir})",
-        highlight=False,
-    )
+    for config, _ in listeners:
+        err_console.print(
+            f"Odoo {config.version.serie} emulator on http://{config.host}:{config.port} "
+            f"(data in {data_dir})",
+            highlight=False,
+        )
+    control = socket.socket(fileno=control_fd) if control_fd is not None else None
     try:
-        serve(config)
+        serve_listeners(listeners, control)
     except KeyboardInterrupt:
         pass
