@@ -71,10 +71,13 @@ async def test_the_builtin_emulator_lists_only_its_own_databases_and_serves_tena
     assert db_list(emulator.url) == []
 
     async with runtime.db.transaction() as session:
-        host = (await session.execute(select(OdooHost))).scalar_one()
-        assert host.postgres_url_encrypted is not None
-        postgres_url = runtime.secrets.decrypt(host.postgres_url_encrypted)
-    assert make_url(postgres_url).username == EMULATOR_ROLE
+        # One host per version the emulator plays, each under the emulator's role.
+        hosts = (await session.execute(select(OdooHost))).scalars().all()
+        assert {host.url for host in hosts} == set(emulator.urls.values())
+        for host in hosts:
+            assert host.postgres_url_encrypted is not None
+            postgres_url = runtime.secrets.decrypt(host.postgres_url_encrypted)
+            assert make_url(postgres_url).username == EMULATOR_ROLE
 
     transport = httpx.ASGITransport(app=create_app(runtime.settings, runtime=runtime))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
