@@ -126,6 +126,7 @@ async def test_every_kind_of_create_is_found_at_once(
     assert invited.json()["id"] in [i["id"] for i in pending["results"]]
 
 
+@pytest.mark.slow  # an Odoo emulator process and a provisioned tenant
 async def test_invitation_acceptance_and_host_backup_restore_are_found_at_once(
     client: httpx.AsyncClient,
     live: httpx.AsyncClient,
