@@ -16,6 +16,7 @@ from saas_platform.core import clock as clock_module
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.settings import Settings
 from tests.fixtures.auth import LoggedIn, platform_admin, verified_user
+from tests.fixtures.live_server import running_server
 from tests.fixtures.odoo import EmulatorProcess, running_emulator
 from tests.fixtures.postgres import database_from_template, migrated_template, postgres_server
 from tests.fixtures.s3 import s3_server
@@ -113,6 +114,14 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[str]:
+    """The app served by a real uvicorn on a free port (tests/fixtures/live_server.py), on
+    the test's database: its base URL. More servers: ``running_server(settings)``."""
+    with running_server(settings) as url:
+        yield url
 
 
 @pytest.fixture

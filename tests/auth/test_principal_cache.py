@@ -811,3 +811,43 @@ async def test_each_principal_gets_its_own_copy_of_the_user(
     entry = cache._entries[session_id(runtime, user)]
     assert entry.user_values["metadata_"] == nested
     assert (await client.get(ME, headers=user.headers)).json()["metadata"] == nested
+
+
+class _SlowPingConnection(psycopg.AsyncConnection[Any]):
+    """The listener's connection, whose liveness ping takes a while (a busy server)."""
+
+    async def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if query == "SELECT 1":
+            query = "SELECT pg_sleep(1.5)"
+        return await super().execute(query, *args, **kwargs)
+
+
+async def test_a_change_made_while_the_listener_pings_is_seen_by_the_next_request(
+    client: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """During its ping the listening connection cannot read notifications (PostgreSQL
+    sends them once the ping's query is over): no entry is trusted meanwhile."""
+    cache = runtime.principal_cache
+    listener = cache.listener
+
+    async def connect() -> psycopg.AsyncConnection[Any]:
+        return await _SlowPingConnection.connect(listener.database_url, autocommit=True)
+
+    monkeypatch.setattr(listener, "_connect", connect)
+    monkeypatch.setattr(principal_cache_module, "PING_INTERVAL_SECONDS", 0.3)
+    user = await new_user(client, "ping@example.com")
+    await listening(runtime)
+    marker = uuid.uuid4()
+    await raw_execute(
+        runtime, "SELECT pg_notify(%s, %s)", principal_cache_module.CHANNEL, str(marker)
+    )
+    await until(lambda: marker in cache._evicted_at, seconds=10)
+    update_name = "UPDATE users SET full_name = %s WHERE id = %s"
+    for round_ in range(3):
+        await until(lambda: listener.listening and listener._idle, seconds=10)
+        assert (await client.get(ME, headers=user.headers)).status_code == 200
+        assert session_id(runtime, user) in cache._entries
+        await until(lambda: listener.listening and not listener._idle, seconds=10)
+        await raw_execute(runtime, update_name, f"Changed Mid-Ping {round_}", user.user["id"])
+        me = await client.get(ME, headers=user.headers)
+        assert me.json()["full_name"] == f"Changed Mid-Ping {round_}"

@@ -16,7 +16,8 @@ An entry must not outlive the truth by more than a moment. Three layers see to t
    and ``auth_sessions`` (migration 0005) ``NOTIFY saas_auth_changed`` with the user's id;
    one connection per process listens and evicts. Entries are served only while that
    connection is up (a notification missed while it was down would go unnoticed), and
-   pending notifications are read, without a round trip, before every hit.
+   pending notifications are read, without a round trip, before every hit; while they
+   cannot be read (the connection is busy with its ping) the row is read instead.
 3. A time to live (``auth_cache_seconds``, measured on the injected clock) bounds whatever
    the first two could miss.
 
@@ -223,9 +224,11 @@ class PrincipalCache:
         if self.enabled:
             if self.listener.listening:
                 # Changes committed elsewhere that already reached us, before trusting a hit.
-                self.listener.drain()
+                # While the listener is busy (its ping) they cannot be read: then no hit is
+                # trusted, or one could outlive a change by as long as the ping takes.
+                drained = self.listener.drain()
                 found = self._entries.get(session_id)
-                if found is not None and self.listener.listening:
+                if found is not None and drained and self.listener.listening:
                     if found.stale_at > clock.now():
                         self.hits += 1
                         return found
@@ -502,19 +505,21 @@ class ChangeListener:
         self.start()
         await self._up.wait()
 
-    def drain(self) -> None:
-        """Handle the notifications that already arrived, without waiting or a round trip."""
+    def drain(self) -> bool:
+        """Handle the notifications that already arrived, without waiting or a round trip.
+        False when they could not be read (not listening, or the connection is busy)."""
         conn = self._conn
         if conn is None or not self._idle:
-            return
+            return False
         pgconn = conn.pgconn
         try:
             pgconn.consume_input()
         except psycopg.OperationalError:
             self._down()  # the listening task notices too, and reconnects
-            return
+            return False
         while (notify := pgconn.notifies()) is not None:
             self._on_change(notify.extra.decode())
+        return True
 
     async def _run(self) -> None:
         delay = RECONNECT_MIN_SECONDS

@@ -26,8 +26,11 @@ async def get_runtime(request: Request) -> Runtime:
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the endpoint returns, rolled back on error.
 
-    The commit happens before the response is sent, so a failed commit is the client's error
-    response, never a success that did not persist.
+    Used only through ``SessionDep``, whose ``scope="function"`` makes FastAPI run this exit
+    when the endpoint (and the serialisation of its answer) is done, before the first byte
+    of the response: a failed commit is the client's error response, never a success that
+    did not persist, and a client acting on a response finds its effects committed. With
+    the default scope the exit would run after the response had been sent.
     """
     runtime: Runtime = request.app.state.runtime
     async with runtime.db.sessionmaker() as session:
@@ -55,5 +58,5 @@ async def get_client_info(request: Request) -> ClientInfo:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ClientDep = Annotated[ClientInfo, Depends(get_client_info)]
