@@ -55,3 +55,19 @@ async def test_unknown_task_is_refused(runtime: Runtime) -> None:
     async with runtime.db.sessionmaker() as session:
         with pytest.raises(LookupError):
             await defer(session, "no.such.task")
+
+
+async def test_deferring_under_a_held_queueing_lock_is_a_no_op(runtime: Runtime) -> None:
+    # The maintenance tasks are registered with no arguments: any of them serves here.
+    from saas_platform.core.schedule import CHECK_HOSTS_TASK
+
+    async with runtime.db.transaction() as session:
+        first = await defer(session, CHECK_HOSTS_TASK, queueing_lock="held")
+    async with runtime.db.transaction() as session:
+        again = await defer(session, CHECK_HOSTS_TASK, queueing_lock="held")
+        # The surrounding transaction is still usable and commits its other work.
+        session.add(User(email="after@example.com", full_name="After"))
+    assert again == first
+    assert await _job_count(runtime) == 1
+    async with runtime.db.sessionmaker() as session:
+        assert (await session.execute(select(func.count(User.id)))).scalar_one() == 1
