@@ -78,7 +78,9 @@ class Soak:
         """One random action on the current state (what a busy platform sees)."""
         statuses = await self._statuses()
         live = [
-            t for t in self.done.tenants if t not in self.done.deleted and statuses[t] == "ready"
+            t
+            for t in self.done.tenants
+            if t not in self.done.deleted and statuses.get(t) == "ready"
         ]
         with_backup = [t for t in set(self.done.backups.values()) if t in live]
         choices = ["provision"] * 3
@@ -121,34 +123,64 @@ class Soak:
             if self._check(response, f"delete {tenant_id}"):
                 self.done.deleted.add(tenant_id)
 
-    async def settled(self) -> bool:
+    async def wait_settled(self, timeout: float, context: str, serve: CrashableServe) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while busy := await self.busy():
+            assert asyncio.get_running_loop().time() < deadline, (
+                f"not settled ({context}):\n" + "\n".join(busy + self.log) + serve.log_tail(20000)
+            )
+            await asyncio.sleep(0.5)
+        self.log.append("-- settled")
+
+    async def busy(self) -> list[str]:
+        """What is still under way: nothing once the platform has settled."""
         async with self.runtime.db.sessionmaker() as session:
-            busy_instances = (
-                await session.execute(
-                    select(Instance.id).where(
+            found = [
+                f"instance {row[0]} {row[1]} step={row[2]}"
+                for row in await session.execute(
+                    select(Instance.tenant_id, Instance.status, Instance.step).where(
                         Instance.status.in_(("pending", "provisioning", "deleting"))
                     )
                 )
-            ).first()
-            busy_backups = (
-                await session.execute(
-                    select(Backup.id).where(Backup.status.in_(("pending", "running")))
-                )
-            ).first()
-            busy_restores = (
-                await session.execute(
-                    select(Restore.id).where(Restore.status.in_(("pending", "running")))
-                )
-            ).first()
-            queued = (
-                await session.execute(
-                    text(
-                        "SELECT 1 FROM procrastinate_jobs WHERE queue_name <> 'maintenance'"
-                        " AND status IN ('todo', 'doing') LIMIT 1"
+            ]
+            found += [
+                f"backup {row[0]} {row[1]} {row[2]}"
+                for row in await session.execute(
+                    select(Backup.id, Backup.type, Backup.status).where(
+                        Backup.status.in_(("pending", "running"))
                     )
                 )
-            ).first()
-        return not (busy_instances or busy_backups or busy_restores or queued)
+            ]
+            found += [
+                f"restore {row[0]} {row[1]} step={row[2]}"
+                for row in await session.execute(
+                    select(Restore.id, Restore.status, Restore.step).where(
+                        Restore.status.in_(("pending", "running"))
+                    )
+                )
+            ]
+            found += [
+                f"job {row[0]} {row[1]} {row[2]} lock={row[3]} args={row[4]} at={row[5]}"
+                for row in await session.execute(
+                    text(
+                        "SELECT id, task_name, status::text, lock, args, scheduled_at"
+                        " FROM procrastinate_jobs"
+                        " WHERE queue_name <> 'maintenance' AND status IN ('todo', 'doing')"
+                    )
+                )
+            ]
+            if found:  # and what may hold them back
+                found += [
+                    f"  other job {row[0]} {row[1]} {row[2]} lock={row[3]} worker={row[4]}"
+                    for row in await session.execute(
+                        text(
+                            "SELECT id, task_name, status::text, lock, worker_id"
+                            " FROM procrastinate_jobs WHERE status NOT IN ('succeeded', 'todo')"
+                            " OR (status = 'todo' AND queue_name = 'maintenance')"
+                        )
+                    )
+                ]
+        return found
 
 
 async def test_random_sigkills_then_restart_leave_everything_sound(
@@ -169,6 +201,10 @@ async def test_random_sigkills_then_restart_leave_everything_sound(
             soak = Soak(runtime, live, admin)
             context = f"seed {SEED}, iterations {ITERATIONS}"
             for iteration in range(ITERATIONS):
+                # Often let the restarted platform finish what it was doing, so that there
+                # are ready tenants to back up, restore and delete.
+                if iteration and soak.rng.random() < 0.6:
+                    await soak.wait_settled(SETTLE_SECONDS, context, serve)
                 for _ in range(soak.rng.randint(1, 3)):
                     await soak.act()
                 # Kill somewhere inside the work just started (provisioning takes ~1-3 s
@@ -177,12 +213,7 @@ async def test_random_sigkills_then_restart_leave_everything_sound(
                 soak.log.append(f"-- SIGKILL {iteration}")
                 serve.kill()
                 serve.start()  # every start succeeds, whatever was in flight
-            deadline = asyncio.get_running_loop().time() + SETTLE_SECONDS
-            while not await soak.settled():
-                assert asyncio.get_running_loop().time() < deadline, (
-                    f"not settled ({context}):\n" + "\n".join(soak.log) + serve.log_tail()
-                )
-                await asyncio.sleep(0.5)
+            await soak.wait_settled(SETTLE_SECONDS, context, serve)
         print(f"soak ({context}):", *soak.log, sep="\n")  # shown with -s, or on failure
         await assert_sound(runtime, soak, context + "\n" + "\n".join(soak.log))
     finally:
