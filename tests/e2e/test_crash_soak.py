@@ -260,8 +260,11 @@ async def assert_sound(runtime: Runtime, soak: Soak, context: str) -> None:
 
     # One backup row per request, completed.
     by_id = {str(b.id): b for b in backups}
-    for backup_id in done.backups:
-        assert by_id[backup_id].status == "completed", (backup_id, by_id[backup_id].error, context)
+    for backup_id, tenant_id in done.backups.items():
+        # A deletion accepted while the backup ran may cut it short (it then fails, cleanly):
+        # backups and deletions do not share a job lock today.
+        sound = ("completed", "failed") if tenant_id in done.deleted else ("completed",)
+        assert by_id[backup_id].status in sound, (backup_id, by_id[backup_id].error, context)
     requested = [b for b in backups if b.type == "manual"]
     assert {str(b.id) for b in requested} == set(done.backups), context
 
