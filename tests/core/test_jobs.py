@@ -55,3 +55,44 @@ async def test_unknown_task_is_refused(runtime: Runtime) -> None:
     async with runtime.db.sessionmaker() as session:
         with pytest.raises(LookupError):
             await defer(session, "no.such.task")
+
+
+async def test_deferring_under_a_held_queueing_lock_is_a_no_op(runtime: Runtime) -> None:
+    # The maintenance tasks are registered with no arguments: any of them serves here.
+    from saas_platform.core.schedule import CHECK_HOSTS_TASK
+
+    async with runtime.db.transaction() as session:
+        first = await defer(session, CHECK_HOSTS_TASK, queueing_lock="held")
+    async with runtime.db.transaction() as session:
+        again = await defer(session, CHECK_HOSTS_TASK, queueing_lock="held")
+        # The surrounding transaction is still usable and commits its other work.
+        session.add(User(email="after@example.com", full_name="After"))
+    assert again == first
+    assert await _job_count(runtime) == 1
+    async with runtime.db.sessionmaker() as session:
+        assert (await session.execute(select(func.count(User.id)))).scalar_one() == 1
+
+
+async def test_a_dead_workers_job_whose_queueing_lock_is_held_again_is_superseded(
+    runtime: Runtime,
+) -> None:
+    # Found by the crash soak: a worker killed inside a job whose queueing lock a new job
+    # then took; retrying the dead one stopped the next worker at start, for good.
+    from saas_platform.core.schedule import TEND_STANDBY_POOLS_TASK
+
+    async with runtime.db.transaction() as session:
+        dead = await defer(session, TEND_STANDBY_POOLS_TASK, queueing_lock="pools")
+    async with runtime.db.engine.begin() as conn:
+        # Running on a worker that is gone (no worker row: stalled at once).
+        await conn.execute(
+            text("UPDATE procrastinate_jobs SET status = 'doing' WHERE id = :id"), {"id": dead}
+        )
+    async with runtime.db.transaction() as session:
+        waiting = await defer(session, TEND_STANDBY_POOLS_TASK, queueing_lock="pools")
+    assert waiting != dead
+
+    assert await runtime.retry_stalled_jobs() == 1
+    async with runtime.db.engine.connect() as conn:
+        rows = await conn.execute(text("SELECT id, status::text FROM procrastinate_jobs"))
+        statuses = dict(rows.all())
+    assert statuses == {dead: "aborted", waiting: "todo"}

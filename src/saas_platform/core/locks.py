@@ -15,19 +15,25 @@ import psycopg
 
 
 @asynccontextmanager
-async def advisory_lock(database_url: str, name: str, *, wait: bool = True) -> AsyncIterator[bool]:
+async def advisory_lock(
+    database_url: str, name: str, *, wait: bool = True, shared: bool = False
+) -> AsyncIterator[bool]:
     """Hold the lock named ``name`` inside the block. With ``wait=False`` it is only tried:
-    the block gets False, and holds nothing, when another session has it."""
+    the block gets False, and holds nothing, when another session has it. ``shared``
+    holders exclude only the exclusive one (readers of what it writes)."""
     key = zlib.crc32(name.encode())
+    suffix = "_shared" if shared else ""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         if wait:
-            await conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            await conn.execute(f"SELECT pg_advisory_lock{suffix}(%s)", (key,))
             taken = True
         else:
-            row = await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))).fetchone()
+            row = await (
+                await conn.execute(f"SELECT pg_try_advisory_lock{suffix}(%s)", (key,))
+            ).fetchone()
             taken = bool(row and row[0])
         try:
             yield taken
         finally:
             if taken:
-                await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                await conn.execute(f"SELECT pg_advisory_unlock{suffix}(%s)", (key,))

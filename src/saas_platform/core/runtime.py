@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import procrastinate
 import psycopg
+from procrastinate.manager import QUEUEING_LOCK_CONSTRAINT
 from psycopg import sql
 
 from saas_platform.core.crypto import SecretBox, derive_key
@@ -204,7 +205,17 @@ class Runtime:
         )
         for job in stalled:
             logger.warning("retrying job %s (%s) of a dead worker", job.id, job.task_name)
-            await manager.retry_job(job)
+            try:
+                await manager.retry_job(job)
+            except procrastinate.exceptions.UniqueViolation as exc:
+                if exc.constraint_name != QUEUEING_LOCK_CONSTRAINT:
+                    raise
+                # A job holding the same queueing lock already waits and will do this
+                # work: the dead one ends here (an error would stop this worker for good).
+                logger.warning("job %s superseded by a waiting job; aborted", job.id)
+                await manager.finish_job(
+                    job, status=procrastinate.jobs.Status.ABORTED, delete_job=False
+                )
         return len(stalled)
 
     async def run_pending_jobs(self) -> None:

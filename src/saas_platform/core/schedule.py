@@ -70,5 +70,5 @@ async def defer_maintenance(
                 queueing_lock=task_name,
                 scheduled_at=scheduled_at,
             )
-    except Exception as exc:  # a duplicate waiting job, or the database restarting
+    except Exception as exc:  # the database restarting: the next round defers it
         logger.debug("not deferring %s: %s", task_name, exc)

@@ -42,9 +42,9 @@ from saas_platform.hosts.service import driver_for, instance_counts
 from saas_platform.hosts.templates import (
     TEMPLATE_ADMIN_LOGIN,
     TEMPLATE_LANG,
+    clone_template,
     ensure_template,
     known_template_password,
-    template_name,
 )
 from saas_platform.instances.models import Instance, InstanceStatus
 from saas_platform.instances.service import PROVISION_TASK, generate_admin_password
@@ -368,9 +368,14 @@ async def _prepare(
         await faults.checkpoint(runtime.settings, "standby.clone")
         fresh = False
         if not await driver.database_exists(name):
-            if template_password is not None:
-                await driver.clone(template_name(host.odoo_version, host.id), name)
-            else:  # no usable template: a database of its own, with the standby's admin
+            # Only a template whose creation is recorded is cloned (hosts/templates.py).
+            template_password = (
+                await clone_template(runtime, host, driver, host.odoo_version, name)
+                if template_password is not None
+                else None
+            )
+            if template_password is None:
+                # No usable template: a database of its own, with the standby's admin.
                 await driver.create(name, admin=admin, lang=TEMPLATE_LANG)
             fresh = True
         await faults.checkpoint(runtime.settings, "standby.password")

@@ -303,10 +303,12 @@ async def create_database(context: ProvisionContext) -> None:
         await ensure_template(context)
     elif await context.driver.database_exists(context.database):
         return  # a previous run got this far
-    template = templates.template_name(context.odoo_version, context.host.id)
-    if context.template_password is not None and await context.driver.database_exists(template):
-        await context.driver.clone(template, context.database)
-    else:
+    # Only a template whose creation is recorded is cloned (hosts/templates.py); without
+    # one, a database of its own with the tenant's admin, which configure then logs in as.
+    context.template_password = await templates.clone_template(
+        context.runtime, context.host, context.driver, context.odoo_version, context.database
+    )
+    if context.template_password is None:
         await context.driver.create(context.database, admin=context.admin, lang=context.lang)
 
 
