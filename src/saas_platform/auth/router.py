@@ -32,7 +32,7 @@ from saas_platform.core.client import ClientInfo
 from saas_platform.core.deps import ClientDep, RuntimeDep
 from saas_platform.core.errors import Unauthorized
 from saas_platform.core.routing import PrefixedRouter
-from saas_platform.core.schemas import Message
+from saas_platform.core.schemas import Message, NulFreeStr
 from saas_platform.tenants.models import Tenant
 from saas_platform.users import service as users
 from saas_platform.users.models import User
@@ -148,8 +148,8 @@ async def login(body: LoginRequest, auth: AuthServiceDep, client: ClientDep) -> 
     dependencies=[Depends(limit_login)],
 )
 async def token(
-    username: Annotated[str, Form(max_length=320)],
-    password: Annotated[str, Form(max_length=1024)],
+    username: Annotated[NulFreeStr, Form(max_length=320)],
+    password: Annotated[NulFreeStr, Form(max_length=1024)],
     auth: AuthServiceDep,
     client: ClientDep,
 ) -> TokenPair:
