@@ -370,9 +370,7 @@ async def test_an_ordering_with_two_signs_is_a_422_on_every_list(
 ) -> None:
     for path in lists:
         for ordering in ("--created_at", "-+created_at", "++created_at", "created_at,--x"):
-            response = await client.get(
-                path, params={"ordering": ordering}, headers=owner.headers
-            )
+            response = await client.get(path, params={"ordering": ordering}, headers=owner.headers)
             error = assert_envelope(response, 422, "VALIDATION_ERROR")
             assert "ordering" in error["details"], (path, ordering)
 
