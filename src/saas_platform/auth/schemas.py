@@ -13,7 +13,7 @@ class RegisterRequest(RequestSchema):
     email: EmailStr
     password: str = Field(min_length=1, max_length=1024)
     # Seed 002 sends ``password_confirm``; when present it must match.
-    password_confirm: str | None = None
+    password_confirm: str | None = Field(default=None, max_length=1024)
     full_name: str | None = Field(
         default=None, max_length=200, validation_alias=AliasChoices("full_name", "name")
     )
