@@ -114,6 +114,8 @@ def is_text(annotation: Any) -> bool:
     if annotation is str:
         return True
     origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return is_text(typing.get_args(annotation)[0])
     if origin in (typing.Union, types.UnionType):
         return any(is_text(arg) for arg in typing.get_args(annotation))
     return False

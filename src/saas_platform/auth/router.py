@@ -31,6 +31,7 @@ from saas_platform.auth.service import IssuedTokens, Principal
 from saas_platform.core.client import ClientInfo
 from saas_platform.core.deps import ClientDep, RuntimeDep
 from saas_platform.core.errors import Unauthorized
+from saas_platform.core.openapi import errors
 from saas_platform.core.routing import PrefixedRouter
 from saas_platform.core.schemas import Message, NulFreeStr
 from saas_platform.tenants.models import Tenant
@@ -136,7 +137,12 @@ async def resend_verification(body: EmailRequest, auth: AuthServiceDep) -> Messa
     return Message(message="If the account exists and is unverified, a new mail is on its way")
 
 
-@router.post("/login", response_model=TokenPair, dependencies=[Depends(limit_login)])
+@router.post(
+    "/login",
+    response_model=TokenPair,
+    dependencies=[Depends(limit_login)],
+    responses=errors(401),
+)
 async def login(body: LoginRequest, auth: AuthServiceDep, client: ClientDep) -> TokenPair:
     return _pair(await auth.login(body.identifier, body.password, client))
 
@@ -146,6 +152,7 @@ async def login(body: LoginRequest, auth: AuthServiceDep, client: ClientDep) -> 
     response_model=TokenPair,
     summary="Login (OAuth2 password form)",
     dependencies=[Depends(limit_login)],
+    responses=errors(401),
 )
 async def token(
     username: Annotated[NulFreeStr, Form(max_length=320)],
@@ -156,7 +163,7 @@ async def token(
     return _pair(await auth.login(username, password, client))
 
 
-@router.post("/refresh", response_model=TokenPair)
+@router.post("/refresh", response_model=TokenPair, responses=errors(401))
 async def refresh(body: RefreshRequest, auth: AuthServiceDep, client: ClientDep) -> TokenPair:
     return _pair(await auth.refresh(body.refresh_token, client))
 

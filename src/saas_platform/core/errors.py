@@ -111,11 +111,12 @@ class MaintenanceMode(AppError):
     message = "The platform is in maintenance mode"
 
 
-def _error_classes(base: type[AppError]) -> list[type[AppError]]:
+def all_error_classes(base: type[AppError] | None = None) -> list[type[AppError]]:
+    """Every subclass of ``base`` (of AppError when not given), at any depth."""
     found: list[type[AppError]] = []
-    for sub in base.__subclasses__():
+    for sub in (base or AppError).__subclasses__():
         found.append(sub)
-        found.extend(_error_classes(sub))
+        found.extend(all_error_classes(sub))
     return found
 
 
@@ -123,7 +124,7 @@ def error_for_unique_violation(constraint: str | None) -> AppError:
     """The error a violated unique constraint stands for; a plain CONFLICT when no domain
     error claims it (every domain's errors are imported by the time requests arrive)."""
     if constraint:
-        for error in _error_classes(AppError):
+        for error in all_error_classes():
             if constraint in error.unique_constraints:
                 return error()
     return Conflict("This conflicts with a change made at the same time; reload and try again")
