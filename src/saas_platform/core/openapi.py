@@ -6,7 +6,8 @@ operation can answer follow from what it is, which the generated document alread
 - every operation under ``/api``: 429 (rate limits);
 - taking parameters or a body: 422; taking a body: 413 and 415 as well;
 - with a security requirement (it reads the caller): 401 and 403;
-- with a path parameter, or a query parameter ending in ``_id`` (it names a resource): 404;
+- with a path parameter, or a query parameter or body field ending in ``_id`` (it names
+  a resource): 404;
 - changing something (POST, PUT, PATCH, DELETE): 400 (a domain rule refused it) and 409
   (a state that does not allow it, or a concurrent request that took the same key);
 - whatever a route declares with ``responses=errors(...)`` (an anonymous route that checks
@@ -79,7 +80,22 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
-def error_statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
+def _body_fields(operation: dict[str, Any], schemas: dict[str, Any]) -> set[str]:
+    """The top-level field names of the operation's JSON or form body."""
+    fields: set[str] = set()
+    for media in operation.get("requestBody", {}).get("content", {}).values():
+        schema = media.get("schema", {})
+        candidates = [schema, *schema.get("anyOf", []), *schema.get("oneOf", [])]
+        for candidate in candidates:
+            ref = candidate.get("$ref", "")
+            resolved = schemas.get(ref.rsplit("/", 1)[-1], {}) if ref else candidate
+            fields |= set(resolved.get("properties", {}))
+    return fields
+
+
+def error_statuses(
+    path: str, method: str, operation: dict[str, Any], schemas: dict[str, Any] | None = None
+) -> set[int]:
     statuses: set[int] = set()
     parameters = operation.get("parameters") or []
     has_body = "requestBody" in operation
@@ -91,7 +107,9 @@ def error_statuses(path: str, method: str, operation: dict[str, Any]) -> set[int
         statuses |= {413, 415}
     if operation.get("security"):
         statuses |= {401, 403}
-    if any(p.get("in") == "path" or p.get("name", "").endswith("_id") for p in parameters):
+    names = {p.get("name", "") for p in parameters}
+    names |= _body_fields(operation, schemas or {})
+    if any(p.get("in") == "path" for p in parameters) or any(n.endswith("_id") for n in names):
         statuses.add(404)
     if method in WRITE_METHODS:
         statuses |= {400, 409}
@@ -166,7 +184,8 @@ def add_error_responses(spec: dict[str, Any]) -> dict[str, Any]:
                 continue
             responses = operation.setdefault("responses", {})
             declared_errors = {int(k) for k in responses if k.isdigit() and int(k) >= 400}
-            for status in sorted(error_statuses(path, method, operation) | declared_errors):
+            expected = error_statuses(path, method, operation, schemas)
+            for status in sorted(expected | declared_errors):
                 key = str(status)
                 declared = responses.get(key)
                 if declared is None or _is_fastapi_validation_error(declared):
