@@ -21,6 +21,7 @@ from saas_platform.core.docs import install_offline_docs
 from saas_platform.core.http import install_error_handlers
 from saas_platform.core.metrics import HttpMetrics
 from saas_platform.core.middleware import RequestPipelineMiddleware
+from saas_platform.core.openapi import document_errors
 from saas_platform.core.ratelimit_middleware import RateLimitMiddleware
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.settings import Settings, get_settings
@@ -122,4 +123,5 @@ def create_app(
         admin_router,
     ):
         app.include_router(router)
+    document_errors(app)
     return app

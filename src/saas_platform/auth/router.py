@@ -31,8 +31,9 @@ from saas_platform.auth.service import IssuedTokens, Principal
 from saas_platform.core.client import ClientInfo
 from saas_platform.core.deps import ClientDep, RuntimeDep
 from saas_platform.core.errors import Unauthorized
+from saas_platform.core.openapi import errors
 from saas_platform.core.routing import PrefixedRouter
-from saas_platform.core.schemas import Message
+from saas_platform.core.schemas import Message, NulFreeStr
 from saas_platform.tenants.models import Tenant
 from saas_platform.users import service as users
 from saas_platform.users.models import User
@@ -136,7 +137,12 @@ async def resend_verification(body: EmailRequest, auth: AuthServiceDep) -> Messa
     return Message(message="If the account exists and is unverified, a new mail is on its way")
 
 
-@router.post("/login", response_model=TokenPair, dependencies=[Depends(limit_login)])
+@router.post(
+    "/login",
+    response_model=TokenPair,
+    dependencies=[Depends(limit_login)],
+    responses=errors(401),
+)
 async def login(body: LoginRequest, auth: AuthServiceDep, client: ClientDep) -> TokenPair:
     return _pair(await auth.login(body.identifier, body.password, client))
 
@@ -146,10 +152,11 @@ async def login(body: LoginRequest, auth: AuthServiceDep, client: ClientDep) -> 
     response_model=TokenPair,
     summary="Login (OAuth2 password form)",
     dependencies=[Depends(limit_login)],
+    responses=errors(401),
 )
 async def token(
-    username: Annotated[str, Form(max_length=320)],
-    password: Annotated[str, Form(max_length=1024)],
+    username: Annotated[NulFreeStr, Form(max_length=320)],
+    password: Annotated[NulFreeStr, Form(max_length=1024)],
     auth: AuthServiceDep,
     client: ClientDep,
 ) -> TokenPair:
@@ -173,7 +180,7 @@ async def unlock_login_link(
     return Message(message="Sign-ins are open again from this address")
 
 
-@router.post("/refresh", response_model=TokenPair)
+@router.post("/refresh", response_model=TokenPair, responses=errors(401))
 async def refresh(body: RefreshRequest, auth: AuthServiceDep, client: ClientDep) -> TokenPair:
     return _pair(await auth.refresh(body.refresh_token, client))
 

@@ -13,7 +13,7 @@ class RegisterRequest(RequestSchema):
     email: EmailStr
     password: str = Field(min_length=1, max_length=1024)
     # Seed 002 sends ``password_confirm``; when present it must match.
-    password_confirm: str | None = None
+    password_confirm: str | None = Field(default=None, max_length=1024)
     full_name: str | None = Field(
         default=None, max_length=200, validation_alias=AliasChoices("full_name", "name")
     )
@@ -21,7 +21,10 @@ class RegisterRequest(RequestSchema):
     last_name: str | None = Field(default=None, max_length=100)
     # Seed 002: a tenant created in the same call (once the address is verified).
     tenant_name: str | None = Field(default=None, min_length=1, max_length=200)
-    subdomain: str | None = Field(default=None, max_length=255)
+    # Seed 002 calls it ``tenant_domain``.
+    subdomain: str | None = Field(
+        default=None, max_length=255, validation_alias=AliasChoices("subdomain", "tenant_domain")
+    )
 
     @model_validator(mode="after")
     def _names_and_confirmation(self) -> RegisterRequest:

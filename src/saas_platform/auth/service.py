@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.audit import service as audit
@@ -24,11 +25,12 @@ from saas_platform.auth.principal_cache import CachedPrincipal
 from saas_platform.core import clock
 from saas_platform.core.client import ClientInfo
 from saas_platform.core.crypto import hash_token, new_token
-from saas_platform.core.errors import AppError, RateLimited, Unauthorized
+from saas_platform.core.errors import AppError, RateLimited, Unauthorized, conflict_for
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.security import AccessClaims, AccessTokens, password_hasher
 from saas_platform.mail.service import Mail, queue_mail
 from saas_platform.tenants.models import Tenant
+from saas_platform.tenants.rules import subdomain_of
 from saas_platform.tenants.service import TenantService, check_subdomain_available
 from saas_platform.users import service as users
 from saas_platform.users.models import User
@@ -157,6 +159,7 @@ class AuthService:
         once when verification is off, else when the address is verified."""
         verified = not self.settings.require_email_verification
         if subdomain is not None:
+            subdomain = subdomain_of(subdomain, self.settings.base_domain)
             # Refuse a bad subdomain before anything is created.
             await check_subdomain_available(
                 self.session, subdomain, grace_days=self.settings.subdomain_grace_days
@@ -256,6 +259,12 @@ class AuthService:
                 )
         except AppError as exc:
             user.signup_tenant = {**wanted, "error": exc.code}
+            return None
+        except IntegrityError as exc:  # the subdomain was taken by a concurrent request
+            error = conflict_for(exc)
+            if error is None:
+                raise
+            user.signup_tenant = {**wanted, "error": error.code}
             return None
         user.signup_tenant = None
         return tenant

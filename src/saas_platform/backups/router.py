@@ -27,6 +27,7 @@ from saas_platform.backups.service import (
 )
 from saas_platform.core import clock
 from saas_platform.core.deps import ClientDep, RuntimeDep, SessionDep
+from saas_platform.core.openapi import errors
 from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
 from saas_platform.core.routing import PrefixedRouter
 from saas_platform.tenants.dependencies import FollowableTenantAccessDep, TenantAccessDep, parse_id
@@ -207,7 +208,7 @@ async def get_restore(
     return restore_read(restore)
 
 
-@router.get("/backups/download/{token}", include_in_schema=True)
+@router.get("/backups/download/{token}", include_in_schema=True, responses=errors(401))
 async def download_backup(token: str, service: BackupServiceDep) -> StreamingResponse:
     """The archive behind a signed link from ``GET .../backups/{id}`` (local storage)."""
     backup_id: uuid.UUID = verify_download(service.runtime, token)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
+
+from sqlalchemy.exc import IntegrityError
 
 
 class ConfigurationError(Exception):
@@ -17,6 +19,9 @@ class AppError(Exception):
     # itself be recorded (a failed login counted, a reused token's family revoked): those keep
     # the work done so far, and the request's transaction commits before the error is sent.
     keeps_changes: bool = False
+    # Unique constraints (or unique indexes) whose violation means this error: a request
+    # that lost a race to a concurrent one answers what it would have answered second.
+    unique_constraints: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -88,6 +93,12 @@ class PayloadTooLarge(AppError):
     message = "The request body is too large"
 
 
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    message = "The request body's Content-Type is not one this endpoint takes"
+
+
 class InternalError(AppError):
     status_code = 500
     code = "INTERNAL_ERROR"
@@ -98,3 +109,39 @@ class MaintenanceMode(AppError):
     status_code = 503
     code = "MAINTENANCE_MODE"
     message = "The platform is in maintenance mode"
+
+
+def all_error_classes(base: type[AppError] | None = None) -> list[type[AppError]]:
+    """Every subclass of ``base`` (of AppError when not given), at any depth."""
+    found: list[type[AppError]] = []
+    for sub in (base or AppError).__subclasses__():
+        found.append(sub)
+        found.extend(all_error_classes(sub))
+    return found
+
+
+def error_for_unique_violation(constraint: str | None) -> AppError:
+    """The error a violated unique constraint stands for; a plain CONFLICT when no domain
+    error claims it (every domain's errors are imported by the time requests arrive)."""
+    if constraint:
+        for error in all_error_classes():
+            if constraint in error.unique_constraints:
+                return error()
+    return Conflict("This conflicts with a change made at the same time; reload and try again")
+
+
+# SQLSTATEs a concurrent request can cause: another transaction inserted the same key
+# (unique_violation, exclusion_violation) or removed a row this one refers to (foreign_key).
+UNIQUE_VIOLATIONS = frozenset({"23505", "23P01"})
+FOREIGN_KEY_VIOLATION = "23503"
+
+
+def conflict_for(exc: IntegrityError) -> AppError | None:
+    """The answer to an integrity error a race can cause; None for any other (a bug)."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in UNIQUE_VIOLATIONS:
+        diag = getattr(exc.orig, "diag", None)
+        return error_for_unique_violation(getattr(diag, "constraint_name", None))
+    if sqlstate == FOREIGN_KEY_VIOLATION:
+        return Conflict("Something this refers to was removed meanwhile; reload and try again")
+    return None

@@ -9,10 +9,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from saas_platform.core import clock
-from saas_platform.core.errors import AppError
+from saas_platform.core.errors import AppError, conflict_for
 from saas_platform.core.logging import request_id_var
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,9 @@ def validation_details(errors: list[Any]) -> dict[str, list[str]]:
             where = "body"
         field = ".".join(loc) or where
         message = str(error.get("msg", "Invalid value"))
+        if error.get("type") == "extra_forbidden":
+            name = loc[-1] if loc else field
+            message = f"Unknown field {name!r}: this endpoint does not take it."
         details[field].append(message)
     return dict(details)
 
@@ -94,6 +98,14 @@ async def http_exception_handler(request: Request, exc: StarletteHTTPException) 
     return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
 
+async def integrity_error_handler(request: Request, exc: IntegrityError) -> JSONResponse:
+    error = conflict_for(exc)
+    if error is None:
+        # Not a race: a bug, answered and logged as any other unhandled error.
+        raise exc
+    return await app_error_handler(request, error)
+
+
 async def unhandled_error_handler(request: Request, exc: Exception) -> JSONResponse:
     # Starlette re-raises after this; the pipeline middleware logs it with the request id.
     return error_response(500, "INTERNAL_ERROR", "An internal error occurred")
@@ -102,5 +114,6 @@ async def unhandled_error_handler(request: Request, exc: Exception) -> JSONRespo
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unhandled_error_handler)
     app.add_exception_handler(AppError, app_error_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(IntegrityError, integrity_error_handler)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, request_validation_handler)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_exception_handler)  # type: ignore[arg-type]

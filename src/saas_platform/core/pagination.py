@@ -24,6 +24,8 @@ SelectT = TypeVar("SelectT", bound=Select)
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# Far beyond any real list, and small enough that the row offset fits PostgreSQL's bigint.
+MAX_PAGE = 2**31 - 1
 
 
 class Page(BaseModel, Generic[T]):
@@ -44,7 +46,9 @@ class ListParams:
 
 async def list_params(
     request: Request,
-    page: Annotated[int, Query(ge=1, description="Page number, from 1.")] = 1,
+    page: Annotated[
+        int, Query(ge=1, le=MAX_PAGE, description=f"Page number, from 1 to {MAX_PAGE}.")
+    ] = 1,
     page_size: Annotated[
         int, Query(ge=1, description=f"Items per page (at most {MAX_PAGE_SIZE}).")
     ] = DEFAULT_PAGE_SIZE,
@@ -88,10 +92,11 @@ class ListSpec:
             if not name:
                 continue
             descending = name.startswith("-")
-            key = name.lstrip("-+")
+            # One sign at most: ``--name`` names no field.
+            key = name[1:] if name[0] in "-+" else name
             column = self.ordering_fields.get(key)
             if column is None:
-                unknown.append(key)
+                unknown.append(name)
                 continue
             clauses.append(column.desc() if descending else column.asc())
         if unknown:

@@ -13,7 +13,7 @@ from saas_platform.core.errors import Forbidden
 from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
 from saas_platform.core.routing import PrefixedRouter
 from saas_platform.instances.lifecycle import Action
-from saas_platform.instances.models import Instance, InstanceTransition
+from saas_platform.instances.models import Instance, InstanceStatus, InstanceTransition
 from saas_platform.instances.schemas import InstanceAction, InstanceRead, TransitionRead
 from saas_platform.instances.service import InstanceNotFound, InstanceService
 from saas_platform.tenants.dependencies import TenantAccessDep, parse_id
@@ -75,7 +75,7 @@ async def list_instances(
     principal: CurrentPrincipal,
     service: InstanceServiceDep,
     params: ListParamsDep,
-    status_: Annotated[str | None, Query(alias="status")] = None,
+    status_: Annotated[InstanceStatus | None, Query(alias="status")] = None,
     tenant_id: uuid.UUID | None = None,
 ) -> Page[InstanceRead]:
     stmt = select(Instance)
@@ -85,7 +85,9 @@ async def list_instances(
                 select(Membership.tenant_id).where(Membership.user_id == principal.user.id)
             )
         )
-    stmt = apply_filters(stmt, {Instance.tenant_id: tenant_id, Instance.status: status_})
+    stmt = apply_filters(
+        stmt, {Instance.tenant_id: tenant_id, Instance.status: status_.value if status_ else None}
+    )
     owned = set(
         (
             await service.session.execute(

@@ -3,6 +3,8 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
+from pydantic import Field
+
 from saas_platform.core.schemas import RequestSchema, Schema, UTCDateTime
 
 
@@ -35,7 +37,7 @@ class InstanceRead(Schema):
 
 class InstanceAction(RequestSchema):
     action: Literal["start", "stop", "restart", "retry"]
-    reason: str | None = None
+    reason: str | None = Field(default=None, max_length=500)
 
 
 class TransitionRead(Schema):

@@ -20,7 +20,15 @@ from saas_platform.tenants.dependencies import (
     TenantServiceDep,
     parse_id,
 )
-from saas_platform.tenants.models import GONE_STATUSES, Invitation, Membership, Tenant, TenantRole
+from saas_platform.tenants.models import (
+    GONE_STATUSES,
+    Invitation,
+    Membership,
+    Tenant,
+    TenantRole,
+    TenantStatus,
+    TenantTier,
+)
 from saas_platform.tenants.schemas import (
     InvitationAccept,
     InvitationAccepted,
@@ -189,6 +197,7 @@ async def create_tenant(
         odoo_version=body.odoo_version,
         admin_email=body.admin_email,
         admin_password=body.admin_password,
+        owner_id=body.owner_id,
     )
     return await tenant_detail(service, tenant, owner=True)
 
@@ -198,8 +207,8 @@ async def list_tenants(
     principal: CurrentPrincipal,
     service: TenantServiceDep,
     params: ListParamsDep,
-    status_: Annotated[str | None, Query(alias="status")] = None,
-    tier: str | None = None,
+    status_: Annotated[TenantStatus | None, Query(alias="status")] = None,
+    tier: TenantTier | None = None,
     is_active: bool | None = None,
     owner_id: uuid.UUID | None = None,
 ) -> Page[TenantRead]:
@@ -209,8 +218,8 @@ async def list_tenants(
     stmt = apply_filters(
         stmt,
         {
-            Tenant.status: status_,
-            Tenant.tier: tier,
+            Tenant.status: status_.value if status_ else None,
+            Tenant.tier: tier.value if tier else None,
             Tenant.is_active: is_active,
             Tenant.owner_id: owner_id,
         },
@@ -255,9 +264,11 @@ async def list_members(
     access: TenantAccessDep,
     service: TenantServiceDep,
     params: ListParamsDep,
-    role: str | None = None,
+    role: TenantRole | None = None,
 ) -> Page[MemberRead]:
-    stmt = apply_filters(service.members_query(access.tenant.id), {Membership.role: role})
+    stmt = apply_filters(
+        service.members_query(access.tenant.id), {Membership.role: role.value if role else None}
+    )
     return await paginate(service.session, stmt, params, MEMBER_LIST, member_read, rows=True)
 
 

@@ -33,6 +33,15 @@ _ODOO_LANGUAGE = re.compile(r"^[a-z]{2,3}(_([A-Z]{2}|\d{3}))?(@[a-z]+)?$")
 METADATA_MAX_BYTES = 16 * 1024
 
 
+def subdomain_of(value: str, base_domain: str | None) -> str:
+    """The subdomain a seed-style ``domain`` names: ``acme.<base domain>`` is ``acme``."""
+    if base_domain:
+        suffix = "." + base_domain.strip(".").lower()
+        if value.lower().endswith(suffix) and len(value) > len(suffix):
+            return value[: -len(suffix)]
+    return value
+
+
 def subdomain_problems(subdomain: str) -> list[str]:
     """Every way ``subdomain`` breaks the DNS-label rules (uniqueness is checked elsewhere)."""
     problems: list[str] = []
@@ -40,6 +49,8 @@ def subdomain_problems(subdomain: str) -> list[str]:
         problems.append(f"Must be between {SUBDOMAIN_MIN} and {SUBDOMAIN_MAX} characters long.")
     if not _SUBDOMAIN_CHARS.match(subdomain):
         problems.append("Only lowercase letters, digits and hyphens are allowed.")
+    if "." in subdomain:
+        problems.append("Give the subdomain alone (acme), not a domain outside the platform's.")
     if subdomain.startswith("-") or subdomain.endswith("-"):
         problems.append("Must not start or end with a hyphen.")
     if "--" in subdomain[2:4] and subdomain[:2] == "xn":

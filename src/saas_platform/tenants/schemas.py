@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from pydantic import EmailStr, Field, model_validator
+from pydantic import AliasChoices, EmailStr, Field, model_validator
 
 from saas_platform.core.schemas import RequestSchema, Schema, UTCDateTime
 from saas_platform.instances.schemas import InstanceRead
@@ -22,7 +22,8 @@ class TenantSettings(RequestSchema):
 class TenantCreate(RequestSchema):
     name: str = Field(min_length=1, max_length=200)
     # Length and characters are checked by the service, so a breach is INVALID_SUBDOMAIN.
-    subdomain: str = Field(max_length=255)
+    # Seeds 002 and 003 call it ``domain`` (``acme.<base domain>`` names subdomain ``acme``).
+    subdomain: str = Field(max_length=255, validation_alias=AliasChoices("subdomain", "domain"))
     tier: Tier = "starter"
     settings: TenantSettings = Field(default_factory=TenantSettings)
     contact_email: EmailStr | None = None
@@ -33,11 +34,15 @@ class TenantCreate(RequestSchema):
     # is generated when absent (kept encrypted, shown to owners only).
     admin_email: EmailStr | None = None
     admin_password: str | None = Field(default=None, min_length=8, max_length=128)
+    # Seed 003 names the owner; a tenant is owned by its creator, so only the caller's id fits.
+    owner_id: uuid.UUID | None = None
 
 
 class TenantUpdate(RequestSchema):
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    subdomain: str | None = Field(default=None, max_length=255)
+    subdomain: str | None = Field(
+        default=None, max_length=255, validation_alias=AliasChoices("subdomain", "domain")
+    )
     tier: Tier | None = None
     settings: TenantSettings | None = None
     contact_email: EmailStr | None = None

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.audit import service as audit
@@ -36,7 +35,12 @@ from saas_platform.tenants.models import (
     TenantStatus,
     TenantTier,
 )
-from saas_platform.tenants.rules import metadata_problems, settings_problems, subdomain_problems
+from saas_platform.tenants.rules import (
+    metadata_problems,
+    settings_problems,
+    subdomain_of,
+    subdomain_problems,
+)
 from saas_platform.users import service as users
 from saas_platform.users.models import User
 
@@ -53,6 +57,24 @@ class InvalidSubdomain(AppError):
     status_code = 400
     code = "INVALID_SUBDOMAIN"
     message = "The subdomain is invalid or already taken"
+
+
+class SubdomainTaken(InvalidSubdomain):
+    """Taken is one of the ways a subdomain is invalid (conventions.md): same code either way."""
+
+    message = "This subdomain is already taken"
+    unique_constraints = ("uq_tenants_subdomain_lower",)
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "details", {"subdomain": ["This subdomain is already taken."], "reason": "taken"}
+        )
+        super().__init__(message, **kwargs)
+
+
+class MemberExists(Conflict):
+    message = "This user is already a member of the tenant"
+    unique_constraints = ("uq_tenant_memberships_tenant_id",)
 
 
 class TenantLimitExceeded(AppError):
@@ -149,10 +171,7 @@ async def check_subdomain_available(
                 "held_until": when,
             },
         )
-    raise InvalidSubdomain(
-        "This subdomain is already taken",
-        details={"subdomain": ["This subdomain is already taken."], "reason": "taken"},
-    )
+    raise SubdomainTaken()
 
 
 def check_tenant_fields(settings: dict[str, Any] | None, metadata: dict[str, Any] | None) -> None:
@@ -234,9 +253,16 @@ class TenantService:
         odoo_version: str | None = None,
         admin_email: str | None = None,
         admin_password: str | None = None,
+        owner_id: uuid.UUID | None = None,
     ) -> Tenant:
         """Create the tenant, its owner membership and its Odoo instance, and defer the
         provisioning job: all in the caller's transaction."""
+        if owner_id is not None and owner_id != actor.id:
+            raise ValidationFailed.for_field(
+                "owner_id",
+                "A tenant is owned by the user who creates it; transfer the ownership afterwards.",
+            )
+        subdomain = subdomain_of(subdomain, self.settings.base_domain)
         if not actor.email_verified:
             raise Forbidden(
                 "Verify your email address before creating a tenant",
@@ -267,14 +293,8 @@ class TenantService:
             metadata_=dict(metadata or {}),
         )
         self.session.add(tenant)
-        try:
-            async with self.session.begin_nested():
-                await self.session.flush()
-        except IntegrityError as exc:  # a concurrent request took the subdomain first
-            raise InvalidSubdomain(
-                "This subdomain is already taken",
-                details={"subdomain": ["This subdomain is already taken."], "reason": "taken"},
-            ) from exc
+        # A concurrent request that took the subdomain first fails this flush: SubdomainTaken.
+        await self.session.flush()
         self.session.add(
             Membership(tenant_id=tenant.id, user_id=actor.id, role=TenantRole.OWNER.value)
         )
@@ -365,7 +385,9 @@ class TenantService:
     async def update_tenant(self, access: TenantAccess, changes: dict[str, Any]) -> Tenant:
         access.require_manager()
         tenant = access.tenant
-        if "subdomain" in changes and changes["subdomain"] != tenant.subdomain:
+        if "subdomain" in changes and (
+            subdomain_of(changes["subdomain"] or "", self.settings.base_domain) != tenant.subdomain
+        ):
             raise InvalidSubdomain(
                 "The subdomain of a tenant cannot be changed",
                 details={"subdomain": ["The subdomain cannot be changed."], "reason": "immutable"},
@@ -488,7 +510,7 @@ class TenantService:
             )
         ).scalar_one_or_none()
         if existing is not None:
-            raise Conflict("This user is already a member of the tenant")
+            raise MemberExists()
         membership = Membership(tenant_id=access.tenant.id, user_id=user.id, role=role)
         self.session.add(membership)
         await self.session.flush()

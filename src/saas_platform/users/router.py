@@ -13,7 +13,7 @@ from saas_platform.tenants.dependencies import parse_id
 from saas_platform.tenants.models import Membership, Tenant
 from saas_platform.users import service as users
 from saas_platform.users.directory import UserDirectory
-from saas_platform.users.models import User
+from saas_platform.users.models import PlatformRole, User
 from saas_platform.users.schemas import UserCreate, UserRead, UserTenantRead, UserUpdate
 
 router = PrefixedRouter(prefix="/api/v1/users", tags=["users"])
@@ -61,14 +61,15 @@ async def list_users(
     directory: DirectoryDep,
     params: ListParamsDep,
     is_active: bool | None = None,
-    role: str | None = None,
+    role: PlatformRole | None = None,
     tenant_id: uuid.UUID | None = None,
 ) -> Page[UserRead]:
     actor = await _actor(directory, principal)
     if tenant_id is not None:
         await directory.check_tenant_filter(actor, tenant_id)
     stmt = apply_filters(
-        directory.visible_users(actor, tenant_id), {User.is_active: is_active, User.role: role}
+        directory.visible_users(actor, tenant_id),
+        {User.is_active: is_active, User.role: role.value if role else None},
     )
     return await paginate(directory.session, stmt, params, USER_LIST, UserRead.model_validate)
 

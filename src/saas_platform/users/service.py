@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.audit import service as audit
@@ -23,11 +23,24 @@ class EmailTaken(AppError):
     status_code = 409
     code = "EMAIL_TAKEN"
     message = "An account with this email already exists"
+    unique_constraints = ("ix_users_email",)
 
 
 class UserNotFound(NotFound):
     code = "USER_NOT_FOUND"
     message = "User not found"
+
+
+# The columns' lengths, which every name the API accepts must fit.
+def _column_length(name: str) -> int:
+    column_type = User.__table__.c[name].type
+    assert isinstance(column_type, String) and column_type.length is not None
+    return column_type.length
+
+
+FULL_NAME_MAX = _column_length("full_name")
+FIRST_NAME_MAX = _column_length("first_name")
+LAST_NAME_MAX = _column_length("last_name")
 
 
 def normalize_email(email: str) -> str:
@@ -37,13 +50,25 @@ def normalize_email(email: str) -> str:
 def split_names(
     full_name: str | None, first_name: str | None, last_name: str | None
 ) -> tuple[str, str, str]:
-    """Accept either a full name or first + last name, and keep all three consistent."""
+    """Accept either a full name or first + last name, and keep all three consistent.
+
+    Every result fits its column: first and last names split off a full name are cut to
+    their columns (the full name keeps every character), and a first and last name too long
+    together to make a full name are refused."""
     first, last = (first_name or "").strip(), (last_name or "").strip()
     full = (full_name or "").strip()
     if not full:
         full = f"{first} {last}".strip()
+        if len(full) > FULL_NAME_MAX:
+            message = (
+                f"first_name and last_name together are at most {FULL_NAME_MAX - 1} characters."
+            )
+            raise ValidationFailed(
+                "The name is too long", details={"first_name": [message], "last_name": [message]}
+            )
     elif not first and not last:
         first, _, last = full.partition(" ")
+        first, last = first[:FIRST_NAME_MAX], last.strip()[:LAST_NAME_MAX]
     return full, first, last.strip()
 
 
