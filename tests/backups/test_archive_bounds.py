@@ -197,7 +197,7 @@ async def test_cli_import_and_restore_refuse_bombs_with_a_clear_error(
         backup.size_bytes = len(hostile)
         backup.sha256 = hashlib.sha256(hostile).hexdigest()
         backup_id = str(backup.id)
-    code, out = await asyncio.to_thread(cli, runtime, ["backups", "restore", backup_id])
+    code, out = await asyncio.to_thread(cli, runtime, ["backups", "restore", backup_id, "--yes"])
     assert code == 1, out
     assert "ratio of 200" in " ".join(out.split()), out
     assert tenant.partner_names() == {"Probe Kept"}
