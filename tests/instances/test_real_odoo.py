@@ -195,3 +195,55 @@ async def test_a_standby_database_becomes_a_tenant_on_a_real_server(
             if await driver.database_exists(leftover):
                 await driver.drop(leftover)
         await driver.close()
+
+
+async def test_tenants_asked_for_while_a_real_server_makes_the_template_all_get_ready(
+    client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox
+) -> None:
+    """Issue 13 item 2 on a real server: the pool starts the template (about 10 s of
+    create_database there); tenants asked for meanwhile are provisioned beside it, and none
+    clones (so closes) the template before its creation has finished and been recorded."""
+    import asyncio
+
+    from saas_platform.hosts import standby, templates
+
+    assert URL is not None
+    runtime.settings.standby_databases_per_host = 1
+    admin = await platform_admin(client, runtime)
+    owner = await verified_user(client, runtime, inbox, "owner@example.com")
+    version = (await RpcDriver(URL, MASTER).server_version()).major
+    host = await register_real_host(client, admin, version)
+    host_id = uuid.UUID(host.json()["id"])
+    template = templates.template_name(version, host_id)
+    driver = RpcDriver(URL, MASTER, postgres_url=POSTGRES)
+    names = ["r" + uuid.uuid4().hex[:10] for _ in range(2)]
+    try:
+        pool = asyncio.create_task(standby.tend(runtime))
+        deadline = asyncio.get_running_loop().time() + 60
+        while not await driver.database_exists(template):  # being created now
+            assert asyncio.get_running_loop().time() < deadline, "the template never appeared"
+            await asyncio.sleep(0.05)
+        tenant_ids = []
+        for name in names:
+            created = await client.post(
+                "/api/v1/tenants",
+                json={"name": "Early bird", "subdomain": name, "odoo_version": version},
+                headers=owner.headers,
+            )
+            assert created.status_code == 202, created.text
+            tenant_ids.append(created.json()["id"])
+        await runtime.run_worker(wait=False, concurrency=len(names), listen_notify=False)
+        assert await pool is not None
+        for tenant_id in tenant_ids:
+            tenant = (
+                await client.get(f"/api/v1/tenants/{tenant_id}", headers=owner.headers)
+            ).json()
+            assert tenant["status"] == "ready", tenant["instance"]
+            login = Credentials("owner@example.com", tenant["instance"]["admin_password"])
+            assert await driver.authenticate(tenant["subdomain"], login)
+    finally:
+        made = made_for_host(await driver.client.list_databases(), host_id)
+        for leftover in (*names, *made):
+            if await driver.database_exists(leftover):
+                await driver.drop(leftover)
+        await driver.close()
