@@ -80,7 +80,7 @@ def host_of(
 ) -> dict[str, Any]:
     """The host at ``url``, else the built-in emulator's host of ``version`` (it registers
     one host per Odoo version)."""
-    hosts = httpx.get(base + "/api/v1/admin/odoo-hosts", headers=headers).json()
+    hosts = httpx.get(base + "/api/v1/admin/odoo-hosts", headers=headers).json()["results"]
     return next(
         h
         for h in hosts

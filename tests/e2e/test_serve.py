@@ -153,7 +153,7 @@ async def emulator_hosts(client: httpx.AsyncClient, admin: LoggedIn) -> dict[str
     """The built-in emulator's hosts by Odoo version."""
     listed = await client.get("/api/v1/admin/odoo-hosts", headers=admin.headers)
     assert listed.status_code == 200, listed.text
-    return {host["odoo_version"]: host for host in listed.json() if host["is_emulator"]}
+    return {host["odoo_version"]: host for host in listed.json()["results"] if host["is_emulator"]}
 
 
 async def provision(

@@ -88,7 +88,7 @@ def test_serve_prints_the_next_steps_once_serving(announced: AnnouncedServe) -> 
         headers={"Authorization": f"Bearer {login.json()['access_token']}"},
         timeout=10,
     ).json()
-    hosts = listed["results"] if isinstance(listed, dict) else listed
+    hosts = listed["results"]
     emulator_urls = [host["url"] for host in hosts if host["is_emulator"]]
     assert emulator_urls, hosts
     for emulator_url in emulator_urls:

@@ -105,7 +105,7 @@ async def test_a_url_that_names_no_real_host_is_refused(
 ) -> None:
     await refused(client, admin, host_body(odoo, url=url), "url")
     listed = await client.get(HOSTS, headers=admin.headers)
-    assert listed.json() == []
+    assert listed.json()["results"] == []
 
 
 @pytest.mark.parametrize("name", ["bad\x1bname", "tab\tname", "bell\x07", "rtl\u202ename"])
@@ -219,3 +219,30 @@ def test_saas_hosts_add_checks_the_host_as_the_api_does(
     assert field in result.output and "Traceback" not in result.output
     listed = CliRunner().invoke(cli_app, ["hosts", "list"], env=env, catch_exceptions=False)
     assert "cli-host" not in listed.output
+
+
+async def test_the_host_list_is_a_page_like_every_list(
+    client: httpx.AsyncClient, admin: LoggedIn, odoo: EmulatorProcess
+) -> None:
+    """conventions.md: every list answers {count, next, previous, results}, with search,
+    ordering and filters."""
+    for name in ("beta", "alpha"):
+        added = await client.post(
+            HOSTS,
+            json=host_body(odoo, name=name),
+            headers=admin.headers,
+        )
+        assert added.status_code == 201, added.text
+    listed = (await client.get(HOSTS, headers=admin.headers)).json()
+    assert listed["count"] == 2 and listed["next"] is None and listed["previous"] is None
+    assert [h["name"] for h in listed["results"]] == ["alpha", "beta"]
+    first = (await client.get(HOSTS, params={"page_size": 1}, headers=admin.headers)).json()
+    assert [h["name"] for h in first["results"]] == ["alpha"] and first["next"]
+    searched = await client.get(HOSTS, params={"search": "BET"}, headers=admin.headers)
+    assert [h["name"] for h in searched.json()["results"]] == ["beta"]
+    desc = await client.get(HOSTS, params={"ordering": "-name"}, headers=admin.headers)
+    assert [h["name"] for h in desc.json()["results"]] == ["beta", "alpha"]
+    none = await client.get(HOSTS, params={"status": "down"}, headers=admin.headers)
+    assert none.json()["count"] == 0
+    bogus = await client.get(HOSTS, params={"status": "bogus"}, headers=admin.headers)
+    assert bogus.status_code == 422

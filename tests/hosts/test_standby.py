@@ -71,7 +71,7 @@ async def test_pool_fills_to_the_setting_and_shows_on_the_host(
 
     assert (await host_view(client, admin, host["id"]))["standby_count"] == 2
     listed = await client.get("/api/v1/admin/odoo-hosts", headers=admin.headers)
-    assert [h["standby_count"] for h in listed.json()] == [2]
+    assert [h["standby_count"] for h in listed.json()["results"]] == [2]
     pool = await rows(runtime)
     assert [r.status for r in pool] == [StandbyStatus.READY.value] * 2
     assert standby_databases(odoo, host["id"]) == {r.database_name for r in pool}

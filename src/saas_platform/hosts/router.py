@@ -2,15 +2,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Response, status
+from fastapi import Depends, Query, Response, status
+from sqlalchemy import select
 
 from saas_platform.auth.dependencies import PlatformAdmin
 from saas_platform.core.deps import RuntimeDep, SessionDep
+from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
 from saas_platform.core.routing import PrefixedRouter
 from saas_platform.hosts import standby
-from saas_platform.hosts.models import OdooHost
+from saas_platform.hosts.models import HostStatus, OdooHost
 from saas_platform.hosts.schemas import HostAction, HostCreate, HostRead, HostUpdate
-from saas_platform.hosts.service import HostNotFound, HostService
+from saas_platform.hosts.service import HostNotFound, HostService, instance_counts
 from saas_platform.instances import service as instances
 from saas_platform.tenants.dependencies import parse_id
 
@@ -50,13 +52,44 @@ async def add_host(body: HostCreate, _: PlatformAdmin, service: HostServiceDep) 
     return await host_read(service, host, 0, 0)
 
 
-@router.get("", response_model=list[HostRead])
-async def list_hosts(_: PlatformAdmin, service: HostServiceDep) -> list[HostRead]:
+HOST_LIST = ListSpec(
+    ordering_fields={
+        "name": OdooHost.name,
+        "created_at": OdooHost.created_at,
+        "odoo_version": OdooHost.odoo_version,
+        "status": OdooHost.status,
+        "capacity": OdooHost.capacity,
+    },
+    default_ordering="name",
+    search_fields=(OdooHost.name, OdooHost.url),
+    tiebreaker=OdooHost.id,
+)
+
+
+@router.get("", response_model=Page[HostRead])
+async def list_hosts(
+    _: PlatformAdmin,
+    service: HostServiceDep,
+    params: ListParamsDep,
+    status: Annotated[HostStatus | None, Query()] = None,
+    odoo_version: Annotated[str | None, Query(max_length=20)] = None,
+) -> Page[HostRead]:
+    """The hosts, as every list of the API is (conventions.md): paged, searchable, sortable."""
+    stmt = apply_filters(
+        select(OdooHost), {OdooHost.status: status, OdooHost.odoo_version: odoo_version}
+    )
+    page = await paginate(service.session, stmt, params, HOST_LIST, lambda host: host)
+    counts = await instance_counts(service.session)
     standbys = await standby.ready_counts(service.session)
-    return [
-        await host_read(service, h.host, h.instance_count, standbys.get(h.host.id, 0))
-        for h in await service.list_with_load()
-    ]
+    return Page[HostRead](
+        count=page.count,
+        next=page.next,
+        previous=page.previous,
+        results=[
+            await host_read(service, host, counts.get(host.id, 0), standbys.get(host.id, 0))
+            for host in page.results
+        ],
+    )
 
 
 @router.get("/{host_id}", response_model=HostRead)
