@@ -34,6 +34,10 @@ def listen_on(host: str, port: int) -> socket.socket:
         # Lets a restarted server take its port back from connections in TIME_WAIT; an
         # address some socket listens on stays refused.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted connections inherit it. A server that makes its own socket sets it on
+        # each connection; one handed a socket (uvicorn with uvloop) does not, and then
+        # Nagle's algorithm meets delayed ACKs: about 40 ms on every small answer.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((host, port))
         sock.listen(LISTEN_BACKLOG)
     except BaseException:
