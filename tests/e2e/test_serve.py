@@ -40,7 +40,8 @@ class ServeProcess:
         }
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def launch(self) -> subprocess.Popen[bytes]:
+        """Start ``saas serve``, its output appended to ``serve.log``; waits for nothing."""
         self.log = open(self.workdir / "serve.log", "ab")
         self.proc = subprocess.Popen(
             [SAAS, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
@@ -49,6 +50,11 @@ class ServeProcess:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
+        return self.proc
+
+    def start(self) -> None:
+        self.launch()
+        assert self.proc is not None
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, (self.workdir / "serve.log").read_text()

@@ -25,14 +25,7 @@ class AnnouncedServe(ServeProcess):
         """Start, and return what the process printed up to the end of its message."""
         log_path = self.workdir / "serve.log"
         offset = log_path.stat().st_size if log_path.exists() else 0
-        self.log = open(log_path, "ab")
-        self.proc = subprocess.Popen(
-            [SAAS, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=self.workdir,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
+        proc = self.launch()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             output = log_path.read_bytes()[offset:].decode(errors="replace")
@@ -40,7 +33,7 @@ class AnnouncedServe(ServeProcess):
                 # Printed once serving: every address it shows answers already.
                 assert httpx.get(self.base_url + "/health", timeout=5).status_code == 200
                 return output
-            assert self.proc.poll() is None, output
+            assert proc.poll() is None, output
             time.sleep(0.1)
         raise AssertionError("saas serve printed no next steps within 120 s")
 
