@@ -20,7 +20,7 @@ NOT_REPOSITORY_FILES = {
     "manifest.json": "a member of an Odoo backup archive",
     "filestore/": "a member of an Odoo backup archive",
     "filestore": "a member of an Odoo backup archive",
-    "django/contrib/auth/common-passwords.txt.gz": "the file in Django's source it came from",
+    "django/contrib/users/common-passwords.txt.gz": "the file in Django's source it came from",
 }
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
@@ -94,7 +94,7 @@ def _references(document: Path) -> list[tuple[int, str, str | None]]:
                 parent = tree[-1][1] if tree else None
                 found.append((number, first, parent))
                 if first.endswith("/"):
-                    tree.append((indent, f"{parent}/{first}" if parent else first))
+                    tree.append((indent, f"{parent.rstrip('/')}/{first}" if parent else first))
             continue
         tree = []
         for target in re.findall(r"\]\(([^)#\s]+)", line):
@@ -120,7 +120,7 @@ def _resolves(reference: str, parent: str | None, document: Path, paths: set[str
         bases = [parent.rstrip("/")]
     else:
         # Relative to the repository, to the document, or to the code (docs write
-        # `hosts/standby.py` for src/saas_platform/hosts/standby.py).
+        # `hosts/standby.py` for src/saas_platform/instances/hosts/standby.py).
         here = str(document.parent.relative_to(ROOT))
         bases = ["", here if here != "." else "", "src", "src/saas_platform"]
     for base in bases:
@@ -155,7 +155,12 @@ def test_the_reference_scan_catches_a_missing_file(tmp_path: Path) -> None:
     document = ROOT / "docs" / "user-guide.md"
     for reference in ("docs/no-such-guide.md", "src/saas_platform/nothing.py", "NOWHERE.md"):
         assert not _resolves(reference, None, document, paths), reference
-    for reference in ("docs/user-guide.md", "hosts/standby.py", "api-map.md", ".venv/bin/saas"):
+    for reference in (
+        "docs/user-guide.md",
+        "instances/hosts/standby.py",
+        "api-map.md",
+        ".venv/bin/saas",
+    ):
         assert _resolves(reference, None, document, paths), reference
 
 

@@ -10,7 +10,7 @@ MODEL_MODULES = (
     "saas_platform.tenants.models",
     "saas_platform.audit.models",
     "saas_platform.events.models",
-    "saas_platform.hosts.models",
+    "saas_platform.instances.hosts.models",
     "saas_platform.instances.models",
     "saas_platform.backups.models",
 )

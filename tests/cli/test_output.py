@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from saas_platform.cli.main import app
 from saas_platform.core.runtime import Runtime
-from saas_platform.hosts.models import HostStatus, OdooHost
+from saas_platform.instances.hosts.models import HostStatus, OdooHost
 from tests.conftest import TEST_SECRET_KEY
 
 

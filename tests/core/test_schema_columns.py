@@ -23,7 +23,7 @@ from saas_platform.app import create_app
 from saas_platform.backups.models import Backup
 from saas_platform.core.schemas import RequestSchema
 from saas_platform.core.settings import Settings
-from saas_platform.hosts.models import OdooHost
+from saas_platform.instances.hosts.models import OdooHost
 from saas_platform.instances.models import InstanceTransition
 from saas_platform.tenants import rules
 from saas_platform.tenants.models import Invitation, Tenant

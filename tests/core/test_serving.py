@@ -14,7 +14,7 @@ import pytest
 
 from saas_platform.core.errors import ConfigurationError
 from saas_platform.core.serving import DataDirLock, listen_on, listen_or_explain
-from saas_platform.hosts.emulator import emulator_ports
+from saas_platform.instances.hosts.emulator import emulator_ports
 
 
 def test_a_listening_port_cannot_be_bound_again_even_with_reuseaddr() -> None:

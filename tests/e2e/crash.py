@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from saas_platform.core.db import with_database
 from saas_platform.core.runtime import Runtime
-from saas_platform.hosts.models import OdooHost
+from saas_platform.instances.hosts.models import OdooHost
 from tests.conftest import TEST_SECRET_KEY
 from tests.fixtures.odoo import SAAS
 from tests.fixtures.smtp import free_port

@@ -122,7 +122,8 @@ async def test_sigkill_mid_provisioning_then_another_worker_finishes(
     ).json()
 
     # The first worker stops for a long time inside `configure`, after the database exists.
-    # No standby pool: this is the cloning path (tests/hosts/test_standby_crash.py: the pool).
+    # No standby pool: this is the cloning path
+    # (tests/instances/hosts/test_standby_crash.py: the pool).
     no_pool = {"SAAS_STANDBY_DATABASES_PER_HOST": "0"}
     ready = await kill_inside_then_finish(
         runtime,

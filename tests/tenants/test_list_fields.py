@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event, update
 
 from saas_platform.core.runtime import Runtime
-from saas_platform.hosts.models import OdooHost
+from saas_platform.instances.hosts.models import OdooHost
 from saas_platform.instances.models import Instance
 from tests.fixtures.auth import LoggedIn, platform_admin, register
 from tests.fixtures.tenants import create_tenant

@@ -13,11 +13,11 @@ from saas_platform.auth.dependencies import PlatformAdmin
 from saas_platform.backups.router import backup_read
 from saas_platform.backups.service import admin_backup
 from saas_platform.core.deps import ClientDep, RuntimeDep, SessionDep
+from saas_platform.core.ids import parse_id
 from saas_platform.core.routing import PrefixedRouter
 from saas_platform.core.schemas import RequestSchema
 from saas_platform.instances.lifecycle import Action
 from saas_platform.instances.service import InstanceService, production_instance
-from saas_platform.tenants.dependencies import parse_id
 from saas_platform.tenants.service import TenantNotFound, TenantService
 from saas_platform.users import service as users
 

@@ -41,8 +41,8 @@ from saas_platform.core import clock, faults
 from saas_platform.core.errors import AppError
 from saas_platform.core.runtime import Runtime
 from saas_platform.events import service as events
-from saas_platform.hosts.models import OdooHost
-from saas_platform.hosts.service import driver_for
+from saas_platform.instances.hosts.models import OdooHost
+from saas_platform.instances.hosts.service import driver_for
 from saas_platform.instances.lifecycle import Action, transition
 from saas_platform.instances.models import Instance, InstanceStatus
 from saas_platform.odoo.driver import Credentials

@@ -27,10 +27,11 @@ from saas_platform.backups.service import (
 )
 from saas_platform.core import clock
 from saas_platform.core.deps import ClientDep, RuntimeDep, SessionDep
+from saas_platform.core.ids import parse_id
 from saas_platform.core.openapi import errors
 from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
 from saas_platform.core.routing import PrefixedRouter
-from saas_platform.tenants.dependencies import FollowableTenantAccessDep, TenantAccessDep, parse_id
+from saas_platform.tenants.dependencies import FollowableTenantAccessDep, TenantAccessDep
 from saas_platform.tenants.service import TenantAccess
 
 router = PrefixedRouter(prefix="/api/v1", tags=["backups"])

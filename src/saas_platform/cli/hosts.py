@@ -30,9 +30,9 @@ def add(
 ) -> None:
     """Register an Odoo host."""
     from saas_platform.core.runtime import open_runtime
-    from saas_platform.hosts.router import host_read
-    from saas_platform.hosts.service import HostService
     from saas_platform.instances import service as instances
+    from saas_platform.instances.hosts.router import host_read
+    from saas_platform.instances.hosts.service import HostService
 
     settings = load_settings()
     if master_password_stdin:
@@ -69,9 +69,9 @@ def add(
 def list_hosts(as_json: JsonOption = False) -> None:
     """List the Odoo hosts with their status and load."""
     from saas_platform.core.runtime import open_runtime
-    from saas_platform.hosts import standby
-    from saas_platform.hosts.router import host_read
-    from saas_platform.hosts.service import HostService
+    from saas_platform.instances.hosts import standby
+    from saas_platform.instances.hosts.router import host_read
+    from saas_platform.instances.hosts.service import HostService
 
     settings = load_settings()
 
@@ -109,7 +109,7 @@ def list_hosts(as_json: JsonOption = False) -> None:
 
 def _by_name(action: str, name: str) -> None:
     from saas_platform.core.runtime import open_runtime
-    from saas_platform.hosts.service import HostService
+    from saas_platform.instances.hosts.service import HostService
 
     settings = load_settings()
 

@@ -54,7 +54,7 @@ def serve(
 
     async def _serve() -> None:
         from saas_platform.cli.next_steps import print_next_steps
-        from saas_platform.hosts.emulator import BuiltinEmulator
+        from saas_platform.instances.hosts.emulator import BuiltinEmulator
 
         # A process that cannot serve changes nothing: the port is bound, and the data dir
         # (whose built-in emulator host every serving process would re-register) claimed,

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 TASK_MODULES = (
     "saas_platform.mail.tasks",
     "saas_platform.instances.tasks",
-    "saas_platform.hosts.tasks",
+    "saas_platform.instances.hosts.tasks",
     "saas_platform.tenants.tasks",
     "saas_platform.backups.tasks",
     "saas_platform.audit.tasks",

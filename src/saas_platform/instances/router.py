@@ -10,13 +10,14 @@ from sqlalchemy import select
 from saas_platform.auth.dependencies import CurrentPrincipal
 from saas_platform.core.deps import ClientDep, RuntimeDep, SessionDep
 from saas_platform.core.errors import Forbidden
+from saas_platform.core.ids import parse_id
 from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
 from saas_platform.core.routing import PrefixedRouter
 from saas_platform.instances.lifecycle import Action
 from saas_platform.instances.models import Instance, InstanceStatus, InstanceTransition
 from saas_platform.instances.schemas import InstanceAction, InstanceRead, TransitionRead
 from saas_platform.instances.service import InstanceNotFound, InstanceService
-from saas_platform.tenants.dependencies import TenantAccessDep, parse_id
+from saas_platform.tenants.dependencies import TenantAccessDep
 from saas_platform.tenants.models import Membership, Tenant, TenantRole
 from saas_platform.tenants.service import TenantNotFound, TenantService
 from saas_platform.users import service as users

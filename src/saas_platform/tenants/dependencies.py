@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import Depends, Path
 
 from saas_platform.auth.dependencies import CurrentPrincipal
 from saas_platform.core.deps import ClientDep, RuntimeDep, SessionDep
+from saas_platform.core.ids import parse_id
 from saas_platform.tenants.service import TenantAccess, TenantNotFound, TenantService
 from saas_platform.users import service as users
 
@@ -18,14 +18,6 @@ async def get_tenant_service(
 
 
 TenantServiceDep = Annotated[TenantService, Depends(get_tenant_service)]
-
-
-def parse_id(raw: str, not_found: type[Exception]) -> uuid.UUID:
-    """Ids that are not UUIDs name nothing: 404, like any other unknown id."""
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise not_found() from None
 
 
 async def get_tenant_access(

@@ -7,9 +7,9 @@ from fastapi import Depends, Path, Response, status
 
 from saas_platform.auth.dependencies import CurrentPrincipal
 from saas_platform.core.deps import ClientDep, RuntimeDep, SessionDep
+from saas_platform.core.ids import parse_id
 from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
 from saas_platform.core.routing import PrefixedRouter
-from saas_platform.tenants.dependencies import parse_id
 from saas_platform.tenants.models import Membership, Tenant
 from saas_platform.users import service as users
 from saas_platform.users.directory import UserDirectory

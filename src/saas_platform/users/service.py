@@ -8,12 +8,12 @@ from sqlalchemy import String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.audit import service as audit
-from saas_platform.auth.passwords import password_problems
 from saas_platform.core import clock
 from saas_platform.core.client import CLI_CLIENT, ClientInfo
 from saas_platform.core.errors import AppError, NotFound, ValidationFailed
 from saas_platform.core.security import password_hasher
 from saas_platform.users.models import PlatformRole, User
+from saas_platform.users.passwords import password_problems
 
 USER_CREATED = "user.created"
 USER_ROLE_CHANGED = "user.role_changed"

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from saas_platform.core import clock
 from saas_platform.core.errors import Conflict, NotFound, ValidationFailed
 from saas_platform.core.runtime import Runtime
-from saas_platform.hosts.models import HostStatus, OdooHost
+from saas_platform.instances.hosts.models import HostStatus, OdooHost
 from saas_platform.instances.models import Instance, InstanceStatus
 from saas_platform.odoo.client import OdooClient
 from saas_platform.odoo.driver import HostHealth
@@ -306,7 +306,7 @@ class HostService:
                 details={"instance_count": count},
             )
         # Imported here: the pool builds on this module.
-        from saas_platform.hosts import standby
+        from saas_platform.instances.hosts import standby
 
         await standby.drop_for_host(self.runtime, host)
         await self.session.delete(host)

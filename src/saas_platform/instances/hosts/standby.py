@@ -37,9 +37,14 @@ from saas_platform.core.errors import AppError
 from saas_platform.core.locks import advisory_lock
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.schedule import TEND_STANDBY_POOLS_TASK, defer_maintenance
-from saas_platform.hosts.models import HostStatus, OdooHost, StandbyDatabase, StandbyStatus
-from saas_platform.hosts.service import driver_for, instance_counts
-from saas_platform.hosts.templates import (
+from saas_platform.instances.hosts.models import (
+    HostStatus,
+    OdooHost,
+    StandbyDatabase,
+    StandbyStatus,
+)
+from saas_platform.instances.hosts.service import driver_for, instance_counts
+from saas_platform.instances.hosts.templates import (
     TEMPLATE_ADMIN_LOGIN,
     TEMPLATE_LANG,
     clone_template,

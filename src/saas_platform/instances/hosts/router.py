@@ -7,14 +7,14 @@ from sqlalchemy import select
 
 from saas_platform.auth.dependencies import PlatformAdmin
 from saas_platform.core.deps import RuntimeDep, SessionDep
+from saas_platform.core.ids import parse_id
 from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
 from saas_platform.core.routing import PrefixedRouter
-from saas_platform.hosts import standby
-from saas_platform.hosts.models import HostStatus, OdooHost
-from saas_platform.hosts.schemas import HostAction, HostCreate, HostRead, HostUpdate
-from saas_platform.hosts.service import HostNotFound, HostService, instance_counts
 from saas_platform.instances import service as instances
-from saas_platform.tenants.dependencies import parse_id
+from saas_platform.instances.hosts import standby
+from saas_platform.instances.hosts.models import HostStatus, OdooHost
+from saas_platform.instances.hosts.schemas import HostAction, HostCreate, HostRead, HostUpdate
+from saas_platform.instances.hosts.service import HostNotFound, HostService, instance_counts
 
 router = PrefixedRouter(prefix="/api/v1/admin/odoo-hosts", tags=["admin: odoo hosts"])
 

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import select
 
 from saas_platform.core.runtime import Runtime
-from saas_platform.hosts import standby, templates
-from saas_platform.hosts.models import OdooHost, StandbyDatabase
+from saas_platform.instances.hosts import standby, templates
+from saas_platform.instances.hosts.models import OdooHost, StandbyDatabase
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.odoo import EmulatorProcess, databases
 from tests.instances.test_provisioning import add_host, subdomain

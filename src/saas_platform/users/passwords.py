@@ -19,7 +19,7 @@ _EDGE_NOISE = re.compile(r"^[\d\W_]+|[\d\W_]+$")
 
 @lru_cache(maxsize=1)
 def common_passwords() -> frozenset[str]:
-    raw = files("saas_platform.auth").joinpath("common-passwords.txt.gz").read_bytes()
+    raw = files("saas_platform.users").joinpath("common-passwords.txt.gz").read_bytes()
     return frozenset(line.strip() for line in gzip.decompress(raw).decode().splitlines())
 
 

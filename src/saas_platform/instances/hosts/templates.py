@@ -23,7 +23,7 @@ from contextlib import AbstractAsyncContextManager
 from saas_platform.core.errors import AppError
 from saas_platform.core.locks import advisory_lock
 from saas_platform.core.runtime import Runtime
-from saas_platform.hosts.models import OdooHost
+from saas_platform.instances.hosts.models import OdooHost
 from saas_platform.odoo.driver import Credentials
 from saas_platform.odoo.rpc_driver import RpcDriver
 

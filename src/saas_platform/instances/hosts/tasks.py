@@ -13,10 +13,10 @@ from saas_platform.core.schedule import (
     RETRY_STALLED_TASK,
     TEND_STANDBY_POOLS_TASK,
 )
-from saas_platform.hosts import standby
-from saas_platform.hosts.models import OdooHost
-from saas_platform.hosts.service import HostService
 from saas_platform.instances import service as instances
+from saas_platform.instances.hosts import standby
+from saas_platform.instances.hosts.models import OdooHost
+from saas_platform.instances.hosts.service import HostService
 
 logger = logging.getLogger(__name__)
 

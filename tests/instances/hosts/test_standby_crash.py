@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import select
 
 from saas_platform.core.runtime import Runtime
-from saas_platform.hosts import standby
-from saas_platform.hosts.models import StandbyDatabase, StandbyStatus
+from saas_platform.instances.hosts import standby
+from saas_platform.instances.hosts.models import StandbyDatabase, StandbyStatus
 from tests.fixtures.auth import platform_admin, verified_user
 from tests.fixtures.odoo import EmulatorProcess, databases
 from tests.fixtures.smtp import Inbox
-from tests.hosts.test_standby import fill
+from tests.instances.hosts.test_standby import fill
 from tests.instances.test_provisioning import add_host
 from tests.instances.test_worker_crash import kill_inside_then_finish, worker
 

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from saas_platform.core.db import with_database
 from saas_platform.core.runtime import Runtime
-from saas_platform.hosts import standby
-from saas_platform.hosts.models import StandbyDatabase, StandbyStatus
+from saas_platform.instances.hosts import standby
+from saas_platform.instances.hosts.models import StandbyDatabase, StandbyStatus
 from saas_platform.instances.models import Instance
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.odoo import EmulatorProcess, databases
