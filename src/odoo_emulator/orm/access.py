@@ -25,6 +25,8 @@ GROUP_LABELS = {
 
 
 class AccessRights(RecordSet):
+    """Who may do what on the model: ``_access``, checked by the public methods."""
+
     # Groups (xml ids, any of) allowed per operation; the superuser passes everything.
     _access: ClassVar[dict[str, tuple[str, ...]]] = {
         "read": ("base.group_system",),

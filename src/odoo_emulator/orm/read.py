@@ -15,6 +15,8 @@ from odoo_emulator.orm.search import Searching
 
 
 class Reading(Searching):
+    """Records' values as ``read`` answers them; models add ``compute_<field>`` methods."""
+
     def readable_field_names(self) -> list[str]:
         return [name for name, fld in self._fields.items() if not fld.internal]
 

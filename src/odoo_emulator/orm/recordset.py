@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 
 class RecordSet:
+    """A model's definition (class attributes) and some of its records in an environment."""
+
     _name: ClassVar[str]
     _description: ClassVar[str]
     _table: ClassVar[str]

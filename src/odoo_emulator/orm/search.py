@@ -22,6 +22,8 @@ _ORDER_SPEC = re.compile(
 
 
 class Searching(RecordSet):
+    """Domains (the model's own conditions and ``active_test`` added), order, ids."""
+
     def compiler(self) -> DomainCompiler:
         return DomainCompiler(self.env.models)
 

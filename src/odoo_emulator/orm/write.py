@@ -15,6 +15,9 @@ from odoo_emulator.orm.read import Reading
 
 
 class Writing(Reading):
+    """Inserts, updates and deletes, with the hooks models override (``prepare_create``,
+    ``after_create``, ``inverse_<field>``, ``options_<field>``)."""
+
     def check_field_names(self, vals: dict[str, Any]) -> None:
         for name in vals:
             if name not in self._fields:
