@@ -27,7 +27,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from odoo_emulator.errors import jsonrpc_error
+from odoo_emulator.errors import AccessDenied, UserError, jsonrpc_error
 from odoo_emulator.versions import OdooVersion
 
 logger = logging.getLogger(__name__)
@@ -209,8 +209,6 @@ async def handle_json(
 
 
 def log_rpc_error(exc: BaseException) -> None:
-    from odoo_emulator.errors import AccessDenied, UserError
-
     if isinstance(exc, AccessDenied | UserError | KeyError | NameError | AttributeError):
         logger.info("RPC error: %s: %s", type(exc).__name__, exc)
     else:

@@ -1,4 +1,5 @@
-"""Running the emulator: in the foreground (the CLI) or in a background thread (tests)."""
+"""Running the emulator: in the foreground (``python -m odoo_emulator``, ``serve_listeners``) or
+in a background thread (tests, ``BackgroundServer``)."""
 
 from __future__ import annotations
 
@@ -20,17 +21,6 @@ from odoo_emulator.config import EmulatorConfig
 from odoo_emulator.runtime import Emulator
 
 logger = logging.getLogger(__name__)
-
-
-def serve(config: EmulatorConfig, sock: socket.socket | None = None) -> None:
-    """Serve until interrupted (SIGINT/SIGTERM), then close everything, the embedded
-    PostgreSQL included. ``sock``: a socket already bound and listening (the caller claimed
-    the address), else one is bound to ``config.host``/``config.port`` here, before anything
-    else starts (``OSError`` when the address is in use)."""
-    if sock is None:
-        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-        sock = socket.create_server((config.host, config.port), family=family, backlog=2048)
-    serve_listeners([(config, sock)])
 
 
 class _SharedSignalsServer(uvicorn.Server):

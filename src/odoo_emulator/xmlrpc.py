@@ -18,6 +18,7 @@ from typing import Any
 from starlette.responses import Response
 
 from odoo_emulator.errors import xmlrpc_fault_int, xmlrpc_fault_legacy
+from odoo_emulator.jsonrpc import log_rpc_error, without_nosniff
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +95,6 @@ async def handle_xmlrpc(
 ) -> Response:
     """Decode the call, run it, encode the result or the fault. From 18.0 a fault is
     answered by Odoo's error path, without ``X-Content-Type-Options`` (observed)."""
-    from odoo_emulator.jsonrpc import log_rpc_error, without_nosniff
-
     try:
         params, method = xmlrpc.client.loads(body, use_builtin_types=True)
         if method is None:

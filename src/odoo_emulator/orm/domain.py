@@ -11,7 +11,7 @@ is ``f IS NULL``), negative operators also match NULL, ``like``/``ilike`` wrap t
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
@@ -19,7 +19,7 @@ from psycopg import sql
 from odoo_emulator.orm.fields import Field
 
 if TYPE_CHECKING:
-    from odoo_emulator.orm.model import BaseModel
+    from odoo_emulator.orm.search import Searching
 
 TRUE_LEAF = (1, "=", 1)
 FALSE_LEAF = (0, "=", 1)
@@ -94,10 +94,10 @@ def mentions_field(domain: Sequence[Any], name: str) -> bool:
 class DomainCompiler:
     """Compiles domains of one environment (model lookups go through it)."""
 
-    def __init__(self, models: dict[str, type[BaseModel]]) -> None:
+    def __init__(self, models: Mapping[str, type[Searching]]) -> None:
         self.models = models
 
-    def compile(self, model: type[BaseModel], domain: Sequence[Any], alias: str) -> sql.Composable:
+    def compile(self, model: type[Searching], domain: Sequence[Any], alias: str) -> sql.Composable:
         tokens = normalize(list(domain))
         if not tokens:
             return TRUE_SQL
@@ -121,7 +121,7 @@ class DomainCompiler:
 
     # -- leaves -------------------------------------------------------------------------------
 
-    def leaf(self, model: type[BaseModel], leaf: Any, alias: str) -> sql.Composable:
+    def leaf(self, model: type[Searching], leaf: Any, alias: str) -> sql.Composable:
         left, operator, value = leaf
         if tuple(leaf) == TRUE_LEAF or (left is True and operator == "=" and value is True):
             return TRUE_SQL
@@ -250,7 +250,7 @@ class DomainCompiler:
         raise ValueError(f"Invalid operator {operator!r}")
 
     def subquery(
-        self, model: type[BaseModel], domain: Sequence[Any], *, active_test: bool
+        self, model: type[Searching], domain: Sequence[Any], *, active_test: bool
     ) -> sql.Composable:
         alias = f"{model._table}__{next(_alias_counter)}"
         domain = list(domain)
@@ -262,7 +262,7 @@ class DomainCompiler:
         )
 
     def relational_in(
-        self, model: type[BaseModel], fld: Field, alias: str, sub: sql.Composable, *, negate: bool
+        self, model: type[Searching], fld: Field, alias: str, sub: sql.Composable, *, negate: bool
     ) -> sql.Composable:
         """Rows whose relational ``fld`` points at a row of ``sub``."""
         keyword = sql.SQL("NOT IN" if negate else "IN")
@@ -300,7 +300,7 @@ class DomainCompiler:
 
     def many2one_leaf(
         self,
-        model: type[BaseModel],
+        model: type[Searching],
         fld: Field,
         alias: str,
         column: sql.Composable,
@@ -325,7 +325,7 @@ class DomainCompiler:
         return self.scalar(fld, column, operator, value)
 
     def x2many_leaf(
-        self, model: type[BaseModel], fld: Field, alias: str, operator: str, value: Any
+        self, model: type[Searching], fld: Field, alias: str, operator: str, value: Any
     ) -> sql.Composable:
         assert fld.relation is not None
         comodel = self.models[fld.relation]
@@ -352,7 +352,7 @@ class DomainCompiler:
         return self.relational_in(model, fld, alias, sub, negate=negate)
 
     def hierarchy(
-        self, model: type[BaseModel], fld: Field, alias: str, operator: str, value: Any
+        self, model: type[Searching], fld: Field, alias: str, operator: str, value: Any
     ) -> sql.Composable:
         """``child_of``/``parent_of`` over the model's ``parent_id`` (recursive CTE)."""
         if "parent_id" not in model._fields:

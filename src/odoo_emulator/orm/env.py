@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from odoo_emulator.orm.models import models_for
 from odoo_emulator.storage import Registry
 from odoo_emulator.versions import OdooVersion
 
@@ -41,8 +42,6 @@ class Env:
 
     @property
     def models(self) -> dict[str, type[BaseModel]]:
-        from odoo_emulator.orm.models import models_for
-
         return models_for(self.version)
 
     def get(self, model_name: str) -> BaseModel | None:

@@ -249,3 +249,15 @@ def to_column_value(fld: Field, value: Any) -> Any:
             return dt.date.fromisoformat(value[:10])
         return value
     return value
+
+
+def now_utc() -> dt.datetime:
+    """``fields.Datetime.now()``: naive UTC, whole seconds."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+# The magic fields every model has (with ``log_access_fields`` when it logs access).
+ID_FIELD = integer("id", "ID", readonly=True)
+DISPLAY_NAME_FIELD = char(
+    "display_name", "Display Name", store=False, readonly=True, searchable_computed=True
+)

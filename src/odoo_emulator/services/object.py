@@ -17,8 +17,10 @@ import psycopg
 
 from odoo_emulator import security
 from odoo_emulator.errors import AccessError, UserError, ValidationError
+from odoo_emulator.orm.api import rpc_kind
 from odoo_emulator.orm.env import Env
-from odoo_emulator.orm.model import BaseModel, rpc_kind
+from odoo_emulator.orm.model import BaseModel
+from odoo_emulator.orm.models import models_for
 from odoo_emulator.runtime import Emulator, RequestInfo
 from odoo_emulator.versions import OdooVersion
 
@@ -146,8 +148,6 @@ async def execute(
     try:
         return await emulator.run_as(db, uid, work)
     except psycopg.errors.IntegrityError as exc:
-        from odoo_emulator.orm.models import models_for
-
         raise as_validation_error(models_for(version), exc) from exc
 
 

@@ -1,29 +1,25 @@
-"""``saas odoo-emulator``: run the Odoo emulator (a separate server the platform reaches over
-HTTP only; this command is the one place of the platform that imports it)."""
+"""``saas odoo-emulator``: run the Odoo emulator, a separate program the platform reaches over
+HTTP only and never imports (the import-linter contract "emulator").
+
+The command replaces itself (exec) with ``python -P -m odoo_emulator`` given the same options:
+the process started is the emulator itself, so the signals sent to it and its exit code are
+the emulator's own. The emulator checks the options and answers refusals in this command
+line's words (odoo_emulator/__main__.py).
+"""
 
 from __future__ import annotations
 
 import os
-import socket
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from saas_platform.cli.common import err_console, fail, read_secret_from_stdin
+from saas_platform.cli.common import fail
 
 MASTER_PASSWORD_ENV = "SAAS_ODOO_EMULATOR_MASTER_PASSWORD"
-
-
-def _inherited_listeners(specs: list[str]) -> list[tuple[str, socket.socket]]:
-    """``SERIE=FD`` pairs: sockets bound by the process that started this one."""
-    listeners = []
-    for spec in specs:
-        serie, _, fd = spec.partition("=")
-        if not fd.isdigit():
-            fail(f"--listen-fd takes SERIE=FD, not {spec!r}.")
-        listeners.append((serie, socket.socket(fileno=int(fd))))
-    return listeners
+EMULATOR_MODULE = "odoo_emulator"
 
 
 def odoo_emulator(
@@ -67,75 +63,35 @@ def odoo_emulator(
     ] = None,
 ) -> None:
     """Run an Odoo stand-in serving Odoo's RPC, web session and database-manager routes."""
-    import psycopg
-
-    from odoo_emulator.config import EmulatorConfig
-    from odoo_emulator.server import serve_listeners
-    from odoo_emulator.versions import get_version
-    from saas_platform.core.errors import ConfigurationError
-    from saas_platform.core.logging import configure_logging
-    from saas_platform.core.serving import listen_or_explain
-
-    inherited = _inherited_listeners(listen_fd or [])
-    try:
-        versions = [get_version(serie) for serie, _ in inherited] or [get_version(odoo_version)]
-    except ValueError as exc:
-        fail(str(exc))
-    if not 0 < port < 65536:
-        fail(f"The port must be between 1 and 65535, not {port}.")
-    master_password = os.environ.get(MASTER_PASSWORD_ENV) or None
-    if master_password_stdin:
-        master_password = read_secret_from_stdin("master password")
-    # Bound here, before anything else starts, and served on as is: a port checked for
-    # being free and bound later can be taken in between.
-    if inherited:
-        sockets = [sock for _, sock in inherited]
-    else:
-        try:
-            sockets = [listen_or_explain(host, port, "the Odoo emulator")]
-        except ConfigurationError as exc:
-            fail(str(exc))
-    if postgres_url is not None:
-        try:
-            psycopg.connect(postgres_url, connect_timeout=10).close()
-        except psycopg.Error as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            fail(f"Cannot reach PostgreSQL at the given URL: {reason}")
-    data_dir = data_dir.expanduser().resolve()
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        fail(f"Cannot create the data dir {data_dir}: {exc.strerror or exc}.")
-    configure_logging(
-        os.environ.get("SAAS_LOG_LEVEL", "INFO"), os.environ.get("SAAS_LOG_FORMAT", "text")
-    )
-    listeners = [
-        (
-            EmulatorConfig(
-                data_dir=data_dir,
-                version=served,
-                host=sock.getsockname()[0],
-                port=sock.getsockname()[1],
-                postgres_url=postgres_url,
-                master_password=master_password,
-            ),
-            sock,
-        )
-        for served, sock in zip(versions, sockets, strict=True)
+    # -P: the emulator is the installed package, never a directory of that name where the
+    # command happens to run (``-m`` would put the working directory first on sys.path).
+    argv = [
+        sys.executable,
+        "-P",
+        "-m",
+        EMULATOR_MODULE,
+        "--data-dir",
+        str(data_dir),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--odoo-version",
+        odoo_version,
     ]
-    if master_password is None and not listeners[0][0].config_file.exists():
-        err_console.print(
-            "No master password given: it is Odoo's default, 'admin', until changed.",
-            highlight=False,
-        )
-    for config, _ in listeners:
-        err_console.print(
-            f"Odoo {config.version.serie} emulator on http://{config.host}:{config.port} "
-            f"(data in {data_dir})",
-            highlight=False,
-        )
-    control = socket.socket(fileno=control_fd) if control_fd is not None else None
+    if postgres_url is not None:
+        argv += ["--postgres-url", postgres_url]
+    if master_password_stdin:
+        argv.append("--master-password-stdin")
+    for spec in listen_fd or []:
+        argv += ["--listen-fd", spec]
+    if control_fd is not None:
+        argv += ["--control-fd", str(control_fd)]
+    # Standard input is left unread (the master password is the emulator's to read), and the
+    # inherited sockets and the environment pass through the exec as they are.
+    sys.stdout.flush()
+    sys.stderr.flush()
     try:
-        serve_listeners(listeners, control)
-    except KeyboardInterrupt:
-        pass
+        os.execv(sys.executable, argv)  # noqa: S606 (our own interpreter, no shell)
+    except OSError as exc:
+        fail(f"Cannot start the Odoo emulator ({sys.executable}): {exc.strerror or exc}.")
