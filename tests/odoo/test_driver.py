@@ -184,10 +184,12 @@ def test_rpc_driver_implements_every_operation_of_the_interface() -> None:
 
 
 def test_only_the_host_factory_names_the_implementation() -> None:
-    """Callers depend on ``OdooDriver``: outside odoo/, only ``driver_for`` constructs a
-    ``RpcDriver``, and nothing reaches past a driver into its Odoo client."""
+    """Callers depend on ``OdooDriver``: outside odoo/, only the module of ``driver_for``
+    (the host factory) names ``RpcDriver``, and nothing reaches past a driver into its
+    Odoo client (``driver.client``)."""
     root = Path(saas_platform.__file__).parent
-    naming: list[str] = []
+    naming: set[str] = set()
+    factories: set[str] = set()
     reaching: list[str] = []
     for path in sorted(root.rglob("*.py")):
         relative = path.relative_to(root).as_posix()
@@ -195,18 +197,24 @@ def test_only_the_host_factory_names_the_implementation() -> None:
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Name) and node.id == "RpcDriver":
-                naming.append(relative)
+                naming.add(relative)
             elif (
                 isinstance(node, ast.ImportFrom) and node.module == "saas_platform.odoo.rpc_driver"
             ):
-                naming.append(relative)
-            elif (
-                isinstance(node, ast.Attribute)
-                and node.attr == "client"
-                and isinstance(node.value, ast.Attribute | ast.Name)
-                and (node.value.attr if isinstance(node.value, ast.Attribute) else node.value.id)
-                == "driver"
-            ):
-                reaching.append(relative)
-    assert sorted(set(naming)) == ["instances/hosts/service.py"]
+                naming.add(relative)
+            elif isinstance(node, ast.FunctionDef) and node.name == "driver_for":
+                factories.add(relative)
+            elif isinstance(node, ast.Attribute) and node.attr == "client":
+                owner = node.value
+                owner_name = (
+                    owner.attr
+                    if isinstance(owner, ast.Attribute)
+                    else owner.id
+                    if isinstance(owner, ast.Name)
+                    else ""
+                )
+                if owner_name == "driver":
+                    reaching.append(f"{relative}:{node.lineno}")
+    assert len(factories) == 1
+    assert naming == factories
     assert reaching == []
