@@ -7,12 +7,11 @@ stop/start/size) to run these against a real server; by default they run on the 
 from __future__ import annotations
 
 import io
-import os
 import uuid
 import zipfile
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -20,33 +19,14 @@ from saas_platform.odoo.client import OdooClient
 from saas_platform.odoo.driver import Credentials, DatabaseSetup
 from saas_platform.odoo.errors import OdooConnectionError, OdooFault
 from saas_platform.odoo.rpc_driver import RpcDriver
-from tests.fixtures.odoo import running_emulator
 from tests.fixtures.smtp import free_port
+
+if TYPE_CHECKING:
+    from tests.odoo.conftest import Target
 
 pytestmark = pytest.mark.slow
 
 ADMIN = Credentials("admin", "admin-pass-1")
-
-
-@dataclass
-class Target:
-    url: str
-    master_password: str
-    postgres_url: str | None
-
-
-@pytest.fixture(scope="module")
-def target(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
-    url = os.environ.get("SAAS_TEST_ODOO_URL")
-    if url:
-        yield Target(
-            url,
-            os.environ["SAAS_TEST_ODOO_MASTER_PASSWORD"],
-            os.environ.get("SAAS_TEST_ODOO_POSTGRES_URL"),
-        )
-        return
-    with running_emulator(pg_server, tmp_path_factory.mktemp("odoo")) as emulator:
-        yield Target(emulator.url, emulator.master_password, emulator.postgres_url)
 
 
 @pytest.fixture(scope="module")
@@ -58,13 +38,6 @@ async def database(target: Target) -> AsyncIterator[str]:
     yield name
     await driver.drop(name)
     await driver.close()
-
-
-@pytest.fixture
-async def driver(target: Target) -> AsyncIterator[RpcDriver]:
-    d = RpcDriver(target.url, target.master_password, postgres_url=target.postgres_url)
-    yield d
-    await d.close()
 
 
 async def test_version_and_health(driver: RpcDriver) -> None:

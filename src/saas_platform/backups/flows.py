@@ -45,8 +45,7 @@ from saas_platform.instances.hosts.models import OdooHost
 from saas_platform.instances.hosts.service import driver_for
 from saas_platform.instances.lifecycle import Action, transition
 from saas_platform.instances.models import Instance, InstanceStatus
-from saas_platform.odoo.driver import Credentials
-from saas_platform.odoo.rpc_driver import RpcDriver
+from saas_platform.odoo.driver import Credentials, OdooDriver
 from saas_platform.tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -189,7 +188,7 @@ async def complete_backup(runtime: Runtime, backup_id: uuid.UUID, stored: Stored
 
 
 async def archive_to_storage(
-    driver: RpcDriver,
+    driver: OdooDriver,
     database: str,
     storage: BackupStorage,
     key: str,
@@ -216,7 +215,7 @@ async def archive_to_storage(
     return await storage.save(key, archive(), on_progress=on_progress)
 
 
-async def _estimated_size(driver: RpcDriver, database: str) -> int | None:
+async def _estimated_size(driver: OdooDriver, database: str) -> int | None:
     """The archive's expected size: the compressed dump plus the filestore, which is most of
     a real archive and barely compresses (attachments are mostly images and PDFs)."""
     dump: int | None = None
@@ -429,7 +428,7 @@ class RestoreContext:
     instance_id: uuid.UUID
     database: str
     backup: Backup
-    driver: RpcDriver
+    driver: OdooDriver
     host_has_sql: bool
     instance_admin: Credentials
     as_copy: bool
@@ -616,10 +615,8 @@ async def _drop(context: RestoreContext) -> None:
 
 
 async def _drop_if_there(context: RestoreContext) -> None:
-    if await context.driver.database_exists(context.database):
-        await context.driver.drop(context.database)
-        if await context.driver.database_exists(context.database):
-            raise RestoreFailed(f"Odoo did not drop the database {context.database}")
+    if not await context.driver.drop_and_confirm(context.database):
+        raise RestoreFailed(f"Odoo did not drop the database {context.database}")
 
 
 async def _restore(context: RestoreContext) -> None:
@@ -703,10 +700,12 @@ async def _point_at_new_home(context: RestoreContext) -> None:
     uid = await context.driver.authenticate(context.database, admin)
     if uid is None:
         raise RestoreFailed("The restored database refuses the archived admin login")
-    for key, value in (("web.base.url", base_url), ("web.base.url.freeze", "True")):
-        await context.driver.client.execute_kw(
-            context.database, uid, admin.password, "ir.config_parameter", "set_param", [key, value]
-        )
+    await context.driver.set_config_parameters(
+        context.database,
+        uid,
+        admin.password,
+        {"web.base.url": base_url, "web.base.url.freeze": "True"},
+    )
 
 
 async def _restore_failed(context: RestoreContext, step: str, exc: Exception) -> Restore:

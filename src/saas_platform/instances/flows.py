@@ -39,9 +39,8 @@ from saas_platform.instances.hosts.service import HostService, driver_for
 from saas_platform.instances.lifecycle import Action, transition
 from saas_platform.instances.models import Instance, InstanceStatus
 from saas_platform.instances.service import instance_url
-from saas_platform.odoo.driver import Credentials, DatabaseSetup
+from saas_platform.odoo.driver import Credentials, DatabaseSetup, OdooDriver
 from saas_platform.odoo.errors import OdooFault
-from saas_platform.odoo.rpc_driver import RpcDriver
 from saas_platform.tenants.models import Tenant, TenantStatus
 from saas_platform.tenants.tiers import TIERS
 
@@ -62,7 +61,7 @@ class ProvisionContext:
     runtime: Runtime
     instance_id: uuid.UUID
     host: OdooHost
-    driver: RpcDriver
+    driver: OdooDriver
     database: str
     odoo_version: str
     admin: Credentials
@@ -400,10 +399,8 @@ async def delete(runtime: Runtime, instance_id: uuid.UUID) -> None:
             step = "drop_database"
             await faults.checkpoint(runtime.settings, "delete.drop_database")
             for name in (closed, database):  # the old name only if something recreated it
-                if await driver.database_exists(name):
-                    dropped = await driver.drop(name)
-                    if not dropped and await driver.database_exists(name):
-                        raise StepFailed(f"Odoo did not drop the database {name}")
+                if not await driver.drop_and_confirm(name):
+                    raise StepFailed(f"Odoo did not drop the database {name}")
         except Exception as exc:
             async with runtime.db.transaction() as session:
                 instance = await session.get(Instance, instance_id, with_for_update=True)
@@ -433,13 +430,13 @@ async def delete(runtime: Runtime, instance_id: uuid.UUID) -> None:
             tenant.status = TenantStatus.DELETED.value
 
 
-async def _close_for_deletion(driver: RpcDriver, database: str, closed: str) -> None:
+async def _close_for_deletion(driver: OdooDriver, database: str, closed: str) -> None:
     if await driver.database_exists(database):
-        if driver.postgres_url:
+        if driver.can_stop:
             await driver.stop(database)
         # Odoo's own rename: it ends the database's sessions and moves the filestore along.
         await driver.rename(database, closed)
-    elif driver.postgres_url and await driver.database_exists(closed):
+    elif driver.can_stop and await driver.database_exists(closed):
         await driver.stop(closed)  # a backup cut short by a crash left it open
 
 
@@ -462,12 +459,14 @@ async def apply_tier(runtime: Runtime, instance_id: uuid.UUID, tier: str) -> Non
         uid = await driver.authenticate(database, admin)
         if uid is None:
             raise StepFailed("The database refuses the admin login")
-        for key, value in (
-            ("database.expiration_date", expires_at.strftime("%Y-%m-%d %H:%M:%S")),
-            ("database.expiration_reason", TIERS[tier].expiration_reason),
-        ):
-            await driver.client.execute_kw(
-                database, uid, admin.password, "ir.config_parameter", "set_param", [key, value]
-            )
+        await driver.set_config_parameters(
+            database,
+            uid,
+            admin.password,
+            {
+                "database.expiration_date": expires_at.strftime("%Y-%m-%d %H:%M:%S"),
+                "database.expiration_reason": TIERS[tier].expiration_reason,
+            },
+        )
     finally:
         await driver.close()

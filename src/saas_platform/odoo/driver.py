@@ -1,13 +1,15 @@
 """The one interface the platform uses to run Odoo databases.
 
-Callers (provisioning, lifecycle, backups) speak only to ``OdooDriver``; ``RpcDriver``
-implements it for any Odoo server reachable over HTTP (plus SQL when the host has a
-PostgreSQL URL). A Kubernetes driver can implement the same protocol later.
+Callers (provisioning, lifecycle, standbys, backups) speak only to ``OdooDriver`` and never
+reach past it to the Odoo client; ``RpcDriver`` implements it for any Odoo server reachable
+over HTTP (plus SQL when the host has a PostgreSQL URL), and only the host factory
+(``instances/hosts/service.py`` ``driver_for``) names it. A Kubernetes driver can implement
+the same protocol later.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Protocol
@@ -44,11 +46,22 @@ class HostHealth:
 
 
 class OdooDriver(Protocol):
+    @property
+    def can_stop(self) -> bool:
+        """Whether one database can be stopped (closed) while the others keep working:
+        that needs SQL access to the host's PostgreSQL, which RPC cannot replace."""
+        ...
+
     async def close(self) -> None: ...
 
     async def health(self) -> HostHealth: ...
 
     async def server_version(self) -> ServerVersion: ...
+
+    async def list_databases(self) -> list[str]:
+        """The databases the Odoo server lists (``db.list``): not the stopped ones, nor
+        those of another PostgreSQL role; raises ``OdooError`` when listing is off."""
+        ...
 
     async def database_exists(self, name: str) -> bool: ...
 
@@ -69,14 +82,43 @@ class OdooDriver(Protocol):
 
     async def authenticate(self, name: str, credentials: Credentials) -> int | None: ...
 
+    async def set_config_parameters(
+        self, name: str, uid: int, password: str, values: Mapping[str, str]
+    ) -> None:
+        """Write ``values`` into ``ir.config_parameter``, in their order, as the user
+        ``uid`` (whose ``password`` is given; callers authenticate first)."""
+        ...
+
+    async def set_password(
+        self,
+        name: str,
+        current: Credentials,
+        password: str,
+        *,
+        parameters: Mapping[str, str] | None = None,
+    ) -> None:
+        """Log in as ``current``, write ``parameters``, then give that user ``password``
+        (Odoo hashes it; the write ends the login). One password check; raises
+        ``OdooFault`` (access denied) when ``current`` is refused."""
+        ...
+
     async def stop(self, name: str) -> None: ...
 
     async def start(self, name: str) -> None: ...
 
+    async def restart(self, name: str) -> None: ...
+
     async def drop(self, name: str) -> bool: ...
+
+    async def drop_and_confirm(self, name: str) -> bool:
+        """Drop ``name`` if it exists, then prove it is gone: False when it is still
+        there (Odoo answered but left it in place), True when it is gone or never was."""
+        ...
 
     def dump(self, name: str) -> AsyncIterator[bytes]: ...
 
     async def restore(self, name: str, archive: IO[bytes], *, copy: bool) -> None: ...
 
     async def size(self, name: str) -> int | None: ...
+
+    async def filestore_size(self, name: str) -> int | None: ...

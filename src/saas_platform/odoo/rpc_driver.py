@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -43,6 +43,10 @@ class RpcDriver:
         # built-in emulator): backups are then assembled here (odoo/direct_dump.py).
         self.filestore_root = filestore_root
 
+    @property
+    def can_stop(self) -> bool:
+        return bool(self.postgres_url)
+
     async def close(self) -> None:
         await self.client.close()
 
@@ -61,6 +65,9 @@ class RpcDriver:
 
     async def server_version(self) -> ServerVersion:
         return await self.client.version()
+
+    async def list_databases(self) -> list[str]:
+        return await self.client.list_databases()
 
     # -- databases --------------------------------------------------------------------------
 
@@ -90,6 +97,31 @@ class RpcDriver:
 
     async def authenticate(self, name: str, credentials: Credentials) -> int | None:
         return await self.client.authenticate(name, credentials.login, credentials.password)
+
+    async def set_config_parameters(
+        self, name: str, uid: int, password: str, values: Mapping[str, str]
+    ) -> None:
+        """One ``execute_kw`` per key: no web session, whose login would overwrite
+        ``web.base.url`` while it is not frozen yet (protocol §11.2)."""
+        for key, value in values.items():
+            await self.client.execute_kw(
+                name, uid, password, "ir.config_parameter", "set_param", [key, value]
+            )
+
+    async def set_password(
+        self,
+        name: str,
+        current: Credentials,
+        password: str,
+        *,
+        parameters: Mapping[str, str] | None = None,
+    ) -> None:
+        """In one web session: one password check, where ``execute_kw`` calls would pay
+        one after each write (every write clears Odoo's credential cache)."""
+        session = await self.client.web_session(name, current.login, current.password)
+        for key, value in (parameters or {}).items():
+            await session.call_kw("ir.config_parameter", "set_param", [key, value])
+        await session.call_kw("res.users", "write", [[session.uid], {"password": password}])
 
     async def rename(self, name: str, new_name: str) -> None:
         """Odoo's ``db.rename``: it closes its connections to ``name``, runs ``ALTER
@@ -205,6 +237,15 @@ class RpcDriver:
     async def drop(self, name: str) -> bool:
         await self.start(name)
         return await self.client.drop_database(self.master_password, name)
+
+    async def drop_and_confirm(self, name: str) -> bool:
+        """``db.drop`` answers false, not an error, for a database it does not see (one
+        of another PostgreSQL role, protocol §11.1), and its true is only Odoo's word:
+        gone is what ``database_exists`` says afterwards."""
+        if not await self.database_exists(name):
+            return True
+        await self.drop(name)
+        return not await self.database_exists(name)
 
     async def dump(self, name: str) -> AsyncIterator[bytes]:
         """Odoo's zip archive of ``name``: assembled here when the database and its

@@ -25,7 +25,7 @@ from saas_platform.core.runtime import Runtime
 from saas_platform.instances.hosts.models import HostStatus, OdooHost
 from saas_platform.instances.models import Instance, InstanceStatus
 from saas_platform.odoo.client import OdooClient
-from saas_platform.odoo.driver import HostHealth
+from saas_platform.odoo.driver import HostHealth, OdooDriver
 from saas_platform.odoo.errors import OdooError
 from saas_platform.odoo.rpc_driver import RpcDriver
 
@@ -56,7 +56,8 @@ def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def driver_for(runtime: Runtime, host: OdooHost) -> RpcDriver:
+def driver_for(runtime: Runtime, host: OdooHost) -> OdooDriver:
+    """The host's driver: the one place that names an implementation of ``OdooDriver``."""
     return RpcDriver(
         host.url,
         runtime.secrets.decrypt(host.master_password_encrypted),
@@ -177,14 +178,14 @@ async def _databases_at(postgres_url: str) -> set[str]:
         return {name for (name,) in await rows.fetchall()}
 
 
-async def confirm_postgres_of(driver: RpcDriver, postgres_url: str) -> None:
+async def confirm_postgres_of(driver: OdooDriver, postgres_url: str) -> None:
     """Accept ``postgres_url`` only when it shows every database the Odoo lists: the
     platform issues ``ALTER DATABASE`` and dumps there, so it must be that Odoo's server."""
     # Snapshots before and after the listing: a database created or dropped meanwhile is
     # in one of them, so only a database this server never had counts as missing.
     before = await _databases_at(postgres_url)
     try:
-        listed = set(await driver.client.list_databases())
+        listed = set(await driver.list_databases())
     except OdooError as exc:
         raise ValidationFailed.for_field(
             "postgres_url",

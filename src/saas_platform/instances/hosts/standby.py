@@ -53,9 +53,8 @@ from saas_platform.instances.hosts.templates import (
 )
 from saas_platform.instances.models import Instance, InstanceStatus
 from saas_platform.instances.service import PROVISION_TASK, generate_admin_password
-from saas_platform.odoo.driver import Credentials
+from saas_platform.odoo.driver import Credentials, OdooDriver
 from saas_platform.odoo.errors import OdooFault
-from saas_platform.odoo.rpc_driver import RpcDriver
 
 logger = logging.getLogger(__name__)
 
@@ -286,11 +285,9 @@ async def _drop_marked(runtime: Runtime) -> None:
         logger.info("dropped standby database %s on %s", row.database_name, host.name)
 
 
-async def drop_database(driver: RpcDriver, name: str) -> None:
-    if await driver.database_exists(name):
-        dropped = await driver.drop(name)
-        if not dropped and await driver.database_exists(name):
-            raise StandbyFailed(f"Odoo did not drop the database {name}")
+async def drop_database(driver: OdooDriver, name: str) -> None:
+    if not await driver.drop_and_confirm(name):
+        raise StandbyFailed(f"Odoo did not drop the database {name}")
 
 
 async def _next_to_prepare(
@@ -428,26 +425,27 @@ async def _prepare(
 
 
 async def _set_password(
-    driver: RpcDriver, name: str, template_password: str, password: str
+    driver: OdooDriver, name: str, template_password: str, password: str
 ) -> None:
     """In one web session (one password check): freeze the base URL, which a web login
     (such as the one configuring the claimed standby) would overwrite otherwise, then write
     the standby's own admin password. The expensive part, paid here and not on a tenant's
     path: Odoo hashes it. The write ends the session."""
     try:
-        session = await driver.client.web_session(name, TEMPLATE_ADMIN_LOGIN, template_password)
+        await driver.set_password(
+            name,
+            Credentials(TEMPLATE_ADMIN_LOGIN, template_password),
+            password,
+            parameters={"web.base.url.freeze": "True"},
+        )
     except OdooFault as exc:
         if exc.is_access_denied:
             raise StandbyFailed("The standby database refuses both admin logins") from exc
         raise
-    await session.call_kw("ir.config_parameter", "set_param", ["web.base.url.freeze", "True"])
-    await session.call_kw("res.users", "write", [[session.uid], {"password": password}])
 
 
-async def _freeze_base_url(driver: RpcDriver, name: str, uid: int, password: str) -> None:
-    await driver.client.execute_kw(
-        name, uid, password, "ir.config_parameter", "set_param", ["web.base.url.freeze", "True"]
-    )
+async def _freeze_base_url(driver: OdooDriver, name: str, uid: int, password: str) -> None:
+    await driver.set_config_parameters(name, uid, password, {"web.base.url.freeze": "True"})
 
 
 async def drop_for_host(runtime: Runtime, host: OdooHost) -> None:

@@ -24,8 +24,7 @@ from saas_platform.core.errors import AppError
 from saas_platform.core.locks import advisory_lock
 from saas_platform.core.runtime import Runtime
 from saas_platform.instances.hosts.models import OdooHost
-from saas_platform.odoo.driver import Credentials
-from saas_platform.odoo.rpc_driver import RpcDriver
+from saas_platform.odoo.driver import Credentials, OdooDriver
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ def known_template_password(runtime: Runtime, host: OdooHost) -> str | None:
 async def ensure_template(
     runtime: Runtime,
     host: OdooHost,
-    driver: RpcDriver,
+    driver: OdooDriver,
     odoo_version: str,
     known_password: str | None,
 ) -> str | None:
@@ -82,7 +81,7 @@ async def ensure_template(
 
 
 async def clone_template(
-    runtime: Runtime, host: OdooHost, driver: RpcDriver, odoo_version: str, target: str
+    runtime: Runtime, host: OdooHost, driver: OdooDriver, odoo_version: str, target: str
 ) -> str | None:
     """Clone the host's template into ``target`` if it is whole and recorded, and return
     its admin password (the clone's, until changed); None when there is none to clone."""
