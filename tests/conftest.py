@@ -20,9 +20,8 @@ from tests.fixtures.live_server import running_server
 from tests.fixtures.odoo import EmulatorProcess, running_emulator
 from tests.fixtures.postgres import database_from_template, migrated_template, postgres_server
 from tests.fixtures.s3 import s3_server
+from tests.fixtures.settings import TEST_SECRET_KEY
 from tests.fixtures.smtp import Inbox, SmtpServer
-
-TEST_SECRET_KEY = "test-secret-key-" + "x" * 40
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,10 @@
 """The repository as a newcomer meets it: `make run`, and a README and docs whose every
-file reference can be followed in the checkout."""
+file reference can be followed in the checkout; tests that share helpers through
+tests/fixtures/ only."""
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import re
 import shutil
@@ -133,6 +135,77 @@ def _resolves(reference: str, parent: str | None, document: Path, paths: set[str
         ):
             return True
     return False
+
+
+def _names_a_test_module(name: str) -> bool:
+    """`tests.core.test_errors`, `tests.conftest`: a test file or a conftest.py in tests/."""
+    parts = name.split(".")
+    return parts[0] == "tests" and any(
+        part.startswith("test_") or part == "conftest" for part in parts[1:]
+    )
+
+
+def _test_modules_imported(source: str, module: str) -> list[tuple[int, str]]:
+    """(line, module) for each import, at any depth of ``source`` (the code of the dotted
+    ``module``), from a test module (test_*.py) or a conftest.py, or of one."""
+    package = module.rsplit(".", 1)[0]
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names if _names_a_test_module(a.name)]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # `from .test_x import y`, `from .. import test_x`
+                parts = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                base = ".".join([*parts, base] if base else parts)
+            if _names_a_test_module(base):
+                found.append((node.lineno, base))
+            else:
+                named = (f"{base}.{alias.name}" for alias in node.names)
+                found += [(node.lineno, name) for name in named if _names_a_test_module(name)]
+    return sorted(found)
+
+
+def test_tests_share_helpers_through_fixtures_not_through_test_modules() -> None:
+    """A helper two test files need lives in tests/fixtures/. Imported from a test file, it
+    breaks tests elsewhere when that file is moved, split or renamed, and it takes the file's
+    fixtures and marks along; conftest.py is pytest's to load, not a module to import."""
+    offending = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for number, name in _test_modules_imported(path.read_text(), module):
+            offending.append(f"{path.relative_to(ROOT)}:{number}: {name}")
+    assert not offending, (
+        "move these helpers to tests/fixtures/ and import them from there:\n" + "\n".join(offending)
+    )
+
+
+def test_the_import_scan_catches_every_way_of_naming_a_test_module() -> None:
+    source = """
+from tests.instances.test_provisioning import add_host
+from tests.core import test_errors
+import tests.audit.test_chain
+from tests.conftest import TEST_SECRET_KEY
+from .test_standby import fill
+from .. import test_serve
+from tests.fixtures.errors import assert_envelope
+from tests.audit.support import entries
+import tests.fixtures.provisioning
+
+
+def later() -> None:
+    from tests.e2e.test_serve import ServeProcess
+"""
+    found = _test_modules_imported(source, "tests.instances.hosts.test_standby_crash")
+    assert found == [
+        (2, "tests.instances.test_provisioning"),
+        (3, "tests.core.test_errors"),
+        (4, "tests.audit.test_chain"),
+        (5, "tests.conftest"),
+        (6, "tests.instances.hosts.test_standby"),
+        (7, "tests.instances.test_serve"),
+        (14, "tests.e2e.test_serve"),
+    ], found
 
 
 def test_readme_and_docs_refer_only_to_files_in_the_repository() -> None:

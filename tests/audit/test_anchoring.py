@@ -14,7 +14,7 @@ from saas_platform.audit import checkpoints
 from saas_platform.audit import service as audit
 from saas_platform.core.runtime import Runtime
 from tests.audit.support import entries
-from tests.audit.test_chain import cli_env, record_steps, tamper, verify_cli
+from tests.fixtures.audit import cli_env, record_steps, tamper, verify_cli
 
 __all__ = ["cli_env"]  # the fixture, imported so this module's tests can use it
 

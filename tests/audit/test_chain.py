@@ -7,60 +7,19 @@ import json
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from typer.testing import CliRunner, Result
 
 from saas_platform.audit import service as audit
-from saas_platform.cli.main import app as cli_app
 from saas_platform.core.runtime import Runtime
 from tests.audit.support import entries
-from tests.conftest import TEST_SECRET_KEY
+from tests.fixtures.audit import cli_env, record_steps, tamper, verify_cli
 
-
-@pytest.fixture
-def cli_env(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.chdir(tmp_path)  # no stray .env is read
-    return {
-        "SAAS_DATABASE_URL": database_url,
-        "SAAS_DATA_DIR": str(tmp_path / "data"),
-        "SAAS_SECRET_KEY": TEST_SECRET_KEY,
-        "SAAS_LOG_LEVEL": "WARNING",
-    }
-
-
-async def verify_cli(env: dict[str, str]) -> Result:
-    # The command runs its own event loop, so it gets a thread of its own.
-    return await asyncio.to_thread(
-        CliRunner().invoke, cli_app, ["audit", "verify"], env=env, catch_exceptions=False
-    )
-
-
-async def record_steps(runtime: Runtime, count: int) -> None:
-    for step in range(count):
-        async with runtime.db.transaction() as session:
-            await audit.record(
-                session,
-                action="test.step",
-                resource_type="thing",
-                resource_id=str(step),
-                new_values={"step": step, "note": f"entry {step}"},
-            )
-
-
-def tamper(database_url: str, statement: str, params: tuple[Any, ...] = ()) -> None:
-    """Run ``statement`` on audit_log with its trigger off, as a superuser could."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
-        try:
-            conn.execute(statement, params)
-        finally:
-            conn.execute("ALTER TABLE audit_log ENABLE TRIGGER USER")
+__all__ = ["cli_env"]  # the fixture, imported so this module's tests can use it
 
 
 @pytest.mark.parametrize(

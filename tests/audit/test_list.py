@@ -15,8 +15,8 @@ from saas_platform.core.clock import FrozenClock
 from saas_platform.core.runtime import Runtime
 from saas_platform.users import service as users
 from tests.audit.support import entries, make_tenant
-from tests.core.test_errors import assert_envelope
 from tests.fixtures.auth import DEFAULT_PASSWORD, LoggedIn, login, platform_admin
+from tests.fixtures.errors import assert_envelope
 
 LOGS = "/api/v1/audit/logs"
 MARCH_1 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)

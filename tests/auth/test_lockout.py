@@ -7,8 +7,8 @@ from datetime import timedelta
 import httpx
 
 from saas_platform.core.clock import FrozenClock
-from tests.core.test_errors import assert_envelope
 from tests.fixtures.auth import DEFAULT_PASSWORD, register
+from tests.fixtures.errors import assert_envelope
 
 
 async def _attempt(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:

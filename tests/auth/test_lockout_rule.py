@@ -15,8 +15,8 @@ from fastapi import FastAPI
 
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.security import password_hasher
-from tests.core.test_errors import assert_envelope
 from tests.fixtures.auth import DEFAULT_PASSWORD, register
+from tests.fixtures.errors import assert_envelope
 from tests.fixtures.smtp import Inbox, ReceivedMail
 
 WRONG = "not-the-password-at-all"

@@ -6,8 +6,8 @@ import httpx
 
 from saas_platform.core.clock import FrozenClock
 from saas_platform.core.runtime import Runtime
-from tests.core.test_errors import assert_envelope
 from tests.fixtures.auth import login, register
+from tests.fixtures.errors import assert_envelope
 from tests.fixtures.smtp import Inbox
 
 NEW_PASSWORD = "a-brand-new-passphrase"

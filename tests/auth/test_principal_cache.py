@@ -36,9 +36,9 @@ from saas_platform.core.errors import Unauthorized
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.settings import Settings
 from saas_platform.users.models import User
-from tests.conftest import TEST_SECRET_KEY
-from tests.core.test_errors import assert_envelope
 from tests.fixtures.auth import DEFAULT_PASSWORD, LoggedIn, login, platform_admin, register
+from tests.fixtures.errors import assert_envelope
+from tests.fixtures.settings import TEST_SECRET_KEY
 
 ME = "/api/v1/auth/me"
 # How long a change committed elsewhere may take to reach the cache (NOTIFY, then the

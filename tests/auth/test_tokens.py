@@ -10,8 +10,8 @@ import httpx
 import jwt
 
 from saas_platform.core.clock import FrozenClock
-from tests.core.test_errors import assert_envelope
 from tests.fixtures.auth import login, register
+from tests.fixtures.errors import assert_envelope
 
 
 def _b64(data: dict[str, object]) -> str:

@@ -18,12 +18,12 @@ from saas_platform.backups.archive import ArchiveInvalid, ArchiveLimits, inspect
 from saas_platform.backups.models import Backup
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.settings import Settings
-from tests.backups.support import ready_tenant
-from tests.backups.test_cli import cli
 from tests.fixtures.auth import platform_admin, verified_user
+from tests.fixtures.backups import ready_tenant
+from tests.fixtures.cli import cli
 from tests.fixtures.odoo import EmulatorProcess
+from tests.fixtures.provisioning import add_host
 from tests.fixtures.smtp import Inbox
-from tests.instances.test_provisioning import add_host
 
 MANIFEST = {"odoo_dump": "1", "db_name": "probe", "version": "18.0", "major_version": "18.0"}
 MiB = 1024 * 1024

@@ -18,7 +18,8 @@ from sqlalchemy import select, text
 from saas_platform.backups.models import Backup
 from saas_platform.core.runtime import Runtime
 from saas_platform.events.models import OutboxEvent
-from tests.backups.support import (
+from tests.fixtures.auth import LoggedIn, verified_user
+from tests.fixtures.backups import (
     Tenant,
     download,
     ready_tenant,
@@ -26,11 +27,10 @@ from tests.backups.support import (
     take_backup,
     unique,
 )
-from tests.core.test_errors import assert_envelope
-from tests.fixtures.auth import LoggedIn, verified_user
+from tests.fixtures.errors import assert_envelope
 from tests.fixtures.odoo import EmulatorProcess
+from tests.fixtures.provisioning import add_host
 from tests.fixtures.smtp import Inbox
-from tests.instances.test_provisioning import add_host
 
 pytestmark = pytest.mark.slow
 

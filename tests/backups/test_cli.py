@@ -18,12 +18,12 @@ from typer.testing import CliRunner
 
 from saas_platform.cli.main import app
 from saas_platform.core.runtime import Runtime
-from tests.backups.support import Tenant, ready_tenant
-from tests.conftest import TEST_SECRET_KEY
 from tests.fixtures.auth import platform_admin, verified_user
+from tests.fixtures.backups import Tenant, ready_tenant
+from tests.fixtures.cli import cli, cli_env
 from tests.fixtures.odoo import EmulatorProcess
+from tests.fixtures.provisioning import add_host
 from tests.fixtures.smtp import Inbox
-from tests.instances.test_provisioning import add_host
 
 pytestmark = pytest.mark.slow
 
@@ -38,23 +38,6 @@ async def tenant(
     owner = await verified_user(client, runtime, inbox, "owner@example.com")
     await add_host(client, admin, odoo)
     return await ready_tenant(client, runtime, owner, odoo)
-
-
-def cli_env(runtime: Runtime) -> dict[str, str]:
-    return {
-        "SAAS_DATABASE_URL": runtime.database_url,
-        "SAAS_DATA_DIR": str(runtime.settings.data_dir),
-        "SAAS_SECRET_KEY": TEST_SECRET_KEY,
-        "SAAS_LOG_LEVEL": "WARNING",
-        "SAAS_ODOO_EMULATOR": "off",
-    }
-
-
-def cli(runtime: Runtime, args: list[str], stdin: str | None = None) -> tuple[int, str]:
-    result = CliRunner().invoke(
-        app, args, env=cli_env(runtime), input=stdin, catch_exceptions=False
-    )
-    return result.exit_code, result.output
 
 
 def cli_json(runtime: Runtime, args: list[str]) -> Any:

@@ -18,8 +18,8 @@ import pytest
 
 from saas_platform.backups.imports import import_archive
 from saas_platform.core.runtime import Runtime
-from tests.backups.support import Tenant, download, ready_tenant, restore, take_backup
 from tests.fixtures.auth import LoggedIn, platform_admin, verified_user
+from tests.fixtures.backups import Tenant, download, ready_tenant, restore, take_backup
 from tests.fixtures.odoo import made_for_host, running_emulator
 from tests.fixtures.smtp import Inbox
 

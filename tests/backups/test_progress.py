@@ -14,10 +14,10 @@ from saas_platform.backups import flows
 from saas_platform.backups.models import Backup, BackupStatus, BackupType
 from saas_platform.core.runtime import Runtime
 from saas_platform.instances.service import production_instance
-from tests.backups.support import ready_tenant
 from tests.fixtures.auth import LoggedIn
+from tests.fixtures.backups import ready_tenant
 from tests.fixtures.odoo import EmulatorProcess
-from tests.instances.test_provisioning import add_host
+from tests.fixtures.provisioning import add_host
 
 pytestmark = pytest.mark.slow
 

@@ -16,11 +16,11 @@ from saas_platform.backups.service import current_slot, schedule_due_backups
 from saas_platform.core.clock import FrozenClock
 from saas_platform.core.runtime import Runtime
 from saas_platform.tenants.tiers import BackupPolicy
-from tests.backups.support import ready_tenant
 from tests.fixtures.auth import LoggedIn, login, platform_admin, verified_user
+from tests.fixtures.backups import ready_tenant
 from tests.fixtures.odoo import EmulatorProcess
+from tests.fixtures.provisioning import add_host
 from tests.fixtures.smtp import Inbox
-from tests.instances.test_provisioning import add_host
 
 STARTER = BackupPolicy(daily=7, weekly=4, monthly=3, manual_quota=5, manual_retention_days=90)
 

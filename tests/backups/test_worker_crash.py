@@ -15,12 +15,12 @@ import pytest
 
 from saas_platform.backups.models import Backup
 from saas_platform.core.runtime import Runtime
-from tests.backups.support import ready_tenant
 from tests.fixtures.auth import platform_admin, verified_user
+from tests.fixtures.backups import ready_tenant
 from tests.fixtures.odoo import EmulatorProcess
+from tests.fixtures.provisioning import add_host
 from tests.fixtures.smtp import Inbox
-from tests.instances.test_provisioning import add_host
-from tests.instances.test_worker_crash import worker
+from tests.fixtures.workers import worker
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from saas_platform.cli.main import app
-from tests.conftest import TEST_SECRET_KEY
+from tests.fixtures.settings import TEST_SECRET_KEY
 
 
 @pytest.fixture

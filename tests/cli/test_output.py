@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from saas_platform.cli.main import app
 from saas_platform.core.runtime import Runtime
 from saas_platform.instances.hosts.models import HostStatus, OdooHost
-from tests.conftest import TEST_SECRET_KEY
+from tests.fixtures.settings import TEST_SECRET_KEY
 
 
 @pytest.fixture

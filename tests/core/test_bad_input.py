@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from saas_platform.core.pagination import Page
-from tests.core.test_errors import assert_envelope
 from tests.fixtures.auth import LoggedIn
+from tests.fixtures.errors import assert_envelope
 from tests.fixtures.tenants import create_tenant
 
 STRONG = "a-fine-long-passphrase"

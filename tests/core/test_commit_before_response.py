@@ -14,13 +14,13 @@ import psycopg
 import pytest
 
 from saas_platform.core.runtime import Runtime
-from tests.backups.support import ready_tenant
-from tests.core.test_errors import assert_envelope
 from tests.fixtures.auth import DEFAULT_PASSWORD, LoggedIn, login, register
+from tests.fixtures.backups import ready_tenant
 from tests.fixtures.commits import slow_commits
+from tests.fixtures.errors import assert_envelope
 from tests.fixtures.odoo import EmulatorProcess
+from tests.fixtures.provisioning import add_host, subdomain
 from tests.fixtures.smtp import Inbox
-from tests.instances.test_provisioning import add_host, subdomain
 
 HTTP_TIMEOUT = httpx.Timeout(60.0)
 

@@ -20,8 +20,8 @@ from saas_platform.core.runtime import Runtime
 from saas_platform.tenants.models import Membership
 from saas_platform.users.models import User
 from saas_platform.users.service import EmailTaken
-from tests.core.test_errors import assert_envelope
 from tests.fixtures.auth import LoggedIn, platform_admin, register
+from tests.fixtures.errors import assert_envelope
 from tests.fixtures.tenants import create_tenant
 
 PASSWORD = "a-fine-long-passphrase"

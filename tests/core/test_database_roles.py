@@ -5,9 +5,7 @@ audit log's append-only trigger; an external superuser URL is warned about."""
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psycopg
@@ -18,28 +16,9 @@ from saas_platform.audit import checkpoints
 from saas_platform.audit import service as audit
 from saas_platform.core.embedded_postgres import AUDIT_ROLE, EMULATOR_ROLE, PLATFORM_ROLE
 from saas_platform.core.runtime import Runtime
-from saas_platform.core.settings import Settings
-from tests.conftest import TEST_SECRET_KEY
+from tests.fixtures.embedded import embedded_dir, embedded_settings
 
-
-def embedded_settings(data_dir: Path, **values: object) -> Settings:
-    defaults: dict[str, object] = {
-        "env": "test",
-        "data_dir": data_dir,
-        "secret_key": TEST_SECRET_KEY,
-        "odoo_emulator": "off",
-        "log_format": "text",
-    }
-    return Settings(_env_file=None, **(defaults | values))  # type: ignore[call-arg, arg-type]
-
-
-@pytest.fixture
-def embedded_dir() -> Iterator[Path]:
-    """A data dir outside pytest's tmp root: a pytest session starting elsewhere on the
-    machine makes that root 0700, which locks out the embedded server's system user."""
-    root = Path(tempfile.mkdtemp(prefix="saas-test-embedded-"))
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
+__all__ = ["embedded_dir"]  # the fixture, imported for this module's tests
 
 
 @pytest.fixture

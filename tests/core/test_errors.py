@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 
-TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-
-
-def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    request_id = response.headers.get("x-request-id")
-    assert request_id
-    body = response.json()
-    assert set(body) == {"error"}
-    error = body["error"]
-    assert set(error) == {"code", "message", "details", "request_id", "timestamp"}
-    assert error["code"] == code
-    assert isinstance(error["message"], str) and error["message"]
-    assert isinstance(error["details"], dict)
-    assert error["request_id"] == request_id
-    assert TIMESTAMP.match(error["timestamp"])
-    return error  # type: ignore[no-any-return]
+from tests.fixtures.errors import assert_envelope
 
 
 async def test_malformed_json(client: httpx.AsyncClient) -> None:

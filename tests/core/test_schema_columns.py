@@ -28,8 +28,8 @@ from saas_platform.instances.models import InstanceTransition
 from saas_platform.tenants import rules
 from saas_platform.tenants.models import Invitation, Tenant
 from saas_platform.users.models import User
-from tests.core.test_errors import assert_envelope
 from tests.fixtures.auth import LoggedIn
+from tests.fixtures.errors import assert_envelope
 
 # Where a text field's value goes when it is not a column of its own.
 NOT_STORED = "not stored as sent (hashed, encrypted into a Text column, or only compared)"

@@ -28,8 +28,8 @@ from saas_platform.backups.models import Backup, Restore
 from saas_platform.core.runtime import Runtime
 from saas_platform.instances.models import Instance
 from saas_platform.instances.service import DELETE_TASK, PROVISION_TASK
-from tests.e2e.crash import CrashableServe, drop_emulator_databases
 from tests.fixtures.auth import LoggedIn
+from tests.fixtures.crash import CrashableServe, drop_emulator_databases
 from tests.fixtures.odoo import databases
 from tests.fixtures.smtp import SmtpServer
 

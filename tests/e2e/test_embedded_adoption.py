@@ -12,8 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.core.test_database_roles import embedded_dir
-from tests.e2e.test_serve import ServeProcess
+from tests.fixtures.embedded import embedded_dir
+from tests.fixtures.serve import ServeProcess
 from tests.fixtures.smtp import SmtpServer
 
 pytestmark = pytest.mark.slow

@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from saas_platform.core.runtime import Runtime
-from tests.e2e.crash import CrashableServe, drop_emulator_databases
 from tests.fixtures.auth import LoggedIn
+from tests.fixtures.crash import CrashableServe, drop_emulator_databases
+from tests.fixtures.provisioning import provision_jobs
 from tests.fixtures.smtp import SmtpServer
-from tests.instances.test_resume import provision_jobs
 
 pytestmark = pytest.mark.slow
 

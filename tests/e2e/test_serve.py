@@ -7,8 +7,6 @@ import asyncio
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,87 +17,10 @@ import pytest
 
 from saas_platform.core.serving import listen_on
 from tests.fixtures.auth import DEFAULT_PASSWORD, LoggedIn, login
+from tests.fixtures.serve import ServeProcess
 from tests.fixtures.smtp import SmtpServer, free_port
 
 pytestmark = pytest.mark.slow
-
-SAAS = str(Path(sys.executable).parent / "saas")
-
-
-class ServeProcess:
-    def __init__(self, workdir: Path, smtp_port: int, port: int | None = None) -> None:
-        self.workdir = workdir
-        self.port = port or free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("SAAS_")} | {
-            "SAAS_MAIL_BACKEND": "smtp",
-            "SAAS_SMTP_HOST": "127.0.0.1",
-            "SAAS_SMTP_PORT": str(smtp_port),
-            "SAAS_PUBLIC_URL": self.base_url,
-            "SAAS_LOG_LEVEL": "WARNING",
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def launch(self) -> subprocess.Popen[bytes]:
-        """Start ``saas serve``, its output appended to ``serve.log``; waits for nothing."""
-        self.log = open(self.workdir / "serve.log", "ab")
-        self.proc = subprocess.Popen(
-            [SAAS, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=self.workdir,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        return self.proc
-
-    def start(self) -> None:
-        self.launch()
-        assert self.proc is not None
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, (self.workdir / "serve.log").read_text()
-            try:
-                if httpx.get(self.base_url + "/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError("saas serve did not answer /health within 90 s")
-
-    def stop(self) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=60)
-        self.log.close()
-        return code
-
-    def run_cli(self, *args: str, stdin: str | None = None, timeout: float = 120) -> Any:
-        """Another ``saas`` command on the same data dir and settings."""
-        return subprocess.run(
-            [SAAS, *args],
-            cwd=self.workdir,
-            env=self.env,
-            input=stdin.encode() if stdin is not None else None,
-            capture_output=True,
-            timeout=timeout,
-        )
-
-    def emulator_pids(self) -> list[int]:
-        """The built-in emulator: the child of this server that runs ``odoo-emulator``."""
-        assert self.proc is not None
-        pids = []
-        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
-            try:  # threads and children come and go while this reads
-                children = (task / "children").read_text().split()
-            except FileNotFoundError:
-                continue
-            for pid in children:
-                try:
-                    if b"odoo-emulator" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                        pids.append(int(pid))
-                except FileNotFoundError:
-                    pass
-        return pids
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_serve import SAAS, ServeProcess
 from tests.fixtures.auth import DEFAULT_PASSWORD
+from tests.fixtures.odoo import SAAS
+from tests.fixtures.serve import ServeProcess
 from tests.fixtures.smtp import SmtpServer
 
 pytestmark = pytest.mark.slow

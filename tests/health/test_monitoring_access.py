@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.core.test_errors import assert_envelope
 from tests.fixtures.auth import LoggedIn
+from tests.fixtures.errors import assert_envelope
 
 MONITORING_TOKEN = "scraper-token-0123456789abcdef0123456789"
 DETAIL = ("/health/detailed", "/metrics")

@@ -15,12 +15,12 @@ import httpx
 import pytest
 
 from saas_platform.core.runtime import Runtime
-from tests.backups.support import Tenant, download, ready_tenant, restore
-from tests.core.test_errors import assert_envelope
 from tests.fixtures.auth import LoggedIn, verified_user
+from tests.fixtures.backups import Tenant, download, ready_tenant, restore
+from tests.fixtures.errors import assert_envelope
 from tests.fixtures.odoo import EmulatorProcess, RpcError, databases
+from tests.fixtures.provisioning import add_host, subdomain
 from tests.fixtures.smtp import Inbox
-from tests.instances.test_provisioning import add_host, subdomain
 
 pytestmark = pytest.mark.slow
 

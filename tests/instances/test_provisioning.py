@@ -9,45 +9,12 @@ import httpx
 import pytest
 
 from saas_platform.core.runtime import Runtime
-from tests.core.test_errors import assert_envelope
 from tests.fixtures.auth import LoggedIn
+from tests.fixtures.errors import assert_envelope
 from tests.fixtures.odoo import EmulatorProcess, RpcError, databases
+from tests.fixtures.provisioning import add_host, subdomain, until_settled
 
 pytestmark = pytest.mark.slow
-
-
-async def add_host(
-    client: httpx.AsyncClient, admin: LoggedIn, odoo: EmulatorProcess, **extra: Any
-) -> dict[str, Any]:
-    response = await client.post(
-        "/api/v1/admin/odoo-hosts",
-        json={
-            "name": f"emulator-{uuid.uuid4().hex[:6]}",
-            "url": odoo.url,
-            "master_password": odoo.master_password,
-            "odoo_version": odoo.version,
-            "capacity": 50,
-            "postgres_url": odoo.postgres_url,
-            **extra,
-        },
-        headers=admin.headers,
-    )
-    assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
-def subdomain() -> str:
-    return "t" + uuid.uuid4().hex[:10]
-
-
-async def until_settled(
-    client: httpx.AsyncClient, runtime: Runtime, tenant_id: str, headers: dict[str, str]
-) -> dict[str, Any]:
-    """Run due jobs, then read the tenant (what polling a live server would show)."""
-    await runtime.run_pending_jobs()
-    response = await client.get(f"/api/v1/tenants/{tenant_id}", headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
 
 
 async def test_end_to_end_tenant_gets_a_working_odoo(

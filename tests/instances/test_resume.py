@@ -13,21 +13,9 @@ from saas_platform.instances import service as instances
 from saas_platform.users.models import User
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.odoo import EmulatorProcess
-from tests.instances.test_provisioning import add_host, subdomain, until_settled
+from tests.fixtures.provisioning import add_host, provision_jobs, subdomain, until_settled
 
 pytestmark = pytest.mark.slow
-
-
-async def provision_jobs(runtime: Runtime, instance_id: str) -> list[tuple[str, int]]:
-    async with runtime.db.engine.connect() as conn:
-        rows = await conn.execute(
-            text(
-                "SELECT status::text, attempts FROM procrastinate_jobs"
-                " WHERE task_name = :task AND args->>'instance_id' = :id"
-            ),
-            {"task": instances.PROVISION_TASK, "id": instance_id},
-        )
-        return [(row[0], row[1]) for row in rows]
 
 
 async def test_resume_waiting_with_the_job_queued_succeeds_and_the_job_runs_once(

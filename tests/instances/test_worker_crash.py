@@ -2,104 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import signal
-import subprocess
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
 
 from saas_platform.core.runtime import Runtime
-from saas_platform.instances.models import Instance
-from tests.conftest import TEST_SECRET_KEY
 from tests.fixtures.auth import LoggedIn, platform_admin, verified_user
-from tests.fixtures.odoo import SAAS, EmulatorProcess, databases
+from tests.fixtures.odoo import EmulatorProcess, databases
+from tests.fixtures.provisioning import add_host
 from tests.fixtures.smtp import Inbox
-from tests.instances.test_provisioning import add_host
+from tests.fixtures.workers import kill_inside_then_finish
 
 pytestmark = pytest.mark.slow
-
-
-def worker(
-    database_url: str,
-    data_dir: Path,
-    log: Path,
-    faults: dict[str, str] | None = None,
-    extra_env: dict[str, str] | None = None,
-) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAAS_")} | {
-        "SAAS_ENV": "test",
-        "SAAS_DATABASE_URL": database_url,
-        "SAAS_SECRET_KEY": TEST_SECRET_KEY,
-        "SAAS_DATA_DIR": str(data_dir),
-        "SAAS_WORKER_HEARTBEAT_SECONDS": "0.5",
-        "SAAS_STALLED_WORKER_SECONDS": "2",
-        "SAAS_LOG_LEVEL": "INFO",
-        "SAAS_LOG_FORMAT": "text",
-        "SAAS_FAULTS": json.dumps(faults or {}),
-        **(extra_env or {}),
-    }
-    with open(log, "ab") as out:
-        return subprocess.Popen([SAAS, "worker"], env=env, stdout=out, stderr=out)
-
-
-async def instance_of(runtime: Runtime, tenant_id: str) -> Instance:
-    async with runtime.db.sessionmaker() as session:
-        found = (
-            await session.execute(
-                select(Instance).where(Instance.tenant_id == uuid.UUID(tenant_id))
-            )
-        ).scalar_one()
-        return found
-
-
-async def wait_for(
-    runtime: Runtime, tenant_id: str, condition: str, timeout: float = 60
-) -> Instance:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        instance = await instance_of(runtime, tenant_id)
-        if eval(condition, {}, {"i": instance}):
-            return instance
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{condition} not reached: {instance.status} / {instance.step}")
-        await asyncio.sleep(0.1)
-
-
-async def kill_inside_then_finish(
-    runtime: Runtime,
-    database_url: str,
-    tmp_path: Path,
-    tenant_id: str,
-    *,
-    fault: str,
-    reached: str,
-    extra_env: dict[str, str],
-) -> Instance:
-    """A worker held inside the step ``fault`` names (it sleeps there) is killed with
-    SIGKILL once ``reached`` holds; a second worker then finishes the job. Returns the
-    instance when it is ready."""
-    first = worker(
-        database_url, tmp_path / "w1", tmp_path / "w1.log", {fault: "sleep:120"}, extra_env
-    )
-    try:
-        stuck = await wait_for(runtime, tenant_id, reached)
-        assert stuck.status == "provisioning"
-        await asyncio.sleep(0.5)  # well inside the step
-    finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait()
-    second = worker(database_url, tmp_path / "w2", tmp_path / "w2.log", extra_env=extra_env)
-    try:
-        return await wait_for(runtime, tenant_id, "i.status == 'ready'")
-    finally:
-        second.terminate()
-        second.wait(timeout=60)
 
 
 async def test_sigkill_mid_provisioning_then_another_worker_finishes(

@@ -11,9 +11,9 @@ import pytest
 from saas_platform.app import create_app
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.settings import Settings
-from tests.conftest import TEST_SECRET_KEY
-from tests.core.test_errors import assert_envelope
 from tests.fixtures.auth import login, platform_admin, register
+from tests.fixtures.errors import assert_envelope
+from tests.fixtures.settings import TEST_SECRET_KEY
 
 
 @pytest.fixture

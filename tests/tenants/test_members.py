@@ -10,8 +10,8 @@ import pytest
 
 from saas_platform.core.clock import FrozenClock
 from saas_platform.core.runtime import Runtime
-from tests.core.test_errors import assert_envelope
 from tests.fixtures.auth import DEFAULT_PASSWORD, LoggedIn, login, register
+from tests.fixtures.errors import assert_envelope
 from tests.fixtures.smtp import Inbox
 from tests.fixtures.tenants import create_tenant
 

@@ -4,8 +4,8 @@ import httpx
 import pytest
 
 from saas_platform.core.runtime import Runtime
-from tests.core.test_errors import assert_envelope
 from tests.fixtures.auth import LoggedIn, login, platform_admin, register, verified_user
+from tests.fixtures.errors import assert_envelope
 from tests.fixtures.smtp import Inbox
 from tests.fixtures.tenants import create_tenant
 

@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 
 from saas_platform.core.runtime import Runtime
-from tests.core.test_errors import assert_envelope
 from tests.fixtures.auth import LoggedIn, login, register, verified_user
+from tests.fixtures.errors import assert_envelope
 from tests.fixtures.smtp import Inbox
 from tests.fixtures.tenants import create_tenant
 

@@ -18,9 +18,9 @@ from saas_platform.core.embedded_postgres import EMULATOR_ROLE
 from saas_platform.core.runtime import EMBEDDED_DATABASE, Runtime
 from saas_platform.instances.hosts.emulator import BuiltinEmulator
 from saas_platform.instances.hosts.models import OdooHost
-from tests.backups.support import ready_tenant, restore, take_backup
-from tests.core.test_database_roles import embedded_dir, embedded_settings
 from tests.fixtures.auth import platform_admin, verified_user
+from tests.fixtures.backups import ready_tenant, restore, take_backup
+from tests.fixtures.embedded import embedded_dir, embedded_settings
 from tests.fixtures.odoo import EmulatorProcess
 from tests.fixtures.smtp import Inbox, SmtpServer, free_port
 

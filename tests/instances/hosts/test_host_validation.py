@@ -20,10 +20,10 @@ from typer.testing import CliRunner
 from saas_platform.cli.main import app as cli_app
 from saas_platform.core.db import with_database
 from saas_platform.core.embedded_postgres import EmbeddedPostgres
-from tests.conftest import TEST_SECRET_KEY
-from tests.core.test_errors import assert_envelope
 from tests.fixtures.auth import LoggedIn
+from tests.fixtures.errors import assert_envelope
 from tests.fixtures.odoo import EmulatorProcess
+from tests.fixtures.settings import TEST_SECRET_KEY
 from tests.fixtures.smtp import free_port
 
 pytestmark = pytest.mark.slow

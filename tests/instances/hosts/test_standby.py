@@ -18,7 +18,8 @@ from saas_platform.instances.hosts.models import StandbyDatabase, StandbyStatus
 from saas_platform.instances.models import Instance
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.odoo import EmulatorProcess, databases
-from tests.instances.test_provisioning import add_host, subdomain, until_settled
+from tests.fixtures.provisioning import add_host, subdomain, until_settled
+from tests.fixtures.standby import fill
 
 pytestmark = pytest.mark.slow
 
@@ -26,16 +27,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     return {"standby_databases_per_host": 2}
-
-
-async def fill(runtime: Runtime) -> None:
-    """Run the pool job until it has nothing left to do."""
-    for _ in range(20):
-        result = await standby.tend(runtime)
-        assert result is not standby.TendResult.LATER
-        if result is standby.TendResult.DONE:
-            return
-    raise AssertionError("the pool job never settled")
 
 
 async def rows(runtime: Runtime) -> list[StandbyDatabase]:

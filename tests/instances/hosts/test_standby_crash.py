@@ -19,10 +19,10 @@ from saas_platform.instances.hosts import standby
 from saas_platform.instances.hosts.models import StandbyDatabase, StandbyStatus
 from tests.fixtures.auth import platform_admin, verified_user
 from tests.fixtures.odoo import EmulatorProcess, databases
+from tests.fixtures.provisioning import add_host
 from tests.fixtures.smtp import Inbox
-from tests.instances.hosts.test_standby import fill
-from tests.instances.test_provisioning import add_host
-from tests.instances.test_worker_crash import kill_inside_then_finish, worker
+from tests.fixtures.standby import fill
+from tests.fixtures.workers import kill_inside_then_finish, worker
 
 pytestmark = pytest.mark.slow
 

@@ -21,7 +21,7 @@ from saas_platform.instances.hosts import standby, templates
 from saas_platform.instances.hosts.models import OdooHost, StandbyDatabase
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.odoo import EmulatorProcess, databases
-from tests.instances.test_provisioning import add_host, subdomain
+from tests.fixtures.provisioning import add_host, subdomain
 
 pytestmark = pytest.mark.slow
 
