@@ -6,19 +6,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 
 import pytest
 
 from saas_platform.odoo.rpc_driver import RpcDriver
+from tests.fixtures.odoo import OdooTarget as Target
 from tests.fixtures.odoo import running_emulator
-
-
-@dataclass
-class Target:
-    url: str
-    master_password: str
-    postgres_url: str | None
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from saas_platform.odoo.rpc_driver import RpcDriver
 from tests.fixtures.smtp import free_port
 
 if TYPE_CHECKING:
-    from tests.odoo.conftest import Target
+    from tests.fixtures.odoo import OdooTarget as Target
 
 pytestmark = pytest.mark.slow
 

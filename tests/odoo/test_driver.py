@@ -22,7 +22,7 @@ from saas_platform.odoo.errors import OdooFault
 from saas_platform.odoo.rpc_driver import RpcDriver
 
 if TYPE_CHECKING:
-    from tests.odoo.conftest import Target
+    from tests.fixtures.odoo import OdooTarget as Target
 
 pytestmark = pytest.mark.slow
 
