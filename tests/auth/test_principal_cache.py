@@ -36,6 +36,7 @@ from saas_platform.core.errors import Unauthorized
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.settings import Settings
 from saas_platform.users.models import User
+from saas_platform.wiring import build_runtime
 from tests.conftest import TEST_SECRET_KEY
 from tests.core.test_errors import assert_envelope
 from tests.fixtures.auth import DEFAULT_PASSWORD, LoggedIn, login, platform_admin, register
@@ -450,7 +451,7 @@ async def test_truncate_forgets_everyone(client: httpx.AsyncClient, runtime: Run
 async def other_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """A second API process on the same database (same settings, same secret key)."""
     assert settings.database_url is not None
-    rt = Runtime(settings, database_url=settings.database_url, secret_key=TEST_SECRET_KEY)
+    rt = build_runtime(settings, database_url=settings.database_url, secret_key=TEST_SECRET_KEY)
     yield rt
     await rt.close()
 

@@ -11,6 +11,7 @@ import pytest
 from saas_platform.app import create_app
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.settings import Settings
+from saas_platform.wiring import build_runtime
 from tests.conftest import TEST_SECRET_KEY
 from tests.core.test_errors import assert_envelope
 from tests.fixtures.auth import login, platform_admin, register
@@ -161,7 +162,7 @@ async def test_two_api_processes_share_one_budget_in_redis(settings: Settings) -
     apps = []
     runtimes = []
     for _ in range(2):
-        rt = Runtime(settings, database_url=settings.database_url, secret_key=TEST_SECRET_KEY)
+        rt = build_runtime(settings, database_url=settings.database_url, secret_key=TEST_SECRET_KEY)
         runtimes.append(rt)
         apps.append(create_app(settings, runtime=rt))
     clients = [

@@ -59,6 +59,7 @@ from sqlalchemy.sql.elements import (
 
 from saas_platform.auth.models import AuthSession
 from saas_platform.core import clock
+from saas_platform.core.runtime import Runtime
 from saas_platform.users.models import User
 
 logger = logging.getLogger(__name__)
@@ -575,3 +576,19 @@ class ChangeListener:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._down()
+
+
+def build_principal_cache(runtime: Runtime) -> PrincipalCache:
+    """The cache of a runtime (its part, ``core.runtime.RuntimeParts``), tracking the
+    commits of the runtime's sessions."""
+    cache = PrincipalCache(runtime.database_url, runtime.settings.auth_cache_seconds)
+    cache.track(runtime.db.session_class)
+    return cache
+
+
+def principal_cache_of(runtime: Runtime) -> PrincipalCache:
+    """The runtime's principal cache, as the type this module built it."""
+    cache = runtime.principal_cache
+    if not isinstance(cache, PrincipalCache):
+        raise TypeError(f"the runtime's principal cache is a {type(cache).__name__}")
+    return cache

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.audit import service as audit
 from saas_platform.auth.models import ActionToken, AuthSession, LoginThrottle, RefreshToken
-from saas_platform.auth.principal_cache import CachedPrincipal
+from saas_platform.auth.principal_cache import CachedPrincipal, principal_cache_of
 from saas_platform.core import clock
 from saas_platform.core.client import ClientInfo
 from saas_platform.core.crypto import hash_token, new_token
@@ -124,7 +124,7 @@ async def authenticate(runtime: Runtime, access_token: str) -> Principal:
     opens no transaction.
     """
     claims = runtime.access_tokens.decode(access_token)
-    found = await runtime.principal_cache.get(claims.session_id)
+    found = await principal_cache_of(runtime).get(claims.session_id)
     if found is None or found.user_id != claims.user_id:
         raise Unauthorized("Invalid access token")
     if found.session_ended:
