@@ -31,6 +31,7 @@ from saas_platform.auth import principal_cache as principal_cache_module
 from saas_platform.auth.models import AuthSession
 from saas_platform.auth.principal_cache import PrincipalCache
 from saas_platform.auth.service import authenticate
+from saas_platform.core import notifications
 from saas_platform.core.clock import FrozenClock
 from saas_platform.core.errors import Unauthorized
 from saas_platform.core.runtime import Runtime
@@ -837,7 +838,7 @@ async def test_a_change_made_while_the_listener_pings_is_seen_by_the_next_reques
         return await _SlowPingConnection.connect(listener.database_url, autocommit=True)
 
     monkeypatch.setattr(listener, "_connect", connect)
-    monkeypatch.setattr(principal_cache_module, "PING_INTERVAL_SECONDS", 0.3)
+    monkeypatch.setattr(notifications, "PING_INTERVAL_SECONDS", 0.3)
     user = await new_user(client, "ping@example.com")
     await listening(runtime)
     marker = uuid.uuid4()
