@@ -25,11 +25,11 @@ from saas_platform.core.openapi import document_errors
 from saas_platform.core.ratelimit_middleware import RateLimitMiddleware
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.settings import Settings, get_settings
+from saas_platform.directory.router import router as users_router
 from saas_platform.health.router import router as health_router
 from saas_platform.instances.hosts.router import router as hosts_router
 from saas_platform.instances.router import router as instances_router
 from saas_platform.tenants.router import router as tenants_router
-from saas_platform.users.router import router as users_router
 from saas_platform.wiring import start_runtime, wire
 
 logger = logging.getLogger(__name__)

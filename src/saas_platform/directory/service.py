@@ -1,5 +1,9 @@
 """The /users API's rules: who may list, create, read, change and delete which accounts.
 
+Above tenants and auth on the ladder (docs/decisions/0007-package-ladder.md): creating an
+account here may add it to a tenant and mail it a link, which ``users`` (account rows and
+their own rules) must not know about.
+
 Platform admins may do everything. A tenant owner or admin may create users into their
 tenants and list the users of those tenants. Everyone may read and update themself.
 Anyone else's account answers 404 (``USER_NOT_FOUND``).
