@@ -14,7 +14,6 @@ from starlette.types import ASGIApp
 
 from saas_platform import __version__
 from saas_platform.admin.router import router as admin_router
-from saas_platform.audit.router import router as audit_router
 from saas_platform.auth.router import router as auth_router
 from saas_platform.backups.router import router as backups_router
 from saas_platform.core.docs import install_offline_docs
@@ -29,6 +28,7 @@ from saas_platform.directory.router import router as users_router
 from saas_platform.health.router import router as health_router
 from saas_platform.instances.hosts.router import router as hosts_router
 from saas_platform.instances.router import router as instances_router
+from saas_platform.logs.router import router as audit_router
 from saas_platform.tenants.router import router as tenants_router
 from saas_platform.wiring import start_runtime, wire
 
