@@ -22,7 +22,8 @@ from saas_platform.auth.service import AuthService
 from saas_platform.core.client import ClientInfo
 from saas_platform.core.errors import Forbidden, ValidationFailed
 from saas_platform.core.runtime import Runtime
-from saas_platform.tenants.models import Membership, TenantRole
+from saas_platform.tenants.models import Membership
+from saas_platform.tenants.rules import managed_tenants
 from saas_platform.tenants.service import TenantService
 from saas_platform.users import service as users
 from saas_platform.users.models import PlatformRole, User
@@ -59,10 +60,8 @@ class UserDirectory:
             )
         if actor.is_platform_admin:
             return stmt
-        managed = select(Membership.tenant_id).where(
-            Membership.user_id == actor.id,
-            Membership.role.in_((TenantRole.OWNER.value, TenantRole.ADMIN.value)),
-        )
+        # Deleted tenants count, as they always did here: their members stay visible.
+        managed = managed_tenants(actor.id, include_gone=True)
         colleagues = select(Membership.user_id).where(Membership.tenant_id.in_(managed))
         return stmt.where(or_(User.id == actor.id, User.id.in_(colleagues)))
 
