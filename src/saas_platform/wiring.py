@@ -36,6 +36,7 @@ from saas_platform.core.schedule import (
     TEND_STANDBY_POOLS_TASK,
 )
 from saas_platform.core.settings import Settings
+from saas_platform.tenants import registration as tenant_registration
 from saas_platform.tenants.plans import rate_limit_plan
 
 _wired = False
@@ -66,6 +67,7 @@ def wire() -> None:
     if _wired:
         return
     core_runtime.provide_parts(RUNTIME_PARTS)
+    tenant_registration.connect()  # a registration asking for a tenant creates it
     _wired = True
 
 

@@ -1,23 +1,39 @@
-"""Registration and email verification."""
+"""Registration and email verification.
+
+A registration may ask for a tenant (seed 002). Tenants sit above auth on the ladder
+(docs/decisions/0007-package-ladder.md), so auth asks through two providers declared here
+and answered by ``tenants/registration.py`` (connected in ``saas_platform.wiring``):
+:data:`SIGNUP_SUBDOMAIN` checks the subdomain before anything is created, and
+:data:`SIGNUP_TENANT` creates the tenant, in the caller's transaction.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.audit import service as audit
+from saas_platform.auth.schemas import SignupTenant
 from saas_platform.auth.sessions import Sessions
 from saas_platform.auth.tokens import VERIFY_EMAIL
 from saas_platform.core import clock
 from saas_platform.core.client import ClientInfo
 from saas_platform.core.errors import AppError, conflict_for
+from saas_platform.core.hooks import Provider
+from saas_platform.core.runtime import Runtime
 from saas_platform.mail.service import Mail, queue_mail
-from saas_platform.tenants.models import Tenant
-from saas_platform.tenants.rules import subdomain_of
-from saas_platform.tenants.service import TenantService, check_subdomain_available
 from saas_platform.users import service as users
 from saas_platform.users.models import User
+
+# (session, runtime, the subdomain asked for) -> the subdomain to use; raises the error to
+# answer when it is malformed, taken or held.
+SIGNUP_SUBDOMAIN: Provider[[AsyncSession, Runtime, str], str] = Provider("auth.signup_subdomain")
+# (session, runtime, the new owner, tenant name, subdomain, client) -> the tenant created.
+SIGNUP_TENANT: Provider[
+    [AsyncSession, Runtime, User, str, str, ClientInfo | None], SignupTenant
+] = Provider("auth.signup_tenant")
 
 
 class Registration(Sessions):
@@ -34,16 +50,13 @@ class Registration(Sessions):
         tenant_name: str | None = None,
         subdomain: str | None = None,
         client: ClientInfo | None = None,
-    ) -> tuple[User, Tenant | None]:
+    ) -> tuple[User, SignupTenant | None]:
         """Create the account; with ``tenant_name`` and ``subdomain``, also the tenant: at
         once when verification is off, else when the address is verified."""
         verified = not self.settings.require_email_verification
         if subdomain is not None:
-            subdomain = subdomain_of(subdomain, self.settings.base_domain)
             # Refuse a bad subdomain before anything is created.
-            await check_subdomain_available(
-                self.session, subdomain, grace_days=self.settings.subdomain_grace_days
-            )
+            subdomain = await SIGNUP_SUBDOMAIN.ask(self.session, self.runtime, subdomain)
         user = await users.create_user(
             self.session,
             email=email,
@@ -53,11 +66,11 @@ class Registration(Sessions):
             last_name=last_name,
             email_verified=verified,
         )
-        tenant: Tenant | None = None
+        tenant: SignupTenant | None = None
         if tenant_name is not None and subdomain is not None:
             if verified:
-                tenant = await TenantService(self.session, self.runtime, client).create_tenant(
-                    user, name=tenant_name, subdomain=subdomain
+                tenant = await SIGNUP_TENANT.ask(
+                    self.session, self.runtime, user, tenant_name, subdomain, client
                 )
             else:
                 user.signup_tenant = {"name": tenant_name, "subdomain": subdomain}
@@ -106,7 +119,7 @@ class Registration(Sessions):
 
     async def verify_email(
         self, token: str, client: ClientInfo | None = None
-    ) -> tuple[User, Tenant | None]:
+    ) -> tuple[User, SignupTenant | None]:
         action = await self._consume_action_token(token, VERIFY_EMAIL)
         user = await users.get_user(self.session, action.user_id)
         if user.email_verified_at is None:
@@ -125,7 +138,7 @@ class Registration(Sessions):
 
     async def _create_signup_tenant(
         self, user: User, client: ClientInfo | None = None
-    ) -> Tenant | None:
+    ) -> SignupTenant | None:
         """Create the tenant asked for at registration. If it can no longer be created (the
         subdomain was taken meanwhile), verification still succeeds: the user picks another
         name, and the reason stays on the user's ``signup_tenant`` for support."""
@@ -134,8 +147,8 @@ class Registration(Sessions):
             return None
         try:
             async with self.session.begin_nested():
-                tenant = await TenantService(self.session, self.runtime, client).create_tenant(
-                    user, name=wanted["name"], subdomain=wanted["subdomain"]
+                tenant = await SIGNUP_TENANT.ask(
+                    self.session, self.runtime, user, wanted["name"], wanted["subdomain"], client
                 )
         except AppError as exc:
             user.signup_tenant = {**wanted, "error": exc.code}
