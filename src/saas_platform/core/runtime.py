@@ -1,8 +1,8 @@
 """What a running process holds: settings, the resolved database, the job app, secrets.
 
 The API (in its lifespan), every CLI command and every worker open one ``Runtime``; tests
-open one per test database. Nothing here is a module-level global, so several runtimes
-can live in one process.
+open one per test database. Nothing a runtime holds is a module-level global, so several
+runtimes can live in one process.
 
 Core names no domain (docs/decisions/0007-package-ladder.md): what the domains put into a
 runtime (the principal cache, the backup storage, the schedule, the rate-limit plan of a
@@ -111,8 +111,8 @@ class RuntimeParts:
     backup_storage: Callable[[Settings], Closable]
     # Recurring jobs every long-running worker defers: task name -> interval in seconds.
     schedule: Callable[[Settings], Mapping[str, float]]
-    # The rate-limit plan of a user (``core.ratelimit.PLAN_LIMITS``' keys): the tenants'
-    # tiers decide it.
+    # The rate-limit plan of a user (one of ``core.ratelimit.PLANS``): the tenants' tiers
+    # decide it.
     plan_of: Callable[[Runtime, uuid.UUID], Awaitable[str]]
 
 
