@@ -39,6 +39,7 @@ from saas_platform.core.migrations import upgrade
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.settings import Settings
 from saas_platform.users.service import create_platform_admin
+from saas_platform.wiring import build_runtime
 
 SECRET_KEY = "bench-secret-key-" + "x" * 40
 ADMIN_EMAIL = "bench-admin@example.com"
@@ -176,7 +177,7 @@ def open_runtime(url: str, data_dir: Path) -> Runtime:
         log_format="text",
         database_pool_size=4,
     )
-    return Runtime(settings, database_url=url, secret_key=SECRET_KEY)
+    return build_runtime(settings, database_url=url, secret_key=SECRET_KEY)
 
 
 async def admin_client(runtime: Runtime) -> tuple[httpx.AsyncClient, dict[str, str]]:

@@ -15,6 +15,7 @@ from saas_platform.app import create_app
 from saas_platform.core import clock as clock_module
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.settings import Settings
+from saas_platform.wiring import build_runtime, wire
 from tests.fixtures.auth import LoggedIn, platform_admin, verified_user
 from tests.fixtures.live_server import running_server
 from tests.fixtures.odoo import EmulatorProcess, running_emulator
@@ -22,6 +23,9 @@ from tests.fixtures.postgres import database_from_template, migrated_template, p
 from tests.fixtures.s3 import s3_server
 from tests.fixtures.settings import TEST_SECRET_KEY
 from tests.fixtures.smtp import Inbox, SmtpServer
+
+# Runtimes built or opened anywhere in the tests get the parts the domains provide.
+wire()
 
 
 @pytest.fixture(scope="session")
@@ -98,7 +102,7 @@ def settings(
 @pytest.fixture
 async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     assert settings.database_url is not None
-    rt = Runtime(settings, database_url=settings.database_url, secret_key=TEST_SECRET_KEY)
+    rt = build_runtime(settings, database_url=settings.database_url, secret_key=TEST_SECRET_KEY)
     yield rt
     await rt.close()
 

@@ -14,7 +14,6 @@ from starlette.types import ASGIApp
 
 from saas_platform import __version__
 from saas_platform.admin.router import router as admin_router
-from saas_platform.audit.router import router as audit_router
 from saas_platform.auth.router import router as auth_router
 from saas_platform.backups.router import router as backups_router
 from saas_platform.core.docs import install_offline_docs
@@ -25,11 +24,13 @@ from saas_platform.core.openapi import document_errors
 from saas_platform.core.ratelimit_middleware import RateLimitMiddleware
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.settings import Settings, get_settings
+from saas_platform.directory.router import router as users_router
 from saas_platform.health.router import router as health_router
 from saas_platform.instances.hosts.router import router as hosts_router
 from saas_platform.instances.router import router as instances_router
+from saas_platform.logs.router import router as audit_router
 from saas_platform.tenants.router import router as tenants_router
-from saas_platform.users.router import router as users_router
+from saas_platform.wiring import start_runtime, wire
 
 logger = logging.getLogger(__name__)
 
@@ -57,12 +58,13 @@ def create_app(
     the caller; otherwise the lifespan opens one (migrating the database) and closes it.
     ``run_worker`` runs a job worker inside the process for the app's lifetime.
     """
+    wire()
     settings = settings or (runtime.settings if runtime else get_settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_runtime = runtime is None
-        rt = runtime or await Runtime.open(settings, migrate=True)
+        rt = runtime or await start_runtime(settings, migrate=True)
         app.state.runtime = rt
         worker: asyncio.Task[None] | None = None
         if run_worker:

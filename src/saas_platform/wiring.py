@@ -1,17 +1,93 @@
 """The composition root: what each package provides to those below it, connected once.
 
 Lower packages declare hooks (``core/hooks.py``); the packages above them connect handlers
-here. Every entry point (the API's ``create_app``, the CLI, workers, tests) calls
-:func:`wire` before it does anything else; calling it again changes nothing.
+here. Core's runtime gets from here what the domains put into it (:data:`RUNTIME_PARTS`:
+the principal cache, the backup storage, the schedule, the rate-limit plan lookup), and
+importing this module imports every domain's ``tasks`` module, so every task is registered
+on ``core.jobs.jobs_app`` before a worker starts or a job is deferred.
+
+Every entry point (the API's ``create_app``, the CLI, workers, tests) calls :func:`wire`
+before it does anything else, or opens its runtime with :func:`open_runtime`, which wires;
+calling it again changes nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+# The task modules: imported for the tasks they register on core's job app.
+import saas_platform.audit.tasks
+import saas_platform.backups.tasks
+import saas_platform.instances.hosts.tasks
+import saas_platform.instances.tasks
+import saas_platform.mail.tasks
+import saas_platform.tenants.tasks  # noqa: F401
+from saas_platform.audit.tasks import CHECKPOINT_AUDIT_TASK
+from saas_platform.auth.principal_cache import build_principal_cache
+from saas_platform.backups.service import EXPIRE_TASK, SCHEDULE_TASK
+from saas_platform.backups.storage import build_storage
+from saas_platform.core import runtime as core_runtime
+from saas_platform.core.runtime import Runtime, RuntimeParts
+from saas_platform.core.schedule import (
+    CHECK_HOSTS_TASK,
+    PURGE_TENANTS_TASK,
+    TEND_STANDBY_POOLS_TASK,
+)
+from saas_platform.core.settings import Settings
+from saas_platform.tenants import registration as tenant_registration
+from saas_platform.tenants.plans import rate_limit_plan
+
 _wired = False
+
+
+def schedule(settings: Settings) -> Mapping[str, float]:
+    """The domains' recurring jobs: task name -> interval in seconds."""
+    return {
+        CHECK_HOSTS_TASK: settings.host_check_interval_seconds,
+        PURGE_TENANTS_TASK: 3600.0,
+        SCHEDULE_TASK: settings.backup_schedule_interval_seconds,
+        EXPIRE_TASK: 3600.0,
+        TEND_STANDBY_POOLS_TASK: settings.standby_check_interval_seconds,
+        CHECKPOINT_AUDIT_TASK: settings.audit_checkpoint_interval_seconds,
+    }
+
+
+RUNTIME_PARTS = RuntimeParts(
+    principal_cache=build_principal_cache,
+    backup_storage=build_storage,
+    schedule=schedule,
+    plan_of=rate_limit_plan,
+)
 
 
 def wire() -> None:
     global _wired
     if _wired:
         return
+    core_runtime.provide_parts(RUNTIME_PARTS)
+    tenant_registration.connect()  # a registration asking for a tenant creates it
     _wired = True
+
+
+def build_runtime(settings: Settings, **kwargs: Any) -> Runtime:
+    """A wired runtime on a database already resolved (``Runtime(...)``'s arguments)."""
+    wire()
+    return Runtime(settings, **kwargs)
+
+
+async def start_runtime(settings: Settings, **kwargs: Any) -> Runtime:
+    """A wired runtime, opened (``Runtime.open``'s arguments); the caller closes it."""
+    wire()
+    return await Runtime.open(settings, **kwargs)
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, **kwargs: Any) -> AsyncIterator[Runtime]:
+    """A wired runtime for the length of the block (``Runtime.open``'s arguments)."""
+    runtime = await start_runtime(settings, **kwargs)
+    try:
+        yield runtime
+    finally:
+        await runtime.close()

@@ -31,11 +31,13 @@ from saas_platform.auth import principal_cache as principal_cache_module
 from saas_platform.auth.models import AuthSession
 from saas_platform.auth.principal_cache import PrincipalCache
 from saas_platform.auth.service import authenticate
+from saas_platform.core import notifications
 from saas_platform.core.clock import FrozenClock
 from saas_platform.core.errors import Unauthorized
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.settings import Settings
 from saas_platform.users.models import User
+from saas_platform.wiring import build_runtime
 from tests.fixtures.auth import DEFAULT_PASSWORD, LoggedIn, login, platform_admin, register
 from tests.fixtures.errors import assert_envelope
 from tests.fixtures.settings import TEST_SECRET_KEY
@@ -450,7 +452,7 @@ async def test_truncate_forgets_everyone(client: httpx.AsyncClient, runtime: Run
 async def other_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """A second API process on the same database (same settings, same secret key)."""
     assert settings.database_url is not None
-    rt = Runtime(settings, database_url=settings.database_url, secret_key=TEST_SECRET_KEY)
+    rt = build_runtime(settings, database_url=settings.database_url, secret_key=TEST_SECRET_KEY)
     yield rt
     await rt.close()
 
@@ -836,7 +838,7 @@ async def test_a_change_made_while_the_listener_pings_is_seen_by_the_next_reques
         return await _SlowPingConnection.connect(listener.database_url, autocommit=True)
 
     monkeypatch.setattr(listener, "_connect", connect)
-    monkeypatch.setattr(principal_cache_module, "PING_INTERVAL_SECONDS", 0.3)
+    monkeypatch.setattr(notifications, "PING_INTERVAL_SECONDS", 0.3)
     user = await new_user(client, "ping@example.com")
     await listening(runtime)
     marker = uuid.uuid4()

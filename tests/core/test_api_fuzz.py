@@ -32,9 +32,9 @@ from schemathesis.checks import not_a_server_error, status_code_conformance
 from schemathesis.config import SchemathesisConfig
 
 from saas_platform.app import create_app
-from saas_platform.core.runtime import Runtime
 from saas_platform.core.settings import Settings
 from saas_platform.users.service import create_platform_admin, create_user
+from saas_platform.wiring import build_runtime
 from tests.fixtures.auth import DEFAULT_PASSWORD
 from tests.fixtures.postgres import database_from_template
 from tests.fixtures.smtp import SmtpServer
@@ -54,7 +54,7 @@ class LiveApi:
 
 async def _create_callers(settings: Settings) -> None:
     assert settings.database_url is not None
-    runtime = Runtime(settings, database_url=settings.database_url, secret_key=SECRET_KEY)
+    runtime = build_runtime(settings, database_url=settings.database_url, secret_key=SECRET_KEY)
     try:
         async with runtime.db.transaction() as session:
             await create_platform_admin(

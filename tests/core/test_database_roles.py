@@ -16,6 +16,7 @@ from saas_platform.audit import checkpoints
 from saas_platform.audit import service as audit
 from saas_platform.core.embedded_postgres import AUDIT_ROLE, EMULATOR_ROLE, PLATFORM_ROLE
 from saas_platform.core.runtime import Runtime
+from saas_platform.wiring import start_runtime
 from tests.fixtures.embedded import embedded_dir, embedded_settings
 
 __all__ = ["embedded_dir"]  # the fixture, imported for this module's tests
@@ -23,7 +24,7 @@ __all__ = ["embedded_dir"]  # the fixture, imported for this module's tests
 
 @pytest.fixture
 async def embedded_runtime(embedded_dir: Path) -> AsyncIterator[Runtime]:
-    runtime = await Runtime.open(embedded_settings(embedded_dir / "data"), migrate=True)
+    runtime = await start_runtime(embedded_settings(embedded_dir / "data"), migrate=True)
     try:
         yield runtime
     finally:
@@ -91,7 +92,7 @@ async def test_an_external_superuser_url_is_warned_about(
             "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
         ).fetchone()
     caplog.set_level(logging.WARNING, logger="saas_platform.core.runtime")
-    runtime = await Runtime.open(embedded_settings(tmp_path / "data", database_url=database_url))
+    runtime = await start_runtime(embedded_settings(tmp_path / "data", database_url=database_url))
     await runtime.close()
     warned = [r for r in caplog.records if "superuser" in r.getMessage()]
     assert bool(warned) == bool(superuser and superuser[0])

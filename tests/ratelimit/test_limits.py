@@ -9,8 +9,10 @@ import httpx
 import pytest
 
 from saas_platform.app import create_app
+from saas_platform.core.clock import FrozenClock
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.settings import Settings
+from saas_platform.wiring import build_runtime
 from tests.fixtures.auth import login, platform_admin, register
 from tests.fixtures.errors import assert_envelope
 from tests.fixtures.settings import TEST_SECRET_KEY
@@ -45,6 +47,28 @@ async def test_anonymous_budget_runs_out_with_retry_after(client: httpx.AsyncCli
     assert_envelope(refused, 429, "RATE_LIMIT_EXCEEDED")
     assert int(refused.headers["retry-after"]) > 0
     assert refused.headers["x-ratelimit-remaining"] == "0"
+
+
+async def test_the_window_rolls_over_when_the_clock_moves(
+    client: httpx.AsyncClient, clock: FrozenClock, settings: Settings
+) -> None:
+    if settings.redis_url:
+        pytest.skip("Redis stamps hits with the machine's time, not the injected clock")
+    first = await client.get("/api/v1/auth/me")
+    reset_at = int(first.headers["x-ratelimit-reset"])
+    assert reset_at == int(clock.now().timestamp()) + 3600  # measured on the injected clock
+    for _ in range(4):
+        assert (await client.get("/api/v1/auth/me")).status_code == 401
+    clock.advance(minutes=59)  # still inside the hour: the budget stays spent
+    refused = await client.get("/api/v1/auth/me")
+    assert_envelope(refused, 429, "RATE_LIMIT_EXCEEDED")
+    assert refused.headers["retry-after"] == "60"
+    clock.advance(minutes=1)  # the first hit is an hour old: counted still (as in limits)
+    assert (await client.get("/api/v1/auth/me")).status_code == 429
+    clock.advance(seconds=1)  # now the five (all at one frozen instant) left the window
+    again = await client.get("/api/v1/auth/me")
+    assert again.status_code == 401
+    assert again.headers["x-ratelimit-remaining"] == "4"
 
 
 async def test_users_have_their_own_budget_by_plan(
@@ -161,7 +185,7 @@ async def test_two_api_processes_share_one_budget_in_redis(settings: Settings) -
     apps = []
     runtimes = []
     for _ in range(2):
-        rt = Runtime(settings, database_url=settings.database_url, secret_key=TEST_SECRET_KEY)
+        rt = build_runtime(settings, database_url=settings.database_url, secret_key=TEST_SECRET_KEY)
         runtimes.append(rt)
         apps.append(create_app(settings, runtime=rt))
     clients = [

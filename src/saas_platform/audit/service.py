@@ -50,21 +50,17 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import RowMapping, Select, func, insert, select, text
+from sqlalchemy import RowMapping, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.audit.models import AuditEntry
 from saas_platform.core import clock
 from saas_platform.core.client import ClientInfo
-from saas_platform.core.errors import Forbidden
-from saas_platform.core.pagination import apply_filters
 from saas_platform.core.runtime import AUDIT_MAC_KEY
-from saas_platform.tenants.models import Membership, TenantRole
-from saas_platform.users.models import User
 
 # -- action names --------------------------------------------------------------------------
 
@@ -295,75 +291,6 @@ async def record(
     fields["hash"] = entry_hash(fields)
     fields["mac"] = entry_mac(session_mac_key(session), fields)
     await session.execute(insert(AuditEntry).values(**fields))
-
-
-# -- reading -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AuditFilters:
-    action: str | None = None
-    resource_type: str | None = None
-    user_id: uuid.UUID | None = None
-    tenant_id: uuid.UUID | None = None
-    # Both bounds inclusive.
-    date_from: datetime | None = None
-    date_to: datetime | None = None
-
-
-MANAGER_ROLES = (TenantRole.OWNER.value, TenantRole.ADMIN.value)
-
-
-async def managed_tenant_ids(session: AsyncSession, user_id: uuid.UUID) -> set[uuid.UUID]:
-    """The tenants where ``user_id`` is an owner or an admin."""
-    result = await session.execute(
-        select(Membership.tenant_id).where(
-            Membership.user_id == user_id, Membership.role.in_(MANAGER_ROLES)
-        )
-    )
-    return set(result.scalars())
-
-
-async def visible_entries(session: AsyncSession, actor: User, filters: AuditFilters) -> Select:
-    """Rows of (entry, actor's id, actor's email) ``actor`` may read, filtered.
-
-    Platform admins read every entry. Owners and admins of tenants read those tenants'
-    entries; anyone else is refused (403), and a tenant they do not manage is unknown (404).
-    """
-    # Imported here: the tenants service records audit entries, so it imports this module.
-    from saas_platform.tenants.service import TenantNotFound
-
-    stmt = select(AuditEntry, User.id, User.email).outerjoin(User, User.id == AuditEntry.user_id)
-    if not actor.is_platform_admin:
-        managed = await managed_tenant_ids(session, actor.id)
-        if not managed:
-            raise Forbidden(
-                "Only platform admins and tenant owners or admins may read the audit log"
-            )
-        if filters.tenant_id is not None and filters.tenant_id not in managed:
-            raise TenantNotFound()
-        if filters.tenant_id is None:
-            stmt = stmt.where(AuditEntry.tenant_id.in_(sorted(managed)))
-    stmt = apply_filters(
-        stmt,
-        {
-            AuditEntry.action: filters.action,
-            AuditEntry.resource_type: filters.resource_type,
-            AuditEntry.user_id: filters.user_id,
-            AuditEntry.tenant_id: filters.tenant_id,
-        },
-    )
-    if filters.date_from is not None:
-        stmt = stmt.where(AuditEntry.timestamp >= filters.date_from)
-    if filters.date_to is not None:
-        stmt = stmt.where(AuditEntry.timestamp <= filters.date_to)
-    return stmt
-
-
-def end_of_day(day: date) -> datetime:
-    """The last microsecond of ``day`` in UTC (an inclusive upper bound for a whole day)."""
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return start + timedelta(days=1) - timedelta(microseconds=1)
 
 
 # -- verification --------------------------------------------------------------------------

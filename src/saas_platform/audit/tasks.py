@@ -6,7 +6,8 @@ import procrastinate
 
 from saas_platform.audit import checkpoints
 from saas_platform.core.jobs import jobs_app, runtime_of
-from saas_platform.core.schedule import CHECKPOINT_AUDIT_TASK
+
+CHECKPOINT_AUDIT_TASK = "audit.checkpoint"
 
 
 @jobs_app.task(name=CHECKPOINT_AUDIT_TASK, queue="maintenance", pass_context=True)

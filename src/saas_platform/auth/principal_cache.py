@@ -29,7 +29,6 @@ Everything here runs on one event loop; no locks are needed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import re
@@ -59,6 +58,8 @@ from sqlalchemy.sql.elements import (
 
 from saas_platform.auth.models import AuthSession
 from saas_platform.core import clock
+from saas_platform.core.notifications import ChangeListener
+from saas_platform.core.runtime import Runtime
 from saas_platform.users.models import User
 
 logger = logging.getLogger(__name__)
@@ -77,11 +78,6 @@ MAX_REMEMBERED_EVICTIONS = 10_000
 # Miss-path connections: a miss is one short query, so a few serve a busy process.
 POOL_MIN_SIZE = 1
 POOL_MAX_SIZE = 4
-# The listening connection: reconnect backoff, and a ping to notice a silently dead link.
-RECONNECT_MIN_SECONDS = 0.2
-RECONNECT_MAX_SECONDS = 10.0
-PING_INTERVAL_SECONDS = 10.0
-PING_TIMEOUT_SECONDS = 5.0
 
 _PENDING = "auth_changed_user_ids"  # session.info key: users to evict after the commit
 _CHANGING_SQL = re.compile(r"\b(update|delete|truncate|merge)\b", re.IGNORECASE)
@@ -206,7 +202,11 @@ class PrincipalCache:
         self._pool: AsyncConnectionPool | None = None
         self._pool_lock = asyncio.Lock()
         self.listener = ChangeListener(
-            database_url, on_change=self._on_notification, on_reset=self.clear
+            database_url,
+            CHANNEL,
+            on_change=self._on_notification,
+            on_reset=self.clear,
+            name="principal cache",
         )
         # Counters, for tests and diagnostics.
         self.hits = 0
@@ -466,112 +466,17 @@ def _users_named(where: ColumnElement[Any] | None, table: str, column: str) -> C
     return EVERYONE
 
 
-class ChangeListener:
-    """One connection LISTENing on CHANNEL, reconnecting with backoff when it drops.
+def build_principal_cache(runtime: Runtime) -> PrincipalCache:
+    """The cache of a runtime (its part, ``core.runtime.RuntimeParts``), tracking the
+    commits of the runtime's sessions."""
+    cache = PrincipalCache(runtime.database_url, runtime.settings.auth_cache_seconds)
+    cache.track(runtime.db.session_class)
+    return cache
 
-    ``on_reset`` is called whenever notifications may have been missed (the connection
-    went down) and again once listening resumes, so whatever was read meanwhile is not
-    trusted either.
-    """
 
-    def __init__(
-        self,
-        database_url: str,
-        *,
-        on_change: Callable[[str], None],
-        on_reset: Callable[[], None],
-    ) -> None:
-        self.database_url = database_url
-        self._on_change = on_change
-        self._on_reset = on_reset
-        self._task: asyncio.Task[None] | None = None
-        self._conn: psycopg.AsyncConnection[Any] | None = None
-        # True only while the connection waits for notifications: draining then is safe,
-        # while during a ping it would swallow the reply psycopg is waiting for.
-        self._idle = False
-        self._up = asyncio.Event()
-
-    @property
-    def listening(self) -> bool:
-        return self._up.is_set()
-
-    def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(), name="principal-cache-listener"
-            )
-
-    async def wait_listening(self) -> None:
-        self.start()
-        await self._up.wait()
-
-    def drain(self) -> bool:
-        """Handle the notifications that already arrived, without waiting or a round trip.
-        False when they could not be read (not listening, or the connection is busy)."""
-        conn = self._conn
-        if conn is None or not self._idle:
-            return False
-        pgconn = conn.pgconn
-        try:
-            pgconn.consume_input()
-        except psycopg.OperationalError:
-            self._down()  # the listening task notices too, and reconnects
-            return False
-        while (notify := pgconn.notifies()) is not None:
-            self._on_change(notify.extra.decode())
-        return True
-
-    async def _run(self) -> None:
-        delay = RECONNECT_MIN_SECONDS
-        while True:
-            try:
-                conn = await self._connect()
-            except psycopg.Error as exc:
-                logger.warning("principal cache: cannot listen for changes: %s", exc)
-            else:
-                try:
-                    await conn.execute(f"LISTEN {CHANNEL}")
-                    self._conn = conn
-                    self._on_reset()  # rows read before LISTEN may have changed unheard
-                    self._up.set()
-                    delay = RECONNECT_MIN_SECONDS
-                    await self._pump(conn)
-                except (psycopg.Error, TimeoutError) as exc:
-                    logger.warning("principal cache: change listener lost: %s", exc)
-                except Exception:
-                    logger.exception("principal cache: change listener failed")
-                finally:
-                    self._down()
-                    await conn.close()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
-
-    async def _connect(self) -> psycopg.AsyncConnection[Any]:
-        return await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
-
-    async def _pump(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        while True:
-            self._idle = True
-            try:
-                async for notify in conn.notifies(timeout=PING_INTERVAL_SECONDS):
-                    self._on_change(notify.payload)
-            finally:
-                self._idle = False
-            if not self.listening:
-                return  # drain() saw the connection fail
-            await asyncio.wait_for(conn.execute("SELECT 1"), PING_TIMEOUT_SECONDS)
-
-    def _down(self) -> None:
-        self._idle = False
-        self._conn = None
-        if self._up.is_set():
-            self._up.clear()
-            self._on_reset()
-
-    async def close(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._down()
+def principal_cache_of(runtime: Runtime) -> PrincipalCache:
+    """The runtime's principal cache, as the type this module built it."""
+    cache = runtime.principal_cache
+    if not isinstance(cache, PrincipalCache):
+        raise TypeError(f"the runtime's principal cache is a {type(cache).__name__}")
+    return cache

@@ -34,7 +34,6 @@ from saas_platform.core.errors import Unauthorized
 from saas_platform.core.openapi import errors
 from saas_platform.core.routing import PrefixedRouter
 from saas_platform.core.schemas import Message, NulFreeStr
-from saas_platform.tenants.models import Tenant
 from saas_platform.users import service as users
 from saas_platform.users.models import User
 from saas_platform.users.schemas import UserRead
@@ -72,11 +71,9 @@ def _pair(tokens: IssuedTokens) -> TokenPair:
     )
 
 
-def _signup_tenant(user: User, tenant: Tenant | None) -> SignupTenant | None:
+def _signup_tenant(user: User, tenant: SignupTenant | None) -> SignupTenant | None:
     if tenant is not None:
-        return SignupTenant(
-            id=tenant.id, name=tenant.name, subdomain=tenant.subdomain, status=tenant.status
-        )
+        return tenant
     wanted = user.signup_tenant
     if wanted and "error" not in wanted:
         return SignupTenant(name=wanted["name"], subdomain=wanted["subdomain"], status="pending")

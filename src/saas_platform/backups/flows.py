@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 
@@ -76,7 +76,8 @@ class RestoreFailed(AppError):
 
 
 def storage_of(runtime: Runtime) -> BackupStorage:
-    return runtime.backup_storage
+    # Core types the runtime's part only as closable; wiring built it with build_storage.
+    return cast("BackupStorage", runtime.backup_storage)
 
 
 def _message(exc: BaseException) -> str:

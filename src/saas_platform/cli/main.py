@@ -27,6 +27,18 @@ app.add_typer(hosts_app, name="hosts")
 app.add_typer(backups_app, name="backups")
 app.command("odoo-emulator")(odoo_emulator)
 
+# Commands that open no runtime, spared importing every domain.
+UNWIRED_COMMANDS = frozenset({"version", "odoo-emulator"})
+
+
+@app.callback()
+def _wire(ctx: typer.Context) -> None:
+    # Every command opening a runtime needs the process wired first (saas_platform.wiring).
+    if ctx.invoked_subcommand not in UNWIRED_COMMANDS:
+        from saas_platform.wiring import wire
+
+        wire()
+
 
 @app.command()
 def version() -> None:
@@ -46,8 +58,8 @@ def serve(
     import uvicorn
 
     from saas_platform.app import create_app
-    from saas_platform.core.runtime import Runtime
     from saas_platform.core.serving import DataDirLock, listen_or_explain
+    from saas_platform.wiring import start_runtime
 
     settings = load_settings()
     run_worker = settings.serve_worker if worker is None else worker
@@ -64,7 +76,7 @@ def serve(
         try:
             if settings.odoo_emulator != "off":
                 data_dir_lock.acquire()
-            runtime = await Runtime.open(settings, migrate=True)
+            runtime = await start_runtime(settings, migrate=True)
         except BaseException:
             listener.close()
             data_dir_lock.release()
@@ -114,7 +126,7 @@ def worker(
     concurrency: Annotated[int | None, typer.Option(help="Jobs run at once.")] = None,
 ) -> None:
     """Run a job worker (any number can run, on any machine reaching the database)."""
-    from saas_platform.core.runtime import open_runtime
+    from saas_platform.wiring import open_runtime
 
     settings = load_settings()
 
@@ -134,7 +146,7 @@ def worker(
 def migrate() -> None:
     """Apply database migrations (the platform's tables and the job queue's schema)."""
     from saas_platform.core.migrations import current_heads
-    from saas_platform.core.runtime import open_runtime
+    from saas_platform.wiring import open_runtime
 
     settings = load_settings()
 
@@ -158,8 +170,8 @@ def create_admin(
     ] = False,
 ) -> None:
     """Create a platform administrator (or promote an existing user with --promote)."""
-    from saas_platform.core.runtime import open_runtime
     from saas_platform.users import service as users
+    from saas_platform.wiring import open_runtime
 
     settings = load_settings()
     password: str | None = None

@@ -11,7 +11,6 @@ queued (``instances.service.resume_waiting`` at start) succeeds.
 
 from __future__ import annotations
 
-import importlib
 import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -26,17 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 if TYPE_CHECKING:
     from saas_platform.core.runtime import Runtime
 
-# Every module that registers tasks; imported before a worker starts or a job is deferred.
-TASK_MODULES = (
-    "saas_platform.mail.tasks",
-    "saas_platform.instances.tasks",
-    "saas_platform.instances.hosts.tasks",
-    "saas_platform.tenants.tasks",
-    "saas_platform.backups.tasks",
-    "saas_platform.audit.tasks",
-)
-
-# Tasks register on this app at import; runtimes copy them onto an app with a real connector.
+# Tasks register on this app when their domain's ``tasks`` module is imported (the
+# composition root, ``saas_platform.wiring``, imports them all); runtimes copy them onto an
+# app with a real connector.
 jobs_app = procrastinate.App(connector=procrastinate.PsycopgConnector())
 
 _DEFER_SQL = text(
@@ -51,13 +42,7 @@ _WAITING_JOB_SQL = text(
 _DEFER_ATTEMPTS = 3
 
 
-def import_task_modules() -> None:
-    for module in TASK_MODULES:
-        importlib.import_module(module)
-
-
 def build_jobs_app(database_url: str) -> procrastinate.App:
-    import_task_modules()
     return jobs_app.with_connector(procrastinate.PsycopgConnector(conninfo=database_url))
 
 
@@ -76,9 +61,8 @@ async def defer(
 
     With a ``queueing_lock`` already held by a waiting job, nothing is added and that job's
     id is returned; the caller's transaction stays usable."""
-    import_task_modules()
     if task_name not in jobs_app.tasks:
-        raise LookupError(f"unknown task {task_name!r}")
+        raise LookupError(f"unknown task {task_name!r} (was the process wired?)")
     params = {
         "queue": queue,
         "task_name": task_name,

@@ -5,6 +5,10 @@ several API processes share one budget. Every budget is a moving window, counted
 ``limits``' ``MovingWindowRateLimiter`` counts it: N requests in any period-long stretch,
 with no burst at a window's edge. A storage failure lets requests through (fail open): an
 outage of the counters must not become an outage of the API.
+
+Windows are measured on the injected clock (``core/clock.py``), so tests move time instead
+of sleeping. In Redis, ``limits`` stamps hits with the machine's time itself; the injected
+clock is the system clock outside tests, so both agree.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from limits.storage import storage_from_string
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from saas_platform.core import clock
 from saas_platform.core.errors import ConfigurationError, RateLimited
 from saas_platform.core.settings import Settings
 
@@ -56,6 +61,11 @@ PLAN_CACHE_MAX_ENTRIES = 100_000
 SWEEP_INTERVAL_SECONDS = 60.0
 
 
+def _now() -> float:
+    """Epoch seconds on the injected clock: what windows and resets are measured in."""
+    return clock.now().timestamp()
+
+
 @dataclass(frozen=True, slots=True)
 class LimitState:
     allowed: bool
@@ -65,7 +75,7 @@ class LimitState:
 
     @property
     def retry_after(self) -> int:
-        return max(1, math.ceil(self.reset_at - time.time()))
+        return max(1, math.ceil(self.reset_at - _now()))
 
     def headers(self) -> dict[str, str]:
         headers = {
@@ -97,7 +107,7 @@ class InProcessStorage(Storage, MovingWindowSupport):
         self._windows: dict[str, tuple[int, deque[float]]] = {}
         # key -> (count, expires at)
         self._counters: dict[str, tuple[int, float]] = {}
-        self._next_sweep = time.time() + SWEEP_INTERVAL_SECONDS
+        self._next_sweep = _now() + SWEEP_INTERVAL_SECONDS
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
@@ -129,7 +139,7 @@ class InProcessStorage(Storage, MovingWindowSupport):
     async def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
         if amount > limit:
             return False
-        now = time.time()
+        now = _now()
         entries = self._window(key, expiry, now)
         if len(entries) + amount > limit:
             return False
@@ -137,14 +147,14 @@ class InProcessStorage(Storage, MovingWindowSupport):
         return True
 
     async def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
-        now = time.time()
+        now = _now()
         if key not in self._windows:
             return now, 0
         entries = self._window(key, expiry, now)
         return (entries[0], len(entries)) if entries else (now, 0)
 
     async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        now = time.time()
+        now = _now()
         count, expires_at = self._counters.get(key, (0, 0.0))
         if expires_at <= now:
             count, expires_at = 0, now + expiry
@@ -154,10 +164,10 @@ class InProcessStorage(Storage, MovingWindowSupport):
 
     async def get(self, key: str) -> int:
         count, expires_at = self._counters.get(key, (0, 0.0))
-        return count if expires_at > time.time() else 0
+        return count if expires_at > _now() else 0
 
     async def get_expiry(self, key: str) -> float:
-        now = time.time()
+        now = _now()
         return max(self._counters.get(key, (0, now))[1], now)
 
     async def check(self) -> bool:

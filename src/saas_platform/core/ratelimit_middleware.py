@@ -9,20 +9,18 @@ The caller is identified without the database: a bearer token whose signature an
 check out names the user, anything else counts against the client IP (the endpoint then
 answers 401 itself if it needs a user). The user's plan (the highest tier among their
 tenants, or ``admin`` for platform admins) is looked up in the database only when the
-limiter's cache of it has expired.
+limiter's cache of it has expired, by the lookup the runtime's parts carry (the tenants
+domain provides it: core does not read domains' tables).
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 
-from sqlalchemy import select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from saas_platform.core.errors import AppError
 from saas_platform.core.http import error_body
-from saas_platform.core.ratelimit import DEFAULT_PLAN, PLAN_OF_TIER
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.security import AccessClaims
 
@@ -48,7 +46,9 @@ class RateLimitMiddleware:
         if claims is not None:
             scope.setdefault("state", {})[ACCESS_CLAIMS_STATE] = claims
             user_id = claims.user_id
-            plan = await limiter.plan_of(str(user_id), lambda: _plan(runtime, user_id))
+            plan = await limiter.plan_of(
+                str(user_id), lambda: runtime.parts.plan_of(runtime, user_id)
+            )
             state = await limiter.hit(limiter.plan_limits[plan], "user", str(user_id))
         else:
             client = scope.get("client")
@@ -104,18 +104,3 @@ def _bearer_claims(scope: Scope, runtime: Runtime) -> AccessClaims | None:
             except AppError:
                 return None
     return None
-
-
-async def _plan(runtime: Runtime, user_id: uuid.UUID) -> str:
-    # Imported here: core does not import the domains at module level.
-    from saas_platform.tenants.service import highest_tier
-    from saas_platform.users.models import User
-
-    async with runtime.db.sessionmaker() as session:
-        role = (
-            await session.execute(select(User.role).where(User.id == user_id))
-        ).scalar_one_or_none()
-        if role == "admin":
-            return "admin"
-        tier = await highest_tier(session, user_id) if role is not None else None
-    return PLAN_OF_TIER.get(tier or "", DEFAULT_PLAN)

@@ -1,8 +1,13 @@
 """What a running process holds: settings, the resolved database, the job app, secrets.
 
 The API (in its lifespan), every CLI command and every worker open one ``Runtime``; tests
-open one per test database. Nothing here is a module-level global, so several runtimes
-can live in one process.
+open one per test database. Nothing a runtime holds is a module-level global, so several
+runtimes can live in one process.
+
+Core names no domain (docs/decisions/0007-package-ladder.md): what the domains put into a
+runtime (the principal cache, the backup storage, the schedule, the rate-limit plan of a
+user) arrives as :class:`RuntimeParts`, composed by ``saas_platform.wiring``. A runtime
+built without parts takes those the process was wired with (:func:`provide_parts`).
 """
 
 from __future__ import annotations
@@ -10,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import procrastinate
 import psycopg
@@ -30,13 +37,12 @@ from saas_platform.core.embedded_postgres import (
     seal_audit_log,
 )
 from saas_platform.core.errors import ConfigurationError
+from saas_platform.core.hooks import HookNotConnected
 from saas_platform.core.jobs import build_jobs_app
 from saas_platform.core.ratelimit import RateLimiter
+from saas_platform.core.schedule import run_schedule
 from saas_platform.core.security import AccessTokens
 from saas_platform.core.settings import Settings, check_production_settings, resolve_secret_key
-
-if TYPE_CHECKING:
-    from saas_platform.auth.principal_cache import PrincipalCache
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +95,44 @@ def _is_superuser(url: str) -> bool:
         return False  # unreachable: the first real query says so in one sentence
 
 
+class Closable(Protocol):
+    """What the runtime needs of a part a domain gives it: to close it with the runtime."""
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RuntimeParts:
+    """What the domains give every runtime, so core need not name them."""
+
+    # Built for each runtime (it may track the runtime's sessions): auth's principal cache.
+    principal_cache: Callable[[Runtime], Closable]
+    # Where backup archives live: the backups domain's storage.
+    backup_storage: Callable[[Settings], Closable]
+    # Recurring jobs every long-running worker defers: task name -> interval in seconds.
+    schedule: Callable[[Settings], Mapping[str, float]]
+    # The rate-limit plan of a user (one of ``core.ratelimit.PLANS``): the tenants' tiers
+    # decide it.
+    plan_of: Callable[[Runtime, uuid.UUID], Awaitable[str]]
+
+
+_wired_parts: RuntimeParts | None = None
+
+
+def provide_parts(parts: RuntimeParts) -> None:
+    """Make ``parts`` those of every runtime built without its own (``wiring.wire``)."""
+    global _wired_parts
+    _wired_parts = parts
+
+
+def wired_parts() -> RuntimeParts:
+    if _wired_parts is None:
+        raise HookNotConnected(
+            "no runtime parts were provided: call saas_platform.wiring.wire() first"
+        )
+    return _wired_parts
+
+
 class Runtime:
     def __init__(
         self,
@@ -97,7 +141,9 @@ class Runtime:
         database_url: str,
         secret_key: str,
         embedded: EmbeddedPostgres | None = None,
+        parts: RuntimeParts | None = None,
     ) -> None:
+        self.parts = parts or wired_parts()
         self.settings = settings
         self.database_url = libpq_url(database_url)
         self.secret_key = secret_key
@@ -111,16 +157,10 @@ class Runtime:
         self.secrets = SecretBox(secret_key)
         self.access_tokens = AccessTokens(secret_key, settings.access_token_ttl_seconds)
         self.rate_limiter = RateLimiter(settings)
-        # Imported here: the auth domain builds on core, not the other way round.
-        from saas_platform.auth.principal_cache import PrincipalCache
-
-        self.principal_cache: PrincipalCache = PrincipalCache(
-            self.database_url, settings.auth_cache_seconds
-        )
-        self.principal_cache.track(self.db.session_class)
-        from saas_platform.backups.storage import BackupStorage, build_storage
-
-        self.backup_storage: BackupStorage = build_storage(settings)
+        # Typed as what core needs of them; their domains read them through their own types
+        # (``auth.principal_cache.principal_cache_of``, ``backups.flows.storage_of``).
+        self.principal_cache: Closable = self.parts.principal_cache(self)
+        self.backup_storage: Closable = self.parts.backup_storage(settings)
         self.jobs: procrastinate.App = build_jobs_app(self.database_url)
         self._jobs_open = False
         # The embedded server as the built-in Odoo emulator's own role (None: an external
@@ -129,8 +169,14 @@ class Runtime:
 
     @classmethod
     async def open(
-        cls, settings: Settings, *, database_url: str | None = None, migrate: bool = False
+        cls,
+        settings: Settings,
+        *,
+        database_url: str | None = None,
+        migrate: bool = False,
+        parts: RuntimeParts | None = None,
     ) -> Runtime:
+        parts = parts or wired_parts()  # before starting a server a mistake would leave up
         secret_key = resolve_secret_key(settings)
         check_production_settings(settings)
         embedded: EmbeddedPostgres | None = None
@@ -162,7 +208,9 @@ class Runtime:
                 await asyncio.to_thread(upgrade, url)
         if roles is not None:
             await asyncio.to_thread(seal_audit_log, roles, EMBEDDED_DATABASE)
-        runtime = cls(settings, database_url=url, secret_key=secret_key, embedded=embedded)
+        runtime = cls(
+            settings, database_url=url, secret_key=secret_key, embedded=embedded, parts=parts
+        )
         runtime.emulator_database_url = roles.emulator_url if roles is not None else None
         return runtime
 
@@ -183,8 +231,6 @@ class Runtime:
         await self.retry_stalled_jobs()
         scheduler = None
         if options.get("wait", True):
-            from saas_platform.core.schedule import run_schedule
-
             scheduler = asyncio.create_task(run_schedule(self), name="saas-schedule")
         try:
             await self.jobs.run_worker_async(additional_context={"runtime": self}, **options)

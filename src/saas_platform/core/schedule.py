@@ -20,25 +20,21 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CHECK_HOSTS_TASK = "hosts.check_all"
+# The task that puts dead workers' jobs back in the queue (``Runtime.retry_stalled_jobs``).
 RETRY_STALLED_TASK = "jobs.retry_stalled"
+# Maintenance tasks the domains register and ``saas_platform.wiring`` schedules. They stay
+# named here because the domains' task modules import them from here; the schedule itself
+# (which task, how often) comes from the runtime's parts.
+CHECK_HOSTS_TASK = "hosts.check_all"
 PURGE_TENANTS_TASK = "tenants.purge_deleted"
-SCHEDULE_BACKUPS_TASK = "backups.schedule"
-EXPIRE_BACKUPS_TASK = "backups.expire"
 TEND_STANDBY_POOLS_TASK = "hosts.tend_standby_pools"
-CHECKPOINT_AUDIT_TASK = "audit.checkpoint"
 
 
 def schedule(runtime: Runtime) -> dict[str, float]:
-    """Task name -> interval in seconds."""
+    """Task name -> interval in seconds: the wired schedule, plus retrying stalled jobs."""
     return {
-        CHECK_HOSTS_TASK: runtime.settings.host_check_interval_seconds,
         RETRY_STALLED_TASK: max(runtime.settings.stalled_worker_seconds / 2, 1.0),
-        PURGE_TENANTS_TASK: 3600.0,
-        SCHEDULE_BACKUPS_TASK: runtime.settings.backup_schedule_interval_seconds,
-        EXPIRE_BACKUPS_TASK: 3600.0,
-        TEND_STANDBY_POOLS_TASK: runtime.settings.standby_check_interval_seconds,
-        CHECKPOINT_AUDIT_TASK: runtime.settings.audit_checkpoint_interval_seconds,
+        **runtime.parts.schedule(runtime.settings),
     }
 
 

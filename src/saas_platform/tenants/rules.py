@@ -1,12 +1,63 @@
-"""Input rules for tenants: subdomains, Odoo settings, metadata size."""
+"""The tenants' rules: who manages which tenant; subdomains, Odoo settings, metadata size.
+
+"Who manages which tenant" is answered here and only here: the tenant API's access checks,
+the /users directory, the /logs reader and anything new ask :func:`manages`,
+:func:`managed_tenants` or :func:`managed_tenant_ids`.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+import uuid
 from functools import lru_cache
 from typing import Any
 from zoneinfo import available_timezones
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from saas_platform.tenants.models import GONE_STATUSES, Membership, Tenant, TenantRole
+
+# -- who manages which tenant ---------------------------------------------------------------
+
+# The roles that manage a tenant: its members, settings, instance and backups.
+MANAGER_ROLES = frozenset({TenantRole.OWNER.value, TenantRole.ADMIN.value})
+
+
+def manages(role: str | None) -> bool:
+    """Whether a member with ``role`` manages the tenant (platform admins: see callers)."""
+    return role in MANAGER_ROLES
+
+
+def owns(role: str | None) -> bool:
+    return role == TenantRole.OWNER.value
+
+
+def managed_tenants(user_id: uuid.UUID, *, include_gone: bool = False) -> Select[Any]:
+    """The ids of the tenants ``user_id`` manages, as a subquery. A deleting or deleted
+    tenant counts only with ``include_gone``: what it left behind (its audit trail, its
+    members' accounts) stays its managers' to read."""
+    stmt = select(Membership.tenant_id).where(
+        Membership.user_id == user_id, Membership.role.in_(sorted(MANAGER_ROLES))
+    )
+    if not include_gone:
+        stmt = stmt.join(Tenant, Tenant.id == Membership.tenant_id).where(
+            Tenant.status.not_in(GONE_STATUSES)
+        )
+    return stmt
+
+
+async def managed_tenant_ids(
+    session: AsyncSession, user_id: uuid.UUID, *, include_gone: bool = False
+) -> set[uuid.UUID]:
+    """The tenants ``user_id`` manages (see :func:`managed_tenants`)."""
+    return set(
+        (await session.execute(managed_tenants(user_id, include_gone=include_gone))).scalars()
+    )
+
+
+# -- input ----------------------------------------------------------------------------------
 
 SUBDOMAIN_MIN = 3
 SUBDOMAIN_MAX = 63

@@ -36,7 +36,10 @@ from saas_platform.tenants.models import (
     TenantTier,
 )
 from saas_platform.tenants.rules import (
+    managed_tenant_ids,
+    manages,
     metadata_problems,
+    owns,
     settings_problems,
     subdomain_of,
     subdomain_problems,
@@ -45,7 +48,6 @@ from saas_platform.users import service as users
 from saas_platform.users.models import User
 
 INVITATION_TTL = timedelta(days=7)
-MANAGERS = frozenset({TenantRole.OWNER.value, TenantRole.ADMIN.value})
 
 
 class TenantNotFound(NotFound):
@@ -108,11 +110,11 @@ class TenantAccess:
 
     @property
     def can_manage(self) -> bool:
-        return self.actor.is_platform_admin or self.role in MANAGERS
+        return self.actor.is_platform_admin or manages(self.role)
 
     @property
     def is_owner(self) -> bool:
-        return self.actor.is_platform_admin or self.role == TenantRole.OWNER.value
+        return self.actor.is_platform_admin or owns(self.role)
 
     def require_manager(self) -> None:
         if not self.can_manage:
@@ -769,16 +771,7 @@ class TenantService:
         return list(result.scalars())
 
     async def managed_tenant_ids(self, user_id: uuid.UUID) -> list[uuid.UUID]:
-        result = await self.session.execute(
-            select(Membership.tenant_id)
-            .join(Tenant, Tenant.id == Membership.tenant_id)
-            .where(
-                Membership.user_id == user_id,
-                Membership.role.in_(MANAGERS),
-                Tenant.status.not_in(GONE_STATUSES),
-            )
-        )
-        return list(result.scalars())
+        return list(await managed_tenant_ids(self.session, user_id))
 
     async def before_user_deleted(self, user_id: uuid.UUID) -> None:
         """Refuse while the user is a tenant's last owner; hand primary ownership on."""

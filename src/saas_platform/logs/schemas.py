@@ -1,3 +1,5 @@
+"""What the /logs API reads and answers: its filters and the entries it shows."""
+
 from __future__ import annotations
 
 import uuid
@@ -6,8 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from saas_platform.audit.service import AuditFilters, end_of_day
 from saas_platform.core.schemas import Schema, UTCDateTime
+from saas_platform.logs.service import AuditFilters, end_of_day
 
 
 class AuditActor(Schema):

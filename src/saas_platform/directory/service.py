@@ -1,5 +1,9 @@
 """The /users API's rules: who may list, create, read, change and delete which accounts.
 
+Above tenants and auth on the ladder (docs/decisions/0007-package-ladder.md): creating an
+account here may add it to a tenant and mail it a link, which ``users`` (account rows and
+their own rules) must not know about.
+
 Platform admins may do everything. A tenant owner or admin may create users into their
 tenants and list the users of those tenants. Everyone may read and update themself.
 Anyone else's account answers 404 (``USER_NOT_FOUND``).
@@ -18,7 +22,8 @@ from saas_platform.auth.service import AuthService
 from saas_platform.core.client import ClientInfo
 from saas_platform.core.errors import Forbidden, ValidationFailed
 from saas_platform.core.runtime import Runtime
-from saas_platform.tenants.models import Membership, TenantRole
+from saas_platform.tenants.models import Membership
+from saas_platform.tenants.rules import managed_tenants
 from saas_platform.tenants.service import TenantService
 from saas_platform.users import service as users
 from saas_platform.users.models import PlatformRole, User
@@ -55,10 +60,8 @@ class UserDirectory:
             )
         if actor.is_platform_admin:
             return stmt
-        managed = select(Membership.tenant_id).where(
-            Membership.user_id == actor.id,
-            Membership.role.in_((TenantRole.OWNER.value, TenantRole.ADMIN.value)),
-        )
+        # Deleted tenants count, as they always did here: their members stay visible.
+        managed = managed_tenants(actor.id, include_gone=True)
         colleagues = select(Membership.user_id).where(Membership.tenant_id.in_(managed))
         return stmt.where(or_(User.id == actor.id, User.id.in_(colleagues)))
 

@@ -1,3 +1,5 @@
+"""The /users API: accounts as platform admins, tenant managers and their owners see them."""
+
 from __future__ import annotations
 
 import uuid
@@ -10,9 +12,9 @@ from saas_platform.core.deps import ClientDep, RuntimeDep, SessionDep
 from saas_platform.core.ids import parse_id
 from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
 from saas_platform.core.routing import PrefixedRouter
+from saas_platform.directory.service import UserDirectory
 from saas_platform.tenants.models import Membership, Tenant
 from saas_platform.users import service as users
-from saas_platform.users.directory import UserDirectory
 from saas_platform.users.models import PlatformRole, User
 from saas_platform.users.schemas import UserCreate, UserRead, UserTenantRead, UserUpdate
 

@@ -1,16 +1,18 @@
+"""The /logs API: ``GET /api/v1/audit/logs``, the audit trail as its readers may see it."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import Query
 
-from saas_platform.audit import service as audit
 from saas_platform.audit.models import AuditEntry
-from saas_platform.audit.schemas import AuditActor, AuditEntryRead, AuditLogQuery
 from saas_platform.auth.dependencies import CurrentPrincipal
 from saas_platform.core.deps import SessionDep
 from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, paginate
 from saas_platform.core.routing import PrefixedRouter
+from saas_platform.logs.schemas import AuditActor, AuditEntryRead, AuditLogQuery
+from saas_platform.logs.service import visible_entries
 
 router = PrefixedRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -57,5 +59,5 @@ async def list_logs(
 ) -> Page[AuditEntryRead]:
     """Audit entries, newest first. Platform admins see all; tenant owners and admins see
     their tenants' entries."""
-    stmt = await audit.visible_entries(session, principal.user, query.filters())
+    stmt = await visible_entries(session, principal.user, query.filters())
     return await paginate(session, stmt, params, AUDIT_LIST, entry_read, rows=True)
