@@ -15,6 +15,7 @@ from saas_platform.app import create_app
 from saas_platform.core import clock as clock_module
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.settings import Settings
+from saas_platform.wiring import wire
 from tests.fixtures.auth import LoggedIn, platform_admin, verified_user
 from tests.fixtures.live_server import running_server
 from tests.fixtures.odoo import EmulatorProcess, running_emulator
@@ -23,6 +24,9 @@ from tests.fixtures.s3 import s3_server
 from tests.fixtures.smtp import Inbox, SmtpServer
 
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 40
+
+# The test process is an entry point: the hooks are connected before any test runs.
+wire()
 
 
 @pytest.fixture(scope="session")

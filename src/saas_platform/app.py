@@ -30,6 +30,7 @@ from saas_platform.instances.hosts.router import router as hosts_router
 from saas_platform.instances.router import router as instances_router
 from saas_platform.tenants.router import router as tenants_router
 from saas_platform.users.router import router as users_router
+from saas_platform.wiring import wire
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ def create_app(
     the caller; otherwise the lifespan opens one (migrating the database) and closes it.
     ``run_worker`` runs a job worker inside the process for the app's lifetime.
     """
+    wire()
     settings = settings or (runtime.settings if runtime else get_settings())
 
     @asynccontextmanager

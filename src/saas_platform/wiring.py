@@ -7,7 +7,21 @@ here. Every entry point (the API's ``create_app``, the CLI, workers, tests) call
 
 from __future__ import annotations
 
+from saas_platform.backups import service as backups_service
+from saas_platform.instances import tenant_reactions
+from saas_platform.tenants import hooks as tenant_hooks
+
 _wired = False
+
+
+def _wire_tenants() -> None:
+    """Tenants' hooks: a tenant's database follows the tenant (instances), and a tenant's
+    answer shows its production instance (instances) and its backups (backups)."""
+    tenant_hooks.tenant_created.connect(tenant_reactions.create_production_instance)
+    tenant_hooks.tenant_tier_changed.connect(tenant_reactions.apply_tenant_tier)
+    tenant_hooks.tenant_deletion_requested.connect(tenant_reactions.delete_production_instance)
+    tenant_hooks.tenant_instances.provide(tenant_reactions.tenants_instances)
+    tenant_hooks.tenant_backups.provide(backups_service.backup_summary)
 
 
 def wire() -> None:
@@ -15,3 +29,4 @@ def wire() -> None:
     if _wired:
         return
     _wired = True
+    _wire_tenants()
