@@ -118,7 +118,28 @@ class BackupService:
         count_quota: bool = True,
     ) -> Backup:
         """A pending backup of the tenant's instance, its job deferred in this transaction."""
-        tenant = access.tenant
+        return await self._create(
+            access.tenant, access.actor.id, type_=type_, reason=reason, count_quota=count_quota
+        )
+
+    async def create_for_operator(self, tenant: Tenant, *, reason: str) -> Backup:
+        """A platform operator's backup from the console (``saas backups create``): outside
+        the manual quota, as an admin's, with no account as its actor. No job is deferred:
+        the command runs the backup itself (``flows.run_backup``), right after this commits."""
+        return await self._create(
+            tenant, None, type_=BackupType.MANUAL, reason=reason, count_quota=False, run_here=True
+        )
+
+    async def _create(
+        self,
+        tenant: Tenant,
+        actor_id: uuid.UUID | None,
+        *,
+        type_: BackupType,
+        reason: str | None,
+        count_quota: bool,
+        run_here: bool = False,
+    ) -> Backup:
         instance = await self._instance_for_backup(tenant)
         if type_ == BackupType.MANUAL and count_quota:
             policy = policy_for(self.runtime.settings, tenant.tier)
@@ -138,17 +159,18 @@ class BackupService:
                     details={"quota": policy.manual_quota, "held": held, "tier": tenant.tier}
                 )
         backup = flows.new_backup(
-            self.runtime, instance, type_, reason=reason, requested_by=access.actor.id
+            self.runtime, instance, type_, reason=reason, requested_by=actor_id
         )
         self.session.add(backup)
         await self.session.flush()
-        await defer_backup(self.session, backup)
+        if not run_here:
+            await defer_backup(self.session, backup)
         await audit.record(
             self.session,
             action="backup.created",
             resource_type="backup",
             resource_id=backup.id,
-            actor_id=access.actor.id,
+            actor_id=actor_id,
             tenant_id=tenant.id,
             new_values={"type": backup.type, "reason": reason},
             client=self.client,
@@ -207,7 +229,36 @@ class BackupService:
             )
         if new_tenant is not None:
             return await self._restore_into_new_tenant(access, backup, new_tenant)
-        instance = await production_instance(self.session, access.tenant.id)
+        return await self._restore_over(
+            access.tenant, backup, access.actor.id, reason=f"Restoring backup {backup.id}"
+        )
+
+    async def restore_for_operator(self, backup: Backup) -> Restore:
+        """A platform operator's restore from the console (``saas backups restore``) over
+        the backup's tenant: the same version check, transition and audit entry as the API's,
+        with no account as its actor. No job is deferred: the command runs the restore
+        itself (``flows.run_restore``), right after this commits."""
+        if backup.status != BackupStatus.COMPLETED.value:
+            raise Conflict(
+                "Only a completed backup can be restored", details={"status": backup.status}
+            )
+        tenant = await self.session.get(Tenant, backup.tenant_id)
+        if tenant is None:
+            raise Conflict("The tenant has no instance to restore into")
+        return await self._restore_over(
+            tenant, backup, None, reason=f"CLI restore of {backup.id}", run_here=True
+        )
+
+    async def _restore_over(
+        self,
+        tenant: Tenant,
+        backup: Backup,
+        actor_id: uuid.UUID | None,
+        *,
+        reason: str,
+        run_here: bool = False,
+    ) -> Restore:
+        instance = await production_instance(self.session, tenant.id)
         if instance is None:
             raise Conflict("The tenant has no instance to restore into")
         instance = await self.session.get(Instance, instance.id, with_for_update=True)
@@ -217,14 +268,8 @@ class BackupService:
                 details={"backup": backup.odoo_version, "instance": instance.odoo_version}
             )
         # 409 unless ready or stopped (provisioning, deleting, restoring...).
-        await transition(
-            self.session,
-            instance,
-            Action.RESTORE,
-            f"Restoring backup {backup.id}",
-            actor_id=access.actor.id,
-        )
-        return await self._new_restore(access, backup, instance, as_copy=False)
+        await transition(self.session, instance, Action.RESTORE, reason, actor_id=actor_id)
+        return await self._new_restore(actor_id, backup, instance, as_copy=False, run_here=run_here)
 
     async def _restore_into_new_tenant(
         self, access: TenantAccess, backup: Backup, fields: dict[str, Any]
@@ -239,15 +284,16 @@ class BackupService:
         )
         instance = await production_instance(self.session, tenant.id)
         assert instance is not None
-        return await self._new_restore(
-            TenantAccess(tenant=tenant, role=None, actor=access.actor),
-            backup,
-            instance,
-            as_copy=True,
-        )
+        return await self._new_restore(access.actor.id, backup, instance, as_copy=True)
 
     async def _new_restore(
-        self, access: TenantAccess, backup: Backup, instance: Instance, *, as_copy: bool
+        self,
+        actor_id: uuid.UUID | None,
+        backup: Backup,
+        instance: Instance,
+        *,
+        as_copy: bool,
+        run_here: bool = False,
     ) -> Restore:
         restore = Restore(
             tenant_id=instance.tenant_id,
@@ -257,17 +303,18 @@ class BackupService:
             status=RestoreStatus.PENDING.value,
             progress=0,
             as_copy=as_copy,
-            requested_by=access.actor.id,
+            requested_by=actor_id,
         )
         self.session.add(restore)
         await self.session.flush()
-        await defer_restore(self.session, restore)
+        if not run_here:
+            await defer_restore(self.session, restore)
         await audit.record(
             self.session,
             action="backup.restore_requested",
             resource_type="restore",
             resource_id=restore.id,
-            actor_id=access.actor.id,
+            actor_id=actor_id,
             tenant_id=restore.tenant_id,
             new_values={"backup_id": str(backup.id), "as_copy": as_copy},
             client=self.client,
