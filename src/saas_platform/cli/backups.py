@@ -1,6 +1,9 @@
 """``saas backups ...``: list, take, verify and restore backups from the command line.
 
 The long work runs right here (not through the job queue), with a progress bar.
+
+The platform's modules are imported inside each command, not here: `saas --help` and
+`saas version` start without loading the API, its routers and every domain behind them.
 """
 
 from __future__ import annotations
