@@ -17,10 +17,7 @@ from saas_platform.audit import service as audit
 from saas_platform.core.client import ClientInfo
 from saas_platform.core.errors import Forbidden, NotFound
 from saas_platform.core.runtime import Runtime
-from saas_platform.tenants.models import (
-    Tenant,
-    TenantRole,
-)
+from saas_platform.tenants.models import Tenant, TenantRole
 from saas_platform.users.models import User
 
 MANAGERS = frozenset({TenantRole.OWNER.value, TenantRole.ADMIN.value})

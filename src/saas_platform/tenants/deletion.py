@@ -12,11 +12,7 @@ from saas_platform.core import clock
 from saas_platform.tenants.base import TenantAccess, TenantServiceBase, tenant_snapshot
 from saas_platform.tenants.hooks import tenant_deletion_requested
 from saas_platform.tenants.lifecycle import TENANT_LIFECYCLE, Action
-from saas_platform.tenants.models import (
-    GONE_STATUSES,
-    Tenant,
-    TenantStatus,
-)
+from saas_platform.tenants.models import GONE_STATUSES, Tenant, TenantStatus
 
 
 def grace_ends_at(tenant: Tenant, grace_days: int) -> datetime | None:

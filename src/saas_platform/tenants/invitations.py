@@ -13,12 +13,7 @@ from saas_platform.core.crypto import hash_token, new_token
 from saas_platform.core.errors import AppError, Forbidden, NotFound
 from saas_platform.mail.service import Mail, queue_mail
 from saas_platform.tenants.base import TenantAccess, TenantServiceBase
-from saas_platform.tenants.models import (
-    GONE_STATUSES,
-    Invitation,
-    Membership,
-    Tenant,
-)
+from saas_platform.tenants.models import GONE_STATUSES, Invitation, Membership, Tenant
 from saas_platform.users import service as users
 from saas_platform.users.models import User
 

@@ -11,13 +11,7 @@ from sqlalchemy import Select, select
 from saas_platform.core.errors import Conflict, NotFound
 from saas_platform.tenants.base import MANAGERS, TenantAccess
 from saas_platform.tenants.invitations import InvitationActions
-from saas_platform.tenants.models import (
-    GONE_STATUSES,
-    Invitation,
-    Membership,
-    Tenant,
-    TenantRole,
-)
+from saas_platform.tenants.models import GONE_STATUSES, Invitation, Membership, Tenant, TenantRole
 from saas_platform.users import service as users
 from saas_platform.users.models import User
 
