@@ -8,13 +8,13 @@ from fastapi import Query, Response, status
 from fastapi.responses import JSONResponse
 
 from saas_platform.auth.dependencies import CurrentPrincipal
+from saas_platform.core.ids import parse_id
 from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
 from saas_platform.core.routing import PrefixedRouter
 from saas_platform.tenants.dependencies import (
     FollowableTenantAccessDep,
     TenantAccessDep,
     TenantServiceDep,
-    parse_id,
 )
 from saas_platform.tenants.hooks import tenant_backups, tenant_instances
 from saas_platform.tenants.models import (
