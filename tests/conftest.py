@@ -24,7 +24,8 @@ from tests.fixtures.s3 import s3_server
 from tests.fixtures.settings import TEST_SECRET_KEY
 from tests.fixtures.smtp import Inbox, SmtpServer
 
-# Runtimes built or opened anywhere in the tests get the parts the domains provide.
+# The test process is an entry point: runtimes built anywhere in the tests get the parts
+# the domains provide, and the hooks are connected before any test runs.
 wire()
 
 

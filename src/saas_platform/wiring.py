@@ -26,6 +26,7 @@ import saas_platform.mail.tasks
 import saas_platform.tenants.tasks  # noqa: F401
 from saas_platform.audit.tasks import CHECKPOINT_AUDIT_TASK
 from saas_platform.auth.principal_cache import build_principal_cache
+from saas_platform.backups import service as backups_service
 from saas_platform.backups.service import EXPIRE_TASK, SCHEDULE_TASK
 from saas_platform.backups.storage import build_storage
 from saas_platform.core import runtime as core_runtime
@@ -36,6 +37,8 @@ from saas_platform.core.schedule import (
     TEND_STANDBY_POOLS_TASK,
 )
 from saas_platform.core.settings import Settings
+from saas_platform.instances import tenant_reactions
+from saas_platform.tenants import hooks as tenant_hooks
 from saas_platform.tenants import registration as tenant_registration
 from saas_platform.tenants.plans import rate_limit_plan
 
@@ -62,12 +65,23 @@ RUNTIME_PARTS = RuntimeParts(
 )
 
 
+def _wire_tenants() -> None:
+    """Tenants' hooks: a tenant's database follows the tenant (instances), and a tenant's
+    answer shows its production instance (instances) and its backups (backups)."""
+    tenant_hooks.tenant_created.connect(tenant_reactions.create_production_instance)
+    tenant_hooks.tenant_tier_changed.connect(tenant_reactions.apply_tenant_tier)
+    tenant_hooks.tenant_deletion_requested.connect(tenant_reactions.delete_production_instance)
+    tenant_hooks.tenant_instances.provide(tenant_reactions.tenants_instances)
+    tenant_hooks.tenant_backups.provide(backups_service.backup_summary)
+
+
 def wire() -> None:
     global _wired
     if _wired:
         return
     core_runtime.provide_parts(RUNTIME_PARTS)
     tenant_registration.connect()  # a registration asking for a tenant creates it
+    _wire_tenants()
     _wired = True
 
 

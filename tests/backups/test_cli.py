@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -165,3 +166,82 @@ def test_restore_asks_first_and_commands_speak_json(
 
     restored = cli_json(runtime, ["backups", "restore", backup_id, "--yes"])
     assert restored["status"] == "completed" and restored["backup_id"] == backup_id
+
+
+def _audit_rows(runtime: Runtime, resource_id: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(runtime.database_url) as conn:
+        return conn.execute(
+            "SELECT action, user_id, tenant_id::text, new_values, user_agent"
+            " FROM audit_log WHERE resource_id = %s ORDER BY seq",
+            (resource_id,),
+        ).fetchall()
+
+
+def test_backup_and_restore_from_the_command_line_leave_audit_entries(
+    runtime: Runtime, tenant: Tenant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the backups service, as in the API: each leaves its audit entry, by the
+    console (no account, the client ``saas-cli``), and the chain still verifies."""
+    monkeypatch.chdir(tmp_path)
+    created = cli_json(
+        runtime, ["backups", "create", "--tenant", tenant.database, "--reason", "before upgrade"]
+    )
+    assert _audit_rows(runtime, created["id"]) == [
+        (
+            "backup.created",
+            None,
+            tenant.id,
+            {"type": "manual", "reason": "before upgrade"},
+            "saas-cli",
+        )
+    ]
+
+    restored = cli_json(runtime, ["backups", "restore", created["id"], "--yes"])
+    assert restored["status"] == "completed"
+    rows = _audit_rows(runtime, restored["id"])
+    assert rows[0] == (
+        "backup.restore_requested",
+        None,
+        tenant.id,
+        {"backup_id": created["id"], "as_copy": False},
+        "saas-cli",
+    )
+    # Then the restore flow's own entry, as after an API restore.
+    assert [row[0] for row in rows] == ["backup.restore_requested", "backup.restored"]
+    code, out = cli(runtime, ["audit", "verify"])
+    assert code == 0, out
+
+
+def test_restore_from_the_command_line_refuses_another_odoo_version(
+    runtime: Runtime, tenant: Tenant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API's version check (400 BACKUP_VERSION_MISMATCH) refuses the command too,
+    before anything is touched: no restore, no transition, the live data kept."""
+    monkeypatch.chdir(tmp_path)
+    tenant.call("res.partner", "create", {"name": "Probe Kept"})
+    created = cli_json(runtime, ["backups", "create", "--tenant", tenant.database])
+    tenant.call("res.partner", "create", {"name": "Probe Live"})
+    with psycopg.connect(runtime.database_url) as conn:
+        instance_version = conn.execute(
+            "SELECT odoo_version FROM instances WHERE tenant_id = %s", (tenant.id,)
+        ).fetchone()[0]
+        other = "17.0" if not instance_version.startswith("17") else "18.0"
+        conn.execute("UPDATE backups SET odoo_version = %s WHERE id = %s", (other, created["id"]))
+
+    code, out = cli(runtime, ["backups", "restore", created["id"], "--yes"])
+
+    assert code != 0 and "Traceback" not in out, out
+    assert "This backup is of another Odoo version than the instance" in out, out
+    assert f"backup: {other}" in out and f"instance: {instance_version}" in out, out
+    with psycopg.connect(runtime.database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM restores").fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "SELECT status FROM instances WHERE tenant_id = %s", (tenant.id,)
+            ).fetchone()[0]
+            == "ready"
+        )
+        assert not conn.execute(
+            "SELECT 1 FROM audit_log WHERE action = 'backup.restore_requested'"
+        ).fetchall()
+    assert tenant.partner_names() == {"Probe Kept", "Probe Live"}

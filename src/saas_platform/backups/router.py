@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import Select, select
 
 from saas_platform.backups import flows
+from saas_platform.backups.downloads import download_filename, verify_download
 from saas_platform.backups.models import Backup, BackupStatus, BackupType, Restore
 from saas_platform.backups.schemas import (
     BackupCreate,
@@ -22,8 +23,6 @@ from saas_platform.backups.service import (
     BackupNotFound,
     BackupService,
     RestoreNotFound,
-    download_filename,
-    verify_download,
 )
 from saas_platform.core import clock
 from saas_platform.core.deps import ClientDep, RuntimeDep, SessionDep

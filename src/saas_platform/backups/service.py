@@ -1,13 +1,12 @@
-"""Backup rules: who may back up and restore what, quotas, and the jobs that do the work."""
+"""Backup rules: who may back up and restore what, quotas, and the jobs that do the work.
+
+Next to it: the jobs it defers (``jobs.py``), the daily schedule (``schedule.py``) and the
+signed download links (``downloads.py``).
+"""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import uuid
-import zlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,26 +16,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from saas_platform.audit import service as audit
 from saas_platform.backups import flows
 from saas_platform.backups.archive import major_version
+from saas_platform.backups.downloads import download_filename, sign_download
+from saas_platform.backups.jobs import BACKUP_TASK as BACKUP_TASK
+from saas_platform.backups.jobs import EXPIRE_TASK as EXPIRE_TASK
+from saas_platform.backups.jobs import RESTORE_TASK as RESTORE_TASK
+from saas_platform.backups.jobs import SCHEDULE_TASK as SCHEDULE_TASK
+from saas_platform.backups.jobs import defer_backup, defer_restore
 from saas_platform.backups.models import Backup, BackupStatus, BackupType, Restore, RestoreStatus
 from saas_platform.backups.policy import policy_for
+from saas_platform.backups.schedule import current_slot
+from saas_platform.backups.schedule import schedule_due_backups as schedule_due_backups
 from saas_platform.core import clock
 from saas_platform.core.client import ClientInfo
-from saas_platform.core.crypto import derive_key
-from saas_platform.core.errors import AppError, Conflict, NotFound, Unauthorized
-from saas_platform.core.jobs import defer
+from saas_platform.core.errors import AppError, Conflict, NotFound
 from saas_platform.core.runtime import Runtime
 from saas_platform.instances.lifecycle import Action, transition
 from saas_platform.instances.models import Instance, InstanceStatus
 from saas_platform.instances.service import production_instance
-from saas_platform.tenants.models import Tenant, TenantStatus
+from saas_platform.tenants.models import Tenant
 from saas_platform.tenants.service import TenantAccess, TenantService
 from saas_platform.users.models import User
 
-BACKUP_TASK = "backups.run"
-RESTORE_TASK = "backups.restore"
-SCHEDULE_TASK = "backups.schedule"
-EXPIRE_TASK = "backups.expire"
-QUEUE = "backups"
+# The jobs' names and schedule_due_backups are imported `as` themselves: re-exported, as
+# before they moved to jobs.py and schedule.py (backups/tasks.py imports them from here).
+
 # Backups of a healthy small database take seconds; this is what 202 answers promise.
 ESTIMATED_BACKUP_SECONDS = 60
 ESTIMATED_RESTORE_SECONDS = 180
@@ -65,11 +68,6 @@ class BackupVersionMismatch(AppError):
     status_code = 400
     code = "BACKUP_VERSION_MISMATCH"
     message = "This backup is of another Odoo version than the instance"
-
-
-def instance_lock(instance_id: uuid.UUID) -> str:
-    """Backups and restores of one instance run one at a time (a procrastinate lock)."""
-    return f"instance-data:{instance_id}"
 
 
 class BackupService:
@@ -118,7 +116,28 @@ class BackupService:
         count_quota: bool = True,
     ) -> Backup:
         """A pending backup of the tenant's instance, its job deferred in this transaction."""
-        tenant = access.tenant
+        return await self._create(
+            access.tenant, access.actor.id, type_=type_, reason=reason, count_quota=count_quota
+        )
+
+    async def create_for_operator(self, tenant: Tenant, *, reason: str) -> Backup:
+        """A platform operator's backup from the console (``saas backups create``): outside
+        the manual quota, as an admin's, with no account as its actor. No job is deferred:
+        the command runs the backup itself (``flows.run_backup``), right after this commits."""
+        return await self._create(
+            tenant, None, type_=BackupType.MANUAL, reason=reason, count_quota=False, run_here=True
+        )
+
+    async def _create(
+        self,
+        tenant: Tenant,
+        actor_id: uuid.UUID | None,
+        *,
+        type_: BackupType,
+        reason: str | None,
+        count_quota: bool,
+        run_here: bool = False,
+    ) -> Backup:
         instance = await self._instance_for_backup(tenant)
         if type_ == BackupType.MANUAL and count_quota:
             policy = policy_for(self.runtime.settings, tenant.tier)
@@ -138,17 +157,18 @@ class BackupService:
                     details={"quota": policy.manual_quota, "held": held, "tier": tenant.tier}
                 )
         backup = flows.new_backup(
-            self.runtime, instance, type_, reason=reason, requested_by=access.actor.id
+            self.runtime, instance, type_, reason=reason, requested_by=actor_id
         )
         self.session.add(backup)
         await self.session.flush()
-        await defer_backup(self.session, backup)
+        if not run_here:
+            await defer_backup(self.session, backup)
         await audit.record(
             self.session,
             action="backup.created",
             resource_type="backup",
             resource_id=backup.id,
-            actor_id=access.actor.id,
+            actor_id=actor_id,
             tenant_id=tenant.id,
             new_values={"type": backup.type, "reason": reason},
             client=self.client,
@@ -207,7 +227,36 @@ class BackupService:
             )
         if new_tenant is not None:
             return await self._restore_into_new_tenant(access, backup, new_tenant)
-        instance = await production_instance(self.session, access.tenant.id)
+        return await self._restore_over(
+            access.tenant, backup, access.actor.id, reason=f"Restoring backup {backup.id}"
+        )
+
+    async def restore_for_operator(self, backup: Backup) -> Restore:
+        """A platform operator's restore from the console (``saas backups restore``) over
+        the backup's tenant: the same version check, transition and audit entry as the API's,
+        with no account as its actor. No job is deferred: the command runs the restore
+        itself (``flows.run_restore``), right after this commits."""
+        if backup.status != BackupStatus.COMPLETED.value:
+            raise Conflict(
+                "Only a completed backup can be restored", details={"status": backup.status}
+            )
+        tenant = await self.session.get(Tenant, backup.tenant_id)
+        if tenant is None:
+            raise Conflict("The tenant has no instance to restore into")
+        return await self._restore_over(
+            tenant, backup, None, reason=f"CLI restore of {backup.id}", run_here=True
+        )
+
+    async def _restore_over(
+        self,
+        tenant: Tenant,
+        backup: Backup,
+        actor_id: uuid.UUID | None,
+        *,
+        reason: str,
+        run_here: bool = False,
+    ) -> Restore:
+        instance = await production_instance(self.session, tenant.id)
         if instance is None:
             raise Conflict("The tenant has no instance to restore into")
         instance = await self.session.get(Instance, instance.id, with_for_update=True)
@@ -217,14 +266,8 @@ class BackupService:
                 details={"backup": backup.odoo_version, "instance": instance.odoo_version}
             )
         # 409 unless ready or stopped (provisioning, deleting, restoring...).
-        await transition(
-            self.session,
-            instance,
-            Action.RESTORE,
-            f"Restoring backup {backup.id}",
-            actor_id=access.actor.id,
-        )
-        return await self._new_restore(access, backup, instance, as_copy=False)
+        await transition(self.session, instance, Action.RESTORE, reason, actor_id=actor_id)
+        return await self._new_restore(actor_id, backup, instance, as_copy=False, run_here=run_here)
 
     async def _restore_into_new_tenant(
         self, access: TenantAccess, backup: Backup, fields: dict[str, Any]
@@ -239,15 +282,16 @@ class BackupService:
         )
         instance = await production_instance(self.session, tenant.id)
         assert instance is not None
-        return await self._new_restore(
-            TenantAccess(tenant=tenant, role=None, actor=access.actor),
-            backup,
-            instance,
-            as_copy=True,
-        )
+        return await self._new_restore(access.actor.id, backup, instance, as_copy=True)
 
     async def _new_restore(
-        self, access: TenantAccess, backup: Backup, instance: Instance, *, as_copy: bool
+        self,
+        actor_id: uuid.UUID | None,
+        backup: Backup,
+        instance: Instance,
+        *,
+        as_copy: bool,
+        run_here: bool = False,
     ) -> Restore:
         restore = Restore(
             tenant_id=instance.tenant_id,
@@ -257,17 +301,18 @@ class BackupService:
             status=RestoreStatus.PENDING.value,
             progress=0,
             as_copy=as_copy,
-            requested_by=access.actor.id,
+            requested_by=actor_id,
         )
         self.session.add(restore)
         await self.session.flush()
-        await defer_restore(self.session, restore)
+        if not run_here:
+            await defer_restore(self.session, restore)
         await audit.record(
             self.session,
             action="backup.restore_requested",
             resource_type="restore",
             resource_id=restore.id,
-            actor_id=access.actor.id,
+            actor_id=actor_id,
             tenant_id=restore.tenant_id,
             new_values={"backup_id": str(backup.id), "as_copy": as_copy},
             client=self.client,
@@ -321,122 +366,6 @@ async def backup_summary(session: AsyncSession, tenant_id: uuid.UUID) -> dict[st
             else None
         ),
     }
-
-
-def download_filename(backup: Backup) -> str:
-    stamp = backup.created_at.strftime("%Y-%m-%d_%H-%M-%S")
-    return f"{backup.database_name}_{stamp}.zip"
-
-
-def _download_key(runtime: Runtime) -> bytes:
-    return derive_key(runtime.secret_key, "backup-download")
-
-
-def sign_download(runtime: Runtime, backup_id: uuid.UUID, expires_at: datetime) -> str:
-    payload = json.dumps({"b": str(backup_id), "e": int(expires_at.timestamp())}).encode()
-    body = base64.urlsafe_b64encode(payload).rstrip(b"=")
-    signature = hmac.new(_download_key(runtime), body, hashlib.sha256).digest()
-    return (body + b"." + base64.urlsafe_b64encode(signature).rstrip(b"=")).decode()
-
-
-def verify_download(runtime: Runtime, token: str) -> uuid.UUID:
-    """The backup a download link names; 401 when forged or expired."""
-    try:
-        body, _, signature = token.encode().partition(b".")
-        expected = hmac.new(_download_key(runtime), body, hashlib.sha256).digest()
-        given = base64.urlsafe_b64decode(signature + b"=" * (-len(signature) % 4))
-        if not hmac.compare_digest(expected, given):
-            raise ValueError("bad signature")
-        payload = json.loads(base64.urlsafe_b64decode(body + b"=" * (-len(body) % 4)))
-        backup_id = uuid.UUID(payload["b"])
-        expires = int(payload["e"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise Unauthorized("This download link is invalid") from exc
-    if expires <= clock.now().timestamp():
-        raise Unauthorized("This download link has expired")
-    return backup_id
-
-
-# -- jobs -----------------------------------------------------------------------------------
-
-
-async def defer_backup(session: AsyncSession, backup: Backup) -> None:
-    assert backup.instance_id is not None
-    await defer(
-        session,
-        BACKUP_TASK,
-        queue=QUEUE,
-        lock=instance_lock(backup.instance_id),
-        backup_id=str(backup.id),
-    )
-
-
-async def defer_restore(
-    session: AsyncSession, restore: Restore, scheduled_at: datetime | None = None
-) -> None:
-    await defer(
-        session,
-        RESTORE_TASK,
-        queue=QUEUE,
-        lock=instance_lock(restore.instance_id),
-        scheduled_at=scheduled_at,
-        restore_id=str(restore.id),
-    )
-
-
-def daily_slot_offset(instance_id: uuid.UUID) -> timedelta:
-    """Each instance's time of day for its scheduled backup, spread over the day."""
-    return timedelta(seconds=zlib.crc32(instance_id.bytes) % 86400)
-
-
-def current_slot(instance_id: uuid.UUID, now: datetime) -> datetime:
-    """The start of the instance's latest daily slot at ``now``."""
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    slot = day + daily_slot_offset(instance_id)
-    return slot if slot <= now else slot - timedelta(days=1)
-
-
-async def schedule_due_backups(runtime: Runtime, *, limit: int = 500) -> int:
-    """Create and defer the scheduled backups that are due; returns how many."""
-    now = clock.now()
-    async with runtime.db.transaction() as session:
-        rows = (
-            await session.execute(
-                select(Instance)
-                .join(Tenant, Tenant.id == Instance.tenant_id)
-                .where(
-                    Instance.status == InstanceStatus.READY.value,
-                    Instance.kind == "production",
-                    Tenant.is_active.is_(True),
-                    Tenant.status == TenantStatus.READY.value,
-                )
-            )
-        ).scalars()
-        created = 0
-        for instance in rows:
-            slot = current_slot(instance.id, now)
-            taken = (
-                await session.execute(
-                    select(Backup.id).where(
-                        Backup.instance_id == instance.id,
-                        Backup.type == BackupType.SCHEDULED.value,
-                        Backup.created_at >= slot,
-                        Backup.status != BackupStatus.FAILED.value,
-                    )
-                )
-            ).first()
-            if taken is not None:
-                continue
-            backup = flows.new_backup(
-                runtime, instance, BackupType.SCHEDULED, reason="Daily backup"
-            )
-            session.add(backup)
-            await session.flush()
-            await defer_backup(session, backup)
-            created += 1
-            if created >= limit:
-                break
-    return created
 
 
 async def admin_backup(

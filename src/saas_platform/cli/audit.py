@@ -1,4 +1,8 @@
-"""``saas audit ...`` commands."""
+"""``saas audit ...`` commands.
+
+The platform's modules are imported inside each command, not here: `saas --help` and
+`saas version` start without loading the API, its routers and every domain behind them.
+"""
 
 from __future__ import annotations
 

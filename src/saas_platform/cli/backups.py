@@ -1,6 +1,9 @@
 """``saas backups ...``: list, take, verify and restore backups from the command line.
 
 The long work runs right here (not through the job queue), with a progress bar.
+
+The platform's modules are imported inside each command, not here: `saas --help` and
+`saas version` start without loading the API, its routers and every domain behind them.
 """
 
 from __future__ import annotations
@@ -121,21 +124,22 @@ def create(
     reason: Annotated[str, typer.Option(help="Why (kept with the backup).")] = "CLI backup",
     as_json: JsonOption = False,
 ) -> None:
-    """Take a manual backup of the tenant now."""
+    """Take a manual backup of the tenant now.
+
+    Through the backups service, as an operator's backup in the API: the same state check,
+    and the same audit entry (no account as its actor, the client ``saas-cli``)."""
     from saas_platform.backups import flows
-    from saas_platform.backups.models import BackupStatus, BackupType
+    from saas_platform.backups.models import BackupStatus
     from saas_platform.backups.router import backup_read
-    from saas_platform.backups.service import BACKUP_STATES
-    from saas_platform.instances.service import production_instance
+    from saas_platform.backups.service import BackupService
+    from saas_platform.core.client import CLI_CLIENT
 
     async def work(runtime: Any) -> None:
         async with runtime.db.transaction() as session:
             found = await _tenant(session, tenant)
-            instance = await production_instance(session, found.id)
-            if instance is None or instance.status not in BACKUP_STATES:
-                fail(f"The tenant's instance is {instance.status if instance else 'missing'}.")
-            backup = flows.new_backup(runtime, instance, BackupType.MANUAL, reason=reason)
-            session.add(backup)
+            backup = await BackupService(session, runtime, CLI_CLIENT).create_for_operator(
+                found, reason=reason
+            )
         with _progress(as_json) as progress:
             task = progress.add_task(f"Backing up {found.subdomain}", total=100)
 
@@ -202,12 +206,14 @@ def restore(
 ) -> None:
     """Restore a backup over its tenant (a pre_restore backup is taken first).
 
-    The tenant's live database is replaced: asks first, unless --yes."""
+    The tenant's live database is replaced: asks first, unless --yes. Through the backups
+    service, as a restore in the API: the same version check, transition and audit entry
+    (no account as its actor, the client ``saas-cli``)."""
     from saas_platform.backups import flows
-    from saas_platform.backups.models import Backup, Restore, RestoreStatus
+    from saas_platform.backups.models import Backup, RestoreStatus
     from saas_platform.backups.router import restore_read
-    from saas_platform.instances.lifecycle import Action, transition
-    from saas_platform.instances.models import Instance
+    from saas_platform.backups.service import BackupService
+    from saas_platform.core.client import CLI_CLIENT
     from saas_platform.tenants.models import Tenant
 
     async def completed_backup(session: Any) -> Any:
@@ -228,19 +234,7 @@ def restore(
         )
         async with runtime.db.transaction() as session:
             backup = await completed_backup(session)
-            instance = await session.get(Instance, backup.instance_id, with_for_update=True)
-            assert instance is not None
-            await transition(session, instance, Action.RESTORE, f"CLI restore of {backup.id}")
-            row = Restore(
-                tenant_id=instance.tenant_id,
-                instance_id=instance.id,
-                backup_id=backup.id,
-                source_tenant_id=backup.tenant_id,
-                status=RestoreStatus.PENDING.value,
-                progress=0,
-                as_copy=False,
-            )
-            session.add(row)
+            row = await BackupService(session, runtime, CLI_CLIENT).restore_for_operator(backup)
         with _progress(as_json) as progress:
             task = progress.add_task("Restoring", total=100)
 

@@ -1,4 +1,8 @@
-"""``saas hosts ...``: the admin API's Odoo-host commands, on the command line."""
+"""``saas hosts ...``: the admin API's Odoo-host commands, on the command line.
+
+The platform's modules are imported inside each command, not here: `saas --help` and
+`saas version` start without loading the API, its routers and every domain behind them.
+"""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from saas_platform.cli.common import console
 from saas_platform.core.runtime import Runtime
+from saas_platform.users.service import platform_admin_exists
 
 
 def base_url(host: str, port: int) -> str:
@@ -61,8 +62,6 @@ def next_steps(
 async def print_next_steps(
     runtime: Runtime, *, host: str, port: int, emulator_urls: Sequence[str]
 ) -> None:
-    from saas_platform.users.service import platform_admin_exists
-
     async with runtime.db.sessionmaker() as session:
         has_admin = await platform_admin_exists(session)
     for line in next_steps(

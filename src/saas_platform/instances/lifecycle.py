@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from saas_platform.core import clock
 from saas_platform.core.errors import Conflict
 from saas_platform.instances.models import Instance, InstanceStatus, InstanceTransition
+from saas_platform.tenants.lifecycle import follow_instance
 from saas_platform.tenants.models import Tenant, TenantStatus
 
 S = InstanceStatus
@@ -120,7 +121,7 @@ async def transition(
         # The tenant shows its production instance's state (and is filtered by it).
         tenant = await session.get(Tenant, instance.tenant_id)
         if tenant is not None:
-            tenant.status = TENANT_STATUS[target]
+            follow_instance(tenant, TENANT_STATUS[target])
     await session.flush()
     return target
 

@@ -18,7 +18,8 @@ from saas_platform.instances.models import Instance, InstanceStatus, InstanceTra
 from saas_platform.instances.schemas import InstanceAction, InstanceRead, TransitionRead
 from saas_platform.instances.service import InstanceNotFound, InstanceService
 from saas_platform.tenants.dependencies import TenantAccessDep
-from saas_platform.tenants.models import Membership, Tenant, TenantRole
+from saas_platform.tenants.models import Tenant
+from saas_platform.tenants.rules import member_tenants, owned_tenant_ids, owns
 from saas_platform.tenants.service import TenantNotFound, TenantService
 from saas_platform.users import service as users
 
@@ -68,7 +69,7 @@ async def _visible_instance(
         )
     except TenantNotFound:
         raise InstanceNotFound() from None
-    return instance, access.role == TenantRole.OWNER.value, access.can_manage
+    return instance, owns(access.role), access.can_manage
 
 
 @router.get("/instances", response_model=Page[InstanceRead])
@@ -81,24 +82,11 @@ async def list_instances(
 ) -> Page[InstanceRead]:
     stmt = select(Instance)
     if not principal.user.is_platform_admin:
-        stmt = stmt.where(
-            Instance.tenant_id.in_(
-                select(Membership.tenant_id).where(Membership.user_id == principal.user.id)
-            )
-        )
+        stmt = stmt.where(Instance.tenant_id.in_(member_tenants(principal.user.id)))
     stmt = apply_filters(
         stmt, {Instance.tenant_id: tenant_id, Instance.status: status_.value if status_ else None}
     )
-    owned = set(
-        (
-            await service.session.execute(
-                select(Membership.tenant_id).where(
-                    Membership.user_id == principal.user.id,
-                    Membership.role == TenantRole.OWNER.value,
-                )
-            )
-        ).scalars()
-    )
+    owned = await owned_tenant_ids(service.session, principal.user.id)
     page = await paginate(service.session, stmt, params, INSTANCE_LIST, lambda i: i)
     return Page[InstanceRead](
         count=page.count,
@@ -152,7 +140,7 @@ async def tenant_instances(
 ) -> Page[InstanceRead]:
     stmt = select(Instance).where(Instance.tenant_id == access.tenant.id)
     page = await paginate(service.session, stmt, params, INSTANCE_LIST, lambda i: i)
-    owner = access.role == TenantRole.OWNER.value
+    owner = owns(access.role)
     return Page[InstanceRead](
         count=page.count,
         next=page.next,

@@ -1,38 +1,16 @@
 from __future__ import annotations
 
-import uuid
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from saas_platform.core.schemas import RequestSchema, Schema, UTCDateTime
 
+# What a tenant shows of its production instance is what /instances answers: one schema,
+# declared in tenants (which asks for it), re-exported here as the instance's own.
+from saas_platform.tenants.schemas import HostRef, InstanceRead
 
-class HostRef(Schema):
-    id: uuid.UUID
-    name: str
-
-
-class InstanceRead(Schema):
-    id: uuid.UUID
-    tenant_id: uuid.UUID
-    kind: str
-    status: str
-    status_reason: str | None
-    url: str | None
-    database: str
-    odoo_version: str
-    host: HostRef | None
-    admin_login: str
-    # Shown to the tenant's owners only.
-    admin_password: str | None = None
-    step: str | None
-    error: dict[str, Any] | None
-    expires_at: UTCDateTime | None
-    created_at: UTCDateTime
-    updated_at: UTCDateTime
-    ready_at: UTCDateTime | None
-    estimated_completion: UTCDateTime | None
+__all__ = ["HostRef", "InstanceAction", "InstanceRead", "TransitionRead"]
 
 
 class InstanceAction(RequestSchema):

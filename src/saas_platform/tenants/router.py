@@ -8,18 +8,15 @@ from fastapi import Query, Response, status
 from fastapi.responses import JSONResponse
 
 from saas_platform.auth.dependencies import CurrentPrincipal
-from saas_platform.backups.service import backup_summary
+from saas_platform.core.ids import parse_id
 from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
 from saas_platform.core.routing import PrefixedRouter
-from saas_platform.instances import service as instances
-from saas_platform.instances.schemas import InstanceRead
-from saas_platform.instances.service import InstanceService
 from saas_platform.tenants.dependencies import (
     FollowableTenantAccessDep,
     TenantAccessDep,
     TenantServiceDep,
-    parse_id,
 )
+from saas_platform.tenants.hooks import tenant_backups, tenant_instances
 from saas_platform.tenants.models import (
     GONE_STATUSES,
     Invitation,
@@ -29,6 +26,7 @@ from saas_platform.tenants.models import (
     TenantStatus,
     TenantTier,
 )
+from saas_platform.tenants.rules import owns
 from saas_platform.tenants.schemas import (
     InvitationAccept,
     InvitationAccepted,
@@ -104,24 +102,18 @@ def tier_limits(tier: str) -> dict[str, Any] | None:
 async def tenant_detail(
     service: TenantService, tenant: Tenant, *, owner: bool = False
 ) -> TenantRead:
-    """The tenant with its counts, tier limits and production instance."""
-    instance = await instances.production_instance(service.session, tenant.id)
-    instance_data: InstanceRead | None = None
-    if instance is not None:
-        instance_service = InstanceService(service.session, service.runtime)
-        host = await instance_service.host_of(instance)
-        instance_data = InstanceRead.model_validate(
-            instance_service.summary(instance, host, tenant.subdomain, with_password=owner)
-        )
+    """The tenant with its counts, tier limits, production instance and backups."""
+    placed = await tenant_instances.ask(service.session, service.runtime, [tenant], owner)
+    instance = placed.get(tenant.id)
     return tenant_read(
         service,
         tenant,
         member_count=await service.member_count(tenant.id),
         subscription_count=0,  # billing is not built yet: no subscriptions exist
         limits=tier_limits(tenant.tier),
-        instance=instance_data,
-        backups=await backup_summary(service.session, tenant.id),
-        estimated_completion=instance_data.estimated_completion if instance_data else None,
+        instance=instance,
+        backups=await tenant_backups.ask(service.session, tenant.id),
+        estimated_completion=instance.estimated_completion if instance else None,
     )
 
 
@@ -132,16 +124,10 @@ async def tenant_list_items(service: TenantService, tenants: list[Tenant]) -> li
     stays out of lists: it is shown on the detail, to owners only."""
     ids = [tenant.id for tenant in tenants]
     members = await service.member_counts(ids)
-    placed = await instances.production_instances(service.session, ids)
-    instance_service = InstanceService(service.session, service.runtime)
+    placed = await tenant_instances.ask(service.session, service.runtime, tenants, False)
     items = []
     for tenant in tenants:
-        instance_data: InstanceRead | None = None
-        if tenant.id in placed:
-            instance, host = placed[tenant.id]
-            instance_data = InstanceRead.model_validate(
-                instance_service.summary(instance, host, tenant.subdomain, with_password=False)
-            )
+        instance = placed.get(tenant.id)
         items.append(
             tenant_read(
                 service,
@@ -149,15 +135,15 @@ async def tenant_list_items(service: TenantService, tenants: list[Tenant]) -> li
                 member_count=members[tenant.id],
                 subscription_count=0,  # as on the detail
                 limits=tier_limits(tenant.tier),
-                instance=instance_data,
-                estimated_completion=instance_data.estimated_completion if instance_data else None,
+                instance=instance,
+                estimated_completion=instance.estimated_completion if instance else None,
             )
         )
     return items
 
 
 def is_owner(access: TenantAccess) -> bool:
-    return access.role == TenantRole.OWNER.value
+    return owns(access.role)
 
 
 def member_read(row: Any) -> MemberRead:

@@ -57,6 +57,19 @@ async def managed_tenant_ids(
     )
 
 
+def member_tenants(user_id: uuid.UUID) -> Select[Any]:
+    """The ids of every tenant ``user_id`` is a member of, in any role and state."""
+    return select(Membership.tenant_id).where(Membership.user_id == user_id)
+
+
+async def owned_tenant_ids(session: AsyncSession, user_id: uuid.UUID) -> set[uuid.UUID]:
+    """The tenants ``user_id`` owns, in any state."""
+    owned = select(Membership.tenant_id).where(
+        Membership.user_id == user_id, Membership.role == TenantRole.OWNER.value
+    )
+    return set((await session.execute(owned)).scalars())
+
+
 # -- input ----------------------------------------------------------------------------------
 
 SUBDOMAIN_MIN = 3

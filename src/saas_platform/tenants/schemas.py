@@ -6,10 +6,41 @@ from typing import Any, Literal
 from pydantic import AliasChoices, EmailStr, Field, model_validator
 
 from saas_platform.core.schemas import RequestSchema, Schema, UTCDateTime
-from saas_platform.instances.schemas import InstanceRead
 
 Tier = Literal["starter", "professional", "enterprise"]
 Role = Literal["owner", "admin", "member"]
+
+
+# -- what a tenant shows of its databases ------------------------------------------------------
+# Declared here, where it is asked for: instances answers it (tenants.hooks.tenant_instances)
+# and its own routes (/instances) answer with the same schema (instances.schemas).
+
+
+class HostRef(Schema):
+    id: uuid.UUID
+    name: str
+
+
+class InstanceRead(Schema):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    kind: str
+    status: str
+    status_reason: str | None
+    url: str | None
+    database: str
+    odoo_version: str
+    host: HostRef | None
+    admin_login: str
+    # Shown to the tenant's owners only.
+    admin_password: str | None = None
+    step: str | None
+    error: dict[str, Any] | None
+    expires_at: UTCDateTime | None
+    created_at: UTCDateTime
+    updated_at: UTCDateTime
+    ready_at: UTCDateTime | None
+    estimated_completion: UTCDateTime | None
 
 
 class TenantSettings(RequestSchema):

@@ -4,7 +4,7 @@ import procrastinate
 
 from saas_platform.core.jobs import jobs_app, runtime_of
 from saas_platform.core.schedule import PURGE_TENANTS_TASK
-from saas_platform.tenants.service import purge_deleted_tenants
+from saas_platform.tenants.deletion import purge_deleted_tenants
 
 
 @jobs_app.task(name=PURGE_TENANTS_TASK, queue="maintenance", pass_context=True)
