@@ -15,3 +15,15 @@ def wire() -> None:
     if _wired:
         return
     _wired = True
+    _wire_flows()
+
+
+# -- flows: instances' long operations, answered by backups -------------------------------------
+
+
+def _wire_flows() -> None:
+    from saas_platform.backups.pre_delete import back_up_before_deletion
+    from saas_platform.instances import flows as instance_flows
+
+    # A deletion archives the database before it drops it.
+    instance_flows.PRE_DELETE_BACKUP.connect(back_up_before_deletion)

@@ -71,6 +71,14 @@ async def wait_for(
         await asyncio.sleep(0.1)
 
 
+async def wait_for_database(postgres_url: str, name: str, timeout: float = 60) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while name not in databases(postgres_url):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"the database {name} did not appear")
+        await asyncio.sleep(0.1)
+
+
 async def kill_inside_then_finish(
     runtime: Runtime,
     database_url: str,
@@ -80,17 +88,21 @@ async def kill_inside_then_finish(
     fault: str,
     reached: str,
     extra_env: dict[str, str],
+    exists: tuple[str, str] | None = None,
 ) -> Instance:
-    """A worker held inside the step ``fault`` names (it sleeps there) is killed with
-    SIGKILL once ``reached`` holds; a second worker then finishes the job. Returns the
-    instance when it is ready."""
+    """A worker held at the fault point ``fault`` (it sleeps there, after the step's work
+    and before its record) is killed with SIGKILL once ``reached`` holds and, with
+    ``exists`` (the host's PostgreSQL URL, a database name), once that database exists; a
+    second worker then finishes the job. Returns the instance when it is ready."""
     first = worker(
         database_url, tmp_path / "w1", tmp_path / "w1.log", {fault: "sleep:120"}, extra_env
     )
     try:
         stuck = await wait_for(runtime, tenant_id, reached)
         assert stuck.status == "provisioning"
-        await asyncio.sleep(0.5)  # well inside the step
+        if exists is not None:
+            await wait_for_database(*exists)
+        await asyncio.sleep(0.5)  # well inside the pause
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
@@ -121,7 +133,8 @@ async def test_sigkill_mid_provisioning_then_another_worker_finishes(
         )
     ).json()
 
-    # The first worker stops for a long time inside `configure`, after the database exists.
+    # The first worker stops for a long time once the database exists, before configure
+    # (and before create_database is even recorded: the rerun must find the database).
     # No standby pool: this is the cloning path
     # (tests/instances/hosts/test_standby_crash.py: the pool).
     no_pool = {"SAAS_STANDBY_DATABASES_PER_HOST": "0"}
@@ -130,9 +143,10 @@ async def test_sigkill_mid_provisioning_then_another_worker_finishes(
         database_url,
         tmp_path,
         tenant["id"],
-        fault="provision.configure",
-        reached="i.step == 'create_database'",
+        fault="provision.create_database",
+        reached="i.step == 'ensure_template'",
         extra_env=no_pool,
+        exists=(odoo.postgres_url, name),
     )
     assert ready.step == "verify"
     # Other suites may share this PostgreSQL server: look at what this tenant could have made.

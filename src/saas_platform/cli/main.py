@@ -14,6 +14,7 @@ from saas_platform.cli.backups import backups_app
 from saas_platform.cli.common import console, fail, load_settings, read_secret_from_stdin, run
 from saas_platform.cli.hosts import hosts_app
 from saas_platform.cli.odoo_emulator import odoo_emulator
+from saas_platform.wiring import wire
 
 app = typer.Typer(
     name="saas",
@@ -191,6 +192,7 @@ def create_admin(
 
 
 def main() -> None:
+    wire()
     app()
 
 
