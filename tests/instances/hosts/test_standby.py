@@ -359,7 +359,7 @@ async def test_a_standby_that_fails_is_dropped_and_made_again(
 ) -> None:
     runtime.settings.standby_databases_per_host = 1
     host = await add_host(client, admin, odoo)
-    runtime.settings.faults = {"standby.password": "fail"}
+    runtime.settings.faults = {"standby.clone": "fail"}
     # A failure is not retried at once (the next scheduled run does).
     assert await standby.tend(runtime) is standby.TendResult.DONE
     (row,) = await rows(runtime)

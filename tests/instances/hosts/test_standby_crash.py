@@ -122,7 +122,7 @@ async def test_sigkill_while_a_standby_is_prepared(
         database_url,
         tmp_path / "w1",
         tmp_path / "w1.log",
-        {"standby.password": "sleep:120"},
+        {"standby.clone": "sleep:120"},
         extra_env=POOL,
     )
     try:
