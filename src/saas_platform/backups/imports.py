@@ -14,7 +14,8 @@ from saas_platform.backups.archive import (
     inspect_archive,
     major_version,
 )
-from saas_platform.backups.models import Backup, BackupStatus, BackupType
+from saas_platform.backups.lifecycle import BACKUP, BackupAction
+from saas_platform.backups.models import Backup, BackupType
 from saas_platform.backups.storage import CHUNK_SIZE
 from saas_platform.core import clock
 from saas_platform.core.runtime import Runtime
@@ -58,7 +59,7 @@ async def import_archive(
         backup.source = "upload"
         backup.admin_login = admin_login
         backup.admin_password_encrypted = runtime.secrets.encrypt(admin_password)
-        backup.status = BackupStatus.RUNNING.value
+        BACKUP.apply(backup, BackupAction.START)
         backup.started_at = clock.now()
         session.add(backup)
     try:

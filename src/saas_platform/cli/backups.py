@@ -163,7 +163,7 @@ def verify(
     as_json: JsonOption = False,
 ) -> None:
     """Download the archive and check its checksum, zip structure and manifest."""
-    from saas_platform.backups import flows
+    from saas_platform.backups import restore as restore_flow
     from saas_platform.backups.models import Backup
     from saas_platform.backups.router import backup_read
 
@@ -175,7 +175,7 @@ def verify(
         with _progress(as_json) as progress:
             task = progress.add_task("Verifying", total=None)
             try:
-                facts = await flows.verify_backup(
+                facts = await restore_flow.verify_backup(
                     runtime, backup, runtime.settings.data_dir / "tmp"
                 )
             except Exception as exc:
@@ -203,7 +203,7 @@ def restore(
     """Restore a backup over its tenant (a pre_restore backup is taken first).
 
     The tenant's live database is replaced: asks first, unless --yes."""
-    from saas_platform.backups import flows
+    from saas_platform.backups import restore as restore_flow
     from saas_platform.backups.models import Backup, Restore, RestoreStatus
     from saas_platform.backups.router import restore_read
     from saas_platform.instances.lifecycle import Action, transition
@@ -247,7 +247,7 @@ def restore(
             async def on_progress(percent: int) -> None:
                 progress.update(task, completed=percent)
 
-            done = await flows.run_restore(runtime, row.id, on_progress=on_progress)
+            done = await restore_flow.run_restore(runtime, row.id, on_progress=on_progress)
         if done.status != RestoreStatus.COMPLETED.value:
             fail(f"Restore {done.status}: {(done.error or {}).get('message')}")
         if as_json:
