@@ -7,6 +7,10 @@ here. Every entry point (the API's ``create_app``, the CLI, workers, tests) call
 
 from __future__ import annotations
 
+from typing import Any
+
+from saas_platform.core.lifecycle import Lifecycle
+
 _wired = False
 
 
@@ -27,3 +31,13 @@ def _wire_flows() -> None:
 
     # A deletion archives the database before it drops it.
     instance_flows.PRE_DELETE_BACKUP.connect(back_up_before_deletion)
+
+
+def lifecycles() -> list[Lifecycle[Any, Any]]:
+    """Every transition table, each with its generated page in docs/ (``saas docs
+    lifecycles``; a test fails when one is stale). A new table joins with one line here."""
+    from saas_platform.backups.lifecycle import BACKUP, RESTORE
+    from saas_platform.instances.hosts.lifecycle import HOST, STANDBY
+    from saas_platform.instances.lifecycle import INSTANCE
+
+    return [INSTANCE, HOST, STANDBY, BACKUP, RESTORE]

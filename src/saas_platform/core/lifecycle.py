@@ -97,8 +97,8 @@ class Lifecycle(Generic[S, A]):
         parts = [f"# {title} lifecycle", ""]
         origin = f"`{self.source}`" if self.source else "its transition table"
         parts.append(
-            f"Generated from {origin} by `saas docs lifecycles`; a test fails when this page "
-            "and the table disagree."
+            f"Generated from {origin} by `saas docs lifecycles`;\n"
+            "a test fails when this page and the table disagree."
         )
         if self.description:
             parts += ["", self.description.strip()]

@@ -83,8 +83,8 @@ INSTANCE: Lifecycle[InstanceStatus, Action] = Lifecycle(
     user_actions=USER_ACTIONS,
     source="saas_platform/instances/lifecycle.py",
     description="""\
-Users may ask for `start`, `stop`, `restart` and
-`retry` (`POST /api/v1/instances/{id}/actions`); anything the table does not allow in the
+Users may ask for `start`, `stop`, `restart` and `retry`
+(`POST /api/v1/instances/{id}/actions`); anything the table does not allow in the
 current state answers 409 `CONFLICT` with the allowed actions in `details`. Every change
 is recorded with its time and reason (`GET /api/v1/instances/{id}/transitions`).
 A restore (`POST /api/v1/tenants/{id}/backups/{backup_id}/restore`) takes a ready or
