@@ -161,6 +161,9 @@ async def claim_standby(context: ProvisionContext) -> StepResult:
         instance.admin_password_provisional = False
         instance.step = "claim_standby"
         context.standby = claimed
+        context.admin = Credentials(
+            instance.admin_login, runtime.secrets.decrypt(instance.admin_password_encrypted)
+        )
     return RECORDED
 
 
