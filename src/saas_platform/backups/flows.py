@@ -58,14 +58,14 @@ def storage_of(runtime: Runtime) -> BackupStorage:
     return runtime.backup_storage
 
 
-def _message(exc: BaseException) -> str:
+def message_of(exc: BaseException) -> str:
     return exc.message if isinstance(exc, AppError) else (str(exc) or type(exc).__name__)
 
 
-def _error(exc: BaseException, step: str | None = None) -> dict[str, Any]:
+def error_of(exc: BaseException, step: str | None = None) -> dict[str, Any]:
     error: dict[str, Any] = {
         "code": exc.code if isinstance(exc, AppError) else "BACKUP_FAILED",
-        "message": _message(exc),
+        "message": message_of(exc),
     }
     if step:
         error["step"] = step
@@ -187,7 +187,7 @@ async def run_backup(
     except StepError as failed:
         if context.completed is not None:
             raise failed.error from None  # retention: the backup itself is whole
-        logger.warning("backup %s failed: %s", backup_id, _message(failed.error))
+        logger.warning("backup %s failed: %s", backup_id, message_of(failed.error))
         return await fail_backup(runtime, backup_id, failed.error)
     finally:
         await context.driver.close()
@@ -290,7 +290,7 @@ async def fail_backup(runtime: Runtime, backup_id: uuid.UUID, exc: BaseException
         backup = await session.get(Backup, backup_id, with_for_update=True)
         assert backup is not None
         BACKUP.apply(backup, BackupAction.FAIL)
-        backup.error = _error(exc)
+        backup.error = error_of(exc)
         backup.completed_at = clock.now()
         backup.expires_at = clock.now() + FAILED_BACKUP_KEPT
         await events.emit(

@@ -28,8 +28,8 @@ from saas_platform.backups.archive import (
 from saas_platform.backups.flows import (
     BackupFailed,
     Progress,
-    _error,
-    _message,
+    error_of,
+    message_of,
     new_backup,
     run_backup,
     storage_of,
@@ -146,7 +146,7 @@ async def run_restore(
         await RESTORE_FLOW.run(context, settings=runtime.settings, done=done, record=record)
     except StepError as failed:
         logger.warning(
-            "restore %s failed at %s: %s", restore_id, failed.step, _message(failed.error)
+            "restore %s failed at %s: %s", restore_id, failed.step, message_of(failed.error)
         )
         return await _restore_failed(context, failed.step, failed.error)
     finally:
@@ -346,7 +346,7 @@ async def _point_at_new_home(context: RestoreContext) -> None:
 
 async def _restore_failed(context: RestoreContext, step: str, exc: Exception) -> Restore:
     runtime = context.runtime
-    error = _error(exc, step)
+    error = error_of(exc, step)
     rollback_error: Exception | None = None
     if step in LIVE_STEPS:
         try:
@@ -359,13 +359,13 @@ async def _restore_failed(context: RestoreContext, step: str, exc: Exception) ->
         instance = await session.get(Instance, context.instance_id, with_for_update=True)
         assert restore is not None and instance is not None
         if rollback_error is not None:
-            error["rollback"] = _error(rollback_error)
+            error["rollback"] = error_of(rollback_error)
             status = RestoreStatus.FAILED
             await transition(
                 session,
                 instance,
                 Action.FAIL,
-                f"Restore failed at {step} and its rollback failed: {_message(rollback_error)}; "
+                f"Restore failed at {step} and its rollback failed: {message_of(rollback_error)}; "
                 f"backup {restore.pre_restore_backup_id} holds the previous data",
             )
         else:
@@ -416,10 +416,10 @@ async def _end_restore(
         restore,
         RestoreAction.ROLL_BACK if status == RestoreStatus.ROLLED_BACK else RestoreAction.FAIL,
     )
-    restore.error = _error(exc)
+    restore.error = error_of(exc)
     restore.completed_at = clock.now()
     if instance.status == InstanceStatus.RESTORING.value:
-        await transition(session, instance, Action.RESTORED, f"Restore ended: {_message(exc)}")
+        await transition(session, instance, Action.RESTORED, f"Restore ended: {message_of(exc)}")
 
 
 def restore_event(restore: Restore) -> dict[str, Any]:
