@@ -18,7 +18,10 @@ what is no longer wanted (more than the target, draining hosts, standbys of inst
 deleted before their rename), then prepares at most one standby and asks to be run again.
 Every database it makes is named on a row committed before the database is cloned, so a
 worker killed at any step leaves a row that the next run finishes or drops: never a
-duplicate, never an orphan.
+duplicate, never an orphan. Preparing one is a flow (core/flows.py) whose steps each find
+their effect again:
+
+    standby: template -> clone -> password -> verify, then the row is ready
 """
 
 from __future__ import annotations
