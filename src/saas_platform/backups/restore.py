@@ -143,16 +143,18 @@ async def run_restore(
             await context.on_progress(progress.completed * 95 // progress.total)
 
     try:
-        await RESTORE_FLOW.run(context, settings=runtime.settings, done=done, record=record)
-    except StepError as failed:
-        logger.warning(
-            "restore %s failed at %s: %s", restore_id, failed.step, message_of(failed.error)
-        )
-        return await _restore_failed(context, failed.step, failed.error)
+        try:
+            await RESTORE_FLOW.run(context, settings=runtime.settings, done=done, record=record)
+        except StepError as failed:
+            logger.warning(
+                "restore %s failed at %s: %s", restore_id, failed.step, message_of(failed.error)
+            )
+            return await _restore_failed(context, failed.step, failed.error)
+        # A copy is pointed at its new address with the driver still open.
+        return await _restore_completed(context)
     finally:
         await context.driver.close()
         context.archive_path.unlink(missing_ok=True)
-    return await _restore_completed(context)
 
 
 async def _download(runtime: Runtime, backup: Backup, target: Path) -> None:
