@@ -265,7 +265,10 @@ async def provision(runtime: Runtime, instance_id: uuid.UUID) -> None:
 
     try:
         await PROVISION.run(context, settings=runtime.settings, done=done, record=record)
-        await _finish_provisioning(runtime, context)
+        try:
+            await _finish_provisioning(runtime, context)
+        except Exception as exc:  # recorded as the last step's failure, as a step's would be
+            raise StepError(PROVISION.name, PROVISION.last, exc) from exc
     except StepError as failed:  # every failure is recorded on the instance, then retryable
         if isinstance(failed.error, WaitingForHost):
             return
