@@ -154,3 +154,11 @@ async def admin(client: httpx.AsyncClient, runtime: Runtime) -> LoggedIn:
 async def owner(client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox) -> LoggedIn:
     """A verified user, logged in, who will own tenants."""
     return await verified_user(client, runtime, inbox, "owner@example.com")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def wired() -> None:
+    """Hooks connected as in every entry point (deletion takes its backup through one)."""
+    from saas_platform.wiring import wire
+
+    wire()

@@ -27,9 +27,12 @@ import saas_platform.tenants.tasks  # noqa: F401
 from saas_platform.audit.tasks import CHECKPOINT_AUDIT_TASK
 from saas_platform.auth.principal_cache import build_principal_cache
 from saas_platform.backups import service as backups_service
+from saas_platform.backups.lifecycle import BACKUP, RESTORE
+from saas_platform.backups.pre_delete import back_up_before_deletion
 from saas_platform.backups.service import EXPIRE_TASK, SCHEDULE_TASK
 from saas_platform.backups.storage import build_storage
 from saas_platform.core import runtime as core_runtime
+from saas_platform.core.lifecycle import Lifecycle
 from saas_platform.core.runtime import Runtime, RuntimeParts
 from saas_platform.core.schedule import (
     CHECK_HOSTS_TASK,
@@ -37,9 +40,13 @@ from saas_platform.core.schedule import (
     TEND_STANDBY_POOLS_TASK,
 )
 from saas_platform.core.settings import Settings
+from saas_platform.instances import flows as instance_flows
 from saas_platform.instances import tenant_reactions
+from saas_platform.instances.hosts.lifecycle import HOST, STANDBY
+from saas_platform.instances.lifecycle import INSTANCE
 from saas_platform.tenants import hooks as tenant_hooks
 from saas_platform.tenants import registration as tenant_registration
+from saas_platform.tenants.lifecycle import TENANT_LIFECYCLE
 from saas_platform.tenants.plans import rate_limit_plan
 
 _wired = False
@@ -82,6 +89,7 @@ def wire() -> None:
     core_runtime.provide_parts(RUNTIME_PARTS)
     tenant_registration.connect()  # a registration asking for a tenant creates it
     _wire_tenants()
+    _wire_flows()
     _wired = True
 
 
@@ -105,3 +113,17 @@ async def open_runtime(settings: Settings, **kwargs: Any) -> AsyncIterator[Runti
         yield runtime
     finally:
         await runtime.close()
+
+
+# -- flows: instances' long operations, answered by backups -------------------------------------
+
+
+def _wire_flows() -> None:
+    # A deletion archives the database before it drops it.
+    instance_flows.PRE_DELETE_BACKUP.connect(back_up_before_deletion)
+
+
+def lifecycles() -> list[Lifecycle[Any, Any]]:
+    """Every transition table, each with its generated page in docs/ (``saas docs
+    lifecycles``; a test fails when one is stale). A new table joins with one line here."""
+    return [TENANT_LIFECYCLE, INSTANCE, HOST, STANDBY, BACKUP, RESTORE]

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from saas_platform.backups import flows
-from saas_platform.backups.models import Backup
+from saas_platform.backups import retention
+from saas_platform.backups.models import STORAGE_PREFIX, Backup
 from saas_platform.backups.retention import keep
 from saas_platform.backups.service import current_slot, schedule_due_backups
 from saas_platform.core.clock import FrozenClock
@@ -94,8 +94,8 @@ async def test_120_days_of_scheduled_backups_leave_exactly_what_gfs_keeps(
         await runtime.run_pending_jobs()
         taken.append(clock.now())
         if len(taken) % 10 == 0:
-            await flows.expire_backups(runtime)
-    await flows.expire_backups(runtime)
+            await retention.expire_backups(runtime)
+    await retention.expire_backups(runtime)
 
     async with runtime.db.sessionmaker() as session:
         rows = list(
@@ -107,7 +107,7 @@ async def test_120_days_of_scheduled_backups_leave_exactly_what_gfs_keeps(
     # Every kept archive's retention date is in the future, or unknown (kept until replaced).
     assert all(row.expires_at is None or row.expires_at > clock.now() for row in rows)
     # Storage holds exactly the archives the database lists.
-    stored = set(await runtime.backup_storage.keys(flows.STORAGE_PREFIX))
+    stored = set(await runtime.backup_storage.keys(STORAGE_PREFIX))
     async with runtime.db.sessionmaker() as session:
         listed = set((await session.execute(select(Backup.storage_key))).scalars())
     assert stored == listed

@@ -37,7 +37,8 @@ async def test_sigkill_mid_provisioning_then_another_worker_finishes(
         )
     ).json()
 
-    # The first worker stops for a long time inside `configure`, after the database exists.
+    # The first worker stops for a long time once the database exists, before configure
+    # (and before create_database is even recorded: the rerun must find the database).
     # No standby pool: this is the cloning path
     # (tests/instances/hosts/test_standby_crash.py: the pool).
     no_pool = {"SAAS_STANDBY_DATABASES_PER_HOST": "0"}
@@ -46,9 +47,10 @@ async def test_sigkill_mid_provisioning_then_another_worker_finishes(
         database_url,
         tmp_path,
         tenant["id"],
-        fault="provision.configure",
-        reached="i.step == 'create_database'",
+        fault="provision.create_database",
+        reached="i.step == 'ensure_template'",
         extra_env=no_pool,
+        exists=(odoo.postgres_url, name),
     )
     assert ready.step == "verify"
     # Other suites may share this PostgreSQL server: look at what this tenant could have made.

@@ -14,8 +14,9 @@ from saas_platform.backups.archive import (
     inspect_archive,
     major_version,
 )
-from saas_platform.backups.models import Backup, BackupStatus, BackupType
-from saas_platform.backups.storage import CHUNK_SIZE
+from saas_platform.backups.lifecycle import BACKUP, BackupAction
+from saas_platform.backups.models import Backup, BackupType
+from saas_platform.backups.storage import CHUNK_SIZE, storage_of
 from saas_platform.core import clock
 from saas_platform.core.runtime import Runtime
 from saas_platform.instances.service import production_instance
@@ -58,11 +59,11 @@ async def import_archive(
         backup.source = "upload"
         backup.admin_login = admin_login
         backup.admin_password_encrypted = runtime.secrets.encrypt(admin_password)
-        backup.status = BackupStatus.RUNNING.value
+        BACKUP.apply(backup, BackupAction.START)
         backup.started_at = clock.now()
         session.add(backup)
     try:
-        stored = await flows.storage_of(runtime).save(backup.storage_key, _file_chunks(path))
+        stored = await storage_of(runtime).save(backup.storage_key, _file_chunks(path))
     except Exception as exc:
         await flows.fail_backup(runtime, backup.id, exc)
         raise

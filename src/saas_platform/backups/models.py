@@ -13,6 +13,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from saas_platform.core.db import Base, Timestamps, UUIDPrimaryKey
 
+# Where backup archives live in storage: one folder per tenant.
+STORAGE_PREFIX = "tenants/"
+
+
+def storage_key(tenant_id: uuid.UUID, backup_id: uuid.UUID) -> str:
+    return f"{STORAGE_PREFIX}{tenant_id}/{backup_id}.zip"
+
 
 class BackupType(enum.StrEnum):
     MANUAL = "manual"

@@ -13,9 +13,12 @@ import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from saas_platform.core.settings import Settings
+
+if TYPE_CHECKING:
+    from saas_platform.core.runtime import Runtime
 
 CHUNK_SIZE = 1024 * 1024
 
@@ -183,3 +186,9 @@ def _make_dirs(path: Path) -> None:
 def _sync(out: Any) -> None:
     out.flush()
     os.fsync(out.fileno())
+
+
+def storage_of(runtime: Runtime) -> BackupStorage:
+    """The runtime's backup storage. Core types the runtime's part only as closable (it names
+    no domain); wiring built it with :func:`build_storage`."""
+    return cast("BackupStorage", runtime.backup_storage)

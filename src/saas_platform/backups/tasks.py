@@ -5,8 +5,10 @@ from datetime import timedelta
 
 import procrastinate
 
-from saas_platform.backups import flows
-from saas_platform.backups.models import Restore, RestoreStatus
+from saas_platform.backups import flows, retention
+from saas_platform.backups import restore as restore_flow
+from saas_platform.backups.lifecycle import RESTORE, RestoreAction
+from saas_platform.backups.models import Restore
 from saas_platform.backups.service import (
     BACKUP_TASK,
     EXPIRE_TASK,
@@ -48,14 +50,14 @@ async def run_restore(context: procrastinate.JobContext, *, restore_id: str) -> 
             InstanceStatus.STOPPED.value,
             InstanceStatus.RESTORING.value,
         ):
-            restore.status = RestoreStatus.FAILED.value
+            RESTORE.apply(restore, RestoreAction.FAIL)
             restore.error = {
                 "code": "CONFLICT",
                 "message": f"The instance is {instance.status}; nothing was restored",
             }
             restore.completed_at = clock.now()
             return
-    await flows.run_restore(runtime, uuid.UUID(restore_id))
+    await restore_flow.run_restore(runtime, uuid.UUID(restore_id))
 
 
 @jobs_app.task(name=SCHEDULE_TASK, queue="maintenance", pass_context=True)
@@ -65,4 +67,4 @@ async def schedule_backups(context: procrastinate.JobContext) -> None:
 
 @jobs_app.task(name=EXPIRE_TASK, queue="maintenance", pass_context=True)
 async def expire_backups(context: procrastinate.JobContext) -> None:
-    await flows.expire_backups(runtime_of(context))
+    await retention.expire_backups(runtime_of(context))

@@ -167,7 +167,7 @@ def verify(
     as_json: JsonOption = False,
 ) -> None:
     """Download the archive and check its checksum, zip structure and manifest."""
-    from saas_platform.backups import flows
+    from saas_platform.backups import restore as restore_flow
     from saas_platform.backups.models import Backup
     from saas_platform.backups.router import backup_read
 
@@ -179,7 +179,7 @@ def verify(
         with _progress(as_json) as progress:
             task = progress.add_task("Verifying", total=None)
             try:
-                facts = await flows.verify_backup(
+                facts = await restore_flow.verify_backup(
                     runtime, backup, runtime.settings.data_dir / "tmp"
                 )
             except Exception as exc:
@@ -209,7 +209,7 @@ def restore(
     The tenant's live database is replaced: asks first, unless --yes. Through the backups
     service, as a restore in the API: the same version check, transition and audit entry
     (no account as its actor, the client ``saas-cli``)."""
-    from saas_platform.backups import flows
+    from saas_platform.backups import restore as restore_flow
     from saas_platform.backups.models import Backup, RestoreStatus
     from saas_platform.backups.router import restore_read
     from saas_platform.backups.service import BackupService
@@ -241,7 +241,7 @@ def restore(
             async def on_progress(percent: int) -> None:
                 progress.update(task, completed=percent)
 
-            done = await flows.run_restore(runtime, row.id, on_progress=on_progress)
+            done = await restore_flow.run_restore(runtime, row.id, on_progress=on_progress)
         if done.status != RestoreStatus.COMPLETED.value:
             fail(f"Restore {done.status}: {(done.error or {}).get('message')}")
         if as_json:

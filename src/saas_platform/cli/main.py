@@ -12,8 +12,10 @@ from saas_platform import __version__
 from saas_platform.cli.audit import audit_app
 from saas_platform.cli.backups import backups_app
 from saas_platform.cli.common import console, fail, load_settings, read_secret_from_stdin, run
+from saas_platform.cli.docs import docs_app
 from saas_platform.cli.hosts import hosts_app
 from saas_platform.cli.odoo_emulator import odoo_emulator
+from saas_platform.wiring import wire
 
 app = typer.Typer(
     name="saas",
@@ -25,6 +27,7 @@ app = typer.Typer(
 app.add_typer(audit_app, name="audit")
 app.add_typer(hosts_app, name="hosts")
 app.add_typer(backups_app, name="backups")
+app.add_typer(docs_app, name="docs")
 app.command("odoo-emulator")(odoo_emulator)
 
 # Commands that open no runtime, spared importing every domain.
@@ -203,6 +206,7 @@ def create_admin(
 
 
 def main() -> None:
+    wire()
     app()
 
 

@@ -1,8 +1,9 @@
 """Fault injection for tests of crash and failure paths (a no-op outside SAAS_ENV=test).
 
 ``SAAS_FAULTS`` maps a checkpoint name to what happens there, e.g.
-``{"provision.configure": "sleep:30", "restore.restore": "fail"}``; flows call
-``await checkpoint(settings, "provision.configure")`` before each step.
+``{"provision.configure": "sleep:30", "restore.restore": "fail"}``. The flow runner
+(core/flows.py) calls ``await checkpoint(settings, "<flow>.<step>")`` after each step's work,
+before the step is recorded.
 """
 
 from __future__ import annotations

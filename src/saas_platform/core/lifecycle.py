@@ -33,12 +33,17 @@ class Lifecycle(Generic[S, A]):
         initial: Iterable[S],
         final: Iterable[S] = (),
         user_actions: Collection[A] | None = None,
+        source: str = "",
+        description: str = "",
     ) -> None:
         """``name`` is what the thing is called in messages ("instance", "backup");
         ``initial`` the statuses a new row may start in; ``final`` those it never leaves;
         ``user_actions`` the actions an API caller may ask for (all of them when None),
-        which a refusal lists as allowed."""
+        which a refusal lists as allowed. ``source`` (the module's path) and
+        ``description`` (Markdown) go on its generated page in docs/."""
         self.name = name
+        self.source = source
+        self.description = description
         self.transitions: dict[tuple[S, A], S] = dict(transitions)
         self.initial = tuple(initial)
         self.final = tuple(final)
@@ -80,3 +85,25 @@ class Lifecycle(Generic[S, A]):
         for state in self.final:
             lines.append(f"    {state.value} --> [*]")
         return "\n".join(lines) + "\n"
+
+    @property
+    def doc_name(self) -> str:
+        """Its page in docs/: ``docs/<name>-lifecycle.md``."""
+        return f"{self.name.replace(' ', '-')}-lifecycle.md"
+
+    def page(self) -> str:
+        """Its page in docs/, generated whole: a stale page is a failing test."""
+        title = self.name[:1].upper() + self.name[1:]
+        parts = [f"# {title} lifecycle", ""]
+        origin = f"`{self.source}`" if self.source else "its transition table"
+        parts.append(
+            f"Generated from {origin} by `saas docs lifecycles`;\n"
+            "a test fails when this page and the table disagree."
+        )
+        if self.description:
+            parts += ["", self.description.strip()]
+        parts += ["", "```mermaid", self.mermaid().rstrip("\n"), "```", ""]
+        return "\n".join(parts)
+
+    def __repr__(self) -> str:
+        return f"Lifecycle({self.name!r}, {len(self.transitions)} transitions)"

@@ -1,14 +1,17 @@
-"""Long instance operations as flows of named, idempotent, checkpointed steps.
-
-Each step first checks whether its effect is already there, so a job killed at any point
-is finished by the next worker with no duplicate database and no orphan. After a step
-succeeds, ``instance.step`` records it in its own transaction; a rerun starts after it.
-A step that fails for good marks the instance failed with the step's name and the reason
-(``PROVISIONING_FAILED``); ``retry`` resumes from the last completed step.
+"""Long instance operations as flows of named, idempotent, checkpointed steps (core/flows.py).
 
     provision: choose_host -> claim_standby -> ensure_template -> create_database
                -> configure -> verify
-    delete:    close -> pre_delete_backup -> drop_database -> purge
+    delete:    close -> pre_delete_backup -> drop_database, then the instance is purged
+
+Each step first checks whether its effect is already there, so a job killed at any point
+is finished by the next worker with no duplicate database and no orphan. After a step
+succeeds, ``instance.step`` records it in its own transaction (``choose_host`` and
+``claim_standby`` record it in the transaction that does their work); a rerun starts after
+it. A provisioning step that fails for good marks the instance failed with the step's name
+and the reason (``PROVISIONING_FAILED``); ``retry`` resumes from the last completed step. A
+deletion step that fails leaves the instance deleting with the step's name, and the job is
+retried from the last completed step.
 
 Provisioning takes a standby database of the host when one is ready (hosts/standby.py):
 ``create_database`` then renames it instead of cloning the template, and ``configure``
@@ -21,16 +24,16 @@ import hashlib
 import hmac
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Table, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.core import clock, faults
 from saas_platform.core.crypto import derive_key
 from saas_platform.core.errors import AppError
+from saas_platform.core.flows import RECORDED, Flow, Progress, StepError, StepResult
+from saas_platform.core.hooks import Hook
 from saas_platform.core.runtime import Runtime
 from saas_platform.events import service as events
 from saas_platform.instances.hosts import standby, templates
@@ -46,22 +49,32 @@ from saas_platform.tenants.tiers import TIERS
 
 logger = logging.getLogger(__name__)
 
-PROVISION_STEPS = (
-    "choose_host",
-    "claim_standby",
-    "ensure_template",
-    "create_database",
-    "configure",
-    "verify",
+# Fired by the deletion's pre_delete_backup step with (runtime, instance_id, the closed
+# database's name): the backups package archives the database before it is dropped, and
+# raises when it cannot (the deletion then waits and retries). Required: a process that
+# was not wired never drops a database without its backup.
+PRE_DELETE_BACKUP: Hook[[Runtime, uuid.UUID, str]] = Hook(
+    "instances.pre_delete_backup", required=True
 )
+
+
+class StepFailed(AppError):
+    status_code = 500
+    code = "PROVISIONING_FAILED"
+    message = "Provisioning failed"
+
+
+class WaitingForHost(Exception):
+    """No healthy host with room: the instance waits (pending) until one is usable."""
+
+
+# -- provisioning -------------------------------------------------------------------------------
 
 
 @dataclass
 class ProvisionContext:
     runtime: Runtime
     instance_id: uuid.UUID
-    host: OdooHost
-    driver: OdooDriver
     database: str
     odoo_version: str
     admin: Credentials
@@ -71,47 +84,205 @@ class ProvisionContext:
     timezone: str
     tier: str
     expires_at: Any
-    base_url: str
+    # Known once choose_host ran (now or in an earlier run).
+    host: OdooHost | None = None
+    base_url: str = ""
     template_password: str | None = None
-    # The last step completed when this run started.
-    done_step: str = "choose_host"
     # The standby database this instance claimed, until it is ready.
     standby: standby.ClaimedStandby | None = None
+    _driver: OdooDriver | None = field(default=None, repr=False)
+
+    def use_host(self, host: OdooHost, instance: Instance) -> None:
+        self.host = host
+        self._driver = driver_for(self.runtime, host)
+        self.base_url = _base_url(self.runtime, instance, host, self.subdomain)
+        self.template_password = templates.known_template_password(self.runtime, host)
+
+    @property
+    def on_host(self) -> OdooHost:
+        assert self.host is not None, "choose_host runs first"
+        return self.host
+
+    @property
+    def driver(self) -> OdooDriver:
+        assert self._driver is not None, "choose_host runs first"
+        return self._driver
+
+    async def close(self) -> None:
+        if self._driver is not None:
+            await self._driver.close()
 
 
-class StepFailed(AppError):
-    status_code = 500
-    code = "PROVISIONING_FAILED"
-    message = "Provisioning failed"
+async def choose_host(context: ProvisionContext) -> StepResult:
+    """The least-loaded usable host of the version, in the transaction that locks the host
+    rows (concurrent jobs count each other), recorded with the host; none: the instance
+    waits for one (raises WaitingForHost once the wait is recorded)."""
+    async with context.runtime.db.transaction() as session:
+        instance = await session.get(Instance, context.instance_id, with_for_update=True)
+        assert instance is not None
+        host: OdooHost | None
+        if instance.host_id is None:
+            host = await HostService(session, context.runtime).pick(instance.odoo_version)
+            if host is None:
+                waiting = f"No healthy Odoo {instance.odoo_version} host with room; waiting for one"
+                if instance.status_reason != waiting:
+                    await transition(session, instance, Action.WAIT, waiting)
+            else:
+                instance.host_id = host.id
+        else:
+            host = await session.get(OdooHost, instance.host_id)
+            assert host is not None
+        if host is not None:
+            await _begin(session, instance, host)
+            instance.step = PROVISION.step_names[0]
+            context.use_host(host, instance)
+    if host is None:
+        raise WaitingForHost(waiting)
+    return RECORDED
 
 
-# -- provisioning -------------------------------------------------------------------------------
+async def claim_standby(context: ProvisionContext) -> StepResult:
+    """Take a ready standby database of the host if the pool has one, recorded with the
+    claim. A generated admin password becomes the standby's (already hashed and proven);
+    one the tenant chose is written by ``configure``. Either way the password is final from
+    here on, and the step is recorded with it."""
+    runtime = context.runtime
+    async with runtime.db.transaction() as session:
+        instance = await session.get(Instance, context.instance_id, with_for_update=True)
+        assert instance is not None
+        claimed = await standby.claimed_by(session, runtime, instance.id)
+        if claimed is None and runtime.settings.standby_databases_per_host > 0:
+            claimed = await standby.claim(
+                session, runtime, context.on_host.id, instance.odoo_version, instance.id
+            )
+        if claimed is not None and instance.admin_password_provisional:
+            instance.admin_password_encrypted = claimed.admin_password_encrypted
+        instance.admin_password_provisional = False
+        instance.step = "claim_standby"
+        context.standby = claimed
+        context.admin = Credentials(
+            instance.admin_login, runtime.secrets.decrypt(instance.admin_password_encrypted)
+        )
+    return RECORDED
+
+
+async def ensure_template(context: ProvisionContext) -> StepResult:
+    """Create the host's warm template for this version on first use (not needed with a
+    standby). Failure here is not fatal: create_database falls back to creating it."""
+    if context.standby is not None:
+        return RECORDED  # nothing done: nothing to record
+    context.template_password = await templates.ensure_template(
+        context.runtime,
+        context.on_host,
+        context.driver,
+        context.odoo_version,
+        context.template_password,
+    )
+    return None
+
+
+async def create_database(context: ProvisionContext) -> StepResult:
+    if context.standby is not None:
+        name = context.standby.database_name
+        try:
+            await context.driver.rename(name, context.database)
+            return None
+        except OdooFault:
+            if await context.driver.database_exists(name):
+                raise  # the standby is intact: the rename itself failed (name taken?)
+        if await context.driver.database_exists(context.database):
+            return None  # renamed by a run that was killed before its checkpoint
+        # The standby is gone (dropped by hand?): let it go and clone as without one.
+        logger.warning("standby %s vanished; cloning for %s", name, context.database)
+        async with context.runtime.db.transaction() as session:
+            await standby.forget(session, context.standby.id)
+        context.standby = None
+        await ensure_template(context)
+    elif await context.driver.database_exists(context.database):
+        return None  # a previous run got this far
+    # Only a template whose creation is recorded is cloned (hosts/templates.py); without
+    # one, a database of its own with the tenant's admin, which configure then logs in as.
+    context.template_password = await templates.clone_template(
+        context.runtime, context.on_host, context.driver, context.odoo_version, context.database
+    )
+    if context.template_password is None:
+        await context.driver.create(context.database, admin=context.admin, lang=context.lang)
+    return None
+
+
+async def configure(context: ProvisionContext) -> StepResult:
+    limits = TIERS[context.tier]
+    setup = DatabaseSetup(
+        admin=context.admin,
+        company_name=context.company_name,
+        lang=context.lang,
+        timezone=context.timezone,
+        base_url=context.base_url,
+        expires_at=context.expires_at,
+        expiration_reason=limits.expiration_reason,
+    )
+    if context.standby is not None:
+        # The standby's admin, proven when it was prepared. Its database.uuid and
+        # database.secret are its own, fresh from duplicate_database and never used:
+        # nothing to renew.
+        await context.driver.configure(
+            context.database, current=context.standby.admin, setup=setup, renew_identity=False
+        )
+        return None
+    current = (
+        Credentials(templates.TEMPLATE_ADMIN_LOGIN, context.template_password)
+        if context.template_password
+        else context.admin
+    )
+    await context.driver.configure(context.database, current=current, setup=setup)
+    return None
+
+
+async def verify(context: ProvisionContext) -> StepResult:
+    if await context.driver.authenticate(context.database, context.admin) is None:
+        raise StepFailed("The new database refuses the admin login")
+    return None
+
+
+PROVISION: Flow[ProvisionContext] = Flow(
+    "provision",
+    (choose_host, claim_standby, ensure_template, create_database, configure, verify),
+)
+PROVISION_STEPS = PROVISION.step_names
 
 
 async def provision(runtime: Runtime, instance_id: uuid.UUID) -> None:
-    context = await _start_provisioning(runtime, instance_id)
-    if context is None:
+    started = await _start_provisioning(runtime, instance_id)
+    if started is None:
         return
-    step = "choose_host"
+    context, done = started
+
+    async def record(progress: Progress) -> None:
+        # The last step needs none: _finish_provisioning records it with the state change.
+        if progress.step != PROVISION.last:
+            await _checkpoint(runtime, instance_id, progress.step)
+
     try:
-        done = PROVISION_STEPS.index(context.done_step)
-        for step in PROVISION_STEPS[done + 1 :]:
-            await faults.checkpoint(runtime.settings, f"provision.{step}")
-            recorded = await STEPS[step](context)
-            # A step that changed nothing (or recorded itself) needs no checkpoint, nor does
-            # the last one: _finish_provisioning records it with the state change.
-            if recorded is None and step != PROVISION_STEPS[-1]:
-                await _checkpoint(runtime, instance_id, step)
-        await _finish_provisioning(runtime, context)
-    except Exception as exc:  # every failure is recorded on the instance, then retryable
-        await _fail_provisioning(runtime, instance_id, step, exc)
-        if not isinstance(exc, AppError | faults.InjectedFault):
-            logger.exception("provisioning step %s failed", step)
+        await PROVISION.run(context, settings=runtime.settings, done=done, record=record)
+        try:
+            await _finish_provisioning(runtime, context)
+        except Exception as exc:  # recorded as the last step's failure, as a step's would be
+            raise StepError(PROVISION.name, PROVISION.last, exc) from exc
+    except StepError as failed:  # every failure is recorded on the instance, then retryable
+        if isinstance(failed.error, WaitingForHost):
+            return
+        if not await _fail_provisioning(runtime, instance_id, failed.step, failed.error):
+            raise failed.error from None  # not provisioning yet: the job itself fails
+        if not isinstance(failed.error, AppError | faults.InjectedFault):
+            logger.exception("provisioning step %s failed", failed.step, exc_info=failed.error)
     finally:
-        await context.driver.close()
+        await context.close()
 
 
-async def _start_provisioning(runtime: Runtime, instance_id: uuid.UUID) -> ProvisionContext | None:
+async def _start_provisioning(
+    runtime: Runtime, instance_id: uuid.UUID
+) -> tuple[ProvisionContext, str | None] | None:
+    """The context of a pending or provisioning instance and its last recorded step."""
     async with runtime.db.transaction() as session:
         instance = await session.get(Instance, instance_id, with_for_update=True)
         if instance is None or instance.status not in (
@@ -121,66 +292,39 @@ async def _start_provisioning(runtime: Runtime, instance_id: uuid.UUID) -> Provi
             return None
         tenant = await session.get(Tenant, instance.tenant_id)
         assert tenant is not None
-        host: OdooHost | None
-        if instance.host_id is None:
-            host = await HostService(session, runtime).pick(instance.odoo_version)
-            if host is None:
-                reason = f"No healthy Odoo {instance.odoo_version} host with room; waiting for one"
-                if instance.status_reason != reason:
-                    await transition(session, instance, Action.WAIT, reason)
-                return None
-            instance.host_id = host.id
-        else:
-            host = await session.get(OdooHost, instance.host_id)
-            assert host is not None
-        if instance.status == InstanceStatus.PENDING.value:
-            await transition(session, instance, Action.PROVISION, f"Provisioning on {host.name}")
-            instance.flow = "provision"
-        if instance.step not in PROVISION_STEPS:
-            instance.step = "choose_host"
-        if PROVISION_STEPS.index(instance.step) < PROVISION_STEPS.index("claim_standby"):
-            claimed = await _claim_standby(session, runtime, instance, host)
-        else:  # a claim is recorded with the claim_standby step
-            claimed = await standby.claimed_by(session, runtime, instance.id)
-        admin = Credentials(
-            instance.admin_login, runtime.secrets.decrypt(instance.admin_password_encrypted)
-        )
-        return ProvisionContext(
+        context = ProvisionContext(
             runtime=runtime,
             instance_id=instance.id,
-            host=host,
-            driver=driver_for(runtime, host),
             database=instance.database_name,
             odoo_version=instance.odoo_version,
-            admin=admin,
+            admin=Credentials(
+                instance.admin_login, runtime.secrets.decrypt(instance.admin_password_encrypted)
+            ),
             company_name=tenant.name,
             subdomain=tenant.subdomain,
             lang=instance.lang,
             timezone=instance.timezone,
             tier=tenant.tier,
             expires_at=instance.expires_at,
-            base_url=_base_url(runtime, instance, host, tenant.subdomain),
-            template_password=templates.known_template_password(runtime, host),
-            done_step=instance.step,
-            standby=claimed,
         )
+        done = instance.step if instance.step in PROVISION.step_names else None
+        if done is not None and instance.host_id is not None:
+            # Resumed (by a retry, or after a killed worker) past choose_host.
+            host = await session.get(OdooHost, instance.host_id)
+            assert host is not None
+            await _begin(session, instance, host)
+            context.use_host(host, instance)
+            if PROVISION.position(done) >= PROVISION.position("claim_standby"):
+                context.standby = await standby.claimed_by(session, runtime, instance.id)
+        else:
+            done = None
+        return context, done
 
 
-async def _claim_standby(
-    session: AsyncSession, runtime: Runtime, instance: Instance, host: OdooHost
-) -> standby.ClaimedStandby | None:
-    """The claim_standby step, in the transaction that chose the host: take a ready standby
-    database of the host if the pool has one. A generated admin password becomes the
-    standby's (already hashed and proven); one the tenant chose is written by ``configure``.
-    Either way the password is final from here on, and the step is recorded with it."""
-    claimed = None
-    if runtime.settings.standby_databases_per_host > 0:
-        claimed = await standby.claim(session, runtime, host.id, instance.odoo_version, instance.id)
-    if claimed is not None and instance.admin_password_provisional:
-        instance.admin_password_encrypted = claimed.admin_password_encrypted
-    instance.admin_password_provisional = False
-    instance.step = "claim_standby"
-    return claimed
+async def _begin(session: Any, instance: Instance, host: OdooHost) -> None:
+    if instance.status == InstanceStatus.PENDING.value:
+        await transition(session, instance, Action.PROVISION, f"Provisioning on {host.name}")
+        instance.flow = "provision"
 
 
 def _base_url(runtime: Runtime, instance: Instance, host: OdooHost, subdomain: str) -> str:
@@ -204,7 +348,7 @@ async def _finish_provisioning(runtime: Runtime, context: ProvisionContext) -> N
         instance = await session.get(Instance, context.instance_id, with_for_update=True)
         assert instance is not None
         await transition(session, instance, Action.SUCCEED, "Provisioned and verified by a login")
-        instance.step = PROVISION_STEPS[-1]
+        instance.step = PROVISION.last
         instance.ready_at = clock.now()
         instance.error = None
         instance.flow = None
@@ -227,14 +371,15 @@ async def _finish_provisioning(runtime: Runtime, context: ProvisionContext) -> N
 
 async def _fail_provisioning(
     runtime: Runtime, instance_id: uuid.UUID, step: str, exc: Exception
-) -> None:
+) -> bool:
+    """Record the failure on a provisioning instance; False when it is not provisioning."""
     message = exc.message if isinstance(exc, AppError) else str(exc) or type(exc).__name__
     details = exc.details if isinstance(exc, AppError) else {}
     reason = f"Step {step} failed: {message}"
     async with runtime.db.transaction() as session:
         instance = await session.get(Instance, instance_id, with_for_update=True)
         if instance is None or instance.status != InstanceStatus.PROVISIONING.value:
-            return
+            return False
         await transition(session, instance, Action.FAIL, reason)
         instance.error = {
             "code": "PROVISIONING_FAILED",
@@ -253,109 +398,20 @@ async def _fail_provisioning(
             },
             tenant_id=instance.tenant_id,
         )
-
-
-# -- the steps -----------------------------------------------------------------------------------
-
-
-async def choose_host(context: ProvisionContext) -> bool:
-    """Done in _start_provisioning, inside the transaction that locks the host rows."""
-    return False
-
-
-async def claim_standby(context: ProvisionContext) -> bool:
-    """Done in _start_provisioning, in the transaction that chose the host."""
-    return False
-
-
-async def ensure_template(context: ProvisionContext) -> bool | None:
-    """Create the host's warm template for this version on first use (not needed with a
-    standby). Failure here is not fatal: create_database falls back to creating it."""
-    if context.standby is not None:
-        return False
-    context.template_password = await templates.ensure_template(
-        context.runtime,
-        context.host,
-        context.driver,
-        context.odoo_version,
-        context.template_password,
-    )
-    return None
-
-
-async def create_database(context: ProvisionContext) -> None:
-    if context.standby is not None:
-        name = context.standby.database_name
-        try:
-            await context.driver.rename(name, context.database)
-            return
-        except OdooFault:
-            if await context.driver.database_exists(name):
-                raise  # the standby is intact: the rename itself failed (name taken?)
-        if await context.driver.database_exists(context.database):
-            return  # renamed by a run that was killed before its checkpoint
-        # The standby is gone (dropped by hand?): let it go and clone as without one.
-        logger.warning("standby %s vanished; cloning for %s", name, context.database)
-        async with context.runtime.db.transaction() as session:
-            await standby.forget(session, context.standby.id)
-        context.standby = None
-        await ensure_template(context)
-    elif await context.driver.database_exists(context.database):
-        return  # a previous run got this far
-    # Only a template whose creation is recorded is cloned (hosts/templates.py); without
-    # one, a database of its own with the tenant's admin, which configure then logs in as.
-    context.template_password = await templates.clone_template(
-        context.runtime, context.host, context.driver, context.odoo_version, context.database
-    )
-    if context.template_password is None:
-        await context.driver.create(context.database, admin=context.admin, lang=context.lang)
-
-
-async def configure(context: ProvisionContext) -> None:
-    limits = TIERS[context.tier]
-    setup = DatabaseSetup(
-        admin=context.admin,
-        company_name=context.company_name,
-        lang=context.lang,
-        timezone=context.timezone,
-        base_url=context.base_url,
-        expires_at=context.expires_at,
-        expiration_reason=limits.expiration_reason,
-    )
-    if context.standby is not None:
-        # The standby's admin, proven when it was prepared. Its database.uuid and
-        # database.secret are its own, fresh from duplicate_database and never used:
-        # nothing to renew.
-        await context.driver.configure(
-            context.database, current=context.standby.admin, setup=setup, renew_identity=False
-        )
-        return
-    current = (
-        Credentials(templates.TEMPLATE_ADMIN_LOGIN, context.template_password)
-        if context.template_password
-        else context.admin
-    )
-    await context.driver.configure(context.database, current=current, setup=setup)
-
-
-async def verify(context: ProvisionContext) -> None:
-    if await context.driver.authenticate(context.database, context.admin) is None:
-        raise StepFailed("The new database refuses the admin login")
-
-
-STEPS: dict[str, Callable[[ProvisionContext], Awaitable[bool | None]]] = {
-    "choose_host": choose_host,
-    "claim_standby": claim_standby,
-    "ensure_template": ensure_template,
-    "create_database": create_database,
-    "configure": configure,
-    "verify": verify,
-}
+    return True
 
 
 # -- deletion ------------------------------------------------------------------------------------
 
-DELETE_STEPS = ("close", "pre_delete_backup", "drop_database")
+
+@dataclass
+class DeleteContext:
+    runtime: Runtime
+    instance_id: uuid.UUID
+    database: str
+    # Where close moved the database: see closed_name.
+    closed: str
+    driver: OdooDriver
 
 
 def closed_name(runtime: Runtime, instance_id: uuid.UUID) -> str:
@@ -366,14 +422,47 @@ def closed_name(runtime: Runtime, instance_id: uuid.UUID) -> str:
     return "deleting-" + hmac.new(key, instance_id.bytes, hashlib.sha256).hexdigest()[:32]
 
 
-async def delete(runtime: Runtime, instance_id: uuid.UUID) -> None:
-    """close -> pre_delete_backup -> drop_database, then the instance is deleted.
+async def close(context: DeleteContext) -> StepResult:
+    """End access for good before anything else: the database is stopped (when the host
+    gives SQL access; the request that accepted the deletion did so already) and renamed to
+    :func:`closed_name`, so no login by its old name can succeed again, even while the
+    backup, which needs the database open, reads it."""
+    driver, database, closed = context.driver, context.database, context.closed
+    if await driver.database_exists(database):
+        if driver.can_stop:
+            await driver.stop(database)
+        # Odoo's own rename: it ends the database's sessions and moves the filestore along.
+        await driver.rename(database, closed)
+    elif driver.can_stop and await driver.database_exists(closed):
+        await driver.stop(closed)  # a backup cut short by a crash left it open
+    return None
 
-    ``close`` ends access for good before anything else: the database is stopped (when the
-    host gives SQL access; the request that accepted the deletion did so already) and
-    renamed to :func:`closed_name`, so no login by its old name can succeed again, even while
-    the backup, which needs the database open, reads it. Each step checks its effect first;
-    a rerun after a crash goes on from where the last one stopped.
+
+async def pre_delete_backup(context: DeleteContext) -> StepResult:
+    """An archive of the closed database, by whoever is connected to PRE_DELETE_BACKUP (the
+    backups package); it reuses one a killed run completed."""
+    if await context.driver.database_exists(context.closed):
+        await PRE_DELETE_BACKUP.fire(context.runtime, context.instance_id, context.closed)
+    return None
+
+
+async def drop_database(context: DeleteContext) -> StepResult:
+    driver = context.driver
+    for name in (context.closed, context.database):  # the old name only if recreated
+        if not await driver.drop_and_confirm(name):
+            raise StepFailed(f"Odoo did not drop the database {name}")
+    return None
+
+
+DELETE: Flow[DeleteContext] = Flow("delete", (close, pre_delete_backup, drop_database))
+DELETE_STEPS = DELETE.step_names
+
+
+async def delete(runtime: Runtime, instance_id: uuid.UUID) -> None:
+    """Run (or resume) the deletion flow, then purge the instance.
+
+    A failing step leaves the instance deleting, with the step in ``error``, and raises:
+    the job is retried and goes on after the last recorded step.
     """
     async with runtime.db.sessionmaker() as session:
         instance = await session.get(Instance, instance_id)
@@ -381,43 +470,51 @@ async def delete(runtime: Runtime, instance_id: uuid.UUID) -> None:
             return
         host = await session.get(OdooHost, instance.host_id) if instance.host_id else None
         database = instance.database_name
+        done = instance.step if instance.step in DELETE.step_names else None
     if host is not None:
-        driver = driver_for(runtime, host)
-        closed = closed_name(runtime, instance_id)
-        step = DELETE_STEPS[0]
-        try:
-            await _close_for_deletion(driver, database, closed)
-            await _checkpoint(runtime, instance_id, step)
-            step = "pre_delete_backup"
-            await faults.checkpoint(runtime.settings, "delete.pre_delete_backup")
-            if await driver.database_exists(closed):
-                # Imported here: backups build on instances.
-                from saas_platform.backups.service import take_pre_delete_backup
+        context = DeleteContext(
+            runtime=runtime,
+            instance_id=instance_id,
+            database=database,
+            closed=closed_name(runtime, instance_id),
+            driver=driver_for(runtime, host),
+        )
 
-                await take_pre_delete_backup(runtime, instance_id, source_database=closed)
-            await _checkpoint(runtime, instance_id, step)
-            step = "drop_database"
-            await faults.checkpoint(runtime.settings, "delete.drop_database")
-            for name in (closed, database):  # the old name only if something recreated it
-                if not await driver.drop_and_confirm(name):
-                    raise StepFailed(f"Odoo did not drop the database {name}")
-        except Exception as exc:
+        async def record(progress: Progress) -> None:
+            # The last step needs none: the purge records it with the state change.
+            if progress.step != DELETE.last:
+                await _checkpoint(runtime, instance_id, progress.step)
+
+        try:
+            await DELETE.run(context, settings=runtime.settings, done=done, record=record)
+        except StepError as failed:
             async with runtime.db.transaction() as session:
                 instance = await session.get(Instance, instance_id, with_for_update=True)
                 assert instance is not None
+                exc = failed.error
                 message = exc.message if isinstance(exc, AppError) else str(exc)
-                await transition(session, instance, Action.FAIL, f"Step {step} failed: {message}")
-                instance.error = {"code": "DELETION_FAILED", "step": step, "message": message}
-            raise
+                await transition(
+                    session, instance, Action.FAIL, f"Step {failed.step} failed: {message}"
+                )
+                instance.error = {
+                    "code": "DELETION_FAILED",
+                    "step": failed.step,
+                    "message": message,
+                }
+            raise failed.error from None
         finally:
-            await driver.close()
+            await context.driver.close()
+    await _purge(runtime, instance_id)
+
+
+async def _purge(runtime: Runtime, instance_id: uuid.UUID) -> None:
     async with runtime.db.transaction() as session:
         instance = await session.get(Instance, instance_id, with_for_update=True)
         assert instance is not None
         await transition(session, instance, Action.PURGE, "Database dropped")
         instance.deleted_at = clock.now()
         instance.error = None
-        instance.step = DELETE_STEPS[-1]
+        instance.step = DELETE.last
         instance.flow = None
         tenant = await session.get(Tenant, instance.tenant_id)
         await events.emit(
@@ -428,16 +525,6 @@ async def delete(runtime: Runtime, instance_id: uuid.UUID) -> None:
         )
         if tenant is not None and tenant.status != TenantStatus.DELETED.value:
             tenant.status = TenantStatus.DELETED.value
-
-
-async def _close_for_deletion(driver: OdooDriver, database: str, closed: str) -> None:
-    if await driver.database_exists(database):
-        if driver.can_stop:
-            await driver.stop(database)
-        # Odoo's own rename: it ends the database's sessions and moves the filestore along.
-        await driver.rename(database, closed)
-    elif driver.can_stop and await driver.database_exists(closed):
-        await driver.stop(closed)  # a backup cut short by a crash left it open
 
 
 # -- tier changes ----------------------------------------------------------------------------

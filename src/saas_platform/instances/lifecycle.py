@@ -2,7 +2,8 @@
 
 Every state change goes through :func:`transition`, which refuses anything the table does
 not allow (409 ``CONFLICT``) and records the change with its time and reason. The state
-diagram in docs/instance-lifecycle.md is generated from this table (``mermaid()``).
+diagram in docs/instance-lifecycle.md is generated from this table (``saas docs
+lifecycles``; core/lifecycle.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.core import clock
-from saas_platform.core.errors import Conflict
+from saas_platform.core.lifecycle import Lifecycle
 from saas_platform.instances.models import Instance, InstanceStatus, InstanceTransition
 from saas_platform.tenants.lifecycle import follow_instance
 from saas_platform.tenants.models import Tenant, TenantStatus
@@ -75,24 +76,31 @@ TENANT_STATUS: dict[InstanceStatus, str] = {
 USER_ACTIONS = frozenset({Action.START, Action.STOP, Action.RESTART, Action.RETRY})
 
 
+INSTANCE: Lifecycle[InstanceStatus, Action] = Lifecycle(
+    "instance",
+    TRANSITIONS,
+    initial=(S.PENDING,),
+    final=(S.DELETED,),
+    user_actions=USER_ACTIONS,
+    source="saas_platform/instances/lifecycle.py",
+    description="""\
+Users may ask for `start`, `stop`, `restart` and `retry`
+(`POST /api/v1/instances/{id}/actions`); anything the table does not allow in the
+current state answers 409 `CONFLICT` with the allowed actions in `details`. Every change
+is recorded with its time and reason (`GET /api/v1/instances/{id}/transitions`).
+A restore (`POST /api/v1/tenants/{id}/backups/{backup_id}/restore`) takes a ready or
+stopped instance to `restoring` and back to `ready`, on the backup's data or, when a step
+failed, rolled back to its previous data; only when the rollback fails too does it end
+`failed`, with the `pre_restore` backup holding the old data.""",
+)
+
+
 def allowed_actions(status: str) -> list[str]:
-    return sorted(action.value for (state, action) in TRANSITIONS if state.value == status)
+    return INSTANCE.allowed_actions(status)
 
 
 def next_status(status: str, action: Action) -> InstanceStatus:
-    found = TRANSITIONS.get((InstanceStatus(status), action))
-    if found is None:
-        raise Conflict(
-            f"Cannot {action.value} an instance that is {status}",
-            details={
-                "status": status,
-                "action": action.value,
-                "allowed_actions": [
-                    a for a in allowed_actions(status) if a in {u.value for u in USER_ACTIONS}
-                ],
-            },
-        )
-    return found
+    return INSTANCE.next_status(status, action)
 
 
 async def transition(
@@ -103,19 +111,19 @@ async def transition(
     *,
     actor_id: uuid.UUID | None = None,
 ) -> InstanceStatus:
-    target = next_status(instance.status, action)
+    previous = instance.status
+    target = INSTANCE.apply(instance, action)
     session.add(
         InstanceTransition(
             instance_id=instance.id,
             action=action.value,
-            from_status=instance.status,
+            from_status=previous,
             to_status=target.value,
             reason=reason,
             actor_id=actor_id,
             at=clock.now(),
         )
     )
-    instance.status = target.value
     instance.status_reason = reason
     if instance.kind == "production":
         # The tenant shows its production instance's state (and is filtered by it).
@@ -127,8 +135,4 @@ async def transition(
 
 
 def mermaid() -> str:
-    lines = ["stateDiagram-v2", "    [*] --> pending"]
-    for (state, action), target in TRANSITIONS.items():
-        lines.append(f"    {state.value} --> {target.value}: {action.value}")
-    lines.append("    deleted --> [*]")
-    return "\n".join(lines) + "\n"
+    return INSTANCE.mermaid()

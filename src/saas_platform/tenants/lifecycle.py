@@ -56,7 +56,21 @@ TRANSITIONS: dict[tuple[TenantStatus, Action], TenantStatus] = {
 }
 
 TENANT_LIFECYCLE: Lifecycle[TenantStatus, Action] = Lifecycle(
-    "tenant", TRANSITIONS, initial=[S.PROVISIONING], final=[S.DELETED]
+    "tenant",
+    TRANSITIONS,
+    initial=[S.PROVISIONING],
+    final=[S.DELETED],
+    source="saas_platform/tenants/lifecycle.py",
+    description="""\
+A tenant shows the state of its production instance
+([instance lifecycle](instance-lifecycle.md)): every instance transition moves the tenant
+along this table (`follow_instance`), and a transition that keeps the tenant's status (a
+restart, a wait for a host, a retried deletion step) changes nothing. On its own a tenant
+only starts `provisioning` when it is created, and is `deleted` at once (`delete_at_once`)
+when its owner deletes it before it has a database. Suspending a tenant is `is_active`, not a
+status. A deleted tenant stays readable by its owners, and keeps its subdomain, until its
+grace period ends (`grace_ends_at`); then it is purged.
+""",
 )
 
 

@@ -256,7 +256,8 @@ async def test_a_claim_left_by_a_deleted_tenant_is_dropped(
 ) -> None:
     host = await add_host(client, admin, odoo)
     await fill(runtime)
-    runtime.settings.faults = {"provision.create_database": "fail"}
+    # Fails after the claim, before the rename: the spare is still under its own name.
+    runtime.settings.faults = {"provision.ensure_template": "fail"}
     created = await client.post(
         "/api/v1/tenants", json={"name": "Gone", "subdomain": subdomain()}, headers=owner.headers
     )
@@ -269,6 +270,7 @@ async def test_a_claim_left_by_a_deleted_tenant_is_dropped(
     assert failed["instance"]["admin_password"] == runtime.secrets.decrypt(
         claimed[0].admin_password_encrypted
     )
+    assert claimed[0].database_name in databases(odoo.postgres_url)
     runtime.settings.faults = {}
 
     deleted = await client.delete(f"/api/v1/tenants/{created.json()['id']}", headers=owner.headers)
@@ -290,6 +292,7 @@ async def test_retry_after_a_failed_rename_uses_the_same_standby(
 ) -> None:
     await add_host(client, admin, odoo)
     await fill(runtime)
+    # Fails after the rename, before it is recorded: the retry finds it renamed.
     runtime.settings.faults = {"provision.create_database": "fail"}
     name = subdomain()
     created = await client.post(
@@ -347,7 +350,7 @@ async def test_a_standby_that_fails_is_dropped_and_made_again(
 ) -> None:
     runtime.settings.standby_databases_per_host = 1
     host = await add_host(client, admin, odoo)
-    runtime.settings.faults = {"standby.password": "fail"}
+    runtime.settings.faults = {"standby.clone": "fail"}
     # A failure is not retried at once (the next scheduled run does).
     assert await standby.tend(runtime) is standby.TendResult.DONE
     (row,) = await rows(runtime)

@@ -57,12 +57,12 @@ async def assert_no_orphan(runtime: Runtime, odoo: EmulatorProcess, host_id: str
 
 
 @pytest.mark.parametrize(
-    ("fault", "reached"),
+    ("fault", "reached", "renamed"),
     [
-        # Claimed, not yet renamed.
-        ("provision.create_database", "i.step == 'claim_standby'"),
-        # Renamed, being configured.
-        ("provision.configure", "i.step == 'create_database'"),
+        # Claimed, not yet renamed (ensure_template does nothing with a standby).
+        ("provision.ensure_template", "i.step == 'claim_standby'", False),
+        # Renamed, not yet recorded nor configured.
+        ("provision.create_database", "i.step == 'claim_standby'", True),
     ],
 )
 async def test_sigkill_with_a_claimed_standby(
@@ -74,6 +74,7 @@ async def test_sigkill_with_a_claimed_standby(
     tmp_path: Path,
     fault: str,
     reached: str,
+    renamed: bool,
 ) -> None:
     admin = await platform_admin(client, runtime)
     owner = await verified_user(client, runtime, inbox, "owner@example.com")
@@ -88,8 +89,16 @@ async def test_sigkill_with_a_claimed_standby(
     ).json()
 
     ready = await kill_inside_then_finish(
-        runtime, database_url, tmp_path, tenant["id"], fault=fault, reached=reached, extra_env=POOL
+        runtime,
+        database_url,
+        tmp_path,
+        tenant["id"],
+        fault=fault,
+        reached=reached,
+        extra_env=POOL,
+        exists=(odoo.postgres_url, name) if renamed else None,
     )
+
     # The spare became the tenant's database: renamed once, not cloned again.
     assert name in databases(odoo.postgres_url)
     assert spare.database_name not in databases(odoo.postgres_url)
@@ -113,7 +122,7 @@ async def test_sigkill_while_a_standby_is_prepared(
         database_url,
         tmp_path / "w1",
         tmp_path / "w1.log",
-        {"standby.password": "sleep:120"},
+        {"standby.clone": "sleep:120"},
         extra_env=POOL,
     )
     try:

@@ -52,6 +52,7 @@ from saas_platform.core.errors import ConfigurationError
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.serving import bound_url, listen_on
 from saas_platform.instances import service as instances
+from saas_platform.instances.hosts.lifecycle import HOST, HostAction
 from saas_platform.instances.hosts.models import HostStatus, OdooHost
 from saas_platform.instances.hosts.service import EMULATOR_DIR, SUPPORTED_VERSIONS, HostService
 
@@ -273,7 +274,7 @@ class BuiltinEmulator:
             ).scalars()
             for host in hosts:
                 if not host.draining:
-                    host.status = HostStatus.DOWN.value
+                    HOST.apply(host, HostAction.FAIL)
                 host.last_error = reason
 
     async def _supervise(self) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from saas_platform.core import clock
 from saas_platform.core.errors import Conflict, NotFound, ValidationFailed
 from saas_platform.core.runtime import Runtime
+from saas_platform.instances.hosts.lifecycle import HOST, HostAction
 from saas_platform.instances.hosts.models import HostStatus, OdooHost
 from saas_platform.instances.models import Instance, InstanceStatus
 from saas_platform.odoo.client import OdooClient
@@ -315,7 +316,7 @@ class HostService:
 
     async def drain(self, host: OdooHost) -> None:
         host.draining = True
-        host.status = HostStatus.DRAINING.value
+        HOST.apply(host, HostAction.DRAIN)
 
     async def activate(self, host: OdooHost) -> None:
         host.draining = False
@@ -368,13 +369,13 @@ class HostService:
             host.odoo_version = health.version.major or host.odoo_version
             host.server_version = health.version.server_version
         if host.draining:
-            host.status = HostStatus.DRAINING.value
+            HOST.apply(host, HostAction.DRAIN)
         elif not health.reachable:
-            host.status = HostStatus.DOWN.value
+            HOST.apply(host, HostAction.FAIL)
         elif (health.latency_ms or 0) > DEGRADED_LATENCY_MS:
-            host.status = HostStatus.DEGRADED.value
+            HOST.apply(host, HostAction.SLOW)
         else:
-            host.status = HostStatus.HEALTHY.value
+            HOST.apply(host, HostAction.PASS)
         return health
 
     async def list_with_load(self) -> list[HostWithLoad]:

@@ -18,7 +18,10 @@ what is no longer wanted (more than the target, draining hosts, standbys of inst
 deleted before their rename), then prepares at most one standby and asks to be run again.
 Every database it makes is named on a row committed before the database is cloned, so a
 worker killed at any step leaves a row that the next run finishes or drops: never a
-duplicate, never an orphan.
+duplicate, never an orphan. Preparing one is a flow (core/flows.py) whose steps each find
+their effect again:
+
+    standby: template -> clone -> password -> verify, then the row is ready
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.core import clock, faults
 from saas_platform.core.errors import AppError
+from saas_platform.core.flows import Flow, StepError, StepResult, no_record
 from saas_platform.core.locks import advisory_lock
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.schedule import TEND_STANDBY_POOLS_TASK, defer_maintenance
+from saas_platform.instances.hosts.lifecycle import STANDBY, StandbyAction
 from saas_platform.instances.hosts.models import (
     HostStatus,
     OdooHost,
@@ -144,7 +149,7 @@ async def claim(
     ).scalar_one_or_none()
     if row is None:
         return None
-    row.status = StandbyStatus.CLAIMED.value
+    STANDBY.apply(row, StandbyAction.CLAIM)
     row.instance_id = instance_id
     row.claimed_at = clock.now()
     return _claimed(runtime, row)
@@ -237,7 +242,7 @@ async def _mark_unwanted(runtime: Runtime, target: int) -> None:
             )
         ).scalars()
         for row in orphaned:
-            row.status = StandbyStatus.DROPPING.value
+            STANDBY.apply(row, StandbyAction.DROP)
         hosts = {h.id: h for h in (await session.execute(select(OdooHost))).scalars()}
         spares = (
             await session.execute(
@@ -252,9 +257,9 @@ async def _mark_unwanted(runtime: Runtime, target: int) -> None:
             host = hosts.get(row.host_id)
             assert host is not None  # the foreign key cascades
             if host.draining or row.odoo_version != host.odoo_version:
-                row.status = StandbyStatus.DROPPING.value
+                STANDBY.apply(row, StandbyAction.DROP)
             elif kept.get(host.id, 0) >= target:
-                row.status = StandbyStatus.DROPPING.value
+                STANDBY.apply(row, StandbyAction.DROP)
             else:
                 kept[host.id] = kept.get(host.id, 0) + 1
 
@@ -352,71 +357,115 @@ async def _next_to_prepare(
         return None
 
 
+@dataclass
+class PrepareContext:
+    runtime: Runtime
+    host: OdooHost
+    name: str
+    admin: Credentials
+    driver: OdooDriver
+    template_password: str | None = None
+    # Cloned by this run: it still has the template's password.
+    fresh: bool = False
+    # The standby admin's uid, once a login proved its password.
+    uid: int | None = None
+
+
+async def _template(context: PrepareContext) -> StepResult:
+    host = context.host
+    context.template_password = await ensure_template(
+        context.runtime,
+        host,
+        context.driver,
+        host.odoo_version,
+        known_template_password(context.runtime, host),
+    )
+    return None
+
+
+async def _clone(context: PrepareContext) -> StepResult:
+    if await context.driver.database_exists(context.name):
+        return None  # a killed run cloned it
+    host = context.host
+    # Only a template whose creation is recorded is cloned (hosts/templates.py).
+    context.template_password = (
+        await clone_template(context.runtime, host, context.driver, host.odoo_version, context.name)
+        if context.template_password is not None
+        else None
+    )
+    if context.template_password is None:
+        # No usable template: a database of its own, with the standby's admin.
+        await context.driver.create(context.name, admin=context.admin, lang=TEMPLATE_LANG)
+    context.fresh = True
+    return None
+
+
+async def _password(context: PrepareContext) -> StepResult:
+    driver, name, admin = context.driver, context.name, context.admin
+    # A fresh clone still has the template's password: skip a login bound to fail
+    # (each failed check costs a full pbkdf2 too).
+    uid = (
+        None
+        if context.fresh and context.template_password is not None
+        else await driver.authenticate(name, admin)
+    )
+    if uid is None:
+        if context.template_password is None:
+            raise StandbyFailed("The standby database refuses its admin login")
+        await _set_password(driver, name, context.template_password, admin.password)
+    else:  # created with the standby's admin, or a resumed run: freeze the URL too
+        await _freeze_base_url(driver, name, uid, admin.password)
+    context.uid = uid
+    return None
+
+
+async def _verify(context: PrepareContext) -> StepResult:
+    if context.uid is None:
+        context.uid = await context.driver.authenticate(context.name, context.admin)
+        if context.uid is None:
+            raise StandbyFailed("The standby database refuses its new admin password")
+    return None
+
+
+# Each step finds its effect again (the database, the password by a login): a run killed
+# anywhere is finished by the next one, which starts from the first step.
+PREPARE: Flow[PrepareContext] = Flow("standby", (_template, _clone, _password, _verify))
+
+
 async def _prepare(
     runtime: Runtime, host: OdooHost, standby_id: uuid.UUID, *, resumed: bool
 ) -> bool:
-    """Clone, set the standby's own admin password, prove it by a login: each part is
-    skipped when a killed run already did it."""
+    """Prepare the standby ``standby_id`` on ``host`` (the PREPARE flow), then mark it ready."""
     async with runtime.db.sessionmaker() as session:
         row = await session.get(StandbyDatabase, standby_id)
         assert row is not None
         name = row.database_name
         admin = Credentials(row.admin_login, runtime.secrets.decrypt(row.admin_password_encrypted))
-    driver = driver_for(runtime, host)
+    context = PrepareContext(
+        runtime=runtime, host=host, name=name, admin=admin, driver=driver_for(runtime, host)
+    )
     try:
-        template_password = await ensure_template(
-            runtime, host, driver, host.odoo_version, known_template_password(runtime, host)
-        )
-        await faults.checkpoint(runtime.settings, "standby.clone")
-        fresh = False
-        if not await driver.database_exists(name):
-            # Only a template whose creation is recorded is cloned (hosts/templates.py).
-            template_password = (
-                await clone_template(runtime, host, driver, host.odoo_version, name)
-                if template_password is not None
-                else None
-            )
-            if template_password is None:
-                # No usable template: a database of its own, with the standby's admin.
-                await driver.create(name, admin=admin, lang=TEMPLATE_LANG)
-            fresh = True
-        await faults.checkpoint(runtime.settings, "standby.password")
-        # A fresh clone still has the template's password: skip a login bound to fail
-        # (each failed check costs a full pbkdf2 too).
-        uid = (
-            None
-            if fresh and template_password is not None
-            else await driver.authenticate(name, admin)
-        )
-        if uid is None:
-            if template_password is None:
-                raise StandbyFailed("The standby database refuses its admin login")
-            await _set_password(driver, name, template_password, admin.password)
-            await faults.checkpoint(runtime.settings, "standby.verify")
-            uid = await driver.authenticate(name, admin)
-            if uid is None:
-                raise StandbyFailed("The standby database refuses its new admin password")
-        else:  # created with the standby's admin, or a resumed run: freeze the URL too
-            await _freeze_base_url(driver, name, uid, admin.password)
-    except Exception as exc:
+        await PREPARE.run(context, settings=runtime.settings, done=None, record=no_record)
+    except StepError as failed:
+        exc = failed.error
         message = exc.message if isinstance(exc, AppError) else str(exc)
-        logger.warning("standby %s on %s failed: %s", name, host.name, message)
+        logger.warning("standby %s on %s failed at %s: %s", name, host.name, failed.step, message)
         # Dropped by the next run, which then starts a new one.
         async with runtime.db.transaction() as session:
             row = await session.get(StandbyDatabase, standby_id, with_for_update=True)
             if row is not None and row.status == StandbyStatus.PREPARING.value:
-                row.status = StandbyStatus.DROPPING.value
+                STANDBY.apply(row, StandbyAction.DROP)
         if not isinstance(exc, AppError | faults.InjectedFault):
-            raise
+            raise exc from None
         return False
     finally:
-        await driver.close()
+        await context.driver.close()
     async with runtime.db.transaction() as session:
         row = await session.get(StandbyDatabase, standby_id, with_for_update=True)
         if row is None or row.status != StandbyStatus.PREPARING.value:
             return False  # dropped meanwhile (host removed)
-        row.status = StandbyStatus.READY.value
-        row.admin_uid = uid
+        STANDBY.apply(row, StandbyAction.PREPARED)
+        row.admin_uid = context.uid
         row.ready_at = clock.now()
     logger.info(
         "standby database %s ready on %s (%s)", name, host.name, "resumed" if resumed else "new"
