@@ -43,6 +43,7 @@ lint: install-dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
+	$(BIN)/lint-imports
 
 format: install-dev
 	$(BIN)/ruff check --fix src tests bench

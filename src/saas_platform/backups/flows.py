@@ -30,8 +30,8 @@ from saas_platform.core.errors import AppError
 from saas_platform.core.flows import Flow, StepError, StepResult, no_record
 from saas_platform.core.runtime import Runtime
 from saas_platform.events import service as events
+from saas_platform.instances.hosts.drivers import driver_for
 from saas_platform.instances.hosts.models import OdooHost
-from saas_platform.instances.hosts.service import driver_for
 from saas_platform.instances.models import Instance, InstanceStatus
 from saas_platform.odoo.driver import OdooDriver
 from saas_platform.tenants.models import Tenant

@@ -42,8 +42,8 @@ from saas_platform.core.flows import Flow, StepError, StepResult
 from saas_platform.core.flows import Progress as FlowProgress
 from saas_platform.core.runtime import Runtime
 from saas_platform.events import service as events
+from saas_platform.instances.hosts.drivers import driver_for
 from saas_platform.instances.hosts.models import OdooHost
-from saas_platform.instances.hosts.service import driver_for
 from saas_platform.instances.lifecycle import Action, transition
 from saas_platform.instances.models import Instance, InstanceStatus
 from saas_platform.instances.service import instance_url

@@ -77,6 +77,7 @@ class BackupStorage(Protocol):
 
 def build_storage(settings: Settings) -> BackupStorage:
     if settings.backup_storage == "s3":
+        # Imported here: its S3 client library loads only where S3 is the storage.
         from saas_platform.backups.s3_storage import S3Storage
 
         return S3Storage.from_settings(settings)

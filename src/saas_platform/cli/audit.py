@@ -24,7 +24,7 @@ def verify(as_json: JsonOption = False) -> None:
 
     from saas_platform.audit import checkpoints
     from saas_platform.audit import service as audit
-    from saas_platform.core.runtime import open_runtime
+    from saas_platform.wiring import open_runtime
 
     settings = load_settings()
 

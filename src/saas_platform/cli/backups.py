@@ -64,7 +64,7 @@ async def _tenant(session: Any, ref: str) -> Any:
 
 
 def _with_runtime(work: Callable[[Any], Awaitable[None]]) -> None:
-    from saas_platform.core.runtime import open_runtime
+    from saas_platform.wiring import open_runtime
 
     settings = load_settings()
 

@@ -33,10 +33,10 @@ def add(
     as_json: JsonOption = False,
 ) -> None:
     """Register an Odoo host."""
-    from saas_platform.core.runtime import open_runtime
     from saas_platform.instances import service as instances
     from saas_platform.instances.hosts.router import host_read
     from saas_platform.instances.hosts.service import HostService
+    from saas_platform.wiring import open_runtime
 
     settings = load_settings()
     if master_password_stdin:
@@ -72,10 +72,10 @@ def add(
 @hosts_app.command("list")
 def list_hosts(as_json: JsonOption = False) -> None:
     """List the Odoo hosts with their status and load."""
-    from saas_platform.core.runtime import open_runtime
     from saas_platform.instances.hosts import standby
     from saas_platform.instances.hosts.router import host_read
     from saas_platform.instances.hosts.service import HostService
+    from saas_platform.wiring import open_runtime
 
     settings = load_settings()
 
@@ -112,8 +112,8 @@ def list_hosts(as_json: JsonOption = False) -> None:
 
 
 def _by_name(action: str, name: str) -> None:
-    from saas_platform.core.runtime import open_runtime
     from saas_platform.instances.hosts.service import HostService
+    from saas_platform.wiring import open_runtime
 
     settings = load_settings()
 

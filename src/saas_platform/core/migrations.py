@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from saas_platform.core.db import sqlalchemy_url
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -24,8 +26,6 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 def current_heads(database_url: str) -> set[str]:
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import create_engine
-
-    from saas_platform.core.db import sqlalchemy_url
 
     engine = create_engine(sqlalchemy_url(database_url), hide_parameters=True)
     try:

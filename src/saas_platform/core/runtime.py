@@ -200,6 +200,8 @@ class Runtime:
                 "database but is no superuser (docs/user-guide.md, 'Database role')"
             )
         if migrate:
+            # Imported here, as the other alembic imports below: only migrating needs alembic,
+            # and every worker and CLI command would otherwise pay for loading it.
             from saas_platform.core.migrations import upgrade
 
             if roles is not None:

@@ -24,8 +24,8 @@ from saas_platform.core.errors import NotFound
 from saas_platform.core.jobs import defer
 from saas_platform.core.runtime import Runtime
 from saas_platform.events import service as events
+from saas_platform.instances.hosts.drivers import driver_for
 from saas_platform.instances.hosts.models import OdooHost
-from saas_platform.instances.hosts.service import driver_for
 from saas_platform.instances.lifecycle import Action, next_status, transition
 from saas_platform.instances.models import Instance, InstanceStatus
 from saas_platform.tenants.models import Tenant

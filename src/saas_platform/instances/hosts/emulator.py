@@ -52,9 +52,10 @@ from saas_platform.core.errors import ConfigurationError
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.serving import bound_url, listen_on
 from saas_platform.instances import service as instances
+from saas_platform.instances.hosts.drivers import EMULATOR_DIR
 from saas_platform.instances.hosts.lifecycle import HOST, HostAction
 from saas_platform.instances.hosts.models import HostStatus, OdooHost
-from saas_platform.instances.hosts.service import EMULATOR_DIR, SUPPORTED_VERSIONS, HostService
+from saas_platform.instances.hosts.service import SUPPORTED_VERSIONS, HostService
 
 logger = logging.getLogger(__name__)
 

@@ -12,9 +12,10 @@ from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, apply_f
 from saas_platform.core.routing import PrefixedRouter
 from saas_platform.instances import service as instances
 from saas_platform.instances.hosts import standby
+from saas_platform.instances.hosts.load import instance_counts
 from saas_platform.instances.hosts.models import HostStatus, OdooHost
 from saas_platform.instances.hosts.schemas import HostAction, HostCreate, HostRead, HostUpdate
-from saas_platform.instances.hosts.service import HostNotFound, HostService, instance_counts
+from saas_platform.instances.hosts.service import HostNotFound, HostService
 
 router = PrefixedRouter(prefix="/api/v1/admin/odoo-hosts", tags=["admin: odoo hosts"])
 

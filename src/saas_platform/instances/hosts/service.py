@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import re
-import ssl
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,18 +19,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from saas_platform.core import clock
 from saas_platform.core.errors import Conflict, NotFound, ValidationFailed
 from saas_platform.core.runtime import Runtime
+from saas_platform.instances.hosts import standby
+from saas_platform.instances.hosts.drivers import driver_for
 from saas_platform.instances.hosts.lifecycle import HOST, HostAction
+from saas_platform.instances.hosts.load import LIVE_INSTANCE, instance_counts
 from saas_platform.instances.hosts.models import HostStatus, OdooHost
-from saas_platform.instances.models import Instance, InstanceStatus
-from saas_platform.odoo.client import OdooClient
+from saas_platform.instances.models import Instance
 from saas_platform.odoo.driver import HostHealth, OdooDriver
 from saas_platform.odoo.errors import OdooError
-from saas_platform.odoo.rpc_driver import RpcDriver
 
 SUPPORTED_VERSIONS = ("17.0", "18.0", "19.0")
 # A host answering slower than this is degraded: still used, but reported.
 DEGRADED_LATENCY_MS = 2000.0
-LIVE_INSTANCE = Instance.status != InstanceStatus.DELETED.value
 
 
 class HostNotFound(NotFound):
@@ -44,38 +41,6 @@ class HostNotFound(NotFound):
 class HostWithLoad:
     host: OdooHost
     instance_count: int
-
-
-# The built-in emulator's data dir under the platform's (hosts/emulator.py).
-EMULATOR_DIR = "odoo-emulator"
-
-
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """One TLS context for every Odoo client: httpx builds a new one per client otherwise
-    (loading the CA bundle: ~40 ms of CPU, paid by every provisioning job and host check)."""
-    return httpx.create_ssl_context()
-
-
-def driver_for(runtime: Runtime, host: OdooHost) -> OdooDriver:
-    """The host's driver: the one place that names an implementation of ``OdooDriver``."""
-    return RpcDriver(
-        host.url,
-        runtime.secrets.decrypt(host.master_password_encrypted),
-        postgres_url=(
-            runtime.secrets.decrypt(host.postgres_url_encrypted)
-            if host.postgres_url_encrypted
-            else None
-        ),
-        # The built-in emulator keeps its filestores under our data dir: backups of its
-        # databases are assembled here, pipelined (odoo/direct_dump.py).
-        filestore_root=(
-            Path(runtime.settings.data_dir) / EMULATOR_DIR / "filestore"
-            if host.is_emulator
-            else None
-        ),
-        client=OdooClient(host.url, transport=httpx.AsyncHTTPTransport(verify=_tls_context())),
-    )
 
 
 def check_version(version: str) -> None:
@@ -203,15 +168,6 @@ async def confirm_postgres_of(driver: OdooDriver, postgres_url: str) -> None:
         )
 
 
-async def instance_counts(session: AsyncSession) -> dict[uuid.UUID, int]:
-    rows = await session.execute(
-        select(Instance.host_id, func.count(Instance.id))
-        .where(LIVE_INSTANCE, Instance.host_id.is_not(None))
-        .group_by(Instance.host_id)
-    )
-    return {host_id: count for host_id, count in rows.all() if host_id is not None}
-
-
 class HostService:
     def __init__(self, session: AsyncSession, runtime: Runtime) -> None:
         self.session = session
@@ -307,9 +263,6 @@ class HostService:
                 "This host still holds instances; drain it and move or delete them first",
                 details={"instance_count": count},
             )
-        # Imported here: the pool builds on this module.
-        from saas_platform.instances.hosts import standby
-
         await standby.drop_for_host(self.runtime, host)
         await self.session.delete(host)
         await self.session.flush()
