@@ -11,7 +11,7 @@ import pytest
 from saas_platform.core import faults
 from saas_platform.core.flows import RECORDED, Flow, Progress, StepError, StepResult
 from saas_platform.core.settings import Settings
-from tests.conftest import TEST_SECRET_KEY
+from tests.fixtures.settings import TEST_SECRET_KEY
 
 
 def settings_with(tmp_path: Path, **fault_points: str) -> Settings:
