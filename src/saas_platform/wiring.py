@@ -34,20 +34,17 @@ from saas_platform.backups.storage import build_storage
 from saas_platform.core import runtime as core_runtime
 from saas_platform.core.lifecycle import Lifecycle
 from saas_platform.core.runtime import Runtime, RuntimeParts
-from saas_platform.core.schedule import (
-    CHECK_HOSTS_TASK,
-    PURGE_TENANTS_TASK,
-    TEND_STANDBY_POOLS_TASK,
-)
 from saas_platform.core.settings import Settings
 from saas_platform.instances import flows as instance_flows
 from saas_platform.instances import tenant_reactions
+from saas_platform.instances.hosts.jobs import CHECK_HOSTS_TASK, TEND_STANDBY_POOLS_TASK
 from saas_platform.instances.hosts.lifecycle import HOST, STANDBY
 from saas_platform.instances.lifecycle import INSTANCE
 from saas_platform.tenants import hooks as tenant_hooks
 from saas_platform.tenants import registration as tenant_registration
 from saas_platform.tenants.lifecycle import TENANT_LIFECYCLE
 from saas_platform.tenants.plans import rate_limit_plan
+from saas_platform.tenants.tasks import PURGE_TENANTS_TASK
 
 _wired = False
 

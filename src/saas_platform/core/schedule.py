@@ -22,12 +22,8 @@ logger = logging.getLogger(__name__)
 
 # The task that puts dead workers' jobs back in the queue (``Runtime.retry_stalled_jobs``).
 RETRY_STALLED_TASK = "jobs.retry_stalled"
-# Maintenance tasks the domains register and ``saas_platform.wiring`` schedules. They stay
-# named here because the domains' task modules import them from here; the schedule itself
-# (which task, how often) comes from the runtime's parts.
-CHECK_HOSTS_TASK = "hosts.check_all"
-PURGE_TENANTS_TASK = "tenants.purge_deleted"
-TEND_STANDBY_POOLS_TASK = "hosts.tend_standby_pools"
+# The domains' maintenance tasks are named by the domains; which run, and how often, comes
+# from the runtime's parts (``saas_platform.wiring.schedule``).
 
 
 def schedule(runtime: Runtime) -> dict[str, float]:

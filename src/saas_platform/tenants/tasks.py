@@ -3,8 +3,9 @@ from __future__ import annotations
 import procrastinate
 
 from saas_platform.core.jobs import jobs_app, runtime_of
-from saas_platform.core.schedule import PURGE_TENANTS_TASK
 from saas_platform.tenants.deletion import purge_deleted_tenants
+
+PURGE_TENANTS_TASK = "tenants.purge_deleted"
 
 
 @jobs_app.task(name=PURGE_TENANTS_TASK, queue="maintenance", pass_context=True)

@@ -40,8 +40,9 @@ from saas_platform.core.errors import AppError
 from saas_platform.core.flows import Flow, StepError, StepResult, no_record
 from saas_platform.core.locks import advisory_lock
 from saas_platform.core.runtime import Runtime
-from saas_platform.core.schedule import TEND_STANDBY_POOLS_TASK, defer_maintenance
+from saas_platform.core.schedule import defer_maintenance
 from saas_platform.instances.hosts.drivers import driver_for
+from saas_platform.instances.hosts.jobs import TEND_STANDBY_POOLS_TASK
 from saas_platform.instances.hosts.lifecycle import STANDBY, StandbyAction
 from saas_platform.instances.hosts.load import instance_counts
 from saas_platform.instances.hosts.models import (

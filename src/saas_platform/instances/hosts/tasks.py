@@ -8,13 +8,10 @@ import procrastinate
 from sqlalchemy import select
 
 from saas_platform.core.jobs import jobs_app, runtime_of
-from saas_platform.core.schedule import (
-    CHECK_HOSTS_TASK,
-    RETRY_STALLED_TASK,
-    TEND_STANDBY_POOLS_TASK,
-)
+from saas_platform.core.schedule import RETRY_STALLED_TASK
 from saas_platform.instances import service as instances
 from saas_platform.instances.hosts import standby
+from saas_platform.instances.hosts.jobs import CHECK_HOSTS_TASK, TEND_STANDBY_POOLS_TASK
 from saas_platform.instances.hosts.models import OdooHost
 from saas_platform.instances.hosts.service import HostService
 
