@@ -35,7 +35,7 @@ from saas_platform.core import runtime as core_runtime
 from saas_platform.core.lifecycle import Lifecycle
 from saas_platform.core.runtime import Runtime, RuntimeParts
 from saas_platform.core.settings import Settings
-from saas_platform.instances import flows as instance_flows
+from saas_platform.instances import deletion as instance_deletion
 from saas_platform.instances import tenant_reactions
 from saas_platform.instances.hosts.jobs import CHECK_HOSTS_TASK, TEND_STANDBY_POOLS_TASK
 from saas_platform.instances.hosts.lifecycle import HOST, STANDBY
@@ -117,7 +117,7 @@ async def open_runtime(settings: Settings, **kwargs: Any) -> AsyncIterator[Runti
 
 def _wire_flows() -> None:
     # A deletion archives the database before it drops it.
-    instance_flows.PRE_DELETE_BACKUP.connect(back_up_before_deletion)
+    instance_deletion.PRE_DELETE_BACKUP.connect(back_up_before_deletion)
 
 
 def lifecycles() -> list[Lifecycle[Any, Any]]:

@@ -216,7 +216,7 @@ async def test_a_deletion_that_fails_midway_stays_closed_and_resumes(
     admin: LoggedIn,
     odoo: EmulatorProcess,
 ) -> None:
-    from saas_platform.instances import flows
+    from saas_platform.instances import deletion
 
     await add_host(client, admin, odoo)
     tenant = await ready_tenant(client, runtime, owner, odoo)
@@ -229,12 +229,12 @@ async def test_a_deletion_that_fails_midway_stays_closed_and_resumes(
     assert stuck["instance"]["error"]["step"] == "pre_delete_backup"
     assert not login_works(tenant)
     instance_id = stuck["instance"]["id"]
-    closed = flows.closed_name(runtime, uuid.UUID(instance_id))
+    closed = deletion.closed_name(runtime, uuid.UUID(instance_id))
     assert closed in databases(odoo.postgres_url)
     assert tenant.database not in databases(odoo.postgres_url)
 
     runtime.settings.faults.clear()  # the cause goes away; the retried job goes on
-    await flows.delete(runtime, uuid.UUID(instance_id))
+    await deletion.delete(runtime, uuid.UUID(instance_id))
     done = (await client.get(url, headers=owner.headers)).json()
     assert done["status"] == "deleted", done
     assert closed not in databases(odoo.postgres_url)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from saas_platform.core.runtime import Runtime
-from saas_platform.instances.flows import closed_name
+from saas_platform.instances.deletion import closed_name
 from saas_platform.odoo.driver import Credentials
 from saas_platform.odoo.errors import OdooFault
 from saas_platform.odoo.rpc_driver import RpcDriver

@@ -140,7 +140,7 @@ async def run_backup(
     """Take the backup ``backup_id`` describes; returns the row, completed or failed.
 
     ``source_database``: dump this database instead of the backup's (a deletion's closed
-    database, instances/flows.py); it is closed again once dumped, like a stopped instance.
+    database, instances/deletion.py); it is closed again once dumped, like a stopped instance.
 
     Rerunning a backup that a killed worker left ``running`` starts it again: storage only
     ever shows whole archives, so nothing half-written is taken for one.

@@ -1,4 +1,4 @@
-"""The backup a deletion takes before it drops the database (instances/flows.py fires
+"""The backup a deletion takes before it drops the database (instances/deletion.py fires
 ``PRE_DELETE_BACKUP``; saas_platform.wiring connects this handler)."""
 
 from __future__ import annotations

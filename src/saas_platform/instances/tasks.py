@@ -5,7 +5,7 @@ import uuid
 import procrastinate
 
 from saas_platform.core.jobs import jobs_app, runtime_of
-from saas_platform.instances import flows
+from saas_platform.instances import deletion, flows
 from saas_platform.instances.service import APPLY_TIER_TASK, DELETE_TASK, PROVISION_TASK
 
 
@@ -23,7 +23,7 @@ async def provision_instance(context: procrastinate.JobContext, *, instance_id: 
     retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=10),
 )
 async def delete_instance(context: procrastinate.JobContext, *, instance_id: str) -> None:
-    await flows.delete(runtime_of(context), uuid.UUID(instance_id))
+    await deletion.delete(runtime_of(context), uuid.UUID(instance_id))
 
 
 @jobs_app.task(
