@@ -1,0 +1,1 @@
+"""Tenant metrics (sampled time series with rollups), tenant logs, platform metrics."""

@@ -1,0 +1,1 @@
+"""Moving a tenant between Odoo hosts of one version, as a flow of checkpointed steps."""

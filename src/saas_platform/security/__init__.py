@@ -1,0 +1,1 @@
+"""Security metrics, threat detection and the IP block list, tenant security scans."""
