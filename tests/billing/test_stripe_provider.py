@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import uuid
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from saas_platform.billing.providers.base import ProviderError
 from saas_platform.billing.providers.stripe import StripeProvider
 from saas_platform.core.errors import ConfigurationError
 from saas_platform.core.settings import Settings, check_production_settings
-from tests.fixtures.localstripe import SECRET_KEY
+from tests.fixtures.localstripe import SECRET_KEY, recording_proxy
 
 
 @pytest.fixture
@@ -135,6 +136,8 @@ async def test_an_off_session_charge_moves_the_exact_amount(
     assert (intent["amount"], intent["currency"], intent["customer"]) == (2999, "eur", customer_id)
     assert intent["status"] == "succeeded"
     assert intent["metadata"]["invoice_id"] == "inv-1"
+    # Found again by its key, by whoever reconciles payments after a crash.
+    assert intent["metadata"]["idempotency_key"].startswith("charge-")
 
 
 async def test_a_card_declined_when_charged_is_a_provider_error(
@@ -230,3 +233,36 @@ def test_the_secret_key_is_never_shown(tmp_path: Path, localstripe: str) -> None
     for shown in (repr(settings), str(settings), repr(provider), settings.model_dump_json()):
         assert "do_not_show_me" not in shown
     assert settings.stripe_api_base == localstripe
+
+
+async def test_stripe_gets_our_idempotency_key_and_a_retry_after_a_lost_answer_reuses_it(
+    localstripe: str,
+) -> None:
+    with recording_proxy(localstripe) as proxy:
+        provider = StripeProvider(secret_key=SECRET_KEY, webhook_secret=None, api_base=proxy.url)
+        account_ref = str(uuid.uuid4())
+        customer_id = await provider.ensure_customer(
+            account_ref=account_ref, email="payer@example.com", name="Payer", customer_id=None
+        )
+        pm = await provider.attach_payment_method(
+            customer_id=customer_id, source={"payment_method": "pm_card_visa"}
+        )
+        # The charge reaches Stripe, its answer is lost on the way back: the library tries
+        # again, with the same key, which Stripe answers with the first attempt's result.
+        proxy.lose_answers[("POST", "/v1/payment_intents")] = 1
+        result = await charge(provider, customer_id, pm.provider_id, idempotency_key="inv-7-try-1")
+        assert result.status == "succeeded"
+
+        refund = await provider.refund(
+            provider_charge_id=str(result.provider_charge_id),
+            amount_cents=100,
+            idempotency_key="refund-inv-7",
+        )
+        assert refund.amount_cents == 100
+
+    keys: dict[tuple[str, str], list[str | None]] = defaultdict(list)
+    for seen in proxy.seen:
+        keys[(seen.method, seen.path)].append(seen.idempotency_key)
+    assert keys[("POST", "/v1/customers")] == [f"customer-{account_ref}"]
+    assert keys[("POST", "/v1/payment_intents")] == ["inv-7-try-1", "inv-7-try-1"]
+    assert keys[("POST", "/v1/refunds")] == ["refund-inv-7"]

@@ -176,9 +176,14 @@ class StripeProvider:
             "payment_method": payment_method_id,
             "confirm": True,
             "off_session": True,
-            # Stripe's description of the payment; kept in metadata as well, since some
-            # Stripe-compatible servers (localstripe) refuse the field.
-            "metadata": {**metadata, "description": description[:500]},
+            # The description goes into metadata: localstripe refuses the ``description``
+            # field of a PaymentIntent. The key too, so that a payment can be matched to
+            # its invoice after Stripe forgets its keys (24 hours; decision 0014).
+            "metadata": {
+                **metadata,
+                "description": description[:500],
+                "idempotency_key": idempotency_key[:500],
+            },
         }
         async with _provider_errors():
             intent = await self.client.v1.payment_intents.create_async(
