@@ -233,6 +233,10 @@ def test_the_secret_key_is_never_shown(tmp_path: Path, localstripe: str) -> None
     for shown in (repr(settings), str(settings), repr(provider), settings.model_dump_json()):
         assert "do_not_show_me" not in shown
     assert settings.stripe_api_base == localstripe
+    # The same configuration, the same provider (and its open connections).
+    assert provider_for(settings.model_copy()) is provider
+    other = settings.model_copy(update={"stripe_api_base": "http://127.0.0.1:9"})
+    assert provider_for(other) is not provider
 
 
 async def test_stripe_gets_our_idempotency_key_and_a_retry_after_a_lost_answer_reuses_it(

@@ -66,6 +66,11 @@ class StripeProvider:
             api_base=settings.stripe_api_base,
         )
 
+    @property
+    def configuration(self) -> tuple[str, ...]:
+        """What tells two providers apart (the key included: never show it)."""
+        return (self._secret_key, self._webhook_secret or "", self._api_base)
+
     def __repr__(self) -> str:  # never the key
         return f"StripeProvider(api_base={self._api_base!r})"
 
