@@ -16,6 +16,7 @@ from saas_platform.billing.providers import provider_for
 from saas_platform.billing.providers.base import ProviderError
 from saas_platform.billing.providers.stripe import StripeProvider
 from saas_platform.core.errors import ConfigurationError
+from saas_platform.core.runtime import Runtime
 from saas_platform.core.settings import Settings, check_production_settings
 from tests.fixtures.localstripe import SECRET_KEY, recording_proxy
 
@@ -270,3 +271,15 @@ async def test_stripe_gets_our_idempotency_key_and_a_retry_after_a_lost_answer_r
     assert keys[("POST", "/v1/customers")] == [f"customer-{account_ref}"]
     assert keys[("POST", "/v1/payment_intents")] == ["inv-7-try-1", "inv-7-try-1"]
     assert keys[("POST", "/v1/refunds")] == ["refund-inv-7"]
+
+
+async def test_a_runtime_on_stripe_without_a_key_does_not_start(tmp_path: Path) -> None:
+    settings = stripe_settings(
+        tmp_path,
+        billing_provider="stripe",
+        secret_key="k" * 40,
+        # Never reached: the settings are refused before any database is opened.
+        database_url="postgresql://nobody@127.0.0.1:9/none",
+    )
+    with pytest.raises(ConfigurationError, match="SAAS_STRIPE_SECRET_KEY is not set"):
+        await Runtime.open(settings)
