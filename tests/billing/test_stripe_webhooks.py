@@ -65,10 +65,19 @@ class Received:
 
 @pytest.fixture
 def received() -> Iterator[Received]:
+    """The only handler while the test runs: these tests are about receipts, and their events
+    name no invoice the billing engine's own handler (connected by wiring) would know."""
+    wired = provider_event_received.handlers
+    for other in wired:
+        provider_event_received.disconnect(other)
     handler = Received()
     provider_event_received.connect(handler)
-    yield handler
-    provider_event_received.disconnect(handler)
+    try:
+        yield handler
+    finally:
+        provider_event_received.disconnect(handler)
+        for other in wired:
+            provider_event_received.connect(other)
 
 
 async def receipts(runtime: Runtime, event_id: str | None = None) -> int:
