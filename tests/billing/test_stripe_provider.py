@@ -283,3 +283,15 @@ async def test_a_runtime_on_stripe_without_a_key_does_not_start(tmp_path: Path) 
     )
     with pytest.raises(ConfigurationError, match="SAAS_STRIPE_SECRET_KEY is not set"):
         await Runtime.open(settings)
+
+
+async def test_an_unknown_payment_method_is_a_provider_error(provider: StripeProvider) -> None:
+    customer_id = await new_customer(provider)
+    with pytest.raises(ProviderError) as refused:
+        await provider.attach_payment_method(
+            customer_id=customer_id, source={"payment_method": "pm_doesnotexist"}
+        )
+    assert refused.value.code == "invalid_request"
+    assert refused.value.reason == "Not Found"
+    with pytest.raises(ProviderError):
+        await charge(provider, customer_id, "pm_doesnotexist")

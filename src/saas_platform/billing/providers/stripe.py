@@ -11,7 +11,8 @@ a thread. ``SAAS_STRIPE_API_BASE`` points the client elsewhere (a localstripe in
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import stripe
@@ -280,33 +281,33 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-class _provider_errors:
+@asynccontextmanager
+async def _provider_errors() -> AsyncIterator[None]:
     """Turns the library's errors into :class:`ProviderError` (402 ``BILLING_ERROR`` in the
     API), keeping Stripe's code, message and decline code; never the request or the key."""
-
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        if exc is None or not isinstance(exc, stripe.StripeError):
-            return False
+    try:
+        yield
+    except (stripe.AuthenticationError, stripe.PermissionError):
+        # The operator's mistake: never counted as a customer's failed payment.
+        raise ConfigurationError(
+            "Stripe refused the secret key (SAAS_STRIPE_SECRET_KEY)."
+        ) from None
+    except stripe.APIConnectionError as exc:
+        raise ProviderError(
+            "provider_unreachable", "The payment provider could not be reached; try again."
+        ) from exc
+    except stripe.StripeError as exc:
         body = exc.json_body if isinstance(exc.json_body, dict) else {}
         found = body.get("error")
         error: dict[str, Any] = found if isinstance(found, dict) else {}
-        code = exc.code or error.get("code")
-        decline_code = error.get("decline_code")
-        if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
-            raise ConfigurationError(
-                "Stripe refused the secret key (SAAS_STRIPE_SECRET_KEY)."
-            ) from None
-        if isinstance(exc, stripe.APIConnectionError):
-            raise ProviderError(
-                "provider_unreachable", "The payment provider could not be reached; try again."
-            ) from exc
         reason = (
             exc.user_message or error.get("message") or "The payment provider refused the request."
         )
-        raise ProviderError(code or _code_for(exc), reason, decline_code=decline_code) from exc
+        raise ProviderError(
+            exc.code or error.get("code") or _code_for(exc),
+            reason,
+            decline_code=error.get("decline_code"),
+        ) from exc
 
 
 def _code_for(exc: stripe.StripeError) -> str:
