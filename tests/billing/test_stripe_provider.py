@@ -295,3 +295,16 @@ async def test_an_unknown_payment_method_is_a_provider_error(provider: StripePro
     assert refused.value.reason == "Not Found"
     with pytest.raises(ProviderError):
         await charge(provider, customer_id, "pm_doesnotexist")
+
+
+async def test_a_card_that_asks_for_3d_secure_cannot_be_charged_off_session(
+    provider: StripeProvider,
+) -> None:
+    customer_id = await new_customer(provider)
+    pm = await provider.attach_payment_method(
+        customer_id=customer_id, source=card("4000002500003155")
+    )
+    with pytest.raises(ProviderError) as refused:
+        await charge(provider, customer_id, pm.provider_id)
+    assert refused.value.code == "authentication_required"
+    assert "authenticate" in refused.value.reason

@@ -200,19 +200,21 @@ class StripeProvider:
             return ChargeResult(status="succeeded", provider_charge_id=str(intent.id))
         if intent.status == "processing":
             return ChargeResult(status="pending", provider_charge_id=str(intent.id))
-        # requires_action (3-D Secure asked off-session), requires_payment_method: no money.
+        # No money moved. Stripe itself answers a declined off-session charge with a 402
+        # (raised above); an answer with the intent still open says why it stopped here.
         error = intent.to_dict().get("last_payment_error") or {}
+        if intent.status == "requires_action":
+            # The bank wants 3-D Secure: the cardholder is not there to give it.
+            raise ProviderError(
+                error.get("code") or "authentication_required",
+                error.get("message")
+                or "The bank asks the cardholder to authenticate this payment; it cannot be "
+                "charged off-session.",
+                decline_code=error.get("decline_code"),
+            )
         raise ProviderError(
-            error.get("code") or "authentication_required"
-            if intent.status == "requires_action"
-            else error.get("code") or "payment_failed",
-            error.get("message")
-            or (
-                "The bank asks the cardholder to authenticate this payment; it cannot be "
-                "charged off-session."
-                if intent.status == "requires_action"
-                else f"The payment did not go through (status {intent.status})."
-            ),
+            error.get("code") or "payment_failed",
+            error.get("message") or f"The payment did not go through (status {intent.status}).",
             decline_code=error.get("decline_code"),
         )
 
