@@ -18,6 +18,7 @@ from saas_platform.core.settings import Settings
 from saas_platform.wiring import build_runtime, wire
 from tests.fixtures.auth import LoggedIn, platform_admin, verified_user
 from tests.fixtures.live_server import running_server
+from tests.fixtures.localstripe import localstripe_server
 from tests.fixtures.odoo import EmulatorProcess, running_emulator
 from tests.fixtures.postgres import database_from_template, migrated_template, postgres_server
 from tests.fixtures.s3 import s3_server
@@ -59,6 +60,14 @@ def smtp_server() -> Iterator[SmtpServer]:
 def s3_endpoint() -> Iterator[str]:
     """A local S3 endpoint (moto's server mode) on loopback: no public S3 is reachable."""
     with s3_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def localstripe() -> Iterator[str]:
+    """A localstripe (Stripe's API, stateful, in memory) on loopback: its base URL. Shared by
+    the session: tests make their own customers and never rely on its being empty."""
+    with localstripe_server() as url:
         yield url
 
 

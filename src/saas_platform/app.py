@@ -16,6 +16,7 @@ from saas_platform import __version__
 from saas_platform.admin.router import router as admin_router
 from saas_platform.auth.router import router as auth_router
 from saas_platform.backups.router import router as backups_router
+from saas_platform.billing.provider_event_router import router as provider_events_router
 from saas_platform.core.docs import install_offline_docs
 from saas_platform.core.http import install_error_handlers
 from saas_platform.core.metrics import HttpMetrics
@@ -122,6 +123,7 @@ def create_app(
         hosts_router,
         audit_router,
         backups_router,
+        provider_events_router,
         admin_router,
     ):
         app.include_router(router)

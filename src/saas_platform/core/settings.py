@@ -148,6 +148,15 @@ class Settings(BaseSettings):
     audit_checkpoint_file: Path | None = None
     audit_checkpoint_interval_seconds: float = Field(default=300.0, gt=0)
 
+    # Payment provider (billing/providers/, stripe engineer's block): "manual" (bank transfer,
+    # an admin marks invoices paid) or "stripe". Stripe needs its secret key (never logged; the
+    # repr hides it), the webhook signing secret (whsec_...) for its events into the platform,
+    # and its API address (tests point it at a localstripe on loopback).
+    billing_provider: Literal["manual", "stripe"] = "manual"
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
     # auto: readable (rich) on a terminal, JSON lines otherwise; or json, console, text.
@@ -156,7 +165,7 @@ class Settings(BaseSettings):
     serve_worker: bool = True
     worker_concurrency: int = 4
 
-    @field_validator("public_url")
+    @field_validator("public_url", "stripe_api_base")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
@@ -172,7 +181,9 @@ def get_settings() -> Settings:
 
 
 def check_production_settings(settings: Settings) -> None:
-    """Refuse, in production, settings that leak secrets or lose mail."""
+    """Refuse, in production, settings that leak secrets or lose mail; and, everywhere, a
+    payment provider that could not charge anyone."""
+    check_billing_provider_settings(settings)
     if settings.is_production and settings.mail_backend == "console":
         raise ConfigurationError(
             "SAAS_MAIL_BACKEND is 'console', which prints sign-in links and tokens to the "
@@ -208,3 +219,16 @@ def resolve_secret_key(settings: Settings) -> str:
     key_file.touch(mode=0o600)
     key_file.write_text(key)
     return key
+
+
+def check_billing_provider_settings(settings: Settings) -> None:
+    """``SAAS_BILLING_PROVIDER=stripe`` needs a secret key: without one every charge would fail
+    at renewal time, long after the operator could have noticed."""
+    if settings.billing_provider == "stripe" and (
+        settings.stripe_secret_key is None or not settings.stripe_secret_key.get_secret_value()
+    ):
+        raise ConfigurationError(
+            "SAAS_BILLING_PROVIDER is 'stripe' but SAAS_STRIPE_SECRET_KEY is not set; set it "
+            "to the account's secret key (sk_live_... or sk_test_...) or use "
+            "SAAS_BILLING_PROVIDER=manual."
+        )
