@@ -37,6 +37,7 @@ from saas_platform.core.lifecycle import Lifecycle
 from saas_platform.core.runtime import Runtime, RuntimeParts
 from saas_platform.core.settings import Settings
 from saas_platform.instances import deletion as instance_deletion
+from saas_platform.instances import service as instances_service
 from saas_platform.instances import tenant_reactions
 from saas_platform.instances.hosts.jobs import CHECK_HOSTS_TASK, TEND_STANDBY_POOLS_TASK
 from saas_platform.instances.hosts.lifecycle import HOST, STANDBY
@@ -82,6 +83,7 @@ def _wire_tenants() -> None:
     tenant_hooks.tenant_backups.provide(backups_service.backup_summary)
     # An API key confined to a tenant: only one its creator can see (auth asks tenants).
     api_keys.tenant_visible_to.provide(tenant_visible_to)
+    api_keys.resource_tenant.provide(instances_service.resource_tenant)
 
 
 def wire() -> None:

@@ -220,3 +220,29 @@ async def test_first_use_from_a_new_address_is_audited_once(
     await client.get("/api/v1/auth/me", headers=bearer(created["key"]))
     listed = (await client.get("/api/v1/api-keys", headers=owner.headers)).json()["results"]
     assert listed[0]["last_used_at"] != first_used
+
+
+async def test_a_confined_key_reaches_only_its_tenants_instances(
+    client: httpx.AsyncClient, owner: LoggedIn
+) -> None:
+    tenants = [await create_tenant(client, owner, name) for name in ("mine", "other")]
+    instances = []
+    for tenant in tenants:
+        page = await client.get(f"/api/v1/tenants/{tenant['id']}/instances", headers=owner.headers)
+        assert page.status_code == 200, page.text
+        (instance,) = page.json()["results"]
+        instances.append(instance["id"])
+    mine, other = instances
+    created = await new_key(client, owner, ["instances:read"], tenant_id=tenants[0]["id"])
+    key = bearer(created["key"])
+    assert (await client.get(f"/api/v1/instances/{mine}", headers=key)).status_code == 200
+    elsewhere = await client.get(f"/api/v1/instances/{other}", headers=key)
+    assert elsewhere.status_code == 404, elsewhere.text
+    assert elsewhere.json()["error"]["code"] == "INSTANCE_NOT_FOUND"
+    history = await client.get(f"/api/v1/instances/{other}/transitions", headers=key)
+    assert history.status_code == 404, history.text
+    listed = await client.get("/api/v1/instances", headers=key)
+    assert [i["id"] for i in listed.json()["results"]] == [mine]
+    unconfined = bearer((await new_key(client, owner, ["instances:read"]))["key"])
+    listed = await client.get("/api/v1/instances", headers=unconfined)
+    assert {i["id"] for i in listed.json()["results"]} == {mine, other}

@@ -64,6 +64,11 @@ tenant_visible_to: Provider[[AsyncSession, User, uuid.UUID], bool] = Provider(
 )
 
 
+# The tenant a resource belongs to (None: no such resource), by resource kind
+# (auth/scopes.py RESOURCE_PARAMETERS) and raw id: the owning domain answers.
+resource_tenant: Provider[[Runtime, str, str], uuid.UUID | None] = Provider("auth.resource_tenant")
+
+
 class ApiKeyNotFound(NotFound):
     code = "API_KEY_NOT_FOUND"
     message = "API key not found"
@@ -75,6 +80,15 @@ class ConfinedTenantNotFound(NotFound):
 
     code = "TENANT_NOT_FOUND"
     message = "Tenant not found"
+
+
+class ConfinedResourceNotFound(NotFound):
+    """Another tenant's resource, seen through a key confined to one tenant: answered as
+    its domain answers an invisible one (code and message per kind)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"{kind.capitalize()} not found")
+        self.code = f"{kind.upper()}_NOT_FOUND"
 
 
 @dataclass(frozen=True)
@@ -212,7 +226,7 @@ async def authenticate_api_key(request: Request, raw: str) -> Principal:
     if not cached.is_active:
         raise Unauthorized("This account is suspended")
     grant = ApiKeyGrant(id=row.id, scopes=frozenset(row.scopes), tenant_id=row.tenant_id)
-    check_route(grant, request)
+    await check_route(runtime, grant, request)
     ip = request.client.host if request.client else None
     if _use_worth_recording(row.last_used_at, row.recent_ips, ip, now):
         await _record_use(runtime, row.id, ip, request)
@@ -226,7 +240,7 @@ async def authenticate_api_key(request: Request, raw: str) -> Principal:
     return Principal(session_id=row.id, claims=claims, cached=cached, api_key=grant)
 
 
-def check_route(grant: ApiKeyGrant, request: Request) -> None:
+async def check_route(runtime: Runtime, grant: ApiKeyGrant, request: Request) -> None:
     """The one place where a key's scopes and tenant meet the route it calls."""
     route = request.scope.get("route")
     path = getattr(route, "path", None)
@@ -242,11 +256,18 @@ def check_route(grant: ApiKeyGrant, request: Request) -> None:
         )
     if grant.tenant_id is None:
         return
-    named = request.path_params.get(scope_table.TENANT_PARAMETER)
+    params = request.path_params
+    named = params.get(scope_table.TENANT_PARAMETER)
     if named is not None:
         if str(named).lower() != str(grant.tenant_id):
             raise ConfinedTenantNotFound()
-    elif (method, path) not in scope_table.TENANT_LESS_FOR_CONFINED_KEYS:
+        return
+    for parameter, kind in scope_table.RESOURCE_PARAMETERS.items():
+        if parameter in params:
+            if await resource_tenant.ask(runtime, kind, str(params[parameter])) != grant.tenant_id:
+                raise ConfinedResourceNotFound(kind)
+            return
+    if (method, path) not in scope_table.TENANT_LESS_FOR_CONFINED_KEYS:
         raise Forbidden("This API key is confined to one tenant")
 
 

@@ -135,7 +135,14 @@ TENANT_LESS_FOR_CONFINED_KEYS: Final[frozenset[tuple[str, str]]] = frozenset(
         ("GET", f"{_API}/auth/me"),
         ("GET", f"{_API}/auth/profile"),
         ("GET", f"{_API}/tenants"),
+        ("GET", f"{_API}/instances"),
     }
 )
 
 TENANT_PARAMETER: Final = "tenant_id"
+
+# Path parameters naming a resource that belongs to one tenant, on routes naming no tenant:
+# a confined key reaches the resource only when it belongs to the key's tenant (else the
+# resource's own 404). Its tenant is asked of the domain that owns it (``resource_tenant``
+# in auth/api_keys.py). Such routes need no line in TENANT_LESS_FOR_CONFINED_KEYS.
+RESOURCE_PARAMETERS: Final[dict[str, str]] = {"instance_id": "instance"}
