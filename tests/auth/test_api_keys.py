@@ -246,3 +246,17 @@ async def test_a_confined_key_reaches_only_its_tenants_instances(
     unconfined = bearer((await new_key(client, owner, ["instances:read"]))["key"])
     listed = await client.get("/api/v1/instances", headers=unconfined)
     assert {i["id"] for i in listed.json()["results"]} == {mine, other}
+
+
+async def test_a_suspended_users_keys_are_refused(
+    client: httpx.AsyncClient, owner: LoggedIn, admin: LoggedIn
+) -> None:
+    key = bearer((await new_key(client, owner, ["users:read"]))["key"])
+    assert (await client.get("/api/v1/auth/me", headers=key)).status_code == 200
+    suspended = await client.patch(
+        f"/api/v1/users/{owner.user['id']}", json={"is_active": False}, headers=admin.headers
+    )
+    assert suspended.status_code == 200, suspended.text
+    refused = await client.get("/api/v1/auth/me", headers=key)
+    assert refused.status_code == 401, refused.text
+    assert "suspended" in refused.json()["error"]["message"]
