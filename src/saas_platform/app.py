@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 
 from saas_platform import __version__
 from saas_platform.admin.router import router as admin_router
+from saas_platform.auth.api_keys_router import router as api_keys_router
 from saas_platform.auth.router import router as auth_router
 from saas_platform.backups.router import router as backups_router
 from saas_platform.billing.provider_event_router import router as provider_events_router
@@ -117,6 +118,7 @@ def create_app(
     for router in (
         health_router,
         auth_router,
+        api_keys_router,
         users_router,
         tenants_router,
         instances_router,

@@ -25,6 +25,7 @@ import saas_platform.instances.tasks
 import saas_platform.mail.tasks
 import saas_platform.tenants.tasks  # noqa: F401
 from saas_platform.audit.tasks import CHECKPOINT_AUDIT_TASK
+from saas_platform.auth import api_keys
 from saas_platform.auth.principal_cache import build_principal_cache
 from saas_platform.backups import service as backups_service
 from saas_platform.backups.lifecycle import BACKUP, RESTORE
@@ -36,6 +37,7 @@ from saas_platform.core.lifecycle import Lifecycle
 from saas_platform.core.runtime import Runtime, RuntimeParts
 from saas_platform.core.settings import Settings
 from saas_platform.instances import deletion as instance_deletion
+from saas_platform.instances import service as instances_service
 from saas_platform.instances import tenant_reactions
 from saas_platform.instances.hosts.jobs import CHECK_HOSTS_TASK, TEND_STANDBY_POOLS_TASK
 from saas_platform.instances.hosts.lifecycle import HOST, STANDBY
@@ -44,6 +46,7 @@ from saas_platform.tenants import hooks as tenant_hooks
 from saas_platform.tenants import registration as tenant_registration
 from saas_platform.tenants.lifecycle import TENANT_LIFECYCLE
 from saas_platform.tenants.plans import rate_limit_plan
+from saas_platform.tenants.service import tenant_visible_to
 from saas_platform.tenants.tasks import PURGE_TENANTS_TASK
 
 _wired = False
@@ -66,6 +69,7 @@ RUNTIME_PARTS = RuntimeParts(
     backup_storage=build_storage,
     schedule=schedule,
     plan_of=rate_limit_plan,
+    api_key_user=api_keys.api_key_user,
 )
 
 
@@ -77,6 +81,9 @@ def _wire_tenants() -> None:
     tenant_hooks.tenant_deletion_requested.connect(tenant_reactions.delete_production_instance)
     tenant_hooks.tenant_instances.provide(tenant_reactions.tenants_instances)
     tenant_hooks.tenant_backups.provide(backups_service.backup_summary)
+    # An API key confined to a tenant: only one its creator can see (auth asks tenants).
+    api_keys.tenant_visible_to.provide(tenant_visible_to)
+    api_keys.resource_tenant.provide(instances_service.resource_tenant)
 
 
 def wire() -> None:

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from fastapi.security.base import SecurityBase
 
+from saas_platform.auth.api_keys import API_KEY_HEADER, authenticate_api_key, looks_like_api_key
 from saas_platform.auth.service import AuthService, Principal, authenticate
 from saas_platform.core.deps import RuntimeDep, SessionDep
 from saas_platform.core.errors import Forbidden, Unauthorized
@@ -40,6 +41,12 @@ class PrincipalScheme(SecurityBase):
 
     async def __call__(self, request: Request) -> Principal | None:
         token = await oauth2_scheme(request)
+        # An API key, in its own header or as the bearer token (its prefix tells it from a JWT).
+        api_key = request.headers.get(API_KEY_HEADER)
+        if api_key is None and token and looks_like_api_key(token):
+            api_key = token
+        if api_key is not None:
+            return await authenticate_api_key(request, api_key.strip())
         if not token:
             if self.required:
                 raise Unauthorized("Authentication required")

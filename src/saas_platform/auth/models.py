@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from saas_platform.core.db import Base, Timestamps, UUIDPrimaryKey
@@ -77,3 +78,33 @@ class LoginThrottle(Base):
     window_started_at: Mapped[datetime]
     locked_until: Mapped[datetime | None]
     trusted_until: Mapped[datetime | None]
+
+
+class ApiKey(UUIDPrimaryKey, Base):
+    """A personal API key: acts as its user, within ``scopes`` and, when ``tenant_id`` is
+    set, within that one tenant (docs/decisions/0015-api-keys.md).
+
+    Only the keyed hash of the key is stored; ``prefix`` (the recognisable start of the key
+    plus a few random characters) is what lists show so the owner can tell keys apart.
+    """
+
+    __tablename__ = "api_keys"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(32))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSONB)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    last_used_ip: Mapped[str | None] = mapped_column(String(64))
+    # The last few addresses the key was used from, newest last: a use from any other is
+    # audited ("first use from a new IP").
+    recent_ips: Mapped[list[str]] = mapped_column(JSONB)

@@ -154,6 +154,7 @@ def _copy_json(value: Any) -> Any:
 @dataclass(frozen=True)
 class _UserColumns:
     query: sql.Composed  # the miss-path query
+    query_columns: sql.Composed  # its user columns (``u.<column>, ...``)
     attributes: tuple[str, ...]  # the ``User`` attributes its columns fill, in order
     json_attributes: tuple[str, ...]  # those holding mutable JSON values
     uncached: tuple[str, ...]  # the ``User`` column attributes not cached
@@ -169,16 +170,41 @@ def _user_columns() -> _UserColumns:
         for prop in mapper.column_attrs
         if prop.key not in UNCACHED_ATTRIBUTES and len(prop.columns) == 1
     ]
+    query_columns = sql.SQL(", ").join(sql.Identifier("u", prop.columns[0].name) for prop in props)
     return _UserColumns(
         query=sql.SQL(
             "SELECT {}, s.revoked_at IS NOT NULL FROM auth_sessions s "
             "JOIN users u ON u.id = s.user_id WHERE s.id = %s"
-        ).format(sql.SQL(", ").join(sql.Identifier("u", prop.columns[0].name) for prop in props)),
+        ).format(query_columns),
+        query_columns=query_columns,
         attributes=tuple(prop.key for prop in props),
         json_attributes=tuple(prop.key for prop in props if isinstance(prop.columns[0].type, JSON)),
         uncached=tuple(sorted({prop.key for prop in mapper.column_attrs} - {p.key for p in props})),
         manager=mapper.class_manager,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRow:
+    """The columns of an API key that authenticating with it needs (``api_keys``)."""
+
+    id: uuid.UUID
+    name: str
+    scopes: list[str]
+    tenant_id: uuid.UUID | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    recent_ips: list[str]
+
+
+@cache
+def _api_key_query() -> sql.Composed:
+    columns = [sql.Identifier("k", name) for name in ApiKeyRow.__dataclass_fields__]
+    return sql.SQL(
+        "SELECT {}, {} FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = %s"
+    ).format(_user_columns().query_columns, sql.SQL(", ").join(columns))
 
 
 class PrincipalCache:
@@ -257,9 +283,32 @@ class PrincipalCache:
             self._store(found)
         return found
 
+    async def load_api_key(self, key_hash: str) -> tuple[CachedPrincipal, ApiKeyRow] | None:
+        """The user and the key whose hash is ``key_hash``, read now (never served from
+        memory: a revoked key must be refused at once on every process, and one indexed
+        query is cheap next to what a key's caller then asks for)."""
+        columns = _user_columns()
+        row = await self._query(_api_key_query(), (key_hash,))
+        if row is None:
+            return None
+        count = len(columns.attributes)
+        values = dict(zip(columns.attributes, row[:count], strict=True))
+        key = ApiKeyRow(*row[count:])
+        found = CachedPrincipal(
+            session_id=key.id,
+            user_id=values["id"],
+            session_ended=key.revoked_at is not None,
+            user_values=values,
+            stale_at=clock.now(),
+            identity_key=inspect(User).identity_key_from_primary_key((values["id"],)),
+        )
+        return found, key
+
     async def _fetch(self, session_id: uuid.UUID) -> tuple[Any, ...] | None:
+        return await self._query(_user_columns().query, (session_id,))
+
+    async def _query(self, query: sql.Composed, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         pool = self._pool or await self._open_pool()
-        query = _user_columns().query
         # A pooled connection the server dropped (restart, idle timeout) fails on first use
         # and the pool discards it. After a restart every pooled connection is such, so up
         # to all of them are tried before a fresh one. Only a broken connection is worth
@@ -267,7 +316,7 @@ class PrincipalCache:
         for attempt in range(POOL_MAX_SIZE + 1):
             async with pool.connection() as conn:
                 try:
-                    cursor = await conn.execute(query, (session_id,))
+                    cursor = await conn.execute(query, params)
                     return await cursor.fetchone()
                 except psycopg.OperationalError:
                     if not conn.broken or attempt == POOL_MAX_SIZE:

@@ -38,6 +38,16 @@ class IssuedTokens:
     session_id: uuid.UUID
 
 
+@dataclass(frozen=True, slots=True)
+class ApiKeyGrant:
+    """What a request authenticated with an API key may do, besides what its user may
+    (auth/api_keys.py)."""
+
+    id: uuid.UUID
+    scopes: frozenset[str]
+    tenant_id: uuid.UUID | None
+
+
 @dataclass(frozen=True)
 class Principal:
     """The caller of an authenticated request.
@@ -51,6 +61,13 @@ class Principal:
     session_id: uuid.UUID
     claims: AccessClaims
     cached: CachedPrincipal
+    # Set when the caller authenticated with an API key (then ``session_id`` is the key's id).
+    api_key: ApiKeyGrant | None = None
+
+    @property
+    def confined_tenant_id(self) -> uuid.UUID | None:
+        """The one tenant an API key is confined to, if any: lists narrow to it."""
+        return self.api_key.tenant_id if self.api_key is not None else None
 
     @functools.cached_property
     def user(self) -> User:

@@ -42,10 +42,14 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limiter = runtime.rate_limiter
-        claims = _bearer_claims(scope, runtime)
+        claims, api_key = _credentials(scope, runtime)
+        user_id = None
         if claims is not None:
             scope.setdefault("state", {})[ACCESS_CLAIMS_STATE] = claims
             user_id = claims.user_id
+        elif api_key is not None and runtime.parts.api_key_user is not None:
+            user_id = await runtime.parts.api_key_user(runtime, api_key)
+        if user_id is not None:
             plan = await limiter.plan_of(
                 str(user_id), lambda: runtime.parts.plan_of(runtime, user_id)
             )
@@ -93,14 +97,19 @@ def _under_api(path: str) -> bool:
     return path.startswith("/api/") or path == "/api"
 
 
-def _bearer_claims(scope: Scope, runtime: Runtime) -> AccessClaims | None:
+def _credentials(scope: Scope, runtime: Runtime) -> tuple[AccessClaims | None, str | None]:
+    """The verified claims of the request's bearer token, or else the API key it may carry
+    (``X-API-Key``, or a bearer token that is no JWT): the caller names the user by either."""
+    api_key: str | None = None
     for name, value in scope.get("headers", []):
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
-                return None
+                continue
             try:
-                return runtime.access_tokens.decode(token.strip())
+                return runtime.access_tokens.decode(token.strip()), None
             except AppError:
-                return None
-    return None
+                api_key = api_key or token.strip()
+        elif name == b"x-api-key":
+            api_key = value.decode("latin-1").strip()
+    return None, api_key or None

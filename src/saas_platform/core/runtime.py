@@ -114,6 +114,9 @@ class RuntimeParts:
     # The rate-limit plan of a user (one of ``core.ratelimit.PLANS``): the tenants' tiers
     # decide it.
     plan_of: Callable[[Runtime, uuid.UUID], Awaitable[str]]
+    # The user an API key belongs to (None: not a key), so a key's calls count against its
+    # user's rate limit: auth's API keys.
+    api_key_user: Callable[[Runtime, str], Awaitable[uuid.UUID | None]] | None = None
 
 
 _wired_parts: RuntimeParts | None = None

@@ -83,6 +83,8 @@ async def list_instances(
     stmt = select(Instance)
     if not principal.user.is_platform_admin:
         stmt = stmt.where(Instance.tenant_id.in_(member_tenants(principal.user.id)))
+    if principal.confined_tenant_id is not None:  # an API key confined to one tenant
+        stmt = stmt.where(Instance.tenant_id == principal.confined_tenant_id)
     stmt = apply_filters(
         stmt, {Instance.tenant_id: tenant_id, Instance.status: status_.value if status_ else None}
     )

@@ -305,3 +305,17 @@ class InstanceService:
                 None if instance.admin_password_provisional else self.admin_password(instance)
             )
         return data
+
+
+async def resource_tenant(runtime: Runtime, kind: str, raw_id: str) -> uuid.UUID | None:
+    """The tenant of an instance named by a path (None: no such instance), for auth's check
+    of API keys confined to one tenant (it reads on a short session of its own: the
+    principal is resolved before the request's)."""
+    if kind != "instance":
+        return None
+    try:
+        instance_id = uuid.UUID(raw_id)
+    except ValueError:
+        return None
+    async with runtime.db.transaction() as session:
+        return await session.scalar(select(Instance.tenant_id).where(Instance.id == instance_id))

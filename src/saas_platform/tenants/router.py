@@ -199,6 +199,8 @@ async def list_tenants(
     owner_id: uuid.UUID | None = None,
 ) -> Page[TenantRead]:
     stmt = service.visible_tenants(principal.user)
+    if principal.confined_tenant_id is not None:  # an API key confined to one tenant
+        stmt = stmt.where(Tenant.id == principal.confined_tenant_id)
     if status_ is None:
         stmt = stmt.where(Tenant.status.not_in(GONE_STATUSES))
     stmt = apply_filters(

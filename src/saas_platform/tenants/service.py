@@ -377,3 +377,14 @@ class TenantService(MemberActions, DeletionActions):
                 tenant_id=tenant.id,
             )
         return tenant
+
+
+async def tenant_visible_to(session: AsyncSession, user: User, tenant_id: uuid.UUID) -> bool:
+    """Whether ``user`` may see tenant ``tenant_id`` (a member, or a platform admin): what
+    auth asks before confining an API key to it."""
+    stmt = select(Tenant.id).where(Tenant.id == tenant_id)
+    if not user.is_platform_admin:
+        stmt = stmt.where(
+            Tenant.id.in_(select(Membership.tenant_id).where(Membership.user_id == user.id))
+        )
+    return (await session.execute(stmt)).first() is not None

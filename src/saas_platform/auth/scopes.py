@@ -1,0 +1,148 @@
+"""THE table of API-key scopes: every route of the API and the scope a key needs to call it.
+
+A scope names a resource and a verb (``tenants:read``, ``backups:write``). A key acts as its
+user and never beyond: a scope only narrows what the user could do anyway, so the endpoints'
+own rules (membership, tenant role, platform admin) still apply on top. Two markers are not
+scopes: ``PUBLIC`` routes take no authentication (a key changes nothing there), and
+``SESSION_ONLY`` routes refuse keys altogether (a key cannot mint keys, end a login session or
+change the password). JWT sessions are not concerned by any of it.
+
+A route missing from ``ROUTE_SCOPES`` refuses every key (fail closed), and
+tests/auth/test_api_key_scopes.py walks the app's routes and fails on any such route: adding an
+endpoint means adding its line here. Confinement to one tenant is decided here too: see
+``TENANT_LESS_FOR_CONFINED_KEYS``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+PUBLIC: Final = "public"
+SESSION_ONLY: Final = "session-only"
+
+# Every scope a key may be given, with what it lets a key do (shown in the docs).
+SCOPES: Final[dict[str, str]] = {
+    "tenants:read": "Read the tenants the user belongs to",
+    "tenants:write": "Create, change and delete tenants",
+    "members:read": "Read a tenant's members and invitations",
+    "members:write": "Invite, change and remove a tenant's members; accept invitations",
+    "instances:read": "Read Odoo instances and their transitions",
+    "instances:write": "Act on Odoo instances (start, stop, restart...)",
+    "backups:read": "Read backups and restores",
+    "backups:write": "Create and delete backups, restore them",
+    "users:read": "Read the user's own profile; the user directory (platform admins)",
+    "users:write": "Change the user's profile; manage users (platform admins)",
+    "audit:read": "Read the audit trail",
+    "admin:read": "Platform administration, reading (platform admins only)",
+    "admin:write": "Platform administration, acting (platform admins only)",
+}
+
+_API = "/api/v1"
+
+# (method, path template) -> the scope a key needs, PUBLIC or SESSION_ONLY.
+ROUTE_SCOPES: Final[dict[tuple[str, str], str]] = {
+    # Outside the API: health, metrics, documentation.
+    ("GET", "/health"): PUBLIC,
+    ("GET", "/health/detailed"): "admin:read",
+    ("GET", "/metrics"): "admin:read",
+    ("GET", "/openapi.json"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/docs/assets/{name}"): PUBLIC,
+    ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/redoc"): PUBLIC,
+    # Authentication: a key reads and edits its user's profile, nothing about sessions.
+    ("GET", f"{_API}/auth/me"): "users:read",
+    ("GET", f"{_API}/auth/profile"): "users:read",
+    ("PATCH", f"{_API}/auth/profile"): "users:write",
+    ("POST", f"{_API}/auth/register"): PUBLIC,
+    ("POST", f"{_API}/auth/verify-email"): PUBLIC,
+    ("GET", f"{_API}/auth/verify-email"): PUBLIC,
+    ("POST", f"{_API}/auth/resend-verification"): PUBLIC,
+    ("POST", f"{_API}/auth/login"): PUBLIC,
+    ("POST", f"{_API}/auth/token"): PUBLIC,
+    ("POST", f"{_API}/auth/unlock"): PUBLIC,
+    ("GET", f"{_API}/auth/unlock"): PUBLIC,
+    ("POST", f"{_API}/auth/refresh"): PUBLIC,
+    ("POST", f"{_API}/auth/password-reset/request"): PUBLIC,
+    ("POST", f"{_API}/auth/password-reset/confirm"): PUBLIC,
+    ("POST", f"{_API}/auth/logout"): SESSION_ONLY,
+    ("POST", f"{_API}/auth/change-password"): SESSION_ONLY,
+    # API keys: managed from a login session only (a key cannot mint keys).
+    ("POST", f"{_API}/api-keys"): SESSION_ONLY,
+    ("GET", f"{_API}/api-keys"): SESSION_ONLY,
+    ("DELETE", f"{_API}/api-keys/{{key_id}}"): SESSION_ONLY,
+    # The user directory.
+    ("GET", f"{_API}/users"): "users:read",
+    ("POST", f"{_API}/users"): "users:write",
+    ("GET", f"{_API}/users/{{user_id}}"): "users:read",
+    ("PATCH", f"{_API}/users/{{user_id}}"): "users:write",
+    ("PUT", f"{_API}/users/{{user_id}}"): "users:write",
+    ("DELETE", f"{_API}/users/{{user_id}}"): "users:write",
+    ("GET", f"{_API}/users/{{user_id}}/tenants"): "users:read",
+    ("GET", f"{_API}/users/{{user_id}}/owned-tenants"): "users:read",
+    # Tenants.
+    ("POST", f"{_API}/tenants"): "tenants:write",
+    ("GET", f"{_API}/tenants"): "tenants:read",
+    ("GET", f"{_API}/tenants/{{tenant_id}}"): "tenants:read",
+    ("PATCH", f"{_API}/tenants/{{tenant_id}}"): "tenants:write",
+    ("PUT", f"{_API}/tenants/{{tenant_id}}"): "tenants:write",
+    ("DELETE", f"{_API}/tenants/{{tenant_id}}"): "tenants:write",
+    ("POST", f"{_API}/tenants/{{tenant_id}}/transfer-ownership"): "tenants:write",
+    # Members and invitations.
+    ("GET", f"{_API}/tenants/{{tenant_id}}/users"): "members:read",
+    ("POST", f"{_API}/tenants/{{tenant_id}}/users"): "members:write",
+    ("GET", f"{_API}/tenants/{{tenant_id}}/users/{{user_id}}"): "members:read",
+    ("PATCH", f"{_API}/tenants/{{tenant_id}}/users/{{user_id}}"): "members:write",
+    ("PUT", f"{_API}/tenants/{{tenant_id}}/users/{{user_id}}"): "members:write",
+    ("DELETE", f"{_API}/tenants/{{tenant_id}}/users/{{user_id}}"): "members:write",
+    ("GET", f"{_API}/tenants/{{tenant_id}}/invitations"): "members:read",
+    ("DELETE", f"{_API}/tenants/{{tenant_id}}/invitations/{{invitation_id}}"): "members:write",
+    ("POST", f"{_API}/invitations/accept"): "members:write",
+    # Instances.
+    ("GET", f"{_API}/instances"): "instances:read",
+    ("GET", f"{_API}/instances/{{instance_id}}"): "instances:read",
+    ("GET", f"{_API}/instances/{{instance_id}}/transitions"): "instances:read",
+    ("POST", f"{_API}/instances/{{instance_id}}/actions"): "instances:write",
+    ("GET", f"{_API}/tenants/{{tenant_id}}/instances"): "instances:read",
+    # Backups and restores.
+    ("GET", f"{_API}/tenants/{{tenant_id}}/backups"): "backups:read",
+    ("POST", f"{_API}/tenants/{{tenant_id}}/backups"): "backups:write",
+    ("GET", f"{_API}/tenants/{{tenant_id}}/backups/{{backup_id}}"): "backups:read",
+    ("DELETE", f"{_API}/tenants/{{tenant_id}}/backups/{{backup_id}}"): "backups:write",
+    ("POST", f"{_API}/tenants/{{tenant_id}}/backups/{{backup_id}}/restore"): "backups:write",
+    ("GET", f"{_API}/tenants/{{tenant_id}}/restores"): "backups:read",
+    ("GET", f"{_API}/tenants/{{tenant_id}}/restores/{{restore_id}}"): "backups:read",
+    # A signed download link carries its own authorisation.
+    ("GET", f"{_API}/backups/download/{{token}}"): PUBLIC,
+    # The audit trail.
+    ("GET", f"{_API}/audit/logs"): "audit:read",
+    # Platform administration.
+    ("POST", f"{_API}/admin/tenants/{{tenant_id}}/actions"): "admin:write",
+    ("POST", f"{_API}/admin/odoo-hosts"): "admin:write",
+    ("GET", f"{_API}/admin/odoo-hosts"): "admin:read",
+    ("GET", f"{_API}/admin/odoo-hosts/{{host_id}}"): "admin:read",
+    ("PATCH", f"{_API}/admin/odoo-hosts/{{host_id}}"): "admin:write",
+    ("DELETE", f"{_API}/admin/odoo-hosts/{{host_id}}"): "admin:write",
+    ("POST", f"{_API}/admin/odoo-hosts/{{host_id}}/actions"): "admin:write",
+}
+
+# A key confined to one tenant reaches routes naming that tenant (``{tenant_id}``: another
+# tenant's id answers 404) and, of the routes naming no tenant, only these: they show the
+# user or list tenants narrowed to the key's one. Every other tenant-less route could reach
+# beyond the tenant (create a tenant, list every instance): 403.
+TENANT_LESS_FOR_CONFINED_KEYS: Final[frozenset[tuple[str, str]]] = frozenset(
+    {
+        ("GET", f"{_API}/auth/me"),
+        ("GET", f"{_API}/auth/profile"),
+        ("GET", f"{_API}/tenants"),
+        ("GET", f"{_API}/instances"),
+    }
+)
+
+TENANT_PARAMETER: Final = "tenant_id"
+
+# Path parameters naming a resource that belongs to one tenant, on routes naming no tenant:
+# a confined key reaches the resource only when it belongs to the key's tenant (else the
+# resource's own 404). Its tenant is asked of the domain that owns it (``resource_tenant``
+# in auth/api_keys.py). Such routes need no line in TENANT_LESS_FOR_CONFINED_KEYS.
+RESOURCE_PARAMETERS: Final[dict[str, str]] = {"instance_id": "instance"}
