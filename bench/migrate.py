@@ -2,7 +2,8 @@
 
 Run by hand (`.venv/bin/python bench/migrate.py`); prints, asserts nothing.
 
-Two Odoo emulators of one version run on the PostgreSQL given (default: this machine's), a
+Two Odoo emulators of one version run on the PostgreSQL given (default: an embedded one of
+its own, which nothing else touches), a
 `saas serve` on a scratch database of that server registers them as hosts, and a tenant is
 provisioned on the first and grown to about --size-mb megabytes (table rows plus filestore
 files). Then, in the same run:
@@ -36,6 +37,7 @@ from _harness import SAAS, free_port, serve
 from psycopg import sql
 
 from saas_platform.core.db import with_database
+from saas_platform.core.embedded_postgres import EmbeddedPostgres
 from saas_platform.odoo.rpc_driver import RpcDriver
 
 MASTER = "bench-master"
@@ -163,6 +165,8 @@ async def run(args: argparse.Namespace) -> None:
     with psycopg.connect(postgres, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch_db)))
     workdir = Path(tempfile.mkdtemp(prefix="bench-migrate-"))
+    made: list[str] = []  # database name prefixes this run made (tenant, baseline restore)
+    hosts_made: list[str] = []  # host id markers of template and standby databases
     emulators = [start_emulator(postgres, workdir / f"odoo-{i}") for i in range(2)]
     env = {
         "SAAS_DATABASE_URL": with_database(postgres, scratch_db),
@@ -199,6 +203,7 @@ async def run(args: argparse.Namespace) -> None:
                     )
                     added.raise_for_status()
                     host_ids.append(added.json()["id"])
+                    hosts_made.append(uuid.UUID(added.json()["id"]).hex[:8])
                     if index == 0:  # the tenant lands on the first host
                         await api.post(
                             f"/api/v1/admin/odoo-hosts/{host_ids[0]}/actions",
@@ -208,6 +213,7 @@ async def run(args: argparse.Namespace) -> None:
                     f"/api/v1/admin/odoo-hosts/{host_ids[1]}/actions", json={"action": "drain"}
                 )
                 subdomain = "bench" + uuid.uuid4().hex[:8]
+                made.append(subdomain)
                 created = await api.post(
                     "/api/v1/tenants",
                     json={
@@ -262,15 +268,20 @@ async def run(args: argparse.Namespace) -> None:
         for proc, _ in emulators:
             proc.terminate()
             proc.wait(timeout=30)
+        # Only what this run made: the server is shared.
+        markers = [scratch_db, *made]
         with psycopg.connect(postgres, autocommit=True) as conn:
-            rows = conn.execute(
-                "SELECT datname FROM pg_database WHERE datname LIKE %s OR datname = %s",
-                ("bench%", scratch_db),
-            ).fetchall()
+            rows = conn.execute("SELECT datname FROM pg_database").fetchall()
             for (name,) in rows:
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
+                if any(name.startswith(m) for m in markers) or any(
+                    name.startswith(("saas_template_", "saas_standby_")) and f"_{h}" in name
+                    for h in hosts_made
+                ):
+                    conn.execute(
+                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                            sql.Identifier(name)
+                        )
+                    )
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -293,9 +304,20 @@ async def _until(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--postgres-url", help="default: an embedded PostgreSQL of its own")
     parser.add_argument("--size-mb", type=int, default=50)
-    asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    if args.postgres_url:
+        asyncio.run(run(args))
+        return
+    root = Path(tempfile.mkdtemp(prefix="bench-migrate-pg-"))
+    server = EmbeddedPostgres(root / "pgdata")
+    try:
+        args.postgres_url = with_database(server.start(), "postgres")
+        asyncio.run(run(args))
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
