@@ -37,10 +37,12 @@ from saas_platform.core.lifecycle import Lifecycle
 from saas_platform.core.runtime import Runtime, RuntimeParts
 from saas_platform.core.settings import Settings
 from saas_platform.instances import deletion as instance_deletion
+from saas_platform.instances import service as instances_service
 from saas_platform.instances import tenant_reactions
 from saas_platform.instances.hosts.jobs import CHECK_HOSTS_TASK, TEND_STANDBY_POOLS_TASK
 from saas_platform.instances.hosts.lifecycle import HOST, STANDBY
 from saas_platform.instances.lifecycle import INSTANCE
+from saas_platform.moves import service as moves_service
 from saas_platform.moves.lifecycle import MOVE
 from saas_platform.tenants import hooks as tenant_hooks
 from saas_platform.tenants import registration as tenant_registration
@@ -120,6 +122,8 @@ async def open_runtime(settings: Settings, **kwargs: Any) -> AsyncIterator[Runti
 def _wire_flows() -> None:
     # A deletion archives the database before it drops it.
     instance_deletion.PRE_DELETE_BACKUP.connect(back_up_before_deletion)
+    # No instance action or deletion while the instance moves to another host.
+    instances_service.instance_changing.connect(moves_service.refuse_while_moving)
 
 
 def lifecycles() -> list[Lifecycle[Any, Any]]:

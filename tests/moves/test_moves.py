@@ -76,6 +76,16 @@ def tenant_databases(odoo: EmulatorProcess, tenant: Tenant) -> set[str]:
     return {name for name in databases(odoo.postgres_url) if name.startswith(tenant.database)}
 
 
+async def move_status(runtime: Runtime, answers: list[httpx.Response]) -> str:
+    accepted = next(a for a in answers if a.status_code == 202)
+    async with runtime.db.sessionmaker() as session:
+        row = await session.execute(
+            text("SELECT status FROM tenant_moves WHERE id = :id"),
+            {"id": accepted.json()["move"]["id"]},
+        )
+        return str(row.scalar_one())
+
+
 async def audit_entries(runtime: Runtime, action: str) -> list[AuditEntry]:
     async with runtime.db.sessionmaker() as session:
         rows = await session.execute(select(AuditEntry).where(AuditEntry.action == action))
@@ -258,6 +268,7 @@ async def test_a_failed_drop_of_the_source_leaves_the_tenant_on_the_target_until
 async def test_two_moves_at_once_for_one_tenant_one_is_refused(
     runtime: Runtime,
     admin: LoggedIn,
+    owner: LoggedIn,
     hosts: tuple[dict[str, Any], dict[str, Any]],
     tenant: Tenant,
     live_server: str,
@@ -266,10 +277,25 @@ async def test_two_moves_at_once_for_one_tenant_one_is_refused(
         answers = await asyncio.gather(
             *(ask_move(http, admin, tenant.id, hosts[1]["id"]) for _ in range(2))
         )
-    assert sorted(a.status_code for a in answers) == [202, 409], [a.text for a in answers]
-    refused = next(a for a in answers if a.status_code == 409)
-    assert_envelope(refused, 409, "CONFLICT")
-    assert refused.json()["error"]["details"]["reason"] == "move_running"
+        assert sorted(a.status_code for a in answers) == [202, 409], [a.text for a in answers]
+        refused = next(a for a in answers if a.status_code == 409)
+        assert_envelope(refused, 409, "CONFLICT")
+        assert refused.json()["error"]["details"]["reason"] == "move_running"
+
+        # While it is under way, the instance is not stopped, restarted or deleted.
+        for action in ("stop", "restart"):
+            acted = await http.post(
+                f"/api/v1/admin/tenants/{tenant.id}/actions",
+                json={"action": action, "reason": "test"},
+                headers=admin.headers,
+            )
+            assert_envelope(acted, 409, "CONFLICT")
+            assert acted.json()["error"]["details"]["reason"] == "move_running"
+        deleted = await http.delete(f"/api/v1/tenants/{tenant.id}", headers=owner.headers)
+        assert_envelope(deleted, 409, "CONFLICT")
+    await runtime.run_pending_jobs()
+    moved = await move_status(runtime, answers)
+    assert moved == "completed"
 
 
 async def test_moves_that_cannot_run_are_refused_with_a_clear_4xx(

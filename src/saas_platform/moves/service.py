@@ -41,6 +41,23 @@ def parked_name(database: str, move_id: uuid.UUID) -> str:
     return f"{database[:40]}_moving_{move_id.hex[:8]}"
 
 
+async def refuse_while_moving(session: AsyncSession, instance: Instance, action: Any) -> None:
+    """``instance_changing``: no stop, start, restart or deletion while the instance moves
+    (its database is parked under another name, or being switched to another host)."""
+    running = (
+        await session.execute(
+            select(Move.id).where(
+                Move.instance_id == instance.id, Move.status.in_(ACTIVE_MOVE_STATES)
+            )
+        )
+    ).scalar_one_or_none()
+    if running is not None:
+        raise Conflict(
+            "A move of this tenant to another host is under way; try again when it ends",
+            details={"reason": "move_running", "move_id": str(running), "action": str(action)},
+        )
+
+
 class MoveService:
     def __init__(self, session: AsyncSession, client: ClientInfo | None = None) -> None:
         self.session = session
