@@ -246,6 +246,22 @@ async def test_a_failed_drop_of_the_source_leaves_the_tenant_on_the_target_until
     assert holdings(moved).partners == before.partners
 
     runtime.settings.faults.clear()
+    # Another move asked for meanwhile (back to the source host): the retry waits for it.
+    other = await ask_move(client, admin, tenant.id, hosts[0]["id"], "back home")
+    assert other.status_code == 202, other.text
+    refused = await client.post(
+        f"/api/v1/admin/moves/{move['id']}/actions",
+        json={"action": "retry"},
+        headers=admin.headers,
+    )
+    assert_envelope(refused, 409, "CONFLICT")
+    assert refused.json()["error"]["details"]["reason"] == "move_running"
+    await runtime.run_pending_jobs()
+    home = await read_move(client, admin, other.json()["move"]["id"])
+    assert home["status"] == "completed", home
+    assert home["target_database"] == tenant.database
+    assert holdings(tenant).partners == before.partners
+
     retried = await client.post(
         f"/api/v1/admin/moves/{move['id']}/actions",
         json={"action": "retry"},

@@ -182,8 +182,12 @@ class MoveService:
         the source copy when it failed past the switch."""
         locked = await self.session.get(Move, move.id, with_for_update=True)
         assert locked is not None
-        MOVE.apply(locked, MoveAction.RETRY)  # 409 unless failed
-        if locked.step is None:
+        MOVE.next_status(locked.status, MoveAction.RETRY)  # 409 unless failed
+        instance = await self.session.get(Instance, locked.instance_id, with_for_update=True)
+        if instance is not None:  # another move of it, asked for since this one failed
+            await refuse_while_moving(self.session, instance, "retry")
+        MOVE.apply(locked, MoveAction.RETRY)
+        if locked.step is None:  # from the start: the same checks as a new move
             instance = await self.session.get(Instance, locked.instance_id)
             if instance is None or instance.status != InstanceStatus.READY.value:
                 status = instance.status if instance else "deleted"
@@ -191,6 +195,9 @@ class MoveService:
                     f"Only a ready tenant can move; this one is {status}",
                     details={"reason": "tenant_not_ready", "status": status},
                 )
+            if locked.target_host_id is None:
+                raise MoveRefused("The target host is gone", details={"reason": "unknown_host"})
+            await self._usable_target(instance, locked.target_host_id)
         locked.error = None
         locked.completed_at = None
         await self.session.flush()
