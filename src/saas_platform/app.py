@@ -31,6 +31,7 @@ from saas_platform.health.router import router as health_router
 from saas_platform.instances.hosts.router import router as hosts_router
 from saas_platform.instances.router import router as instances_router
 from saas_platform.logs.router import router as audit_router
+from saas_platform.moves.router import router as moves_router
 from saas_platform.tenants.router import router as tenants_router
 from saas_platform.wiring import start_runtime, wire
 
@@ -126,6 +127,7 @@ def create_app(
         audit_router,
         backups_router,
         provider_events_router,
+        moves_router,
         admin_router,
     ):
         app.include_router(router)

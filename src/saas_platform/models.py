@@ -14,6 +14,7 @@ MODEL_MODULES = (
     "saas_platform.instances.models",
     "saas_platform.backups.models",
     "saas_platform.billing.provider_event_models",
+    "saas_platform.moves.models",
 )
 
 

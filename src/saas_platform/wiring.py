@@ -23,6 +23,7 @@ import saas_platform.backups.tasks
 import saas_platform.instances.hosts.tasks
 import saas_platform.instances.tasks
 import saas_platform.mail.tasks
+import saas_platform.moves.tasks
 import saas_platform.tenants.tasks  # noqa: F401
 from saas_platform.audit.tasks import CHECKPOINT_AUDIT_TASK
 from saas_platform.auth import api_keys
@@ -42,6 +43,8 @@ from saas_platform.instances import tenant_reactions
 from saas_platform.instances.hosts.jobs import CHECK_HOSTS_TASK, TEND_STANDBY_POOLS_TASK
 from saas_platform.instances.hosts.lifecycle import HOST, STANDBY
 from saas_platform.instances.lifecycle import INSTANCE
+from saas_platform.moves import service as moves_service
+from saas_platform.moves.lifecycle import MOVE
 from saas_platform.tenants import hooks as tenant_hooks
 from saas_platform.tenants import registration as tenant_registration
 from saas_platform.tenants.lifecycle import TENANT_LIFECYCLE
@@ -125,9 +128,11 @@ async def open_runtime(settings: Settings, **kwargs: Any) -> AsyncIterator[Runti
 def _wire_flows() -> None:
     # A deletion archives the database before it drops it.
     instance_deletion.PRE_DELETE_BACKUP.connect(back_up_before_deletion)
+    # No instance action or deletion while the instance moves to another host.
+    instances_service.instance_changing.connect(moves_service.refuse_while_moving)
 
 
 def lifecycles() -> list[Lifecycle[Any, Any]]:
     """Every transition table, each with its generated page in docs/ (``saas docs
     lifecycles``; a test fails when one is stale). A new table joins with one line here."""
-    return [TENANT_LIFECYCLE, INSTANCE, HOST, STANDBY, BACKUP, RESTORE]
+    return [TENANT_LIFECYCLE, INSTANCE, HOST, STANDBY, BACKUP, RESTORE, MOVE]

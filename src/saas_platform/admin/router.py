@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Literal
 
 from fastapi import status
@@ -18,6 +19,8 @@ from saas_platform.core.routing import PrefixedRouter
 from saas_platform.core.schemas import RequestSchema
 from saas_platform.instances.lifecycle import Action
 from saas_platform.instances.service import InstanceService, production_instance
+from saas_platform.moves.router import move_read
+from saas_platform.moves.service import MoveService
 from saas_platform.tenants.service import TenantNotFound, TenantService
 from saas_platform.users import service as users
 
@@ -27,7 +30,9 @@ INSTANCE_ACTIONS = {"stop": Action.STOP, "start": Action.START, "restart": Actio
 
 
 class TenantAction(RequestSchema):
-    action: Literal["backup", "stop", "start", "restart"]
+    action: Literal["backup", "stop", "start", "restart", "migrate"]
+    # migrate: the host the tenant moves to (moves/).
+    target_host_id: uuid.UUID | None = None
     # Kept in the audit trail; asked for, but an action without one is not refused.
     reason: str | None = Field(default=None, max_length=500)
 
@@ -52,6 +57,11 @@ async def tenant_action(
             session, runtime, actor, tenant, body.reason or "Requested by an operator", client
         )
         result["backup"] = backup_read(backup).model_dump(mode="json")
+    elif body.action == "migrate":
+        move = await MoveService(session, client).request(
+            tenant, body.target_host_id, reason=body.reason, actor_id=actor.id
+        )
+        result["move"] = move_read(move).model_dump(mode="json")
     else:
         instance = await production_instance(session, tenant.id)
         if instance is None:

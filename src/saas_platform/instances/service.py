@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.core import clock
 from saas_platform.core.errors import NotFound
+from saas_platform.core.hooks import Hook
 from saas_platform.core.jobs import defer
 from saas_platform.core.runtime import Runtime
 from saas_platform.events import service as events
@@ -32,6 +33,11 @@ from saas_platform.tenants.models import Tenant
 from saas_platform.tenants.tiers import expiry_for
 
 logger = logging.getLogger(__name__)
+
+# Fired before an instance action (stop, start, restart, retry) or a deletion touches the
+# instance: a handler raises (409) to refuse it while other work holds the database (a move
+# between hosts, moves/).
+instance_changing: Hook[[AsyncSession, Instance, Action]] = Hook("instance_changing")
 
 PROVISION_TASK = "instances.provision"
 DELETE_TASK = "instances.delete"
@@ -182,6 +188,7 @@ class InstanceService:
 
     async def act(self, instance: Instance, action: Action, actor_id: uuid.UUID | None) -> Instance:
         next_status(instance.status, action)  # 409 before touching the host
+        await instance_changing.fire(self.session, instance, action)
         if action is Action.RETRY:
             await transition(self.session, instance, action, "Retry requested", actor_id=actor_id)
             instance.error = None
@@ -224,6 +231,7 @@ class InstanceService:
         logs in from the moment it is accepted; the job then backs it up and drops it."""
         if instance.status in (InstanceStatus.DELETING.value, InstanceStatus.DELETED.value):
             return
+        await instance_changing.fire(self.session, instance, Action.DELETE)
         previous = instance.status
         await transition(self.session, instance, Action.DELETE, "Tenant deleted", actor_id=actor_id)
         instance.flow = "delete"
