@@ -30,6 +30,7 @@ from saas_platform.instances.hosts.router import router as hosts_router
 from saas_platform.instances.router import router as instances_router
 from saas_platform.logs.router import router as audit_router
 from saas_platform.tenants.router import router as tenants_router
+from saas_platform.webhooks.router import router as webhooks_router
 from saas_platform.wiring import start_runtime, wire
 
 logger = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ def create_app(
         hosts_router,
         audit_router,
         backups_router,
+        webhooks_router,
         admin_router,
     ):
         app.include_router(router)

@@ -23,7 +23,8 @@ import saas_platform.backups.tasks
 import saas_platform.instances.hosts.tasks
 import saas_platform.instances.tasks
 import saas_platform.mail.tasks
-import saas_platform.tenants.tasks  # noqa: F401
+import saas_platform.tenants.tasks
+import saas_platform.webhooks.tasks  # noqa: F401
 from saas_platform.audit.tasks import CHECKPOINT_AUDIT_TASK
 from saas_platform.auth.principal_cache import build_principal_cache
 from saas_platform.backups import service as backups_service
@@ -35,6 +36,7 @@ from saas_platform.core import runtime as core_runtime
 from saas_platform.core.lifecycle import Lifecycle
 from saas_platform.core.runtime import Runtime, RuntimeParts
 from saas_platform.core.settings import Settings
+from saas_platform.events import service as events_service
 from saas_platform.instances import deletion as instance_deletion
 from saas_platform.instances import tenant_reactions
 from saas_platform.instances.hosts.jobs import CHECK_HOSTS_TASK, TEND_STANDBY_POOLS_TASK
@@ -45,6 +47,7 @@ from saas_platform.tenants import registration as tenant_registration
 from saas_platform.tenants.lifecycle import TENANT_LIFECYCLE
 from saas_platform.tenants.plans import rate_limit_plan
 from saas_platform.tenants.tasks import PURGE_TENANTS_TASK
+from saas_platform.webhooks import delivery as webhooks_delivery
 
 _wired = False
 
@@ -58,6 +61,7 @@ def schedule(settings: Settings) -> Mapping[str, float]:
         EXPIRE_TASK: 3600.0,
         TEND_STANDBY_POOLS_TASK: settings.standby_check_interval_seconds,
         CHECKPOINT_AUDIT_TASK: settings.audit_checkpoint_interval_seconds,
+        webhooks_delivery.SWEEP_TASK: settings.webhooks_retry_sweep_seconds,
     }
 
 
@@ -79,6 +83,12 @@ def _wire_tenants() -> None:
     tenant_hooks.tenant_backups.provide(backups_service.backup_summary)
 
 
+def _wire_webhooks() -> None:
+    """Every event recorded (events) is relayed to webhook endpoints (webhooks): the
+    fan-out job is deferred in the event's own transaction."""
+    events_service.event_recorded.connect(webhooks_delivery.on_event_recorded)
+
+
 def wire() -> None:
     global _wired
     if _wired:
@@ -87,6 +97,7 @@ def wire() -> None:
     tenant_registration.connect()  # a registration asking for a tenant creates it
     _wire_tenants()
     _wire_flows()
+    _wire_webhooks()
     _wired = True
 
 
