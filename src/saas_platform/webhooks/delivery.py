@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.core import clock
@@ -243,7 +243,9 @@ async def deliver(runtime: Runtime, delivery_id: uuid.UUID) -> str | None:
         now = clock.now()
         if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
             return None
-        endpoint = await session.get(WebhookEndpoint, delivery.endpoint_id, with_for_update=True)
+        # Read without a lock: deliveries to one endpoint run side by side; the endpoint is
+        # locked only after the exchange, when its failure record changes.
+        endpoint = await session.get(WebhookEndpoint, delivery.endpoint_id)
         assert endpoint is not None
         if endpoint.status != EndpointStatus.ACTIVE.value and delivery.origin != "test":
             delivery.status = DeliveryStatus.FAILED.value
@@ -301,8 +303,16 @@ async def deliver(runtime: Runtime, delivery_id: uuid.UUID) -> str | None:
             delivery.status = DeliveryStatus.SUCCEEDED.value
             delivery.next_attempt_at = None
             delivery.completed_at = now
-            endpoint.failing_since = None
+            if endpoint.failing_since is not None:
+                await session.execute(
+                    update(WebhookEndpoint)
+                    .where(WebhookEndpoint.id == endpoint.id)
+                    .values(failing_since=None)
+                    .execution_options(synchronize_session=False)
+                )
             return delivery.status
+        # From here the endpoint's record may change: lock it, and read it again as it is now.
+        await session.refresh(endpoint, with_for_update=True)
         if status_code == 410:
             # The receiver says it is gone for good.
             delivery.status = DeliveryStatus.FAILED.value
