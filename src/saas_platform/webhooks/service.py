@@ -218,7 +218,7 @@ class WebhookService:
         )
         self.session.add(delivery)
         await self.session.flush()
-        await defer_delivery(self.session, delivery)
+        await defer_delivery(self.session, delivery.id)
         await self._audit("webhook_endpoint.tested", actor, endpoint)
         return delivery
 
@@ -265,7 +265,7 @@ class WebhookService:
             )
             self.session.add(delivery)
             await self.session.flush()
-            await defer_delivery(self.session, delivery)
+            await defer_delivery(self.session, delivery.id)
             queued += 1
         await self._audit(
             "webhook_endpoint.replayed",
@@ -325,7 +325,7 @@ class WebhookService:
         # the schedule; the attempts log keeps every attempt).
         delivery.attempt_count = 0
         await self.session.flush()
-        await defer_delivery(self.session, delivery)
+        await defer_delivery(self.session, delivery.id)
         await self._audit(
             "webhook_delivery.retried", actor, endpoint, new={"delivery_id": str(delivery.id)}
         )

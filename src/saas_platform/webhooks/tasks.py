@@ -11,7 +11,7 @@ from saas_platform.webhooks.delivery import DELIVER_TASK, FAN_OUT_TASK, QUEUE, S
 
 @jobs_app.task(name=FAN_OUT_TASK, queue=QUEUE, pass_context=True)
 async def fan_out(context: procrastinate.JobContext, *, event_id: str) -> None:
-    await delivery.fan_out(runtime_of(context), [uuid.UUID(event_id)])
+    await delivery.fan_out_and_deliver(runtime_of(context), [uuid.UUID(event_id)])
 
 
 @jobs_app.task(name=DELIVER_TASK, queue=QUEUE, pass_context=True)
