@@ -22,6 +22,7 @@ import logging
 import time
 import uuid
 import weakref
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -184,22 +185,11 @@ async def fan_out(runtime: Runtime, event_ids: list[uuid.UUID] | None = None) ->
         return made
 
 
-# Attempts one fan-out job makes at once (each holds a database connection for its exchange).
-FIRST_ATTEMPTS_IN_FLIGHT = 8
-
-
 async def fan_out_and_deliver(runtime: Runtime, event_ids: list[uuid.UUID]) -> None:
     """The fan-out job: the deliveries, committed, then their first attempts side by side
-    in this job (one job per event rather than one per delivery: the queue's per-job cost
-    dominated the bench). Retries go through the sweep."""
-    made = await fan_out(runtime, event_ids)
-    gate = asyncio.Semaphore(FIRST_ATTEMPTS_IN_FLIGHT)
-
-    async def attempt(delivery_id: uuid.UUID) -> None:
-        async with gate:
-            await deliver(runtime, delivery_id)
-
-    await asyncio.gather(*(attempt(delivery_id) for delivery_id in made))
+    in this job and one transaction (one queued job per event rather than one per delivery:
+    the queue's per-job cost dominated the bench). Retries go through the sweep."""
+    await deliver_many(runtime, await fan_out(runtime, event_ids))
 
 
 # -- attempts ---------------------------------------------------------------------------
@@ -249,123 +239,194 @@ def _excerpt(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace").replace("\x00", "")
 
 
-async def deliver(runtime: Runtime, delivery_id: uuid.UUID) -> str | None:
-    """One attempt of a due delivery; its outcome (the delivery's status), or None when it
-    is not there, not pending, not due, or under way in another worker."""
+@dataclass
+class Exchange:
+    """What one attempt's HTTP exchange gave: an answer, or an error (never both)."""
+
+    status_code: int | None = None
+    excerpt: str | None = None
+    error: str | None = None
+    retry_after: timedelta | None = None
+    duration_ms: int = 0
+
+
+async def send(runtime: Runtime, endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> Exchange:
+    """The HTTP exchange of one attempt (no database work: several run side by side)."""
     settings = runtime.settings
-    async with runtime.db.transaction() as session:
-        delivery = (
+    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    # The signature's timestamp is the wall-clock time of sending, not the scheduling
+    # clock: receivers compare it with their own clocks (5 minutes' tolerance).
+    headers = signed_headers(
+        delivery.message_id, body, signing_secrets(runtime, endpoint), datetime.now(UTC)
+    )
+    exchange = Exchange()
+    started = time.perf_counter()
+    try:
+        target = await resolve(endpoint.url, allow_private=settings.webhooks_allow_private)
+        response = await post_pinned(
+            _client(),
+            target,
+            content=body,
+            headers=headers,
+            timeout_seconds=settings.webhooks_timeout_seconds,
+            max_body=settings.webhooks_response_excerpt_bytes,
+        )
+        exchange.status_code = response.status_code
+        exchange.excerpt = _excerpt(response.excerpt)
+        if response.status_code in THROTTLED:
+            exchange.retry_after = parse_retry_after(
+                response.headers.get("retry-after"), datetime.now(UTC).timestamp()
+            )
+    except UnsafeURL as exc:
+        exchange.error = f"refused: {exc.reason}"
+    except TimeoutError:
+        exchange.error = f"timed out after {settings.webhooks_timeout_seconds:g} s"
+    except httpx.HTTPError as exc:
+        exchange.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    exchange.duration_ms = int((time.perf_counter() - started) * 1000)
+    return exchange
+
+
+def _finish(delivery: WebhookDelivery, status: DeliveryStatus, now: datetime) -> str:
+    delivery.status = status.value
+    delivery.next_attempt_at = None
+    delivery.completed_at = now
+    return delivery.status
+
+
+async def record(
+    runtime: Runtime,
+    session: AsyncSession,
+    delivery: WebhookDelivery,
+    endpoint: WebhookEndpoint,
+    exchange: Exchange,
+    now: datetime,
+) -> str:
+    """The attempt's row and its consequences: success, the next retry, or giving up; the
+    endpoint disabled on a 410 or after failing for days. Returns the delivery's status."""
+    settings = runtime.settings
+    status_code = exchange.status_code
+    delivery.attempt_count += 1
+    delivery.last_status_code = status_code
+    attempt = WebhookAttempt(
+        delivery_id=delivery.id,
+        attempted_at=now,
+        status_code=status_code,
+        duration_ms=exchange.duration_ms,
+        response_excerpt=exchange.excerpt,
+        error=exchange.error,
+    )
+    session.add(attempt)
+    is_test = delivery.origin == DeliveryOrigin.TEST.value
+    if status_code is not None and 200 <= status_code < 300:
+        if endpoint.failing_since is not None and not is_test:
             await session.execute(
-                select(WebhookDelivery)
-                .where(
-                    WebhookDelivery.id == delivery_id,
-                    WebhookDelivery.status == DeliveryStatus.PENDING.value,
-                )
-                .with_for_update(skip_locked=True)
+                update(WebhookEndpoint)
+                .where(WebhookEndpoint.id == endpoint.id)
+                .values(failing_since=None)
+                .execution_options(synchronize_session=False)
             )
-        ).scalar_one_or_none()
-        if delivery is None:
-            return None
-        now = clock.now()
-        if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
-            return None
-        # Read without a lock: deliveries to one endpoint run side by side; the endpoint is
-        # locked only after the exchange, when its failure record changes.
-        endpoint = await session.get(WebhookEndpoint, delivery.endpoint_id)
-        assert endpoint is not None
-        if endpoint.status != EndpointStatus.ACTIVE.value and delivery.origin != "test":
-            delivery.status = DeliveryStatus.FAILED.value
-            delivery.next_attempt_at = None
-            delivery.completed_at = now
-            return delivery.status
-
-        body = json.dumps(delivery.payload, separators=(",", ":")).encode()
-        # The signature's timestamp is the wall-clock time of sending, not the scheduling
-        # clock: receivers compare it with their own clocks (5 minutes' tolerance).
-        headers = signed_headers(
-            delivery.message_id, body, signing_secrets(runtime, endpoint), datetime.now(UTC)
-        )
-        status_code: int | None = None
-        excerpt: str | None = None
-        error: str | None = None
-        retry_after: timedelta | None = None
-        started = time.perf_counter()
-        try:
-            target = await resolve(endpoint.url, allow_private=settings.webhooks_allow_private)
-            response = await post_pinned(
-                _client(),
-                target,
-                content=body,
-                headers=headers,
-                timeout_seconds=settings.webhooks_timeout_seconds,
-                max_body=settings.webhooks_response_excerpt_bytes,
-            )
-            status_code = response.status_code
-            excerpt = _excerpt(response.excerpt)
-            if status_code in THROTTLED:
-                retry_after = parse_retry_after(
-                    response.headers.get("retry-after"), datetime.now(UTC).timestamp()
-                )
-        except UnsafeURL as exc:
-            error = f"refused: {exc.reason}"
-        except TimeoutError:
-            error = f"timed out after {settings.webhooks_timeout_seconds:g} s"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        duration_ms = int((time.perf_counter() - started) * 1000)
-
-        delivery.attempt_count += 1
-        delivery.last_status_code = status_code
-        attempt = WebhookAttempt(
-            delivery_id=delivery.id,
-            attempted_at=now,
-            status_code=status_code,
-            duration_ms=duration_ms,
-            response_excerpt=excerpt,
-            error=error,
-        )
-        session.add(attempt)
-        if status_code is not None and 200 <= status_code < 300:
-            delivery.status = DeliveryStatus.SUCCEEDED.value
-            delivery.next_attempt_at = None
-            delivery.completed_at = now
-            if endpoint.failing_since is not None:
-                await session.execute(
-                    update(WebhookEndpoint)
-                    .where(WebhookEndpoint.id == endpoint.id)
-                    .values(failing_since=None)
-                    .execution_options(synchronize_session=False)
-                )
-            return delivery.status
-        # From here the endpoint's record may change: lock it, and read it again as it is now.
-        await session.refresh(endpoint, with_for_update=True)
-        if status_code == 410:
-            # The receiver says it is gone for good.
-            delivery.status = DeliveryStatus.FAILED.value
-            delivery.next_attempt_at = None
-            delivery.completed_at = now
-            if delivery.origin != DeliveryOrigin.TEST.value:
-                await disable_endpoint(runtime, session, endpoint, "The endpoint answered 410 Gone")
-            return delivery.status
-        delay = delay_after(delivery.attempt_count, retry_after)
-        if delay is None or delivery.origin == DeliveryOrigin.TEST.value:
-            delivery.status = DeliveryStatus.FAILED.value
-            delivery.next_attempt_at = None
-            delivery.completed_at = now
-        else:
-            delivery.next_attempt_at = now + delay
-            attempt.next_retry_at = delivery.next_attempt_at
-        if delivery.origin != DeliveryOrigin.TEST.value:
-            endpoint.failing_since = endpoint.failing_since or now
-            limit = timedelta(days=settings.webhooks_disable_after_days)
-            if now - endpoint.failing_since >= limit:
-                await disable_endpoint(
-                    runtime,
-                    session,
-                    endpoint,
-                    f"Every delivery failed for {settings.webhooks_disable_after_days:g} days",
-                )
+        return _finish(delivery, DeliveryStatus.SUCCEEDED, now)
+    if is_test:
+        # A ping is one attempt; its failure says nothing about the endpoint's health.
+        return _finish(delivery, DeliveryStatus.FAILED, now)
+    # From here the endpoint's record may change: lock it, and read it again as it is now.
+    await session.refresh(endpoint, with_for_update=True)
+    if status_code == 410:
+        # The receiver says it is gone for good.
+        _finish(delivery, DeliveryStatus.FAILED, now)
+        await disable_endpoint(runtime, session, endpoint, "The endpoint answered 410 Gone")
         return delivery.status
+    delay = delay_after(delivery.attempt_count, exchange.retry_after)
+    if delay is None:
+        _finish(delivery, DeliveryStatus.FAILED, now)
+    else:
+        delivery.next_attempt_at = now + delay
+        attempt.next_retry_at = delivery.next_attempt_at
+    endpoint.failing_since = endpoint.failing_since or now
+    if now - endpoint.failing_since >= timedelta(days=settings.webhooks_disable_after_days):
+        await disable_endpoint(
+            runtime,
+            session,
+            endpoint,
+            f"Every delivery failed for {settings.webhooks_disable_after_days:g} days",
+        )
+    return delivery.status
+
+
+# Attempts one job makes at once.
+ATTEMPTS_IN_FLIGHT = 16
+
+
+async def deliver_many(runtime: Runtime, delivery_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """One attempt of each due delivery among ``delivery_ids``, the exchanges side by side,
+    in one transaction whose row locks are the deliveries' leases (see the module's doc);
+    the deliveries' statuses by id. Those not pending, not due, or under way in another
+    worker are left alone."""
+    if not delivery_ids:
+        return {}
+    async with runtime.db.transaction() as session:
+        now = clock.now()
+        deliveries = (
+            (
+                await session.execute(
+                    select(WebhookDelivery)
+                    .where(
+                        WebhookDelivery.id.in_(delivery_ids),
+                        WebhookDelivery.status == DeliveryStatus.PENDING.value,
+                        or_(
+                            WebhookDelivery.next_attempt_at.is_(None),
+                            WebhookDelivery.next_attempt_at <= now,
+                        ),
+                    )
+                    .order_by(WebhookDelivery.created_at)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if not deliveries:
+            return {}
+        # Read without a lock: deliveries to one endpoint run side by side; the endpoint is
+        # locked only when its failure record changes (``record``).
+        endpoints = {
+            e.id: e
+            for e in (
+                await session.execute(
+                    select(WebhookEndpoint).where(
+                        WebhookEndpoint.id.in_({d.endpoint_id for d in deliveries})
+                    )
+                )
+            ).scalars()
+        }
+        outcome: dict[uuid.UUID, str] = {}
+        sendable = []
+        for delivery in deliveries:
+            endpoint = endpoints[delivery.endpoint_id]
+            if endpoint.status != EndpointStatus.ACTIVE.value and (
+                delivery.origin != DeliveryOrigin.TEST.value
+            ):
+                outcome[delivery.id] = _finish(delivery, DeliveryStatus.FAILED, now)
+            else:
+                sendable.append(delivery)
+        gate = asyncio.Semaphore(ATTEMPTS_IN_FLIGHT)
+
+        async def exchange_of(delivery: WebhookDelivery) -> Exchange:
+            async with gate:
+                return await send(runtime, endpoints[delivery.endpoint_id], delivery)
+
+        exchanges = await asyncio.gather(*(exchange_of(d) for d in sendable))
+        for delivery, exchange in zip(sendable, exchanges, strict=True):
+            endpoint = endpoints[delivery.endpoint_id]
+            outcome[delivery.id] = await record(runtime, session, delivery, endpoint, exchange, now)
+        return outcome
+
+
+async def deliver(runtime: Runtime, delivery_id: uuid.UUID) -> str | None:
+    """One attempt of a due delivery; its status after it, or None when it is not there,
+    not pending, not due, or under way in another worker."""
+    return (await deliver_many(runtime, [delivery_id])).get(delivery_id)
 
 
 async def disable_endpoint(
