@@ -217,6 +217,18 @@ async def platform(
                     break
                 await asyncio.sleep(0.2)
             rate = expected / (time.perf_counter() - started)
+            async with runtime.db.sessionmaker() as session:
+                failures = (
+                    await session.execute(
+                        text(
+                            "SELECT coalesce(error, status_code::text), count(*)"
+                            " FROM webhook_attempts WHERE status_code IS NULL"
+                            " OR status_code >= 300 GROUP BY 1 ORDER BY 2 DESC LIMIT 5"
+                        )
+                    )
+                ).all()
+            for reason, count in failures:
+                print(f"failed attempts: {count} x {reason}")
         finally:
             for proc in procs:
                 proc.send_signal(signal.SIGTERM)
