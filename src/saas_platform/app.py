@@ -33,6 +33,7 @@ from saas_platform.instances.router import router as instances_router
 from saas_platform.logs.router import router as audit_router
 from saas_platform.moves.router import router as moves_router
 from saas_platform.tenants.router import router as tenants_router
+from saas_platform.webhooks.router import router as webhooks_router
 from saas_platform.wiring import start_runtime, wire
 
 logger = logging.getLogger(__name__)
@@ -128,6 +129,7 @@ def create_app(
         backups_router,
         provider_events_router,
         moves_router,
+        webhooks_router,
         admin_router,
     ):
         app.include_router(router)

@@ -15,6 +15,7 @@ MODEL_MODULES = (
     "saas_platform.backups.models",
     "saas_platform.billing.provider_event_models",
     "saas_platform.moves.models",
+    "saas_platform.webhooks.models",
 )
 
 

@@ -24,7 +24,8 @@ import saas_platform.instances.hosts.tasks
 import saas_platform.instances.tasks
 import saas_platform.mail.tasks
 import saas_platform.moves.tasks
-import saas_platform.tenants.tasks  # noqa: F401
+import saas_platform.tenants.tasks
+import saas_platform.webhooks.tasks  # noqa: F401
 from saas_platform.audit.tasks import CHECKPOINT_AUDIT_TASK
 from saas_platform.auth import api_keys
 from saas_platform.auth.principal_cache import build_principal_cache
@@ -37,6 +38,7 @@ from saas_platform.core import runtime as core_runtime
 from saas_platform.core.lifecycle import Lifecycle
 from saas_platform.core.runtime import Runtime, RuntimeParts
 from saas_platform.core.settings import Settings
+from saas_platform.events import service as events_service
 from saas_platform.instances import deletion as instance_deletion
 from saas_platform.instances import service as instances_service
 from saas_platform.instances import tenant_reactions
@@ -51,6 +53,7 @@ from saas_platform.tenants.lifecycle import TENANT_LIFECYCLE
 from saas_platform.tenants.plans import rate_limit_plan
 from saas_platform.tenants.service import tenant_visible_to
 from saas_platform.tenants.tasks import PURGE_TENANTS_TASK
+from saas_platform.webhooks import delivery as webhooks_delivery
 
 _wired = False
 
@@ -64,6 +67,7 @@ def schedule(settings: Settings) -> Mapping[str, float]:
         EXPIRE_TASK: 3600.0,
         TEND_STANDBY_POOLS_TASK: settings.standby_check_interval_seconds,
         CHECKPOINT_AUDIT_TASK: settings.audit_checkpoint_interval_seconds,
+        webhooks_delivery.SWEEP_TASK: settings.webhooks_retry_sweep_seconds,
     }
 
 
@@ -89,6 +93,12 @@ def _wire_tenants() -> None:
     api_keys.resource_tenant.provide(instances_service.resource_tenant)
 
 
+def _wire_webhooks() -> None:
+    """Every event recorded (events) is relayed to webhook endpoints (webhooks): the
+    fan-out job is deferred in the event's own transaction."""
+    events_service.event_recorded.connect(webhooks_delivery.on_event_recorded)
+
+
 def wire() -> None:
     global _wired
     if _wired:
@@ -97,6 +107,7 @@ def wire() -> None:
     tenant_registration.connect()  # a registration asking for a tenant creates it
     _wire_tenants()
     _wire_flows()
+    _wire_webhooks()
     _wired = True
 
 

@@ -53,7 +53,20 @@ def headers_for(path: str, owner: LoggedIn, admin: LoggedIn) -> dict[str, str]:
 @pytest.fixture
 async def lists(app: FastAPI, client: httpx.AsyncClient, owner: LoggedIn) -> list[str]:
     tenant = await create_tenant(client, owner, "listed")
-    return list_paths(app, {"tenant_id": tenant["id"], "user_id": owner.user["id"]})
+    # A webhook endpoint, for its deliveries list: a public address literal (no DNS needed),
+    # subscribed to a type no test here causes, so nothing is ever sent to it.
+    endpoint = await client.post(
+        "/api/v1/webhooks/endpoints",
+        json={"url": "https://93.184.215.14/hook", "events": ["invoice.paid"]},
+        headers=owner.headers,
+    )
+    assert endpoint.status_code == 201, endpoint.text
+    ids = {
+        "tenant_id": tenant["id"],
+        "user_id": owner.user["id"],
+        "endpoint_id": endpoint.json()["id"],
+    }
+    return list_paths(app, ids)
 
 
 # -- NUL characters -----------------------------------------------------------------------
@@ -392,9 +405,13 @@ async def test_an_unknown_filter_value_is_a_422_on_every_list(
 ) -> None:
     tenant = (await client.get("/api/v1/tenants", headers=owner.headers)).json()["results"][0]
     tenant_id = tenant["id"]
+    endpoint = (await client.get("/api/v1/webhooks/endpoints", headers=owner.headers)).json()
+    endpoint_id = endpoint["results"][0]["id"]
     checked = []
     for route in list_routes(app):
-        path = route.path.format(tenant_id=tenant_id, user_id=owner.user["id"])
+        path = route.path.format(
+            tenant_id=tenant_id, user_id=owner.user["id"], endpoint_id=endpoint_id
+        )
         names = {p.alias or p.name for p in route.dependant.query_params}
         for name in sorted(names & {"status", "tier", "role", "type"}):
             response = await client.get(

@@ -28,6 +28,7 @@ from saas_platform.instances.models import InstanceTransition
 from saas_platform.tenants import rules
 from saas_platform.tenants.models import Invitation, Tenant
 from saas_platform.users.models import User
+from saas_platform.webhooks.models import WebhookEndpoint
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.errors import assert_envelope
 
@@ -92,6 +93,11 @@ DESTINATIONS: dict[tuple[str, str], Any] = {
     ("HostUpdate", "master_password"): NOT_STORED,
     ("HostUpdate", "postgres_url"): NOT_STORED,
     ("InstanceAction", "reason"): col(InstanceTransition.reason),
+    # webhooks
+    ("EndpointCreate", "url"): col(WebhookEndpoint.url),
+    ("EndpointCreate", "description"): col(WebhookEndpoint.description),
+    ("EndpointUpdate", "url"): col(WebhookEndpoint.url),
+    ("EndpointUpdate", "description"): col(WebhookEndpoint.description),
 }
 
 # Emails are at most 254 characters once validated (RFC 5321), whatever the schema says.

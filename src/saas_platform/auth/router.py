@@ -34,9 +34,12 @@ from saas_platform.core.errors import Unauthorized
 from saas_platform.core.openapi import errors
 from saas_platform.core.routing import PrefixedRouter
 from saas_platform.core.schemas import Message, NulFreeStr
+from saas_platform.events import service as events
 from saas_platform.users import service as users
 from saas_platform.users.models import User
 from saas_platform.users.schemas import UserRead
+
+NAME_FIELDS = ("full_name", "first_name", "last_name")
 
 router = PrefixedRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -235,6 +238,7 @@ async def update_profile(
 ) -> UserRead:
     # The row itself: ``principal.user`` is a read-only copy (see Principal).
     user = await users.get_user(auth.session, principal.user.id)
+    before = (user.full_name, user.first_name, user.last_name)
     users.update_names(
         user,
         full_name=body.full_name,
@@ -242,4 +246,8 @@ async def update_profile(
         last_name=body.last_name,
     )
     await auth.session.flush()
+    after = (user.full_name, user.first_name, user.last_name)
+    if after != before:
+        changed = [n for n, b, a in zip(NAME_FIELDS, before, after, strict=True) if a != b]
+        await users.emit_user_event(auth.session, events.USER_UPDATED, user, changed)
     return UserRead.model_validate(user)

@@ -157,6 +157,20 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str = "https://api.stripe.com"
 
+    # -- webhooks (outbound, saas_platform.webhooks) --
+    # Deliver to loopback/private/link-local addresses too (tests, a private network);
+    # off, such URLs are refused at creation and at every delivery (core/outbound.py).
+    webhooks_allow_private: bool = False
+    webhooks_timeout_seconds: float = Field(default=15.0, gt=0)
+    # How much of a receiver's answer each attempt keeps.
+    webhooks_response_excerpt_bytes: int = Field(default=2048, ge=0)
+    # An endpoint failing this long is disabled and its owner mailed.
+    webhooks_disable_after_days: float = Field(default=5.0, gt=0)
+    # How often due retries are looked for (their times follow the retry schedule).
+    webhooks_retry_sweep_seconds: float = Field(default=1.0, gt=0)
+    # After a rotation the previous secret keeps signing alongside the new one this long.
+    webhooks_secret_overlap_hours: float = Field(default=24.0, ge=0)
+
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
     # auto: readable (rich) on a terminal, JSON lines otherwise; or json, console, text.

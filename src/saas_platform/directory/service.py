@@ -22,6 +22,7 @@ from saas_platform.auth.service import AuthService
 from saas_platform.core.client import ClientInfo
 from saas_platform.core.errors import Forbidden, ValidationFailed
 from saas_platform.core.runtime import Runtime
+from saas_platform.events import service as events
 from saas_platform.tenants.models import Membership
 from saas_platform.tenants.rules import managed_tenants
 from saas_platform.tenants.service import TenantService
@@ -177,6 +178,7 @@ class UserDirectory:
         after = user_snapshot(user)
         old = {k: v for k, v in before.items() if after[k] != v}
         if old:
+            await users.emit_user_event(self.session, events.USER_UPDATED, user, list(old))
             action = "user.role_changed" if "role" in old else "user.updated"
             await audit.record(
                 self.session,
@@ -194,6 +196,7 @@ class UserDirectory:
         if not actor.is_platform_admin and actor.id != user.id:
             raise Forbidden("You may only delete your own account")
         await self.tenants.before_user_deleted(user.id)
+        await users.emit_user_event(self.session, events.USER_DELETED, user)
         await audit.record(
             self.session,
             action="user.deleted",

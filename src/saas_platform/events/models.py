@@ -14,8 +14,9 @@ from saas_platform.core.db import Base
 class OutboxEvent(Base):
     """A domain event, written in the transaction of the change it describes.
 
-    A later issue relays these to webhook endpoints (at least once, in ``seq`` order);
-    until then they are the record of what happened, queryable by type and resource.
+    Whose event it is: ``tenant_id`` for a tenant's events, ``user_id`` for a user's own
+    account's (``user.*``); neither: a platform event only platform admins see. The webhooks
+    package fans each one out to the endpoints that may read it, and sets ``published_at``.
     """
 
     __tablename__ = "event_outbox"
@@ -27,6 +28,7 @@ class OutboxEvent(Base):
     seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), unique=True)
     type: Mapped[str] = mapped_column(String(64), index=True)
     tenant_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     occurred_at: Mapped[datetime]
     published_at: Mapped[datetime | None]

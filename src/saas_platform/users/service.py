@@ -12,6 +12,7 @@ from saas_platform.core import clock
 from saas_platform.core.client import CLI_CLIENT, ClientInfo
 from saas_platform.core.errors import AppError, NotFound, ValidationFailed
 from saas_platform.core.security import password_hasher
+from saas_platform.events import service as events
 from saas_platform.users.models import PlatformRole, User
 from saas_platform.users.passwords import password_problems
 
@@ -122,7 +123,25 @@ async def create_user(
     )
     session.add(user)
     await session.flush()
+    await emit_user_event(session, events.USER_CREATED, user)
     return user
+
+
+async def emit_user_event(
+    session: AsyncSession, type_: str, user: User, changed: list[str] | None = None
+) -> None:
+    """A ``user.*`` event, the user's own (webhooks/visibility.py: they and platform admins
+    read it), in the caller's transaction. Never a secret: no password hash, no token."""
+    data: dict[str, object] = {
+        "user_id": str(user.id),
+        "email": user.email,
+        "full_name": user.full_name,
+        "role": user.role,
+        "is_active": user.is_active,
+    }
+    if changed is not None:
+        data["changed"] = sorted(changed)
+    await events.emit(session, type_, data, user_id=user.id)
 
 
 def set_password(user: User, new_password: str, field: str = "new_password") -> None:
@@ -184,6 +203,7 @@ async def make_platform_admin(
         user.email_verified_at = clock.now()
     await session.flush()
     if old_role != user.role:
+        await emit_user_event(session, events.USER_UPDATED, user, ["role"])
         await audit.record(
             session,
             action=USER_ROLE_CHANGED,
