@@ -29,6 +29,8 @@ from saas_platform.health.router import router as health_router
 from saas_platform.instances.hosts.router import router as hosts_router
 from saas_platform.instances.router import router as instances_router
 from saas_platform.logs.router import router as audit_router
+from saas_platform.security.middleware import SecurityMiddleware, block_list_of
+from saas_platform.security.router import router as security_router
 from saas_platform.tenants.router import router as tenants_router
 from saas_platform.wiring import start_runtime, wire
 
@@ -66,6 +68,9 @@ def create_app(
         own_runtime = runtime is None
         rt = runtime or await start_runtime(settings, migrate=True)
         app.state.runtime = rt
+        # The block list listens for changes from other processes while the app serves.
+        block_list = block_list_of({"app": app})
+        block_list.start()
         worker: asyncio.Task[None] | None = None
         if run_worker:
             worker = asyncio.create_task(rt.run_worker(), name="saas-worker")
@@ -76,6 +81,7 @@ def create_app(
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
+            await block_list.close()
             if own_runtime:
                 await rt.close()
 
@@ -96,6 +102,8 @@ def create_app(
     if runtime is not None:
         app.state.runtime = runtime
     app.add_middleware(RateLimitMiddleware)
+    # Outside the rate limiter: a blocked IP spends no budget, and 429s are seen leaving.
+    app.add_middleware(SecurityMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -123,6 +131,7 @@ def create_app(
         audit_router,
         backups_router,
         admin_router,
+        security_router,
     ):
         app.include_router(router)
     document_errors(app)
