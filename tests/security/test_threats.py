@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import uuid
 from typing import Any
 
 import httpx
@@ -10,6 +13,7 @@ from saas_platform.core.clock import FrozenClock
 from saas_platform.core.runtime import Runtime
 from saas_platform.security.threats import detect_threats
 from tests.fixtures.auth import LoggedIn
+from tests.fixtures.cli import cli
 
 ATTACKER_IP = "203.0.113.7"  # the ASGI client's address (tests/conftest.py)
 
@@ -122,8 +126,6 @@ async def test_refresh_token_reuse_is_a_threat(
 async def test_tenant_id_enumeration_is_a_threat(
     client: httpx.AsyncClient, runtime: Runtime, owner: LoggedIn, admin: LoggedIn
 ) -> None:
-    import uuid
-
     for _ in range(runtime.settings.security_enumeration_threshold):
         response = await client.get(f"/api/v1/tenants/{uuid.uuid4()}", headers=owner.headers)
         assert response.status_code == 404
@@ -165,8 +167,6 @@ async def test_metrics_count_each_signal_per_hour(
 async def test_security_routes_are_for_platform_admins_only(
     client: httpx.AsyncClient, owner: LoggedIn
 ) -> None:
-    import uuid
-
     routes = [
         ("GET", "/api/v1/security/metrics", None),
         ("GET", "/api/v1/security/threats", None),
@@ -181,3 +181,22 @@ async def test_security_routes_are_for_platform_admins_only(
         assert response.status_code == 403, (method, path, response.text)
         anonymous = await client.request(method, path, json=body)
         assert anonymous.status_code == 401, (method, path)
+
+
+async def test_saas_security_detect_runs_the_detection_now(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await _stuff(client, accounts=10, per_account=2)
+    # The command runs its own event loop: off this one.
+    code, out = await asyncio.to_thread(cli, runtime, ["security", "detect", "--json"])
+    assert code == 0, out
+    # Log lines (stderr, mixed in by the runner) come before the JSON array.
+    [row] = json.loads(out[out.index("[\n") :])
+    assert (row["change"], row["type"], row["subject"]) == (
+        "filed",
+        "credential_stuffing",
+        ATTACKER_IP,
+    )
+    code, out = await asyncio.to_thread(cli, runtime, ["security", "detect"])
+    assert code == 0, out
+    assert "updated" in out and "credential_stuffing" in out
