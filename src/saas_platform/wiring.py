@@ -41,8 +41,8 @@ from saas_platform.instances import tenant_reactions
 from saas_platform.instances.hosts.jobs import CHECK_HOSTS_TASK, TEND_STANDBY_POOLS_TASK
 from saas_platform.instances.hosts.lifecycle import HOST, STANDBY
 from saas_platform.instances.lifecycle import INSTANCE
-from saas_platform.security.lifecycle import THREAT
-from saas_platform.security.tasks import DETECT_THREATS_TASK
+from saas_platform.security.lifecycle import SCAN, THREAT
+from saas_platform.security.tasks import DETECT_THREATS_TASK, SCHEDULE_SCANS_TASK
 from saas_platform.tenants import hooks as tenant_hooks
 from saas_platform.tenants import registration as tenant_registration
 from saas_platform.tenants.lifecycle import TENANT_LIFECYCLE
@@ -62,6 +62,7 @@ def schedule(settings: Settings) -> Mapping[str, float]:
         TEND_STANDBY_POOLS_TASK: settings.standby_check_interval_seconds,
         CHECKPOINT_AUDIT_TASK: settings.audit_checkpoint_interval_seconds,
         DETECT_THREATS_TASK: settings.security_detect_interval_seconds,
+        SCHEDULE_SCANS_TASK: 3600.0,
     }
 
 
@@ -127,4 +128,4 @@ def _wire_flows() -> None:
 def lifecycles() -> list[Lifecycle[Any, Any]]:
     """Every transition table, each with its generated page in docs/ (``saas docs
     lifecycles``; a test fails when one is stale). A new table joins with one line here."""
-    return [TENANT_LIFECYCLE, INSTANCE, HOST, STANDBY, BACKUP, RESTORE, THREAT]
+    return [TENANT_LIFECYCLE, INSTANCE, HOST, STANDBY, BACKUP, RESTORE, THREAT, SCAN]

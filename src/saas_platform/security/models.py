@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Identity, Index, Integer, String, text
+from sqlalchemy import BigInteger, ForeignKey, Identity, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -113,3 +113,28 @@ class BlockedIp(UUIDPrimaryKey, Timestamps, Base):
     expires_at: Mapped[datetime | None]
     created_by: Mapped[uuid.UUID | None]
     threat_id: Mapped[uuid.UUID | None]
+
+
+class ScanStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class SecurityScan(UUIDPrimaryKey, Timestamps, Base):
+    """One check of a tenant's Odoo and host (security/scans.py); ``findings`` is a list of
+    ``{check, severity, title, evidence, fix}``."""
+
+    __tablename__ = "security_scans"
+    __table_args__ = (Index("ix_security_scans_tenant_created", "tenant_id", "created_at"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default=ScanStatus.PENDING.value)
+    # scheduled (the weekly job) or manual.
+    trigger: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[uuid.UUID | None]
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]

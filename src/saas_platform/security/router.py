@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Query, status
+from fastapi.responses import JSONResponse
 from sqlalchemy import Select, select
 
-from saas_platform.auth.dependencies import PlatformAdmin
-from saas_platform.core.deps import ClientDep, SessionDep
+from saas_platform.auth.dependencies import CurrentPrincipal, PlatformAdmin
+from saas_platform.core.deps import ClientDep, RuntimeDep, SessionDep
 from saas_platform.core.ids import parse_id
 from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
 from saas_platform.core.routing import PrefixedRouter
-from saas_platform.security import blocklist, signals, threats
+from saas_platform.security import blocklist, scans, signals, threats
 from saas_platform.security.lifecycle import ThreatAction
 from saas_platform.security.models import (
     BlockedIp,
+    ScanStatus,
+    SecurityScan,
     Threat,
     ThreatSeverity,
     ThreatStatus,
@@ -26,10 +30,14 @@ from saas_platform.security.schemas import (
     BlockedIpCreate,
     BlockedIpRead,
     HourlySignals,
+    ScanCreate,
+    ScanRead,
     SecurityMetricsRead,
     ThreatActionRequest,
     ThreatRead,
 )
+from saas_platform.tenants.service import TenantNotFound, TenantService
+from saas_platform.users import service as users
 
 router = PrefixedRouter(prefix="/api/v1/security", tags=["security"])
 
@@ -187,3 +195,66 @@ async def delete_blocked_ip(
     await blocklist.unblock_ip(
         session, parse_id(blocked_id, blocklist.BlockedIpNotFound), admin.user.id, client
     )
+
+
+SCAN_LIST = ListSpec(
+    ordering_fields={
+        "created_at": SecurityScan.created_at,
+        "completed_at": SecurityScan.completed_at,
+        "status": SecurityScan.status,
+    },
+    tiebreaker=SecurityScan.id,
+)
+
+
+@router.post("/scans", status_code=status.HTTP_202_ACCEPTED, response_model=ScanRead)
+async def request_scan(
+    body: ScanCreate,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+) -> JSONResponse:
+    """Scan a tenant's Odoo and host (its owners and admins, platform admins): 202 and a job;
+    follow it at `GET /api/v1/security/scans/{id}`."""
+    actor = await users.get_user(session, principal.user.id)
+    access = await TenantService(session, runtime, client).access(
+        actor, scans_tenant_id(body.tenant_id)
+    )
+    access.require_manager()
+    scan = await scans.request_scan(
+        session, access.tenant, trigger="manual", actor_id=actor.id, client=client
+    )
+    return JSONResponse(
+        ScanRead.model_validate(scan).model_dump(mode="json"),
+        status_code=status.HTTP_202_ACCEPTED,
+    )
+
+
+def scans_tenant_id(raw: str) -> uuid.UUID:
+    return parse_id(raw, TenantNotFound)
+
+
+@router.get("/scans", response_model=Page[ScanRead])
+async def list_scans(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    params: ListParamsDep,
+    tenant_id: str | None = None,
+    status_: Annotated[ScanStatus | None, Query(alias="status")] = None,
+) -> Page[ScanRead]:
+    """Platform admins: every scan; others: the scans of the tenants they own or administer."""
+    stmt = apply_filters(
+        scans.visible_scans(principal.user),
+        {
+            SecurityScan.tenant_id: scans_tenant_id(tenant_id) if tenant_id else None,
+            SecurityScan.status: status_.value if status_ else None,
+        },
+    )
+    return await paginate(session, stmt, params, SCAN_LIST, ScanRead.model_validate)
+
+
+@router.get("/scans/{scan_id}", response_model=ScanRead)
+async def get_scan(scan_id: str, principal: CurrentPrincipal, session: SessionDep) -> ScanRead:
+    scan = await scans.get_scan(session, principal.user, parse_id(scan_id, scans.ScanNotFound))
+    return ScanRead.model_validate(scan)

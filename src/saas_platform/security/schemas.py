@@ -88,3 +88,27 @@ class BlockedIpRead(Schema):
 class DetectionRead(Schema):
     filed: list[dict[str, Any]]
     updated: list[dict[str, Any]]
+
+
+class ScanCreate(RequestSchema):
+    tenant_id: str = Field(max_length=64)
+
+
+class ScanFinding(Schema):
+    check: str
+    severity: str
+    title: str
+    evidence: str
+    fix: str
+
+
+class ScanRead(Schema):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    status: str
+    trigger: str
+    findings: list[ScanFinding]
+    error: str | None
+    created_at: UTCDateTime
+    started_at: UTCDateTime | None
+    completed_at: UTCDateTime | None

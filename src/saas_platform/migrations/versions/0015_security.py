@@ -92,6 +92,26 @@ def upgrade() -> None:
         sa.UniqueConstraint("network", name=op.f("uq_blocked_ips_network")),
     )
     op.execute(NOTIFY_BLOCKLIST_CHANGED)
+
+    op.create_table(
+        "security_scans",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column(
+            "tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("trigger", sa.String(16), nullable=False),
+        sa.Column("requested_by", sa.Uuid(), nullable=True),
+        sa.Column("findings", postgresql.JSONB(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+        *_timestamps(),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(
+        "ix_security_scans_tenant_created", "security_scans", ["tenant_id", "created_at"]
+    )
     op.execute(
         "CREATE TRIGGER blocked_ips_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
         "ON blocked_ips FOR EACH STATEMENT EXECUTE FUNCTION saas_notify_blocklist_changed()"
@@ -99,6 +119,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_security_scans_tenant_created", table_name="security_scans")
+    op.drop_table("security_scans")
     op.execute("DROP TRIGGER IF EXISTS blocked_ips_notify ON blocked_ips")
     op.execute("DROP FUNCTION IF EXISTS saas_notify_blocklist_changed()")
     op.drop_table("blocked_ips")
