@@ -3,6 +3,8 @@ each finding, a hardened one none; who may request and read them."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import date
 from typing import Any
 
@@ -15,6 +17,7 @@ from saas_platform.instances.models import Instance
 from saas_platform.security.scans import LATEST_PATCH_RELEASES, build_date, version_finding
 from tests.fixtures.auth import LoggedIn, verified_user
 from tests.fixtures.backups import Tenant, ready_tenant
+from tests.fixtures.cli import cli
 from tests.fixtures.odoo import EmulatorProcess
 from tests.fixtures.provisioning import add_host
 from tests.fixtures.smtp import Inbox
@@ -158,3 +161,18 @@ def test_the_version_check_compares_build_dates_within_the_series() -> None:
     assert version_finding(f"17.0-{latest}", "17.0") is None
     # A build without a date cannot be judged: no finding rather than a guess.
     assert version_finding("18.0", "18.0") is None
+
+
+async def test_saas_security_scan_scans_a_tenant_now(runtime: Runtime, tenant: Tenant) -> None:
+    code, out = await asyncio.to_thread(
+        cli, runtime, ["security", "scan", tenant.database, "--json"]
+    )
+    assert code == 0, out
+    # Log lines (stderr, mixed in by the runner) come before the JSON object.
+    result = json.loads(out[out.index("{\n") :])
+    assert result["status"] == "completed", result["error"]
+    # The emulator lists databases, as Odoo does by default.
+    assert "database_listing" in {f["check"] for f in result["findings"]}
+    code, out = await asyncio.to_thread(cli, runtime, ["security", "scan", "no-such-tenant"])
+    assert code == 1
+    assert "No tenant" in out

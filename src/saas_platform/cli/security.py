@@ -6,9 +6,11 @@ The platform's modules are imported inside each command, not here: `saas --help`
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import typer
 
-from saas_platform.cli.common import console, load_settings, run
+from saas_platform.cli.common import console, err_console, fail, load_settings, run
 from saas_platform.cli.output import JsonOption, print_json, print_rows
 
 security_app = typer.Typer(help="Security monitoring: threats and scans.", no_args_is_help=True)
@@ -45,3 +47,64 @@ def detect(as_json: JsonOption = False) -> None:
         console.print("No threat found.")
         return
     print_rows(["change", "id", "type", "subject", "events"], rows)
+
+
+@security_app.command()
+def scan(
+    tenant: Annotated[str, typer.Argument(help="The tenant's id or subdomain.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Scan a tenant's Odoo and host now, here; print the findings (exit 1 when the scan
+    failed)."""
+    import uuid
+
+    from sqlalchemy import func, select
+
+    from saas_platform.security import scans
+    from saas_platform.tenants.models import Tenant
+    from saas_platform.wiring import open_runtime
+
+    settings = load_settings()
+
+    async def _scan() -> Any:
+        async with open_runtime(settings) as runtime:
+            async with runtime.db.transaction() as session:
+                try:
+                    found = await session.get(Tenant, uuid.UUID(tenant))
+                except ValueError:
+                    found = (
+                        await session.execute(
+                            select(Tenant).where(func.lower(Tenant.subdomain) == tenant.lower())
+                        )
+                    ).scalar_one_or_none()
+                if found is None:
+                    fail(f"No tenant {tenant!r}.")
+                requested = await scans.request_scan(
+                    session, found, trigger="manual", actor_id=None, client=None
+                )
+                scan_id = requested.id
+            # Run here rather than waiting for a worker; the deferred job then finds it done.
+            return await scans.run_scan(runtime, scan_id)
+
+    result = run(_scan())
+    if as_json:
+        print_json(
+            {
+                "id": str(result.id),
+                "status": result.status,
+                "error": result.error,
+                "findings": result.findings,
+            }
+        )
+    elif result.status != "completed":
+        err_console.print(f"Scan {result.id} failed: {result.error}")
+    elif not result.findings:
+        console.print(f"Scan {result.id}: no finding.")
+    else:
+        console.print(f"Scan {result.id}: {len(result.findings)} findings.")
+        print_rows(
+            ["severity", "check", "evidence", "fix"],
+            [(f["severity"], f["check"], f["evidence"], f["fix"]) for f in result.findings],
+        )
+    if result.status != "completed":
+        raise typer.Exit(1)
