@@ -14,6 +14,7 @@ uvicorn's ``--proxy-headers``/``--forwarded-allow-ips`` (the trusted proxies) se
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import time
 import uuid
@@ -156,14 +157,42 @@ class _Entry:
     expires_at: datetime | None
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """The block list as read once: single addresses by text for a dictionary lookup, the
+    wider networks to scan."""
+
+    addresses: dict[str, _Entry]
+    networks: list[_Entry]
+
+    @classmethod
+    def of(cls, entries: list[_Entry]) -> _Snapshot:
+        return cls(
+            addresses={
+                str(e.network.network_address): e
+                for e in entries
+                if e.network.prefixlen == e.network.max_prefixlen
+            },
+            networks=[e for e in entries if e.network.prefixlen != e.network.max_prefixlen],
+        )
+
+
+def _in_force(entry: _Entry, now: datetime) -> bool:
+    return entry.expires_at is None or entry.expires_at > now
+
+
 class BlockList:
     """One API process's copy of the block list (see the module's docstring)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self._entries: list[_Entry] | None = None
-        self._exact: dict[str, _Entry] = {}
+        self._snapshot: _Snapshot | None = None
         self._loaded_at = 0.0
+        # Bumped by every change heard: a read that overlapped one is used once, not kept.
+        self._generation = 0
+        # One reload at a time: requests arriving during it wait for its result instead of
+        # each reading the table.
+        self._reloading = asyncio.Lock()
         self._listener = ChangeListener(
             runtime.database_url,
             CHANNEL,
@@ -179,46 +208,49 @@ class BlockList:
         await self._listener.close()
 
     def _forget(self) -> None:
-        self._entries = None
+        self._snapshot = None
+        self._generation += 1
 
-    async def _current(self) -> list[_Entry]:
+    def _trusted(self) -> _Snapshot | None:
         listening = self._listener.listening and self._listener.drain()
         fresh = time.monotonic() - self._loaded_at < (
             self.runtime.settings.security_blocklist_cache_seconds
         )
-        if self._entries is not None and (listening or fresh):
-            return self._entries
-        async with self.runtime.db.sessionmaker() as session:
-            rows = (
-                await session.execute(
-                    select(BlockedIp.network, BlockedIp.expires_at).where(active_blocks())
-                )
-            ).all()
-        entries = [_Entry(ipaddress.ip_network(network), expires) for network, expires in rows]
-        self._entries = entries
-        self._exact = {
-            str(e.network.network_address): e
-            for e in entries
-            if e.network.prefixlen == e.network.max_prefixlen
-        }
-        self._loaded_at = time.monotonic()
-        return entries
+        return self._snapshot if listening or fresh else None
+
+    async def _current(self) -> _Snapshot:
+        found = self._trusted()
+        if found is not None:
+            return found
+        async with self._reloading:
+            found = self._trusted()
+            if found is not None:
+                return found
+            generation = self._generation
+            async with self.runtime.db.sessionmaker() as session:
+                rows = (
+                    await session.execute(
+                        select(BlockedIp.network, BlockedIp.expires_at).where(active_blocks())
+                    )
+                ).all()
+            snapshot = _Snapshot.of(
+                [_Entry(ipaddress.ip_network(network), expires) for network, expires in rows]
+            )
+            if generation == self._generation:
+                self._snapshot, self._loaded_at = snapshot, time.monotonic()
+            return snapshot
 
     async def blocks(self, ip: str | None) -> bool:
         """Whether a request from ``ip`` is refused now. Cheap: no query while the copy is
         trusted, a dictionary lookup for single addresses, a scan only of networks."""
-        entries = await self._current()
-        if not entries or not ip:
+        snapshot = await self._current()
+        if not ip or not (snapshot.addresses or snapshot.networks):
             return False
         address = _address(ip)
         if address is None:
             return False
         now = clock.now()
-        exact = self._exact.get(str(address))
-        if exact is not None and (exact.expires_at is None or exact.expires_at > now):
+        exact = snapshot.addresses.get(str(address))
+        if exact is not None and _in_force(exact, now):
             return True
-        return any(
-            address in e.network and (e.expires_at is None or e.expires_at > now)
-            for e in entries
-            if e.network.prefixlen != e.network.max_prefixlen
-        )
+        return any(address in e.network and _in_force(e, now) for e in snapshot.networks)
