@@ -55,6 +55,20 @@ async def test_credential_stuffing_files_exactly_one_threat_and_updates_it(
     assert threat["event_count"] == 50
     assert threat["details"]["distinct"] == 10
     assert threat["status"] == "open"
+    assert threat["severity"] == "high"
+    for params, count in (
+        ({"severity": "high"}, 1),
+        ({"severity": "low"}, 0),
+        ({"type": "brute_force"}, 0),
+        ({"date_from": "2999-01-01T00:00:00Z"}, 0),
+        ({"search": ATTACKER_IP}, 1),
+    ):
+        listed = await client.get("/api/v1/security/threats", params=params, headers=admin.headers)
+        assert listed.json()["count"] == count, params
+    bad = await client.get(
+        "/api/v1/security/threats", params={"severity": "extreme"}, headers=admin.headers
+    )
+    assert bad.status_code == 422
 
     # Detection again: the same threat, unchanged; the attack goes on: it grows, still one.
     again = await _detect(runtime)

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Select, select
 
 from saas_platform.auth.dependencies import CurrentPrincipal, PlatformAdmin
+from saas_platform.core import clock
 from saas_platform.core.deps import ClientDep, RuntimeDep, SessionDep
 from saas_platform.core.ids import parse_id
 from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
@@ -107,9 +108,9 @@ async def list_threats(
         },
     )
     if date_from is not None:
-        stmt = stmt.where(Threat.last_seen_at >= date_from)
+        stmt = stmt.where(Threat.last_seen_at >= clock.as_utc(date_from))
     if date_to is not None:
-        stmt = stmt.where(Threat.first_seen_at <= date_to)
+        stmt = stmt.where(Threat.first_seen_at <= clock.as_utc(date_to))
     return await paginate(session, stmt, params, THREAT_LIST, ThreatRead.model_validate)
 
 
