@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # SERIE=FD: serve that Odoo version on an inherited listening socket (repeatable;
     # replaces --host, --port and --odoo-version). Used by `saas serve`.
+    parser.add_argument(
+        "--no-database-list",
+        dest="list_db",
+        action="store_false",
+        help="As Odoo's option: db.list and every database management call answer AccessDenied.",
+    )
     parser.add_argument("--listen-fd", action="append", default=[], help=argparse.SUPPRESS)
     # An inherited socket to report the served addresses on; its end of file stops the
     # emulator. Used by `saas serve`.
@@ -172,6 +178,7 @@ def run(args: argparse.Namespace) -> None:
                 port=sock.getsockname()[1],
                 postgres_url=args.postgres_url,
                 master_password=master_password,
+                list_db=args.list_db,
             ),
             sock,
         )

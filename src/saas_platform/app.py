@@ -32,6 +32,8 @@ from saas_platform.instances.hosts.router import router as hosts_router
 from saas_platform.instances.router import router as instances_router
 from saas_platform.logs.router import router as audit_router
 from saas_platform.moves.router import router as moves_router
+from saas_platform.security.middleware import SecurityMiddleware, block_list_of
+from saas_platform.security.router import router as security_router
 from saas_platform.tenants.router import router as tenants_router
 from saas_platform.webhooks.router import router as webhooks_router
 from saas_platform.wiring import start_runtime, wire
@@ -70,6 +72,9 @@ def create_app(
         own_runtime = runtime is None
         rt = runtime or await start_runtime(settings, migrate=True)
         app.state.runtime = rt
+        # The block list listens for changes from other processes while the app serves.
+        block_list = block_list_of({"app": app})
+        block_list.start()
         worker: asyncio.Task[None] | None = None
         if run_worker:
             worker = asyncio.create_task(rt.run_worker(), name="saas-worker")
@@ -80,6 +85,7 @@ def create_app(
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
+            await block_list.close()
             if own_runtime:
                 await rt.close()
 
@@ -100,6 +106,8 @@ def create_app(
     if runtime is not None:
         app.state.runtime = runtime
     app.add_middleware(RateLimitMiddleware)
+    # Outside the rate limiter: a blocked IP spends no budget, and 429s are seen leaving.
+    app.add_middleware(SecurityMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -131,6 +139,7 @@ def create_app(
         moves_router,
         webhooks_router,
         admin_router,
+        security_router,
     ):
         app.include_router(router)
     document_errors(app)

@@ -16,6 +16,7 @@ MODEL_MODULES = (
     "saas_platform.billing.provider_event_models",
     "saas_platform.moves.models",
     "saas_platform.webhooks.models",
+    "saas_platform.security.models",
 )
 
 

@@ -24,6 +24,7 @@ import saas_platform.instances.hosts.tasks
 import saas_platform.instances.tasks
 import saas_platform.mail.tasks
 import saas_platform.moves.tasks
+import saas_platform.security.tasks
 import saas_platform.tenants.tasks
 import saas_platform.webhooks.tasks  # noqa: F401
 from saas_platform.audit.tasks import CHECKPOINT_AUDIT_TASK
@@ -47,6 +48,8 @@ from saas_platform.instances.hosts.lifecycle import HOST, STANDBY
 from saas_platform.instances.lifecycle import INSTANCE
 from saas_platform.moves import service as moves_service
 from saas_platform.moves.lifecycle import MOVE
+from saas_platform.security.lifecycle import SCAN, THREAT
+from saas_platform.security.tasks import DETECT_THREATS_TASK, SCHEDULE_SCANS_TASK
 from saas_platform.tenants import hooks as tenant_hooks
 from saas_platform.tenants import registration as tenant_registration
 from saas_platform.tenants.lifecycle import TENANT_LIFECYCLE
@@ -68,6 +71,8 @@ def schedule(settings: Settings) -> Mapping[str, float]:
         TEND_STANDBY_POOLS_TASK: settings.standby_check_interval_seconds,
         CHECKPOINT_AUDIT_TASK: settings.audit_checkpoint_interval_seconds,
         webhooks_delivery.SWEEP_TASK: settings.webhooks_retry_sweep_seconds,
+        DETECT_THREATS_TASK: settings.security_detect_interval_seconds,
+        SCHEDULE_SCANS_TASK: 3600.0,
     }
 
 
@@ -146,4 +151,4 @@ def _wire_flows() -> None:
 def lifecycles() -> list[Lifecycle[Any, Any]]:
     """Every transition table, each with its generated page in docs/ (``saas docs
     lifecycles``; a test fails when one is stale). A new table joins with one line here."""
-    return [TENANT_LIFECYCLE, INSTANCE, HOST, STANDBY, BACKUP, RESTORE, MOVE]
+    return [TENANT_LIFECYCLE, INSTANCE, HOST, STANDBY, BACKUP, RESTORE, MOVE, THREAT, SCAN]

@@ -45,9 +45,10 @@ def list_paths(app: FastAPI, ids: dict[str, str]) -> list[str]:
 
 
 def headers_for(path: str, owner: LoggedIn, admin: LoggedIn) -> dict[str, str]:
-    """Who may read a list: a platform admin for /admin lists (an owner is refused there
-    before any parameter is read), the tenant's owner for the rest."""
-    return admin.headers if path.startswith("/api/v1/admin/") else owner.headers
+    """Who may read a list: a platform admin for /admin and /security lists (an owner is
+    refused there before any parameter is read), the tenant's owner for the rest."""
+    admin_only = path.startswith(("/api/v1/admin/", "/api/v1/security/"))
+    return admin.headers if admin_only else owner.headers
 
 
 @pytest.fixture

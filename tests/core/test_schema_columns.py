@@ -25,6 +25,7 @@ from saas_platform.core.schemas import RequestSchema
 from saas_platform.core.settings import Settings
 from saas_platform.instances.hosts.models import OdooHost
 from saas_platform.instances.models import InstanceTransition
+from saas_platform.security.models import BlockedIp
 from saas_platform.tenants import rules
 from saas_platform.tenants.models import Invitation, Tenant
 from saas_platform.users.models import User
@@ -98,6 +99,11 @@ DESTINATIONS: dict[tuple[str, str], Any] = {
     ("EndpointCreate", "description"): col(WebhookEndpoint.description),
     ("EndpointUpdate", "url"): col(WebhookEndpoint.url),
     ("EndpointUpdate", "description"): col(WebhookEndpoint.description),
+    # security: a threat action's note goes to the audit trail, and is a block's reason.
+    ("ThreatActionRequest", "note"): col(BlockedIp.reason),
+    ("BlockedIpCreate", "ip"): col(BlockedIp.network),
+    ("BlockedIpCreate", "reason"): col(BlockedIp.reason),
+    ("ScanCreate", "tenant_id"): NOT_STORED,
 }
 
 # Emails are at most 254 characters once validated (RFC 5321), whatever the schema says.

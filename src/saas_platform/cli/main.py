@@ -15,6 +15,7 @@ from saas_platform.cli.common import console, fail, load_settings, read_secret_f
 from saas_platform.cli.docs import docs_app
 from saas_platform.cli.hosts import hosts_app
 from saas_platform.cli.odoo_emulator import odoo_emulator
+from saas_platform.cli.security import security_app
 from saas_platform.wiring import wire
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(hosts_app, name="hosts")
 app.add_typer(backups_app, name="backups")
 app.add_typer(docs_app, name="docs")
+app.add_typer(security_app, name="security")
 app.command("odoo-emulator")(odoo_emulator)
 
 # Commands that open no runtime, spared importing every domain.

@@ -61,6 +61,13 @@ def odoo_emulator(
             "stops the emulator. Used by `saas serve`.",
         ),
     ] = None,
+    database_list: Annotated[
+        bool,
+        typer.Option(
+            "--database-list/--no-database-list",
+            help="Odoo's list_db: off, db.list and database management answer AccessDenied.",
+        ),
+    ] = True,
 ) -> None:
     """Run an Odoo stand-in serving Odoo's RPC, web session and database-manager routes."""
     # -P: the emulator is the installed package, never a directory of that name where the
@@ -83,6 +90,8 @@ def odoo_emulator(
         argv += ["--postgres-url", postgres_url]
     if master_password_stdin:
         argv.append("--master-password-stdin")
+    if not database_list:
+        argv.append("--no-database-list")
     for spec in listen_fd or []:
         argv += ["--listen-fd", spec]
     if control_fd is not None:

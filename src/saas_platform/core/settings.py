@@ -170,6 +170,19 @@ class Settings(BaseSettings):
     webhooks_retry_sweep_seconds: float = Field(default=1.0, gt=0)
     # After a rotation the previous secret keeps signing alongside the new one this long.
     webhooks_secret_overlap_hours: float = Field(default=24.0, ge=0)
+    # Security monitoring (security/): the threat detection job and its thresholds, counted
+    # over the detection window; the IP block list's per-process copy.
+    security_detect_interval_seconds: float = Field(default=60.0, gt=0)
+    security_detection_window_seconds: int = Field(default=900, gt=0)
+    # Failed logins on one account (any source) that make a brute-force threat.
+    security_brute_force_threshold: int = Field(default=10, ge=1)
+    # From one IP: failed logins over at least this many accounts, and this many in all.
+    security_stuffing_accounts_threshold: int = Field(default=5, ge=2)
+    security_stuffing_attempts_threshold: int = Field(default=10, ge=1)
+    # 404s on distinct tenant ids from one account that make an enumeration threat.
+    security_enumeration_threshold: int = Field(default=20, ge=1)
+    # How old the block list copy may be when the change listener is down (or not started).
+    security_blocklist_cache_seconds: float = Field(default=5.0, ge=0)
 
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
