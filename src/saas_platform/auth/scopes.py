@@ -33,6 +33,10 @@ SCOPES: Final[dict[str, str]] = {
     "users:read": "Read the user's own profile; the user directory (platform admins)",
     "users:write": "Change the user's profile; manage users (platform admins)",
     "audit:read": "Read the audit trail",
+    "webhooks:read": "Read webhook endpoints and their deliveries",
+    "webhooks:write": "Create, change, test, delete webhook endpoints; retry, replay deliveries",
+    "security:read": "Read security scans; security metrics, threats and blocks (platform admins)",
+    "security:write": "Request security scans; act on threats and IP blocks (platform admins)",
     "admin:read": "Platform administration, reading (platform admins only)",
     "admin:write": "Platform administration, acting (platform admins only)",
 }
@@ -124,6 +128,33 @@ ROUTE_SCOPES: Final[dict[tuple[str, str], str]] = {
     ("PATCH", f"{_API}/admin/odoo-hosts/{{host_id}}"): "admin:write",
     ("DELETE", f"{_API}/admin/odoo-hosts/{{host_id}}"): "admin:write",
     ("POST", f"{_API}/admin/odoo-hosts/{{host_id}}/actions"): "admin:write",
+    ("GET", f"{_API}/admin/moves"): "admin:read",
+    ("GET", f"{_API}/admin/moves/{{move_id}}"): "admin:read",
+    ("POST", f"{_API}/admin/moves/{{move_id}}/actions"): "admin:write",
+    # Outbound webhooks.
+    ("POST", f"{_API}/webhooks/endpoints"): "webhooks:write",
+    ("GET", f"{_API}/webhooks/endpoints"): "webhooks:read",
+    ("GET", f"{_API}/webhooks/endpoints/{{endpoint_id}}"): "webhooks:read",
+    ("PATCH", f"{_API}/webhooks/endpoints/{{endpoint_id}}"): "webhooks:write",
+    ("DELETE", f"{_API}/webhooks/endpoints/{{endpoint_id}}"): "webhooks:write",
+    ("GET", f"{_API}/webhooks/endpoints/{{endpoint_id}}/deliveries"): "webhooks:read",
+    ("POST", f"{_API}/webhooks/endpoints/{{endpoint_id}}/rotate-secret"): "webhooks:write",
+    ("POST", f"{_API}/webhooks/endpoints/{{endpoint_id}}/test"): "webhooks:write",
+    ("POST", f"{_API}/webhooks/endpoints/{{endpoint_id}}/replay"): "webhooks:write",
+    ("POST", f"{_API}/webhooks/deliveries/{{delivery_id}}/retry"): "webhooks:write",
+    # Security.
+    ("GET", f"{_API}/security/metrics"): "security:read",
+    ("GET", f"{_API}/security/threats"): "security:read",
+    ("GET", f"{_API}/security/threats/{{threat_id}}"): "security:read",
+    ("POST", f"{_API}/security/threats/{{threat_id}}/actions"): "security:write",
+    ("GET", f"{_API}/security/blocked-ips"): "security:read",
+    ("POST", f"{_API}/security/blocked-ips"): "security:write",
+    ("DELETE", f"{_API}/security/blocked-ips/{{blocked_id}}"): "security:write",
+    ("GET", f"{_API}/security/scans"): "security:read",
+    ("POST", f"{_API}/security/scans"): "security:write",
+    ("GET", f"{_API}/security/scans/{{scan_id}}"): "security:read",
+    # Payment providers' webhooks carry their own (signed) authorisation.
+    ("POST", f"{_API}/billing/webhooks/stripe"): PUBLIC,
 }
 
 # A key confined to one tenant reaches routes naming that tenant (``{tenant_id}``: another

@@ -1,7 +1,7 @@
 """tenant moves between Odoo hosts
 
 Revision ID: 0016_moves
-Revises: 0010_audit_mac
+Revises: 0015_security
 Create Date: 2026-12-05
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0016_moves"
-down_revision = "0010_audit_mac"
+down_revision = "0015_security"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """receipts of payment providers' events (Stripe's webhooks), applied once each
 
 Revision ID: 0017_stripe
-Revises: 0010_audit_mac
+Revises: 0016_moves
 Create Date: 2026-12-05
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017_stripe"
-down_revision = "0010_audit_mac"
+down_revision = "0016_moves"
 branch_labels = None
 depends_on = None
 

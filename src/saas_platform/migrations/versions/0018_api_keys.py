@@ -1,7 +1,7 @@
 """personal API keys
 
 Revision ID: 0018_api_keys
-Revises: 0010_audit_mac
+Revises: 0017_stripe
 Create Date: 2026-12-05
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0018_api_keys"
-down_revision = "0010_audit_mac"
+down_revision = "0017_stripe"
 branch_labels = None
 depends_on = None
 
