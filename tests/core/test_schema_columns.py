@@ -25,6 +25,7 @@ from saas_platform.core.schemas import RequestSchema
 from saas_platform.core.settings import Settings
 from saas_platform.instances.hosts.models import OdooHost
 from saas_platform.instances.models import InstanceTransition
+from saas_platform.moves.models import Move
 from saas_platform.security.models import BlockedIp
 from saas_platform.tenants import rules
 from saas_platform.tenants.models import Invitation, Tenant
@@ -94,6 +95,7 @@ DESTINATIONS: dict[tuple[str, str], Any] = {
     ("HostUpdate", "master_password"): NOT_STORED,
     ("HostUpdate", "postgres_url"): NOT_STORED,
     ("InstanceAction", "reason"): col(InstanceTransition.reason),
+    ("MoveActionRequest", "reason"): col(Move.reason),
     # webhooks
     ("EndpointCreate", "url"): col(WebhookEndpoint.url),
     ("EndpointCreate", "description"): col(WebhookEndpoint.description),
