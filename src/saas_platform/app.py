@@ -28,6 +28,7 @@ from saas_platform.directory.router import router as users_router
 from saas_platform.health.router import router as health_router
 from saas_platform.instances.hosts.router import router as hosts_router
 from saas_platform.instances.router import router as instances_router
+from saas_platform.integrations.router import router as integrations_router
 from saas_platform.logs.router import router as audit_router
 from saas_platform.tenants.router import router as tenants_router
 from saas_platform.wiring import start_runtime, wire
@@ -122,6 +123,7 @@ def create_app(
         hosts_router,
         audit_router,
         backups_router,
+        integrations_router,
         admin_router,
     ):
         app.include_router(router)

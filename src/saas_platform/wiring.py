@@ -22,6 +22,7 @@ import saas_platform.audit.tasks
 import saas_platform.backups.tasks
 import saas_platform.instances.hosts.tasks
 import saas_platform.instances.tasks
+import saas_platform.integrations.tasks
 import saas_platform.mail.tasks
 import saas_platform.tenants.tasks  # noqa: F401
 from saas_platform.audit.tasks import CHECKPOINT_AUDIT_TASK
@@ -36,10 +37,18 @@ from saas_platform.core.lifecycle import Lifecycle
 from saas_platform.core.runtime import Runtime, RuntimeParts
 from saas_platform.core.settings import Settings
 from saas_platform.instances import deletion as instance_deletion
+from saas_platform.instances import flows as instance_flows
 from saas_platform.instances import tenant_reactions
 from saas_platform.instances.hosts.jobs import CHECK_HOSTS_TASK, TEND_STANDBY_POOLS_TASK
 from saas_platform.instances.hosts.lifecycle import HOST, STANDBY
 from saas_platform.instances.lifecycle import INSTANCE
+from saas_platform.integrations import odoo as integrations_odoo
+from saas_platform.integrations.lifecycle import INBOUND_EVENT
+from saas_platform.integrations.service import (
+    CHECK_HEALTH_TASK,
+    RETRY_DUE_TASK,
+    TEND_ODOO_SECRETS_TASK,
+)
 from saas_platform.tenants import hooks as tenant_hooks
 from saas_platform.tenants import registration as tenant_registration
 from saas_platform.tenants.lifecycle import TENANT_LIFECYCLE
@@ -58,6 +67,9 @@ def schedule(settings: Settings) -> Mapping[str, float]:
         EXPIRE_TASK: 3600.0,
         TEND_STANDBY_POOLS_TASK: settings.standby_check_interval_seconds,
         CHECKPOINT_AUDIT_TASK: settings.audit_checkpoint_interval_seconds,
+        RETRY_DUE_TASK: settings.integrations_retry_sweep_seconds,
+        CHECK_HEALTH_TASK: settings.integrations_health_interval_seconds,
+        TEND_ODOO_SECRETS_TASK: settings.integrations_odoo_secret_sweep_seconds,
     }
 
 
@@ -118,9 +130,11 @@ async def open_runtime(settings: Settings, **kwargs: Any) -> AsyncIterator[Runti
 def _wire_flows() -> None:
     # A deletion archives the database before it drops it.
     instance_deletion.PRE_DELETE_BACKUP.connect(back_up_before_deletion)
+    # A new instance gets its Odoo webhook secret (integrations).
+    instance_flows.INSTANCE_READY.connect(integrations_odoo.on_instance_ready)
 
 
 def lifecycles() -> list[Lifecycle[Any, Any]]:
     """Every transition table, each with its generated page in docs/ (``saas docs
     lifecycles``; a test fails when one is stale). A new table joins with one line here."""
-    return [TENANT_LIFECYCLE, INSTANCE, HOST, STANDBY, BACKUP, RESTORE]
+    return [TENANT_LIFECYCLE, INSTANCE, HOST, STANDBY, BACKUP, RESTORE, INBOUND_EVENT]

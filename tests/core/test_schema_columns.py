@@ -25,6 +25,7 @@ from saas_platform.core.schemas import RequestSchema
 from saas_platform.core.settings import Settings
 from saas_platform.instances.hosts.models import OdooHost
 from saas_platform.instances.models import InstanceTransition
+from saas_platform.integrations.models import IntegrationProvider
 from saas_platform.tenants import rules
 from saas_platform.tenants.models import Invitation, Tenant
 from saas_platform.users.models import User
@@ -92,6 +93,14 @@ DESTINATIONS: dict[tuple[str, str], Any] = {
     ("HostUpdate", "master_password"): NOT_STORED,
     ("HostUpdate", "postgres_url"): NOT_STORED,
     ("InstanceAction", "reason"): col(InstanceTransition.reason),
+    # integrations
+    **{
+        (schema, field): col(getattr(IntegrationProvider, field))
+        for schema in ("ProviderCreate", "ProviderUpdate")
+        for field in ("name", "webhook_url", "api_base_url", "rate_limit")
+    },
+    ("ProviderCreate", "secret_key"): NOT_STORED,
+    ("ProviderUpdate", "secret_key"): NOT_STORED,
 }
 
 # Emails are at most 254 characters once validated (RFC 5321), whatever the schema says.
