@@ -175,11 +175,12 @@ async def test_a_deleted_external_user_loses_their_sessions(
     }
     await post_signed(client, "users", event_body("user.deleted", "e2", user_id="9"))
     await runtime.run_pending_jobs()
+    owner_id = uuid.UUID(owner.user["id"])
     async with runtime.db.sessionmaker() as session:
         live = (
             await session.execute(
                 select(AuthSession).where(
-                    AuthSession.user_id == uuid.UUID(owner.user["id"]), AuthSession.revoked_at.is_(None)
+                    AuthSession.user_id == owner_id, AuthSession.revoked_at.is_(None)
                 )
             )
         ).all()
@@ -210,9 +211,7 @@ async def test_the_event_log_filters_shows_attempts_and_retries_by_hand(
     await create_provider(client, admin, name="users", kind="user_service")
     await create_provider(client, admin, name="crm")
     await post_signed(client, "crm", event_body("deal.won", "evt_crm"))
-    await post_signed(
-        client, "users", event_body("user.updated", "evt_bad", user_id="x", name="X")
-    )
+    await post_signed(client, "users", event_body("user.updated", "evt_bad", user_id="x", name="X"))
     await runtime.run_pending_jobs()
 
     listed = await client.get(EVENTS, headers=admin.headers)
