@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from saas_platform.core import clock
+from saas_platform.core import clock, faults
 from saas_platform.core.errors import AppError
 from saas_platform.core.runtime import Runtime
 from saas_platform.core.settings import Settings
@@ -80,6 +80,8 @@ async def process_event(runtime: Runtime, event_id: uuid.UUID, *, manual: bool =
         try:
             async with session.begin_nested():
                 result = await handler(HandlerContext(session, runtime, event, provider))
+                # Tests hold a worker here, the handler's work done and nothing committed.
+                await faults.checkpoint(settings, "integrations.process")
         except Exception as exc:
             error = describe(exc)
             if not isinstance(exc, AppError):
