@@ -270,3 +270,33 @@ async def test_the_event_log_filters_shows_attempts_and_retries_by_hand(
             )
         ).scalars()
         assert list(audited) == ["integration_event.retried"]
+
+
+async def test_events_of_a_removed_provider_fail_clearly_and_stay_in_the_log(
+    client: httpx.AsyncClient, admin: LoggedIn, runtime: Runtime
+) -> None:
+    provider = await create_provider(client, admin, name="users", kind="user_service")
+    body = event_body("user.created", "evt_gone", user_id="1", email="gone@example.com")
+    await post_signed(client, "users", body)
+    removed = await client.delete(
+        f"/api/v1/integrations/providers/{provider['id']}", headers=admin.headers
+    )
+    assert removed.status_code == 204
+    await runtime.run_pending_jobs()
+    event = await event_row(runtime, "evt_gone")
+    assert event.source == "users" and event.provider_id is None
+    assert event.status == "retrying"
+    assert event.last_error is not None and "PROVIDER_NOT_FOUND" in event.last_error
+    assert await user_by_email(runtime, "gone@example.com") is None
+    listed = await client.get(EVENTS, params={"provider": "users"}, headers=admin.headers)
+    assert [e["event_id"] for e in listed.json()["results"]] == ["evt_gone"]
+
+
+async def test_the_intake_bodies_are_in_the_openapi_document(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    intake = spec["paths"]["/api/v1/integrations/webhooks/{provider}"]["post"]
+    schema = intake["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["required"] == ["event_type", "event_id"]
+    assert {"200", "202", "401", "404", "422", "429"} <= set(intake["responses"])
+    odoo = spec["paths"]["/api/v1/odoo/webhook"]["post"]
+    assert "database" in odoo["requestBody"]["content"]["application/json"]["schema"]["required"]

@@ -62,6 +62,18 @@ class EventDataInvalid(AppError):
     message = "The event's data is incomplete"
 
 
+class ProviderGone(AppError):
+    status_code = 404
+    code = "PROVIDER_NOT_FOUND"
+    message = "The provider of this event was removed; its users cannot be matched"
+
+
+def _provider(context: HandlerContext) -> IntegrationProvider:
+    if context.provider is None:
+        raise ProviderGone()
+    return context.provider
+
+
 class ExternalUserUnknown(AppError):
     status_code = 404
     code = "USER_NOT_FOUND"
@@ -86,13 +98,13 @@ def _external_id(context: HandlerContext) -> str:
 
 
 async def _linked_user(context: HandlerContext, external_id: str) -> User | None:
-    assert context.provider is not None
+    provider = _provider(context)
     return (
         await context.session.execute(
             select(User)
             .join(ExternalUserLink, ExternalUserLink.user_id == User.id)
             .where(
-                ExternalUserLink.provider_id == context.provider.id,
+                ExternalUserLink.provider_id == provider.id,
                 ExternalUserLink.external_id == external_id,
             )
         )
@@ -136,7 +148,7 @@ async def _apply_user_changes(context: HandlerContext, user: User) -> dict[str, 
 
 
 async def user_created(context: HandlerContext) -> dict[str, Any]:
-    assert context.provider is not None
+    provider = _provider(context)
     external_id = _external_id(context)
     linked = await _linked_user(context, external_id)
     if linked is not None:  # the same user announced again: bring it up to date
@@ -165,7 +177,7 @@ async def user_created(context: HandlerContext) -> dict[str, Any]:
         )
         action = "created"
     context.session.add(
-        ExternalUserLink(provider_id=context.provider.id, external_id=external_id, user_id=user.id)
+        ExternalUserLink(provider_id=provider.id, external_id=external_id, user_id=user.id)
     )
     await context.session.flush()
     await audit.record(
@@ -173,7 +185,7 @@ async def user_created(context: HandlerContext) -> dict[str, Any]:
         action="integration_user.linked",
         resource_type="user",
         resource_id=user.id,
-        new_values={"provider": context.provider.name, "external_id": external_id},
+        new_values={"provider": provider.name, "external_id": external_id},
     )
     return {"user_id": str(user.id), "action": action}
 

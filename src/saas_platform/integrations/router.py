@@ -176,6 +176,43 @@ async def delete_provider(
 
 # -- intake (signed by the sender, no bearer token) ----------------------------------------------
 
+# The bodies are read raw (the signature covers the exact bytes); their shape, for the spec.
+PROVIDER_EVENT_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["event_type", "event_id"],
+                "properties": {
+                    "event_type": {"type": "string", "example": "user.created"},
+                    "event_id": {"type": "string", "example": "evt_123"},
+                    "data": {"type": "object"},
+                },
+            }
+        }
+    },
+}
+ODOO_EVENT_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["database", "model", "event"],
+                "properties": {
+                    "database": {"type": "string"},
+                    "model": {"type": "string", "example": "res.partner"},
+                    "event": {"type": "string", "example": "create"},
+                    "event_id": {"type": "string"},
+                    "record_id": {"type": "integer"},
+                    "data": {"type": "object"},
+                },
+            }
+        }
+    },
+}
+
 
 def _acknowledge(result: intake.Intake) -> JSONResponse:
     if result.duplicate:
@@ -193,6 +230,7 @@ def _acknowledge(result: intake.Intake) -> JSONResponse:
         **errors(401, 404, 422, 429),
         200: {"model": Acknowledgement, "description": "A repeated event_id"},
     },
+    openapi_extra={"requestBody": PROVIDER_EVENT_BODY},
 )
 async def receive_webhook(
     provider: str, request: Request, session: SessionDep, runtime: RuntimeDep, client: ClientDep
@@ -215,6 +253,7 @@ async def receive_webhook(
         200: {"model": Acknowledgement, "description": "A repeated event"},
     },
     tags=["odoo"],
+    openapi_extra={"requestBody": ODOO_EVENT_BODY},
 )
 async def receive_odoo_webhook(
     request: Request, session: SessionDep, runtime: RuntimeDep
