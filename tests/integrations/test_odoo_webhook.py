@@ -3,6 +3,7 @@ what its automations post, signed with it, is stored once and re-emitted for the
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -19,7 +20,7 @@ from saas_platform.instances.models import Instance
 from saas_platform.integrations import odoo as odoo_webhook
 from saas_platform.integrations.models import InboundEvent, OdooWebhookSecret
 from tests.fixtures.auth import LoggedIn
-from tests.fixtures.backups import Tenant, ready_tenant
+from tests.fixtures.backups import Tenant, ready_tenant, restore, take_backup
 from tests.fixtures.errors import assert_envelope
 from tests.fixtures.odoo import EmulatorProcess
 from tests.fixtures.provisioning import add_host
@@ -165,3 +166,44 @@ async def test_an_instance_without_a_secret_gets_one_from_the_sweep(
     assert await odoo_webhook.tend_secrets(runtime) == 0
     body, headers = signed(new, {"database": tenant.database, "model": "x", "event": "y"})
     assert (await client.post(WEBHOOK, content=body, headers=headers)).status_code == 202
+
+
+async def test_a_copy_restored_from_a_backup_signs_with_its_own_secret(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    owner: LoggedIn,
+    tenant: Tenant,
+    odoo: EmulatorProcess,
+) -> None:
+    original = await secret_of(runtime, (await instance_of(runtime, tenant)).id)
+    backup = await take_backup(client, runtime, owner, tenant)
+    target = "copy" + uuid.uuid4().hex[:8]
+    done = await restore(
+        client,
+        runtime,
+        owner,
+        tenant.id,
+        backup["id"],
+        {"new_tenant": {"name": "The Copy", "subdomain": target}},
+    )
+    # Under load the restore may still wait for the copy's provisioning (it looks again
+    # every 2 s): run the jobs until it is done.
+    deadline = asyncio.get_running_loop().time() + 120
+    while done["status"] in ("pending", "running"):
+        assert asyncio.get_running_loop().time() < deadline, done
+        await asyncio.sleep(0.5)
+        await runtime.run_pending_jobs()
+        done = (
+            await client.get(
+                f"/api/v1/tenants/{done['tenant_id']}/restores/{done['id']}",
+                headers=owner.headers,
+            )
+        ).json()
+    assert done["status"] == "completed", done
+    await runtime.run_pending_jobs()
+    copy = Tenant(id=done["tenant_id"], database=target, odoo=odoo)
+    own = await secret_of(runtime, (await instance_of(runtime, copy)).id)
+    assert own is not None and own != original
+    # The archive carried the original's secret; the copy's own was written over it.
+    assert parameter(copy, "saas.webhook_secret") == own
+    assert parameter(tenant, "saas.webhook_secret") == original

@@ -57,8 +57,9 @@ class WaitingForHost(Exception):
     """No healthy host with room: the instance waits (pending) until one is usable."""
 
 
-# Fired in the transaction that marks an instance ready after provisioning: higher packages
-# give the new database what it needs from them (integrations: its webhook secret).
+# Fired in the transaction that makes an instance's database ready: after provisioning, and
+# after a restore replaced it (backups). Higher packages (re)write into it what they need
+# (integrations: its webhook secret).
 INSTANCE_READY: Hook[[Any, Runtime, Instance]] = Hook("instances.instance_ready")
 
 

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -96,7 +96,14 @@ async def ensure_secret(session: AsyncSession, runtime: Runtime, instance_id: uu
 
 
 async def on_instance_ready(session: AsyncSession, runtime: Runtime, instance: Instance) -> None:
-    """Connected to ``instances.flows.INSTANCE_READY``: in the transaction that marks it ready."""
+    """Connected to ``instances.flows.INSTANCE_READY``, in the transaction that makes the
+    database ready: a new one, or one a restore replaced, whose parameters are the archive's
+    (possibly another instance's secret), so the secret is written again either way."""
+    await session.execute(
+        update(OdooWebhookSecret)
+        .where(OdooWebhookSecret.instance_id == instance.id)
+        .values(installed_at=None, updated_at=clock.now())
+    )
     await ensure_secret(session, runtime, instance.id)
 
 
