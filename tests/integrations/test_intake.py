@@ -178,6 +178,8 @@ async def test_malformed_bodies_are_422_after_the_signature(
         json.dumps({"event_type": "x"}).encode(),
         json.dumps({"event_id": "e", "event_type": ""}).encode(),
         json.dumps({"event_id": "e" * 300, "event_type": "x"}).encode(),
+        b'{"event_id": "e", "event_type": "x", "data": {"amount": NaN}}',
+        b'{"event_id": "e", "event_type": "x", "data": "\\u0000"}',
     ):
         assert_envelope(await post_signed(client, "crm", body), 422, "VALIDATION_ERROR")
     assert await stored_events(runtime) == []

@@ -111,10 +111,15 @@ def address_allowed(ip: str | None, allowed: list[str]) -> bool:
     return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in allowed)
 
 
+def _refuse_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON, and PostgreSQL's jsonb refuses them.
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse_payload(body: bytes) -> dict[str, Any]:
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        payload = json.loads(body, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ValidationFailed.for_field("body", "The body is not JSON.") from None
     if not isinstance(payload, dict):
         raise ValidationFailed.for_field("body", "The body must be a JSON object.")
