@@ -30,6 +30,7 @@ from saas_platform.directory.router import router as users_router
 from saas_platform.health.router import router as health_router
 from saas_platform.instances.hosts.router import router as hosts_router
 from saas_platform.instances.router import router as instances_router
+from saas_platform.integrations.router import router as integrations_router
 from saas_platform.logs.router import router as audit_router
 from saas_platform.moves.router import router as moves_router
 from saas_platform.security.middleware import SecurityMiddleware, block_list_of
@@ -138,6 +139,7 @@ def create_app(
         provider_events_router,
         moves_router,
         webhooks_router,
+        integrations_router,
         admin_router,
         security_router,
     ):

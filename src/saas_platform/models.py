@@ -17,6 +17,7 @@ MODEL_MODULES = (
     "saas_platform.moves.models",
     "saas_platform.webhooks.models",
     "saas_platform.security.models",
+    "saas_platform.integrations.models",
 )
 
 

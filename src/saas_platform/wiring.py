@@ -22,6 +22,7 @@ import saas_platform.audit.tasks
 import saas_platform.backups.tasks
 import saas_platform.instances.hosts.tasks
 import saas_platform.instances.tasks
+import saas_platform.integrations.tasks
 import saas_platform.mail.tasks
 import saas_platform.moves.tasks
 import saas_platform.security.tasks
@@ -41,11 +42,19 @@ from saas_platform.core.runtime import Runtime, RuntimeParts
 from saas_platform.core.settings import Settings
 from saas_platform.events import service as events_service
 from saas_platform.instances import deletion as instance_deletion
+from saas_platform.instances import flows as instance_flows
 from saas_platform.instances import service as instances_service
 from saas_platform.instances import tenant_reactions
 from saas_platform.instances.hosts.jobs import CHECK_HOSTS_TASK, TEND_STANDBY_POOLS_TASK
 from saas_platform.instances.hosts.lifecycle import HOST, STANDBY
 from saas_platform.instances.lifecycle import INSTANCE
+from saas_platform.integrations import odoo as integrations_odoo
+from saas_platform.integrations.lifecycle import INBOUND_EVENT
+from saas_platform.integrations.service import (
+    CHECK_HEALTH_TASK,
+    RETRY_DUE_TASK,
+    TEND_ODOO_SECRETS_TASK,
+)
 from saas_platform.moves import service as moves_service
 from saas_platform.moves.lifecycle import MOVE
 from saas_platform.security.lifecycle import SCAN, THREAT
@@ -73,6 +82,9 @@ def schedule(settings: Settings) -> Mapping[str, float]:
         webhooks_delivery.SWEEP_TASK: settings.webhooks_retry_sweep_seconds,
         DETECT_THREATS_TASK: settings.security_detect_interval_seconds,
         SCHEDULE_SCANS_TASK: 3600.0,
+        RETRY_DUE_TASK: settings.integrations_retry_sweep_seconds,
+        CHECK_HEALTH_TASK: settings.integrations_health_interval_seconds,
+        TEND_ODOO_SECRETS_TASK: settings.integrations_odoo_secret_sweep_seconds,
     }
 
 
@@ -146,9 +158,22 @@ def _wire_flows() -> None:
     instance_deletion.PRE_DELETE_BACKUP.connect(back_up_before_deletion)
     # No instance action or deletion while the instance moves to another host.
     instances_service.instance_changing.connect(moves_service.refuse_while_moving)
+    # A new instance gets its Odoo webhook secret (integrations).
+    instance_flows.INSTANCE_READY.connect(integrations_odoo.on_instance_ready)
 
 
 def lifecycles() -> list[Lifecycle[Any, Any]]:
     """Every transition table, each with its generated page in docs/ (``saas docs
     lifecycles``; a test fails when one is stale). A new table joins with one line here."""
-    return [TENANT_LIFECYCLE, INSTANCE, HOST, STANDBY, BACKUP, RESTORE, MOVE, THREAT, SCAN]
+    return [
+        TENANT_LIFECYCLE,
+        INSTANCE,
+        HOST,
+        STANDBY,
+        BACKUP,
+        RESTORE,
+        MOVE,
+        THREAT,
+        SCAN,
+        INBOUND_EVENT,
+    ]

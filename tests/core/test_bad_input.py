@@ -44,11 +44,14 @@ def list_paths(app: FastAPI, ids: dict[str, str]) -> list[str]:
     return paths
 
 
+# Lists only platform admins read (an owner is refused there before any parameter is read).
+ADMIN_ONLY_PREFIXES = ("/api/v1/admin/", "/api/v1/integrations/", "/api/v1/security/")
+
+
 def headers_for(path: str, owner: LoggedIn, admin: LoggedIn) -> dict[str, str]:
-    """Who may read a list: a platform admin for /admin and /security lists (an owner is
-    refused there before any parameter is read), the tenant's owner for the rest."""
-    admin_only = path.startswith(("/api/v1/admin/", "/api/v1/security/"))
-    return admin.headers if admin_only else owner.headers
+    """Who may read a list: a platform admin for the admin-only lists (an owner is refused
+    there before any parameter is read), the tenant's owner for the rest."""
+    return admin.headers if path.startswith(ADMIN_ONLY_PREFIXES) else owner.headers
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from saas_platform.core.schemas import RequestSchema
 from saas_platform.core.settings import Settings
 from saas_platform.instances.hosts.models import OdooHost
 from saas_platform.instances.models import InstanceTransition
+from saas_platform.integrations.models import IntegrationProvider
 from saas_platform.moves.models import Move
 from saas_platform.security.models import BlockedIp
 from saas_platform.tenants import rules
@@ -106,6 +107,14 @@ DESTINATIONS: dict[tuple[str, str], Any] = {
     ("BlockedIpCreate", "ip"): col(BlockedIp.network),
     ("BlockedIpCreate", "reason"): col(BlockedIp.reason),
     ("ScanCreate", "tenant_id"): NOT_STORED,
+    # integrations
+    **{
+        (schema, field): col(getattr(IntegrationProvider, field))
+        for schema in ("ProviderCreate", "ProviderUpdate")
+        for field in ("name", "webhook_url", "api_base_url", "rate_limit")
+    },
+    ("ProviderCreate", "secret_key"): NOT_STORED,
+    ("ProviderUpdate", "secret_key"): NOT_STORED,
 }
 
 # Emails are at most 254 characters once validated (RFC 5321), whatever the schema says.

@@ -42,6 +42,7 @@ from saas_platform.core.flows import Flow, StepError, StepResult
 from saas_platform.core.flows import Progress as FlowProgress
 from saas_platform.core.runtime import Runtime
 from saas_platform.events import service as events
+from saas_platform.instances.flows import INSTANCE_READY
 from saas_platform.instances.hosts.drivers import driver_for
 from saas_platform.instances.hosts.models import OdooHost
 from saas_platform.instances.lifecycle import Action, transition
@@ -301,6 +302,8 @@ async def _restore_completed(context: RestoreContext) -> Restore:
         await transition(
             session, instance, Action.RESTORED, f"Restored from backup {context.backup.id}"
         )
+        # The database is the archive's now: what was written into it since goes again.
+        await INSTANCE_READY.fire(session, runtime, instance)
         RESTORE.apply(restore, RestoreAction.COMPLETE)
         restore.progress = 100
         restore.completed_at = clock.now()

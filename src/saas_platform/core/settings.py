@@ -183,6 +183,22 @@ class Settings(BaseSettings):
     security_enumeration_threshold: int = Field(default=20, ge=1)
     # How old the block list copy may be when the change listener is down (or not started).
     security_blocklist_cache_seconds: float = Field(default=5.0, ge=0)
+    # Inbound integrations (integrations/): intake, retries of failed processing (seed 002:
+    # 60 s first, doubling, at most 300 s apart, at most 3 retries), provider health checks.
+    integrations_signature_tolerance_seconds: int = Field(default=300, gt=0)
+    integrations_retry_first_seconds: float = Field(default=60.0, gt=0)
+    integrations_retry_max_seconds: float = Field(default=300.0, gt=0)
+    integrations_max_retries: int = Field(default=3, ge=0)
+    # How often a worker looks for retries that fell due.
+    integrations_retry_sweep_seconds: float = Field(default=15.0, gt=0)
+    # A provider's intake budget when it names none ("N/second|minute|hour").
+    integrations_default_rate_limit: str = "600/minute"
+    integrations_health_interval_seconds: float = Field(default=60.0, gt=0)
+    integrations_health_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Slower answers than this make a provider "degraded".
+    integrations_health_degraded_ms: int = Field(default=1000, gt=0)
+    # How often instances missing their Odoo webhook secret get one written.
+    integrations_odoo_secret_sweep_seconds: float = Field(default=300.0, gt=0)
 
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"

@@ -29,6 +29,7 @@ from sqlalchemy import Table, update
 from saas_platform.core import clock, faults
 from saas_platform.core.errors import AppError
 from saas_platform.core.flows import RECORDED, Flow, Progress, StepError, StepResult
+from saas_platform.core.hooks import Hook
 from saas_platform.core.runtime import Runtime
 from saas_platform.events import service as events
 from saas_platform.instances.hosts import standby, templates
@@ -54,6 +55,12 @@ class StepFailed(AppError):
 
 class WaitingForHost(Exception):
     """No healthy host with room: the instance waits (pending) until one is usable."""
+
+
+# Fired in the transaction that makes an instance's database ready: after provisioning, and
+# after a restore replaced it (backups). Higher packages (re)write into it what they need
+# (integrations: its webhook secret).
+INSTANCE_READY: Hook[[Any, Runtime, Instance]] = Hook("instances.instance_ready")
 
 
 # -- provisioning -------------------------------------------------------------------------------
@@ -342,6 +349,7 @@ async def _finish_provisioning(runtime: Runtime, context: ProvisionContext) -> N
         instance.flow = None
         if context.standby is not None:
             await standby.forget(session, context.standby.id)
+        await INSTANCE_READY.fire(session, runtime, instance)
         await events.emit(
             session,
             events.TENANT_READY,

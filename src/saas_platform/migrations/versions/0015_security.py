@@ -1,7 +1,7 @@
 """Security events, threats and the IP block list
 
 Revision ID: 0015_security
-Revises: 0012_webhooks
+Revises: 0013_integrations
 Create Date: 2026-12-05
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0015_security"
-down_revision = "0012_webhooks"
+down_revision = "0013_integrations"
 branch_labels = None
 depends_on = None
 
