@@ -13,6 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from saas_platform import __version__
+from saas_platform.admin.console_router import router as admin_console_router
 from saas_platform.admin.router import router as admin_router
 from saas_platform.auth.router import router as auth_router
 from saas_platform.backups.router import router as backups_router
@@ -123,6 +124,7 @@ def create_app(
         audit_router,
         backups_router,
         admin_router,
+        admin_console_router,
     ):
         app.include_router(router)
     document_errors(app)

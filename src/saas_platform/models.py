@@ -13,6 +13,8 @@ MODEL_MODULES = (
     "saas_platform.instances.hosts.models",
     "saas_platform.instances.models",
     "saas_platform.backups.models",
+    "saas_platform.admin.models",
+    "saas_platform.monitoring.models",
 )
 
 

@@ -19,6 +19,7 @@ import pytest
 from pydantic import BaseModel
 from sqlalchemy import Column, String
 
+from saas_platform.admin.models import MaintenanceMode
 from saas_platform.app import create_app
 from saas_platform.backups.models import Backup
 from saas_platform.core.schemas import RequestSchema
@@ -42,6 +43,7 @@ def col(attribute: Any) -> Column[Any]:
 
 # (schema, field) -> the column it is stored in, or why it has none.
 DESTINATIONS: dict[tuple[str, str], Any] = {
+    ("MaintenanceUpdate", "message"): col(MaintenanceMode.message),
     ("RegisterRequest", "password"): NOT_STORED,
     ("RegisterRequest", "password_confirm"): NOT_STORED,
     ("RegisterRequest", "full_name"): col(User.full_name),
