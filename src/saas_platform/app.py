@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 
 from saas_platform import __version__
 from saas_platform.admin.console_router import router as admin_console_router
+from saas_platform.admin.maintenance import MaintenanceMiddleware, MaintenanceSwitch
 from saas_platform.admin.router import router as admin_router
 from saas_platform.auth.router import router as auth_router
 from saas_platform.backups.router import router as backups_router
@@ -30,6 +31,7 @@ from saas_platform.health.router import router as health_router
 from saas_platform.instances.hosts.router import router as hosts_router
 from saas_platform.instances.router import router as instances_router
 from saas_platform.logs.router import router as audit_router
+from saas_platform.monitoring.router import router as monitoring_router
 from saas_platform.tenants.router import router as tenants_router
 from saas_platform.wiring import start_runtime, wire
 
@@ -67,6 +69,10 @@ def create_app(
         own_runtime = runtime is None
         rt = runtime or await start_runtime(settings, migrate=True)
         app.state.runtime = rt
+        if getattr(app.state, "maintenance", None) is None:
+            app.state.maintenance = MaintenanceSwitch(rt)
+        # Served from memory once its listener hears changes (without a lifespan: read each time).
+        app.state.maintenance.start()
         worker: asyncio.Task[None] | None = None
         if run_worker:
             worker = asyncio.create_task(rt.run_worker(), name="saas-worker")
@@ -77,6 +83,7 @@ def create_app(
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
+            await app.state.maintenance.close()
             if own_runtime:
                 await rt.close()
 
@@ -94,9 +101,13 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = HttpMetrics()
+    app.state.maintenance = None
     if runtime is not None:
         app.state.runtime = runtime
+        app.state.maintenance = MaintenanceSwitch(runtime)
     app.add_middleware(RateLimitMiddleware)
+    # Outside the rate limiter: a call refused for maintenance spends no budget.
+    app.add_middleware(MaintenanceMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -123,6 +134,7 @@ def create_app(
         hosts_router,
         audit_router,
         backups_router,
+        monitoring_router,
         admin_router,
         admin_console_router,
     ):

@@ -23,6 +23,7 @@ import saas_platform.backups.tasks
 import saas_platform.instances.hosts.tasks
 import saas_platform.instances.tasks
 import saas_platform.mail.tasks
+import saas_platform.monitoring.tasks
 import saas_platform.tenants.tasks  # noqa: F401
 from saas_platform.audit.tasks import CHECKPOINT_AUDIT_TASK
 from saas_platform.auth.principal_cache import build_principal_cache
@@ -40,6 +41,8 @@ from saas_platform.instances import tenant_reactions
 from saas_platform.instances.hosts.jobs import CHECK_HOSTS_TASK, TEND_STANDBY_POOLS_TASK
 from saas_platform.instances.hosts.lifecycle import HOST, STANDBY
 from saas_platform.instances.lifecycle import INSTANCE
+from saas_platform.monitoring import service as monitoring_service
+from saas_platform.monitoring.tasks import SAMPLE_TASK
 from saas_platform.tenants import hooks as tenant_hooks
 from saas_platform.tenants import registration as tenant_registration
 from saas_platform.tenants.lifecycle import TENANT_LIFECYCLE
@@ -58,6 +61,7 @@ def schedule(settings: Settings) -> Mapping[str, float]:
         EXPIRE_TASK: 3600.0,
         TEND_STANDBY_POOLS_TASK: settings.standby_check_interval_seconds,
         CHECKPOINT_AUDIT_TASK: settings.audit_checkpoint_interval_seconds,
+        SAMPLE_TASK: settings.metrics_sample_interval_seconds,
     }
 
 
@@ -77,6 +81,7 @@ def _wire_tenants() -> None:
     tenant_hooks.tenant_deletion_requested.connect(tenant_reactions.delete_production_instance)
     tenant_hooks.tenant_instances.provide(tenant_reactions.tenants_instances)
     tenant_hooks.tenant_backups.provide(backups_service.backup_summary)
+    tenant_hooks.tenant_metrics.provide(monitoring_service.latest_for_tenant)
 
 
 def wire() -> None:

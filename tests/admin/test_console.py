@@ -22,6 +22,8 @@ ADMIN_ROUTES = [
     ("GET", "/api/v1/admin/users"),
     ("GET", "/api/v1/admin/tenants"),
     ("GET", "/api/v1/admin/instances"),
+    ("GET", "/api/v1/admin/maintenance"),
+    ("POST", "/api/v1/admin/maintenance"),
 ]
 
 

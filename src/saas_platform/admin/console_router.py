@@ -7,20 +7,24 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from saas_platform.admin import console
+from saas_platform.admin import console, maintenance
 from saas_platform.admin.schemas import (
     AdminInstanceRead,
     AdminTenantRead,
     AdminUserRead,
+    MaintenanceRead,
+    MaintenanceUpdate,
     PlatformStats,
 )
 from saas_platform.admin.stats import platform_stats
 from saas_platform.auth.dependencies import PlatformAdmin
-from saas_platform.core.deps import SessionDep
+from saas_platform.core import clock
+from saas_platform.core.deps import ClientDep, SessionDep
 from saas_platform.core.pagination import ListParamsDep, Page
 from saas_platform.core.routing import PrefixedRouter
 from saas_platform.instances.models import InstanceStatus
 from saas_platform.tenants.models import TenantStatus, TenantTier
+from saas_platform.users import service as users
 from saas_platform.users.models import PlatformRole
 
 router = PrefixedRouter(prefix="/api/v1/admin", tags=["admin"])
@@ -105,3 +109,34 @@ async def admin_instances(
         date_from=date_from,
         date_to=date_to,
     )
+
+
+def maintenance_read(state: maintenance.MaintenanceState) -> MaintenanceRead:
+    return MaintenanceRead(
+        enabled=state.enabled,
+        active=state.active(clock.now()),
+        message=state.message,
+        until=state.until,
+        updated_at=state.updated_at,
+    )
+
+
+@router.get("/maintenance", response_model=MaintenanceRead)
+async def get_maintenance(principal: PlatformAdmin, session: SessionDep) -> MaintenanceRead:
+    return maintenance_read(await maintenance.read_state(session))
+
+
+@router.post("/maintenance", response_model=MaintenanceRead)
+async def set_maintenance(
+    body: MaintenanceUpdate, principal: PlatformAdmin, session: SessionDep, client: ClientDep
+) -> MaintenanceRead:
+    actor = await users.get_user(session, principal.user.id)
+    state = await maintenance.set_state(
+        session,
+        actor,
+        enabled=body.enabled,
+        message=body.message,
+        until=body.until,
+        client=client,
+    )
+    return maintenance_read(state)

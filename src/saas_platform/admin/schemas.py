@@ -87,6 +87,8 @@ class MaintenanceUpdate(RequestSchema):
 
 class MaintenanceRead(Schema):
     enabled: bool
+    # On and not past ``until``: what every non-admin call sees now.
+    active: bool
     message: str | None
     until: UTCDateTime | None
     updated_at: UTCDateTime | None

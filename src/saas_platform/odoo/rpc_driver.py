@@ -12,6 +12,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,8 +23,17 @@ from saas_platform.core.db import with_database
 from saas_platform.core.errors import Conflict
 from saas_platform.odoo import direct_dump
 from saas_platform.odoo.client import DATABASE_TIMEOUT, OdooClient, ServerVersion
-from saas_platform.odoo.driver import Credentials, DatabaseSetup, HostHealth
+from saas_platform.odoo.driver import (
+    DATABASE_STAT_COLUMNS,
+    Credentials,
+    DatabaseSetup,
+    HostHealth,
+    UserActivity,
+)
 from saas_platform.odoo.errors import OdooError, OdooFault
+
+# How Odoo writes a datetime over RPC (UTC, no zone).
+ODOO_DATETIME = "%Y-%m-%d %H:%M:%S"
 
 
 class RpcDriver:
@@ -289,6 +299,45 @@ class RpcDriver:
                 )
             ).fetchone()
             return int(row[0]) if row else None
+
+    async def database_stats(self, name: str) -> dict[str, int] | None:
+        if not self.postgres_url:
+            return None
+        columns = ", ".join(DATABASE_STAT_COLUMNS)
+        async with await self._sql() as conn:
+            cursor = await conn.execute(
+                f"SELECT {columns} FROM pg_stat_database WHERE datname = %s",  # noqa: S608
+                (name,),
+            )
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        pairs = zip(DATABASE_STAT_COLUMNS, row, strict=True)
+        return {column: int(value or 0) for column, value in pairs}
+
+    async def user_activity(
+        self, name: str, credentials: Credentials, since: datetime
+    ) -> UserActivity:
+        uid = await self.client.authenticate(name, credentials.login, credentials.password)
+        if not uid:
+            raise OdooFault("odoo.exceptions.AccessDenied", "Access Denied")
+        users = await self.client.execute_kw(
+            name,
+            uid,
+            credentials.password,
+            "res.users",
+            "search_read",
+            [[["share", "=", False]]],
+            {"fields": ["login_date"]},
+        )
+        cutoff = since.astimezone(UTC).replace(tzinfo=None)
+        active = sum(
+            1
+            for user in users
+            if user.get("login_date")
+            and datetime.strptime(str(user["login_date"])[:19], ODOO_DATETIME) >= cutoff
+        )
+        return UserActivity(internal_users=len(users), active_users=active)
 
     # -- internals --------------------------------------------------------------------------
 
