@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -101,6 +102,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = HttpMetrics()
+    # Since when this process's HTTP figures count (the admin console's request rates).
+    app.state.started_monotonic = time.monotonic()
     app.state.maintenance = None
     if runtime is not None:
         app.state.runtime = runtime

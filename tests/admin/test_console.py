@@ -24,6 +24,7 @@ ADMIN_ROUTES = [
     ("GET", "/api/v1/admin/instances"),
     ("GET", "/api/v1/admin/maintenance"),
     ("POST", "/api/v1/admin/maintenance"),
+    ("GET", "/api/v1/admin/metrics/platform"),
 ]
 
 

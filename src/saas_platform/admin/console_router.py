@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
+
+from fastapi import Request
 
 from saas_platform.admin import console, maintenance
+from saas_platform.admin.platform_metrics import platform_metrics
 from saas_platform.admin.schemas import (
     AdminInstanceRead,
     AdminTenantRead,
@@ -33,6 +37,17 @@ router = PrefixedRouter(prefix="/api/v1/admin", tags=["admin"])
 @router.get("/stats", response_model=PlatformStats)
 async def stats(principal: PlatformAdmin, session: SessionDep) -> PlatformStats:
     return PlatformStats.model_validate(await platform_stats(session))
+
+
+@router.get("/metrics/platform")
+async def metrics_platform(
+    principal: PlatformAdmin, session: SessionDep, request: Request
+) -> dict[str, Any]:
+    """Tenants by status, tier, version and host; hosts against capacity; active users; the
+    job queue; this process's API rates and latency; backups."""
+    return await platform_metrics(
+        session, request.app.state.metrics.registry, request.app.state.started_monotonic
+    )
 
 
 @router.get("/users", response_model=Page[AdminUserRead])

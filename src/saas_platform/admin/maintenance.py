@@ -10,12 +10,14 @@ so a change is never missed, only sometimes read more often than needed.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -29,6 +31,8 @@ from saas_platform.core.http import error_body
 from saas_platform.core.notifications import ChangeListener
 from saas_platform.core.runtime import Runtime
 from saas_platform.users.models import User
+
+logger = logging.getLogger(__name__)
 
 # Answered even in maintenance: signing in and keeping a session alive, so that an admin
 # can reach the switch (and a client's tokens survive the window). Health is outside /api.
@@ -182,7 +186,13 @@ class MaintenanceMiddleware:
             await self.app(scope, receive, send)
             return
         switch: MaintenanceSwitch = scope["app"].state.maintenance
-        state = await switch.current()
+        try:
+            state = await switch.current()
+        except (SQLAlchemyError, OSError) as exc:
+            # The switch cannot be read: the request goes on and meets the database's
+            # trouble itself (or does not need it: a cached principal, a health check).
+            logger.warning("maintenance switch unreadable: %s", type(exc).__name__)
+            state = OFF
         now = clock.now()
         if not state.active(now) or await _is_platform_admin(switch.runtime, scope):
             await self.app(scope, receive, send)
