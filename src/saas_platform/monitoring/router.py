@@ -1,15 +1,18 @@
 """``GET /api/v1/tenants/{id}/metrics``: a tenant's sampled resource usage, as a list of
-metrics or as one metric's series. The tenant's owners and admins, and platform admins;
-anyone else gets the 404 of a tenant they cannot see."""
+metrics or as one metric's series; ``GET /api/v1/tenants/{id}/logs``: its log. The tenant's
+owners and admins, and platform admins; anyone else gets the 404 of a tenant they cannot
+see."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
 
-from saas_platform.core.deps import SessionDep
+from saas_platform.core.deps import RuntimeDep, SessionDep
+from saas_platform.core.pagination import ListParamsDep
 from saas_platform.core.routing import PrefixedRouter
 from saas_platform.monitoring import service
+from saas_platform.monitoring.logs import LogQuery, tenant_logs
 from saas_platform.tenants.dependencies import TenantAccessDep
 from saas_platform.tenants.service import TenantAccess, TenantNotFound
 
@@ -41,3 +44,20 @@ async def tenant_metrics(
         }
     body = await service.series(session, tenant_id, metric, granularity, date_from, date_to)
     return {"tenant_id": str(tenant_id), **body}
+
+
+@router.get("/tenants/{tenant_id}/logs")
+async def tenant_log(
+    access: TenantAccessDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    params: ListParamsDep,
+    level: Literal["info", "warning", "error"] | None = None,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+) -> dict[str, Any]:
+    """The platform's events for the tenant and its Odoo's login records, newest first
+    (``search`` matches the event and the message)."""
+    require_operator(access)
+    query = LogQuery(level=level, date_from=date_from, date_to=date_to, search=params.search)
+    return await tenant_logs(session, runtime, access.tenant.id, query, params)

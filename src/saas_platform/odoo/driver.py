@@ -54,6 +54,15 @@ class UserActivity:
     active_users: int
 
 
+@dataclass(frozen=True)
+class LoginRecord:
+    """One successful login to an Odoo database (a ``res.users.log`` row)."""
+
+    at: datetime
+    user_id: int
+    user: str
+
+
 # The counters of ``pg_stat_database`` a tenant's metrics carry (connections now, and
 # cumulative transaction, block and row counters since the statistics were reset).
 DATABASE_STAT_COLUMNS = (
@@ -158,4 +167,17 @@ class OdooDriver(Protocol):
     ) -> UserActivity:
         """Internal users and those who logged in since ``since``, read as ``credentials``
         (the tenant's administrator) through RPC."""
+        ...
+
+    async def login_records(
+        self,
+        name: str,
+        credentials: Credentials,
+        *,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+    ) -> list[LoginRecord]:
+        """The database's newest logins (``res.users.log``), at most ``limit``, read as the
+        tenant's administrator."""
         ...
