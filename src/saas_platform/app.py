@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +14,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from saas_platform import __version__
+from saas_platform.admin.console_router import router as admin_console_router
+from saas_platform.admin.maintenance import MaintenanceMiddleware, MaintenanceSwitch
 from saas_platform.admin.router import router as admin_router
 from saas_platform.auth.api_keys_router import router as api_keys_router
 from saas_platform.auth.router import router as auth_router
@@ -32,6 +35,7 @@ from saas_platform.instances.hosts.router import router as hosts_router
 from saas_platform.instances.router import router as instances_router
 from saas_platform.integrations.router import router as integrations_router
 from saas_platform.logs.router import router as audit_router
+from saas_platform.monitoring.router import router as monitoring_router
 from saas_platform.moves.router import router as moves_router
 from saas_platform.security.middleware import SecurityMiddleware, block_list_of
 from saas_platform.security.router import router as security_router
@@ -76,6 +80,10 @@ def create_app(
         # The block list listens for changes from other processes while the app serves.
         block_list = block_list_of({"app": app})
         block_list.start()
+        if getattr(app.state, "maintenance", None) is None:
+            app.state.maintenance = MaintenanceSwitch(rt)
+        # Served from memory once its listener hears changes (without a lifespan: read each time).
+        app.state.maintenance.start()
         worker: asyncio.Task[None] | None = None
         if run_worker:
             worker = asyncio.create_task(rt.run_worker(), name="saas-worker")
@@ -87,6 +95,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
             await block_list.close()
+            await app.state.maintenance.close()
             if own_runtime:
                 await rt.close()
 
@@ -104,9 +113,15 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = HttpMetrics()
+    # Since when this process's HTTP figures count (the admin console's request rates).
+    app.state.started_monotonic = time.monotonic()
+    app.state.maintenance = None
     if runtime is not None:
         app.state.runtime = runtime
+        app.state.maintenance = MaintenanceSwitch(runtime)
     app.add_middleware(RateLimitMiddleware)
+    # Outside the rate limiter: a call refused for maintenance spends no budget.
+    app.add_middleware(MaintenanceMiddleware)
     # Outside the rate limiter: a blocked IP spends no budget, and 429s are seen leaving.
     app.add_middleware(SecurityMiddleware)
     if settings.cors_origins:
@@ -140,8 +155,10 @@ def create_app(
         moves_router,
         webhooks_router,
         integrations_router,
-        admin_router,
         security_router,
+        monitoring_router,
+        admin_router,
+        admin_console_router,
     ):
         app.include_router(router)
     document_errors(app)

@@ -18,6 +18,8 @@ MODEL_MODULES = (
     "saas_platform.webhooks.models",
     "saas_platform.security.models",
     "saas_platform.integrations.models",
+    "saas_platform.admin.models",
+    "saas_platform.monitoring.models",
 )
 
 

@@ -24,6 +24,7 @@ import saas_platform.instances.hosts.tasks
 import saas_platform.instances.tasks
 import saas_platform.integrations.tasks
 import saas_platform.mail.tasks
+import saas_platform.monitoring.tasks
 import saas_platform.moves.tasks
 import saas_platform.security.tasks
 import saas_platform.tenants.tasks
@@ -55,6 +56,8 @@ from saas_platform.integrations.service import (
     RETRY_DUE_TASK,
     TEND_ODOO_SECRETS_TASK,
 )
+from saas_platform.monitoring import service as monitoring_service
+from saas_platform.monitoring.tasks import SAMPLE_TASK
 from saas_platform.moves import service as moves_service
 from saas_platform.moves.lifecycle import MOVE
 from saas_platform.security.lifecycle import SCAN, THREAT
@@ -85,6 +88,7 @@ def schedule(settings: Settings) -> Mapping[str, float]:
         RETRY_DUE_TASK: settings.integrations_retry_sweep_seconds,
         CHECK_HEALTH_TASK: settings.integrations_health_interval_seconds,
         TEND_ODOO_SECRETS_TASK: settings.integrations_odoo_secret_sweep_seconds,
+        SAMPLE_TASK: settings.metrics_sample_interval_seconds,
     }
 
 
@@ -108,6 +112,7 @@ def _wire_tenants() -> None:
     # An API key confined to a tenant: only one its creator can see (auth asks tenants).
     api_keys.tenant_visible_to.provide(tenant_visible_to)
     api_keys.resource_tenant.provide(instances_service.resource_tenant)
+    tenant_hooks.tenant_metrics.provide(monitoring_service.latest_for_tenant)
 
 
 def _wire_webhooks() -> None:

@@ -19,7 +19,9 @@ import pytest
 from pydantic import BaseModel
 from sqlalchemy import Column, String
 
+from saas_platform.admin.models import MaintenanceMode
 from saas_platform.app import create_app
+from saas_platform.auth.models import ApiKey
 from saas_platform.backups.models import Backup
 from saas_platform.core.schemas import RequestSchema
 from saas_platform.core.settings import Settings
@@ -46,6 +48,7 @@ def col(attribute: Any) -> Column[Any]:
 
 # (schema, field) -> the column it is stored in, or why it has none.
 DESTINATIONS: dict[tuple[str, str], Any] = {
+    ("MaintenanceUpdate", "message"): col(MaintenanceMode.message),
     ("RegisterRequest", "password"): NOT_STORED,
     ("RegisterRequest", "password_confirm"): NOT_STORED,
     ("RegisterRequest", "full_name"): col(User.full_name),
@@ -96,6 +99,7 @@ DESTINATIONS: dict[tuple[str, str], Any] = {
     ("HostUpdate", "master_password"): NOT_STORED,
     ("HostUpdate", "postgres_url"): NOT_STORED,
     ("InstanceAction", "reason"): col(InstanceTransition.reason),
+    ("ApiKeyCreate", "name"): col(ApiKey.name),
     ("MoveActionRequest", "reason"): col(Move.reason),
     # webhooks
     ("EndpointCreate", "url"): col(WebhookEndpoint.url),

@@ -37,6 +37,9 @@ SCOPES: Final[dict[str, str]] = {
     "webhooks:write": "Create, change, test, delete webhook endpoints; retry, replay deliveries",
     "security:read": "Read security scans; security metrics, threats and blocks (platform admins)",
     "security:write": "Request security scans; act on threats and IP blocks (platform admins)",
+    "integrations:read": "Read integration providers, inbound events and health (platform admins)",
+    "integrations:write": "Manage integration providers, retry inbound events (platform admins)",
+    "metrics:read": "Read a tenant's metrics and logs",
     "admin:read": "Platform administration, reading (platform admins only)",
     "admin:write": "Platform administration, acting (platform admins only)",
 }
@@ -153,6 +156,30 @@ ROUTE_SCOPES: Final[dict[tuple[str, str], str]] = {
     ("GET", f"{_API}/security/scans"): "security:read",
     ("POST", f"{_API}/security/scans"): "security:write",
     ("GET", f"{_API}/security/scans/{{scan_id}}"): "security:read",
+    # Tenant metrics and logs.
+    ("GET", f"{_API}/tenants/{{tenant_id}}/metrics"): "metrics:read",
+    ("GET", f"{_API}/tenants/{{tenant_id}}/logs"): "metrics:read",
+    # The admin console.
+    ("GET", f"{_API}/admin/stats"): "admin:read",
+    ("GET", f"{_API}/admin/users"): "admin:read",
+    ("GET", f"{_API}/admin/tenants"): "admin:read",
+    ("GET", f"{_API}/admin/instances"): "admin:read",
+    ("GET", f"{_API}/admin/metrics/platform"): "admin:read",
+    ("GET", f"{_API}/admin/maintenance"): "admin:read",
+    ("POST", f"{_API}/admin/maintenance"): "admin:write",
+    # Integrations (inbound).
+    ("GET", f"{_API}/integrations/providers"): "integrations:read",
+    ("POST", f"{_API}/integrations/providers"): "integrations:write",
+    ("GET", f"{_API}/integrations/providers/{{provider_id}}"): "integrations:read",
+    ("PATCH", f"{_API}/integrations/providers/{{provider_id}}"): "integrations:write",
+    ("DELETE", f"{_API}/integrations/providers/{{provider_id}}"): "integrations:write",
+    ("GET", f"{_API}/integrations/events"): "integrations:read",
+    ("GET", f"{_API}/integrations/events/{{event_id}}"): "integrations:read",
+    ("POST", f"{_API}/integrations/events/{{event_id}}/retry"): "integrations:write",
+    ("GET", f"{_API}/integrations/health"): "integrations:read",
+    # Inbound webhooks carry their own (signed) authorisation.
+    ("POST", f"{_API}/integrations/webhooks/{{provider}}"): PUBLIC,
+    ("POST", f"{_API}/odoo/webhook"): PUBLIC,
     # Payment providers' webhooks carry their own (signed) authorisation.
     ("POST", f"{_API}/billing/webhooks/stripe"): PUBLIC,
 }

@@ -9,11 +9,13 @@ from typing import Annotated
 import typer
 
 from saas_platform import __version__
+from saas_platform.cli.admin import admin_app
 from saas_platform.cli.audit import audit_app
 from saas_platform.cli.backups import backups_app
 from saas_platform.cli.common import console, fail, load_settings, read_secret_from_stdin, run
 from saas_platform.cli.docs import docs_app
 from saas_platform.cli.hosts import hosts_app
+from saas_platform.cli.metrics import metrics_app
 from saas_platform.cli.odoo_emulator import odoo_emulator
 from saas_platform.cli.security import security_app
 from saas_platform.wiring import wire
@@ -25,11 +27,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.add_typer(admin_app, name="admin")
 app.add_typer(audit_app, name="audit")
 app.add_typer(hosts_app, name="hosts")
 app.add_typer(backups_app, name="backups")
 app.add_typer(docs_app, name="docs")
 app.add_typer(security_app, name="security")
+app.add_typer(metrics_app, name="metrics")
 app.command("odoo-emulator")(odoo_emulator)
 
 # Commands that open no runtime, spared importing every domain.

@@ -199,6 +199,14 @@ class Settings(BaseSettings):
     integrations_health_degraded_ms: int = Field(default=1000, gt=0)
     # How often instances missing their Odoo webhook secret get one written.
     integrations_odoo_secret_sweep_seconds: float = Field(default=300.0, gt=0)
+    # -- operations (admin console, maintenance mode, tenant metrics: admin/, monitoring/) --
+    # Retry-After of a 503 MAINTENANCE_MODE when the operator gave no end time.
+    maintenance_retry_after_seconds: int = Field(default=300, ge=1)
+    # How often every ready instance is sampled, and how long each granularity is kept.
+    metrics_sample_interval_seconds: float = Field(default=300.0, gt=0)
+    metrics_raw_retention_hours: int = Field(default=48, ge=1)
+    metrics_hourly_retention_days: int = Field(default=90, ge=1)
+    metrics_daily_retention_days: int = Field(default=730, ge=1)
 
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"

@@ -13,6 +13,7 @@ from saas_platform.core import clock
 from saas_platform.core.deps import RuntimeDep
 from saas_platform.core.errors import Forbidden, Unauthorized
 from saas_platform.core.routing import PrefixedRouter
+from saas_platform.health.platform import prometheus_text
 from saas_platform.health.service import detailed_health
 
 router = PrefixedRouter(tags=["health"])
@@ -55,8 +56,12 @@ async def health_detailed(runtime: RuntimeDep) -> JSONResponse:
 
 
 @router.get("/metrics", include_in_schema=False, dependencies=[MonitoringReader])
-async def metrics(request: Request) -> Response:
+async def metrics(request: Request, runtime: RuntimeDep) -> Response:
+    """This process's HTTP figures, then the platform's from the database (job queue,
+    tenants by status, provisioning and backup durations)."""
+    async with runtime.db.engine.connect() as conn:
+        platform = await prometheus_text(conn)
     return Response(
-        request.app.state.metrics.render(),
+        request.app.state.metrics.render() + platform,
         media_type="text/plain; version=0.0.4; charset=utf-8",
     )

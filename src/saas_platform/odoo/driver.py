@@ -45,6 +45,40 @@ class HostHealth:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class UserActivity:
+    """A database's internal users (``share`` false, active), and how many of them logged
+    in since the moment asked about (their ``login_date``, kept by ``res.users.log``)."""
+
+    internal_users: int
+    active_users: int
+
+
+@dataclass(frozen=True)
+class LoginRecord:
+    """One successful login to an Odoo database (a ``res.users.log`` row)."""
+
+    at: datetime
+    user_id: int
+    user: str
+
+
+# The counters of ``pg_stat_database`` a tenant's metrics carry (connections now, and
+# cumulative transaction, block and row counters since the statistics were reset).
+DATABASE_STAT_COLUMNS = (
+    "numbackends",
+    "xact_commit",
+    "xact_rollback",
+    "blks_read",
+    "blks_hit",
+    "tup_returned",
+    "tup_fetched",
+    "tup_inserted",
+    "tup_updated",
+    "tup_deleted",
+)
+
+
 class OdooDriver(Protocol):
     @property
     def can_stop(self) -> bool:
@@ -122,3 +156,28 @@ class OdooDriver(Protocol):
     async def size(self, name: str) -> int | None: ...
 
     async def filestore_size(self, name: str) -> int | None: ...
+
+    async def database_stats(self, name: str) -> dict[str, int] | None:
+        """``DATABASE_STAT_COLUMNS`` of the database from ``pg_stat_database``; None when
+        the host has no PostgreSQL URL."""
+        ...
+
+    async def user_activity(
+        self, name: str, credentials: Credentials, since: datetime
+    ) -> UserActivity:
+        """Internal users and those who logged in since ``since``, read as ``credentials``
+        (the tenant's administrator) through RPC."""
+        ...
+
+    async def login_records(
+        self,
+        name: str,
+        credentials: Credentials,
+        *,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+    ) -> list[LoginRecord]:
+        """The database's newest logins (``res.users.log``), at most ``limit``, read as the
+        tenant's administrator."""
+        ...

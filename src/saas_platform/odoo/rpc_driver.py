@@ -12,6 +12,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,8 +23,18 @@ from saas_platform.core.db import with_database
 from saas_platform.core.errors import Conflict
 from saas_platform.odoo import direct_dump
 from saas_platform.odoo.client import DATABASE_TIMEOUT, OdooClient, ServerVersion
-from saas_platform.odoo.driver import Credentials, DatabaseSetup, HostHealth
+from saas_platform.odoo.driver import (
+    DATABASE_STAT_COLUMNS,
+    Credentials,
+    DatabaseSetup,
+    HostHealth,
+    LoginRecord,
+    UserActivity,
+)
 from saas_platform.odoo.errors import OdooError, OdooFault
+
+# How Odoo writes a datetime over RPC (UTC, no zone).
+ODOO_DATETIME = "%Y-%m-%d %H:%M:%S"
 
 
 class RpcDriver:
@@ -290,6 +301,125 @@ class RpcDriver:
             ).fetchone()
             return int(row[0]) if row else None
 
+    async def database_stats(self, name: str) -> dict[str, int] | None:
+        if not self.postgres_url:
+            return None
+        columns = ", ".join(DATABASE_STAT_COLUMNS)
+        async with await self._sql() as conn:
+            cursor = await conn.execute(
+                f"SELECT {columns} FROM pg_stat_database WHERE datname = %s",  # noqa: S608
+                (name,),
+            )
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        pairs = zip(DATABASE_STAT_COLUMNS, row, strict=True)
+        return {column: int(value or 0) for column, value in pairs}
+
+    async def user_activity(
+        self, name: str, credentials: Credentials, since: datetime
+    ) -> UserActivity:
+        # Through SQL when the host allows it: an RPC read logs in, and that login would
+        # itself count the administrator as active on every sample.
+        if self.postgres_url:
+            async with await self._database_sql(name) as conn:
+                row = await (
+                    await conn.execute(
+                        "SELECT count(*), count(*) FILTER (WHERE EXISTS ("
+                        " SELECT 1 FROM res_users_log l"
+                        " WHERE l.create_uid = u.id AND l.create_date >= %s))"
+                        " FROM res_users u WHERE u.active AND NOT coalesce(u.share, false)",
+                        (since.astimezone(UTC).replace(tzinfo=None),),
+                    )
+                ).fetchone()
+            assert row is not None
+            return UserActivity(internal_users=int(row[0]), active_users=int(row[1]))
+        uid = await self.client.authenticate(name, credentials.login, credentials.password)
+        if not uid:
+            raise OdooFault("odoo.exceptions.AccessDenied", "Access Denied")
+        users = await self.client.execute_kw(
+            name,
+            uid,
+            credentials.password,
+            "res.users",
+            "search_read",
+            [[["share", "=", False]]],
+            {"fields": ["login_date"]},
+        )
+        cutoff = since.astimezone(UTC).replace(tzinfo=None)
+        active = sum(
+            1
+            for user in users
+            if user.get("login_date")
+            and datetime.strptime(str(user["login_date"])[:19], ODOO_DATETIME) >= cutoff
+        )
+        return UserActivity(internal_users=len(users), active_users=active)
+
+    async def login_records(
+        self,
+        name: str,
+        credentials: Credentials,
+        *,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+    ) -> list[LoginRecord]:
+        if self.postgres_url:  # without logging in (which would add a record of its own)
+            return await self._login_records_sql(name, since, until, limit)
+        uid = await self.client.authenticate(name, credentials.login, credentials.password)
+        if not uid:
+            raise OdooFault("odoo.exceptions.AccessDenied", "Access Denied")
+        domain: list[Any] = []
+        if since is not None:
+            domain.append(["create_date", ">=", _odoo_datetime(since)])
+        if until is not None:
+            domain.append(["create_date", "<=", _odoo_datetime(until)])
+        rows = await self.client.execute_kw(
+            name,
+            uid,
+            credentials.password,
+            "res.users.log",
+            "search_read",
+            [domain],
+            {"fields": ["create_uid", "create_date"], "order": "id desc", "limit": limit},
+        )
+        records = []
+        for row in rows:
+            who = row.get("create_uid") or [0, ""]
+            stamp = datetime.strptime(str(row["create_date"])[:19], ODOO_DATETIME)
+            records.append(
+                LoginRecord(at=stamp.replace(tzinfo=UTC), user_id=int(who[0]), user=str(who[1]))
+            )
+        return records
+
+    async def _login_records_sql(
+        self, name: str, since: datetime | None, until: datetime | None, limit: int
+    ) -> list[LoginRecord]:
+        def naive(moment: datetime | None) -> datetime | None:
+            return moment.astimezone(UTC).replace(tzinfo=None) if moment else None
+
+        async with await self._database_sql(name) as conn:
+            rows = await (
+                await conn.execute(
+                    "SELECT l.create_date, l.create_uid, coalesce(u.login, '')"
+                    " FROM res_users_log l LEFT JOIN res_users u ON u.id = l.create_uid"
+                    " WHERE (%(since)s::timestamp IS NULL OR l.create_date >= %(since)s)"
+                    " AND (%(until)s::timestamp IS NULL OR l.create_date <= %(until)s)"
+                    " ORDER BY l.id DESC LIMIT %(limit)s",
+                    {"since": naive(since), "until": naive(until), "limit": limit},
+                )
+            ).fetchall()
+        return [
+            LoginRecord(at=stamp.replace(tzinfo=UTC), user_id=int(uid or 0), user=str(login))
+            for stamp, uid, login in rows
+        ]
+
+    async def _database_sql(self, name: str) -> psycopg.AsyncConnection[Any]:
+        assert self.postgres_url is not None
+        return await psycopg.AsyncConnection.connect(
+            with_database(self.postgres_url, name), autocommit=True
+        )
+
     # -- internals --------------------------------------------------------------------------
 
     async def _sql(self, required_for: str | None = None) -> psycopg.AsyncConnection[Any]:
@@ -311,3 +441,7 @@ class RpcDriver:
 
 def _tree_size(root: Path) -> int:
     return sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
+
+
+def _odoo_datetime(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(ODOO_DATETIME)

@@ -58,3 +58,7 @@ tenant_instances: Provider[
 
 # What a tenant's detail shows of its backups (count, last backup, next scheduled one).
 tenant_backups: Provider[[AsyncSession, uuid.UUID], dict[str, Any]] = Provider("tenant_backups")
+
+# What a tenant's detail shows of its resource usage: the latest sampled value of each metric
+# (monitoring), ``{metric: {"value", "at"}}``.
+tenant_metrics: Provider[[AsyncSession, uuid.UUID], dict[str, Any]] = Provider("tenant_metrics")

@@ -16,7 +16,7 @@ from saas_platform.tenants.dependencies import (
     TenantAccessDep,
     TenantServiceDep,
 )
-from saas_platform.tenants.hooks import tenant_backups, tenant_instances
+from saas_platform.tenants.hooks import tenant_backups, tenant_instances, tenant_metrics
 from saas_platform.tenants.models import (
     GONE_STATUSES,
     Invitation,
@@ -113,6 +113,7 @@ async def tenant_detail(
         limits=tier_limits(tenant.tier),
         instance=instance,
         backups=await tenant_backups.ask(service.session, tenant.id),
+        metrics=await tenant_metrics.ask(service.session, tenant.id),
         estimated_completion=instance.estimated_completion if instance else None,
     )
 

@@ -107,6 +107,8 @@ class TenantRead(Schema):
     instance: InstanceRead | None = None
     # count, last backup (id, time, status, type), next scheduled backup
     backups: dict[str, Any] | None = None
+    # The latest sampled resource usage: {metric: {"value", "at"}} (monitoring)
+    metrics: dict[str, Any] | None = None
     estimated_completion: UTCDateTime | None = None
     created_at: UTCDateTime
     updated_at: UTCDateTime

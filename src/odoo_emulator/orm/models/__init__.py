@@ -2,9 +2,9 @@
 
 They are the models a hosting platform and common Odoo clients touch (res.users, res.company,
 res.partner, ir.config_parameter; ir.module.module, ir.attachment, res.groups, res.lang,
-res.currency besides), with Odoo's own table and column names, so that a database restored from
-a real Odoo dump is served too. Anything else is "Object m doesn't exist", which is what a real
-server answers for a module that is not installed.
+res.currency, res.users.log besides), with Odoo's own table and column names, so that a
+database restored from a real Odoo dump is served too. Anything else is "Object m doesn't
+exist", which is what a real server answers for a module that is not installed.
 
 One file per model, as Odoo's ``addons/base/models/`` lays them out; this module is their
 registry: the classes served for each version.
@@ -24,6 +24,7 @@ from odoo_emulator.orm.models.res_groups import Groups, Groups19
 from odoo_emulator.orm.models.res_lang import Lang
 from odoo_emulator.orm.models.res_partner import Partner
 from odoo_emulator.orm.models.res_users import Users, Users19
+from odoo_emulator.orm.models.res_users_log import UsersLog
 from odoo_emulator.versions import OdooVersion
 
 _COMMON_MODELS: tuple[type[BaseModel], ...] = (
@@ -34,6 +35,7 @@ _COMMON_MODELS: tuple[type[BaseModel], ...] = (
     IrAttachment,
     Lang,
     Currency,
+    UsersLog,
 )
 
 

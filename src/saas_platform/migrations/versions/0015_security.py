@@ -1,7 +1,7 @@
 """Security events, threats and the IP block list
 
 Revision ID: 0015_security
-Revises: 0013_integrations
+Revises: 0014_monitoring
 Create Date: 2026-12-05
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0015_security"
-down_revision = "0013_integrations"
+down_revision = "0014_monitoring"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,79 @@
+"""The platform's figures for its operators (``GET /api/v1/admin/stats``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from saas_platform.backups.models import Backup, BackupStatus
+from saas_platform.core import clock
+from saas_platform.instances.models import Instance, InstanceStatus
+from saas_platform.tenants.models import GONE_STATUSES, Tenant
+from saas_platform.users.models import User
+
+WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+
+
+async def revenue_totals(session: AsyncSession) -> tuple[dict[str, int], int]:
+    """Revenue collected, per ISO 4217 currency in minor units, and the monthly recurring
+    revenue in minor units.
+
+    Billing is built in parallel with this package: until it lands there is no revenue to
+    read, so this answers nothing per currency and an MRR of 0. At merge this becomes a
+    call into billing's totals (admin sits above billing on the ladder)."""
+    del session
+    return {}, 0
+
+
+async def _count(session: AsyncSession, stmt: Any) -> int:
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def platform_stats(session: AsyncSession) -> dict[str, Any]:
+    now = clock.now()
+    users = select(func.count()).select_from(User)
+    tenants = select(func.count()).select_from(Tenant).where(Tenant.status.not_in(GONE_STATUSES))
+    signups = {
+        name: await _count(session, users.where(User.created_at >= now - span))
+        for name, span in WINDOWS.items()
+    }
+    created = {
+        name: await _count(
+            session,
+            select(func.count()).select_from(Tenant).where(Tenant.created_at >= now - span),
+        )
+        for name, span in WINDOWS.items()
+    }
+    revenue, mrr = await revenue_totals(session)
+    return {
+        "total_users": await _count(session, users),
+        "total_tenants": await _count(session, tenants),
+        "active_instances": await _count(
+            session,
+            select(func.count())
+            .select_from(Instance)
+            .where(Instance.status == InstanceStatus.READY.value),
+        ),
+        "total_revenue": revenue,
+        "mrr": mrr,
+        "signups": signups,
+        "tenants_created": created,
+        "failed_provisionings": await _count(
+            session,
+            select(func.count())
+            .select_from(Instance)
+            .where(Instance.status == InstanceStatus.FAILED.value),
+        ),
+        "backups_failed_24h": await _count(
+            session,
+            select(func.count())
+            .select_from(Backup)
+            .where(
+                Backup.status == BackupStatus.FAILED.value,
+                Backup.created_at >= now - WINDOWS["24h"],
+            ),
+        ),
+    }
