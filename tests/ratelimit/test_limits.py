@@ -49,6 +49,31 @@ async def test_anonymous_budget_runs_out_with_retry_after(client: httpx.AsyncCli
     assert refused.headers["x-ratelimit-remaining"] == "0"
 
 
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [{"rate_limit_anonymous": "5/hour", "rate_limit_webhook_intake": "12/minute"}],
+)
+async def test_signed_webhook_intake_has_its_own_budget_not_the_anonymous_one(
+    client: httpx.AsyncClient, settings_overrides: dict[str, Any]
+) -> None:
+    """A provider's burst of deliveries is not an anonymous visitor: it neither spends nor is
+    refused by the anonymous budget, and still meets a limit of its own."""
+    intakes = (
+        "/api/v1/odoo/webhook",
+        "/api/v1/integrations/webhooks/some-provider",
+        "/api/v1/billing/webhooks/stripe",
+    )
+    for i in range(12):
+        answer = await client.post(intakes[i % 3], content=b"{}")
+        assert answer.status_code != 429, answer.text
+        assert answer.headers["x-ratelimit-limit"] == "12"
+    assert_envelope(await client.post(intakes[0], content=b"{}"), 429, "RATE_LIMIT_EXCEEDED")
+    # The anonymous budget is untouched by all of it.
+    anonymous = await client.get("/api/v1/auth/me")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["x-ratelimit-remaining"] == "4"
+
+
 # In memory even when the suite runs on Redis: the `limits` library's Redis storage stamps
 # hits with the machine's time, which the injected clock cannot move.
 @pytest.mark.parametrize(

@@ -47,6 +47,7 @@ LIMIT_SETTINGS = (
     "rate_limit_password_reset_email",
     "rate_limit_password_reset_ip",
     "rate_limit_register",
+    "rate_limit_webhook_intake",
 )
 
 # A Redis command takes well under a millisecond; waiting longer than this for an answer
@@ -226,6 +227,8 @@ class RateLimiter:
             plan: self.item(getattr(settings, f"rate_limit_{plan}")) for plan in PLANS
         }
         self.anonymous_limit = self.item(settings.rate_limit_anonymous)
+        self.intake_limit = self.item(settings.rate_limit_webhook_intake)
+        self.intake_paths = tuple(settings.rate_limit_intake_paths)
         # user id -> (plan, when to look again): a plan changes rarely, a DB query per
         # request is dear. Insertion order is age order, for evicting beyond the bound.
         self._plans: dict[str, tuple[str, float]] = {}

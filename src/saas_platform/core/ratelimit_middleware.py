@@ -49,13 +49,15 @@ class RateLimitMiddleware:
             user_id = claims.user_id
         elif api_key is not None and runtime.parts.api_key_user is not None:
             user_id = await runtime.parts.api_key_user(runtime, api_key)
-        if user_id is not None:
+        client = scope.get("client")
+        if scope["path"].startswith(limiter.intake_paths):
+            state = await limiter.hit(limiter.intake_limit, "intake", client[0] if client else "-")
+        elif user_id is not None:
             plan = await limiter.plan_of(
                 str(user_id), lambda: runtime.parts.plan_of(runtime, user_id)
             )
             state = await limiter.hit(limiter.plan_limits[plan], "user", str(user_id))
         else:
-            client = scope.get("client")
             state = await limiter.hit(limiter.anonymous_limit, "ip", client[0] if client else "-")
         if state is None:  # counters unavailable: fail open, with no figures to vouch for
             await self.app(scope, receive, send)

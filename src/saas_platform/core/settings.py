@@ -102,6 +102,16 @@ class Settings(BaseSettings):
     rate_limit_password_reset_email: str = "5/hour"
     rate_limit_password_reset_ip: str = "30/hour"
     rate_limit_register: str = "30/hour"
+    # Signed webhooks into the platform (payment providers, integrations, tenants' Odoo) come
+    # from a few addresses in bursts, with no user: the anonymous budget would turn a busy
+    # provider's deliveries into 429s. They count per IP against this budget instead, on top of
+    # each intake's own checks (signature, a provider's own limit).
+    rate_limit_webhook_intake: str = "6000/minute"
+    rate_limit_intake_paths: tuple[str, ...] = (
+        "/api/v1/billing/webhooks/",
+        "/api/v1/integrations/webhooks/",
+        "/api/v1/odoo/webhook",
+    )
     rate_limit_key_prefix: str = "saas"
     rate_limit_tier_cache_seconds: float = 60.0
 
