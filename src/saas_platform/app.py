@@ -16,6 +16,8 @@ from saas_platform import __version__
 from saas_platform.admin.router import router as admin_router
 from saas_platform.auth.router import router as auth_router
 from saas_platform.backups.router import router as backups_router
+from saas_platform.billing.admin_router import router as billing_admin_router
+from saas_platform.billing.router import router as billing_router
 from saas_platform.core.docs import install_offline_docs
 from saas_platform.core.http import install_error_handlers
 from saas_platform.core.metrics import HttpMetrics
@@ -122,6 +124,8 @@ def create_app(
         hosts_router,
         audit_router,
         backups_router,
+        billing_router,
+        billing_admin_router,
         admin_router,
     ):
         app.include_router(router)

@@ -13,6 +13,7 @@ MODEL_MODULES = (
     "saas_platform.instances.hosts.models",
     "saas_platform.instances.models",
     "saas_platform.backups.models",
+    "saas_platform.billing.models",
 )
 
 

@@ -31,6 +31,7 @@ from saas_platform.backups.lifecycle import BACKUP, RESTORE
 from saas_platform.backups.pre_delete import back_up_before_deletion
 from saas_platform.backups.service import EXPIRE_TASK, SCHEDULE_TASK
 from saas_platform.backups.storage import build_storage
+from saas_platform.billing import service as billing_service
 from saas_platform.core import runtime as core_runtime
 from saas_platform.core.lifecycle import Lifecycle
 from saas_platform.core.runtime import Runtime, RuntimeParts
@@ -45,6 +46,7 @@ from saas_platform.tenants import registration as tenant_registration
 from saas_platform.tenants.lifecycle import TENANT_LIFECYCLE
 from saas_platform.tenants.plans import rate_limit_plan
 from saas_platform.tenants.tasks import PURGE_TENANTS_TASK
+from saas_platform.tenants.tiers import tier_grant
 
 _wired = False
 
@@ -79,6 +81,13 @@ def _wire_tenants() -> None:
     tenant_hooks.tenant_backups.provide(backups_service.backup_summary)
 
 
+def _wire_billing() -> None:
+    """Billing answers what a tier grants (its plan's limits, backup policy and expiry) and
+    how many subscriptions a tenant has, for the packages below it (decision 0008)."""
+    tier_grant.provide(billing_service.tier_grant)
+    tenant_hooks.tenant_subscription_counts.provide(billing_service.subscription_counts)
+
+
 def wire() -> None:
     global _wired
     if _wired:
@@ -86,6 +95,7 @@ def wire() -> None:
     core_runtime.provide_parts(RUNTIME_PARTS)
     tenant_registration.connect()  # a registration asking for a tenant creates it
     _wire_tenants()
+    _wire_billing()
     _wire_flows()
     _wired = True
 

@@ -58,3 +58,9 @@ tenant_instances: Provider[
 
 # What a tenant's detail shows of its backups (count, last backup, next scheduled one).
 tenant_backups: Provider[[AsyncSession, uuid.UUID], dict[str, Any]] = Provider("tenant_backups")
+
+# How many live (not canceled) subscriptions each tenant has, for a whole page at once
+# (billing answers; every id asked is in the answer).
+tenant_subscription_counts: Provider[[AsyncSession, Sequence[uuid.UUID]], dict[uuid.UUID, int]] = (
+    Provider("tenant_subscription_counts")
+)
