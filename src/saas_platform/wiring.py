@@ -20,6 +20,7 @@ from typing import Any
 # The task modules: imported for the tasks they register on core's job app.
 import saas_platform.audit.tasks
 import saas_platform.backups.tasks
+import saas_platform.billing.tasks
 import saas_platform.instances.hosts.tasks
 import saas_platform.instances.tasks
 import saas_platform.mail.tasks

@@ -7,6 +7,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, status
+from fastapi.responses import JSONResponse
 from sqlalchemy import Select, select
 
 from saas_platform.auth.dependencies import CurrentPrincipal
@@ -14,18 +15,23 @@ from saas_platform.billing.models import (
     LIVE_STATUSES,
     BillingCycle,
     Plan,
+    Seat,
     Subscription,
     SubscriptionStatus,
 )
 from saas_platform.billing.schemas import (
     PlanRead,
     Price,
+    SeatChange,
+    SeatCreate,
+    SeatHolder,
     SubscriptionCancel,
     SubscriptionCreate,
     SubscriptionRead,
     SubscriptionReplace,
     SubscriptionUpdate,
 )
+from saas_platform.billing.seats import SeatNotFound, add_seat, remove_seat, seat_count
 from saas_platform.billing.service import (
     BillingService,
     SubscriptionNotFound,
@@ -353,3 +359,67 @@ async def list_user_subscriptions(
         )
     )
     return await _page(service, _filtered(stmt, None, status_, is_active), params)
+
+
+# -- seats (seed 003) -----------------------------------------------------------------------
+
+
+@router.get("/subscriptions/{subscription_id}/users", response_model=list[SeatHolder])
+async def list_seats(
+    subscription_id: str, principal: CurrentPrincipal, service: BillingServiceDep
+) -> list[SeatHolder]:
+    """The seat holders, oldest seat first (a seat is an active internal Odoo user)."""
+    _, subscription = await _reach(principal, service, subscription_id)
+    holders = (
+        await service.session.execute(
+            select(User)
+            .join(Seat, Seat.user_id == User.id)
+            .where(Seat.subscription_id == subscription.id)
+            .order_by(Seat.created_at, Seat.id)
+        )
+    ).scalars()
+    return [
+        SeatHolder(id=u.id, name=u.full_name, email=u.email, is_active=u.is_active) for u in holders
+    ]
+
+
+@router.post(
+    "/subscriptions/{subscription_id}/users",
+    response_model=SeatChange,
+    status_code=status.HTTP_201_CREATED,
+)
+async def add_subscription_user(
+    subscription_id: str,
+    body: SeatCreate,
+    principal: CurrentPrincipal,
+    service: BillingServiceDep,
+) -> JSONResponse:
+    """A seat for a member of the tenant: 201, or 200 when they hold one already; past
+    ``max_users`` 402 ``BILLING_ERROR``."""
+    access, subscription = await _reach(principal, service, subscription_id)
+    _, created = await add_seat(service.session, access, subscription, body.user_id, service.client)
+    change = SeatChange(
+        subscription_id=subscription.id,
+        user_id=body.user_id,
+        user_count=await seat_count(service.session, subscription.id),
+        max_users=subscription.max_users,
+    )
+    return JSONResponse(
+        change.model_dump(mode="json"),
+        status_code=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+    )
+
+
+@router.delete("/subscriptions/{subscription_id}/users/{user_id}", response_model=SeatChange)
+async def remove_subscription_user(
+    subscription_id: str, user_id: str, principal: CurrentPrincipal, service: BillingServiceDep
+) -> SeatChange:
+    access, subscription = await _reach(principal, service, subscription_id)
+    holder = parse_id(user_id, SeatNotFound)
+    await remove_seat(service.session, access, subscription, holder, service.client)
+    return SeatChange(
+        subscription_id=subscription.id,
+        user_id=holder,
+        user_count=await seat_count(service.session, subscription.id),
+        max_users=subscription.max_users,
+    )

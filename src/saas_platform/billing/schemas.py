@@ -182,3 +182,24 @@ class SubscriptionCancel(RequestSchema):
 
 
 CancelWhen = Literal["now", "period_end"]
+
+
+class SeatCreate(RequestSchema):
+    user_id: uuid.UUID
+
+
+class SeatChange(Schema):
+    """Seed 003's answer to adding or removing a user."""
+
+    subscription_id: uuid.UUID
+    user_id: uuid.UUID
+    success: bool = True
+    user_count: int
+    max_users: int
+
+
+class SeatHolder(Schema):
+    id: uuid.UUID
+    name: str
+    email: str
+    is_active: bool

@@ -24,6 +24,7 @@ from saas_platform.billing.models import (
     SubscriptionStatus,
 )
 from saas_platform.billing.periods import period_end
+from saas_platform.billing.seats import defer_seat_sync
 from saas_platform.core import clock
 from saas_platform.core.client import ClientInfo
 from saas_platform.core.errors import Conflict, NotFound, ValidationFailed
@@ -426,6 +427,7 @@ class BillingService:
         subscription.canceled_at = now
         subscription.end_date = now
         await self.session.flush()
+        await defer_seat_sync(self.session, subscription.id)  # its Odoo users are archived
         await self._record(
             "subscription.canceled",
             SUBSCRIPTION_CANCELED,
