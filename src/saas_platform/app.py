@@ -17,6 +17,7 @@ from saas_platform.admin.router import router as admin_router
 from saas_platform.auth.router import router as auth_router
 from saas_platform.backups.router import router as backups_router
 from saas_platform.billing.admin_router import router as billing_admin_router
+from saas_platform.billing.invoice_router import router as invoices_router
 from saas_platform.billing.router import router as billing_router
 from saas_platform.core.docs import install_offline_docs
 from saas_platform.core.http import install_error_handlers
@@ -125,6 +126,7 @@ def create_app(
         audit_router,
         backups_router,
         billing_router,
+        invoices_router,
         billing_admin_router,
         admin_router,
     ):

@@ -33,6 +33,7 @@ from saas_platform.backups.pre_delete import back_up_before_deletion
 from saas_platform.backups.service import EXPIRE_TASK, SCHEDULE_TASK
 from saas_platform.backups.storage import build_storage
 from saas_platform.billing import service as billing_service
+from saas_platform.billing.lifecycle import INVOICE, SUBSCRIPTION
 from saas_platform.core import runtime as core_runtime
 from saas_platform.core.lifecycle import Lifecycle
 from saas_platform.core.runtime import Runtime, RuntimeParts
@@ -134,4 +135,4 @@ def _wire_flows() -> None:
 def lifecycles() -> list[Lifecycle[Any, Any]]:
     """Every transition table, each with its generated page in docs/ (``saas docs
     lifecycles``; a test fails when one is stale). A new table joins with one line here."""
-    return [TENANT_LIFECYCLE, INSTANCE, HOST, STANDBY, BACKUP, RESTORE]
+    return [TENANT_LIFECYCLE, INSTANCE, HOST, STANDBY, BACKUP, RESTORE, INVOICE, SUBSCRIPTION]

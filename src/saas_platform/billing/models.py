@@ -103,6 +103,12 @@ class Subscription(UUIDPrimaryKey, Timestamps, Base):
     cancel_at_period_end: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     canceled_at: Mapped[datetime | None]
     payment_method_id: Mapped[uuid.UUID | None]
+    # A downgrade (cheaper plan, fewer seats, another cycle) waits for the period's end.
+    pending_plan_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("plans.id", ondelete="RESTRICT")
+    )
+    pending_max_users: Mapped[int | None] = mapped_column(Integer)
+    pending_billing_cycle: Mapped[str | None] = mapped_column(String(10))
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
@@ -118,3 +124,99 @@ class Seat(UUIDPrimaryKey, Timestamps, Base):
         ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True
     )
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+
+
+class BillingAccount(Timestamps, Base):
+    """What a tenant is billed as: country (for the tax rate), tax id, address snapshot
+    source, and the provider's customer id."""
+
+    __tablename__ = "billing_accounts"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    country: Mapped[str | None] = mapped_column(String(2))
+    tax_id: Mapped[str | None] = mapped_column(String(40))
+    provider: Mapped[str | None] = mapped_column(String(20))
+    customer_id: Mapped[str | None] = mapped_column(String(100))
+
+
+class InvoiceStatus(enum.StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    PAID = "paid"
+    UNCOLLECTIBLE = "uncollectible"
+    VOID = "void"
+
+
+class InvoiceKind(enum.StrEnum):
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
+class InvoiceNumberSequence(Base):
+    """The last number given per prefix and year; bumped in the finalising transaction,
+    so a rolled-back finalisation gives its number back (no gaps)."""
+
+    __tablename__ = "invoice_number_sequences"
+
+    prefix: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class Invoice(UUIDPrimaryKey, Timestamps, Base):
+    """Immutable once finalised (``open`` onwards): only its status and payment move; a
+    correction is a credit note (``kind``), which refers to the invoice it credits."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (
+        UniqueConstraint("number"),
+        Index("ix_invoices_tenant_created", "tenant_id", "created_at"),
+        Index("ix_invoices_status_due", "status", "due_at"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    subscription_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    credits_invoice_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("invoices.id", ondelete="RESTRICT")
+    )
+    number: Mapped[str | None] = mapped_column(String(60))
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(40))
+    currency: Mapped[str] = mapped_column(String(3))
+    subtotal_cents: Mapped[int] = mapped_column(BigInteger)
+    tax_rate_basis_points: Mapped[int] = mapped_column(Integer)
+    tax_cents: Mapped[int] = mapped_column(BigInteger)
+    total_cents: Mapped[int] = mapped_column(BigInteger)
+    amount_paid_cents: Mapped[int] = mapped_column(BigInteger)
+    seller: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    buyer: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    period_start: Mapped[datetime | None]
+    period_end: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+    finalized_at: Mapped[datetime | None]
+    paid_at: Mapped[datetime | None]
+    voided_at: Mapped[datetime | None]
+    # Dunning: charge attempts made and the next one due (renewals).
+    attempt_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    next_attempt_at: Mapped[datetime | None]
+    provider_charge_id: Mapped[str | None] = mapped_column(String(100))
+
+
+class InvoiceLine(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "invoice_lines"
+
+    invoice_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("invoices.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text)
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_amount_cents: Mapped[int] = mapped_column(BigInteger)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    proration: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    period_start: Mapped[datetime | None]
+    period_end: Mapped[datetime | None]

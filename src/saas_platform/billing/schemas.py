@@ -4,7 +4,7 @@ float or a numeric string is refused) with an ISO 4217 ``currency``."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictInt, field_validator
 
@@ -203,3 +203,66 @@ class SeatHolder(Schema):
     name: str
     email: str
     is_active: bool
+
+
+class InvoiceLineRead(Schema):
+    id: uuid.UUID
+    position: int
+    description: str
+    quantity: int
+    unit_amount_cents: int
+    amount_cents: int
+    proration: bool
+    period_start: UTCDateTime | None
+    period_end: UTCDateTime | None
+
+
+class InvoiceRead(Schema):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    subscription_id: uuid.UUID | None
+    kind: str
+    credits_invoice_id: uuid.UUID | None
+    number: str | None
+    status: str
+    reason: str
+    currency: str
+    subtotal_cents: int
+    tax_rate_basis_points: int
+    tax_cents: int
+    total_cents: int
+    amount_paid_cents: int
+    amount_due_cents: int
+    payment_status: str
+    seller: dict[str, Any]
+    buyer: dict[str, Any]
+    period_start: UTCDateTime | None
+    period_end: UTCDateTime | None
+    due_at: UTCDateTime | None
+    finalized_at: UTCDateTime | None
+    paid_at: UTCDateTime | None
+    voided_at: UTCDateTime | None
+    pdf_url: str
+    lines: list[InvoiceLineRead] = []
+    created_at: UTCDateTime
+
+
+class InvoiceAction(RequestSchema):
+    action: Literal["mark_paid", "void", "refund"]
+    amount_cents: Annotated[StrictInt, Field(gt=0, le=10**12)] | None = Field(
+        default=None, description="refund: the part of the subtotal credited (all by default)."
+    )
+
+
+class BillingAccountRead(Schema):
+    tenant_id: uuid.UUID
+    billing_address: str | None
+    country: str | None
+    tax_id: str | None
+    tax_rate_basis_points: int
+
+
+class BillingAccountUpdate(RequestSchema):
+    billing_address: Annotated[str | None, Field(max_length=2000)] = None
+    country: Annotated[str | None, Field(pattern=r"^[A-Za-z]{2}$")] = None
+    tax_id: Annotated[str | None, Field(max_length=40)] = None

@@ -15,6 +15,14 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.audit import service as audit
+from saas_platform.billing.invoices import (
+    draft_invoice,
+    finalize,
+    period_amount,
+    period_lines,
+    proration_lines,
+)
+from saas_platform.billing.lifecycle import SUBSCRIPTION, SubscriptionAction
 from saas_platform.billing.models import (
     LIVE_STATUSES,
     ONE_LIVE_SUBSCRIPTION_INDEX,
@@ -23,6 +31,7 @@ from saas_platform.billing.models import (
     Subscription,
     SubscriptionStatus,
 )
+from saas_platform.billing.payments import charge_invoice
 from saas_platform.billing.periods import period_end
 from saas_platform.billing.seats import defer_seat_sync
 from saas_platform.core import clock
@@ -352,6 +361,21 @@ class BillingService:
         self.session.add(subscription)
         await self.session.flush()
         await self._grant_tier(access, plan)
+        if status == SubscriptionStatus.ACTIVE.value:
+            # No trial: the first period is invoiced and charged now (manual: pending).
+            invoice = await draft_invoice(
+                self.session,
+                self.runtime.settings,
+                access.tenant,
+                subscription,
+                period_lines(plan, billing_cycle, seats, now, end),
+                currency=plan.currency,
+                reason="subscription_create",
+            )
+            await finalize(self.session, self.runtime.settings, invoice, actor.id)
+            await charge_invoice(
+                self.session, self.runtime, invoice, idempotency_key=f"invoice-{invoice.id}"
+            )
         await self._record(
             "subscription.created", SUBSCRIPTION_CREATED, actor, subscription, plan.code, None
         )
@@ -380,27 +404,94 @@ class BillingService:
             plan = await self._plan_for(changes["plan"])
         seat_count = len((await seats_of(self.session, [subscription.id]))[subscription.id])
         max_users = changes.get("max_users") or subscription.max_users
+        cycle = changes.get("billing_cycle") or subscription.billing_cycle
         self._check_seats(plan, max_users, seat_count)
-        subscription.plan_id = plan.id
-        subscription.max_users = max_users
-        if changes.get("billing_cycle") is not None:
-            subscription.billing_cycle = changes["billing_cycle"]
         if "payment_method_id" in changes:
             subscription.payment_method_id = changes["payment_method_id"]
         if changes.get("cancel_at_period_end") is not None:
             subscription.cancel_at_period_end = changes["cancel_at_period_end"]
+        old = (current, subscription.billing_cycle, subscription.max_users)
+        new = (plan, cycle, max_users)
+        if old != new:
+            await self._change_terms(access, subscription, old, new)
         await self.session.flush()
-        if plan.id != current.id:
-            await self._grant_tier(access, plan)
         await self._record(
             "subscription.updated",
             SUBSCRIPTION_UPDATED,
             access.actor,
             subscription,
-            plan.code,
+            (await get_plan(self.session, subscription.plan_id)).code,
             before,
         )
         return subscription
+
+    async def _change_terms(
+        self,
+        access: TenantAccess,
+        subscription: Subscription,
+        old: tuple[Plan, str, int],
+        new: tuple[Plan, str, int],
+    ) -> None:
+        """Stripe's ``create_prorations``, with Lago's downgrades: during a trial any change
+        applies at once; an upgrade or added seats (same cycle, dearer) apply now, with an
+        invoice for the rest of the period charged at once; a cheaper plan, fewer seats or
+        another cycle wait for the period's end (``pending_*``)."""
+        plan, cycle, max_users = new
+        now = clock.now()
+        trialing = subscription.status == SubscriptionStatus.TRIALING.value
+        if plan.currency != old[0].currency and not trialing:
+            raise ValidationFailed.for_field(
+                "plan", "A plan in another currency starts with a new subscription."
+            )
+        dearer = period_amount(*new) > period_amount(*old)
+        if not trialing and (cycle != old[1] or not dearer):
+            subscription.pending_plan_id = plan.id
+            subscription.pending_max_users = max_users
+            subscription.pending_billing_cycle = cycle
+            return
+        subscription.plan_id = plan.id
+        subscription.max_users = max_users
+        subscription.billing_cycle = cycle
+        subscription.pending_plan_id = None
+        subscription.pending_max_users = None
+        subscription.pending_billing_cycle = None
+        if plan.id != old[0].id:
+            await self._grant_tier(access, plan)
+        if trialing:
+            return
+        lines = proration_lines(
+            old, new, now, subscription.current_period_start, subscription.current_period_end
+        )
+        invoice = await draft_invoice(
+            self.session,
+            self.runtime.settings,
+            access.tenant,
+            subscription,
+            lines,
+            currency=plan.currency,
+            reason="subscription_update",
+        )
+        await finalize(self.session, self.runtime.settings, invoice, access.actor.id)
+        await charge_invoice(
+            self.session, self.runtime, invoice, idempotency_key=f"invoice-{invoice.id}"
+        )
+
+    async def after_payment(self, invoice: Any) -> None:
+        """An invoice of a subscription was paid: a trialing, past-due or unpaid
+        subscription becomes active (dunning's reactivation joins here)."""
+        if invoice.subscription_id is None:
+            return
+        subscription = await self.session.get(Subscription, invoice.subscription_id)
+        if subscription is None or subscription.status == SubscriptionStatus.CANCELED.value:
+            return
+        if subscription.status != SubscriptionStatus.ACTIVE.value:
+            plan = await get_plan(self.session, subscription.plan_id)
+            before = subscription_snapshot(subscription, plan.code)
+            SUBSCRIPTION.apply(subscription, SubscriptionAction.ACTIVATE)
+            await self.session.flush()
+            await self._record(
+                "subscription.updated", SUBSCRIPTION_UPDATED, None, subscription, plan.code, before
+            )
 
     async def cancel(
         self, access: TenantAccess, subscription: Subscription, *, at_period_end: bool
@@ -423,7 +514,7 @@ class BillingService:
             )
             return subscription
         now = clock.now()
-        subscription.status = SubscriptionStatus.CANCELED.value
+        SUBSCRIPTION.apply(subscription, SubscriptionAction.CANCEL)
         subscription.canceled_at = now
         subscription.end_date = now
         await self.session.flush()

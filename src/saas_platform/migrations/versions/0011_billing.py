@@ -135,6 +135,9 @@ def upgrade() -> None:
         ),
         sa.Column("canceled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("payment_method_id", sa.Uuid(), nullable=True),
+        sa.Column("pending_plan_id", sa.Uuid(), nullable=True),
+        sa.Column("pending_max_users", sa.Integer(), nullable=True),
+        sa.Column("pending_billing_cycle", sa.String(10), nullable=True),
         sa.Column("created_by", sa.Uuid(), nullable=True),
         *_timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_subscriptions"),
@@ -152,6 +155,12 @@ def upgrade() -> None:
             ["users.id"],
             name="fk_subscriptions_created_by_users",
             ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["pending_plan_id"],
+            ["plans.id"],
+            name="fk_subscriptions_pending_plan_id_plans",
+            ondelete="RESTRICT",
         ),
     )
     op.create_index("ix_subscriptions_tenant_id", "subscriptions", ["tenant_id"])
@@ -191,6 +200,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_subscription_seats_subscription_id", "subscription_seats", ["subscription_id"]
     )
+    _create_invoicing()
     now = datetime.now(UTC)
     op.bulk_insert(
         plans,
@@ -210,7 +220,107 @@ def upgrade() -> None:
     )
 
 
+def _create_invoicing() -> None:
+    op.create_table(
+        "billing_accounts",
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("country", sa.String(2), nullable=True),
+        sa.Column("tax_id", sa.String(40), nullable=True),
+        sa.Column("provider", sa.String(20), nullable=True),
+        sa.Column("customer_id", sa.String(100), nullable=True),
+        *_timestamps(),
+        sa.PrimaryKeyConstraint("tenant_id", name="pk_billing_accounts"),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name="fk_billing_accounts_tenant_id_tenants",
+            ondelete="CASCADE",
+        ),
+    )
+    op.create_table(
+        "invoice_number_sequences",
+        sa.Column("prefix", sa.String(40), nullable=False),
+        sa.Column("last", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("prefix", name="pk_invoice_number_sequences"),
+    )
+    op.create_table(
+        "invoices",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("subscription_id", sa.Uuid(), nullable=True),
+        sa.Column("kind", sa.String(20), nullable=False),
+        sa.Column("credits_invoice_id", sa.Uuid(), nullable=True),
+        sa.Column("number", sa.String(60), nullable=True),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("reason", sa.String(40), nullable=False),
+        sa.Column("currency", sa.String(3), nullable=False),
+        sa.Column("subtotal_cents", sa.BigInteger(), nullable=False),
+        sa.Column("tax_rate_basis_points", sa.Integer(), nullable=False),
+        sa.Column("tax_cents", sa.BigInteger(), nullable=False),
+        sa.Column("total_cents", sa.BigInteger(), nullable=False),
+        sa.Column("amount_paid_cents", sa.BigInteger(), nullable=False),
+        sa.Column("seller", postgresql.JSONB(), nullable=False),
+        sa.Column("buyer", postgresql.JSONB(), nullable=False),
+        sa.Column("period_start", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("period_end", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("finalized_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("paid_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("voided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempt_count", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("provider_charge_id", sa.String(100), nullable=True),
+        *_timestamps(),
+        sa.PrimaryKeyConstraint("id", name="pk_invoices"),
+        sa.UniqueConstraint("number", name="uq_invoices_number"),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name="fk_invoices_tenant_id_tenants", ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["subscription_id"],
+            ["subscriptions.id"],
+            name="fk_invoices_subscription_id_subscriptions",
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["credits_invoice_id"],
+            ["invoices.id"],
+            name="fk_invoices_credits_invoice_id_invoices",
+            ondelete="RESTRICT",
+        ),
+    )
+    op.create_index("ix_invoices_tenant_created", "invoices", ["tenant_id", "created_at"])
+    op.create_index("ix_invoices_status_due", "invoices", ["status", "due_at"])
+    op.create_index("ix_invoices_subscription_id", "invoices", ["subscription_id"])
+    op.create_table(
+        "invoice_lines",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("invoice_id", sa.Uuid(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("unit_amount_cents", sa.BigInteger(), nullable=False),
+        sa.Column("amount_cents", sa.BigInteger(), nullable=False),
+        sa.Column("proration", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.Column("period_start", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("period_end", sa.DateTime(timezone=True), nullable=True),
+        *_timestamps(),
+        sa.PrimaryKeyConstraint("id", name="pk_invoice_lines"),
+        sa.ForeignKeyConstraint(
+            ["invoice_id"],
+            ["invoices.id"],
+            name="fk_invoice_lines_invoice_id_invoices",
+            ondelete="CASCADE",
+        ),
+    )
+    op.create_index("ix_invoice_lines_invoice_id", "invoice_lines", ["invoice_id"])
+
+
 def downgrade() -> None:
+    op.drop_table("invoice_lines")
+    op.drop_table("invoices")
+    op.drop_table("invoice_number_sequences")
+    op.drop_table("billing_accounts")
     op.drop_table("subscription_seats")
     op.drop_table("subscriptions")
     op.drop_table("plans")
