@@ -13,6 +13,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from saas_platform.billing.invoices import prorate, round_half_up
+from saas_platform.billing.service import mrr, revenue_totals
 from saas_platform.core.clock import FrozenClock
 from saas_platform.core.runtime import Runtime
 from saas_platform.events.models import OutboxEvent
@@ -250,6 +251,9 @@ async def test_a_month_of_invoices_to_the_cent(
                 )
             ).scalars()
         )
+        # The admin stats' figures: collected money net of credit notes, and MRR.
+        assert await revenue_totals(session) == {"EUR": 4879 - 1190}
+        assert await mrr(session) == {"EUR": 6200 + 2 * 1000}
     assert types == [
         "invoice.created",
         "invoice.created",

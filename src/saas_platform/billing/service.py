@@ -21,11 +21,15 @@ from saas_platform.billing.invoices import (
     period_amount,
     period_lines,
     proration_lines,
+    round_half_up,
 )
 from saas_platform.billing.lifecycle import SUBSCRIPTION, SubscriptionAction
 from saas_platform.billing.models import (
     LIVE_STATUSES,
     ONE_LIVE_SUBSCRIPTION_INDEX,
+    BillingCycle,
+    Invoice,
+    InvoiceStatus,
     Plan,
     Seat,
     Subscription,
@@ -565,3 +569,39 @@ class BillingService:
 
 async def tenant_of(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant | None:
     return await session.get(Tenant, tenant_id)
+
+
+# -- figures for the admin stats (admin/stats calls these) --------------------------------
+
+
+async def revenue_totals(session: AsyncSession) -> dict[str, int]:
+    """Money collected per currency, in minor units: paid invoices minus paid credit notes
+    (their totals are negative)."""
+    result = await session.execute(
+        select(Invoice.currency, func.sum(Invoice.total_cents))
+        .where(Invoice.status == InvoiceStatus.PAID.value)
+        .group_by(Invoice.currency)
+        .order_by(Invoice.currency)
+    )
+    return {currency: int(total) for currency, total in result}
+
+
+async def mrr(session: AsyncSession) -> dict[str, int]:
+    """Monthly recurring revenue per currency, in minor units, before tax: every active or
+    past-due subscription's period price, an annual one's divided by 12 (rounded half up)."""
+    rows = await session.execute(
+        select(Subscription, Plan)
+        .join(Plan, Plan.id == Subscription.plan_id)
+        .where(
+            Subscription.status.in_(
+                (SubscriptionStatus.ACTIVE.value, SubscriptionStatus.PAST_DUE.value)
+            )
+        )
+    )
+    totals: dict[str, int] = {}
+    for subscription, plan in rows:
+        amount = period_amount(plan, subscription.billing_cycle, subscription.max_users)
+        if subscription.billing_cycle == BillingCycle.ANNUALLY.value:
+            amount = round_half_up(amount, 12)
+        totals[plan.currency] = totals.get(plan.currency, 0) + amount
+    return dict(sorted(totals.items()))
