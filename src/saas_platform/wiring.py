@@ -34,6 +34,7 @@ from saas_platform.backups.service import EXPIRE_TASK, SCHEDULE_TASK
 from saas_platform.backups.storage import build_storage
 from saas_platform.billing import service as billing_service
 from saas_platform.billing.lifecycle import INVOICE, SUBSCRIPTION
+from saas_platform.billing.renewals import RUN_RENEWALS_TASK
 from saas_platform.core import runtime as core_runtime
 from saas_platform.core.lifecycle import Lifecycle
 from saas_platform.core.runtime import Runtime, RuntimeParts
@@ -62,6 +63,7 @@ def schedule(settings: Settings) -> Mapping[str, float]:
         EXPIRE_TASK: 3600.0,
         TEND_STANDBY_POOLS_TASK: settings.standby_check_interval_seconds,
         CHECKPOINT_AUDIT_TASK: settings.audit_checkpoint_interval_seconds,
+        RUN_RENEWALS_TASK: settings.billing_renewal_interval_seconds,
     }
 
 

@@ -13,7 +13,18 @@ from sqlalchemy import Select, select
 from saas_platform.auth.dependencies import CurrentPrincipal, PlatformAdmin
 from saas_platform.billing import invoices
 from saas_platform.billing.invoices import InvoiceNotFound, billing_account, tax_rate
-from saas_platform.billing.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus
+from saas_platform.billing.models import (
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceStatus,
+    PaymentMethod,
+)
+from saas_platform.billing.payment_methods import (
+    PaymentMethodNotFound,
+    add_payment_method,
+    remove_payment_method,
+)
 from saas_platform.billing.pdf import invoice_pdf
 from saas_platform.billing.router import BillingServiceDep
 from saas_platform.billing.schemas import (
@@ -22,9 +33,12 @@ from saas_platform.billing.schemas import (
     InvoiceAction,
     InvoiceLineRead,
     InvoiceRead,
+    PaymentMethodCreate,
+    PaymentMethodRead,
 )
 from saas_platform.billing.service import BillingService
 from saas_platform.core import clock
+from saas_platform.core.errors import NotFound
 from saas_platform.core.ids import parse_id
 from saas_platform.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
 from saas_platform.core.routing import PrefixedRouter
@@ -44,6 +58,11 @@ INVOICE_LIST = ListSpec(
     },
     search_fields=(Invoice.number, Invoice.reason),
     tiebreaker=Invoice.id,
+)
+
+PAYMENT_METHOD_LIST = ListSpec(
+    ordering_fields={"created_at": PaymentMethod.created_at},
+    tiebreaker=PaymentMethod.id,
 )
 
 
@@ -296,3 +315,58 @@ async def admin_invoice_action(
             amount_cents=body.amount_cents,
         )
     return invoice_read(result, await _lines(service, result))
+
+
+# -- payment methods --------------------------------------------------------------------------
+
+
+@router.get("/billing/payment-methods", response_model=Page[PaymentMethodRead])
+async def list_payment_methods(
+    principal: CurrentPrincipal,
+    service: BillingServiceDep,
+    params: ListParamsDep,
+    tenant_id: uuid.UUID | None = None,
+) -> Page[PaymentMethodRead]:
+    actor = await users.get_user(service.session, principal.user.id)
+    stmt = select(PaymentMethod).where(
+        PaymentMethod.tenant_id.in_(
+            select(Membership.tenant_id).where(Membership.user_id == actor.id)
+        )
+    )
+    stmt = apply_filters(stmt, {PaymentMethod.tenant_id: tenant_id})
+    return await paginate(
+        service.session, stmt, params, PAYMENT_METHOD_LIST, PaymentMethodRead.model_validate
+    )
+
+
+@router.post("/billing/payment-methods", response_model=PaymentMethodRead, status_code=201)
+async def create_payment_method(
+    body: PaymentMethodCreate, principal: CurrentPrincipal, service: BillingServiceDep
+) -> PaymentMethodRead:
+    actor = await users.get_user(service.session, principal.user.id)
+    access = await service.tenants.access(actor, body.tenant_id)
+    source: dict[str, Any] = {"type": body.type}
+    if body.payment_method:
+        source["payment_method"] = body.payment_method
+    method = await add_payment_method(
+        service.session, service.runtime, access, source, make_default=body.is_default
+    )
+    return PaymentMethodRead.model_validate(method)
+
+
+@router.delete("/billing/payment-methods/{payment_method_id}", status_code=204)
+async def delete_payment_method(
+    payment_method_id: str, principal: CurrentPrincipal, service: BillingServiceDep
+) -> Response:
+    actor = await users.get_user(service.session, principal.user.id)
+    method = await service.session.get(
+        PaymentMethod, parse_id(payment_method_id, PaymentMethodNotFound)
+    )
+    if method is None:
+        raise PaymentMethodNotFound()
+    try:
+        access = await service.tenants.access(actor, method.tenant_id)
+    except NotFound:
+        raise PaymentMethodNotFound() from None
+    await remove_payment_method(service.session, service.runtime, access, method)
+    return Response(status_code=204)

@@ -220,3 +220,30 @@ class InvoiceLine(UUIDPrimaryKey, Timestamps, Base):
     proration: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     period_start: Mapped[datetime | None]
     period_end: Mapped[datetime | None]
+
+
+class PaymentMethod(UUIDPrimaryKey, Timestamps, Base):
+    """A way a tenant pays, held by the provider; we keep only what identifies it (never a
+    card number or CVC). One default per billing account (a partial unique index)."""
+
+    __tablename__ = "payment_methods"
+    __table_args__ = (
+        Index(
+            "uq_payment_methods_default_tenant",
+            "tenant_id",
+            unique=True,
+            postgresql_where=text("is_default"),
+        ),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_id: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    brand: Mapped[str | None] = mapped_column(String(40))
+    last4: Mapped[str | None] = mapped_column(String(4))
+    exp_month: Mapped[int | None] = mapped_column(Integer)
+    exp_year: Mapped[int | None] = mapped_column(Integer)
+    is_default: Mapped[bool] = mapped_column(default=False, server_default=text("false"))

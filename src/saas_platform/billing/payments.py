@@ -5,13 +5,25 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.billing.invoices import PAYMENT_FAILED, billing_account, invoice_event, mark_paid
-from saas_platform.billing.models import Invoice
+from saas_platform.billing.models import Invoice, PaymentMethod, Subscription
+from saas_platform.billing.payment_methods import default_method
 from saas_platform.billing.providers import provider_for
 from saas_platform.billing.providers.base import ProviderError
 from saas_platform.core.errors import BillingError
 from saas_platform.core.runtime import Runtime
 from saas_platform.events import service as events
 from saas_platform.tenants.models import Tenant
+
+
+async def payment_method_of(
+    session: AsyncSession, subscription: Subscription
+) -> PaymentMethod | None:
+    """The subscription's own payment method, else its tenant's default."""
+    if subscription.payment_method_id is not None:
+        method = await session.get(PaymentMethod, subscription.payment_method_id)
+        if method is not None:
+            return method
+    return await default_method(session, subscription.tenant_id)
 
 
 async def charge_invoice(
@@ -31,6 +43,16 @@ async def charge_invoice(
         return "succeeded"
     provider = provider_for(runtime.settings)
     account = await billing_account(session, invoice.tenant_id)
+    subscription = (
+        await session.get(Subscription, invoice.subscription_id)
+        if invoice.subscription_id
+        else None
+    )
+    method = (
+        await payment_method_of(session, subscription)
+        if subscription
+        else await default_method(session, invoice.tenant_id)
+    )
     tenant = await session.get(Tenant, invoice.tenant_id)
     assert tenant is not None
     try:
@@ -43,7 +65,7 @@ async def charge_invoice(
         account.provider, account.customer_id = provider.name, customer
         result = await provider.charge(
             customer_id=customer,
-            payment_method_id=None,
+            payment_method_id=method.provider_id if method else None,
             amount_cents=invoice.total_cents,
             currency=invoice.currency.lower(),
             description=f"Invoice {invoice.number}",

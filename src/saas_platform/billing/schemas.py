@@ -266,3 +266,24 @@ class BillingAccountUpdate(RequestSchema):
     billing_address: Annotated[str | None, Field(max_length=2000)] = None
     country: Annotated[str | None, Field(pattern=r"^[A-Za-z]{2}$")] = None
     tax_id: Annotated[str | None, Field(max_length=40)] = None
+
+
+class PaymentMethodCreate(RequestSchema):
+    tenant_id: uuid.UUID
+    type: Literal["card", "bank_transfer"] = "bank_transfer"
+    # Stripe: a payment method id such as ``pm_card_visa`` (the Stripe provider reads it).
+    payment_method: Annotated[str | None, Field(max_length=100)] = None
+    is_default: bool = True
+
+
+class PaymentMethodRead(Schema):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    provider: str
+    type: str = Field(validation_alias="kind")
+    brand: str | None
+    last4: str | None
+    exp_month: int | None
+    exp_year: int | None
+    is_default: bool
+    created_at: UTCDateTime

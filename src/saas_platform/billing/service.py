@@ -30,6 +30,7 @@ from saas_platform.billing.models import (
     BillingCycle,
     Invoice,
     InvoiceStatus,
+    PaymentMethod,
     Plan,
     Seat,
     Subscription,
@@ -37,6 +38,7 @@ from saas_platform.billing.models import (
 )
 from saas_platform.billing.payments import charge_invoice
 from saas_platform.billing.periods import period_end
+from saas_platform.billing.renewals import reactivate
 from saas_platform.billing.seats import defer_seat_sync
 from saas_platform.core import clock
 from saas_platform.core.client import ClientInfo
@@ -339,6 +341,12 @@ class BillingService:
         ).first()
         if live is not None:
             raise SubscriptionExists()
+        if payment_method_id is not None:
+            method = await self.session.get(PaymentMethod, payment_method_id)
+            if method is None or method.tenant_id != tenant_id:
+                raise ValidationFailed.for_field(
+                    "payment_method_id", "Not a payment method of this tenant."
+                )
         now = clock.now()
         if plan.trial_days > 0:
             status, trial_end = (
@@ -480,22 +488,10 @@ class BillingService:
             self.session, self.runtime, invoice, idempotency_key=f"invoice-{invoice.id}"
         )
 
-    async def after_payment(self, invoice: Any) -> None:
-        """An invoice of a subscription was paid: a trialing, past-due or unpaid
-        subscription becomes active (dunning's reactivation joins here)."""
-        if invoice.subscription_id is None:
-            return
-        subscription = await self.session.get(Subscription, invoice.subscription_id)
-        if subscription is None or subscription.status == SubscriptionStatus.CANCELED.value:
-            return
-        if subscription.status != SubscriptionStatus.ACTIVE.value:
-            plan = await get_plan(self.session, subscription.plan_id)
-            before = subscription_snapshot(subscription, plan.code)
-            SUBSCRIPTION.apply(subscription, SubscriptionAction.ACTIVATE)
-            await self.session.flush()
-            await self._record(
-                "subscription.updated", SUBSCRIPTION_UPDATED, None, subscription, plan.code, before
-            )
+    async def after_payment(self, invoice: Invoice) -> None:
+        """An invoice was paid: its subscription is active again and a tenant suspended
+        for it comes back (renewals.py)."""
+        await reactivate(self.session, self.runtime, invoice)
 
     async def cancel(
         self, access: TenantAccess, subscription: Subscription, *, at_period_end: bool

@@ -162,6 +162,8 @@ class Settings(BaseSettings):
     # Invoice numbers: ``<prefix>-<year>-<000001>``, gapless per year.
     billing_invoice_prefix: str = "INV"
     billing_payment_terms_days: int = Field(default=14, ge=0)
+    # How often the renewal and dunning job runs (billing.run_renewals).
+    billing_renewal_interval_seconds: float = Field(default=3600.0, gt=0)
 
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"

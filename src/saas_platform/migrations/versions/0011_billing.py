@@ -314,9 +314,39 @@ def _create_invoicing() -> None:
         ),
     )
     op.create_index("ix_invoice_lines_invoice_id", "invoice_lines", ["invoice_id"])
+    op.create_table(
+        "payment_methods",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("provider", sa.String(20), nullable=False),
+        sa.Column("provider_id", sa.String(100), nullable=False),
+        sa.Column("kind", sa.String(20), nullable=False),
+        sa.Column("brand", sa.String(40), nullable=True),
+        sa.Column("last4", sa.String(4), nullable=True),
+        sa.Column("exp_month", sa.Integer(), nullable=True),
+        sa.Column("exp_year", sa.Integer(), nullable=True),
+        sa.Column("is_default", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        *_timestamps(),
+        sa.PrimaryKeyConstraint("id", name="pk_payment_methods"),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name="fk_payment_methods_tenant_id_tenants",
+            ondelete="CASCADE",
+        ),
+    )
+    op.create_index("ix_payment_methods_tenant_id", "payment_methods", ["tenant_id"])
+    op.create_index(
+        "uq_payment_methods_default_tenant",
+        "payment_methods",
+        ["tenant_id"],
+        unique=True,
+        postgresql_where=sa.text("is_default"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("payment_methods")
     op.drop_table("invoice_lines")
     op.drop_table("invoices")
     op.drop_table("invoice_number_sequences")
