@@ -203,6 +203,7 @@ class Invoice(UUIDPrimaryKey, Timestamps, Base):
     # Dunning: charge attempts made and the next one due (renewals).
     attempt_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     next_attempt_at: Mapped[datetime | None]
+    dunning_started_at: Mapped[datetime | None]
     provider_charge_id: Mapped[str | None] = mapped_column(String(100))
 
 

@@ -24,7 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.audit import service as audit
-from saas_platform.billing.invoices import draft_invoice, finalize, period_lines
+from saas_platform.billing.invoices import (
+    PAYMENT_FAILED,
+    draft_invoice,
+    finalize,
+    invoice_event,
+    period_lines,
+)
 from saas_platform.billing.lifecycle import SUBSCRIPTION, SubscriptionAction
 from saas_platform.billing.models import (
     Invoice,
@@ -183,7 +189,7 @@ async def _end_period(
         )
         await session.flush()
         return
-    await _failed(session, runtime, subscription, tenant, invoice, first_failure=ended_at)
+    await _failed(session, runtime, subscription, tenant, invoice, at=ended_at)
 
 
 async def _failed(
@@ -193,19 +199,22 @@ async def _failed(
     tenant: Tenant,
     invoice: Invoice,
     *,
-    first_failure: datetime,
+    at: datetime,
 ) -> None:
-    """A charge failed: schedule the next retry, or suspend after the last."""
-    retries_done = max(0, invoice.attempt_count - 1)
+    """A charge failed at ``at`` (or a transfer is overdue): the next retry is the first
+    of :data:`RETRY_DAYS` after dunning started that is still ahead; none left suspends."""
+    if invoice.dunning_started_at is None:
+        invoice.dunning_started_at = at
     if subscription.status != SubscriptionStatus.PAST_DUE.value:
         before = subscription.status
         SUBSCRIPTION.apply(subscription, SubscriptionAction.PAYMENT_FAILED)
         await _event(session, "subscription.updated", subscription, {"previous_status": before})
-    if retries_done >= len(RETRY_DAYS):
+    elapsed = at - invoice.dunning_started_at
+    ahead = [days for days in RETRY_DAYS if timedelta(days=days) > elapsed]
+    if not ahead:
         await _suspend(session, runtime, subscription, tenant, invoice)
         return
-    anchor = invoice.finalized_at or first_failure
-    invoice.next_attempt_at = anchor + timedelta(days=RETRY_DAYS[retries_done])
+    invoice.next_attempt_at = invoice.dunning_started_at + timedelta(days=ahead[0])
     await session.flush()
     await _mail_owner(
         session,
@@ -213,8 +222,8 @@ async def _failed(
         tenant,
         f"Payment failed for {tenant.name}",
         f"We could not collect invoice {invoice.number}. We will try again on "
-        f"{invoice.next_attempt_at:%Y-%m-%d}; after {RETRY_DAYS[-1]} days without payment "
-        "the tenant is suspended.",
+        f"{invoice.next_attempt_at:%Y-%m-%d}; {RETRY_DAYS[-1]} days after the first "
+        "failure the tenant is suspended.",
     )
 
 
@@ -235,6 +244,7 @@ async def _retry(
         invoice.next_attempt_at = None
         return
     report.retried += 1
+    scheduled = invoice.next_attempt_at or now
     attempt = invoice.attempt_count + 1
     outcome = await charge_invoice(
         session,
@@ -247,10 +257,17 @@ async def _retry(
         if await reactivate(session, runtime, invoice):
             report.reactivated += 1
         return
+    if outcome == "pending":  # a bank transfer past its due date counts as a failed payment
+        await events.emit(
+            session,
+            PAYMENT_FAILED,
+            {**invoice_event(invoice), "reason": "transfer_overdue"},
+            tenant_id=invoice.tenant_id,
+        )
     if subscription.status == SubscriptionStatus.UNPAID.value:
         invoice.next_attempt_at = None  # suspended already; waits for a payment
         return
-    await _failed(session, runtime, subscription, tenant, invoice, first_failure=now)
+    await _failed(session, runtime, subscription, tenant, invoice, at=scheduled)
     if subscription.status == SubscriptionStatus.UNPAID.value:
         report.suspended += 1
 

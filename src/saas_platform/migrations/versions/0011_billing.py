@@ -269,6 +269,7 @@ def _create_invoicing() -> None:
         sa.Column("voided_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("attempt_count", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("dunning_started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("provider_charge_id", sa.String(100), nullable=True),
         *_timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_invoices"),
