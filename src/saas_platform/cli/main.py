@@ -11,6 +11,7 @@ import typer
 from saas_platform import __version__
 from saas_platform.cli.audit import audit_app
 from saas_platform.cli.backups import backups_app
+from saas_platform.cli.billing import billing_app
 from saas_platform.cli.common import console, fail, load_settings, read_secret_from_stdin, run
 from saas_platform.cli.docs import docs_app
 from saas_platform.cli.hosts import hosts_app
@@ -27,6 +28,7 @@ app = typer.Typer(
 app.add_typer(audit_app, name="audit")
 app.add_typer(hosts_app, name="hosts")
 app.add_typer(backups_app, name="backups")
+app.add_typer(billing_app, name="billing")
 app.add_typer(docs_app, name="docs")
 app.command("odoo-emulator")(odoo_emulator)
 
