@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from saas_platform.audit.models import AuditEntry
+from saas_platform.billing.models import Subscription
 from saas_platform.core.clock import FrozenClock
 from saas_platform.core.runtime import Runtime
 from saas_platform.events.models import OutboxEvent
@@ -248,3 +249,28 @@ async def test_seed_put_with_is_active_false_cancels(
     )
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "canceled"
+
+
+async def test_idempotency_key_answers_the_first_result_again(
+    client: httpx.AsyncClient, owner: LoggedIn, runtime: Runtime
+) -> None:
+    tenant = await tenant_of(client, owner)
+    body = {"tenant_id": tenant["id"], "plan": "starter"}
+    headers = {**owner.headers, "Idempotency-Key": "order-42"}
+    first = await client.post(SUBSCRIPTIONS, json=body, headers=headers)
+    again = await client.post("/api/v1/billing/subscriptions", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    other = await client.post(SUBSCRIPTIONS, json={**body, "plan": "enterprise"}, headers=headers)
+    assert_envelope(other, 409, "CONFLICT")
+    without = await client.post(SUBSCRIPTIONS, json=body, headers=owner.headers)
+    assert_envelope(without, 409, "CONFLICT")  # the one live subscription exists
+    async with runtime.db.sessionmaker() as session:
+        count = (
+            await session.execute(
+                select(func.count())
+                .select_from(Subscription)
+                .where(Subscription.tenant_id == tenant["id"])
+            )
+        ).scalar_one()
+    assert count == 1

@@ -6,11 +6,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, status
+from fastapi import Depends, Header, Query, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import Select, select
 
 from saas_platform.auth.dependencies import CurrentPrincipal
+from saas_platform.billing.idempotency import fingerprint, idempotent
 from saas_platform.billing.models import (
     LIVE_STATUSES,
     BillingCycle,
@@ -229,25 +230,47 @@ async def list_subscriptions(
 
 
 async def _create(
-    principal: Any, service: BillingService, body: SubscriptionCreate
-) -> SubscriptionRead:
+    principal: Any, service: BillingService, body: SubscriptionCreate, request: Request
+) -> JSONResponse:
     actor = await _actor(service, principal)
-    subscription = await service.create(
-        actor,
-        body.tenant_id,
-        plan_code=body.plan,
-        billing_cycle=body.billing_cycle.value,
-        max_users=body.max_users,
-        payment_method_id=body.payment_method_id,
+
+    async def work() -> SubscriptionRead:
+        subscription = await service.create(
+            actor,
+            body.tenant_id,
+            plan_code=body.plan,
+            billing_cycle=body.billing_cycle.value,
+            max_users=body.max_users,
+            payment_method_id=body.payment_method_id,
+        )
+        return await subscription_read(service, subscription)
+
+    code, answer = await idempotent(
+        service.session,
+        actor.id,
+        request.headers.get("Idempotency-Key"),
+        fingerprint("POST", "subscriptions", await request.body()),
+        status.HTTP_201_CREATED,
+        work,
     )
-    return await subscription_read(service, subscription)
+    return JSONResponse(answer, status_code=code)
+
+
+IDEMPOTENCY_KEY = Header(
+    alias="Idempotency-Key",
+    description="Send the same key again to get the first answer, without charging twice.",
+)
 
 
 @router.post("/subscriptions", response_model=SubscriptionRead, status_code=status.HTTP_201_CREATED)
 async def create_subscription(
-    principal: CurrentPrincipal, service: BillingServiceDep, body: SubscriptionCreate
-) -> SubscriptionRead:
-    return await _create(principal, service, body)
+    principal: CurrentPrincipal,
+    service: BillingServiceDep,
+    body: SubscriptionCreate,
+    request: Request,
+    idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
+) -> JSONResponse:
+    return await _create(principal, service, body, request)
 
 
 @router.post(
@@ -256,9 +279,13 @@ async def create_subscription(
     status_code=status.HTTP_201_CREATED,
 )
 async def create_billing_subscription(
-    principal: CurrentPrincipal, service: BillingServiceDep, body: SubscriptionCreate
-) -> SubscriptionRead:
-    return await _create(principal, service, body)
+    principal: CurrentPrincipal,
+    service: BillingServiceDep,
+    body: SubscriptionCreate,
+    request: Request,
+    idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
+) -> JSONResponse:
+    return await _create(principal, service, body, request)
 
 
 async def _reach(

@@ -337,6 +337,22 @@ def _create_invoicing() -> None:
         ),
     )
     op.create_index("ix_payment_methods_tenant_id", "payment_methods", ["tenant_id"])
+    op.create_table(
+        "billing_idempotent_requests",
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("key", sa.String(255), nullable=False),
+        sa.Column("fingerprint", sa.String(64), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=False),
+        sa.Column("body", postgresql.JSONB(), nullable=False),
+        *_timestamps(),
+        sa.PrimaryKeyConstraint("user_id", "key", name="pk_billing_idempotent_requests"),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name="fk_billing_idempotent_requests_user_id_users",
+            ondelete="CASCADE",
+        ),
+    )
     op.create_index(
         "uq_payment_methods_default_tenant",
         "payment_methods",
@@ -347,6 +363,7 @@ def _create_invoicing() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("billing_idempotent_requests")
     op.drop_table("payment_methods")
     op.drop_table("invoice_lines")
     op.drop_table("invoices")
