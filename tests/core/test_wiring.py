@@ -37,7 +37,7 @@ async def test_every_scheduled_task_is_registered(runtime: Runtime) -> None:
     entries = schedule(runtime)
     assert entries[RETRY_STALLED_TASK] > 0
     assert set(wiring.schedule(runtime.settings)) <= set(entries)
-    assert len(entries) == 7
+    assert len(entries) == 8  # billing.run_renewals joined
     missing = [name for name in entries if name not in jobs_app.tasks]
     assert not missing, f"scheduled but no task module registers them: {missing}"
 
