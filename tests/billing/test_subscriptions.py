@@ -146,6 +146,14 @@ async def test_members_read_owners_change_others_get_404(
         SUBSCRIPTIONS, params={"tenant_id": outsider_tenant["id"]}, headers=admin.headers
     )
     assert [s["id"] for s in everything.json()["results"]] == [outsider_sub["id"]]
+    all_of_them = await client.get("/api/v1/admin/subscriptions", headers=admin.headers)
+    assert {s["id"] for s in all_of_them.json()["results"]} >= {
+        subscription["id"],
+        outsider_sub["id"],
+    }
+    assert_envelope(
+        await client.get("/api/v1/admin/subscriptions", headers=owner.headers), 403, "FORBIDDEN"
+    )
 
     # The tenant's and the user's lists.
     by_tenant = await client.get(

@@ -10,7 +10,7 @@ from fastapi import Depends, Header, Query, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import Select, select
 
-from saas_platform.auth.dependencies import CurrentPrincipal
+from saas_platform.auth.dependencies import CurrentPrincipal, PlatformAdmin
 from saas_platform.billing.idempotency import fingerprint, idempotent
 from saas_platform.billing.models import (
     LIVE_STATUSES,
@@ -226,6 +226,20 @@ async def list_subscriptions(
     """The subscriptions of the caller's tenants (every one for platform admins)."""
     actor = await _actor(service, principal)
     stmt = _filtered(service.visible_subscriptions(actor), tenant_id, status_, is_active)
+    return await _page(service, stmt, params)
+
+
+@router.get("/admin/subscriptions", response_model=Page[SubscriptionRead])
+async def admin_list_subscriptions(
+    admin: PlatformAdmin,
+    service: BillingServiceDep,
+    params: ListParamsDep,
+    tenant_id: uuid.UUID | None = None,
+    status_: Annotated[SubscriptionStatus | None, Query(alias="status")] = None,
+    is_active: bool | None = None,
+) -> Page[SubscriptionRead]:
+    """Every subscription on the platform (platform admins)."""
+    stmt = _filtered(select(Subscription), tenant_id, status_, is_active)
     return await _page(service, stmt, params)
 
 
