@@ -153,6 +153,9 @@ async def test_a_year_on_bank_transfer(
         4900,
         "2027-03-01T09:00:00Z",
     )
+    # The renewal moved the Odoo database's expiry on: a year of the professional plan.
+    expiry = tenant.call("ir.config_parameter", "get_param", "database.expiration_date")
+    assert expiry == "2028-02-15 09:00:00"
     # Overdue on March 1: past due, retried on days 1, 3, 5, 7, the owner mailed each time.
     o, a = await at(datetime(2027, 3, 1, 9, 0, tzinfo=UTC))
     await renew()

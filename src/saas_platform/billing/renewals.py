@@ -131,7 +131,6 @@ async def _end_period(
             plan = await session.get(Plan, subscription.pending_plan_id)
             assert plan is not None
             tenant.tier = plan.code
-            await tenant_hooks.tenant_tier_changed.fire(session, runtime, tenant)
         subscription.plan_id = subscription.pending_plan_id
         subscription.max_users = subscription.pending_max_users or subscription.max_users
         subscription.billing_cycle = (
@@ -162,6 +161,9 @@ async def _end_period(
         await _suspend(session, runtime, subscription, tenant, invoice)
         report.suspended += 1
         return
+    # A new period moves the Odoo database's expiry on (and applies a downgraded tier): the
+    # tenants' tier-change hook, whose handler writes it through the driver in a job.
+    await tenant_hooks.tenant_tier_changed.fire(session, runtime, tenant)
     outcome = await charge_invoice(
         session,
         runtime,
