@@ -18,7 +18,7 @@ CURRENCIES = frozenset(
 
 AmountCents = Annotated[StrictInt, Field(ge=0, le=10**12)]
 Count = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
-PlanCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,19}$")]
+PlanCode = Annotated[str, Field(max_length=20, pattern=r"^[a-z][a-z0-9_-]{1,19}$")]
 
 
 class BackupPolicyBody(RequestSchema):
@@ -264,7 +264,7 @@ class BillingAccountRead(Schema):
 
 class BillingAccountUpdate(RequestSchema):
     billing_address: Annotated[str | None, Field(max_length=2000)] = None
-    country: Annotated[str | None, Field(pattern=r"^[A-Za-z]{2}$")] = None
+    country: Annotated[str | None, Field(max_length=2, pattern=r"^[A-Za-z]{2}$")] = None
     tax_id: Annotated[str | None, Field(max_length=40)] = None
 
 
