@@ -20,7 +20,10 @@ from saas_platform.admin.router import router as admin_router
 from saas_platform.auth.api_keys_router import router as api_keys_router
 from saas_platform.auth.router import router as auth_router
 from saas_platform.backups.router import router as backups_router
+from saas_platform.billing.admin_router import router as billing_admin_router
+from saas_platform.billing.invoice_router import router as invoices_router
 from saas_platform.billing.provider_event_router import router as provider_events_router
+from saas_platform.billing.router import router as billing_router
 from saas_platform.core.docs import install_offline_docs
 from saas_platform.core.http import install_error_handlers
 from saas_platform.core.metrics import HttpMetrics
@@ -157,6 +160,9 @@ def create_app(
         integrations_router,
         security_router,
         monitoring_router,
+        billing_router,
+        invoices_router,
+        billing_admin_router,
         admin_router,
         admin_console_router,
     ):

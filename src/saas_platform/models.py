@@ -20,6 +20,7 @@ MODEL_MODULES = (
     "saas_platform.integrations.models",
     "saas_platform.admin.models",
     "saas_platform.monitoring.models",
+    "saas_platform.billing.models",
 )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 # The task modules: imported for the tasks they register on core's job app.
 import saas_platform.audit.tasks
 import saas_platform.backups.tasks
+import saas_platform.billing.tasks
 import saas_platform.instances.hosts.tasks
 import saas_platform.instances.tasks
 import saas_platform.integrations.tasks
@@ -37,6 +38,9 @@ from saas_platform.backups.lifecycle import BACKUP, RESTORE
 from saas_platform.backups.pre_delete import back_up_before_deletion
 from saas_platform.backups.service import EXPIRE_TASK, SCHEDULE_TASK
 from saas_platform.backups.storage import build_storage
+from saas_platform.billing import service as billing_service
+from saas_platform.billing.lifecycle import INVOICE, SUBSCRIPTION
+from saas_platform.billing.renewals import RUN_RENEWALS_TASK
 from saas_platform.core import runtime as core_runtime
 from saas_platform.core.lifecycle import Lifecycle
 from saas_platform.core.runtime import Runtime, RuntimeParts
@@ -68,6 +72,7 @@ from saas_platform.tenants.lifecycle import TENANT_LIFECYCLE
 from saas_platform.tenants.plans import rate_limit_plan
 from saas_platform.tenants.service import tenant_visible_to
 from saas_platform.tenants.tasks import PURGE_TENANTS_TASK
+from saas_platform.tenants.tiers import tier_grant
 from saas_platform.webhooks import delivery as webhooks_delivery
 
 _wired = False
@@ -89,6 +94,7 @@ def schedule(settings: Settings) -> Mapping[str, float]:
         CHECK_HEALTH_TASK: settings.integrations_health_interval_seconds,
         TEND_ODOO_SECRETS_TASK: settings.integrations_odoo_secret_sweep_seconds,
         SAMPLE_TASK: settings.metrics_sample_interval_seconds,
+        RUN_RENEWALS_TASK: settings.billing_renewal_interval_seconds,
     }
 
 
@@ -121,6 +127,13 @@ def _wire_webhooks() -> None:
     events_service.event_recorded.connect(webhooks_delivery.on_event_recorded)
 
 
+def _wire_billing() -> None:
+    """Billing answers what a tier grants (its plan's limits, backup policy and expiry) and
+    how many subscriptions a tenant has, for the packages below it (decision 0008)."""
+    tier_grant.provide(billing_service.tier_grant)
+    tenant_hooks.tenant_subscription_counts.provide(billing_service.subscription_counts)
+
+
 def wire() -> None:
     global _wired
     if _wired:
@@ -128,6 +141,7 @@ def wire() -> None:
     core_runtime.provide_parts(RUNTIME_PARTS)
     tenant_registration.connect()  # a registration asking for a tenant creates it
     _wire_tenants()
+    _wire_billing()
     _wire_flows()
     _wire_webhooks()
     _wired = True
@@ -181,4 +195,6 @@ def lifecycles() -> list[Lifecycle[Any, Any]]:
         THREAT,
         SCAN,
         INBOUND_EVENT,
+        INVOICE,
+        SUBSCRIPTION,
     ]

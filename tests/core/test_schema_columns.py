@@ -23,6 +23,7 @@ from saas_platform.admin.models import MaintenanceMode
 from saas_platform.app import create_app
 from saas_platform.auth.models import ApiKey
 from saas_platform.backups.models import Backup
+from saas_platform.billing.models import BillingAccount, Plan
 from saas_platform.core.schemas import RequestSchema
 from saas_platform.core.settings import Settings
 from saas_platform.instances.hosts.models import OdooHost
@@ -49,6 +50,23 @@ def col(attribute: Any) -> Column[Any]:
 # (schema, field) -> the column it is stored in, or why it has none.
 DESTINATIONS: dict[tuple[str, str], Any] = {
     ("MaintenanceUpdate", "message"): col(MaintenanceMode.message),
+    # billing
+    ("PlanCreate", "code"): col(Plan.code),
+    ("PlanCreate", "name"): col(Plan.name),
+    ("PlanCreate", "description"): col(Plan.description),
+    ("PlanCreate", "expiration_reason"): col(Plan.expiration_reason),
+    ("PlanCreate", "currency"): col(Plan.currency),
+    ("PlanUpdate", "name"): col(Plan.name),
+    ("PlanUpdate", "description"): col(Plan.description),
+    ("PlanUpdate", "expiration_reason"): col(Plan.expiration_reason),
+    ("PlanUpdate", "currency"): col(Plan.currency),
+    ("SubscriptionCreate", "plan"): NOT_STORED,
+    ("SubscriptionReplace", "plan"): NOT_STORED,
+    ("SubscriptionUpdate", "plan"): NOT_STORED,
+    ("BillingAccountUpdate", "billing_address"): col(Tenant.billing_address),
+    ("BillingAccountUpdate", "country"): col(BillingAccount.country),
+    ("BillingAccountUpdate", "tax_id"): col(BillingAccount.tax_id),
+    ("PaymentMethodCreate", "payment_method"): NOT_STORED,
     ("RegisterRequest", "password"): NOT_STORED,
     ("RegisterRequest", "password_confirm"): NOT_STORED,
     ("RegisterRequest", "full_name"): col(User.full_name),

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from saas_platform.backups import retention
 from saas_platform.backups.archive import ZipTailCheck
 from saas_platform.backups.lifecycle import BACKUP, BackupAction
@@ -203,7 +205,7 @@ async def complete_backup(runtime: Runtime, backup_id: uuid.UUID, stored: Stored
         backup.progress = 100
         backup.completed_at = clock.now()
         tenant = await session.get(Tenant, backup.tenant_id)
-        backup.expires_at = _expiry_of(runtime, backup, tenant)
+        backup.expires_at = await _expiry_of(session, runtime, backup, tenant)
         await events.emit(
             session, events.BACKUP_COMPLETED, backup_event(backup), tenant_id=backup.tenant_id
         )
@@ -298,7 +300,9 @@ async def fail_backup(runtime: Runtime, backup_id: uuid.UUID, exc: BaseException
     return backup
 
 
-def _expiry_of(runtime: Runtime, backup: Backup, tenant: Tenant | None) -> Any:
+async def _expiry_of(
+    session: AsyncSession, runtime: Runtime, backup: Backup, tenant: Tenant | None
+) -> Any:
     now = clock.now()
     settings = runtime.settings
     if backup.type == BackupType.PRE_DELETE.value:
@@ -307,7 +311,7 @@ def _expiry_of(runtime: Runtime, backup: Backup, tenant: Tenant | None) -> Any:
         return now + timedelta(days=days)
     if backup.type == BackupType.PRE_RESTORE.value:
         return now + timedelta(days=settings.backup_pre_restore_retention_days)
-    policy = policy_for(settings, tenant.tier if tenant else "starter")
+    policy = await policy_for(session, settings, tenant.tier if tenant else "starter")
     if backup.type == BackupType.MANUAL.value:
         return now + timedelta(days=policy.manual_retention_days)
     return now + timedelta(days=policy.daily)  # scheduled: retention refines it

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from saas_platform.core.settings import Settings
-from saas_platform.tenants.tiers import TIERS, BackupPolicy
+from saas_platform.tenants.tiers import BackupPolicy, grant_for
 
 
-def policy_for(settings: Settings, tier: str) -> BackupPolicy:
-    """``SAAS_BACKUP_POLICIES='{"starter": {"daily": 10}}'`` changes what it names."""
-    base = TIERS[tier].backups if tier in TIERS else TIERS["starter"].backups
+async def policy_for(session: AsyncSession, settings: Settings, tier: str) -> BackupPolicy:
+    """The tier's plan's policy (tenants/tiers.py); ``SAAS_BACKUP_POLICIES='{"starter":
+    {"daily": 10}}'`` changes what it names."""
+    base = (await grant_for(session, tier)).backups
     override = settings.backup_policies.get(tier)
     return dataclasses.replace(base, **override) if override else base

@@ -114,7 +114,7 @@ async def apply_retention(runtime: Runtime, instance_id: uuid.UUID) -> int:
                 )
             ).scalars()
         )
-    policy = policy_for(runtime.settings, tenant.tier if tenant else "starter")
+        policy = await policy_for(session, runtime.settings, tenant.tier if tenant else "starter")
     kept = keep([b.created_at for b in backups], policy)
     now = clock.now()
     removed = 0

@@ -140,7 +140,7 @@ class BackupService:
     ) -> Backup:
         instance = await self._instance_for_backup(tenant)
         if type_ == BackupType.MANUAL and count_quota:
-            policy = policy_for(self.runtime.settings, tenant.tier)
+            policy = await policy_for(self.session, self.runtime.settings, tenant.tier)
             held = (
                 await self.session.execute(
                     select(func.count())

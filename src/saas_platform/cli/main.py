@@ -12,6 +12,7 @@ from saas_platform import __version__
 from saas_platform.cli.admin import admin_app
 from saas_platform.cli.audit import audit_app
 from saas_platform.cli.backups import backups_app
+from saas_platform.cli.billing import billing_app
 from saas_platform.cli.common import console, fail, load_settings, read_secret_from_stdin, run
 from saas_platform.cli.docs import docs_app
 from saas_platform.cli.hosts import hosts_app
@@ -31,6 +32,7 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(audit_app, name="audit")
 app.add_typer(hosts_app, name="hosts")
 app.add_typer(backups_app, name="backups")
+app.add_typer(billing_app, name="billing")
 app.add_typer(docs_app, name="docs")
 app.add_typer(security_app, name="security")
 app.add_typer(metrics_app, name="metrics")

@@ -145,3 +145,11 @@ def conflict_for(exc: IntegrityError) -> AppError | None:
     if sqlstate == FOREIGN_KEY_VIOLATION:
         return Conflict("Something this refers to was removed meanwhile; reload and try again")
     return None
+
+
+class BillingError(AppError):
+    """Payment required: a charge the provider refused, or a plan's limit reached (seats)."""
+
+    status_code = 402
+    code = "BILLING_ERROR"
+    message = "Payment required"

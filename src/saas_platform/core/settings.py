@@ -218,6 +218,21 @@ class Settings(BaseSettings):
     metrics_hourly_retention_days: int = Field(default=90, ge=1)
     metrics_daily_retention_days: int = Field(default=730, ge=1)
 
+    # -- billing (saas_platform.billing) --
+    # The payment provider (``billing_provider``) and Stripe's settings are above.
+    # Tax rate per billing country (ISO 3166 alpha-2) in basis points: {"DE": 1900} is 19 %.
+    # A country not listed pays no tax (the default: none at all).
+    billing_tax_rates: dict[str, int] = Field(default_factory=dict)
+    # The seller on every invoice (and its PDF).
+    billing_seller_name: str = "Odoo SaaS Platform"
+    billing_seller_address: str = ""
+    billing_seller_tax_id: str = ""
+    # Invoice numbers: ``<prefix>-<year>-<000001>``, gapless per year.
+    billing_invoice_prefix: str = "INV"
+    billing_payment_terms_days: int = Field(default=14, ge=0)
+    # How often the renewal and dunning job runs (billing.run_renewals).
+    billing_renewal_interval_seconds: float = Field(default=3600.0, gt=0)
+
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
     # auto: readable (rich) on a terminal, JSON lines otherwise; or json, console, text.

@@ -42,7 +42,7 @@ from saas_platform.instances.service import instance_url
 from saas_platform.odoo.driver import Credentials, DatabaseSetup, OdooDriver
 from saas_platform.odoo.errors import OdooFault
 from saas_platform.tenants.models import Tenant
-from saas_platform.tenants.tiers import TIERS
+from saas_platform.tenants.tiers import grant_for
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +79,8 @@ class ProvisionContext:
     timezone: str
     tier: str
     expires_at: Any
+    # The tier's plan's reason written with the expiry (tenants/tiers.py).
+    expiration_reason: str
     # Known once choose_host ran (now or in an earlier run).
     host: OdooHost | None = None
     base_url: str = ""
@@ -206,7 +208,6 @@ async def create_database(context: ProvisionContext) -> StepResult:
 
 
 async def configure(context: ProvisionContext) -> StepResult:
-    limits = TIERS[context.tier]
     setup = DatabaseSetup(
         admin=context.admin,
         company_name=context.company_name,
@@ -214,7 +215,7 @@ async def configure(context: ProvisionContext) -> StepResult:
         timezone=context.timezone,
         base_url=context.base_url,
         expires_at=context.expires_at,
-        expiration_reason=limits.expiration_reason,
+        expiration_reason=context.expiration_reason,
     )
     if context.standby is not None:
         # The standby's admin, proven when it was prepared. Its database.uuid and
@@ -301,6 +302,7 @@ async def _start_provisioning(
             timezone=instance.timezone,
             tier=tenant.tier,
             expires_at=instance.expires_at,
+            expiration_reason=(await grant_for(session, tenant.tier)).expiration_reason,
         )
         done = instance.step if instance.step in PROVISION.step_names else None
         if done is not None and instance.host_id is not None:
@@ -411,6 +413,7 @@ async def apply_tier(runtime: Runtime, instance_id: uuid.UUID, tier: str) -> Non
             instance.admin_login, runtime.secrets.decrypt(instance.admin_password_encrypted)
         )
         database, expires_at = instance.database_name, instance.expires_at
+        reason = (await grant_for(session, tier)).expiration_reason
     driver = driver_for(runtime, host)
     try:
         uid = await driver.authenticate(database, admin)
@@ -422,7 +425,7 @@ async def apply_tier(runtime: Runtime, instance_id: uuid.UUID, tier: str) -> Non
             admin.password,
             {
                 "database.expiration_date": expires_at.strftime("%Y-%m-%d %H:%M:%S"),
-                "database.expiration_reason": TIERS[tier].expiration_reason,
+                "database.expiration_reason": reason,
             },
         )
     finally:

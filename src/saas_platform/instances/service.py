@@ -30,7 +30,7 @@ from saas_platform.instances.hosts.models import OdooHost
 from saas_platform.instances.lifecycle import Action, next_status, transition
 from saas_platform.instances.models import Instance, InstanceStatus
 from saas_platform.tenants.models import Tenant
-from saas_platform.tenants.tiers import expiry_for
+from saas_platform.tenants.tiers import expiry_for, grant_for
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ async def create_for_tenant(
         admin_password_provisional=admin_password is None,
         lang=tenant.settings.get("language") or "en_US",
         timezone=tenant.settings.get("timezone") or "UTC",
-        expires_at=expiry_for(tenant.tier, clock.now()),
+        expires_at=expiry_for(await grant_for(session, tenant.tier), clock.now()),
     )
     session.add(instance)
     await session.flush()
@@ -270,7 +270,7 @@ class InstanceService:
 
     async def apply_tier(self, instance: Instance, tier: str) -> None:
         """A tier change moves the expiry; a job writes it into the Odoo database."""
-        instance.expires_at = expiry_for(tier, clock.now())
+        instance.expires_at = expiry_for(await grant_for(self.session, tier), clock.now())
         if instance.status in (InstanceStatus.READY.value, InstanceStatus.STOPPED.value):
             await defer(
                 self.session,

@@ -38,6 +38,15 @@ class DatabaseSetup:
 
 
 @dataclass(frozen=True)
+class OdooUser:
+    """An internal user the platform manages in a tenant's database (a seat)."""
+
+    login: str
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
 class HostHealth:
     reachable: bool
     latency_ms: float | None
@@ -180,4 +189,21 @@ class OdooDriver(Protocol):
     ) -> list[LoginRecord]:
         """The database's newest logins (``res.users.log``), at most ``limit``, read as the
         tenant's administrator."""
+
+    # -- internal users (billing's seats) --
+
+    async def ensure_internal_user(
+        self, name: str, admin: Credentials, user: OdooUser, password: str
+    ) -> bool:
+        """Make ``user.login`` an active internal user, logged in as ``admin``: created
+        with ``password`` when no user has that login (True), else reactivated as it was,
+        password untouched (False)."""
+        ...
+
+    async def deactivate_user(self, name: str, admin: Credentials, login: str) -> bool:
+        """Archive the user of that login (False: no such active user)."""
+        ...
+
+    async def active_internal_logins(self, name: str, admin: Credentials) -> list[str]:
+        """The logins of the active internal (non-portal, non-public) users."""
         ...

@@ -29,6 +29,7 @@ from saas_platform.odoo.driver import (
     DatabaseSetup,
     HostHealth,
     LoginRecord,
+    OdooUser,
     UserActivity,
 )
 from saas_platform.odoo.errors import OdooError, OdooFault
@@ -421,6 +422,49 @@ class RpcDriver:
         )
 
     # -- internals --------------------------------------------------------------------------
+
+    # -- internal users (billing's seats): one web session each, one password check --
+
+    async def ensure_internal_user(
+        self, name: str, admin: Credentials, user: OdooUser, password: str
+    ) -> bool:
+        session = await self.client.web_session(name, admin.login, admin.password)
+        found = await session.call_kw(
+            "res.users",
+            "search",
+            [[["login", "=", user.login]]],
+            {"context": {"active_test": False}, "limit": 1},
+        )
+        if found:
+            await session.call_kw("res.users", "write", [found, {"active": True}])
+            return False
+        # Odoo's default groups make the new user internal (share = False).
+        await session.call_kw(
+            "res.users",
+            "create",
+            [{"name": user.name, "login": user.login, "email": user.email, "password": password}],
+        )
+        return True
+
+    async def deactivate_user(self, name: str, admin: Credentials, login: str) -> bool:
+        session = await self.client.web_session(name, admin.login, admin.password)
+        found = await session.call_kw(
+            "res.users", "search", [[["login", "=", login], ["active", "=", True]]], {"limit": 1}
+        )
+        if not found:
+            return False
+        await session.call_kw("res.users", "write", [found, {"active": False}])
+        return True
+
+    async def active_internal_logins(self, name: str, admin: Credentials) -> list[str]:
+        session = await self.client.web_session(name, admin.login, admin.password)
+        rows = await session.call_kw(
+            "res.users",
+            "search_read",
+            [[["share", "=", False], ["active", "=", True]]],
+            {"fields": ["login"], "order": "id"},
+        )
+        return [row["login"] for row in rows]
 
     async def _sql(self, required_for: str | None = None) -> psycopg.AsyncConnection[Any]:
         if not self.postgres_url:

@@ -62,3 +62,9 @@ tenant_backups: Provider[[AsyncSession, uuid.UUID], dict[str, Any]] = Provider("
 # What a tenant's detail shows of its resource usage: the latest sampled value of each metric
 # (monitoring), ``{metric: {"value", "at"}}``.
 tenant_metrics: Provider[[AsyncSession, uuid.UUID], dict[str, Any]] = Provider("tenant_metrics")
+
+# How many live (not canceled) subscriptions each tenant has, for a whole page at once
+# (billing answers; every id asked is in the answer).
+tenant_subscription_counts: Provider[[AsyncSession, Sequence[uuid.UUID]], dict[uuid.UUID, int]] = (
+    Provider("tenant_subscription_counts")
+)

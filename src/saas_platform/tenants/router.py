@@ -16,7 +16,12 @@ from saas_platform.tenants.dependencies import (
     TenantAccessDep,
     TenantServiceDep,
 )
-from saas_platform.tenants.hooks import tenant_backups, tenant_instances, tenant_metrics
+from saas_platform.tenants.hooks import (
+    tenant_backups,
+    tenant_instances,
+    tenant_metrics,
+    tenant_subscription_counts,
+)
 from saas_platform.tenants.models import (
     GONE_STATUSES,
     Invitation,
@@ -45,7 +50,7 @@ from saas_platform.tenants.service import (
     TenantService,
     grace_ends_at,
 )
-from saas_platform.tenants.tiers import TIERS
+from saas_platform.tenants.tiers import grant_for
 from saas_platform.users import service as users
 from saas_platform.users.models import User
 
@@ -95,8 +100,9 @@ def tenant_read(service: TenantService, tenant: Tenant, **counts: Any) -> Tenant
     )
 
 
-def tier_limits(tier: str) -> dict[str, Any] | None:
-    return asdict(TIERS[tier]) if tier in TIERS else None
+async def tier_limits(service: TenantService, tiers: set[str]) -> dict[str, dict[str, Any]]:
+    """What each tier grants (its plan's), one look-up per distinct tier."""
+    return {tier: asdict(await grant_for(service.session, tier)) for tier in tiers}
 
 
 async def tenant_detail(
@@ -109,8 +115,10 @@ async def tenant_detail(
         service,
         tenant,
         member_count=await service.member_count(tenant.id),
-        subscription_count=0,  # billing is not built yet: no subscriptions exist
-        limits=tier_limits(tenant.tier),
+        subscription_count=(await tenant_subscription_counts.ask(service.session, [tenant.id]))[
+            tenant.id
+        ],
+        limits=(await tier_limits(service, {tenant.tier}))[tenant.tier],
         instance=instance,
         backups=await tenant_backups.ask(service.session, tenant.id),
         metrics=await tenant_metrics.ask(service.session, tenant.id),
@@ -126,6 +134,8 @@ async def tenant_list_items(service: TenantService, tenants: list[Tenant]) -> li
     ids = [tenant.id for tenant in tenants]
     members = await service.member_counts(ids)
     placed = await tenant_instances.ask(service.session, service.runtime, tenants, False)
+    subscriptions = await tenant_subscription_counts.ask(service.session, ids)
+    limits = await tier_limits(service, {tenant.tier for tenant in tenants})
     items = []
     for tenant in tenants:
         instance = placed.get(tenant.id)
@@ -134,8 +144,8 @@ async def tenant_list_items(service: TenantService, tenants: list[Tenant]) -> li
                 service,
                 tenant,
                 member_count=members[tenant.id],
-                subscription_count=0,  # as on the detail
-                limits=tier_limits(tenant.tier),
+                subscription_count=subscriptions[tenant.id],
+                limits=limits[tenant.tier],
                 instance=instance,
                 estimated_completion=instance.estimated_completion if instance else None,
             )

@@ -1,9 +1,19 @@
-"""What each tier gives: limits written to the instance, and the database expiry."""
+"""What each tier gives: limits written to the instance, and the database expiry.
+
+The grants live in billing's plans (a plan's ``code`` is the tier it gives; decision 0008).
+Billing sits above tenants, so it answers :data:`tier_grant` (connected in wiring.py); the
+packages below read a tier's grant with :func:`grant_for`. :data:`TIERS` stays as the
+defaults the plans are seeded with, and the answer for a tier no plan grants.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from saas_platform.core.hooks import Provider
 
 
 @dataclass(frozen=True)
@@ -58,5 +68,19 @@ TIERS: dict[str, TierLimits] = {
 }
 
 
-def expiry_for(tier: str, start: datetime) -> datetime:
-    return start + timedelta(days=TIERS[tier].expiration_days)
+# What a tier grants, read from the plan of that code (None: no such plan).
+tier_grant: Provider[[AsyncSession, str], TierLimits | None] = Provider("tier_grant")
+
+
+async def grant_for(session: AsyncSession, tier: str) -> TierLimits:
+    """The tier's grant from its plan; the seeded default when no plan has that code (or
+    in a process billing did not wire), and the starter's for an unknown tier."""
+    if tier_grant.provided:
+        granted = await tier_grant.ask(session, tier)
+        if granted is not None:
+            return granted
+    return TIERS.get(tier, TIERS["starter"])
+
+
+def expiry_for(limits: TierLimits, start: datetime) -> datetime:
+    return start + timedelta(days=limits.expiration_days)

@@ -1,9 +1,10 @@
-"""The one interface every payment provider implements (``manual``, ``stripe``), and the
-choice of the configured one (``SAAS_BILLING_PROVIDER``)."""
+"""Payment providers behind one interface (``base.py``): ``manual`` (bank transfer, the
+default) and ``stripe``; ``SAAS_BILLING_PROVIDER`` chooses one."""
 
 from __future__ import annotations
 
 from saas_platform.billing.providers.base import PaymentProvider
+from saas_platform.billing.providers.manual import ManualProvider
 from saas_platform.billing.providers.stripe import StripeProvider
 from saas_platform.core.errors import ConfigurationError
 from saas_platform.core.settings import Settings
@@ -13,6 +14,8 @@ _shared_providers: dict[tuple[str, ...], StripeProvider] = {}
 
 def provider_for(settings: Settings) -> PaymentProvider:
     """The payment provider ``SAAS_BILLING_PROVIDER`` names, built from the settings."""
+    if settings.billing_provider == "manual":
+        return ManualProvider()
     if settings.billing_provider == "stripe":
         provider = StripeProvider.from_settings(settings)
         # One provider per configuration, so its HTTP connections (and TLS sessions) to

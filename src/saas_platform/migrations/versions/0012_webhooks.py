@@ -1,7 +1,7 @@
 """outbound webhooks: endpoints, deliveries, attempts; whose event an outbox row is
 
 Revision ID: 0012_webhooks
-Revises: 0010_audit_mac
+Revises: 0011_billing
 Create Date: 2026-12-05
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0012_webhooks"
-down_revision = "0010_audit_mac"
+down_revision = "0011_billing"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,105 @@
+"""One renewal run over many due subscriptions: time per subscription, and how it scales.
+
+Run by hand (`.venv/bin/python bench/billing.py [--sizes 1000 10000]`); prints, asserts
+nothing. On the embedded PostgreSQL by default (a scratch data dir), or SAAS_DATABASE_URL.
+For each size, that many tenants with an active monthly subscription whose period ended
+are inserted in bulk, then `billing.renewals.run_renewals` runs once (each renewal: its
+row locked, the next period invoiced and numbered, charged through the manual provider,
+audited, events emitted), and the rows are removed again.
+Aim: under 1 ms per subscription; ratio of the largest size's time to the smallest's no
+more than their size ratio plus 10 % (linear).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import delete, insert, select
+
+from saas_platform.billing.models import Invoice, Plan, Subscription
+from saas_platform.billing.renewals import run_renewals
+from saas_platform.core.settings import Settings
+from saas_platform.tenants.models import Tenant
+from saas_platform.wiring import open_runtime
+
+
+async def one_run(runtime: object, size: int) -> float:
+    db = runtime.db  # type: ignore[attr-defined]
+    ended = datetime.now(UTC) - timedelta(hours=1)
+    async with db.transaction() as session:
+        plan_id = (
+            await session.execute(select(Plan.id).where(Plan.code == "starter"))
+        ).scalar_one()
+        tenant_ids = [uuid.uuid4() for _ in range(size)]
+        now = datetime.now(UTC)
+        await session.execute(
+            insert(Tenant),
+            [
+                {
+                    "id": tid,
+                    "name": f"Bench {i}",
+                    "subdomain": f"bench{uuid.uuid4().hex[:12]}",
+                    "tier": "starter",
+                    "status": "ready",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i, tid in enumerate(tenant_ids)
+            ],
+        )
+        await session.execute(
+            insert(Subscription),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "tenant_id": tid,
+                    "plan_id": plan_id,
+                    "status": "active",
+                    "billing_cycle": "monthly",
+                    "max_users": 5,
+                    "start_date": ended - timedelta(days=31),
+                    "current_period_start": ended - timedelta(days=31),
+                    "current_period_end": ended,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for tid in tenant_ids
+            ],
+        )
+    started = time.perf_counter()
+    report = await run_renewals(runtime)  # type: ignore[arg-type]
+    seconds = time.perf_counter() - started
+    assert report.renewed == size, report
+    async with db.transaction() as session:
+        await session.execute(delete(Invoice).where(Invoice.tenant_id.in_(tenant_ids)))
+        await session.execute(delete(Tenant).where(Tenant.id.in_(tenant_ids)))
+    return seconds
+
+
+async def main(sizes: list[int]) -> None:
+    settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="saas-bench-billing-")))
+    async with open_runtime(settings, migrate=True) as runtime:
+        await one_run(runtime, min(sizes[0], 100))  # warm-up
+        timings = {}
+        for size in sizes:
+            seconds = await one_run(runtime, size)
+            timings[size] = seconds
+            print(f"{size:>7} due: {seconds:8.2f} s, {seconds / size * 1000:7.3f} ms each")
+        small, large = min(sizes), max(sizes)
+        if small != large:
+            print(
+                f"ratio {large}/{small}: {timings[large] / timings[small]:.2f} "
+                f"(size ratio {large / small:.0f}; linear is at most {large / small * 1.1:.1f})"
+            )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    asyncio.run(main(parser.parse_args().sizes))
