@@ -40,7 +40,9 @@ from saas_platform.backups.service import EXPIRE_TASK, SCHEDULE_TASK
 from saas_platform.backups.storage import build_storage
 from saas_platform.billing import service as billing_service
 from saas_platform.billing.lifecycle import INVOICE, SUBSCRIPTION
+from saas_platform.billing.provider_events import provider_event_received
 from saas_platform.billing.renewals import RUN_RENEWALS_TASK
+from saas_platform.billing.settlement import on_provider_event
 from saas_platform.core import runtime as core_runtime
 from saas_platform.core.lifecycle import Lifecycle
 from saas_platform.core.runtime import Runtime, RuntimeParts
@@ -132,6 +134,8 @@ def _wire_billing() -> None:
     how many subscriptions a tenant has, for the packages below it (decision 0008)."""
     tier_grant.provide(billing_service.tier_grant)
     tenant_hooks.tenant_subscription_counts.provide(billing_service.subscription_counts)
+    # A payment provider's event (Stripe's webhook) settles the invoice it names.
+    provider_event_received.connect(on_provider_event)
 
 
 def wire() -> None:

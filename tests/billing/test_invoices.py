@@ -18,7 +18,7 @@ from saas_platform.core.clock import FrozenClock
 from saas_platform.core.runtime import Runtime
 from saas_platform.events.models import OutboxEvent
 from tests.fixtures.auth import LoggedIn, login
-from tests.fixtures.billing import member_of, subscribe, tenant_of, unique
+from tests.fixtures.billing import make_plan, member_of, subscribe, tenant_of
 from tests.fixtures.errors import assert_envelope
 from tests.fixtures.smtp import Inbox
 
@@ -45,33 +45,6 @@ def test_rounding_is_half_up_on_integers() -> None:
     assert round_half_up(86100, 31) == 2777
     assert prorate(8200, timedelta(days=21), timedelta(days=31)) == 5555
     assert prorate(100, timedelta(days=40), timedelta(days=31)) == 100  # capped
-
-
-async def make_plan(client: httpx.AsyncClient, admin: LoggedIn, **extra: Any) -> dict[str, Any]:
-    body = {
-        "code": unique("team"),
-        "name": "Team",
-        "max_users": 10,
-        "storage_gb": 10,
-        "expiration_days": 365,
-        "backup_policy": {
-            "daily": 7,
-            "weekly": 4,
-            "monthly": 3,
-            "manual_quota": 5,
-            "manual_retention_days": 90,
-        },
-        "currency": "EUR",
-        "monthly_amount_cents": 3100,
-        "annual_amount_cents": 31000,
-        "seats_included": 2,
-        "extra_seat_amount_cents": 1000,
-        "trial_days": 0,
-        **extra,
-    }
-    response = await client.post("/api/v1/admin/plans", json=body, headers=admin.headers)
-    assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
 
 
 async def test_a_month_of_invoices_to_the_cent(

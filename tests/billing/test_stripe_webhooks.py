@@ -51,7 +51,7 @@ class Received:
         self.receipt_visible: list[bool] = []
         self.fail_next = False
 
-    async def __call__(self, session: AsyncSession, event: ProviderEvent) -> None:
+    async def __call__(self, session: AsyncSession, runtime: Runtime, event: ProviderEvent) -> None:
         if self.fail_next:
             self.fail_next = False
             raise RuntimeError("the engine failed while applying the event")

@@ -12,10 +12,12 @@ from saas_platform.audit.models import AuditEntry
 from saas_platform.auth.models import AuthSession
 from saas_platform.core.clock import FrozenClock
 from saas_platform.core.runtime import Runtime
+from saas_platform.events.models import OutboxEvent
 from saas_platform.integrations.models import InboundEvent, InboundEventAttempt
 from saas_platform.integrations.processing import defer_due_retries
 from saas_platform.users.models import User
 from tests.fixtures.auth import LoggedIn
+from tests.fixtures.billing import make_plan, subscribe, tenant_of
 from tests.fixtures.errors import assert_envelope
 from tests.fixtures.integrations import create_provider, event_body, post_signed
 
@@ -192,14 +194,62 @@ async def test_a_deleted_external_user_loses_their_sessions(
     assert (await client.get("/api/v1/auth/me", headers=owner.headers)).status_code == 401
 
 
-async def test_payment_events_are_kept_unhandled_until_billing_is_connected(
-    client: httpx.AsyncClient, admin: LoggedIn, runtime: Runtime
+async def test_a_payment_service_settles_the_invoice_it_names_and_counts_a_failure(
+    client: httpx.AsyncClient, admin: LoggedIn, owner: LoggedIn, runtime: Runtime
 ) -> None:
     await create_provider(client, admin, name="payments", kind="payment_service")
-    body = event_body("payment.succeeded", "evt_456", payment_id="pay_123", amount=1000)
+    plan = await make_plan(client, admin)
+    tenant = await tenant_of(client, owner)
+    await subscribe(client, owner, tenant["id"], plan=plan["code"])
+    [invoice] = (await client.get("/api/v1/billing/invoices", headers=owner.headers)).json()[
+        "results"
+    ]
+    assert invoice["status"] == "open"  # a bank transfer, not in yet
+
+    failed = event_body("payment.failed", "evt_455", invoice_id=invoice["id"], reason="refused")
+    assert (await post_signed(client, "payments", failed)).status_code == 202
+    await runtime.run_pending_jobs()
+    assert (await event_row(runtime, "evt_455")).status == "processed"
+    after_failure = await client.get(
+        f"/api/v1/billing/invoices/{invoice['id']}", headers=owner.headers
+    )
+    assert after_failure.json()["status"] == "open"
+
+    body = event_body("payment.succeeded", "evt_456", invoice_id=invoice["id"], payment_id="p1")
     assert (await post_signed(client, "payments", body)).status_code == 202
     await runtime.run_pending_jobs()
     event = await event_row(runtime, "evt_456")
+    assert event.status == "processed", event.last_error
+    paid = await client.get(f"/api/v1/billing/invoices/{invoice['id']}", headers=owner.headers)
+    assert paid.json()["status"] == "paid"
+    async with runtime.db.sessionmaker() as session:
+        types = list(
+            (
+                await session.execute(
+                    select(OutboxEvent.type)
+                    .where(OutboxEvent.type.startswith("payment."))
+                    .order_by(OutboxEvent.seq)
+                )
+            ).scalars()
+        )
+    assert types == ["payment.failed", "payment.succeeded"]
+
+    # The same event again is acknowledged, not applied twice; an unknown invoice fails.
+    assert (await post_signed(client, "payments", body)).status_code == 200
+    unknown = event_body("payment.succeeded", "evt_457", invoice_id=str(uuid.uuid4()))
+    assert (await post_signed(client, "payments", unknown)).status_code == 202
+    await runtime.run_pending_jobs()
+    assert (await event_row(runtime, "evt_457")).status != "processed"
+
+
+async def test_payment_service_subscription_events_are_kept_unhandled(
+    client: httpx.AsyncClient, admin: LoggedIn, runtime: Runtime
+) -> None:
+    await create_provider(client, admin, name="payments", kind="payment_service")
+    body = event_body("subscription.created", "evt_458", subscription_id="sub_1", amount=1000)
+    assert (await post_signed(client, "payments", body)).status_code == 202
+    await runtime.run_pending_jobs()
+    event = await event_row(runtime, "evt_458")
     assert event.status == "unhandled" and event.attempts == 0
     assert event.last_error is not None and "No handler is connected" in event.last_error
     assert event.payload["data"]["amount"] == 1000

@@ -20,6 +20,7 @@ from saas_platform.admin.schemas import (
     OwnerRef,
 )
 from saas_platform.backups.models import Backup
+from saas_platform.billing import service as billing
 from saas_platform.core.errors import ValidationFailed
 from saas_platform.core.pagination import ListParams, ListSpec, Page, apply_filters, paginate
 from saas_platform.instances.hosts.models import OdooHost
@@ -167,16 +168,20 @@ async def list_tenants(
     tenant_ids = [row.Tenant.id for row in page.results]
     latest = await monitoring.latest_values(session, tenant_ids)
     backups = await _last_backups(session, tenant_ids)
+    subscriptions = await billing.subscription_statuses(session, tenant_ids)
     return Page[AdminTenantRead](
         count=page.count,
         next=page.next,
         previous=page.previous,
-        results=[_tenant_item(row, latest, backups) for row in page.results],
+        results=[_tenant_item(row, latest, backups, subscriptions) for row in page.results],
     )
 
 
 def _tenant_item(
-    row: Any, latest: dict[uuid.UUID, dict[str, Any]], backups: dict[uuid.UUID, Backup]
+    row: Any,
+    latest: dict[uuid.UUID, dict[str, Any]],
+    backups: dict[uuid.UUID, Backup],
+    subscriptions: dict[uuid.UUID, str],
 ) -> AdminTenantRead:
     tenant: Tenant = row.Tenant
     owner: User | None = row.User
@@ -206,7 +211,7 @@ def _tenant_item(
         active_odoo_users=metric("active_users"),
         last_backup_at=backup.created_at if backup else None,
         last_backup_status=backup.status if backup else None,
-        subscription_status=None,
+        subscription_status=subscriptions.get(tenant.id),
         created_at=tenant.created_at,
     )
 

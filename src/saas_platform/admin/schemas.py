@@ -17,7 +17,7 @@ class PlatformStats(Schema):
     active_instances: int
     # Per ISO 4217 currency, in minor units (empty until billing is connected).
     total_revenue: dict[str, int]
-    mrr: int
+    mrr: dict[str, int]
     signups: dict[str, int]
     tenants_created: dict[str, int]
     failed_provisionings: int

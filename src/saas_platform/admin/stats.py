@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.backups.models import Backup, BackupStatus
+from saas_platform.billing import service as billing
 from saas_platform.core import clock
 from saas_platform.instances.models import Instance, InstanceStatus
 from saas_platform.tenants.models import GONE_STATUSES, Tenant
@@ -17,15 +18,10 @@ from saas_platform.users.models import User
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 
 
-async def revenue_totals(session: AsyncSession) -> tuple[dict[str, int], int]:
-    """Revenue collected, per ISO 4217 currency in minor units, and the monthly recurring
-    revenue in minor units.
-
-    Billing is built in parallel with this package: until it lands there is no revenue to
-    read, so this answers nothing per currency and an MRR of 0. At merge this becomes a
-    call into billing's totals (admin sits above billing on the ladder)."""
-    del session
-    return {}, 0
+async def revenue_totals(session: AsyncSession) -> tuple[dict[str, int], dict[str, int]]:
+    """Revenue collected and the monthly recurring revenue, each per ISO 4217 currency in
+    minor units (billing's figures)."""
+    return await billing.revenue_totals(session), await billing.mrr(session)
 
 
 async def _count(session: AsyncSession, stmt: Any) -> int:

@@ -43,5 +43,5 @@ async def receive_stripe_webhook(
         )
     except InvalidWebhook as exc:
         raise InvalidProviderSignature() from exc
-    applied = await receive_provider_event(session, "stripe", event)
+    applied = await receive_provider_event(session, runtime, "stripe", event)
     return ProviderEventAck(id=event.id, type=event.type, duplicate=not applied)

@@ -18,16 +18,19 @@ from saas_platform.billing.provider_event_models import ProviderEventReceipt
 from saas_platform.billing.providers.base import ProviderEvent
 from saas_platform.core import clock
 from saas_platform.core.hooks import Hook
+from saas_platform.core.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
-# Handlers ``(session, event) -> None`` run in the receipt's transaction (the engine's
-# settlement of invoices on ``payment_intent.succeeded`` / ``payment_intent.payment_failed``).
-provider_event_received: Hook[[AsyncSession, ProviderEvent]] = Hook("provider_event_received")
+# Handlers ``(session, runtime, event) -> None`` run in the receipt's transaction (the
+# engine's settlement of invoices on ``payment_intent.succeeded``: billing/settlement.py).
+provider_event_received: Hook[[AsyncSession, Runtime, ProviderEvent]] = Hook(
+    "provider_event_received"
+)
 
 
 async def receive_provider_event(
-    session: AsyncSession, provider: str, event: ProviderEvent
+    session: AsyncSession, runtime: Runtime, provider: str, event: ProviderEvent
 ) -> bool:
     """Apply ``event`` unless it was applied before; True when applied now. Never commits.
 
@@ -45,6 +48,6 @@ async def receive_provider_event(
     if inserted.scalar_one_or_none() is None:
         logger.info("%s event %s (%s) was already received", provider, event.id, event.type)
         return False
-    await provider_event_received.fire(session, event)
+    await provider_event_received.fire(session, runtime, event)
     logger.info("%s event %s (%s) received", provider, event.id, event.type)
     return True

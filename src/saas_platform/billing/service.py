@@ -567,6 +567,26 @@ async def tenant_of(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant | Non
     return await session.get(Tenant, tenant_id)
 
 
+async def subscription_statuses(
+    session: AsyncSession, tenant_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Each tenant's subscription status (the admin's tenant overview): its live subscription's,
+    else its latest's; tenants that never subscribed are left out."""
+    if not tenant_ids:
+        return {}
+    rows = await session.execute(
+        select(Subscription.tenant_id, Subscription.status)
+        .where(Subscription.tenant_id.in_(tenant_ids))
+        .order_by(
+            Subscription.tenant_id,
+            (Subscription.status == SubscriptionStatus.CANCELED.value).asc(),
+            Subscription.created_at.desc(),
+        )
+        .distinct(Subscription.tenant_id)
+    )
+    return {tenant_id: status for tenant_id, status in rows}
+
+
 # -- figures for the admin stats (admin/stats calls these) --------------------------------
 
 

@@ -4,10 +4,10 @@ A handler runs in the processing job's transaction (in a savepoint): what it cha
 commits with the event's ``processed`` status, or not at all. Raising makes the attempt
 fail and the event is retried on the schedule.
 
-``payment_service`` events (``payment.succeeded``/``failed``, ``subscription.created``/
-``updated``) have no handler here: the billing engine, above nothing this package can
-import, connects its own in the composition root (``wiring.py``) with :func:`connect`.
-Until then such events are stored ``unhandled`` and can be retried once one is connected.
+``payment_service`` events settle or fail the invoice they name through billing
+(``billing/settlement.py``); its ``subscription.created``/``updated`` are stored
+``unhandled``: subscriptions are the platform's own. A handler added later with
+:func:`connect` lets such events be retried.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.audit import service as audit
 from saas_platform.auth.service import AuthService
+from saas_platform.billing import settlement
 from saas_platform.core.errors import AppError
 from saas_platform.core.runtime import Runtime
 from saas_platform.directory.service import user_snapshot
@@ -263,14 +264,47 @@ async def reemit_odoo(context: HandlerContext) -> dict[str, Any]:
     return {"emitted": type_, "outbox_id": str(emitted.id)}
 
 
+async def payment_succeeded(context: HandlerContext) -> dict[str, Any]:
+    """A payment service says an invoice was paid: it is settled (idempotent; the tenant comes
+    back if it was suspended for it). ``data``: ``invoice_id``, optional ``payment_id``."""
+    invoice_id = settlement.invoice_id_in(context.data.get("invoice_id"))
+    if invoice_id is None:
+        raise EventDataInvalid(details={"invoice_id": ["an invoice id is required"]})
+    payment_id = context.data.get("payment_id")
+    invoice = await settlement.settle_invoice(
+        context.session,
+        context.runtime,
+        invoice_id,
+        provider_charge_id=str(payment_id) if payment_id else None,
+    )
+    if invoice is None:
+        raise EventDataInvalid(details={"invoice_id": ["no such invoice"]})
+    return {"invoice_id": str(invoice.id), "invoice_status": invoice.status}
+
+
+async def payment_failed(context: HandlerContext) -> dict[str, Any]:
+    """A payment service says a payment of an invoice failed: counted and announced."""
+    invoice_id = settlement.invoice_id_in(context.data.get("invoice_id"))
+    if invoice_id is None:
+        raise EventDataInvalid(details={"invoice_id": ["an invoice id is required"]})
+    reason = context.data.get("reason") or context.data.get("failure_message")
+    details = {"reason": str(reason)[:500]} if reason else {}
+    invoice = await settlement.record_failed_payment(context.session, invoice_id, details)
+    if invoice is None:
+        raise EventDataInvalid(details={"invoice_id": ["no such invoice"]})
+    return {"invoice_id": str(invoice.id), "invoice_status": invoice.status}
+
+
 HANDLERS: dict[tuple[str, str], Handler] = {
     (ProviderKind.USER_SERVICE, "user.created"): user_created,
     (ProviderKind.USER_SERVICE, "user.updated"): user_updated,
     (ProviderKind.USER_SERVICE, "user.deleted"): user_deleted,
     (ProviderKind.GENERIC, ANY_TYPE): reemit_generic,
     (ODOO_SOURCE, ANY_TYPE): reemit_odoo,
-    # payment_service: payment.succeeded, payment.failed, subscription.created,
-    # subscription.updated are connected by the billing engine (wiring.py), see connect().
+    (ProviderKind.PAYMENT_SERVICE, "payment.succeeded"): payment_succeeded,
+    (ProviderKind.PAYMENT_SERVICE, "payment.failed"): payment_failed,
+    # payment_service's subscription.created/updated (seed 002): subscriptions are the
+    # platform's own (billing), so such events are stored as unhandled, not applied.
 }
 
 
