@@ -5,6 +5,8 @@ charging POSTs, a decline answered 402 and a replayed ``Idempotency-Key`` charge
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -16,12 +18,20 @@ from saas_platform.billing.renewals import run_renewals
 from saas_platform.core.clock import FrozenClock
 from saas_platform.core.runtime import Runtime
 from tests.fixtures.auth import LoggedIn, login
-from tests.fixtures.billing import make_plan, tenant_of
-from tests.fixtures.localstripe import SECRET_KEY, RecordingProxy, recording_proxy
+from tests.fixtures.billing import make_plan, subscribe, tenant_of
+from tests.fixtures.localstripe import (
+    SECRET_KEY,
+    RecordingProxy,
+    recording_proxy,
+    register_webhook,
+)
 
 pytestmark = pytest.mark.slow
 
 WEBHOOK_SECRET = "whsec_test_platform_endpoint"
+WEBHOOK_PATH = "/api/v1/billing/webhooks/stripe"
+# localstripe waits a second before it delivers; the machine may be loaded.
+DELIVERY_TIMEOUT_SECONDS = 30.0
 # Attaches to a customer, then every charge on it is declined.
 DECLINING_CARD = "4000000000000341"
 MASTERCARD = "5555555555554444"
@@ -282,3 +292,69 @@ async def test_a_replayed_idempotency_key_charges_once(
         "results"
     ]
     assert (invoice["total_cents"], invoice["status"]) == (3100, "paid")
+
+
+async def test_a_payment_made_at_stripe_reactivates_through_its_signed_webhook(
+    clock: FrozenClock,
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    live_server: str,
+    localstripe: str,
+    owner: LoggedIn,
+    admin: LoggedIn,
+) -> None:
+    """Suspended for an unpaid renewal, the owner pays the invoice at Stripe (a PaymentIntent
+    naming it, as a hosted payment page makes): localstripe signs and delivers
+    ``payment_intent.succeeded`` to the running server, which settles the invoice."""
+    register_webhook(localstripe, url=live_server + WEBHOOK_PATH, secret=WEBHOOK_SECRET)
+    o, a = owner, admin
+
+    async def at(moment: datetime) -> None:
+        nonlocal o, a
+        clock.set(moment)
+        o, a = await login(client, owner.email), await login(client, admin.email)
+
+    async def state() -> tuple[str, bool]:
+        got = await client.get(f"/api/v1/subscriptions/{subscription['id']}", headers=o.headers)
+        detail = (await client.get(f"/api/v1/tenants/{tenant['id']}", headers=a.headers)).json()
+        return got.json()["status"], detail["is_active"]
+
+    await at(datetime(2027, 1, 1, 9, 0, tzinfo=UTC))
+    plan = await make_plan(client, a)
+    tenant = await tenant_of(client, o)
+    assert (await add_card(client, o, tenant["id"], "pm_card_visa")).status_code == 201
+    subscription = await subscribe(client, o, tenant["id"], plan=plan["code"], max_users=2)
+    declining = card_payment_method(localstripe, DECLINING_CARD)
+    assert (await add_card(client, o, tenant["id"], declining)).status_code == 201
+
+    for day in (1, 2, 4, 6, 8):  # the renewal, then retries on days 1, 3, 5 and 7
+        await at(datetime(2027, 2, day, 9, 0, tzinfo=UTC))
+        await run_renewals(runtime)
+    assert await state() == ("unpaid", False)
+    [_, renewal] = (
+        await client.get(
+            "/api/v1/billing/invoices", params={"ordering": "number"}, headers=o.headers
+        )
+    ).json()["results"]
+    assert renewal["status"] == "open"
+
+    paid = httpx.post(
+        f"{localstripe}/v1/payment_intents",
+        data={
+            "amount": str(renewal["total_cents"]),
+            "currency": "eur",
+            "payment_method": "pm_card_visa",
+            "confirm": "true",
+            "metadata[invoice_id]": renewal["id"],
+        },
+        headers={"Authorization": f"Bearer {SECRET_KEY}"},
+    )
+    paid.raise_for_status()
+    assert paid.json()["status"] == "succeeded"
+
+    deadline = time.monotonic() + DELIVERY_TIMEOUT_SECONDS
+    while await state() != ("active", True):
+        assert time.monotonic() < deadline, "the payment's webhook did not reactivate the tenant"
+        await asyncio.sleep(0.2)  # waiting on localstripe's delivery, not on a schedule
+    got = (await client.get(f"/api/v1/billing/invoices/{renewal['id']}", headers=o.headers)).json()
+    assert got["status"] == "paid"
