@@ -358,3 +358,27 @@ async def test_a_payment_made_at_stripe_reactivates_through_its_signed_webhook(
         await asyncio.sleep(0.2)  # waiting on localstripe's delivery, not on a schedule
     got = (await client.get(f"/api/v1/billing/invoices/{renewal['id']}", headers=o.headers)).json()
     assert got["status"] == "paid"
+
+
+async def test_a_declined_upgrade_is_402_and_keeps_the_old_plan(
+    client: httpx.AsyncClient, localstripe: str, owner: LoggedIn, admin: LoggedIn
+) -> None:
+    small = await make_plan(client, admin, monthly_amount_cents=3100)
+    large = await make_plan(client, admin, monthly_amount_cents=6200)
+    tenant = await tenant_of(client, owner)
+    assert (await add_card(client, owner, tenant["id"], "pm_card_visa")).status_code == 201
+    subscription = await subscribe(client, owner, tenant["id"], plan=small["code"], max_users=2)
+    declining = card_payment_method(localstripe, DECLINING_CARD)
+    assert (await add_card(client, owner, tenant["id"], declining)).status_code == 201
+
+    refused = await client.patch(
+        f"/api/v1/subscriptions/{subscription['id']}",
+        json={"plan": large["code"]},
+        headers=owner.headers,
+    )
+    assert refused.status_code == 402, refused.text
+    assert refused.json()["error"]["details"]["provider_code"] == "card_declined"
+    got = await client.get(f"/api/v1/subscriptions/{subscription['id']}", headers=owner.headers)
+    assert (got.json()["plan"], got.json()["status"]) == (small["code"], "active")
+    listed = (await client.get("/api/v1/billing/invoices", headers=owner.headers)).json()
+    assert [invoice["total_cents"] for invoice in listed["results"]] == [3100]
