@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.audit import service as audit
 from saas_platform.billing.invoices import billing_account
-from saas_platform.billing.models import PaymentMethod, Subscription
+from saas_platform.billing.models import Invoice, InvoiceStatus, PaymentMethod, Subscription
 from saas_platform.billing.providers import provider_for
 from saas_platform.billing.providers.base import ProviderError
+from saas_platform.core import clock
 from saas_platform.core.errors import BillingError, NotFound
 from saas_platform.core.runtime import Runtime
 from saas_platform.tenants.base import TenantAccess
@@ -73,6 +74,19 @@ async def add_payment_method(
     )
     session.add(method)
     await session.flush()
+    if default and method.kind != "bank_transfer":
+        # A new default card is the owner's answer to a failed payment: its open invoices in
+        # dunning (suspension stops the retries) are charged again on the next renewals run.
+        # (A bank transfer is not charged: an admin marks it paid when it arrives.)
+        await session.execute(
+            update(Invoice)
+            .where(
+                Invoice.tenant_id == access.tenant.id,
+                Invoice.status == InvoiceStatus.OPEN.value,
+                Invoice.dunning_started_at.is_not(None),
+            )
+            .values(next_attempt_at=clock.now())
+        )
     await audit.record(
         session,
         action="payment_method.created",
