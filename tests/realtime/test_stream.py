@@ -136,3 +136,22 @@ async def test_someone_elses_tenant_is_404_and_no_credentials_401(
     assert response.json()["error"]["code"]
     bad = await client.get(STREAM, headers={**owner.headers, "Last-Event-ID": "yesterday"})
     assert bad.status_code == 422, bad.text
+
+
+async def test_an_api_key_needs_the_events_read_scope(
+    live_server: str, client: httpx.AsyncClient, owner: LoggedIn
+) -> None:
+    keys = {}
+    for scopes in (["events:read"], ["tenants:read"]):
+        created = await client.post(
+            "/api/v1/api-keys", json={"name": scopes[0], "scopes": scopes}, headers=owner.headers
+        )
+        assert created.status_code == 201, created.text
+        keys[scopes[0]] = {"X-API-Key": created.json()["key"]}
+    refused = await client.get(STREAM, headers=keys["tenants:read"])
+    assert refused.status_code == 403, refused.text
+    async with event_stream(live_server, keys["events:read"]) as by_key:
+        tenant_id = await _tenant_created(live_server, owner, "keyed")
+        message = await by_key.next_event()
+        assert message.event == "tenant.created"
+        assert tenant_id in message.data
