@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from saas_platform.core.runtime import Runtime
@@ -19,6 +23,9 @@ from tests.fixtures.sse import event_stream
 from tests.fixtures.tenants import create_tenant
 
 STREAM = "/api/v1/events/stream"
+# A stopping server ends its streams: on SIGTERM sse-starlette ends them at once; here (no
+# signal, a thread) uvicorn's graceful shutdown (5 s in live_server) cancels them.
+STOP_SECONDS = 15.0
 
 
 async def _tenant_created(base_url: str, owner: LoggedIn, subdomain: str) -> str:
@@ -155,3 +162,22 @@ async def test_an_api_key_needs_the_events_read_scope(
         message = await by_key.next_event()
         assert message.event == "tenant.created"
         assert tenant_id in message.data
+
+
+async def test_a_server_stopping_ends_its_open_streams(settings: Settings, owner: LoggedIn) -> None:
+    server = running_server(settings)
+    url = server.__enter__()
+    stopping: asyncio.Future[Any] | None = None
+    try:
+        async with event_stream(url, owner.headers) as open_stream:
+            started = time.monotonic()
+            loop = asyncio.get_running_loop()
+            stopping = loop.run_in_executor(None, server.__exit__, None, None, None)
+            with pytest.raises((StopAsyncIteration, httpx.HTTPError)):
+                await open_stream.next_event(timeout=STOP_SECONDS)
+            assert time.monotonic() - started < STOP_SECONDS
+    finally:
+        if stopping is None:
+            server.__exit__(None, None, None)
+        else:
+            await asyncio.wait_for(stopping, STOP_SECONDS)
