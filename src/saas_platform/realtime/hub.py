@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.core.notifications import ChangeListener
 from saas_platform.events.models import OutboxEvent
+from saas_platform.realtime.reads import SharedReads
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,10 @@ class EventHub:
 
     def __init__(self, database_url: str, *, queue_size: int = SUBSCRIBER_QUEUE_SIZE) -> None:
         self.queue_size = queue_size
+        # What the streams read, read once for all of them.
+        self.reads = SharedReads(lambda: self.heard)
+        # Notifications (and resets) heard so far: how recent rights must be (reads.py).
+        self.heard = 0
         self._subscribers: set[Subscription] = set()
         self._listener = ChangeListener(
             database_url,
@@ -120,6 +125,7 @@ class EventHub:
         self._offer(CATCH_UP)
 
     def _offer(self, item: int | None) -> None:
+        self.heard += 1
         for subscription in list(self._subscribers):
             if not subscription.offer(item):
                 logger.info("event stream: dropping a subscriber that fell behind")

@@ -1,9 +1,10 @@
 """What one stream sends: the caller's visible events, replayed after ``Last-Event-ID`` and
 then live, each read from the outbox by seq and filtered by the webhooks' visibility rule
-(webhooks/visibility.py, evaluated again for every batch, so a manager who loses a tenant
-stops receiving its events at once).
+(webhooks/visibility.py, evaluated for every batch with rights read since its events
+committed, so a manager who loses a tenant stops receiving its events at once).
 
-A stream holds no database connection while it waits: each batch opens a short session.
+A stream holds no database connection while it waits; the rows and rights it needs are read
+once for all the process's streams (realtime/reads.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from saas_platform.tenants.base import TenantNotFound
 from saas_platform.tenants.service import tenant_visible_to
 from saas_platform.users.models import User
 from saas_platform.webhooks.delivery import event_body
-from saas_platform.webhooks.visibility import Reader, reader_of
+from saas_platform.webhooks.visibility import Reader
 
 # How far back a reconnecting client is replayed: "misses nothing recent", not everything.
 REPLAY_MAX_EVENTS = 1000
@@ -42,14 +43,6 @@ async def require_tenant(runtime: Runtime, user_id: uuid.UUID, tenant_id: uuid.U
         user = await session.get(User, user_id)
         if user is None or not await tenant_visible_to(session, user, tenant_id):
             raise TenantNotFound()
-
-
-async def current_reader(runtime: Runtime, user_id: uuid.UUID) -> Reader:
-    async with runtime.db.sessionmaker() as session:
-        user = await session.get(User, user_id)
-        if user is None:  # deleted since: reads nothing
-            return Reader(user_id=user_id, is_platform_admin=False)
-        return await reader_of(session, user)
 
 
 def _visible_to(reader: Reader, tenant_id: uuid.UUID | None) -> ColumnElement[bool]:
@@ -99,12 +92,14 @@ async def _after(
 
 
 async def _by_seq(
-    runtime: Runtime, reader: Reader, tenant_id: uuid.UUID | None, seqs: Iterable[int]
+    runtime: Runtime,
+    hub: EventHub,
+    reader: Reader,
+    tenant_id: uuid.UUID | None,
+    seqs: Iterable[int],
 ) -> list[OutboxEvent]:
-    stmt = select(OutboxEvent).where(OutboxEvent.seq.in_(list(seqs))).order_by(OutboxEvent.seq)
-    async with runtime.db.sessionmaker() as session:
-        rows = (await session.execute(stmt)).scalars()
-        return [event for event in rows if _keeps(reader, tenant_id, event)]
+    events = await hub.reads.events(runtime, seqs)
+    return [event for event in events if _keeps(reader, tenant_id, event)]
 
 
 def message(event: OutboxEvent) -> dict[str, Any]:
@@ -145,15 +140,15 @@ async def stream(
         # and notified, and sent once.
         sent = _Sent(last_event_id if last_event_id is not None else await _latest_seq(runtime))
         if last_event_id is not None:
-            reader = await current_reader(runtime, user_id)
+            reader = await hub.reads.reader(runtime, user_id, hub.heard)
             for event in await _after(runtime, reader, tenant_id, last_event_id):
                 sent.add(event.seq)
                 yield message(event)
         yield {"comment": READY_COMMENT}
         while (batch := await subscription.next_batch()) is not None:
-            reader = await current_reader(runtime, user_id)
+            reader = await hub.reads.reader(runtime, user_id, hub.heard)
             seqs = {seq for seq in batch if seq is not None and seq not in sent}
-            events = await _by_seq(runtime, reader, tenant_id, seqs) if seqs else []
+            events = await _by_seq(runtime, hub, reader, tenant_id, seqs) if seqs else []
             if None in batch:  # notifications may have been lost: read what follows
                 known = {event.seq for event in events}
                 events += [
