@@ -181,3 +181,31 @@ async def test_a_server_stopping_ends_its_open_streams(settings: Settings, owner
             server.__exit__(None, None, None)
         else:
             await asyncio.wait_for(stopping, STOP_SECONDS)
+
+
+async def test_a_manager_removed_from_a_tenant_stops_receiving_its_events_at_once(
+    live_server: str, client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox, owner: LoggedIn
+) -> None:
+    tenant_id = (await create_tenant(client, owner, "shared"))["id"]
+    manager = await verified_user(client, runtime, inbox, "manager@example.com")
+    added = await client.post(
+        f"/api/v1/tenants/{tenant_id}/users",
+        json={"email": "manager@example.com", "role": "admin"},
+        headers=owner.headers,
+    )
+    assert added.status_code == 201, added.text
+    async with event_stream(live_server, manager.headers) as managers:
+        await _renamed(live_server, owner, tenant_id, "While Managing")
+        seen = await managers.next_event()
+        assert seen.event == "tenant.updated" and "While Managing" in seen.data
+        removed = await client.delete(
+            f"/api/v1/tenants/{tenant_id}/users/{manager.user['id']}", headers=owner.headers
+        )
+        assert removed.status_code == 204, removed.text
+        await _renamed(live_server, owner, tenant_id, "After Removal")
+        own_id = await _tenant_created(live_server, manager, "mine")
+        while True:  # up to the manager's own tenant: nothing of the one they left
+            message = await managers.next_event()
+            assert "After Removal" not in message.data
+            if message.event == "tenant.created" and own_id in message.data:
+                break
