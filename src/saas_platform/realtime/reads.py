@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from saas_platform.core.runtime import Runtime
 from saas_platform.events.models import OutboxEvent
+from saas_platform.realtime.messages import encode
 from saas_platform.users.models import User
 from saas_platform.webhooks.visibility import Reader, reader_of
 
@@ -33,6 +34,8 @@ class SharedReads:
         # How many notifications the hub has heard so far.
         self._heard = heard
         self._events: dict[int, OutboxEvent] = {}
+        # Each event's message, encoded once for every stream that sends it.
+        self._encoded: dict[int, bytes] = {}
         self._events_lock = asyncio.Lock()
         self._readers: dict[uuid.UUID, tuple[int, Reader]] = {}
         self._reader_locks: dict[uuid.UUID, asyncio.Lock] = {}
@@ -48,8 +51,22 @@ class SharedReads:
                     for event in (await session.execute(stmt)).scalars():
                         self._events[event.seq] = event
                 while len(self._events) > CACHED_EVENTS:
-                    del self._events[next(iter(self._events))]
+                    oldest = next(iter(self._events))
+                    del self._events[oldest]
+                    self._encoded.pop(oldest, None)
         return [self._events[seq] for seq in wanted if seq in self._events]
+
+    def encoded(self, events: Iterable[OutboxEvent]) -> bytes:
+        """The messages of ``events``, as one chunk."""
+        chunks = []
+        for event in events:
+            chunk = self._encoded.get(event.seq)
+            if chunk is None:
+                chunk = encode(event)
+                if event.seq in self._events:  # evicted with it
+                    self._encoded[event.seq] = chunk
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def reader(self, runtime: Runtime, user_id: uuid.UUID, as_of: int) -> Reader:
         """``user_id``'s rights, read after the hub heard at least ``as_of`` notifications."""

@@ -9,7 +9,6 @@ once for all the process's streams (realtime/reads.py).
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from datetime import timedelta
@@ -24,7 +23,6 @@ from saas_platform.realtime.hub import EventHub, Subscription
 from saas_platform.tenants.base import TenantNotFound
 from saas_platform.tenants.service import tenant_visible_to
 from saas_platform.users.models import User
-from saas_platform.webhooks.delivery import event_body
 from saas_platform.webhooks.visibility import Reader
 
 # How far back a reconnecting client is replayed: "misses nothing recent", not everything.
@@ -102,11 +100,6 @@ async def _by_seq(
     return [event for event in events if _keeps(reader, tenant_id, event)]
 
 
-def message(event: OutboxEvent) -> dict[str, Any]:
-    """One SSE message: ``id`` the outbox seq, ``event`` the type, ``data`` the webhook body."""
-    return {"id": str(event.seq), "event": event.type, "data": json.dumps(event_body(event))}
-
-
 class _Sent:
     """The seqs already sent (the most recent :data:`SENT_MEMORY`), and the highest."""
 
@@ -131,7 +124,7 @@ async def stream(
     *,
     tenant_id: uuid.UUID | None = None,
     last_event_id: int | None = None,
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncIterator[bytes | dict[str, Any]]:
     """The caller's events: those after ``last_event_id`` (bounded), then live ones, until
     the client leaves or falls so far behind that it is dropped."""
     subscription: Subscription = await hub.subscribe()
@@ -141,9 +134,11 @@ async def stream(
         sent = _Sent(last_event_id if last_event_id is not None else await _latest_seq(runtime))
         if last_event_id is not None:
             reader = await hub.reads.reader(runtime, user_id, hub.heard)
-            for event in await _after(runtime, reader, tenant_id, last_event_id):
+            replayed = await _after(runtime, reader, tenant_id, last_event_id)
+            for event in replayed:
                 sent.add(event.seq)
-                yield message(event)
+            if replayed:
+                yield hub.reads.encoded(replayed)
         yield {"comment": READY_COMMENT}
         while (batch := await subscription.next_batch()) is not None:
             reader = await hub.reads.reader(runtime, user_id, hub.heard)
@@ -159,6 +154,7 @@ async def stream(
                 events.sort(key=lambda event: event.seq)
             for event in events:
                 sent.add(event.seq)
-                yield message(event)
+            if events:
+                yield hub.reads.encoded(events)
     finally:
         hub.unsubscribe(subscription)
