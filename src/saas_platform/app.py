@@ -40,6 +40,8 @@ from saas_platform.integrations.router import router as integrations_router
 from saas_platform.logs.router import router as audit_router
 from saas_platform.monitoring.router import router as monitoring_router
 from saas_platform.moves.router import router as moves_router
+from saas_platform.realtime.hub import EventHub
+from saas_platform.realtime.router import router as events_router
 from saas_platform.security.middleware import SecurityMiddleware, block_list_of
 from saas_platform.security.router import router as security_router
 from saas_platform.tenants.router import router as tenants_router
@@ -87,6 +89,10 @@ def create_app(
             app.state.maintenance = MaintenanceSwitch(rt)
         # Served from memory once its listener hears changes (without a lifespan: read each time).
         app.state.maintenance.start()
+        # One LISTEN per process feeds every event stream it serves (realtime/hub.py).
+        if getattr(app.state, "event_hub", None) is None:
+            app.state.event_hub = EventHub(rt.database_url)
+        app.state.event_hub.start()
         worker: asyncio.Task[None] | None = None
         if run_worker:
             worker = asyncio.create_task(rt.run_worker(), name="saas-worker")
@@ -99,6 +105,7 @@ def create_app(
                     await worker
             await block_list.close()
             await app.state.maintenance.close()
+            await app.state.event_hub.close()
             if own_runtime:
                 await rt.close()
 
@@ -119,6 +126,7 @@ def create_app(
     # Since when this process's HTTP figures count (the admin console's request rates).
     app.state.started_monotonic = time.monotonic()
     app.state.maintenance = None
+    app.state.event_hub = None
     if runtime is not None:
         app.state.runtime = runtime
         app.state.maintenance = MaintenanceSwitch(runtime)
@@ -157,6 +165,7 @@ def create_app(
         provider_events_router,
         moves_router,
         webhooks_router,
+        events_router,
         integrations_router,
         security_router,
         monitoring_router,

@@ -66,6 +66,7 @@ from saas_platform.monitoring import service as monitoring_service
 from saas_platform.monitoring.tasks import SAMPLE_TASK
 from saas_platform.moves import service as moves_service
 from saas_platform.moves.lifecycle import MOVE
+from saas_platform.realtime import hub as realtime_hub
 from saas_platform.security.lifecycle import SCAN, THREAT
 from saas_platform.security.tasks import DETECT_THREATS_TASK, SCHEDULE_SCANS_TASK
 from saas_platform.tenants import hooks as tenant_hooks
@@ -127,6 +128,8 @@ def _wire_webhooks() -> None:
     """Every event recorded (events) is relayed to webhook endpoints (webhooks): the
     fan-out job is deferred in the event's own transaction."""
     events_service.event_recorded.connect(webhooks_delivery.on_event_recorded)
+    # ... and NOTIFYs the event streams of every API process, at commit (realtime).
+    events_service.event_recorded.connect(realtime_hub.notify_recorded)
 
 
 def _wire_billing() -> None:

@@ -35,6 +35,7 @@ SCOPES: Final[dict[str, str]] = {
     "audit:read": "Read the audit trail",
     "webhooks:read": "Read webhook endpoints and their deliveries",
     "webhooks:write": "Create, change, test, delete webhook endpoints; retry, replay deliveries",
+    "events:read": "Follow the real-time event stream (the events webhooks would receive)",
     "security:read": "Read security scans; security metrics, threats and blocks (platform admins)",
     "security:write": "Request security scans; act on threats and IP blocks (platform admins)",
     "integrations:read": "Read integration providers, inbound events and health (platform admins)",
@@ -136,6 +137,8 @@ ROUTE_SCOPES: Final[dict[tuple[str, str], str]] = {
     ("GET", f"{_API}/admin/moves"): "admin:read",
     ("GET", f"{_API}/admin/moves/{{move_id}}"): "admin:read",
     ("POST", f"{_API}/admin/moves/{{move_id}}/actions"): "admin:write",
+    # The real-time event stream.
+    ("GET", f"{_API}/events/stream"): "events:read",
     # Outbound webhooks.
     ("POST", f"{_API}/webhooks/endpoints"): "webhooks:write",
     ("GET", f"{_API}/webhooks/endpoints"): "webhooks:read",

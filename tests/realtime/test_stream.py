@@ -1,0 +1,211 @@
+"""The event stream through real servers: what each caller sees, resuming, two processes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from saas_platform.core.runtime import Runtime
+from saas_platform.core.settings import Settings
+from saas_platform.events.models import OutboxEvent
+from saas_platform.users.models import User
+from saas_platform.webhooks.visibility import reader_of
+from tests.fixtures.auth import LoggedIn, verified_user
+from tests.fixtures.live_server import running_server
+from tests.fixtures.smtp import Inbox
+from tests.fixtures.sse import event_stream
+from tests.fixtures.tenants import create_tenant
+
+STREAM = "/api/v1/events/stream"
+# A stopping server ends its streams: on SIGTERM sse-starlette ends them at once; here (no
+# signal, a thread) uvicorn's graceful shutdown (5 s in live_server) cancels them.
+STOP_SECONDS = 15.0
+
+
+async def _tenant_created(base_url: str, owner: LoggedIn, subdomain: str) -> str:
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        return str((await create_tenant(client, owner, subdomain))["id"])
+
+
+async def test_a_tenant_created_shows_on_its_owners_stream_and_not_on_a_strangers(
+    live_server: str, client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox, owner: LoggedIn
+) -> None:
+    stranger = await verified_user(client, runtime, inbox, "stranger@example.com")
+    async with (
+        event_stream(live_server, owner.headers) as owners,
+        event_stream(live_server, stranger.headers) as strangers,
+    ):
+        tenant_id = await _tenant_created(live_server, owner, "acme")
+        message = await owners.next_event()
+        assert message.event == "tenant.created"
+        body = message.body
+        assert body["type"] == "tenant.created"
+        assert body["data"]["tenant_id"] == tenant_id
+        assert body["timestamp"]
+        assert int(message.id or "0") > 0
+        # The stranger's next event is their own tenant's: the owner's never reached them.
+        own_id = await _tenant_created(live_server, stranger, "other")
+        seen = await strangers.next_event()
+        assert seen.event == "tenant.created"
+        assert seen.id != message.id
+        assert own_id in seen.data and tenant_id not in seen.data
+
+
+async def _renamed(base_url: str, owner: LoggedIn, tenant_id: str, name: str) -> None:
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+        changed = await http.patch(
+            f"/api/v1/tenants/{tenant_id}", json={"name": name}, headers=owner.headers
+        )
+        assert changed.status_code == 200, changed.text
+
+
+async def _visible_seqs_after(runtime: Runtime, user_id: str, after: int) -> list[int]:
+    async with runtime.db.sessionmaker() as session:
+        user = await session.get(User, uuid.UUID(user_id))
+        assert user is not None
+        reader = await reader_of(session, user)
+        rows = await session.execute(
+            select(OutboxEvent).where(OutboxEvent.seq > after).order_by(OutboxEvent.seq)
+        )
+        return [event.seq for event in rows.scalars() if reader.can_read(event)]
+
+
+async def test_last_event_id_resumes_without_loss_or_duplicates(
+    live_server: str, runtime: Runtime, owner: LoggedIn
+) -> None:
+    async with event_stream(live_server, owner.headers) as first:
+        kept = await _tenant_created(live_server, owner, "first")
+        last = await first.next_event()
+    assert last.id is not None
+    # Events while the client is away...
+    await _renamed(live_server, owner, kept, "Renamed Ltd")
+    missed = [kept, await _tenant_created(live_server, owner, "second")]
+    expected = await _visible_seqs_after(runtime, owner.user["id"], int(last.id))
+    assert len(expected) >= 2
+    # ... are replayed on reconnection, by header or by query parameter, then live ones.
+    for headers, path in (
+        ({**owner.headers, "Last-Event-ID": last.id}, STREAM),
+        (owner.headers, f"{STREAM}?last_event_id={last.id}"),
+    ):
+        async with event_stream(live_server, headers, path) as resumed:
+            assert [int(m.id or "0") for m in resumed.replayed] == expected
+            assert all(m.event and m.body["type"] == m.event for m in resumed.replayed)
+            replayed = "".join(m.data for m in resumed.replayed)
+            assert all(tenant_id in replayed for tenant_id in missed)
+            await _renamed(live_server, owner, kept, f"Live {len(path)}")
+            live = await resumed.next_event()
+            assert int(live.id or "0") > expected[-1]
+            assert live.event == "tenant.updated"
+            assert f"Live {len(path)}" in live.data
+        expected = await _visible_seqs_after(runtime, owner.user["id"], int(last.id))
+
+
+async def test_an_event_caused_through_one_process_reaches_a_stream_on_another(
+    live_server: str, settings: Settings, owner: LoggedIn
+) -> None:
+    with running_server(settings) as second_url:
+        async with event_stream(second_url, owner.headers) as on_second:
+            tenant_id = await _tenant_created(live_server, owner, "elsewhere")
+            message = await on_second.next_event()
+            assert message.event == "tenant.created"
+            assert tenant_id in message.data
+
+
+async def test_narrowed_to_a_tenant_the_stream_carries_only_its_events(
+    live_server: str, owner: LoggedIn
+) -> None:
+    kept = await _tenant_created(live_server, owner, "kept")
+    async with event_stream(live_server, owner.headers, f"{STREAM}?tenant_id={kept}") as narrowed:
+        await _tenant_created(live_server, owner, "ignored")
+        await _renamed(live_server, owner, kept, "Kept Again")
+        message = await narrowed.next_event()
+        assert message.event == "tenant.updated"
+        assert kept in message.data
+
+
+async def test_someone_elses_tenant_is_404_and_no_credentials_401(
+    client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox, owner: LoggedIn
+) -> None:
+    tenant_id = (await create_tenant(client, owner, "private"))["id"]
+    stranger = await verified_user(client, runtime, inbox, "stranger@example.com")
+    for narrowed in (tenant_id, str(uuid.uuid4()), "not-an-id"):
+        response = await client.get(f"{STREAM}?tenant_id={narrowed}", headers=stranger.headers)
+        assert response.status_code == 404, response.text
+        assert response.json()["error"]["code"] == "TENANT_NOT_FOUND"
+    response = await client.get(STREAM)
+    assert response.status_code == 401, response.text
+    assert response.json()["error"]["code"]
+    bad = await client.get(STREAM, headers={**owner.headers, "Last-Event-ID": "yesterday"})
+    assert bad.status_code == 422, bad.text
+
+
+async def test_an_api_key_needs_the_events_read_scope(
+    live_server: str, client: httpx.AsyncClient, owner: LoggedIn
+) -> None:
+    keys = {}
+    for scopes in (["events:read"], ["tenants:read"]):
+        created = await client.post(
+            "/api/v1/api-keys", json={"name": scopes[0], "scopes": scopes}, headers=owner.headers
+        )
+        assert created.status_code == 201, created.text
+        keys[scopes[0]] = {"X-API-Key": created.json()["key"]}
+    refused = await client.get(STREAM, headers=keys["tenants:read"])
+    assert refused.status_code == 403, refused.text
+    async with event_stream(live_server, keys["events:read"]) as by_key:
+        tenant_id = await _tenant_created(live_server, owner, "keyed")
+        message = await by_key.next_event()
+        assert message.event == "tenant.created"
+        assert tenant_id in message.data
+
+
+async def test_a_server_stopping_ends_its_open_streams(settings: Settings, owner: LoggedIn) -> None:
+    server = running_server(settings)
+    url = server.__enter__()
+    stopping: asyncio.Future[Any] | None = None
+    try:
+        async with event_stream(url, owner.headers) as open_stream:
+            started = time.monotonic()
+            loop = asyncio.get_running_loop()
+            stopping = loop.run_in_executor(None, server.__exit__, None, None, None)
+            with pytest.raises((StopAsyncIteration, httpx.HTTPError)):
+                await open_stream.next_event(timeout=STOP_SECONDS)
+            assert time.monotonic() - started < STOP_SECONDS
+    finally:
+        if stopping is None:
+            server.__exit__(None, None, None)
+        else:
+            await asyncio.wait_for(stopping, STOP_SECONDS)
+
+
+async def test_a_manager_removed_from_a_tenant_stops_receiving_its_events_at_once(
+    live_server: str, client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox, owner: LoggedIn
+) -> None:
+    tenant_id = (await create_tenant(client, owner, "shared"))["id"]
+    manager = await verified_user(client, runtime, inbox, "manager@example.com")
+    added = await client.post(
+        f"/api/v1/tenants/{tenant_id}/users",
+        json={"email": "manager@example.com", "role": "admin"},
+        headers=owner.headers,
+    )
+    assert added.status_code == 201, added.text
+    async with event_stream(live_server, manager.headers) as managers:
+        await _renamed(live_server, owner, tenant_id, "While Managing")
+        seen = await managers.next_event()
+        assert seen.event == "tenant.updated" and "While Managing" in seen.data
+        removed = await client.delete(
+            f"/api/v1/tenants/{tenant_id}/users/{manager.user['id']}", headers=owner.headers
+        )
+        assert removed.status_code == 204, removed.text
+        await _renamed(live_server, owner, tenant_id, "After Removal")
+        own_id = await _tenant_created(live_server, manager, "mine")
+        while True:  # up to the manager's own tenant: nothing of the one they left
+            message = await managers.next_event()
+            assert "After Removal" not in message.data
+            if message.event == "tenant.created" and own_id in message.data:
+                break
