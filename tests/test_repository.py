@@ -23,6 +23,7 @@ NOT_REPOSITORY_FILES = {
     "filestore/": "a member of an Odoo backup archive",
     "filestore": "a member of an Odoo backup archive",
     "django/contrib/users/common-passwords.txt.gz": "the file in Django's source it came from",
+    "Stripe.js": "Stripe's browser library, not a file",
 }
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
