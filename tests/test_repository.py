@@ -26,7 +26,11 @@ NOT_REPOSITORY_FILES = {
     "Stripe.js": "Stripe's browser library, not a file",
 }
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+# Reads the repository's files: the same on either backend.
+pytestmark = [
+    pytest.mark.once,
+    pytest.mark.skipif(shutil.which("git") is None, reason="needs git"),
+]
 
 
 def _git(*args: str) -> str:

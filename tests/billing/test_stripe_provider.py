@@ -20,6 +20,9 @@ from saas_platform.core.runtime import Runtime
 from saas_platform.core.settings import Settings, check_production_settings
 from tests.fixtures.localstripe import SECRET_KEY, recording_proxy
 
+# The provider against localstripe: the platform's database plays no part.
+pytestmark = pytest.mark.once
+
 
 @pytest.fixture
 def provider(localstripe: str) -> StripeProvider:

@@ -39,6 +39,9 @@ from tests.fixtures.auth import DEFAULT_PASSWORD
 from tests.fixtures.postgres import database_from_template
 from tests.fixtures.smtp import SmtpServer
 
+# The API's contract under fuzzing: run once, on the default backend.
+pytestmark = pytest.mark.once
+
 SECRET_KEY = "fuzz-secret-key-" + "y" * 40
 # CI's bound; a deeper run by hand: SAAS_TEST_FUZZ_EXAMPLES=200.
 MAX_EXAMPLES = int(os.environ.get("SAAS_TEST_FUZZ_EXAMPLES", "15"))
