@@ -12,6 +12,7 @@ from saas_platform.core import clock as clock_module
 from saas_platform.core.runtime import Runtime
 from saas_platform.monitoring.models import Granularity, MetricPoint
 from tests.fixtures.auth import LoggedIn, login, platform_admin, verified_user
+from tests.fixtures.billing import make_plan, subscribe
 from tests.fixtures.errors import assert_envelope
 from tests.fixtures.provisioning import subdomain
 from tests.fixtures.smtp import Inbox
@@ -60,6 +61,28 @@ async def test_stats_count_users_tenants_and_recent_signups(
     assert stats["mrr"] == {}
 
 
+async def test_stats_show_revenue_and_mrr_per_currency_from_billing(
+    client: httpx.AsyncClient, owner: LoggedIn, admin: LoggedIn
+) -> None:
+    plan = await make_plan(client, admin)  # 3100 EUR a month, two seats included, no trial
+    tenant = await create_tenant(client, owner, subdomain())
+    await subscribe(client, owner, tenant["id"], plan=plan["code"], max_users=2)
+    stats = (await client.get("/api/v1/admin/stats", headers=admin.headers)).json()
+    assert stats["total_revenue"] == {}  # the bank transfer is not in yet
+    assert stats["mrr"] == {"EUR": 3100}
+    [invoice] = (await client.get("/api/v1/admin/invoices", headers=admin.headers)).json()[
+        "results"
+    ]
+    paid = await client.post(
+        f"/api/v1/admin/invoices/{invoice['id']}/actions",
+        json={"action": "mark_paid"},
+        headers=admin.headers,
+    )
+    assert paid.status_code == 200, paid.text
+    stats = (await client.get("/api/v1/admin/stats", headers=admin.headers)).json()
+    assert stats["total_revenue"] == {"EUR": 3100}
+
+
 async def test_signups_leave_the_24h_window_on_the_moved_clock(
     client: httpx.AsyncClient,
     runtime: Runtime,
@@ -84,6 +107,7 @@ async def test_tenant_overview_filters_searches_orders_and_shows_latest_metrics(
     other = await verified_user(client, runtime, inbox, "zed@example.com")
     alpha = await create_tenant(client, owner, "alpha" + uuid.uuid4().hex[:6])
     beta = await create_tenant(client, other, "beta" + uuid.uuid4().hex[:6], tier="professional")
+    subscription = await subscribe(client, other, beta["id"], plan="professional")
     async with runtime.db.transaction() as session:
         now = clock_module.now()
         for at, size in ((now - timedelta(minutes=10), 1000.0), (now, 2500.0)):
@@ -110,6 +134,7 @@ async def test_tenant_overview_filters_searches_orders_and_shows_latest_metrics(
     assert by_id[beta["id"]]["database_size_bytes"] is None
     assert by_id[alpha["id"]]["instance_status"] == "pending"
     assert by_id[alpha["id"]]["subscription_status"] is None
+    assert by_id[beta["id"]]["subscription_status"] == subscription["status"]
     assert by_id[alpha["id"]]["last_backup_at"] is None
 
     tier = await client.get("/api/v1/admin/tenants?tier=professional", headers=admin.headers)

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_platform.audit import service as audit
@@ -582,7 +583,7 @@ async def subscription_statuses(
             (Subscription.status == SubscriptionStatus.CANCELED.value).asc(),
             Subscription.created_at.desc(),
         )
-        .distinct(Subscription.tenant_id)
+        .ext(distinct_on(Subscription.tenant_id))
     )
     return {tenant_id: status for tenant_id, status in rows}
 
