@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -57,19 +58,21 @@ async def test_stats_count_users_tenants_and_recent_signups(
     assert stats["active_instances"] == 0
     assert stats["failed_provisionings"] == 0
     assert stats["backups_failed_24h"] == 0
-    assert stats["total_revenue"] == {}
-    assert stats["mrr"] == {}
+    assert (stats["total_revenue"], stats["mrr"], stats["currency"]) == (0, 0, "USD")
+    assert stats["total_revenue_by_currency"] == {} and stats["mrr_by_currency"] == {}
 
 
-async def test_stats_show_revenue_and_mrr_per_currency_from_billing(
-    client: httpx.AsyncClient, owner: LoggedIn, admin: LoggedIn
+@pytest.mark.parametrize("settings_overrides", [{"billing_reporting_currency": "EUR"}])
+async def test_stats_show_revenue_and_mrr_from_billing(
+    client: httpx.AsyncClient, owner: LoggedIn, admin: LoggedIn, settings_overrides: dict[str, Any]
 ) -> None:
     plan = await make_plan(client, admin)  # 3100 EUR a month, two seats included, no trial
     tenant = await create_tenant(client, owner, subdomain())
     await subscribe(client, owner, tenant["id"], plan=plan["code"], max_users=2)
     stats = (await client.get("/api/v1/admin/stats", headers=admin.headers)).json()
-    assert stats["total_revenue"] == {}  # the bank transfer is not in yet
-    assert stats["mrr"] == {"EUR": 3100}
+    assert stats["total_revenue_by_currency"] == {}  # the bank transfer is not in yet
+    assert stats["mrr_by_currency"] == {"EUR": 3100}
+    assert (stats["mrr"], stats["total_revenue"], stats["currency"]) == (3100, 0, "EUR")
     [invoice] = (await client.get("/api/v1/admin/invoices", headers=admin.headers)).json()[
         "results"
     ]
@@ -80,7 +83,8 @@ async def test_stats_show_revenue_and_mrr_per_currency_from_billing(
     )
     assert paid.status_code == 200, paid.text
     stats = (await client.get("/api/v1/admin/stats", headers=admin.headers)).json()
-    assert stats["total_revenue"] == {"EUR": 3100}
+    assert stats["total_revenue_by_currency"] == {"EUR": 3100}
+    assert stats["total_revenue"] == 3100
 
 
 async def test_signups_leave_the_24h_window_on_the_moved_clock(

@@ -23,7 +23,7 @@ from saas_platform.admin.schemas import (
 from saas_platform.admin.stats import platform_stats
 from saas_platform.auth.dependencies import PlatformAdmin
 from saas_platform.core import clock
-from saas_platform.core.deps import ClientDep, SessionDep
+from saas_platform.core.deps import ClientDep, RuntimeDep, SessionDep
 from saas_platform.core.pagination import ListParamsDep, Page
 from saas_platform.core.routing import PrefixedRouter
 from saas_platform.instances.models import InstanceStatus
@@ -35,8 +35,11 @@ router = PrefixedRouter(prefix="/api/v1/admin", tags=["admin"])
 
 
 @router.get("/stats", response_model=PlatformStats)
-async def stats(principal: PlatformAdmin, session: SessionDep) -> PlatformStats:
-    return PlatformStats.model_validate(await platform_stats(session))
+async def stats(
+    principal: PlatformAdmin, session: SessionDep, runtime: RuntimeDep
+) -> PlatformStats:
+    currency = runtime.settings.billing_reporting_currency
+    return PlatformStats.model_validate(await platform_stats(session, currency))
 
 
 @router.get("/metrics/platform")

@@ -15,9 +15,13 @@ class PlatformStats(Schema):
     total_users: int
     total_tenants: int
     active_instances: int
-    # Per ISO 4217 currency, in minor units (empty until billing is connected).
-    total_revenue: dict[str, int]
-    mrr: dict[str, int]
+    # Seed 000's figure: paid invoices (less credit notes) in minor units of `currency`
+    # (SAAS_BILLING_REPORTING_CURRENCY); every currency's own total beside it, never converted.
+    total_revenue: int
+    mrr: int
+    currency: str
+    total_revenue_by_currency: dict[str, int]
+    mrr_by_currency: dict[str, int]
     signups: dict[str, int]
     tenants_created: dict[str, int]
     failed_provisionings: int

@@ -28,7 +28,8 @@ async def _count(session: AsyncSession, stmt: Any) -> int:
     return int((await session.execute(stmt)).scalar_one())
 
 
-async def platform_stats(session: AsyncSession) -> dict[str, Any]:
+async def platform_stats(session: AsyncSession, currency: str) -> dict[str, Any]:
+    """The admin stats; money in minor units of ``currency``, and per currency beside it."""
     now = clock.now()
     users = select(func.count()).select_from(User)
     tenants = select(func.count()).select_from(Tenant).where(Tenant.status.not_in(GONE_STATUSES))
@@ -53,8 +54,11 @@ async def platform_stats(session: AsyncSession) -> dict[str, Any]:
             .select_from(Instance)
             .where(Instance.status == InstanceStatus.READY.value),
         ),
-        "total_revenue": revenue,
-        "mrr": mrr,
+        "total_revenue": revenue.get(currency, 0),
+        "mrr": mrr.get(currency, 0),
+        "currency": currency,
+        "total_revenue_by_currency": revenue,
+        "mrr_by_currency": mrr,
         "signups": signups,
         "tenants_created": created,
         "failed_provisionings": await _count(

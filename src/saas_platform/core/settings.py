@@ -223,6 +223,9 @@ class Settings(BaseSettings):
     # Tax rate per billing country (ISO 3166 alpha-2) in basis points: {"DE": 1900} is 19 %.
     # A country not listed pays no tax (the default: none at all).
     billing_tax_rates: dict[str, int] = Field(default_factory=dict)
+    # The currency the admin stats report their headline figures in (seed 000's single
+    # `total_revenue` number); amounts in other currencies are listed beside it, never converted.
+    billing_reporting_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     # The seller on every invoice (and its PDF).
     billing_seller_name: str = "Odoo SaaS Platform"
     billing_seller_address: str = ""
