@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import signal
@@ -17,7 +18,31 @@ from pathlib import Path
 
 import httpx
 
+from saas_platform.core.embedded_postgres import EmbeddedPostgres
+
 SAAS = str(Path(sys.executable).parent / "saas")
+
+
+def add_postgres_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help='a server URL, or "embedded" for a private embedded PostgreSQL',
+    )
+
+
+@contextmanager
+def postgres_server(url: str) -> Iterator[str]:
+    """The server ``--postgres`` names; ``embedded`` starts a private one for the run (a shared
+    server may have other users' jobs, sweeps and test clean-ups on it)."""
+    if url != "embedded":
+        yield url
+        return
+    server = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="saas-bench-pg-")) / "pgdata")
+    try:
+        yield server.start()
+    finally:
+        server.stop()
 
 
 def free_port() -> int:

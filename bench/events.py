@@ -32,10 +32,9 @@ from pathlib import Path
 import httpx
 import psutil
 import psycopg
-from _harness import SAAS, free_port
+from _harness import SAAS, add_postgres_argument, free_port, postgres_server
 
 from saas_platform.core.db import with_database
-from saas_platform.core.embedded_postgres import EmbeddedPostgres
 from saas_platform.core.migrations import upgrade
 from saas_platform.core.settings import Settings
 from saas_platform.events import service as events
@@ -196,22 +195,12 @@ def run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument(
-        "--postgres",
-        default="postgresql://postgres@127.0.0.1:5432/postgres",
-        help='a server URL, or "embedded" for a private embedded PostgreSQL',
-    )
+    add_postgres_argument(parser)
     parser.add_argument("--subscribers", type=int, default=200)
     parser.add_argument("--events", type=int, default=1000)
     args = parser.parse_args()
-    if args.postgres == "embedded":
-        server = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="saas-bench-pg-")) / "pgdata")
-        args.postgres = server.start()
-        try:
-            run(args)
-        finally:
-            server.stop()
-    else:
+    with postgres_server(args.postgres) as url:
+        args.postgres = url
         run(args)
 
 

@@ -33,11 +33,10 @@ from pathlib import Path
 
 import httpx
 import psycopg
-from _harness import SAAS, free_port
+from _harness import SAAS, add_postgres_argument, free_port, postgres_server
 from sqlalchemy import text
 
 from saas_platform.core.db import with_database
-from saas_platform.core.embedded_postgres import EmbeddedPostgres
 from saas_platform.core.migrations import upgrade
 from saas_platform.core.settings import Settings
 from saas_platform.events import service as events
@@ -239,25 +238,14 @@ async def platform(
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument(
-        "--postgres",
-        default="postgresql://postgres@127.0.0.1:5432/postgres",
-        help='a server URL, or "embedded" for a private embedded PostgreSQL',
-    )
+    add_postgres_argument(parser)
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--receivers", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
-    if args.postgres == "embedded":
-        # A server of its own: a shared one may have other users' jobs and sweeps on it.
-        server = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="saas-bench-pg-")) / "pgdata")
-        args.postgres = server.start()
-        try:
-            run(args)
-        finally:
-            server.stop()
-    else:
+    with postgres_server(args.postgres) as url:
+        args.postgres = url
         run(args)
 
 
