@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from saas_platform.core.embedded_postgres import EmbeddedPostgres
+from saas_server.core.embedded_postgres import EmbeddedPostgres
 
 SAAS = str(Path(sys.executable).parent / "saas")
 

@@ -30,14 +30,14 @@ import httpx
 import psycopg
 from _harness import SAAS, free_port
 
-from saas_platform.core.db import with_database
+from saas_server.core.db import with_database
 
 CHILD = """
 import asyncio, resource, sys, time
 from pathlib import Path
-from saas_platform.backups.flows import archive_to_storage
-from saas_platform.backups.storage import LocalStorage
-from saas_platform.odoo.rpc_driver import RpcDriver
+from saas_server.backups.flows import archive_to_storage
+from saas_server.backups.storage import LocalStorage
+from saas_server.odoo.rpc_driver import RpcDriver
 
 async def main() -> None:
     url, master, postgres, database, root, filestores = sys.argv[1:7]

@@ -22,11 +22,11 @@ from pathlib import Path
 
 from sqlalchemy import delete, insert, select
 
-from saas_platform.billing.models import Invoice, Plan, Subscription
-from saas_platform.billing.renewals import run_renewals
-from saas_platform.core.settings import Settings
-from saas_platform.tenants.models import Tenant
-from saas_platform.wiring import open_runtime
+from saas_server.billing.models import Invoice, Plan, Subscription
+from saas_server.billing.renewals import run_renewals
+from saas_server.core.settings import Settings
+from saas_server.tenants.models import Tenant
+from saas_server.wiring import open_runtime
 
 
 async def one_run(runtime: object, size: int) -> float:

@@ -34,12 +34,12 @@ import psutil
 import psycopg
 from _harness import SAAS, add_postgres_argument, free_port, postgres_server
 
-from saas_platform.core.db import with_database
-from saas_platform.core.migrations import upgrade
-from saas_platform.core.settings import Settings
-from saas_platform.events import service as events
-from saas_platform.users.service import create_platform_admin
-from saas_platform.wiring import open_runtime
+from saas_server.core.db import with_database
+from saas_server.core.migrations import upgrade
+from saas_server.core.settings import Settings
+from saas_server.events import service as events
+from saas_server.users.service import create_platform_admin
+from saas_server.wiring import open_runtime
 
 SECRET_KEY = "bench-secret-key-" + "x" * 40
 PASSWORD = "correct-horse-battery-staple"

@@ -31,15 +31,15 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from saas_platform.app import create_app
-from saas_platform.audit import service as audit
-from saas_platform.core.db import with_database
-from saas_platform.core.embedded_postgres import EmbeddedPostgres
-from saas_platform.core.migrations import upgrade
-from saas_platform.core.runtime import Runtime
-from saas_platform.core.settings import Settings
-from saas_platform.users.service import create_platform_admin
-from saas_platform.wiring import build_runtime
+from saas_server.app import create_app
+from saas_server.audit import service as audit
+from saas_server.core.db import with_database
+from saas_server.core.embedded_postgres import EmbeddedPostgres
+from saas_server.core.migrations import upgrade
+from saas_server.core.runtime import Runtime
+from saas_server.core.settings import Settings
+from saas_server.users.service import create_platform_admin
+from saas_server.wiring import build_runtime
 
 SECRET_KEY = "bench-secret-key-" + "x" * 40
 ADMIN_EMAIL = "bench-admin@example.com"

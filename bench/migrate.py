@@ -36,9 +36,9 @@ import psycopg
 from _harness import SAAS, free_port, serve
 from psycopg import sql
 
-from saas_platform.core.db import with_database
-from saas_platform.core.embedded_postgres import EmbeddedPostgres
-from saas_platform.odoo.rpc_driver import RpcDriver
+from saas_server.core.db import with_database
+from saas_server.core.embedded_postgres import EmbeddedPostgres
+from saas_server.odoo.rpc_driver import RpcDriver
 
 MASTER = "bench-master"
 ADMIN_EMAIL = "bench-admin@example.com"

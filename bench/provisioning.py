@@ -102,7 +102,7 @@ def wait_for_standbys(base: str, headers: dict[str, str], wanted: int, url: str 
 
 
 async def clone_vs_create(url: str, master_password: str) -> None:
-    from saas_platform.odoo.client import OdooClient
+    from saas_server.odoo.client import OdooClient
 
     async with OdooClient(url) as odoo:
         source, clone, fresh = (f"bench_{uuid.uuid4().hex[:8]}" for _ in range(3))
@@ -124,7 +124,7 @@ async def clone_vs_create(url: str, master_password: str) -> None:
 async def drop_leftovers(url: str, master_password: str, host_id: str) -> None:
     """A real server keeps what the run made (the tenants' databases, the template and the
     standbys of this host registration): drop it, or its connections pile up run after run."""
-    from saas_platform.odoo.client import OdooClient
+    from saas_server.odoo.client import OdooClient
 
     marker = uuid.UUID(host_id).hex[:8]
     async with OdooClient(url) as odoo:

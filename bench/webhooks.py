@@ -36,15 +36,15 @@ import psycopg
 from _harness import SAAS, add_postgres_argument, free_port, postgres_server
 from sqlalchemy import text
 
-from saas_platform.core.db import with_database
-from saas_platform.core.migrations import upgrade
-from saas_platform.core.settings import Settings
-from saas_platform.events import service as events
-from saas_platform.users.models import User
-from saas_platform.webhooks.schemas import EndpointCreate
-from saas_platform.webhooks.service import WebhookService
-from saas_platform.webhooks.signing import new_secret, signed_headers
-from saas_platform.wiring import open_runtime
+from saas_server.core.db import with_database
+from saas_server.core.migrations import upgrade
+from saas_server.core.settings import Settings
+from saas_server.events import service as events
+from saas_server.users.models import User
+from saas_server.webhooks.schemas import EndpointCreate
+from saas_server.webhooks.service import WebhookService
+from saas_server.webhooks.signing import new_secret, signed_headers
+from saas_server.wiring import open_runtime
 
 SECRET_KEY = "bench-secret-key-" + "x" * 40
 

@@ -11,11 +11,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from saas_platform.app import create_app
-from saas_platform.core import clock as clock_module
-from saas_platform.core.runtime import Runtime
-from saas_platform.core.settings import Settings
-from saas_platform.wiring import build_runtime, wire
+from saas_server.app import create_app
+from saas_server.core import clock as clock_module
+from saas_server.core.runtime import Runtime
+from saas_server.core.settings import Settings
+from saas_server.wiring import build_runtime, wire
 from tests.fixtures.auth import LoggedIn, platform_admin, verified_user
 from tests.fixtures.live_server import running_server
 from tests.fixtures.localstripe import localstripe_server
@@ -168,6 +168,6 @@ async def owner(client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox) -> Lo
 @pytest.fixture(autouse=True, scope="session")
 def wired() -> None:
     """Hooks connected as in every entry point (deletion takes its backup through one)."""
-    from saas_platform.wiring import wire
+    from saas_server.wiring import wire
 
     wire()

@@ -68,7 +68,7 @@ def _names_a_file(token: str) -> bool:
         or token.endswith("/")
         or first.startswith(".")
         or (ROOT / first).exists()
-        or (ROOT / "src" / "saas_platform" / first).is_dir()
+        or (ROOT / "src" / "saas_server" / first).is_dir()
     )
 
 
@@ -127,9 +127,9 @@ def _resolves(reference: str, parent: str | None, document: Path, paths: set[str
         bases = [parent.rstrip("/")]
     else:
         # Relative to the repository, to the document, or to the code (docs write
-        # `hosts/standby.py` for src/saas_platform/instances/hosts/standby.py).
+        # `hosts/standby.py` for src/saas_server/instances/hosts/standby.py).
         here = str(document.parent.relative_to(ROOT))
-        bases = ["", here if here != "." else "", "src", "src/saas_platform"]
+        bases = ["", here if here != "." else "", "src", "src/saas_server"]
     for base in bases:
         candidate = f"{base}/{reference}" if base else reference
         if any(ch in candidate for ch in "*?["):
@@ -231,7 +231,7 @@ def test_readme_and_docs_refer_only_to_files_in_the_repository() -> None:
 def test_the_reference_scan_catches_a_missing_file(tmp_path: Path) -> None:
     paths = _repository_paths()
     document = ROOT / "docs" / "user-guide.md"
-    for reference in ("docs/no-such-guide.md", "src/saas_platform/nothing.py", "NOWHERE.md"):
+    for reference in ("docs/no-such-guide.md", "src/saas_server/nothing.py", "NOWHERE.md"):
         assert not _resolves(reference, None, document, paths), reference
     for reference in (
         "docs/user-guide.md",

@@ -39,7 +39,7 @@ def serve_listeners(
     process, until SIGINT/SIGTERM, or until ``control`` reaches end of file.
 
     ``control`` is the supervisor's end of the conversation (``saas serve``, see
-    saas_platform/instances/hosts/emulator.py): once every server accepts requests, one JSON line
+    saas_server/instances/hosts/emulator.py): once every server accepts requests, one JSON line
     ``{"listening": {"<serie>": "http://host:port", ...}, "pid": ...}`` is written to it, read
     from the sockets themselves; the supervisor registers those addresses and nothing else.
     Its end of file means the supervisor is gone (even killed): the emulator stops rather

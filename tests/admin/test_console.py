@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from saas_platform.core import clock as clock_module
-from saas_platform.core.runtime import Runtime
-from saas_platform.monitoring.models import Granularity, MetricPoint
+from saas_server.core import clock as clock_module
+from saas_server.core.runtime import Runtime
+from saas_server.monitoring.models import Granularity, MetricPoint
 from tests.fixtures.auth import LoggedIn, login, platform_admin, verified_user
 from tests.fixtures.billing import make_plan, subscribe
 from tests.fixtures.errors import assert_envelope

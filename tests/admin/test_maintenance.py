@@ -10,10 +10,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from saas_platform.audit.models import AuditEntry
-from saas_platform.core import clock as clock_module
-from saas_platform.core.runtime import Runtime
-from saas_platform.core.settings import Settings
+from saas_server.audit.models import AuditEntry
+from saas_server.core import clock as clock_module
+from saas_server.core.runtime import Runtime
+from saas_server.core.settings import Settings
 from tests.fixtures.auth import LoggedIn, login
 from tests.fixtures.cli import cli
 from tests.fixtures.errors import assert_envelope

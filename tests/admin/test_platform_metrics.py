@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from saas_platform.admin.platform_metrics import api_figures
-from saas_platform.core.metrics import HttpMetrics
-from saas_platform.core.runtime import Runtime
+from saas_server.admin.platform_metrics import api_figures
+from saas_server.core.metrics import HttpMetrics
+from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.errors import assert_envelope
 from tests.fixtures.provisioning import subdomain

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from saas_platform.audit.models import AuditEntry
-from saas_platform.core.runtime import Runtime
-from saas_platform.tenants.models import Membership, Tenant
+from saas_server.audit.models import AuditEntry
+from saas_server.core.runtime import Runtime
+from saas_server.tenants.models import Membership, Tenant
 
 # Strings that must never appear anywhere in an audit entry.
 SECRET_MARKERS = ("$argon2", "correct-horse", "password_hash")

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from saas_platform.audit.models import AuditEntry
-from saas_platform.core.runtime import Runtime
+from saas_server.audit.models import AuditEntry
+from saas_server.core.runtime import Runtime
 from tests.audit.support import SECRET_MARKERS, entries
 from tests.fixtures.auth import DEFAULT_PASSWORD, login, register, verified_user
 from tests.fixtures.smtp import Inbox

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from saas_platform.audit import service as audit
-from saas_platform.core.runtime import Runtime
+from saas_server.audit import service as audit
+from saas_server.core.runtime import Runtime
 from tests.audit.support import entries
 from tests.fixtures.audit import cli_env, record_steps, tamper, verify_cli
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from saas_platform.audit import service as audit
-from saas_platform.core.runtime import Runtime
+from saas_server.audit import service as audit
+from saas_server.core.runtime import Runtime
 from tests.audit.support import entries
 
 SECRET = "s3cr3t-value-that-must-not-leak"

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from saas_platform.core.runtime import Runtime
+from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import login, register
 
 

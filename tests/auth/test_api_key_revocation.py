@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from saas_platform.core.settings import Settings
+from saas_server.core.settings import Settings
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.live_server import running_server
 

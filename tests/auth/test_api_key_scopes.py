@@ -7,15 +7,15 @@ from collections.abc import Iterable, Iterator
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Route
 
-from saas_platform.app import create_app
-from saas_platform.auth.scopes import (
+from saas_server.app import create_app
+from saas_server.auth.scopes import (
     PUBLIC,
     ROUTE_SCOPES,
     SCOPES,
     SESSION_ONLY,
     TENANT_LESS_FOR_CONFINED_KEYS,
 )
-from saas_platform.core.settings import Settings
+from saas_server.core.settings import Settings
 
 
 def app_routes(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[str, str]]:

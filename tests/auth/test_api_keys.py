@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from saas_platform.audit.models import AuditEntry
-from saas_platform.auth.api_keys import hash_api_key
-from saas_platform.auth.models import ApiKey
-from saas_platform.core.clock import FrozenClock
-from saas_platform.core.runtime import Runtime
+from saas_server.audit.models import AuditEntry
+from saas_server.auth.api_keys import hash_api_key
+from saas_server.auth.models import ApiKey
+from saas_server.core.clock import FrozenClock
+from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import LoggedIn, verified_user
 from tests.fixtures.smtp import Inbox
 from tests.fixtures.tenants import create_tenant

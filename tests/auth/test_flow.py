@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from saas_platform.core.runtime import Runtime
+from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import DEFAULT_PASSWORD, login, register
 from tests.fixtures.smtp import Inbox
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import httpx
 
-from saas_platform.core.clock import FrozenClock
+from saas_server.core.clock import FrozenClock
 from tests.fixtures.auth import DEFAULT_PASSWORD, register
 from tests.fixtures.errors import assert_envelope
 

@@ -13,8 +13,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from saas_platform.core.runtime import Runtime
-from saas_platform.core.security import password_hasher
+from saas_server.core.runtime import Runtime
+from saas_server.core.security import password_hasher
 from tests.fixtures.auth import DEFAULT_PASSWORD, register
 from tests.fixtures.errors import assert_envelope
 from tests.fixtures.smtp import Inbox, ReceivedMail
@@ -192,7 +192,7 @@ async def test_unknown_addresses_get_no_unlock_mail_and_answer_alike(
 
 
 def test_sources_are_addresses_and_ipv6_networks() -> None:
-    from saas_platform.auth.service import login_source
+    from saas_server.auth.service import login_source
 
     assert login_source("203.0.113.7") == "203.0.113.7"
     assert login_source("2001:db8:1:2:3:4:5:6") == login_source("2001:db8:1:2:ffff::1")

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import httpx
 
-from saas_platform.core.clock import FrozenClock
-from saas_platform.core.runtime import Runtime
+from saas_server.core.clock import FrozenClock
+from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import login, register
 from tests.fixtures.errors import assert_envelope
 from tests.fixtures.smtp import Inbox

@@ -26,18 +26,18 @@ from sqlalchemy import inspect, text, update
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.exc import DetachedInstanceError
 
-from saas_platform.app import create_app
-from saas_platform.auth import principal_cache as principal_cache_module
-from saas_platform.auth.models import AuthSession
-from saas_platform.auth.principal_cache import PrincipalCache
-from saas_platform.auth.service import authenticate
-from saas_platform.core import notifications
-from saas_platform.core.clock import FrozenClock
-from saas_platform.core.errors import Unauthorized
-from saas_platform.core.runtime import Runtime
-from saas_platform.core.settings import Settings
-from saas_platform.users.models import User
-from saas_platform.wiring import build_runtime
+from saas_server.app import create_app
+from saas_server.auth import principal_cache as principal_cache_module
+from saas_server.auth.models import AuthSession
+from saas_server.auth.principal_cache import PrincipalCache
+from saas_server.auth.service import authenticate
+from saas_server.core import notifications
+from saas_server.core.clock import FrozenClock
+from saas_server.core.errors import Unauthorized
+from saas_server.core.runtime import Runtime
+from saas_server.core.settings import Settings
+from saas_server.users.models import User
+from saas_server.wiring import build_runtime
 from tests.fixtures.auth import DEFAULT_PASSWORD, LoggedIn, login, platform_admin, register
 from tests.fixtures.errors import assert_envelope
 from tests.fixtures.settings import TEST_SECRET_KEY
@@ -162,7 +162,7 @@ async def test_me_is_rendered_once_per_entry_and_equals_the_schema(
 ) -> None:
     """GET /auth/me and /auth/profile answer the JSON rendered with the cache entry: made
     once, exactly what UserRead makes of the row, and made again from a replaced entry."""
-    from saas_platform.users.schemas import UserRead
+    from saas_server.users.schemas import UserRead
 
     cache = runtime.principal_cache
     user = await new_user(client, "rendered@example.com")
@@ -726,7 +726,7 @@ async def test_a_tampered_token_is_never_served_from_the_memo(
 
 
 async def test_the_token_memo_is_bounded(runtime: Runtime) -> None:
-    from saas_platform.core.security import AccessTokens
+    from saas_server.core.security import AccessTokens
 
     tokens = AccessTokens(TEST_SECRET_KEY, 900, memo_size=3)
     issued = [tokens.issue(uuid.uuid4(), uuid.uuid4()) for _ in range(10)]

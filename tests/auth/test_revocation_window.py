@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from saas_platform.core.settings import Settings
+from saas_server.core.settings import Settings
 from tests.fixtures.auth import LoggedIn, login
 from tests.fixtures.commits import slow_commits
 from tests.fixtures.live_server import running_server

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from saas_platform.auth import registration
-from saas_platform.auth.schemas import SignupTenant
-from saas_platform.core.hooks import HookNotConnected, Provider
-from saas_platform.tenants import registration as tenant_registration
+from saas_server.auth import registration
+from saas_server.auth.schemas import SignupTenant
+from saas_server.core.hooks import HookNotConnected, Provider
+from saas_server.tenants import registration as tenant_registration
 
 
 @pytest.fixture

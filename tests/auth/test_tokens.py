@@ -9,7 +9,7 @@ from datetime import timedelta
 import httpx
 import jwt
 
-from saas_platform.core.clock import FrozenClock
+from saas_server.core.clock import FrozenClock
 from tests.fixtures.auth import login, register
 from tests.fixtures.errors import assert_envelope
 
@@ -82,8 +82,8 @@ async def test_suspended_user_cannot_login_or_use_a_token(
 ) -> None:
     from sqlalchemy import update
 
-    from saas_platform.core.runtime import Runtime
-    from saas_platform.users.models import User
+    from saas_server.core.runtime import Runtime
+    from saas_server.users.models import User
 
     assert isinstance(runtime, Runtime)
     await register(client, "sus@example.com")

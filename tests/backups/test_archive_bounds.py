@@ -14,10 +14,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from saas_platform.backups.archive import ArchiveInvalid, ArchiveLimits, inspect_archive
-from saas_platform.backups.models import Backup
-from saas_platform.core.runtime import Runtime
-from saas_platform.core.settings import Settings
+from saas_server.backups.archive import ArchiveInvalid, ArchiveLimits, inspect_archive
+from saas_server.backups.models import Backup
+from saas_server.core.runtime import Runtime
+from saas_server.core.settings import Settings
 from tests.fixtures.auth import platform_admin, verified_user
 from tests.fixtures.backups import ready_tenant
 from tests.fixtures.cli import cli

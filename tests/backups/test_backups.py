@@ -15,9 +15,9 @@ import psycopg
 import pytest
 from sqlalchemy import select, text
 
-from saas_platform.backups.models import Backup
-from saas_platform.core.runtime import Runtime
-from saas_platform.events.models import OutboxEvent
+from saas_server.backups.models import Backup
+from saas_server.core.runtime import Runtime
+from saas_server.events.models import OutboxEvent
 from tests.fixtures.auth import LoggedIn, verified_user
 from tests.fixtures.backups import (
     Tenant,

@@ -17,8 +17,8 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from saas_platform.cli.main import app
-from saas_platform.core.runtime import Runtime
+from saas_server.cli.main import app
+from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import platform_admin, verified_user
 from tests.fixtures.backups import Tenant, ready_tenant
 from tests.fixtures.cli import cli, cli_env

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from saas_platform.backups.imports import import_archive
-from saas_platform.core.runtime import Runtime
+from saas_server.backups.imports import import_archive
+from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import LoggedIn, platform_admin, verified_user
 from tests.fixtures.backups import Tenant, download, ready_tenant, restore, take_backup
 from tests.fixtures.odoo import made_for_host, running_emulator

@@ -10,10 +10,10 @@ import uuid
 import httpx
 import pytest
 
-from saas_platform.backups import flows
-from saas_platform.backups.models import Backup, BackupStatus, BackupType
-from saas_platform.core.runtime import Runtime
-from saas_platform.instances.service import production_instance
+from saas_server.backups import flows
+from saas_server.backups.models import Backup, BackupStatus, BackupType
+from saas_server.core.runtime import Runtime
+from saas_server.instances.service import production_instance
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.backups import ready_tenant
 from tests.fixtures.odoo import EmulatorProcess

@@ -9,13 +9,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from saas_platform.backups import retention
-from saas_platform.backups.models import STORAGE_PREFIX, Backup
-from saas_platform.backups.retention import keep
-from saas_platform.backups.service import current_slot, schedule_due_backups
-from saas_platform.core.clock import FrozenClock
-from saas_platform.core.runtime import Runtime
-from saas_platform.tenants.tiers import BackupPolicy
+from saas_server.backups import retention
+from saas_server.backups.models import STORAGE_PREFIX, Backup
+from saas_server.backups.retention import keep
+from saas_server.backups.service import current_slot, schedule_due_backups
+from saas_server.core.clock import FrozenClock
+from saas_server.core.runtime import Runtime
+from saas_server.tenants.tiers import BackupPolicy
 from tests.fixtures.auth import LoggedIn, login, platform_admin, verified_user
 from tests.fixtures.backups import ready_tenant
 from tests.fixtures.odoo import EmulatorProcess

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from saas_platform.backups.s3_storage import PART_SIZE, S3Storage
-from saas_platform.backups.storage import ArchiveMissing, BackupStorage, LocalStorage
+from saas_server.backups.s3_storage import PART_SIZE, S3Storage
+from saas_server.backups.storage import ArchiveMissing, BackupStorage, LocalStorage
 
 
 @pytest.fixture(params=["local", "s3"])

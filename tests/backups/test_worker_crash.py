@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from saas_platform.backups.models import Backup
-from saas_platform.core.runtime import Runtime
+from saas_server.backups.models import Backup
+from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import platform_admin, verified_user
 from tests.fixtures.backups import ready_tenant
 from tests.fixtures.odoo import EmulatorProcess

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from saas_platform.billing.models import Plan, Subscription
-from saas_platform.core.runtime import Runtime
+from saas_server.billing.models import Plan, Subscription
+from saas_server.core.runtime import Runtime
 from tests.fixtures.cli import cli
 
 
@@ -18,7 +18,7 @@ from tests.fixtures.cli import cli
 async def due_subscription(runtime: Runtime) -> str:
     """A trial of the starter plan that ended a month ago, on a tenant of its own (made in
     the database: the CLI is what is tested here)."""
-    from saas_platform.tenants.models import Tenant
+    from saas_server.tenants.models import Tenant
 
     ended = datetime.now(UTC) - timedelta(days=30)
     async with runtime.db.transaction() as session:

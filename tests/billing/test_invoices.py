@@ -12,11 +12,11 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from saas_platform.billing.invoices import prorate, round_half_up
-from saas_platform.billing.service import mrr, revenue_totals
-from saas_platform.core.clock import FrozenClock
-from saas_platform.core.runtime import Runtime
-from saas_platform.events.models import OutboxEvent
+from saas_server.billing.invoices import prorate, round_half_up
+from saas_server.billing.service import mrr, revenue_totals
+from saas_server.core.clock import FrozenClock
+from saas_server.core.runtime import Runtime
+from saas_server.events.models import OutboxEvent
 from tests.fixtures.auth import LoggedIn, login
 from tests.fixtures.billing import make_plan, member_of, subscribe, tenant_of
 from tests.fixtures.errors import assert_envelope

@@ -11,8 +11,8 @@ import httpx
 from pydantic import BaseModel
 from sqlalchemy import Float, Numeric
 
-from saas_platform.billing import models, schemas
-from saas_platform.core.db import Base
+from saas_server.billing import models, schemas
+from saas_server.core.db import Base
 
 
 def _billing_tables() -> list[Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from saas_platform.core.runtime import Runtime
+from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.billing import member_of, subscribe, tenant_of
 from tests.fixtures.errors import assert_envelope

@@ -9,10 +9,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from saas_platform.audit.models import AuditEntry
-from saas_platform.backups.policy import policy_for
-from saas_platform.core.runtime import Runtime
-from saas_platform.tenants.tiers import TIERS, grant_for
+from saas_server.audit.models import AuditEntry
+from saas_server.backups.policy import policy_for
+from saas_server.core.runtime import Runtime
+from saas_server.tenants.tiers import TIERS, grant_for
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.billing import subscribe, tenant_of
 from tests.fixtures.errors import assert_envelope

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from saas_platform.core.runtime import Runtime
+from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.backups import Tenant, ready_tenant
 from tests.fixtures.billing import member_of, subscribe

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from saas_platform.billing.renewals import run_renewals
-from saas_platform.core.clock import FrozenClock
-from saas_platform.core.runtime import Runtime
+from saas_server.billing.renewals import run_renewals
+from saas_server.core.clock import FrozenClock
+from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import LoggedIn, login
 from tests.fixtures.billing import make_plan, subscribe, tenant_of
 from tests.fixtures.localstripe import (

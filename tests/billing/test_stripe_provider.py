@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
-from saas_platform.billing.providers import provider_for
-from saas_platform.billing.providers.base import ProviderError
-from saas_platform.billing.providers.stripe import StripeProvider
-from saas_platform.core.errors import ConfigurationError
-from saas_platform.core.runtime import Runtime
-from saas_platform.core.settings import Settings, check_production_settings
+from saas_server.billing.providers import provider_for
+from saas_server.billing.providers.base import ProviderError
+from saas_server.billing.providers.stripe import StripeProvider
+from saas_server.core.errors import ConfigurationError
+from saas_server.core.runtime import Runtime
+from saas_server.core.settings import Settings, check_production_settings
 from tests.fixtures.localstripe import SECRET_KEY, recording_proxy
 
 # The provider against localstripe: the platform's database plays no part.

@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from saas_platform.billing.provider_event_models import ProviderEventReceipt
-from saas_platform.billing.provider_events import provider_event_received
-from saas_platform.billing.providers.base import ProviderError, ProviderEvent
-from saas_platform.billing.providers.stripe import StripeProvider
-from saas_platform.core.runtime import Runtime
+from saas_server.billing.provider_event_models import ProviderEventReceipt
+from saas_server.billing.provider_events import provider_event_received
+from saas_server.billing.providers.base import ProviderError, ProviderEvent
+from saas_server.billing.providers.stripe import StripeProvider
+from saas_server.core.runtime import Runtime
 from tests.fixtures.localstripe import SECRET_KEY, register_webhook, stripe_signature
 
 WEBHOOK_SECRET = "whsec_test_platform_endpoint"

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 import httpx
 from sqlalchemy import func, select
 
-from saas_platform.audit.models import AuditEntry
-from saas_platform.billing.models import Subscription
-from saas_platform.core.clock import FrozenClock
-from saas_platform.core.runtime import Runtime
-from saas_platform.events.models import OutboxEvent
+from saas_server.audit.models import AuditEntry
+from saas_server.billing.models import Subscription
+from saas_server.core.clock import FrozenClock
+from saas_server.core.runtime import Runtime
+from saas_server.events.models import OutboxEvent
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.billing import member_of, subscribe, tenant_of
 from tests.fixtures.errors import assert_envelope

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from saas_platform.billing.renewals import run_renewals
-from saas_platform.core.clock import FrozenClock
-from saas_platform.core.runtime import Runtime
-from saas_platform.events.models import OutboxEvent
+from saas_server.billing.renewals import run_renewals
+from saas_server.core.clock import FrozenClock
+from saas_server.core.runtime import Runtime
+from saas_server.events.models import OutboxEvent
 from tests.fixtures.auth import LoggedIn, login
 from tests.fixtures.backups import ready_tenant
 from tests.fixtures.billing import member_of, subscribe

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from saas_platform.cli.main import app
+from saas_server.cli.main import app
 from tests.fixtures.settings import TEST_SECRET_KEY
 
 

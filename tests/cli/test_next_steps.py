@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from saas_platform.cli.next_steps import base_url, next_steps
+from saas_server.cli.next_steps import base_url, next_steps
 
 
 def test_a_wildcard_bind_is_shown_as_a_loopback_address_a_browser_can_open() -> None:

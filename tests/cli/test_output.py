@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from saas_platform.cli.main import app
-from saas_platform.core.runtime import Runtime
-from saas_platform.instances.hosts.models import HostStatus, OdooHost
+from saas_server.cli.main import app
+from saas_server.core.runtime import Runtime
+from saas_server.instances.hosts.models import HostStatus, OdooHost
 from tests.fixtures.settings import TEST_SECRET_KEY
 
 

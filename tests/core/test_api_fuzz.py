@@ -31,10 +31,10 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, status_code_conformance
 from schemathesis.config import SchemathesisConfig
 
-from saas_platform.app import create_app
-from saas_platform.core.settings import Settings
-from saas_platform.users.service import create_platform_admin, create_user
-from saas_platform.wiring import build_runtime
+from saas_server.app import create_app
+from saas_server.core.settings import Settings
+from saas_server.users.service import create_platform_admin, create_user
+from saas_server.wiring import build_runtime
 from tests.fixtures.auth import DEFAULT_PASSWORD
 from tests.fixtures.postgres import database_from_template
 from tests.fixtures.smtp import SmtpServer

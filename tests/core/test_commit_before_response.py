@@ -13,7 +13,7 @@ import httpx
 import psycopg
 import pytest
 
-from saas_platform.core.runtime import Runtime
+from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import DEFAULT_PASSWORD, LoggedIn, login, register
 from tests.fixtures.backups import ready_tenant
 from tests.fixtures.commits import slow_commits

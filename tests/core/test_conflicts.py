@@ -15,11 +15,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from saas_platform.core import errors
-from saas_platform.core.runtime import Runtime
-from saas_platform.tenants.models import Membership
-from saas_platform.users.models import User
-from saas_platform.users.service import EmailTaken
+from saas_server.core import errors
+from saas_server.core.runtime import Runtime
+from saas_server.tenants.models import Membership
+from saas_server.users.models import User
+from saas_server.users.service import EmailTaken
 from tests.fixtures.auth import LoggedIn, platform_admin, register
 from tests.fixtures.errors import assert_envelope
 from tests.fixtures.tenants import create_tenant

@@ -12,11 +12,11 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from saas_platform.audit import checkpoints
-from saas_platform.audit import service as audit
-from saas_platform.core.embedded_postgres import AUDIT_ROLE, EMULATOR_ROLE, PLATFORM_ROLE
-from saas_platform.core.runtime import Runtime
-from saas_platform.wiring import start_runtime
+from saas_server.audit import checkpoints
+from saas_server.audit import service as audit
+from saas_server.core.embedded_postgres import AUDIT_ROLE, EMULATOR_ROLE, PLATFORM_ROLE
+from saas_server.core.runtime import Runtime
+from saas_server.wiring import start_runtime
 from tests.fixtures.embedded import embedded_dir, embedded_settings
 
 __all__ = ["embedded_dir"]  # the fixture, imported for this module's tests
@@ -81,7 +81,7 @@ async def test_the_embedded_emulator_role_only_creates_databases(
         ).fetchone()
         assert row == (False, True, False)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute("ALTER DATABASE saas_platform ALLOW_CONNECTIONS false")
+            conn.execute("ALTER DATABASE saas_server ALLOW_CONNECTIONS false")
 
 
 async def test_an_external_superuser_url_is_warned_about(
@@ -91,7 +91,7 @@ async def test_an_external_superuser_url_is_warned_about(
         superuser = conn.execute(
             "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
         ).fetchone()
-    caplog.set_level(logging.WARNING, logger="saas_platform.core.runtime")
+    caplog.set_level(logging.WARNING, logger="saas_server.core.runtime")
     runtime = await start_runtime(embedded_settings(tmp_path / "data", database_url=database_url))
     await runtime.close()
     warned = [r for r in caplog.records if "superuser" in r.getMessage()]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from saas_platform.core import faults
-from saas_platform.core.flows import RECORDED, Flow, Progress, StepError, StepResult
-from saas_platform.core.settings import Settings
+from saas_server.core import faults
+from saas_server.core.flows import RECORDED, Flow, Progress, StepError, StepResult
+from saas_server.core.settings import Settings
 from tests.fixtures.settings import TEST_SECRET_KEY
 
 

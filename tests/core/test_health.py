@@ -6,8 +6,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from saas_platform import __version__
-from saas_platform.core.runtime import Runtime
+from saas_server import __version__
+from saas_server.core.runtime import Runtime
 
 # The detail is for operators (tests/health/test_monitoring_access.py): a monitoring token.
 MONITORING = {"Authorization": "Bearer test-monitoring-token-0123456789abcdef"}
@@ -41,7 +41,7 @@ async def test_detailed_is_503_when_the_database_is_down(
     client: httpx.AsyncClient, runtime: Runtime, pg_server: str
 ) -> None:
     # Point the runtime's engine at a database that does not exist.
-    from saas_platform.core.db import Database, with_database
+    from saas_server.core.db import Database, with_database
 
     broken = Database(with_database(pg_server, "no_such_database_here"))
     healthy, runtime.db = runtime.db, broken

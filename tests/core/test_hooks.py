@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from saas_platform.core.hooks import Hook, HookNotConnected, Provider
+from saas_server.core.hooks import Hook, HookNotConnected, Provider
 
 
 async def test_handlers_run_in_connection_order_with_the_fired_arguments() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, text
 
-from saas_platform.core.jobs import defer
-from saas_platform.core.runtime import Runtime
-from saas_platform.mail.service import Mail, queue_mail
-from saas_platform.users.models import User
+from saas_server.core.jobs import defer
+from saas_server.core.runtime import Runtime
+from saas_server.mail.service import Mail, queue_mail
+from saas_server.users.models import User
 from tests.fixtures.smtp import Inbox
 
 
@@ -59,7 +59,7 @@ async def test_unknown_task_is_refused(runtime: Runtime) -> None:
 
 async def test_deferring_under_a_held_queueing_lock_is_a_no_op(runtime: Runtime) -> None:
     # The maintenance tasks are registered with no arguments: any of them serves here.
-    from saas_platform.instances.hosts.jobs import CHECK_HOSTS_TASK
+    from saas_server.instances.hosts.jobs import CHECK_HOSTS_TASK
 
     async with runtime.db.transaction() as session:
         first = await defer(session, CHECK_HOSTS_TASK, queueing_lock="held")
@@ -78,7 +78,7 @@ async def test_a_dead_workers_job_whose_queueing_lock_is_held_again_is_supersede
 ) -> None:
     # Found by the crash soak: a worker killed inside a job whose queueing lock a new job
     # then took; retrying the dead one stopped the next worker at start, for good.
-    from saas_platform.instances.hosts.jobs import TEND_STANDBY_POOLS_TASK
+    from saas_server.instances.hosts.jobs import TEND_STANDBY_POOLS_TASK
 
     async with runtime.db.transaction() as session:
         dead = await defer(session, TEND_STANDBY_POOLS_TASK, queueing_lock="pools")

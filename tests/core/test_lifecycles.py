@@ -10,11 +10,11 @@ from types import SimpleNamespace
 import pytest
 from typer.testing import CliRunner
 
-from saas_platform.cli.docs import stale_pages
-from saas_platform.cli.main import app
-from saas_platform.core.errors import Conflict
-from saas_platform.core.lifecycle import Lifecycle
-from saas_platform.wiring import lifecycles
+from saas_server.cli.docs import stale_pages
+from saas_server.cli.main import app
+from saas_server.core.errors import Conflict
+from saas_server.core.lifecycle import Lifecycle
+from saas_server.wiring import lifecycles
 
 # Transition tables and their generated pages: no database difference to find.
 pytestmark = pytest.mark.once

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from saas_platform.core.locks import advisory_lock
+from saas_server.core.locks import advisory_lock
 
 
 async def test_a_tried_lock_is_refused_while_held_and_taken_after(database_url: str) -> None:

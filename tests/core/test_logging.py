@@ -17,17 +17,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from saas_platform.core.runtime import Runtime
-from saas_platform.core.schedule import RETRY_STALLED_TASK, defer_maintenance
+from saas_server.core.runtime import Runtime
+from saas_server.core.schedule import RETRY_STALLED_TASK, defer_maintenance
 from tests.fixtures.auth import register
 
 LOG_ONE_LINE = """
 import logging
-from saas_platform.core.settings import Settings
-from saas_platform.core.logging import configure_logging
+from saas_server.core.settings import Settings
+from saas_server.core.logging import configure_logging
 settings = Settings(_env_file=None)
 configure_logging(settings.log_level, settings.log_format)
-logging.getLogger("saas_platform.demo").info("tenant acme is ready")
+logging.getLogger("saas_server.demo").info("tenant acme is ready")
 """
 
 
@@ -101,7 +101,7 @@ def test_saas_log_format_json_is_json_even_on_a_terminal(tmp_path: Path) -> None
 @pytest.fixture
 def captured_logs() -> Iterator[tuple[io.StringIO, list[str]]]:
     """Logging configured into a buffer; the root logger is put back afterwards."""
-    from saas_platform.core.logging import configure_logging
+    from saas_server.core.logging import configure_logging
 
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
@@ -132,7 +132,7 @@ async def _internal_http_call() -> None:
 async def test_internal_http_calls_are_debug(
     captured_logs: tuple[io.StringIO, list[str]],
 ) -> None:
-    from saas_platform.core.logging import configure_logging
+    from saas_server.core.logging import configure_logging
 
     buffer, _ = captured_logs
     await _internal_http_call()
@@ -149,7 +149,7 @@ async def test_periodic_jobs_are_debug_and_other_jobs_info(
     runtime: Runtime,
     captured_logs: tuple[io.StringIO, list[str]],
 ) -> None:
-    from saas_platform.core.logging import configure_logging
+    from saas_server.core.logging import configure_logging
 
     buffer, _ = captured_logs
     await register(client, "logs@example.com")  # queues its verification mail
@@ -171,7 +171,7 @@ async def test_migrations_say_what_they_apply_and_nothing_else_at_info(
 ) -> None:
     import asyncio
 
-    from saas_platform.core.migrations import upgrade
+    from saas_server.core.migrations import upgrade
 
     buffer, _ = captured_logs
     await asyncio.to_thread(upgrade, database_url)  # already at head: nothing to apply

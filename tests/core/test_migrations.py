@@ -6,9 +6,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from saas_platform.core.db import Base, sqlalchemy_url
-from saas_platform.migrations_support import include_object
-from saas_platform.models import import_all_models
+from saas_server.core.db import Base, sqlalchemy_url
+from saas_server.migrations_support import include_object
+from saas_server.models import import_all_models
 
 
 def test_models_and_migrations_agree(database_url: str) -> None:

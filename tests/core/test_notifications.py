@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import psycopg
 
-from saas_platform.core.notifications import ChangeListener
+from saas_server.core.notifications import ChangeListener
 
 
 async def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:

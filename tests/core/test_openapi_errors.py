@@ -12,8 +12,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from saas_platform.core.errors import all_error_classes
-from saas_platform.core.openapi import ErrorResponse
+from saas_server.core.errors import all_error_classes
+from saas_server.core.openapi import ErrorResponse
 from tests.fixtures.auth import LoggedIn
 
 ENVELOPE_REF = "#/components/schemas/ErrorResponse"

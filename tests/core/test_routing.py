@@ -10,9 +10,9 @@ import pytest
 from fastapi import FastAPI
 from starlette.routing import BaseRoute, Match, Route
 
-from saas_platform.app import create_app
-from saas_platform.core.routing import PrefixedRoute, PrefixedRouter
-from saas_platform.core.settings import Settings
+from saas_server.app import create_app
+from saas_server.core.routing import PrefixedRoute, PrefixedRouter
+from saas_server.core.settings import Settings
 
 SAMPLE = "00000000-0000-4000-8000-000000000001"
 

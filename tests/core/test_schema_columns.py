@@ -19,22 +19,22 @@ import pytest
 from pydantic import BaseModel
 from sqlalchemy import Column, String
 
-from saas_platform.admin.models import MaintenanceMode
-from saas_platform.app import create_app
-from saas_platform.auth.models import ApiKey
-from saas_platform.backups.models import Backup
-from saas_platform.billing.models import BillingAccount, Plan
-from saas_platform.core.schemas import RequestSchema
-from saas_platform.core.settings import Settings
-from saas_platform.instances.hosts.models import OdooHost
-from saas_platform.instances.models import InstanceTransition
-from saas_platform.integrations.models import IntegrationProvider
-from saas_platform.moves.models import Move
-from saas_platform.security.models import BlockedIp
-from saas_platform.tenants import rules
-from saas_platform.tenants.models import Invitation, Tenant
-from saas_platform.users.models import User
-from saas_platform.webhooks.models import WebhookEndpoint
+from saas_server.admin.models import MaintenanceMode
+from saas_server.app import create_app
+from saas_server.auth.models import ApiKey
+from saas_server.backups.models import Backup
+from saas_server.billing.models import BillingAccount, Plan
+from saas_server.core.schemas import RequestSchema
+from saas_server.core.settings import Settings
+from saas_server.instances.hosts.models import OdooHost
+from saas_server.instances.models import InstanceTransition
+from saas_server.integrations.models import IntegrationProvider
+from saas_server.moves.models import Move
+from saas_server.security.models import BlockedIp
+from saas_server.tenants import rules
+from saas_server.tenants.models import Invitation, Tenant
+from saas_server.users.models import User
+from saas_server.webhooks.models import WebhookEndpoint
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.errors import assert_envelope
 

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from saas_platform.core.errors import ConfigurationError
-from saas_platform.core.runtime import Runtime
-from saas_platform.core.settings import Settings
+from saas_server.core.errors import ConfigurationError
+from saas_server.core.runtime import Runtime
+from saas_server.core.settings import Settings
 
 SECRET_VALUE = "pw-hash-$argon2id$v=19$very-secret-value"
 
@@ -35,7 +35,7 @@ async def test_a_failed_statement_does_not_carry_its_parameters(runtime: Runtime
 async def test_a_registration_race_logs_no_password_hash_email_or_name(
     client: httpx.AsyncClient, log_format: str
 ) -> None:
-    from saas_platform.core.logging import build_handler
+    from saas_server.core.logging import build_handler
 
     body = {
         "email": "zebulon.race@example.com",
@@ -71,7 +71,7 @@ def _settings(tmp_path: Path, **values: object) -> Settings:
 
 
 def test_production_refuses_the_console_mail_backend(tmp_path: Path) -> None:
-    from saas_platform.core.settings import check_production_settings
+    from saas_server.core.settings import check_production_settings
 
     with pytest.raises(ConfigurationError, match="SAAS_MAIL_BACKEND"):
         check_production_settings(_settings(tmp_path, env="production"))

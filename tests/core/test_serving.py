@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from saas_platform.core.errors import ConfigurationError
-from saas_platform.core.serving import DataDirLock, listen_on, listen_or_explain
-from saas_platform.instances.hosts.emulator import emulator_ports
+from saas_server.core.errors import ConfigurationError
+from saas_server.core.serving import DataDirLock, listen_on, listen_or_explain
+from saas_server.instances.hosts.emulator import emulator_ports
 
 
 def test_a_listening_port_cannot_be_bound_again_even_with_reuseaddr() -> None:
@@ -45,7 +45,7 @@ def test_the_data_dir_is_claimed_by_one_process_and_freed_on_release(tmp_path: P
 
 def test_a_killed_holder_leaves_no_stale_claim(tmp_path: Path) -> None:
     code = (
-        "import sys, time; from saas_platform.core.serving import DataDirLock; "
+        "import sys, time; from saas_server.core.serving import DataDirLock; "
         "DataDirLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(600)"
     )
     process = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE)

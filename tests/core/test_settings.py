@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from saas_platform.core.errors import ConfigurationError
-from saas_platform.core.settings import Settings, resolve_secret_key
+from saas_server.core.errors import ConfigurationError
+from saas_server.core.settings import Settings, resolve_secret_key
 
 
 def _settings(tmp_path: Path, **values: object) -> Settings:

@@ -1,18 +1,18 @@
-"""The composition root (saas_platform/wiring.py) hands core what the domains provide."""
+"""The composition root (saas_server/wiring.py) hands core what the domains provide."""
 
 from __future__ import annotations
 
 import pytest
 
-from saas_platform import wiring
-from saas_platform.auth.principal_cache import PrincipalCache, principal_cache_of
-from saas_platform.backups.storage import LocalStorage
-from saas_platform.core import runtime as core_runtime
-from saas_platform.core.hooks import HookNotConnected
-from saas_platform.core.jobs import jobs_app
-from saas_platform.core.runtime import Runtime
-from saas_platform.core.schedule import RETRY_STALLED_TASK, schedule
-from saas_platform.core.settings import Settings
+from saas_server import wiring
+from saas_server.auth.principal_cache import PrincipalCache, principal_cache_of
+from saas_server.backups.storage import LocalStorage
+from saas_server.core import runtime as core_runtime
+from saas_server.core.hooks import HookNotConnected
+from saas_server.core.jobs import jobs_app
+from saas_server.core.runtime import Runtime
+from saas_server.core.schedule import RETRY_STALLED_TASK, schedule
+from saas_server.core.settings import Settings
 from tests.fixtures.settings import TEST_SECRET_KEY
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from saas_platform.core.runtime import Runtime
+from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import LoggedIn, login, register, verified_user
 from tests.fixtures.errors import assert_envelope
 from tests.fixtures.smtp import Inbox

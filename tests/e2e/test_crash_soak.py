@@ -24,10 +24,10 @@ import httpx
 import pytest
 from sqlalchemy import select, text
 
-from saas_platform.backups.models import Backup, Restore
-from saas_platform.core.runtime import Runtime
-from saas_platform.instances.models import Instance
-from saas_platform.instances.service import DELETE_TASK, PROVISION_TASK
+from saas_server.backups.models import Backup, Restore
+from saas_server.core.runtime import Runtime
+from saas_server.instances.models import Instance
+from saas_server.instances.service import DELETE_TASK, PROVISION_TASK
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.crash import CrashableServe, drop_emulator_databases
 from tests.fixtures.odoo import databases

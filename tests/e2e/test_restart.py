@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from saas_platform.core.runtime import Runtime
+from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.crash import CrashableServe, drop_emulator_databases
 from tests.fixtures.provisioning import provision_jobs

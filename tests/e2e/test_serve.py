@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from saas_platform.core.serving import listen_on
+from saas_server.core.serving import listen_on
 from tests.fixtures.auth import DEFAULT_PASSWORD, LoggedIn, login
 from tests.fixtures.serve import ServeProcess
 from tests.fixtures.smtp import SmtpServer, free_port

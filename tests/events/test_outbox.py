@@ -8,9 +8,9 @@ import uuid
 import httpx
 from sqlalchemy import select, text
 
-from saas_platform.core.runtime import Runtime
-from saas_platform.events import service as events
-from saas_platform.events.models import OutboxEvent
+from saas_server.core.runtime import Runtime
+from saas_server.events import service as events
+from saas_server.events.models import OutboxEvent
 from tests.fixtures.auth import LoggedIn
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from saas_platform.core.runtime import Runtime
+from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import LoggedIn, verified_user
 from tests.fixtures.backups import Tenant, download, ready_tenant, restore
 from tests.fixtures.errors import assert_envelope
@@ -216,7 +216,7 @@ async def test_a_deletion_that_fails_midway_stays_closed_and_resumes(
     admin: LoggedIn,
     odoo: EmulatorProcess,
 ) -> None:
-    from saas_platform.instances import deletion
+    from saas_server.instances import deletion
 
     await add_host(client, admin, odoo)
     tenant = await ready_tenant(client, runtime, owner, odoo)

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from saas_platform.core.errors import Conflict
-from saas_platform.instances.lifecycle import TRANSITIONS, Action, mermaid, next_status
-from saas_platform.instances.models import InstanceStatus
+from saas_server.core.errors import Conflict
+from saas_server.instances.lifecycle import TRANSITIONS, Action, mermaid, next_status
+from saas_server.instances.models import InstanceStatus
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "instance-lifecycle.md"
 

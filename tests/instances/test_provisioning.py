@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from saas_platform.core.runtime import Runtime
+from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.errors import assert_envelope
 from tests.fixtures.odoo import EmulatorProcess, RpcError, databases
@@ -289,7 +289,7 @@ async def test_tier_change_moves_the_expiry(
 
 
 async def _events(runtime: Runtime, tenant_id: uuid.UUID) -> list[Any]:
-    from saas_platform.events.service import events_of
+    from saas_server.events.service import events_of
 
     async with runtime.db.sessionmaker() as session:
         return await events_of(session, tenant_id)

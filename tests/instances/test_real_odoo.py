@@ -12,11 +12,11 @@ import uuid
 import httpx
 import pytest
 
-from saas_platform.core.runtime import Runtime
-from saas_platform.instances.deletion import closed_name
-from saas_platform.odoo.driver import Credentials
-from saas_platform.odoo.errors import OdooFault
-from saas_platform.odoo.rpc_driver import RpcDriver
+from saas_server.core.runtime import Runtime
+from saas_server.instances.deletion import closed_name
+from saas_server.odoo.driver import Credentials
+from saas_server.odoo.errors import OdooFault
+from saas_server.odoo.rpc_driver import RpcDriver
 from tests.fixtures.auth import LoggedIn, platform_admin, verified_user
 from tests.fixtures.odoo import made_for_host
 from tests.fixtures.smtp import Inbox
@@ -143,7 +143,7 @@ async def test_a_standby_database_becomes_a_tenant_on_a_real_server(
     client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox
 ) -> None:
     """db.rename, the tenant's values and the login on a real server (hosts/standby.py)."""
-    from saas_platform.instances.hosts import standby
+    from saas_server.instances.hosts import standby
 
     assert URL is not None
     runtime.settings.standby_databases_per_host = 1
@@ -205,7 +205,7 @@ async def test_tenants_asked_for_while_a_real_server_makes_the_template_all_get_
     clones (so closes) the template before its creation has finished and been recorded."""
     import asyncio
 
-    from saas_platform.instances.hosts import standby, templates
+    from saas_server.instances.hosts import standby, templates
 
     assert URL is not None
     runtime.settings.standby_databases_per_host = 1

@@ -8,9 +8,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from saas_platform.core.runtime import Runtime
-from saas_platform.instances import service as instances
-from saas_platform.users.models import User
+from saas_server.core.runtime import Runtime
+from saas_server.instances import service as instances
+from saas_server.users.models import User
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.odoo import EmulatorProcess
 from tests.fixtures.provisioning import add_host, provision_jobs, subdomain, until_settled

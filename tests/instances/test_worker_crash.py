@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from saas_platform.core.runtime import Runtime
+from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import LoggedIn, platform_admin, verified_user
 from tests.fixtures.odoo import EmulatorProcess, databases
 from tests.fixtures.provisioning import add_host

@@ -7,12 +7,12 @@ from typing import Any
 import httpx
 import pytest
 
-from saas_platform.core.clock import FrozenClock, isoformat
-from saas_platform.core.runtime import Runtime
-from saas_platform.core.schedule import defer_maintenance
-from saas_platform.integrations.health import check_providers, overall_status
-from saas_platform.integrations.service import CHECK_HEALTH_TASK
-from saas_platform.wiring import schedule
+from saas_server.core.clock import FrozenClock, isoformat
+from saas_server.core.runtime import Runtime
+from saas_server.core.schedule import defer_maintenance
+from saas_server.integrations.health import check_providers, overall_status
+from saas_server.integrations.service import CHECK_HEALTH_TASK
+from saas_server.wiring import schedule
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.errors import assert_envelope
 from tests.fixtures.http_peers import closed_port_url, http_peer

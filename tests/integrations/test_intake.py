@@ -9,11 +9,11 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import func, select
 
-from saas_platform.core.clock import FrozenClock
-from saas_platform.core.runtime import Runtime
-from saas_platform.events.models import OutboxEvent
-from saas_platform.integrations.intake import sign
-from saas_platform.integrations.models import InboundEvent
+from saas_server.core.clock import FrozenClock
+from saas_server.core.runtime import Runtime
+from saas_server.events.models import OutboxEvent
+from saas_server.integrations.intake import sign
+from saas_server.integrations.models import InboundEvent
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.errors import assert_envelope
 from tests.fixtures.integrations import SECRET, create_provider, event_body, post_signed

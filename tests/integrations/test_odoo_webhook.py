@@ -14,11 +14,11 @@ import httpx
 import pytest
 from sqlalchemy import delete, select
 
-from saas_platform.core.runtime import Runtime
-from saas_platform.events.models import OutboxEvent
-from saas_platform.instances.models import Instance
-from saas_platform.integrations import odoo as odoo_webhook
-from saas_platform.integrations.models import InboundEvent, OdooWebhookSecret
+from saas_server.core.runtime import Runtime
+from saas_server.events.models import OutboxEvent
+from saas_server.instances.models import Instance
+from saas_server.integrations import odoo as odoo_webhook
+from saas_server.integrations.models import InboundEvent, OdooWebhookSecret
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.backups import Tenant, ready_tenant, restore, take_backup
 from tests.fixtures.errors import assert_envelope

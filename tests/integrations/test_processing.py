@@ -8,14 +8,14 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import select
 
-from saas_platform.audit.models import AuditEntry
-from saas_platform.auth.models import AuthSession
-from saas_platform.core.clock import FrozenClock
-from saas_platform.core.runtime import Runtime
-from saas_platform.events.models import OutboxEvent
-from saas_platform.integrations.models import InboundEvent, InboundEventAttempt
-from saas_platform.integrations.processing import defer_due_retries
-from saas_platform.users.models import User
+from saas_server.audit.models import AuditEntry
+from saas_server.auth.models import AuthSession
+from saas_server.core.clock import FrozenClock
+from saas_server.core.runtime import Runtime
+from saas_server.events.models import OutboxEvent
+from saas_server.integrations.models import InboundEvent, InboundEventAttempt
+from saas_server.integrations.processing import defer_due_retries
+from saas_server.users.models import User
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.billing import make_plan, subscribe, tenant_of
 from tests.fixtures.errors import assert_envelope

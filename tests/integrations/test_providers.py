@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import select, text
 
-from saas_platform.audit.models import AuditEntry
-from saas_platform.core.runtime import Runtime
+from saas_server.audit.models import AuditEntry
+from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.errors import assert_envelope
 from tests.fixtures.integrations import SECRET, create_provider

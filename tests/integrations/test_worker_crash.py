@@ -11,10 +11,10 @@ import httpx
 import pytest
 from sqlalchemy import select, text
 
-from saas_platform.core.runtime import Runtime
-from saas_platform.events.models import OutboxEvent
-from saas_platform.integrations.models import InboundEvent, InboundEventAttempt
-from saas_platform.integrations.service import PROCESS_EVENT_TASK
+from saas_server.core.runtime import Runtime
+from saas_server.events.models import OutboxEvent
+from saas_server.integrations.models import InboundEvent, InboundEventAttempt
+from saas_server.integrations.service import PROCESS_EVENT_TASK
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.integrations import create_provider, event_body, post_signed
 from tests.fixtures.workers import worker

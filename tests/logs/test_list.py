@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from saas_platform.audit import service as audit
-from saas_platform.core.clock import FrozenClock
-from saas_platform.core.runtime import Runtime
-from saas_platform.users import service as users
+from saas_server.audit import service as audit
+from saas_server.core.clock import FrozenClock
+from saas_server.core.runtime import Runtime
+from saas_server.users import service as users
 from tests.audit.support import entries, make_tenant
 from tests.fixtures.auth import DEFAULT_PASSWORD, LoggedIn, login, platform_admin
 from tests.fixtures.errors import assert_envelope

@@ -7,8 +7,8 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from saas_platform.core import clock as clock_module
-from saas_platform.core.runtime import Runtime
+from saas_server.core import clock as clock_module
+from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import LoggedIn, verified_user
 from tests.fixtures.backups import Tenant, ready_tenant
 from tests.fixtures.errors import assert_envelope

@@ -9,10 +9,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from saas_platform.core import clock as clock_module
-from saas_platform.core.runtime import Runtime
-from saas_platform.monitoring.models import Granularity, MetricPoint
-from saas_platform.monitoring.sampling import prune, sample_all
+from saas_server.core import clock as clock_module
+from saas_server.core.runtime import Runtime
+from saas_server.monitoring.models import Granularity, MetricPoint
+from saas_server.monitoring.sampling import prune, sample_all
 from tests.fixtures.auth import LoggedIn, login, verified_user
 from tests.fixtures.backups import Tenant, ready_tenant
 from tests.fixtures.cli import cli

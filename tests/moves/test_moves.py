@@ -10,9 +10,9 @@ import httpx
 import pytest
 from sqlalchemy import select, text
 
-from saas_platform.audit.models import AuditEntry
-from saas_platform.core.runtime import Runtime
-from saas_platform.moves.flows import MOVE_STEPS
+from saas_server.audit.models import AuditEntry
+from saas_server.core.runtime import Runtime
+from saas_server.moves.flows import MOVE_STEPS
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.backups import Tenant, ready_tenant
 from tests.fixtures.errors import assert_envelope

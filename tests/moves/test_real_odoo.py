@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from saas_platform.core.runtime import Runtime
-from saas_platform.odoo.driver import Credentials
-from saas_platform.odoo.rpc_driver import RpcDriver
+from saas_server.core.runtime import Runtime
+from saas_server.odoo.driver import Credentials
+from saas_server.odoo.rpc_driver import RpcDriver
 from tests.fixtures.auth import platform_admin, verified_user
 from tests.fixtures.moves import run_move
 from tests.fixtures.odoo import made_for_host

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from saas_platform.odoo.rpc_driver import RpcDriver
+from saas_server.odoo.rpc_driver import RpcDriver
 from tests.fixtures.odoo import OdooTarget as Target
 from tests.fixtures.odoo import running_emulator
 

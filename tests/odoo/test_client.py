@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from saas_platform.odoo.client import OdooClient
-from saas_platform.odoo.driver import Credentials, DatabaseSetup
-from saas_platform.odoo.errors import OdooConnectionError, OdooFault
-from saas_platform.odoo.rpc_driver import RpcDriver
+from saas_server.odoo.client import OdooClient
+from saas_server.odoo.driver import Credentials, DatabaseSetup
+from saas_server.odoo.errors import OdooConnectionError, OdooFault
+from saas_server.odoo.rpc_driver import RpcDriver
 from tests.fixtures.smtp import free_port
 
 if TYPE_CHECKING:

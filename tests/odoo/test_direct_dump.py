@@ -11,7 +11,7 @@ import zipfile
 import httpx
 import pytest
 
-from saas_platform.odoo.rpc_driver import RpcDriver
+from saas_server.odoo.rpc_driver import RpcDriver
 from tests.fixtures.odoo import EmulatorProcess
 
 pytestmark = pytest.mark.slow

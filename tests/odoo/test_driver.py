@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-import saas_platform
-from saas_platform.odoo.client import OdooClient
-from saas_platform.odoo.driver import Credentials, OdooDriver
-from saas_platform.odoo.errors import OdooFault
-from saas_platform.odoo.rpc_driver import RpcDriver
+import saas_server
+from saas_server.odoo.client import OdooClient
+from saas_server.odoo.driver import Credentials, OdooDriver
+from saas_server.odoo.errors import OdooFault
+from saas_server.odoo.rpc_driver import RpcDriver
 
 if TYPE_CHECKING:
     from tests.fixtures.odoo import OdooTarget as Target
@@ -187,7 +187,7 @@ def test_only_the_host_factory_names_the_implementation() -> None:
     """Callers depend on ``OdooDriver``: outside odoo/, only the module of ``driver_for``
     (the host factory) names ``RpcDriver``, and nothing reaches past a driver into its
     Odoo client (``driver.client``)."""
-    root = Path(saas_platform.__file__).parent
+    root = Path(saas_server.__file__).parent
     naming: set[str] = set()
     factories: set[str] = set()
     reaching: list[str] = []
@@ -198,9 +198,7 @@ def test_only_the_host_factory_names_the_implementation() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Name) and node.id == "RpcDriver":
                 naming.add(relative)
-            elif (
-                isinstance(node, ast.ImportFrom) and node.module == "saas_platform.odoo.rpc_driver"
-            ):
+            elif isinstance(node, ast.ImportFrom) and node.module == "saas_server.odoo.rpc_driver":
                 naming.add(relative)
             elif isinstance(node, ast.FunctionDef) and node.name == "driver_for":
                 factories.add(relative)

@@ -200,8 +200,8 @@ def test_saas_odoo_emulator_becomes_the_emulator_process(
 @pytest.mark.parametrize(
     ("imported", "forbidden"),
     [
-        ("saas_platform.cli.main", "odoo_emulator"),
-        ("odoo_emulator.__main__, odoo_emulator.app, odoo_emulator.orm.models", "saas_platform"),
+        ("saas_server.cli.main", "odoo_emulator"),
+        ("odoo_emulator.__main__, odoo_emulator.app, odoo_emulator.orm.models", "saas_server"),
     ],
 )
 def test_the_platform_and_the_emulator_load_none_of_each_other(

@@ -8,11 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
-from saas_platform.app import create_app
-from saas_platform.core.clock import FrozenClock
-from saas_platform.core.runtime import Runtime
-from saas_platform.core.settings import Settings
-from saas_platform.wiring import build_runtime
+from saas_server.app import create_app
+from saas_server.core.clock import FrozenClock
+from saas_server.core.runtime import Runtime
+from saas_server.core.settings import Settings
+from saas_server.wiring import build_runtime
 from tests.fixtures.auth import login, platform_admin, register
 from tests.fixtures.errors import assert_envelope
 from tests.fixtures.settings import TEST_SECRET_KEY
@@ -124,7 +124,7 @@ async def test_users_have_their_own_budget_by_plan(
 async def test_professional_tenant_members_get_premium(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
-    from saas_platform.tenants.models import Membership, Tenant
+    from saas_server.tenants.models import Membership, Tenant
 
     await register(client, "pro@example.com")
     pro = await login(client, "pro@example.com")

@@ -6,8 +6,8 @@ import asyncio
 
 import psycopg
 
-from saas_platform.core.runtime import Runtime
-from saas_platform.realtime.hub import EVENTS_CHANNEL, EventHub
+from saas_server.core.runtime import Runtime
+from saas_server.realtime.hub import EVENTS_CHANNEL, EventHub
 
 WAIT_SECONDS = 20.0
 

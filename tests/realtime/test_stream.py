@@ -11,11 +11,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from saas_platform.core.runtime import Runtime
-from saas_platform.core.settings import Settings
-from saas_platform.events.models import OutboxEvent
-from saas_platform.users.models import User
-from saas_platform.webhooks.visibility import reader_of
+from saas_server.core.runtime import Runtime
+from saas_server.core.settings import Settings
+from saas_server.events.models import OutboxEvent
+from saas_server.users.models import User
+from saas_server.webhooks.visibility import reader_of
 from tests.fixtures.auth import LoggedIn, verified_user
 from tests.fixtures.live_server import running_server
 from tests.fixtures.smtp import Inbox

@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from saas_platform.core.clock import FrozenClock
-from saas_platform.core.runtime import Runtime
-from saas_platform.core.settings import Settings
-from saas_platform.security.threats import detect_threats
+from saas_server.core.clock import FrozenClock
+from saas_server.core.runtime import Runtime
+from saas_server.core.settings import Settings
+from saas_server.security.threats import detect_threats
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.live_server import running_server
 

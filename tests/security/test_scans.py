@@ -12,9 +12,9 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from saas_platform.core.runtime import Runtime
-from saas_platform.instances.models import Instance
-from saas_platform.security.scans import LATEST_PATCH_RELEASES, build_date, version_finding
+from saas_server.core.runtime import Runtime
+from saas_server.instances.models import Instance
+from saas_server.security.scans import LATEST_PATCH_RELEASES, build_date, version_finding
 from tests.fixtures.auth import LoggedIn, verified_user
 from tests.fixtures.backups import Tenant, ready_tenant
 from tests.fixtures.cli import cli

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from saas_platform.core.runtime import Runtime
-from saas_platform.security.models import SecurityEvent
+from saas_server.core.runtime import Runtime
+from saas_server.security.models import SecurityEvent
 from tests.fixtures.auth import LoggedIn
 
 

@@ -7,16 +7,16 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from saas_platform.core.hooks import HookNotConnected
-from saas_platform.core.runtime import Runtime
-from saas_platform.instances import service as instances
-from saas_platform.instances import tenant_reactions
-from saas_platform.instances.models import Instance
-from saas_platform.tenants import hooks
-from saas_platform.tenants.models import Tenant
-from saas_platform.tenants.service import TenantService
-from saas_platform.users.service import create_user
-from saas_platform.wiring import wire
+from saas_server.core.hooks import HookNotConnected
+from saas_server.core.runtime import Runtime
+from saas_server.instances import service as instances
+from saas_server.instances import tenant_reactions
+from saas_server.instances.models import Instance
+from saas_server.tenants import hooks
+from saas_server.tenants.models import Tenant
+from saas_server.tenants.service import TenantService
+from saas_server.users.service import create_user
+from saas_server.wiring import wire
 
 
 class Rollback(Exception):

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from saas_platform.core.runtime import Runtime
+from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import LoggedIn, verified_user
 from tests.fixtures.smtp import Inbox
 from tests.fixtures.tenants import create_tenant

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from saas_platform.core.errors import Conflict
-from saas_platform.instances.lifecycle import TENANT_STATUS
-from saas_platform.instances.lifecycle import TRANSITIONS as INSTANCE_TRANSITIONS
-from saas_platform.instances.models import InstanceStatus
-from saas_platform.tenants.lifecycle import TENANT_LIFECYCLE, TRANSITIONS, Action, follow_instance
-from saas_platform.tenants.models import Tenant, TenantStatus
+from saas_server.core.errors import Conflict
+from saas_server.instances.lifecycle import TENANT_STATUS
+from saas_server.instances.lifecycle import TRANSITIONS as INSTANCE_TRANSITIONS
+from saas_server.instances.models import InstanceStatus
+from saas_server.tenants.lifecycle import TENANT_LIFECYCLE, TRANSITIONS, Action, follow_instance
+from saas_server.tenants.models import Tenant, TenantStatus
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "tenant-lifecycle.md"
 

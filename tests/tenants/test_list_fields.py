@@ -11,9 +11,9 @@ import httpx
 import pytest
 from sqlalchemy import event, update
 
-from saas_platform.core.runtime import Runtime
-from saas_platform.instances.hosts.models import OdooHost
-from saas_platform.instances.models import Instance
+from saas_server.core.runtime import Runtime
+from saas_server.instances.hosts.models import OdooHost
+from saas_server.instances.models import Instance
 from tests.fixtures.auth import LoggedIn, platform_admin, register
 from tests.fixtures.tenants import create_tenant
 

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from saas_platform.core.clock import FrozenClock
-from saas_platform.core.runtime import Runtime
+from saas_server.core.clock import FrozenClock
+from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import DEFAULT_PASSWORD, LoggedIn, login, register
 from tests.fixtures.errors import assert_envelope
 from tests.fixtures.smtp import Inbox

@@ -6,10 +6,10 @@ import uuid
 
 from sqlalchemy import update
 
-from saas_platform.core.runtime import Runtime
-from saas_platform.tenants.models import Tenant
-from saas_platform.tenants.rules import managed_tenant_ids, manages, owns
-from saas_platform.users import service as users
+from saas_server.core.runtime import Runtime
+from saas_server.tenants.models import Tenant
+from saas_server.tenants.rules import managed_tenant_ids, manages, owns
+from saas_server.users import service as users
 from tests.audit.support import make_tenant
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from saas_platform.core.runtime import Runtime
+from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import LoggedIn, login, platform_admin, register, verified_user
 from tests.fixtures.errors import assert_envelope
 from tests.fixtures.smtp import Inbox
@@ -94,7 +94,7 @@ async def test_subdomain_taken_case_insensitively_and_after_deletion(
 
     from sqlalchemy import update
 
-    from saas_platform.tenants.models import Tenant
+    from saas_server.tenants.models import Tenant
 
     # Stored in another case (as an older row or an operator might have), still a clash.
     async with runtime.db.transaction() as session:
@@ -286,8 +286,8 @@ async def test_subdomain_is_free_again_after_the_grace_period(
 ) -> None:
     from datetime import timedelta
 
-    from saas_platform.core.clock import FrozenClock
-    from saas_platform.tenants.service import purge_deleted_tenants
+    from saas_server.core.clock import FrozenClock
+    from saas_server.tenants.service import purge_deleted_tenants
 
     assert isinstance(clock, FrozenClock)
     tenant = await create_tenant(client, owner, "recycled")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from saas_platform.users.passwords import password_problems
+from saas_server.users.passwords import password_problems
 
 
 @pytest.mark.parametrize(

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
-from saas_platform.core.clock import FrozenClock
-from saas_platform.core.runtime import Runtime
-from saas_platform.events import service as events
-from saas_platform.webhooks import delivery as webhook_delivery
-from saas_platform.webhooks.models import WebhookDelivery
+from saas_server.core.clock import FrozenClock
+from saas_server.core.runtime import Runtime
+from saas_server.events import service as events
+from saas_server.webhooks import delivery as webhook_delivery
+from saas_server.webhooks.models import WebhookDelivery
 from tests.fixtures.auth import LoggedIn, login
 from tests.fixtures.smtp import Inbox
 from tests.fixtures.tenants import create_tenant

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from saas_platform.audit.models import AuditEntry
-from saas_platform.core.runtime import Runtime
-from saas_platform.webhooks import delivery as webhook_delivery
-from saas_platform.webhooks.models import WebhookEndpoint
+from saas_server.audit.models import AuditEntry
+from saas_server.core.runtime import Runtime
+from saas_server.webhooks import delivery as webhook_delivery
+from saas_server.webhooks.models import WebhookEndpoint
 from tests.fixtures.auth import LoggedIn, verified_user
 from tests.fixtures.errors import assert_envelope
 from tests.fixtures.smtp import Inbox

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from saas_platform.core.outbound import UnsafeURL, post_pinned, refusal, resolve
+from saas_server.core.outbound import UnsafeURL, post_pinned, refusal, resolve
 from tests.fixtures.webhook_receiver import running_receiver
 
 

@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
-from saas_platform.core.runtime import Runtime
-from saas_platform.core.settings import Settings
-from saas_platform.events import service as events
-from saas_platform.users.models import User
-from saas_platform.webhooks.models import WebhookAttempt, WebhookDelivery
-from saas_platform.webhooks.schemas import EndpointCreate
-from saas_platform.webhooks.service import WebhookService
+from saas_server.core.runtime import Runtime
+from saas_server.core.settings import Settings
+from saas_server.events import service as events
+from saas_server.users.models import User
+from saas_server.webhooks.models import WebhookAttempt, WebhookDelivery
+from saas_server.webhooks.schemas import EndpointCreate
+from saas_server.webhooks.service import WebhookService
 from tests.fixtures.webhook_receiver import running_receiver
 from tests.fixtures.workers import worker
 

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from saas_platform.app import create_app
-from saas_platform.core.embedded_postgres import EMULATOR_ROLE
-from saas_platform.core.runtime import EMBEDDED_DATABASE, Runtime
-from saas_platform.instances.hosts.emulator import BuiltinEmulator
-from saas_platform.instances.hosts.models import OdooHost
+from saas_server.app import create_app
+from saas_server.core.embedded_postgres import EMULATOR_ROLE
+from saas_server.core.runtime import EMBEDDED_DATABASE, Runtime
+from saas_server.instances.hosts.emulator import BuiltinEmulator
+from saas_server.instances.hosts.models import OdooHost
 from tests.fixtures.auth import platform_admin, verified_user
 from tests.fixtures.backups import ready_tenant, restore, take_backup
 from tests.fixtures.embedded import embedded_dir, embedded_settings

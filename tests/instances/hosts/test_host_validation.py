@@ -17,9 +17,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from saas_platform.cli.main import app as cli_app
-from saas_platform.core.db import with_database
-from saas_platform.core.embedded_postgres import EmbeddedPostgres
+from saas_server.cli.main import app as cli_app
+from saas_server.core.db import with_database
+from saas_server.core.embedded_postgres import EmbeddedPostgres
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.errors import assert_envelope
 from tests.fixtures.odoo import EmulatorProcess

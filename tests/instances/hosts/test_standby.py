@@ -11,11 +11,11 @@ import pytest
 from psycopg import sql
 from sqlalchemy import select
 
-from saas_platform.core.db import with_database
-from saas_platform.core.runtime import Runtime
-from saas_platform.instances.hosts import standby
-from saas_platform.instances.hosts.models import StandbyDatabase, StandbyStatus
-from saas_platform.instances.models import Instance
+from saas_server.core.db import with_database
+from saas_server.core.runtime import Runtime
+from saas_server.instances.hosts import standby
+from saas_server.instances.hosts.models import StandbyDatabase, StandbyStatus
+from saas_server.instances.models import Instance
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.odoo import EmulatorProcess, databases
 from tests.fixtures.provisioning import add_host, subdomain, until_settled

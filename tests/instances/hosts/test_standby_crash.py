@@ -14,9 +14,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from saas_platform.core.runtime import Runtime
-from saas_platform.instances.hosts import standby
-from saas_platform.instances.hosts.models import StandbyDatabase, StandbyStatus
+from saas_server.core.runtime import Runtime
+from saas_server.instances.hosts import standby
+from saas_server.instances.hosts.models import StandbyDatabase, StandbyStatus
 from tests.fixtures.auth import platform_admin, verified_user
 from tests.fixtures.odoo import EmulatorProcess, databases
 from tests.fixtures.provisioning import add_host

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from saas_platform.core.runtime import Runtime
-from saas_platform.instances.hosts import standby, templates
-from saas_platform.instances.hosts.models import OdooHost, StandbyDatabase
+from saas_server.core.runtime import Runtime
+from saas_server.instances.hosts import standby, templates
+from saas_server.instances.hosts.models import OdooHost, StandbyDatabase
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.odoo import EmulatorProcess, databases
 from tests.fixtures.provisioning import add_host, subdomain

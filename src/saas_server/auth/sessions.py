@@ -1,0 +1,222 @@
+"""Login sessions: who is calling (``authenticate``), token rotation, logout, revocation."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from saas_server.audit import service as audit
+from saas_server.auth.models import AuthSession, RefreshToken
+from saas_server.auth.principal_cache import CachedPrincipal, principal_cache_of
+from saas_server.auth.tokens import AuthBase
+from saas_server.core import clock
+from saas_server.core.client import ClientInfo
+from saas_server.core.crypto import hash_token, new_token
+from saas_server.core.errors import Unauthorized
+from saas_server.core.runtime import Runtime
+from saas_server.core.security import AccessClaims
+from saas_server.users import service as users
+from saas_server.users.models import User
+
+
+class InvalidRefreshToken(Unauthorized):
+    message = "Invalid or expired refresh token"
+    keeps_changes = True  # a reused token's family stays revoked
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: User
+    session_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyGrant:
+    """What a request authenticated with an API key may do, besides what its user may
+    (auth/api_keys.py)."""
+
+    id: uuid.UUID
+    scopes: frozenset[str]
+    tenant_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of an authenticated request.
+
+    ``user`` is a detached copy of the caller's row as it was when the request was
+    authenticated, usually served from memory (auth/principal_cache.py): read it, never
+    change it. Code that changes the user, or needs columns the copy lacks (the password
+    hash), loads the row into its session (``users.get_user(session, principal.user.id)``).
+    """
+
+    session_id: uuid.UUID
+    claims: AccessClaims
+    cached: CachedPrincipal
+    # Set when the caller authenticated with an API key (then ``session_id`` is the key's id).
+    api_key: ApiKeyGrant | None = None
+
+    @property
+    def confined_tenant_id(self) -> uuid.UUID | None:
+        """The one tenant an API key is confined to, if any: lists narrow to it."""
+        return self.api_key.tenant_id if self.api_key is not None else None
+
+    @functools.cached_property
+    def user(self) -> User:
+        # Made on first use: an answer rendered from the cache entry needs no copy.
+        return self.cached.user()
+
+    def rendered(self, name: str, render: Callable[[User], bytes]) -> bytes:
+        """``render(user)`` for the caller, remembered with the cached principal."""
+        return self.cached.rendered(name, render)
+
+
+async def authenticate(runtime: Runtime, access_token: str) -> Principal:
+    """The caller presenting ``access_token``; 401 for a bad or expired token, an ended
+    session, a suspended account.
+
+    Needs no database session: on a principal-cache hit it costs no query at all, and a
+    miss reads on the cache's own connection, so a request that only asks who is calling
+    opens no transaction.
+    """
+    claims = runtime.access_tokens.decode(access_token)
+    found = await principal_cache_of(runtime).get(claims.session_id)
+    if found is None or found.user_id != claims.user_id:
+        raise Unauthorized("Invalid access token")
+    if found.session_ended:
+        raise Unauthorized("This session has ended")
+    if not found.is_active:
+        raise Unauthorized("This account is suspended")
+    return Principal(session_id=claims.session_id, claims=claims, cached=found)
+
+
+class Sessions(AuthBase):
+    """Login sessions: starting one, refreshing its tokens, ending it."""
+
+    async def refresh(self, refresh_token: str, client: ClientInfo) -> IssuedTokens:
+        now = clock.now()
+        row = (
+            await self.session.execute(
+                select(RefreshToken, AuthSession)
+                .join(AuthSession, AuthSession.id == RefreshToken.session_id)
+                .where(RefreshToken.token_hash == hash_token(refresh_token))
+                .with_for_update()
+            )
+        ).one_or_none()
+        if row is None:
+            raise InvalidRefreshToken()
+        token, auth_session = row
+        if auth_session.revoked_at is not None or token.expires_at <= now:
+            raise InvalidRefreshToken()
+        if token.rotated_at is not None:
+            # A rotated token presented again means it leaked: end the whole family.
+            self._revoke(auth_session, "refresh_token_reuse")
+            raise InvalidRefreshToken()
+        user = await users.get_user(self.session, auth_session.user_id)
+        if not user.is_active:
+            raise InvalidRefreshToken()
+        token.rotated_at = now
+        auth_session.last_used_at = now
+        new_refresh = await self._add_refresh_token(auth_session)
+        return IssuedTokens(
+            access_token=self.access_tokens.issue(user.id, auth_session.id),
+            refresh_token=new_refresh,
+            expires_in=self.access_tokens.ttl_seconds,
+            user=user,
+            session_id=auth_session.id,
+        )
+
+    async def logout(
+        self,
+        principal: Principal | None,
+        refresh_token: str | None,
+        client: ClientInfo | None = None,
+    ) -> None:
+        ended: list[AuthSession] = []
+        if principal is not None:
+            auth_session = await self.session.get(AuthSession, principal.session_id)
+            if auth_session is not None and auth_session.revoked_at is None:
+                self._revoke(auth_session, "logout")
+                ended.append(auth_session)
+        if refresh_token:
+            found = (
+                await self.session.execute(
+                    select(AuthSession)
+                    .join(RefreshToken, RefreshToken.session_id == AuthSession.id)
+                    .where(RefreshToken.token_hash == hash_token(refresh_token))
+                )
+            ).scalar_one_or_none()
+            # Only the caller's own sessions: a token of someone else's is ignored.
+            if found is not None and (principal is None or found.user_id == principal.user.id):
+                if found.revoked_at is None:
+                    ended.append(found)
+                self._revoke(found, "logout")
+        for auth_session in ended:
+            await audit.record(
+                self.session,
+                action=audit.AUTH_LOGOUT,
+                resource_type="user",
+                resource_id=auth_session.user_id,
+                actor_id=auth_session.user_id,
+                new_values={"session_id": auth_session.id},
+                client=client,
+            )
+
+    async def authenticate(self, access_token: str) -> Principal:
+        return await authenticate(self.runtime, access_token)
+
+    async def revoke_all_sessions(self, user_id: uuid.UUID, reason: str) -> None:
+        await self.session.execute(
+            update(AuthSession)
+            .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+            .values(revoked_at=clock.now(), revoked_reason=reason)
+        )
+
+    async def _start_session(self, user: User, client: ClientInfo) -> IssuedTokens:
+        now = clock.now()
+        auth_session = AuthSession(
+            user_id=user.id,
+            expires_at=now + timedelta(days=self.settings.refresh_token_ttl_days),
+            last_used_at=now,
+            ip_address=client.ip,
+            user_agent=client.user_agent,
+        )
+        self.session.add(auth_session)
+        await self.session.flush()
+        refresh = await self._add_refresh_token(auth_session)
+        return IssuedTokens(
+            access_token=self.access_tokens.issue(user.id, auth_session.id),
+            refresh_token=refresh,
+            expires_in=self.access_tokens.ttl_seconds,
+            user=user,
+            session_id=auth_session.id,
+        )
+
+    async def _add_refresh_token(self, auth_session: AuthSession) -> str:
+        now = clock.now()
+        expires = now + timedelta(days=self.settings.refresh_token_ttl_days)
+        raw = new_token(32)
+        self.session.add(
+            RefreshToken(
+                session_id=auth_session.id,
+                token_hash=hash_token(raw),
+                created_at=now,
+                expires_at=expires,
+            )
+        )
+        auth_session.expires_at = expires
+        await self.session.flush()
+        return raw
+
+    def _revoke(self, auth_session: AuthSession, reason: str) -> None:
+        if auth_session.revoked_at is None:
+            auth_session.revoked_at = clock.now()
+            auth_session.revoked_reason = reason

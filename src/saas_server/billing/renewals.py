@@ -1,0 +1,384 @@
+"""Renewals and dunning, run periodically on the injected clock (``billing.run_renewals``)
+and by ``saas billing run-renewals [--at TIME]``; the schedule is in docs/billing.md.
+
+Each subscription is handled in its own transaction, its row locked (``SKIP LOCKED``: two
+runs never renew one subscription twice). At the end of a period:
+
+- canceled at period end: the subscription ends;
+- pending downgrade: applied (the tenant's tier follows);
+- a trial with no payment method: the period's invoice is made and the tenant suspended at
+  once; otherwise the next period's invoice is made and charged. A charge that fails (or a
+  bank transfer that has not arrived by the invoice's due date) starts dunning: the
+  subscription is ``past_due`` and the charge is retried :data:`RETRY_DAYS` after the first
+  failure; after the last, the subscription is ``unpaid`` and the tenant suspended (its
+  instance stopped, ``is_active`` false). The owner is mailed at every step. Paying the
+  invoice (a retry that succeeds, or an admin marking it paid) reactivates everything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from saas_server.audit import service as audit
+from saas_server.billing.invoices import (
+    PAYMENT_FAILED,
+    draft_invoice,
+    finalize,
+    invoice_event,
+    period_lines,
+)
+from saas_server.billing.lifecycle import SUBSCRIPTION, SubscriptionAction
+from saas_server.billing.models import (
+    Invoice,
+    InvoiceStatus,
+    Plan,
+    Subscription,
+    SubscriptionStatus,
+)
+from saas_server.billing.payments import charge_invoice, payment_method_of
+from saas_server.billing.periods import period_end
+from saas_server.billing.seats import defer_seat_sync
+from saas_server.core import clock
+from saas_server.core.runtime import Runtime
+from saas_server.events import service as events
+from saas_server.instances.lifecycle import Action as InstanceAction
+from saas_server.instances.models import InstanceStatus
+from saas_server.instances.service import InstanceService, production_instance
+from saas_server.mail.service import Mail, queue_mail
+from saas_server.tenants import hooks as tenant_hooks
+from saas_server.tenants.models import Tenant
+from saas_server.users.models import User
+
+RUN_RENEWALS_TASK = "billing.run_renewals"
+# Days after the first failed charge when it is tried again; a failure of the last suspends.
+RETRY_DAYS = (1, 3, 5, 7)
+
+
+@dataclass
+class RenewalReport:
+    renewed: int = 0
+    canceled: int = 0
+    retried: int = 0
+    suspended: int = 0
+    reactivated: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+async def run_renewals(runtime: Runtime, at: datetime | None = None) -> RenewalReport:
+    """Everything due at ``at`` (now by default): period ends, then dunning retries."""
+    now = at or clock.now()
+    report = RenewalReport()
+    while True:
+        async with runtime.db.transaction() as session:
+            subscription = (
+                await session.execute(
+                    select(Subscription)
+                    .where(
+                        Subscription.status.in_(
+                            (SubscriptionStatus.TRIALING.value, SubscriptionStatus.ACTIVE.value)
+                        ),
+                        Subscription.current_period_end <= now,
+                    )
+                    .order_by(Subscription.current_period_end, Subscription.id)
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                )
+            ).scalar_one_or_none()
+            if subscription is None:
+                break
+            await _end_period(session, runtime, subscription, report)
+    while True:
+        async with runtime.db.transaction() as session:
+            invoice = (
+                await session.execute(
+                    select(Invoice)
+                    .where(
+                        Invoice.status == InvoiceStatus.OPEN.value,
+                        Invoice.next_attempt_at <= now,
+                    )
+                    .order_by(Invoice.next_attempt_at, Invoice.id)
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                )
+            ).scalar_one_or_none()
+            if invoice is None:
+                break
+            await _retry(session, runtime, invoice, report, now)
+    return report
+
+
+async def _end_period(
+    session: AsyncSession, runtime: Runtime, subscription: Subscription, report: RenewalReport
+) -> None:
+    tenant = await session.get(Tenant, subscription.tenant_id)
+    assert tenant is not None
+    ended_at = subscription.current_period_end
+    if subscription.cancel_at_period_end:
+        SUBSCRIPTION.apply(subscription, SubscriptionAction.CANCEL)
+        subscription.canceled_at = ended_at
+        subscription.end_date = ended_at
+        await session.flush()
+        await defer_seat_sync(session, subscription.id)
+        await _event(session, "subscription.canceled", subscription, {"at_period_end": True})
+        report.canceled += 1
+        return
+    if subscription.pending_plan_id is not None:
+        if subscription.pending_plan_id != subscription.plan_id:
+            plan = await session.get(Plan, subscription.pending_plan_id)
+            assert plan is not None
+            tenant.tier = plan.code
+        subscription.plan_id = subscription.pending_plan_id
+        subscription.max_users = subscription.pending_max_users or subscription.max_users
+        subscription.billing_cycle = (
+            subscription.pending_billing_cycle or subscription.billing_cycle
+        )
+        subscription.pending_plan_id = None
+        subscription.pending_max_users = None
+        subscription.pending_billing_cycle = None
+    plan = await session.get(Plan, subscription.plan_id)
+    assert plan is not None
+    start = ended_at
+    end = period_end(start, subscription.billing_cycle)
+    trial_over = subscription.status == SubscriptionStatus.TRIALING.value
+    subscription.current_period_start, subscription.current_period_end = start, end
+    invoice = await draft_invoice(
+        session,
+        runtime.settings,
+        tenant,
+        subscription,
+        period_lines(plan, subscription.billing_cycle, subscription.max_users, start, end),
+        currency=plan.currency,
+        reason="subscription_cycle",
+    )
+    await finalize(session, runtime.settings, invoice, None)
+    report.renewed += 1
+    if trial_over and await payment_method_of(session, subscription) is None:
+        # Nothing to charge: the tenant is suspended until the invoice is paid.
+        await _suspend(session, runtime, subscription, tenant, invoice)
+        report.suspended += 1
+        return
+    # A new period moves the Odoo database's expiry on (and applies a downgraded tier): the
+    # tenants' tier-change hook, whose handler writes it through the driver in a job.
+    await tenant_hooks.tenant_tier_changed.fire(session, runtime, tenant)
+    outcome = await charge_invoice(
+        session,
+        runtime,
+        invoice,
+        idempotency_key=f"invoice-{invoice.id}-1",
+        raise_on_decline=False,
+    )
+    if outcome == "succeeded":
+        if trial_over:
+            SUBSCRIPTION.apply(subscription, SubscriptionAction.ACTIVATE)
+        await _event(session, "subscription.updated", subscription, {"renewed": True})
+        return
+    if trial_over:
+        SUBSCRIPTION.apply(subscription, SubscriptionAction.ACTIVATE)
+    if outcome == "pending":
+        # A bank transfer: dunning starts if it has not arrived by the due date.
+        invoice.next_attempt_at = invoice.due_at
+        await _mail_owner(
+            session,
+            runtime,
+            tenant,
+            f"Invoice {invoice.number} for {tenant.name}",
+            f"Please transfer {invoice.total_cents} {invoice.currency} (minor units) by "
+            f"{invoice.due_at:%Y-%m-%d}, quoting {invoice.number}.",
+        )
+        await session.flush()
+        return
+    await _failed(session, runtime, subscription, tenant, invoice, at=ended_at)
+
+
+async def _failed(
+    session: AsyncSession,
+    runtime: Runtime,
+    subscription: Subscription,
+    tenant: Tenant,
+    invoice: Invoice,
+    *,
+    at: datetime,
+) -> None:
+    """A charge failed at ``at`` (or a transfer is overdue): the next retry is the first
+    of :data:`RETRY_DAYS` after dunning started that is still ahead; none left suspends."""
+    if invoice.dunning_started_at is None:
+        invoice.dunning_started_at = at
+    if subscription.status != SubscriptionStatus.PAST_DUE.value:
+        before = subscription.status
+        SUBSCRIPTION.apply(subscription, SubscriptionAction.PAYMENT_FAILED)
+        await _event(session, "subscription.updated", subscription, {"previous_status": before})
+    elapsed = at - invoice.dunning_started_at
+    ahead = [days for days in RETRY_DAYS if timedelta(days=days) > elapsed]
+    if not ahead:
+        await _suspend(session, runtime, subscription, tenant, invoice)
+        return
+    invoice.next_attempt_at = invoice.dunning_started_at + timedelta(days=ahead[0])
+    await session.flush()
+    await _mail_owner(
+        session,
+        runtime,
+        tenant,
+        f"Payment failed for {tenant.name}",
+        f"We could not collect invoice {invoice.number}. We will try again on "
+        f"{invoice.next_attempt_at:%Y-%m-%d}; {RETRY_DAYS[-1]} days after the first "
+        "failure the tenant is suspended.",
+    )
+
+
+async def _retry(
+    session: AsyncSession,
+    runtime: Runtime,
+    invoice: Invoice,
+    report: RenewalReport,
+    now: datetime,
+) -> None:
+    subscription = (
+        await session.get(Subscription, invoice.subscription_id)
+        if invoice.subscription_id
+        else None
+    )
+    tenant = await session.get(Tenant, invoice.tenant_id)
+    if subscription is None or tenant is None or subscription.status == "canceled":
+        invoice.next_attempt_at = None
+        return
+    report.retried += 1
+    scheduled = invoice.next_attempt_at or now
+    attempt = invoice.attempt_count + 1
+    outcome = await charge_invoice(
+        session,
+        runtime,
+        invoice,
+        idempotency_key=f"invoice-{invoice.id}-{attempt}",
+        raise_on_decline=False,
+    )
+    if outcome == "succeeded":
+        if await reactivate(session, runtime, invoice):
+            report.reactivated += 1
+        return
+    if outcome == "pending":  # a bank transfer past its due date counts as a failed payment
+        await events.emit(
+            session,
+            PAYMENT_FAILED,
+            {**invoice_event(invoice), "reason": "transfer_overdue"},
+            tenant_id=invoice.tenant_id,
+        )
+    if subscription.status == SubscriptionStatus.UNPAID.value:
+        invoice.next_attempt_at = None  # suspended already; waits for a payment
+        return
+    await _failed(session, runtime, subscription, tenant, invoice, at=scheduled)
+    if subscription.status == SubscriptionStatus.UNPAID.value:
+        report.suspended += 1
+
+
+async def _suspend(
+    session: AsyncSession,
+    runtime: Runtime,
+    subscription: Subscription,
+    tenant: Tenant,
+    invoice: Invoice,
+) -> None:
+    SUBSCRIPTION.apply(subscription, SubscriptionAction.SUSPEND)
+    invoice.next_attempt_at = None
+    tenant.is_active = False
+    instance = await production_instance(session, tenant.id)
+    if instance is not None and instance.status == InstanceStatus.READY.value:
+        await InstanceService(session, runtime).act(instance, InstanceAction.STOP, None)
+    await session.flush()
+    await audit.record(
+        session,
+        action="tenant.suspended",
+        resource_type="tenant",
+        resource_id=tenant.id,
+        tenant_id=tenant.id,
+        new_values={"is_active": False, "reason": "unpaid", "invoice": invoice.number},
+    )
+    await _event(session, "subscription.updated", subscription, {"suspended": True})
+    await _mail_owner(
+        session,
+        runtime,
+        tenant,
+        f"{tenant.name} is suspended",
+        f"Invoice {invoice.number} is unpaid, so {tenant.name} is suspended and its Odoo "
+        "stopped. Paying the invoice brings it back at once.",
+    )
+
+
+async def reactivate(session: AsyncSession, runtime: Runtime, invoice: Invoice) -> bool:
+    """The invoice was paid: a past-due or unpaid subscription is active again, and a
+    suspended tenant comes back (instance started). True when it was suspended."""
+    if invoice.subscription_id is None:
+        return False
+    subscription = await session.get(Subscription, invoice.subscription_id)
+    tenant = await session.get(Tenant, invoice.tenant_id)
+    if subscription is None or tenant is None:
+        return False
+    if subscription.status in (
+        SubscriptionStatus.PAST_DUE.value,
+        SubscriptionStatus.UNPAID.value,
+        SubscriptionStatus.TRIALING.value,
+    ):
+        SUBSCRIPTION.apply(subscription, SubscriptionAction.ACTIVATE)
+        await _event(session, "subscription.updated", subscription, {"reactivated": True})
+    if tenant.is_active:
+        return False
+    tenant.is_active = True
+    instance = await production_instance(session, tenant.id)
+    if instance is not None and instance.status == InstanceStatus.STOPPED.value:
+        await InstanceService(session, runtime).act(instance, InstanceAction.START, None)
+    await session.flush()
+    await audit.record(
+        session,
+        action="tenant.reactivated",
+        resource_type="tenant",
+        resource_id=tenant.id,
+        tenant_id=tenant.id,
+        new_values={"is_active": True, "invoice": invoice.number},
+    )
+    await _mail_owner(
+        session,
+        runtime,
+        tenant,
+        f"{tenant.name} is active again",
+        f"Thank you: invoice {invoice.number} is paid and {tenant.name} is running again.",
+    )
+    return True
+
+
+async def _event(
+    session: AsyncSession, type_: str, subscription: Subscription, extra: dict[str, object]
+) -> None:
+    await events.emit(
+        session,
+        type_,
+        {
+            "subscription_id": str(subscription.id),
+            "tenant_id": str(subscription.tenant_id),
+            "status": subscription.status,
+            **extra,
+        },
+        tenant_id=subscription.tenant_id,
+    )
+
+
+async def _mail_owner(
+    session: AsyncSession, runtime: Runtime, tenant: Tenant, subject: str, text: str
+) -> None:
+    owner = await session.get(User, tenant.owner_id) if tenant.owner_id else None
+    if owner is None:
+        return
+    await queue_mail(
+        session,
+        runtime.secrets,
+        Mail(
+            to=owner.email,
+            subject=subject,
+            text=f"Hello {owner.full_name or owner.email},\n\n{text}\n",
+        ),
+    )
+
+
+__all__ = ["RETRY_DAYS", "RUN_RENEWALS_TASK", "RenewalReport", "reactivate", "run_renewals"]

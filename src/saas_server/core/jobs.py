@@ -1,0 +1,104 @@
+"""Background jobs on procrastinate, sharing the platform's PostgreSQL.
+
+Jobs are deferred with :func:`defer` on the caller's own SQLAlchemy session, so the job row
+is written in the same transaction as the state change it belongs to: both commit or
+neither does. Workers are procrastinate workers built by :func:`build_jobs_app`.
+
+A queueing lock means "at most one such job waits": deferring while one waits is a no-op
+(the waiting job does the work), never an error, so a restart that re-defers work already
+queued (``instances.service.resume_waiting`` at start) succeeds.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import procrastinate
+import psycopg
+from procrastinate.manager import QUEUEING_LOCK_CONSTRAINT
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+if TYPE_CHECKING:
+    from saas_server.core.runtime import Runtime
+
+# Tasks register on this app when their domain's ``tasks`` module is imported (the
+# composition root, ``saas_server.wiring``, imports them all); runtimes copy them onto an
+# app with a real connector.
+jobs_app = procrastinate.App(connector=procrastinate.PsycopgConnector())
+
+_DEFER_SQL = text(
+    "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW("
+    ":queue, :task_name, :priority, :lock, :queueing_lock, CAST(:args AS jsonb), :scheduled_at"
+    ")::procrastinate_job_to_defer_v1])) AS id"
+)
+_WAITING_JOB_SQL = text(
+    "SELECT id FROM procrastinate_jobs WHERE queueing_lock = :queueing_lock AND status = 'todo'"
+)
+# A waiting job can be picked up between the conflict and the look-up; then defer again.
+_DEFER_ATTEMPTS = 3
+
+
+def build_jobs_app(database_url: str) -> procrastinate.App:
+    return jobs_app.with_connector(procrastinate.PsycopgConnector(conninfo=database_url))
+
+
+async def defer(
+    session: AsyncSession,
+    task_name: str,
+    *,
+    queue: str = "default",
+    priority: int = 0,
+    lock: str | None = None,
+    queueing_lock: str | None = None,
+    scheduled_at: datetime | None = None,
+    **args: Any,
+) -> int:
+    """Enqueue ``task_name`` inside ``session``'s transaction and return the job id.
+
+    With a ``queueing_lock`` already held by a waiting job, nothing is added and that job's
+    id is returned; the caller's transaction stays usable."""
+    if task_name not in jobs_app.tasks:
+        raise LookupError(f"unknown task {task_name!r} (was the process wired?)")
+    params = {
+        "queue": queue,
+        "task_name": task_name,
+        "priority": priority,
+        "lock": lock,
+        "queueing_lock": queueing_lock,
+        "args": json.dumps(args),
+        "scheduled_at": scheduled_at,
+    }
+    if queueing_lock is None:
+        return int((await session.execute(_DEFER_SQL, params)).scalar_one())
+    for _ in range(_DEFER_ATTEMPTS):
+        try:
+            # A failed INSERT aborts a PostgreSQL transaction: the savepoint confines the
+            # conflict to this statement, so the caller's work goes on and commits.
+            async with session.begin_nested():
+                return int((await session.execute(_DEFER_SQL, params)).scalar_one())
+        except IntegrityError as exc:
+            if not _is_queueing_lock_conflict(exc):
+                raise
+        waiting = (
+            await session.execute(_WAITING_JOB_SQL, {"queueing_lock": queueing_lock})
+        ).scalar_one_or_none()
+        if waiting is not None:
+            return int(waiting)
+    raise RuntimeError(f"could not defer {task_name!r} under queueing lock {queueing_lock!r}")
+
+
+def _is_queueing_lock_conflict(exc: IntegrityError) -> bool:
+    return (
+        isinstance(exc.orig, psycopg.errors.UniqueViolation)
+        and exc.orig.diag.constraint_name == QUEUEING_LOCK_CONSTRAINT
+    )
+
+
+def runtime_of(context: procrastinate.JobContext) -> Runtime:
+    """The runtime a worker was started with (see ``Runtime.run_worker``)."""
+    runtime: Runtime = context.additional_context["runtime"]
+    return runtime

@@ -1,0 +1,89 @@
+"""Domain events into the outbox, in the caller's transaction (see models.OutboxEvent)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from saas_server.core import clock
+from saas_server.core.hooks import Hook
+from saas_server.events.models import OutboxEvent
+
+# The event types of conventions.md ("Webhooks the platform sends").
+TENANT_CREATED = "tenant.created"
+TENANT_READY = "tenant.ready"
+TENANT_UPDATED = "tenant.updated"
+TENANT_DELETED = "tenant.deleted"
+TENANT_PROVISIONING_FAILED = "tenant.provisioning_failed"
+INSTANCE_STARTED = "instance.started"
+INSTANCE_STOPPED = "instance.stopped"
+BACKUP_COMPLETED = "backup.completed"
+BACKUP_FAILED = "backup.failed"
+RESTORE_COMPLETED = "restore.completed"
+RESTORE_FAILED = "restore.failed"
+SUBSCRIPTION_CREATED = "subscription.created"
+SUBSCRIPTION_UPDATED = "subscription.updated"
+SUBSCRIPTION_CANCELED = "subscription.canceled"
+INVOICE_CREATED = "invoice.created"
+INVOICE_PAID = "invoice.paid"
+PAYMENT_SUCCEEDED = "payment.succeeded"
+PAYMENT_FAILED = "payment.failed"
+USER_CREATED = "user.created"
+USER_UPDATED = "user.updated"
+USER_DELETED = "user.deleted"
+
+# What a webhook endpoint may subscribe to (besides "*").
+EVENT_TYPES: tuple[str, ...] = (
+    TENANT_CREATED,
+    TENANT_READY,
+    TENANT_UPDATED,
+    TENANT_DELETED,
+    TENANT_PROVISIONING_FAILED,
+    INSTANCE_STARTED,
+    INSTANCE_STOPPED,
+    BACKUP_COMPLETED,
+    BACKUP_FAILED,
+    RESTORE_COMPLETED,
+    RESTORE_FAILED,
+    SUBSCRIPTION_CREATED,
+    SUBSCRIPTION_UPDATED,
+    SUBSCRIPTION_CANCELED,
+    INVOICE_CREATED,
+    INVOICE_PAID,
+    PAYMENT_SUCCEEDED,
+    PAYMENT_FAILED,
+    USER_CREATED,
+    USER_UPDATED,
+    USER_DELETED,
+)
+
+# Fired in the transaction that records an event: the webhooks package defers its fan-out
+# there, so the event and the job that relays it commit together (or neither does).
+event_recorded: Hook[[AsyncSession, OutboxEvent]] = Hook("events.event_recorded")
+
+
+async def emit(
+    session: AsyncSession,
+    type_: str,
+    data: dict[str, Any],
+    *,
+    tenant_id: uuid.UUID | None = None,
+    user_id: uuid.UUID | None = None,
+) -> OutboxEvent:
+    event = OutboxEvent(
+        type=type_, tenant_id=tenant_id, user_id=user_id, data=data, occurred_at=clock.now()
+    )
+    session.add(event)
+    await session.flush()
+    await event_recorded.fire(session, event)
+    return event
+
+
+async def events_of(session: AsyncSession, tenant_id: uuid.UUID) -> list[OutboxEvent]:
+    result = await session.execute(
+        select(OutboxEvent).where(OutboxEvent.tenant_id == tenant_id).order_by(OutboxEvent.seq)
+    )
+    return list(result.scalars())

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Header, Query, Request
+from sse_starlette import EventSourceResponse
+
+from saas_server.auth.dependencies import CurrentPrincipal
+from saas_server.core.deps import RuntimeDep
+from saas_server.core.ids import parse_id
+from saas_server.core.routing import PrefixedRouter
+from saas_server.realtime import service
+from saas_server.realtime.hub import EventHub
+from saas_server.tenants.base import TenantNotFound
+
+router = PrefixedRouter(prefix="/api/v1/events", tags=["events"])
+
+# A comment line this often keeps proxies from closing an idle stream.
+PING_SECONDS = 15
+
+
+def hub_of(request: Request, runtime_database_url: str) -> EventHub:
+    """The process's hub (app.py opens it in the lifespan; without one, made here)."""
+    hub: EventHub | None = getattr(request.app.state, "event_hub", None)
+    if hub is None:
+        hub = request.app.state.event_hub = EventHub(runtime_database_url)
+    return hub
+
+
+@router.get(
+    "/stream",
+    summary="The caller's events as Server-Sent Events",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream_events(
+    request: Request,
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    tenant_id: Annotated[str | None, Query(description="Only this tenant's events")] = None,
+    last_event_id: Annotated[
+        int | None, Query(ge=0, description="Resume after this id (as the header)")
+    ] = None,
+    last_event_id_header: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
+) -> EventSourceResponse:
+    """Each message: `id` (resume with `Last-Event-ID`), `event` (the type) and `data`, the
+    body the webhooks send: `{"type", "timestamp", "data"}`. The same visibility as
+    webhooks; a reconnecting client is replayed its events of the last 24 hours (at most
+    1,000) after the id it gives."""
+    narrowed = None
+    if tenant_id is not None:
+        narrowed = parse_id(tenant_id, TenantNotFound)
+        await service.require_tenant(runtime, principal.user.id, narrowed)
+    resume = last_event_id_header if last_event_id_header is not None else last_event_id
+    return EventSourceResponse(
+        service.stream(
+            runtime,
+            hub_of(request, runtime.database_url),
+            principal.user.id,
+            tenant_id=narrowed,
+            last_event_id=resume,
+        ),
+        ping=PING_SECONDS,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
