@@ -2,9 +2,10 @@
 
 Every error answer of the API has the body
 ``{"error": {"code", "message", "details", "request_id", "timestamp"}}``;
-:func:`error_from_response` turns it into the class registered for ``code``
-(``TENANT_NOT_FOUND`` -> :class:`TenantNotFound`), else the class of its status (an unknown ``*_NOT_FOUND`` is still a :class:`NotFound`), so callers
-catch as narrowly or as broadly as they like.
+:func:`error_from_response` turns it into the class registered for its ``code``
+(``TENANT_NOT_FOUND`` -> :class:`TenantNotFound`), else into the class of its status (an
+unknown ``*_NOT_FOUND`` is still a :class:`NotFound`), so callers catch as narrowly or as
+broadly as they like.
 """
 
 from __future__ import annotations

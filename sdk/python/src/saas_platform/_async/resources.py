@@ -489,11 +489,11 @@ class AsyncWebhookEndpoints(AsyncResource):
         body: dict[str, Any] = response.json()
         return body
 
-    async def test(self, endpoint_id: str) -> dict[str, Any]:
-        """Send a ``ping`` to the endpoint."""
-        response = await self._client.request("POST", f"/webhooks/endpoints/{endpoint_id}/test")
-        body: dict[str, Any] = response.json()
-        return body
+    async def test(self, endpoint_id: str) -> WebhookDelivery:
+        """Send a ``ping`` to the endpoint; the delivery it starts."""
+        return await self._client._call(
+            "POST", f"/webhooks/endpoints/{endpoint_id}/test", WebhookDelivery
+        )
 
     def deliveries(self, endpoint_id: str, **filters: Any) -> AsyncPaginator[WebhookDelivery]:
         return self._client._paginate(

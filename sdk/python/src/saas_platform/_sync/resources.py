@@ -490,11 +490,11 @@ class WebhookEndpoints(Resource):
         body: dict[str, Any] = response.json()
         return body
 
-    def test(self, endpoint_id: str) -> dict[str, Any]:
-        """Send a ``ping`` to the endpoint."""
-        response = self._client.request("POST", f"/webhooks/endpoints/{endpoint_id}/test")
-        body: dict[str, Any] = response.json()
-        return body
+    def test(self, endpoint_id: str) -> WebhookDelivery:
+        """Send a ``ping`` to the endpoint; the delivery it starts."""
+        return self._client._call(
+            "POST", f"/webhooks/endpoints/{endpoint_id}/test", WebhookDelivery
+        )
 
     def deliveries(self, endpoint_id: str, **filters: Any) -> Paginator[WebhookDelivery]:
         return self._client._paginate(
