@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-
 from saas_platform import AsyncClient
+
 from tests.fixtures.auth import DEFAULT_PASSWORD
 from tests.fixtures.serve import ServeProcess
 from tests.fixtures.smtp import Inbox, SmtpServer

@@ -10,8 +10,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from saas_platform import AsyncClient, Backup, Client, Tenant, Webhook
+
 from tests.fixtures.auth import DEFAULT_PASSWORD
 from tests.fixtures.serve import ServeProcess
 from tests.fixtures.smtp import Inbox
