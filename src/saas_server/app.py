@@ -29,6 +29,7 @@ from saas_server.core.http import install_error_handlers
 from saas_server.core.metrics import HttpMetrics
 from saas_server.core.middleware import RequestPipelineMiddleware
 from saas_server.core.openapi import document_errors
+from saas_server.core.operation_ids import operation_id
 from saas_server.core.ratelimit_middleware import RateLimitMiddleware
 from saas_server.core.runtime import Runtime
 from saas_server.core.settings import Settings, get_settings
@@ -120,6 +121,8 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json",
         redirect_slashes=False,
+        # Readable, stable operationIds (core/operation_ids.py): the SDKs' method names.
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.metrics = HttpMetrics()
