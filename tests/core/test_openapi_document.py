@@ -96,3 +96,65 @@ def test_the_committed_document_is_the_app_s(document: dict[str, Any]) -> None:
         "sdk/openapi.json is stale (the SDKs are generated from it): run `saas openapi` "
         "and commit sdk/openapi.json"
     )
+
+
+def test_every_example_is_valid_for_its_schema(document: dict[str, Any]) -> None:
+    from jsonschema import Draft202012Validator
+
+    checked = 0
+    for method, path, operation in _operations(document):
+        medias = [("request", operation.get("requestBody", {}).get("content", {}))]
+        medias += [
+            (status, response.get("content", {}))
+            for status, response in operation["responses"].items()
+            if status.startswith("2")
+        ]
+        for where, content in medias:
+            media = content.get("application/json")
+            if not media or "example" not in media:
+                continue
+            root = {**media["schema"], "components": document["components"]}
+            errors = [e.message for e in Draft202012Validator(root).iter_errors(media["example"])]
+            assert errors == [], (method, path, where)
+            checked += 1
+    assert checked > 150
+
+
+def test_json_bodies_and_responses_have_examples(document: dict[str, Any]) -> None:
+    for method, path, operation in _operations(document):
+        media = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if media is not None:
+            assert "example" in media, (method, path)
+    tenant = document["paths"]["/api/v1/tenants"]["post"]
+    body = tenant["requestBody"]["content"]["application/json"]["example"]
+    assert body["name"] == "Acme Corp" and body["subdomain"] == "acme"
+    listed = document["paths"]["/api/v1/tenants"]["get"]["responses"]["200"]
+    page = listed["content"]["application/json"]["example"]
+    assert set(page) == {"count", "next", "previous", "results"}
+    assert page["results"][0]["subdomain"] == "acme"
+
+
+def test_security_follows_the_api_key_scope_table(document: dict[str, Any]) -> None:
+    from saas_server.auth.scopes import PUBLIC, ROUTE_SCOPES, SESSION_ONLY
+
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearerAuth"]["type"] == "http"
+    assert schemes["apiKeyAuth"] == {**schemes["apiKeyAuth"], "in": "header", "name": "X-API-Key"}
+    for method, path, operation in _operations(document):
+        needed = ROUTE_SCOPES[(method, path)]
+        if needed == PUBLIC:
+            assert "security" not in operation, (method, path)
+        elif needed == SESSION_ONLY:
+            assert operation["security"] == [{"bearerAuth": []}], (method, path)
+        else:
+            assert operation["security"] == [{"bearerAuth": []}, {"apiKeyAuth": [needed]}]
+
+
+def test_each_operation_has_one_tag_its_resource_s(document: dict[str, Any]) -> None:
+    declared = [t["name"] for t in document["tags"]]
+    for method, path, operation in _operations(document):
+        assert len(operation["tags"]) == 1 and operation["tags"][0] in declared, (method, path)
+    paths = document["paths"]
+    assert paths["/api/v1/tenants/{tenant_id}/users"]["get"]["tags"] == ["members"]
+    assert paths["/api/v1/tenants/{tenant_id}/backups"]["post"]["tags"] == ["backups"]
+    assert paths["/api/v1/api-keys"]["post"]["tags"] == ["api-keys"]

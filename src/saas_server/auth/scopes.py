@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from saas_server.core.openapi import API_KEY_SCHEME, BEARER_SCHEME
+
 PUBLIC: Final = "public"
 SESSION_ONLY: Final = "session-only"
 
@@ -245,3 +247,17 @@ TENANT_PARAMETER: Final = "tenant_id"
 # resource's own 404). Its tenant is asked of the domain that owns it (``resource_tenant``
 # in auth/api_keys.py). Such routes need no line in TENANT_LESS_FOR_CONFINED_KEYS.
 RESOURCE_PARAMETERS: Final[dict[str, str]] = {"instance_id": "instance"}
+
+
+def security_requirements(method: str, path: str) -> list[dict[str, list[str]]] | None:
+    """The OpenAPI security requirements of a route, from this table (core/openapi.py
+    documents them): none for a public route, a login token for a session-only one, a login
+    token or a key with the route's scope for the rest; None for a route missing here."""
+    needed = ROUTE_SCOPES.get((method, path))
+    if needed is None:
+        return None
+    if needed == PUBLIC:
+        return []
+    if needed == SESSION_ONLY:
+        return [{BEARER_SCHEME: []}]
+    return [{BEARER_SCHEME: []}, {API_KEY_SCHEME: [needed]}]

@@ -15,6 +15,8 @@ import json
 import uuid
 from typing import Any
 
+from saas_server.core.openapi_examples import example_for
+
 SCHEMA_URL = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 # A fixed namespace: the same document gives the same collection id, so regenerating is a no-op.
@@ -28,54 +30,15 @@ def _resolve(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def example_from_schema(schema: dict[str, Any], schemas: dict[str, Any], depth: int = 0) -> Any:
-    """A plausible value for ``schema``: its example, default or first enum value, else one
-    made from its type (objects from their required properties and those with an example)."""
-    schema = _resolve(schema, schemas)
-    if depth > 6:
-        return None
-    if "example" in schema:
-        return schema["example"]
-    if schema.get("examples"):
-        return schema["examples"][0]
-    if "default" in schema and schema["default"] is not None:
-        return schema["default"]
-    if schema.get("enum"):
-        return schema["enum"][0]
-    if "const" in schema:
-        return schema["const"]
-    for combined in ("anyOf", "oneOf", "allOf"):
-        options = [
-            o for o in schema.get(combined, []) if _resolve(o, schemas).get("type") != "null"
-        ]
-        if options:
-            return example_from_schema(options[0], schemas, depth + 1)
-    kind = schema.get("type")
-    if kind == "object" or "properties" in schema:
-        properties: dict[str, Any] = schema.get("properties", {})
-        required = set(schema.get("required", []))
-        return {
-            name: example_from_schema(prop, schemas, depth + 1)
-            for name, prop in properties.items()
-            if name in required or "example" in _resolve(prop, schemas)
-        }
-    if kind == "array":
-        return [example_from_schema(schema.get("items", {}), schemas, depth + 1)]
-    if kind == "integer":
-        return schema.get("minimum", 1)
-    if kind == "number":
-        return schema.get("minimum", 1.0)
-    if kind == "boolean":
-        return True
-    if kind == "string":
-        return {
-            "email": "user@example.com",
-            "uuid": "00000000-0000-0000-0000-000000000000",
-            "date-time": "2026-01-01T00:00:00Z",
-            "date": "2026-01-01",
-            "uri": "https://example.com/",
-        }.get(schema.get("format", ""), "string")
-    return None
+def _example(schema: dict[str, Any], schemas: dict[str, Any], name: str | None = None) -> Any:
+    return example_for(schema, schemas, name=name, full=False)
+
+
+def _text(value: Any) -> str:
+    """A form or query value as Postman shows it (``true``, not Python's ``True``)."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _body(operation: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any] | None:
@@ -87,7 +50,7 @@ def _body(operation: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any] 
         elif media.get("examples"):
             value = next(iter(media["examples"].values())).get("value")
         else:
-            value = example_from_schema(media.get("schema", {}), schemas)
+            value = _example(media.get("schema", {}), schemas)
         return {
             "mode": "raw",
             "raw": json.dumps(value, indent=2, ensure_ascii=False),
@@ -101,7 +64,7 @@ def _body(operation: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any] 
             "urlencoded": [
                 {
                     "key": name,
-                    "value": str(example_from_schema(prop, schemas) or ""),
+                    "value": _text(_example(prop, schemas, name)),
                     "disabled": name not in required,
                     "type": "text",
                 }
@@ -118,7 +81,7 @@ def _url(path: str, operation: dict[str, Any], schemas: dict[str, Any]) -> dict[
     query = [
         {
             "key": p["name"],
-            "value": str(example_from_schema(p.get("schema", {}), schemas)),
+            "value": _text(_example(p.get("schema", {}), schemas, p["name"])),
             "description": p.get("description", ""),
             "disabled": not p.get("required", False),
         }
