@@ -242,6 +242,16 @@ TENANT_LESS_FOR_CONFINED_KEYS: Final[frozenset[tuple[str, str]]] = frozenset(
 
 TENANT_PARAMETER: Final = "tenant_id"
 
+# Routes naming no tenant in their path that take one as ``?tenant_id=`` to narrow what they
+# show. A confined key reaches them: with its own tenant's id, or with none (the route then
+# narrows to the key's tenant itself, ``Principal.confined_tenant_id``); another tenant's id
+# answers 404, as in a path (decision 0019).
+TENANT_QUERY_ROUTES: Final[frozenset[tuple[str, str]]] = frozenset(
+    {
+        ("GET", f"{_API}/events/stream"),
+    }
+)
+
 # Path parameters naming a resource that belongs to one tenant, on routes naming no tenant:
 # a confined key reaches the resource only when it belongs to the key's tenant (else the
 # resource's own 404). Its tenant is asked of the domain that owns it (``resource_tenant``
