@@ -8,7 +8,6 @@ import asyncio
 import time
 import uuid
 
-import httpx
 import pytest
 from saas_platform import (
     AsyncClient,
@@ -22,53 +21,17 @@ from saas_platform import (
 )
 
 from tests.fixtures.auth import DEFAULT_PASSWORD
-from tests.fixtures.serve import ServeProcess
-from tests.fixtures.smtp import Inbox
-from tests.sdk.python.conftest import (
+from tests.fixtures.sdk import (
     ANONYMOUS_LIMIT,
     ANONYMOUS_WINDOW_SECONDS,
+    Recorder,
     register_verified,
     unique_email,
 )
+from tests.fixtures.serve import ServeProcess
+from tests.fixtures.smtp import Inbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.once]
-
-
-class Recorder:
-    """Every request an SDK client sends and every answer, with their times."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[float, httpx.Request]] = []
-        self.answers: list[tuple[float, httpx.Response]] = []
-
-    def sync_client(self, base_url: str) -> httpx.Client:
-        return httpx.Client(
-            base_url=base_url,
-            event_hooks={
-                "request": [lambda r: self.sent.append((time.monotonic(), r))],
-                "response": [lambda r: self.answers.append((time.monotonic(), r))],
-            },
-        )
-
-    def async_client(self, base_url: str) -> httpx.AsyncClient:
-        async def on_request(request: httpx.Request) -> None:
-            self.sent.append((time.monotonic(), request))
-
-        async def on_response(response: httpx.Response) -> None:
-            self.answers.append((time.monotonic(), response))
-
-        return httpx.AsyncClient(
-            base_url=base_url, event_hooks={"request": [on_request], "response": [on_response]}
-        )
-
-    def count(self, method: str, path: str) -> int:
-        """Calls that succeeded (the anonymous limit of these tests' platform makes the SDK
-        send some twice: a 429, then the same call again)."""
-        return sum(
-            1
-            for _, r in self.answers
-            if r.request.method == method and r.request.url.path == path and r.is_success
-        )
 
 
 async def test_api_keys_act_within_their_scopes_and_tenant(

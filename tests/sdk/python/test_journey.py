@@ -13,10 +13,10 @@ import pytest
 from saas_platform import AsyncClient, Backup, Client, Tenant, Webhook
 
 from tests.fixtures.auth import DEFAULT_PASSWORD
+from tests.fixtures.sdk import unique_email
 from tests.fixtures.serve import ServeProcess
 from tests.fixtures.smtp import Inbox
 from tests.fixtures.webhook_receiver import running_receiver
-from tests.sdk.python.conftest import unique_email
 
 pytestmark = [pytest.mark.slow, pytest.mark.once]
 
