@@ -7,10 +7,11 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from saas_platform import AsyncClient, Backup, Client, Tenant, Webhook
+from saas_platform import AsyncClient, Backup, Client, Invitation, Tenant, Webhook
 
 from tests.fixtures.auth import DEFAULT_PASSWORD
 from tests.fixtures.sdk import unique_email
@@ -43,6 +44,8 @@ async def test_readme_journey_sync(platform: ServeProcess, inbox: Inbox, tmp_pat
     ):
         me = client.users.me()
         assert me.email == email and me.email_verified is True
+        # Seed 002's line: the directory as this user sees it (themselves).
+        assert [user.email for user in client.users.list()] == [email]
         endpoint = client.webhook_endpoints.create(url=receiver.url, events=["*"])
         assert endpoint.secret.startswith("whsec_")
 
@@ -57,6 +60,11 @@ async def test_readme_journey_sync(platform: ServeProcess, inbox: Inbox, tmp_pat
         assert time.monotonic() - started < READY_TIMEOUT
         assert ready.status == "ready" and ready.instance is not None
         assert ready.instance.status == "ready" and ready.instance.url
+        # Seen at once: neither a poll (10 min away) nor the safety re-read (a minute).
+        assert ready.instance.ready_at is not None
+        woke_after = (datetime.now(UTC) - ready.instance.ready_at).total_seconds()
+        print(f"wait_until_ready returned {woke_after:.3f} s after the instance was ready")
+        assert woke_after < 10
 
         first = client.backups.create(ready.id, reason="sdk journey")
         assert isinstance(first, Backup) and first.type == "manual"
@@ -125,6 +133,18 @@ async def test_readme_journey_async(platform: ServeProcess, inbox: Inbox, tmp_pa
         assert page.count == 2 and page.has_next
         assert {b.id async for b in pager} == {b.id for b in backups}
         assert [t.id async for t in client.tenants.list()] == [ready.id]
+
+        invited = await client.members.add(ready.id, email=unique_email("invited"), role="admin")
+        assert isinstance(invited, Invitation) and invited.role == "admin"
+        assert [i.id async for i in client.invitations.list(ready.id)] == [invited.id]
+        assert [m.email async for m in client.members.list(ready.id)] == [email]
+        await client.invitations.revoke(ready.id, invited.id)
+        assert [i async for i in client.invitations.list(ready.id)] == []
+
+        instance = await client.instances.get(ready.instance.id)
+        assert instance.status == "ready" and instance.tenant_id == ready.id
+        restarted = await client.instances.restart(instance.id, reason="sdk journey")
+        assert restarted.id == instance.id
 
         seen: set[str] = set()
         async for event in client.events.stream(last_event_id="0"):

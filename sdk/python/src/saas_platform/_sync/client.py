@@ -59,6 +59,10 @@ T = TypeVar("T")
 
 # The stream sends a ping every 15 s: three missed ones mean the connection is gone.
 STREAM_READ_TIMEOUT = 45.0
+# While waiting on the stream, the awaited resource is also read again at the first ping after
+# this long without news: a safety net for an event the stream could not deliver (two commits
+# crossing their sequence numbers at a reconnection, docs/events.md).
+WAIT_REREAD_SECONDS = 60.0
 
 
 @dataclass
@@ -408,19 +412,25 @@ class Client:
         what: str,
     ) -> T:
         """Wait until ``done(fetch())``: woken by the event stream (the state is read
-        again once the stream listens, at each matching event and at each ping); polling
+        once the stream listens, again at each matching event, and at a ping after a minute
+        without one); polling
         every ``poll_interval`` when the stream is not open to this caller (a key without
         ``events:read``, a key confined to a tenant) or cannot be reached."""
         deadline = time.monotonic() + timeout
         messages = self._stream_messages(tenant_id=tenant_id, deadline=deadline)
+        read_at: float | None = None
         try:
             with closing(messages):
                 for message in messages:
-                    if message.comment is None and (
-                        message.event not in event_types or not matches(_event_of(message))
+                    if message.comment is None:
+                        if message.event not in event_types or not matches(_event_of(message)):
+                            continue
+                    elif message.comment != "ready" and (
+                        read_at is not None and time.monotonic() - read_at < WAIT_REREAD_SECONDS
                     ):
-                        continue
+                        continue  # a ping, and the resource was read recently
                     current = fetch()
+                    read_at = time.monotonic()
                     if done(current):
                         return current
         except WaitTimeout:
