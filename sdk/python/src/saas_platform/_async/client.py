@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json as jsonlib
+import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
@@ -101,8 +102,6 @@ class AsyncClient:
         if (email is None) != (password is None):
             raise ValueError("email and password go together")
         if api_key is None and email is None:
-            import os
-
             api_key = os.environ.get("SAAS_PLATFORM_API_KEY") or None
         self.base_url = resolve_base_url(base_url)
         self.timeout = timeout
@@ -379,9 +378,11 @@ class AsyncClient:
                 )
                 attempt += 1
                 continue
-            # The platform closed the stream (a restart, a client too slow to keep up).
+            # The platform closed the stream (a restart, a client too slow to keep up): back
+            # shortly, resuming after the last event handled.
             if not reconnect:
                 return
+            await asyncio.sleep(backoff_delay(0, self.retry_initial_delay, self.retry_max_delay))
 
     async def _events(
         self,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import json as jsonlib
+import os
 import time
 from collections.abc import Generator, Iterator, Callable
 from contextlib import closing
@@ -102,8 +103,6 @@ class Client:
         if (email is None) != (password is None):
             raise ValueError("email and password go together")
         if api_key is None and email is None:
-            import os
-
             api_key = os.environ.get("SAAS_PLATFORM_API_KEY") or None
         self.base_url = resolve_base_url(base_url)
         self.timeout = timeout
@@ -380,9 +379,11 @@ class Client:
                 )
                 attempt += 1
                 continue
-            # The platform closed the stream (a restart, a client too slow to keep up).
+            # The platform closed the stream (a restart, a client too slow to keep up): back
+            # shortly, resuming after the last event handled.
             if not reconnect:
                 return
+            time.sleep(backoff_delay(0, self.retry_initial_delay, self.retry_max_delay))
 
     def _events(
         self,
