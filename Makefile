@@ -47,10 +47,17 @@ lint: install-dev
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
+	$(BIN)/ruff check sdk/python
+	$(BIN)/ruff format --check sdk/python
+	$(BIN)/mypy --config-file sdk/python/pyproject.toml -p saas_platform
+	$(BIN)/python sdk/python/scripts/unasync.py --check
 
 format: install-dev
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix sdk/python
+	$(BIN)/ruff format sdk/python
+	$(BIN)/python sdk/python/scripts/unasync.py
 
 # Regenerate the lock files after changing dependencies in pyproject.toml (needs `uv`).
 lock:
