@@ -101,6 +101,14 @@ async def test_readme_journey_sync(platform: ServeProcess, inbox: Inbox, tmp_pat
         types = {verifier.verify(d.body, d.headers).type for d in deliveries}
         assert "tenant.created" in types
 
+        # Back to the first backup, over the tenant.
+        restore = client.backups.restore(ready.id, first.id)
+        assert restore.backup_id == first.id
+        restored = client.backups.wait_until_restored(ready.id, restore.id, timeout=READY_TIMEOUT)
+        assert restored.status == "completed" and restored.pre_restore_backup_id
+        assert [r.id for r in client.backups.list_restores(ready.id)] == [restore.id]
+        assert client.tenants.wait_until_ready(ready.id, timeout=60).status == "ready"
+
 
 async def test_readme_journey_async(platform: ServeProcess, inbox: Inbox, tmp_path: Path) -> None:
     email = unique_email("async")

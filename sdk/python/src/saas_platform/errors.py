@@ -38,6 +38,7 @@ __all__ = [
     "PlanNotFound",
     "ProvisioningFailed",
     "RateLimitExceeded",
+    "RestoreFailed",
     "RestoreNotFound",
     "SaasPlatformError",
     "SubscriptionNotFound",
@@ -215,6 +216,13 @@ class ProvisioningFailed(InternalServerError):
 
 class BackupFailed(InternalServerError):
     default_code = "BACKUP_FAILED"
+
+
+class RestoreFailed(InternalServerError):
+    """Raised by ``backups.wait_until_restored`` when the restore failed (the tenant is back
+    on its previous data when ``details["status"]`` is ``rolled_back``)."""
+
+    default_code = "RESTORE_FAILED"
 
 
 class OdooUnavailable(APIError):

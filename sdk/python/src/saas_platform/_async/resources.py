@@ -14,6 +14,7 @@ from saas_platform._shared import api_path, drop_none
 from saas_platform.errors import (
     BackupFailed,
     ProvisioningFailed,
+    RestoreFailed,
     SaasPlatformError,
     error_from_response,
 )
@@ -369,6 +370,40 @@ class AsyncBackups(AsyncResource):
             timeout=timeout,
             poll_interval=poll_interval,
             what=f"backup {backup_id} was not completed",
+        )
+
+    async def wait_until_restored(
+        self,
+        tenant_id: str,
+        restore_id: str,
+        *,
+        timeout: float = 600.0,
+        poll_interval: float = 2.0,
+    ) -> Restore:
+        """Wait until the restore is ``completed`` (woken by ``restore.completed``); raises
+        RestoreFailed when it fails or is rolled back, WaitTimeout after ``timeout``."""
+
+        async def fetch() -> Restore:
+            return await self.get_restore(tenant_id, restore_id)
+
+        def done(restore: Restore) -> bool:
+            if restore.status in ("failed", "rolled_back"):
+                error = restore.error or {}
+                raise RestoreFailed(
+                    str(error.get("message") or f"The restore {restore.status.replace('_', ' ')}"),
+                    details={"restore_id": restore_id, "status": restore.status, **error},
+                )
+            return restore.status == "completed"
+
+        return await self._client._wait(
+            fetch,
+            done,
+            event_types=frozenset({"restore.completed", "restore.failed"}),
+            matches=lambda event: event.data.get("restore_id") == restore_id,
+            tenant_id=tenant_id,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            what=f"restore {restore_id} was not completed",
         )
 
     async def download(
