@@ -216,7 +216,7 @@ def example_for(
         return schema["example"]
     if schema.get("examples"):
         return schema["examples"][0]
-    if name is not None and (owner, name) in SCHEMA_FIELD_EXAMPLES:
+    if name is not None and owner is not None and (owner, name) in SCHEMA_FIELD_EXAMPLES:
         hinted = SCHEMA_FIELD_EXAMPLES[(owner, name)]
         if _fits(hinted, schema, schemas):
             return hinted
