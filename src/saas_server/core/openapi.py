@@ -368,6 +368,28 @@ def apply_tags(spec: dict[str, Any]) -> None:
     ]
 
 
+def distinct_summaries(spec: dict[str, Any]) -> None:
+    """A summary shared by two operations (PATCH and PUT both "Update Tenant") or of one word
+    ("Create") tells a reader of the docs or of the Postman collection nothing: such an
+    operation is summarised from its operationId instead ("Tenants: replace")."""
+    operations = [
+        operation
+        for item in spec.get("paths", {}).values()
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    ]
+    counts: dict[str, int] = {}
+    for operation in operations:
+        summary = operation.get("summary", "")
+        counts[summary] = counts.get(summary, 0) + 1
+    for operation in operations:
+        summary = operation.get("summary", "")
+        operation_id = operation.get("operationId", "")
+        if (counts[summary] > 1 or len(summary.split()) < 2) and "_" in operation_id:
+            resource, verb = operation_id.rsplit("_", 1)
+            operation["summary"] = f"{resource.replace('_', ' ').capitalize()}: {verb}"
+
+
 def document_api(app: FastAPI, *, security: SecurityRequirements | None = None) -> None:
     """Make ``app.openapi()`` the document the SDKs are made from: each operation with its
     security requirements (``security``: from the scope table), its resource's tag, examples,
@@ -379,6 +401,7 @@ def document_api(app: FastAPI, *, security: SecurityRequirements | None = None) 
             spec = generate()
             apply_security(spec, security)
             apply_tags(spec)
+            distinct_summaries(spec)
             add_examples(spec)
             app.openapi_schema = add_error_responses(spec)
         return app.openapi_schema
