@@ -158,3 +158,23 @@ def test_each_operation_has_one_tag_its_resource_s(document: dict[str, Any]) -> 
     assert paths["/api/v1/tenants/{tenant_id}/users"]["get"]["tags"] == ["members"]
     assert paths["/api/v1/tenants/{tenant_id}/backups"]["post"]["tags"] == ["backups"]
     assert paths["/api/v1/api-keys"]["post"]["tags"] == ["api-keys"]
+
+
+def test_the_served_document_does_not_depend_on_settings(app: Any) -> None:
+    """The test app's settings (its database, secret, public URL) differ from the defaults
+    `saas openapi` builds with: the document must not change with them."""
+    assert app.openapi() == build_document()
+
+
+def test_retryable_errors_document_retry_after(document: dict[str, Any]) -> None:
+    """SDKs retry 429 and 503 after Retry-After: every /api operation lists both with it."""
+    for method, path, operation in _operations(document):
+        if not path.startswith("/api/"):
+            continue
+        for status in ("429", "503"):
+            response = operation["responses"][status]
+            assert "Retry-After" in response["headers"], (method, path, status)
+    maintenance = document["paths"]["/api/v1/tenants"]["get"]["responses"]["503"]
+    assert "MAINTENANCE_MODE" in maintenance["content"]["application/json"]["examples"]
+    limited = document["paths"]["/api/v1/tenants"]["get"]["responses"]["429"]
+    assert "X-RateLimit-Remaining" in limited["headers"]
