@@ -140,3 +140,17 @@ def test_the_verifier_takes_what_the_platform_signs_and_nothing_else() -> None:
     with pytest.raises(errors.WebhookVerificationError, match="missing"):
         Webhook(old).verify(body, {k: v for k, v in headers.items() if k != "webhook-id"})
     assert Webhook(old).sign("msg_1", int(at.timestamp()), body) in headers["webhook-signature"]
+
+
+def test_the_sdk_stands_alone() -> None:
+    """Nothing of the server is imported: the SDK works where only it is installed."""
+    probe = (
+        "import sys, saas_platform, saas_platform.webhooks; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'saas_server', 'fastapi', "
+        "'sqlalchemy', 'standardwebhooks'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    sources = (SDK / "python" / "src").rglob("*.py")
+    assert not [p for p in sources if "saas_server" in p.read_text()]
