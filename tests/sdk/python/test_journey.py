@@ -109,6 +109,18 @@ async def test_readme_journey_sync(platform: ServeProcess, inbox: Inbox, tmp_pat
         assert [r.id for r in client.backups.list_restores(ready.id)] == [restore.id]
         assert client.tenants.wait_until_ready(ready.id, timeout=60).status == "ready"
 
+        # A test delivery, signed like the others.
+        ping = client.webhook_endpoints.test(endpoint.id)
+        assert ping.endpoint_id == endpoint.id
+        assert [e.id for e in client.webhook_endpoints.list()] == [endpoint.id]
+        deadline = time.monotonic() + 30
+        while not any(d.headers["webhook-id"] == ping.message_id for d in receiver.received):
+            assert time.monotonic() < deadline, "the test delivery never came"
+            time.sleep(0.1)
+        [sent] = [d for d in receiver.received if d.headers["webhook-id"] == ping.message_id]
+        assert verifier.verify(sent.body, sent.headers).type == ping.event_type
+        assert ping.id in {d.id for d in client.webhook_endpoints.deliveries(endpoint.id)}
+
 
 async def test_readme_journey_async(platform: ServeProcess, inbox: Inbox, tmp_path: Path) -> None:
     email = unique_email("async")
@@ -148,6 +160,17 @@ async def test_readme_journey_async(platform: ServeProcess, inbox: Inbox, tmp_pa
         assert [m.email async for m in client.members.list(ready.id)] == [email]
         await client.invitations.revoke(ready.id, invited.id)
         assert [i async for i in client.invitations.list(ready.id)] == []
+
+        plans = {plan.code async for plan in client.plans.list()}
+        assert {"starter", "professional", "enterprise"} <= plans
+        subscription = await client.subscriptions.create(tenant_id=ready.id, plan="starter")
+        assert subscription.tenant_id == ready.id and subscription.plan == "starter"
+        listed = [s.id async for s in client.subscriptions.list(tenant_id=ready.id)]
+        assert listed == [subscription.id]
+        canceled = await client.subscriptions.cancel(subscription.id, at_period_end=True)
+        assert canceled.cancel_at_period_end is True
+        async for invoice in client.invoices.list(tenant_id=ready.id):
+            assert (await client.invoices.get(invoice.id)).total_cents == invoice.total_cents
 
         instance = await client.instances.get(ready.instance.id)
         assert instance.status == "ready" and instance.tenant_id == ready.id
