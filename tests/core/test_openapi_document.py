@@ -90,6 +90,13 @@ def test_request_body_schemas_are_named_after_their_operation(document: dict[str
     assert all("api_v1" not in name for name in bodies), bodies
 
 
+def test_the_document_is_valid_openapi(document: dict[str, Any]) -> None:
+    """SDK generators (openapi-typescript, datamodel-code-generator) refuse invalid ones."""
+    from openapi_spec_validator import validate
+
+    validate(document)
+
+
 def test_the_committed_document_is_the_app_s(document: dict[str, Any]) -> None:
     committed = COMMITTED.read_text() if COMMITTED.exists() else ""
     assert committed == document_text(document), (
