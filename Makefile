@@ -23,10 +23,13 @@ $(STAMP): $(BIN)/python requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-$(DEV_STAMP): $(BIN)/python requirements-dev.lock pyproject.toml
+# The Python SDK (sdk/python, distribution saas-platform) is installed beside the server for its
+# tests (tests/sdk/python); its dependencies (httpx, pydantic) are the server's too.
+$(DEV_STAMP): $(BIN)/python requirements-dev.lock pyproject.toml sdk/python/pyproject.toml
 	@echo "Installing the platform's dependencies and dev tools into $(VENV)..."
 	$(BIN)/pip install --require-hashes --no-deps -r requirements-dev.lock
 	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet --no-deps -e sdk/python
 	touch $(STAMP) $(DEV_STAMP)
 
 install: $(STAMP)
@@ -44,10 +47,17 @@ lint: install-dev
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
+	$(BIN)/ruff check sdk/python
+	$(BIN)/ruff format --check sdk/python
+	$(BIN)/mypy --config-file sdk/python/pyproject.toml -p saas_platform
+	$(BIN)/python sdk/python/scripts/unasync.py --check
 
 format: install-dev
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix sdk/python
+	$(BIN)/ruff format sdk/python
+	$(BIN)/python sdk/python/scripts/unasync.py
 
 # Regenerate the lock files after changing dependencies in pyproject.toml (needs `uv`).
 lock:

@@ -15,6 +15,16 @@ from saas_server.tenants.base import TenantNotFound
 
 router = PrefixedRouter(prefix="/api/v1/events", tags=["events"])
 
+# What a client reads (documented in the OpenAPI document).
+STREAM_EXAMPLE = (
+    ": ready\n\n"
+    "id: 1042\n"
+    "event: tenant.created\n"
+    'data: {"type": "tenant.created", "timestamp": "2026-01-15T09:30:00Z", '
+    '"data": {"tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b", "name": "Acme Corp", '
+    '"subdomain": "acme", "tier": "starter"}}\n\n'
+)
+
 # A comment line this often keeps proxies from closing an idle stream.
 PING_SECONDS = 15
 
@@ -31,13 +41,31 @@ def hub_of(request: Request, runtime_database_url: str) -> EventHub:
     "/stream",
     summary="The caller's events as Server-Sent Events",
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {
+            "description": "Server-Sent Events: `id` (resume with `Last-Event-ID`), `event` "
+            "(the type), `data` (the webhook body); a `: ready` comment once the replay is "
+            "sent, `: ping` comments to keep the connection open",
+            "content": {
+                "text/event-stream": {
+                    "schema": {"type": "string"},
+                    "example": STREAM_EXAMPLE,
+                }
+            },
+        }
+    },
 )
 async def stream_events(
     request: Request,
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
-    tenant_id: Annotated[str | None, Query(description="Only this tenant's events")] = None,
+    tenant_id: Annotated[
+        str | None,
+        Query(
+            description="Only this tenant's events (a key confined to one tenant: that "
+            "tenant's, whether given or not)"
+        ),
+    ] = None,
     last_event_id: Annotated[
         int | None, Query(ge=0, description="Resume after this id (as the header)")
     ] = None,
@@ -50,6 +78,10 @@ async def stream_events(
     narrowed = None
     if tenant_id is not None:
         narrowed = parse_id(tenant_id, TenantNotFound)
+    # A key confined to one tenant sees that tenant's events only (auth refused any other
+    # ``tenant_id`` already): without one, the stream narrows to it (decision 0019).
+    narrowed = narrowed or principal.confined_tenant_id
+    if narrowed is not None:
         await service.require_tenant(runtime, principal.user.id, narrowed)
     resume = last_event_id_header if last_event_id_header is not None else last_event_id
     return EventSourceResponse(
