@@ -2265,7 +2265,7 @@ export interface components {
              * Checksum Algorithm
              * @default sha256
              */
-            checksum_algorithm: string;
+            checksum_algorithm?: string;
             /** Storage */
             storage: string;
             /** Odoo Version */
@@ -2413,7 +2413,7 @@ export interface components {
              * Attempts
              * @default []
              */
-            attempts: components["schemas"]["saas_server__webhooks__schemas__AttemptRead"][];
+            attempts?: components["schemas"]["saas_server__webhooks__schemas__AttemptRead"][];
         };
         /**
          * DeliveryStatus
@@ -2438,7 +2438,7 @@ export interface components {
              * Description
              * @default
              */
-            description: string;
+            description?: string;
             /** Tenant Id */
             tenant_id?: string | null;
         };
@@ -2817,7 +2817,7 @@ export interface components {
              * Status
              * @default invited
              */
-            status: string;
+            status?: string;
             /** Expires At */
             expires_at: string;
             /** Created At */
@@ -2931,7 +2931,7 @@ export interface components {
              * Lines
              * @default []
              */
-            lines: components["schemas"]["InvoiceLineRead"][];
+            lines?: components["schemas"]["InvoiceLineRead"][];
             /** Created At */
             created_at: string;
         };
@@ -2994,7 +2994,7 @@ export interface components {
              * @default member
              * @enum {string}
              */
-            role: "owner" | "admin" | "member";
+            role?: "owner" | "admin" | "member";
         };
         /** MemberRead */
         MemberRead: {
@@ -3452,14 +3452,14 @@ export interface components {
              * @default bank_transfer
              * @enum {string}
              */
-            type: "card" | "bank_transfer";
+            type?: "card" | "bank_transfer";
             /** Payment Method */
             payment_method?: string | null;
             /**
              * Is Default
              * @default true
              */
-            is_default: boolean;
+            is_default?: boolean;
         };
         /** PaymentMethodRead */
         PaymentMethodRead: {
@@ -3508,10 +3508,10 @@ export interface components {
              * Expiration Reason
              * @default renewal
              */
-            expiration_reason: string;
+            expiration_reason?: string;
             backup_policy: components["schemas"]["BackupPolicyBody"];
             /** @default standard */
-            rate_limit_class: components["schemas"]["RateLimitClass"];
+            rate_limit_class?: components["schemas"]["RateLimitClass"];
             /** Currency */
             currency: string;
             /** Monthly Amount Cents */
@@ -3522,22 +3522,22 @@ export interface components {
              * Seats Included
              * @default 1
              */
-            seats_included: number;
+            seats_included?: number;
             /**
              * Extra Seat Amount Cents
              * @default 0
              */
-            extra_seat_amount_cents: number;
+            extra_seat_amount_cents?: number;
             /**
              * Trial Days
              * @default 0
              */
-            trial_days: number;
+            trial_days?: number;
             /**
              * Is Active
              * @default true
              */
-            is_active: boolean;
+            is_active?: boolean;
         };
         /** PlanRead */
         PlanRead: {
@@ -3680,13 +3680,13 @@ export interface components {
             /** Name */
             name: string;
             /** @default generic */
-            kind: components["schemas"]["ProviderKind"];
+            kind?: components["schemas"]["ProviderKind"];
             /** Webhook Url */
             webhook_url?: string | null;
             /** Api Base Url */
             api_base_url?: string | null;
             /** @default hmac */
-            auth_type: components["schemas"]["AuthType"];
+            auth_type?: components["schemas"]["AuthType"];
             /** Secret Key */
             secret_key: string;
             /** Allowed Ips */
@@ -3695,7 +3695,7 @@ export interface components {
              * Is Active
              * @default true
              */
-            is_active: boolean;
+            is_active?: boolean;
             /** Rate Limit */
             rate_limit?: string | null;
         };
@@ -3998,7 +3998,7 @@ export interface components {
              * Success
              * @default true
              */
-            success: boolean;
+            success?: boolean;
             /** User Count */
             user_count: number;
             /** Max Users */
@@ -4037,7 +4037,7 @@ export interface components {
              * @default hour
              * @constant
              */
-            granularity: "hour";
+            granularity?: "hour";
             /** Totals */
             totals: {
                 [key: string]: number;
@@ -4072,7 +4072,7 @@ export interface components {
              * @description Keep it until the current period ends instead of now.
              * @default false
              */
-            at_period_end: boolean;
+            at_period_end?: boolean;
         };
         /** SubscriptionCreate */
         SubscriptionCreate: {
@@ -4084,7 +4084,7 @@ export interface components {
             /** Plan */
             plan: string;
             /** @default monthly */
-            billing_cycle: components["schemas"]["BillingCycle"];
+            billing_cycle?: components["schemas"]["BillingCycle"];
             /** Max Users */
             max_users?: number | null;
             /** Payment Method Id */
@@ -4155,7 +4155,7 @@ export interface components {
              * Cancel At Period End
              * @default false
              */
-            cancel_at_period_end: boolean;
+            cancel_at_period_end?: boolean;
             /**
              * Is Active
              * @description Seed 003: false cancels the subscription at once.
@@ -4208,7 +4208,7 @@ export interface components {
              * @default starter
              * @enum {string}
              */
-            tier: "starter" | "professional" | "enterprise";
+            tier?: "starter" | "professional" | "enterprise";
             settings?: components["schemas"]["TenantSettings"];
             /** Contact Email */
             contact_email?: string | null;
@@ -4409,7 +4409,7 @@ export interface components {
              * @default bearer
              * @constant
              */
-            token_type: "bearer";
+            token_type?: "bearer";
             /** Expires In */
             expires_in: number;
             user: components["schemas"]["UserRead"];
@@ -4455,7 +4455,7 @@ export interface components {
              * Is Active
              * @default true
              */
-            is_active: boolean;
+            is_active?: boolean;
             /** Metadata */
             metadata?: {
                 [key: string]: unknown;
@@ -4467,7 +4467,7 @@ export interface components {
              * @default member
              * @enum {string}
              */
-            tenant_role: "admin" | "member";
+            tenant_role?: "admin" | "member";
         };
         /** UserRead */
         UserRead: {
