@@ -19,6 +19,7 @@ from saas_server.admin.maintenance import MaintenanceMiddleware, MaintenanceSwit
 from saas_server.admin.router import router as admin_router
 from saas_server.auth.api_keys_router import router as api_keys_router
 from saas_server.auth.router import router as auth_router
+from saas_server.auth.scopes import security_requirements
 from saas_server.backups.router import router as backups_router
 from saas_server.billing.admin_router import router as billing_admin_router
 from saas_server.billing.invoice_router import router as invoices_router
@@ -28,7 +29,8 @@ from saas_server.core.docs import install_offline_docs
 from saas_server.core.http import install_error_handlers
 from saas_server.core.metrics import HttpMetrics
 from saas_server.core.middleware import RequestPipelineMiddleware
-from saas_server.core.openapi import document_errors
+from saas_server.core.openapi import document_api
+from saas_server.core.operation_ids import operation_id
 from saas_server.core.ratelimit_middleware import RateLimitMiddleware
 from saas_server.core.runtime import Runtime
 from saas_server.core.settings import Settings, get_settings
@@ -120,6 +122,8 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json",
         redirect_slashes=False,
+        # Readable, stable operationIds (core/operation_ids.py): the SDKs' method names.
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.metrics = HttpMetrics()
@@ -176,5 +180,5 @@ def create_app(
         admin_console_router,
     ):
         app.include_router(router)
-    document_errors(app)
+    document_api(app, security=security_requirements)
     return app

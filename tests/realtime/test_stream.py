@@ -164,6 +164,35 @@ async def test_an_api_key_needs_the_events_read_scope(
         assert tenant_id in message.data
 
 
+async def test_a_key_confined_to_one_tenant_streams_that_tenant_s_events_only(
+    live_server: str, client: httpx.AsyncClient, owner: LoggedIn
+) -> None:
+    mine = (await create_tenant(client, owner, "mine"))["id"]
+    other = (await create_tenant(client, owner, "other"))["id"]
+    created = await client.post(
+        "/api/v1/api-keys",
+        json={"name": "confined", "scopes": ["events:read"], "tenant_id": mine},
+        headers=owner.headers,
+    )
+    assert created.status_code == 201, created.text
+    key = {"X-API-Key": created.json()["key"]}
+    # Another tenant's id (the user's own, or no tenant at all) is 404, as in a path.
+    for elsewhere in (other, other.upper(), str(uuid.uuid4()), "not-an-id"):
+        response = await client.get(f"{STREAM}?tenant_id={elsewhere}", headers=key)
+        assert response.status_code == 404, response.text
+        assert response.json()["error"]["code"] == "TENANT_NOT_FOUND"
+    twice = await client.get(f"{STREAM}?tenant_id={mine}&tenant_id={other}", headers=key)
+    assert twice.status_code == 404, twice.text
+    # Its own tenant named, or none: the stream carries that tenant's events and no other's.
+    for path in (f"{STREAM}?tenant_id={mine}", f"{STREAM}?tenant_id={mine.upper()}", STREAM):
+        async with event_stream(live_server, key, path) as confined:
+            await _renamed(live_server, owner, other, f"Not Seen {path[-4:]}")
+            await _renamed(live_server, owner, mine, f"Seen {path[-4:]}")
+            message = await confined.next_event()
+            assert message.event == "tenant.updated", path
+            assert mine in message.data and other not in message.data, path
+
+
 async def test_a_server_stopping_ends_its_open_streams(settings: Settings, owner: LoggedIn) -> None:
     server = running_server(settings)
     url = server.__enter__()

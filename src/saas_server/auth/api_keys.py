@@ -262,6 +262,11 @@ async def check_route(runtime: Runtime, grant: ApiKeyGrant, request: Request) ->
         if str(named).lower() != str(grant.tenant_id):
             raise ConfinedTenantNotFound()
         return
+    if (method, path) in scope_table.TENANT_QUERY_ROUTES:
+        queried = request.query_params.getlist(scope_table.TENANT_PARAMETER)
+        if any(value.strip().lower() != str(grant.tenant_id) for value in queried):
+            raise ConfinedTenantNotFound()
+        return
     for parameter, kind in scope_table.RESOURCE_PARAMETERS.items():
         if parameter in params:
             if await resource_tenant.ask(runtime, kind, str(params[parameter])) != grant.tenant_id:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from saas_server.core.openapi import API_KEY_SCHEME, BEARER_SCHEME
+
 PUBLIC: Final = "public"
 SESSION_ONLY: Final = "session-only"
 
@@ -240,8 +242,32 @@ TENANT_LESS_FOR_CONFINED_KEYS: Final[frozenset[tuple[str, str]]] = frozenset(
 
 TENANT_PARAMETER: Final = "tenant_id"
 
+# Routes naming no tenant in their path that take one as ``?tenant_id=`` to narrow what they
+# show. A confined key reaches them: with its own tenant's id, or with none (the route then
+# narrows to the key's tenant itself, ``Principal.confined_tenant_id``); another tenant's id
+# answers 404, as in a path (decision 0019).
+TENANT_QUERY_ROUTES: Final[frozenset[tuple[str, str]]] = frozenset(
+    {
+        ("GET", f"{_API}/events/stream"),
+    }
+)
+
 # Path parameters naming a resource that belongs to one tenant, on routes naming no tenant:
 # a confined key reaches the resource only when it belongs to the key's tenant (else the
 # resource's own 404). Its tenant is asked of the domain that owns it (``resource_tenant``
 # in auth/api_keys.py). Such routes need no line in TENANT_LESS_FOR_CONFINED_KEYS.
 RESOURCE_PARAMETERS: Final[dict[str, str]] = {"instance_id": "instance"}
+
+
+def security_requirements(method: str, path: str) -> list[dict[str, list[str]]] | None:
+    """The OpenAPI security requirements of a route, from this table (core/openapi.py
+    documents them): none for a public route, a login token for a session-only one, a login
+    token or a key with the route's scope for the rest; None for a route missing here."""
+    needed = ROUTE_SCOPES.get((method, path))
+    if needed is None:
+        return None
+    if needed == PUBLIC:
+        return []
+    if needed == SESSION_ONLY:
+        return [{BEARER_SCHEME: []}]
+    return [{BEARER_SCHEME: []}, {API_KEY_SCHEME: [needed]}]

@@ -18,6 +18,7 @@ from saas_server.cli.docs import docs_app
 from saas_server.cli.hosts import hosts_app
 from saas_server.cli.metrics import metrics_app
 from saas_server.cli.odoo_emulator import odoo_emulator
+from saas_server.cli.openapi import openapi
 from saas_server.cli.security import security_app
 from saas_server.wiring import wire
 
@@ -37,6 +38,7 @@ app.add_typer(docs_app, name="docs")
 app.add_typer(security_app, name="security")
 app.add_typer(metrics_app, name="metrics")
 app.command("odoo-emulator")(odoo_emulator)
+app.command("openapi")(openapi)
 
 # Commands that open no runtime, spared importing every domain.
 UNWIRED_COMMANDS = frozenset({"version", "odoo-emulator"})

@@ -20,6 +20,7 @@ cannot drift from the code). Statuses a route declares itself are kept.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
 from saas_server.core.errors import all_error_classes
+from saas_server.core.openapi_examples import add_examples
 
 WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
 HTTP_METHODS = frozenset({"get", "head", "options", *WRITE_METHODS})
@@ -125,7 +127,8 @@ def _examples_by_status() -> dict[int, list[tuple[str, str, dict[str, Any]]]]:
         examples.setdefault(error.status_code, {}).setdefault(
             error.code, (error.code, error.message, {})
         )
-    return {status: list(by_code.values()) for status, by_code in examples.items()}
+    # By code: the document must not depend on the order modules were imported in.
+    return {status: [by_code[c] for c in sorted(by_code)] for status, by_code in examples.items()}
 
 
 def _resources(path: str) -> list[str]:
@@ -207,13 +210,151 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"description": DESCRIPTIONS[status]} for status in statuses}
 
 
-def document_errors(app: FastAPI) -> None:
-    """Make ``app.openapi()`` list every error each operation can answer."""
+# -- security schemes ----------------------------------------------------------------------
+
+BEARER_SCHEME = "bearerAuth"
+API_KEY_SCHEME = "apiKeyAuth"
+SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
+    BEARER_SCHEME: {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "`Authorization: Bearer <token>`: a login's access token "
+        "(POST /api/v1/auth/login), or an API key (`saas_live_...`) where the operation "
+        f"accepts keys (it lists `{API_KEY_SCHEME}`, with the scope the key needs).",
+    },
+    API_KEY_SCHEME: {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "An API key (POST /api/v1/api-keys). The scope a key needs is listed "
+        "in the operation's security requirement; a key confined to one tenant reaches only "
+        "that tenant. A key is also accepted as `Authorization: Bearer <key>`.",
+    },
+}
+
+# (METHOD, path template) -> the operation's security requirements: [] for a public route,
+# None to leave what FastAPI found (auth/scopes.py answers; app.py connects it).
+SecurityRequirements = Callable[[str, str], list[dict[str, list[str]]] | None]
+
+
+def apply_security(spec: dict[str, Any], requirements: SecurityRequirements | None) -> None:
+    components = spec.setdefault("components", {})
+    generated = set(components.get("securitySchemes", {}))
+    components["securitySchemes"] = dict(SECURITY_SCHEMES)
+    for path, operations in spec.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method not in HTTP_METHODS:
+                continue
+            wanted = requirements(method.upper(), path) if requirements else None
+            if wanted is None:
+                # Not in the scope table: FastAPI's own scheme means a login token (and a key
+                # is refused on a route the table does not list).
+                found = operation.get("security") or []
+                wanted = [{BEARER_SCHEME: []}] if any(set(r) & generated for r in found) else []
+            if wanted:
+                operation["security"] = wanted
+            else:
+                operation.pop("security", None)
+
+
+# -- tags --------------------------------------------------------------------------------
+
+# operationId prefix -> its resource's tag (the longest prefix wins), and what each tag is.
+TAG_OF_PREFIX: dict[str, str] = {
+    "health": "health",
+    "auth": "auth",
+    "api_keys": "api-keys",
+    "users_subscriptions": "subscriptions",
+    "users": "users",
+    "tenants_instances": "instances",
+    "tenants_subscriptions": "subscriptions",
+    "tenants_billing": "billing",
+    "tenants_metrics": "monitoring",
+    "tenants_logs": "monitoring",
+    "tenants": "tenants",
+    "members": "members",
+    "invitations": "invitations",
+    "instances": "instances",
+    "backups": "backups",
+    "restores": "restores",
+    "audit": "audit",
+    "events": "events",
+    "webhook": "webhooks",
+    "security": "security",
+    "integrations": "integrations",
+    "odoo": "integrations",
+    "billing_subscriptions": "subscriptions",
+    "subscriptions": "subscriptions",
+    "billing": "billing",
+    "admin_plans": "admin",
+    "admin": "admin",
+}
+TAGS: dict[str, str] = {
+    "auth": "Registration, login, tokens and the caller's own profile",
+    "api-keys": "API keys: created from a login session, shown once, scoped, revocable",
+    "users": "The user directory (platform admins) and users' tenants",
+    "tenants": "Tenants: one Odoo database each, with its members and instance",
+    "members": "A tenant's members and their roles",
+    "invitations": "Invitations to join a tenant",
+    "instances": "Odoo instances: status, transitions, start/stop/restart",
+    "backups": "Backups of a tenant's database and filestore",
+    "restores": "Restores of a backup into its tenant",
+    "events": "The real-time event stream (Server-Sent Events)",
+    "webhooks": "Outbound webhook endpoints and their deliveries",
+    "subscriptions": "Subscriptions and their seats",
+    "billing": "Plans, invoices, payment methods, billing details",
+    "monitoring": "A tenant's metrics and logs",
+    "audit": "The audit trail",
+    "security": "Security scans, threats and IP blocks",
+    "integrations": "Inbound integrations and their events",
+    "admin": "Platform administration (platform admins only)",
+    "health": "Liveness and readiness",
+}
+
+
+def tag_for(operation_id: str) -> str | None:
+    prefixes = [p for p in TAG_OF_PREFIX if operation_id == p or operation_id.startswith(p + "_")]
+    return TAG_OF_PREFIX[max(prefixes, key=len)] if prefixes else None
+
+
+def apply_tags(spec: dict[str, Any]) -> None:
+    """One tag per operation, its resource's; an operation no prefix names keeps its own."""
+    used: list[str] = []
+    for operations in spec.get("paths", {}).values():
+        for method, operation in operations.items():
+            if method not in HTTP_METHODS:
+                continue
+            tag = tag_for(operation.get("operationId", ""))
+            if tag is not None:
+                operation["tags"] = [tag]
+            for name in operation.get("tags", []):
+                if name not in used:
+                    used.append(name)
+    ordered = [t for t in TAGS if t in used] + [t for t in used if t not in TAGS]
+    spec["tags"] = [
+        {"name": name, **({"description": TAGS[name]} if name in TAGS else {})} for name in ordered
+    ]
+
+
+def document_api(app: FastAPI, *, security: SecurityRequirements | None = None) -> None:
+    """Make ``app.openapi()`` the document the SDKs are made from: each operation with its
+    security requirements (``security``: from the scope table), its resource's tag, examples,
+    and every error it can answer."""
     generate: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = add_error_responses(generate())
+            spec = generate()
+            apply_security(spec, security)
+            apply_tags(spec)
+            add_examples(spec)
+            app.openapi_schema = add_error_responses(spec)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def document_text(document: dict[str, Any]) -> str:
+    """The document as ``saas openapi`` writes it (sdk/openapi.json): stable, diffable JSON."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -37,7 +37,13 @@ async def stream_events(
     request: Request,
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
-    tenant_id: Annotated[str | None, Query(description="Only this tenant's events")] = None,
+    tenant_id: Annotated[
+        str | None,
+        Query(
+            description="Only this tenant's events (a key confined to one tenant: that "
+            "tenant's, whether given or not)"
+        ),
+    ] = None,
     last_event_id: Annotated[
         int | None, Query(ge=0, description="Resume after this id (as the header)")
     ] = None,
@@ -50,6 +56,10 @@ async def stream_events(
     narrowed = None
     if tenant_id is not None:
         narrowed = parse_id(tenant_id, TenantNotFound)
+    # A key confined to one tenant sees that tenant's events only (auth refused any other
+    # ``tenant_id`` already): without one, the stream narrows to it (decision 0019).
+    narrowed = narrowed or principal.confined_tenant_id
+    if narrowed is not None:
         await service.require_tenant(runtime, principal.user.id, narrowed)
     resume = last_event_id_header if last_event_id_header is not None else last_event_id
     return EventSourceResponse(
