@@ -15,7 +15,7 @@ export interface paths {
          * Health
          * @description Liveness: answers without touching the database. Public.
          */
-        get: operations["health_health_get"];
+        get: operations["health_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -35,7 +35,7 @@ export interface paths {
          * Health Detailed
          * @description Each part's status; for platform admins or the monitoring token.
          */
-        get: operations["health_detailed_health_detailed_get"];
+        get: operations["health_detailed_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -52,7 +52,7 @@ export interface paths {
             cookie?: never;
         };
         /** Me */
-        get: operations["me_api_v1_auth_me_get"];
+        get: operations["auth_me"];
         put?: never;
         post?: never;
         delete?: never;
@@ -69,14 +69,14 @@ export interface paths {
             cookie?: never;
         };
         /** Get Profile */
-        get: operations["get_profile_api_v1_auth_profile_get"];
+        get: operations["auth_profile_get"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
         /** Update Profile */
-        patch: operations["update_profile_api_v1_auth_profile_patch"];
+        patch: operations["auth_profile_update"];
         trace?: never;
     };
     "/api/v1/auth/register": {
@@ -89,7 +89,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Register */
-        post: operations["register_api_v1_auth_register_post"];
+        post: operations["auth_register"];
         delete?: never;
         options?: never;
         head?: never;
@@ -106,7 +106,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Verify Email */
-        post: operations["verify_email_api_v1_auth_verify_email_post"];
+        post: operations["auth_verify_email"];
         delete?: never;
         options?: never;
         head?: never;
@@ -123,7 +123,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Resend Verification */
-        post: operations["resend_verification_api_v1_auth_resend_verification_post"];
+        post: operations["auth_resend_verification"];
         delete?: never;
         options?: never;
         head?: never;
@@ -140,7 +140,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Login */
-        post: operations["login_api_v1_auth_login_post"];
+        post: operations["auth_login"];
         delete?: never;
         options?: never;
         head?: never;
@@ -157,7 +157,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Login (OAuth2 password form) */
-        post: operations["token_api_v1_auth_token_post"];
+        post: operations["auth_token"];
         delete?: never;
         options?: never;
         head?: never;
@@ -178,7 +178,7 @@ export interface paths {
          * @description The link mailed when an account's sign-ins are paused: lifts the pause and lets the
          *     address that opens it sign in (docs/decisions/0005-login-lockout.md).
          */
-        post: operations["unlock_login_api_v1_auth_unlock_post"];
+        post: operations["auth_unlock"];
         delete?: never;
         options?: never;
         head?: never;
@@ -195,7 +195,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Refresh */
-        post: operations["refresh_api_v1_auth_refresh_post"];
+        post: operations["auth_refresh"];
         delete?: never;
         options?: never;
         head?: never;
@@ -212,7 +212,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Logout */
-        post: operations["logout_api_v1_auth_logout_post"];
+        post: operations["auth_logout"];
         delete?: never;
         options?: never;
         head?: never;
@@ -229,7 +229,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Password Reset Request */
-        post: operations["password_reset_request_api_v1_auth_password_reset_request_post"];
+        post: operations["auth_password_reset_request"];
         delete?: never;
         options?: never;
         head?: never;
@@ -246,7 +246,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Password Reset Confirm */
-        post: operations["password_reset_confirm_api_v1_auth_password_reset_confirm_post"];
+        post: operations["auth_password_reset_confirm"];
         delete?: never;
         options?: never;
         head?: never;
@@ -263,7 +263,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Change Password */
-        post: operations["change_password_api_v1_auth_change_password_post"];
+        post: operations["auth_change_password"];
         delete?: never;
         options?: never;
         head?: never;
@@ -278,10 +278,10 @@ export interface paths {
             cookie?: never;
         };
         /** List Api Keys */
-        get: operations["list_api_keys_api_v1_api_keys_get"];
+        get: operations["api_keys_list"];
         put?: never;
         /** Create Api Key */
-        post: operations["create_api_key_api_v1_api_keys_post"];
+        post: operations["api_keys_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -299,7 +299,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** Revoke Api Key */
-        delete: operations["revoke_api_key_api_v1_api_keys__key_id__delete"];
+        delete: operations["api_keys_revoke"];
         options?: never;
         head?: never;
         patch?: never;
@@ -313,10 +313,10 @@ export interface paths {
             cookie?: never;
         };
         /** List Users */
-        get: operations["list_users_api_v1_users_get"];
+        get: operations["users_list"];
         put?: never;
         /** Create User */
-        post: operations["create_user_api_v1_users_post"];
+        post: operations["users_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -331,16 +331,16 @@ export interface paths {
             cookie?: never;
         };
         /** Get User */
-        get: operations["get_user_api_v1_users__user_id__get"];
+        get: operations["users_get"];
         /** Update User */
-        put: operations["update_user_api_v1_users__user_id__put"];
+        put: operations["users_replace"];
         post?: never;
         /** Delete User */
-        delete: operations["delete_user_api_v1_users__user_id__delete"];
+        delete: operations["users_delete"];
         options?: never;
         head?: never;
         /** Update User */
-        patch: operations["update_user_api_v1_users__user_id__patch"];
+        patch: operations["users_update"];
         trace?: never;
     };
     "/api/v1/users/{user_id}/tenants": {
@@ -351,7 +351,7 @@ export interface paths {
             cookie?: never;
         };
         /** User Tenants */
-        get: operations["user_tenants_api_v1_users__user_id__tenants_get"];
+        get: operations["users_tenants_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -368,7 +368,7 @@ export interface paths {
             cookie?: never;
         };
         /** User Owned Tenants */
-        get: operations["user_owned_tenants_api_v1_users__user_id__owned_tenants_get"];
+        get: operations["users_owned_tenants_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -385,13 +385,13 @@ export interface paths {
             cookie?: never;
         };
         /** List Tenants */
-        get: operations["list_tenants_api_v1_tenants_get"];
+        get: operations["tenants_list"];
         put?: never;
         /**
          * Create Tenant
          * @description Accept the tenant; its Odoo database is provisioned by a job (poll until ``ready``).
          */
-        post: operations["create_tenant_api_v1_tenants_post"];
+        post: operations["tenants_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -410,16 +410,16 @@ export interface paths {
          * @description A deleted tenant answers its owners (``deleting``, then ``deleted``) until
          *     ``grace_ends_at``; anyone else gets 404 from the moment it is deleted.
          */
-        get: operations["get_tenant_api_v1_tenants__tenant_id__get"];
+        get: operations["tenants_get"];
         /** Update Tenant */
-        put: operations["update_tenant_api_v1_tenants__tenant_id__put"];
+        put: operations["tenants_replace"];
         post?: never;
         /** Delete Tenant */
-        delete: operations["delete_tenant_api_v1_tenants__tenant_id__delete"];
+        delete: operations["tenants_delete"];
         options?: never;
         head?: never;
         /** Update Tenant */
-        patch: operations["update_tenant_api_v1_tenants__tenant_id__patch"];
+        patch: operations["tenants_update"];
         trace?: never;
     };
     "/api/v1/tenants/{tenant_id}/users": {
@@ -430,13 +430,13 @@ export interface paths {
             cookie?: never;
         };
         /** List Members */
-        get: operations["list_members_api_v1_tenants__tenant_id__users_get"];
+        get: operations["members_list"];
         put?: never;
         /**
          * Add Member
          * @description Add an existing user (201, the member), or invite an address with no account (202).
          */
-        post: operations["add_member_api_v1_tenants__tenant_id__users_post"];
+        post: operations["members_add"];
         delete?: never;
         options?: never;
         head?: never;
@@ -451,16 +451,16 @@ export interface paths {
             cookie?: never;
         };
         /** Get Member */
-        get: operations["get_member_api_v1_tenants__tenant_id__users__user_id__get"];
+        get: operations["members_get"];
         /** Change Member Role */
-        put: operations["change_member_role_api_v1_tenants__tenant_id__users__user_id__put"];
+        put: operations["members_replace"];
         post?: never;
         /** Remove Member */
-        delete: operations["remove_member_api_v1_tenants__tenant_id__users__user_id__delete"];
+        delete: operations["members_remove"];
         options?: never;
         head?: never;
         /** Change Member Role */
-        patch: operations["change_member_role_api_v1_tenants__tenant_id__users__user_id__patch"];
+        patch: operations["members_update"];
         trace?: never;
     };
     "/api/v1/tenants/{tenant_id}/transfer-ownership": {
@@ -473,7 +473,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Transfer Ownership */
-        post: operations["transfer_ownership_api_v1_tenants__tenant_id__transfer_ownership_post"];
+        post: operations["tenants_transfer_ownership"];
         delete?: never;
         options?: never;
         head?: never;
@@ -488,7 +488,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Invitations */
-        get: operations["list_invitations_api_v1_tenants__tenant_id__invitations_get"];
+        get: operations["invitations_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -508,7 +508,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** Revoke Invitation */
-        delete: operations["revoke_invitation_api_v1_tenants__tenant_id__invitations__invitation_id__delete"];
+        delete: operations["invitations_revoke"];
         options?: never;
         head?: never;
         patch?: never;
@@ -524,7 +524,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Accept Invitation */
-        post: operations["accept_invitation_api_v1_invitations_accept_post"];
+        post: operations["invitations_accept"];
         delete?: never;
         options?: never;
         head?: never;
@@ -539,7 +539,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Instances */
-        get: operations["list_instances_api_v1_instances_get"];
+        get: operations["instances_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -556,7 +556,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get Instance */
-        get: operations["get_instance_api_v1_instances__instance_id__get"];
+        get: operations["instances_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -573,7 +573,7 @@ export interface paths {
             cookie?: never;
         };
         /** Instance Transitions */
-        get: operations["instance_transitions_api_v1_instances__instance_id__transitions_get"];
+        get: operations["instances_transitions_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -592,7 +592,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Instance Action */
-        post: operations["instance_action_api_v1_instances__instance_id__actions_post"];
+        post: operations["instances_perform_action"];
         delete?: never;
         options?: never;
         head?: never;
@@ -607,7 +607,7 @@ export interface paths {
             cookie?: never;
         };
         /** Tenant Instances */
-        get: operations["tenant_instances_api_v1_tenants__tenant_id__instances_get"];
+        get: operations["tenants_instances_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -627,10 +627,10 @@ export interface paths {
          * List Hosts
          * @description The hosts, as every list of the API is (conventions.md): paged, searchable, sortable.
          */
-        get: operations["list_hosts_api_v1_admin_odoo_hosts_get"];
+        get: operations["admin_odoo_hosts_list"];
         put?: never;
         /** Add Host */
-        post: operations["add_host_api_v1_admin_odoo_hosts_post"];
+        post: operations["admin_odoo_hosts_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -645,15 +645,15 @@ export interface paths {
             cookie?: never;
         };
         /** Get Host */
-        get: operations["get_host_api_v1_admin_odoo_hosts__host_id__get"];
+        get: operations["admin_odoo_hosts_get"];
         put?: never;
         post?: never;
         /** Remove Host */
-        delete: operations["remove_host_api_v1_admin_odoo_hosts__host_id__delete"];
+        delete: operations["admin_odoo_hosts_delete"];
         options?: never;
         head?: never;
         /** Update Host */
-        patch: operations["update_host_api_v1_admin_odoo_hosts__host_id__patch"];
+        patch: operations["admin_odoo_hosts_update"];
         trace?: never;
     };
     "/api/v1/admin/odoo-hosts/{host_id}/actions": {
@@ -666,7 +666,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Host Action */
-        post: operations["host_action_api_v1_admin_odoo_hosts__host_id__actions_post"];
+        post: operations["admin_odoo_hosts_perform_action"];
         delete?: never;
         options?: never;
         head?: never;
@@ -685,7 +685,7 @@ export interface paths {
          * @description Audit entries, newest first. Platform admins see all; tenant owners and admins see
          *     their tenants' entries.
          */
-        get: operations["list_logs_api_v1_audit_logs_get"];
+        get: operations["audit_logs_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -702,10 +702,10 @@ export interface paths {
             cookie?: never;
         };
         /** List Backups */
-        get: operations["list_backups_api_v1_tenants__tenant_id__backups_get"];
+        get: operations["backups_list"];
         put?: never;
         /** Create Backup */
-        post: operations["create_backup_api_v1_tenants__tenant_id__backups_post"];
+        post: operations["backups_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -720,11 +720,11 @@ export interface paths {
             cookie?: never;
         };
         /** Get Backup */
-        get: operations["get_backup_api_v1_tenants__tenant_id__backups__backup_id__get"];
+        get: operations["backups_get"];
         put?: never;
         post?: never;
         /** Delete Backup */
-        delete: operations["delete_backup_api_v1_tenants__tenant_id__backups__backup_id__delete"];
+        delete: operations["backups_delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -740,7 +740,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Restore Backup */
-        post: operations["restore_backup_api_v1_tenants__tenant_id__backups__backup_id__restore_post"];
+        post: operations["backups_restore"];
         delete?: never;
         options?: never;
         head?: never;
@@ -755,7 +755,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Restores */
-        get: operations["list_restores_api_v1_tenants__tenant_id__restores_get"];
+        get: operations["restores_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -772,7 +772,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get Restore */
-        get: operations["get_restore_api_v1_tenants__tenant_id__restores__restore_id__get"];
+        get: operations["restores_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -792,7 +792,7 @@ export interface paths {
          * Download Backup
          * @description The archive behind a signed link from ``GET .../backups/{id}`` (local storage).
          */
-        get: operations["download_backup_api_v1_backups_download__token__get"];
+        get: operations["backups_download"];
         put?: never;
         post?: never;
         delete?: never;
@@ -815,7 +815,7 @@ export interface paths {
          * @description Stripe's events, verified with the library's verifier against
          *     ``SAAS_STRIPE_WEBHOOK_SECRET``; a forged or stale one is 401 and nothing is recorded.
          */
-        post: operations["receive_stripe_webhook_api_v1_billing_webhooks_stripe_post"];
+        post: operations["billing_stripe_webhook_receive"];
         delete?: never;
         options?: never;
         head?: never;
@@ -830,7 +830,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Moves */
-        get: operations["list_moves_api_v1_admin_moves_get"];
+        get: operations["admin_moves_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -847,7 +847,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get Move */
-        get: operations["get_move_api_v1_admin_moves__move_id__get"];
+        get: operations["admin_moves_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -866,7 +866,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Move Action */
-        post: operations["move_action_api_v1_admin_moves__move_id__actions_post"];
+        post: operations["admin_moves_perform_action"];
         delete?: never;
         options?: never;
         head?: never;
@@ -881,10 +881,10 @@ export interface paths {
             cookie?: never;
         };
         /** List Endpoints */
-        get: operations["list_endpoints_api_v1_webhooks_endpoints_get"];
+        get: operations["webhook_endpoints_list"];
         put?: never;
         /** Create Endpoint */
-        post: operations["create_endpoint_api_v1_webhooks_endpoints_post"];
+        post: operations["webhook_endpoints_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -899,15 +899,15 @@ export interface paths {
             cookie?: never;
         };
         /** Get Endpoint */
-        get: operations["get_endpoint_api_v1_webhooks_endpoints__endpoint_id__get"];
+        get: operations["webhook_endpoints_get"];
         put?: never;
         post?: never;
         /** Delete Endpoint */
-        delete: operations["delete_endpoint_api_v1_webhooks_endpoints__endpoint_id__delete"];
+        delete: operations["webhook_endpoints_delete"];
         options?: never;
         head?: never;
         /** Update Endpoint */
-        patch: operations["update_endpoint_api_v1_webhooks_endpoints__endpoint_id__patch"];
+        patch: operations["webhook_endpoints_update"];
         trace?: never;
     };
     "/api/v1/webhooks/endpoints/{endpoint_id}/rotate-secret": {
@@ -920,7 +920,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Rotate Secret */
-        post: operations["rotate_secret_api_v1_webhooks_endpoints__endpoint_id__rotate_secret_post"];
+        post: operations["webhook_endpoints_rotate_secret"];
         delete?: never;
         options?: never;
         head?: never;
@@ -937,7 +937,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Test Endpoint */
-        post: operations["test_endpoint_api_v1_webhooks_endpoints__endpoint_id__test_post"];
+        post: operations["webhook_endpoints_test"];
         delete?: never;
         options?: never;
         head?: never;
@@ -954,7 +954,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Replay */
-        post: operations["replay_api_v1_webhooks_endpoints__endpoint_id__replay_post"];
+        post: operations["webhook_endpoints_replay"];
         delete?: never;
         options?: never;
         head?: never;
@@ -969,7 +969,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Deliveries */
-        get: operations["list_deliveries_api_v1_webhooks_endpoints__endpoint_id__deliveries_get"];
+        get: operations["webhook_deliveries_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -988,7 +988,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Retry Delivery */
-        post: operations["retry_delivery_api_v1_webhooks_deliveries__delivery_id__retry_post"];
+        post: operations["webhook_deliveries_retry"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1009,7 +1009,7 @@ export interface paths {
          *     webhooks; a reconnecting client is replayed its events of the last 24 hours (at most
          *     1,000) after the id it gives.
          */
-        get: operations["stream_events_api_v1_events_stream_get"];
+        get: operations["events_stream"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1026,13 +1026,13 @@ export interface paths {
             cookie?: never;
         };
         /** List Providers */
-        get: operations["list_providers_api_v1_integrations_providers_get"];
+        get: operations["integrations_providers_list"];
         put?: never;
         /**
          * Create Provider
          * @description An integration provider; its ``secret_key`` is stored encrypted and never shown.
          */
-        post: operations["create_provider_api_v1_integrations_providers_post"];
+        post: operations["integrations_providers_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1047,15 +1047,15 @@ export interface paths {
             cookie?: never;
         };
         /** Get Provider */
-        get: operations["get_provider_api_v1_integrations_providers__provider_id__get"];
+        get: operations["integrations_providers_get"];
         put?: never;
         post?: never;
         /** Delete Provider */
-        delete: operations["delete_provider_api_v1_integrations_providers__provider_id__delete"];
+        delete: operations["integrations_providers_delete"];
         options?: never;
         head?: never;
         /** Update Provider */
-        patch: operations["update_provider_api_v1_integrations_providers__provider_id__patch"];
+        patch: operations["integrations_providers_update"];
         trace?: never;
     };
     "/api/v1/integrations/webhooks/{provider}": {
@@ -1072,7 +1072,7 @@ export interface paths {
          * @description A provider's webhook: signed with its secret (docs/integrations.md), stored once per
          *     ``event_id``, answered 202 at once and processed by a job.
          */
-        post: operations["receive_webhook_api_v1_integrations_webhooks__provider__post"];
+        post: operations["integrations_webhooks_receive"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1093,7 +1093,7 @@ export interface paths {
          * @description A tenant's Odoo posting an event, signed with its instance's secret
          *     (``X-Odoo-Signature``, hex HMAC-SHA256 of the raw body).
          */
-        post: operations["receive_odoo_webhook_api_v1_odoo_webhook_post"];
+        post: operations["odoo_webhook_receive"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1108,7 +1108,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Events */
-        get: operations["list_events_api_v1_integrations_events_get"];
+        get: operations["integrations_events_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1128,7 +1128,7 @@ export interface paths {
          * Get Event
          * @description The event, its payload and every processing attempt with its error.
          */
-        get: operations["get_event_api_v1_integrations_events__event_id__get"];
+        get: operations["integrations_events_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1150,7 +1150,7 @@ export interface paths {
          * Retry Event
          * @description One more attempt now, for a failed, unhandled or waiting event (409 once processed).
          */
-        post: operations["retry_event_api_v1_integrations_events__event_id__retry_post"];
+        post: operations["integrations_events_retry"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1168,7 +1168,7 @@ export interface paths {
          * Integrations Health
          * @description Each active provider's last check and an overall status (seed 002's shape).
          */
-        get: operations["integrations_health_api_v1_integrations_health_get"];
+        get: operations["integrations_health_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1189,7 +1189,7 @@ export interface paths {
          * @description Each security signal per hour over the range (default: the last 24 hours), with the
          *     IPs and accounts behind most of them.
          */
-        get: operations["security_metrics_api_v1_security_metrics_get"];
+        get: operations["security_metrics_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1206,7 +1206,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Threats */
-        get: operations["list_threats_api_v1_security_threats_get"];
+        get: operations["security_threats_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1223,7 +1223,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get Threat */
-        get: operations["get_threat_api_v1_security_threats__threat_id__get"];
+        get: operations["security_threats_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1246,7 +1246,7 @@ export interface paths {
          * @description `acknowledge`, `resolve`, or `block_ip` (the threat's source IP, for
          *     `duration_seconds` or until unblocked).
          */
-        post: operations["threat_action_api_v1_security_threats__threat_id__actions_post"];
+        post: operations["security_threats_perform_action"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1264,10 +1264,10 @@ export interface paths {
          * List Blocked Ips
          * @description The blocks in force now (expired ones are not listed).
          */
-        get: operations["list_blocked_ips_api_v1_security_blocked_ips_get"];
+        get: operations["security_blocked_ips_list"];
         put?: never;
         /** Create Blocked Ip */
-        post: operations["create_blocked_ip_api_v1_security_blocked_ips_post"];
+        post: operations["security_blocked_ips_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1285,7 +1285,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** Delete Blocked Ip */
-        delete: operations["delete_blocked_ip_api_v1_security_blocked_ips__blocked_id__delete"];
+        delete: operations["security_blocked_ips_delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1302,14 +1302,14 @@ export interface paths {
          * List Scans
          * @description Platform admins: every scan; others: the scans of the tenants they own or administer.
          */
-        get: operations["list_scans_api_v1_security_scans_get"];
+        get: operations["security_scans_list"];
         put?: never;
         /**
          * Request Scan
          * @description Scan a tenant's Odoo and host (its owners and admins, platform admins): 202 and a job;
          *     follow it at `GET /api/v1/security/scans/{id}`.
          */
-        post: operations["request_scan_api_v1_security_scans_post"];
+        post: operations["security_scans_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1324,7 +1324,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get Scan */
-        get: operations["get_scan_api_v1_security_scans__scan_id__get"];
+        get: operations["security_scans_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1341,7 +1341,7 @@ export interface paths {
             cookie?: never;
         };
         /** Tenant Metrics */
-        get: operations["tenant_metrics_api_v1_tenants__tenant_id__metrics_get"];
+        get: operations["tenants_metrics_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1362,7 +1362,7 @@ export interface paths {
          * @description The platform's events for the tenant and its Odoo's login records, newest first
          *     (``search`` matches the event and the message).
          */
-        get: operations["tenant_log_api_v1_tenants__tenant_id__logs_get"];
+        get: operations["tenants_logs_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1382,7 +1382,7 @@ export interface paths {
          * List Plans
          * @description The active plans, cheapest first: a pricing page reads it without logging in.
          */
-        get: operations["list_plans_api_v1_billing_plans_get"];
+        get: operations["billing_plans_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1402,10 +1402,10 @@ export interface paths {
          * List Subscriptions
          * @description The subscriptions of the caller's tenants (every one for platform admins).
          */
-        get: operations["list_subscriptions_api_v1_billing_subscriptions_get"];
+        get: operations["billing_subscriptions_list"];
         put?: never;
         /** Create Billing Subscription */
-        post: operations["create_billing_subscription_api_v1_billing_subscriptions_post"];
+        post: operations["billing_subscriptions_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1423,10 +1423,10 @@ export interface paths {
          * List Subscriptions
          * @description The subscriptions of the caller's tenants (every one for platform admins).
          */
-        get: operations["list_subscriptions_api_v1_subscriptions_get"];
+        get: operations["subscriptions_list"];
         put?: never;
         /** Create Subscription */
-        post: operations["create_subscription_api_v1_subscriptions_post"];
+        post: operations["subscriptions_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1444,7 +1444,7 @@ export interface paths {
          * Admin List Subscriptions
          * @description Every subscription on the platform (platform admins).
          */
-        get: operations["admin_list_subscriptions_api_v1_admin_subscriptions_get"];
+        get: operations["admin_subscriptions_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1461,14 +1461,14 @@ export interface paths {
             cookie?: never;
         };
         /** Get Subscription */
-        get: operations["get_subscription_api_v1_billing_subscriptions__subscription_id__get"];
+        get: operations["billing_subscriptions_get"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
         /** Update Subscription */
-        patch: operations["update_subscription_api_v1_billing_subscriptions__subscription_id__patch"];
+        patch: operations["billing_subscriptions_update"];
         trace?: never;
     };
     "/api/v1/subscriptions/{subscription_id}": {
@@ -1479,19 +1479,19 @@ export interface paths {
             cookie?: never;
         };
         /** Get Subscription */
-        get: operations["get_subscription_api_v1_subscriptions__subscription_id__get"];
+        get: operations["subscriptions_get"];
         /** Replace Subscription */
-        put: operations["replace_subscription_api_v1_subscriptions__subscription_id__put"];
+        put: operations["subscriptions_replace"];
         post?: never;
         /**
          * Delete Subscription
          * @description Seed 003's DELETE: cancels at once (the row stays, for the invoices' sake).
          */
-        delete: operations["delete_subscription_api_v1_subscriptions__subscription_id__delete"];
+        delete: operations["subscriptions_delete"];
         options?: never;
         head?: never;
         /** Update Subscription */
-        patch: operations["update_subscription_api_v1_subscriptions__subscription_id__patch"];
+        patch: operations["subscriptions_update"];
         trace?: never;
     };
     "/api/v1/billing/subscriptions/{subscription_id}/cancel": {
@@ -1507,7 +1507,7 @@ export interface paths {
          * Cancel Subscription
          * @description Cancel now (``at_period_end`` false, the default) or when the current period ends.
          */
-        post: operations["cancel_subscription_api_v1_billing_subscriptions__subscription_id__cancel_post"];
+        post: operations["billing_subscriptions_cancel"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1527,7 +1527,7 @@ export interface paths {
          * Cancel Subscription
          * @description Cancel now (``at_period_end`` false, the default) or when the current period ends.
          */
-        post: operations["cancel_subscription_api_v1_subscriptions__subscription_id__cancel_post"];
+        post: operations["subscriptions_cancel"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1542,7 +1542,7 @@ export interface paths {
             cookie?: never;
         };
         /** List Tenant Subscriptions */
-        get: operations["list_tenant_subscriptions_api_v1_tenants__tenant_id__subscriptions_get"];
+        get: operations["tenants_subscriptions_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1562,7 +1562,7 @@ export interface paths {
          * List User Subscriptions
          * @description The subscriptions of the user's tenants that the caller may also see.
          */
-        get: operations["list_user_subscriptions_api_v1_users__user_id__subscriptions_get"];
+        get: operations["users_subscriptions_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1582,14 +1582,14 @@ export interface paths {
          * List Seats
          * @description The seat holders, oldest seat first (a seat is an active internal Odoo user).
          */
-        get: operations["list_seats_api_v1_subscriptions__subscription_id__users_get"];
+        get: operations["subscriptions_users_list"];
         put?: never;
         /**
          * Add Subscription User
          * @description A seat for a member of the tenant: 201, or 200 when they hold one already; past
          *     ``max_users`` 402 ``BILLING_ERROR``.
          */
-        post: operations["add_subscription_user_api_v1_subscriptions__subscription_id__users_post"];
+        post: operations["subscriptions_users_add"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1607,7 +1607,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** Remove Subscription User */
-        delete: operations["remove_subscription_user_api_v1_subscriptions__subscription_id__users__user_id__delete"];
+        delete: operations["subscriptions_users_remove"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1624,7 +1624,7 @@ export interface paths {
          * List Invoices
          * @description The invoices and credit notes of the caller's tenants, newest first.
          */
-        get: operations["list_invoices_api_v1_billing_invoices_get"];
+        get: operations["billing_invoices_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1641,7 +1641,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get Invoice */
-        get: operations["get_invoice_api_v1_billing_invoices__invoice_id__get"];
+        get: operations["billing_invoices_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1658,7 +1658,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get Invoice Pdf */
-        get: operations["get_invoice_pdf_api_v1_billing_invoices__invoice_id__pdf_get"];
+        get: operations["billing_invoices_pdf"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1675,7 +1675,7 @@ export interface paths {
             cookie?: never;
         };
         /** Get Billing Details */
-        get: operations["get_billing_details_api_v1_tenants__tenant_id__billing_get"];
+        get: operations["tenants_billing_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1686,7 +1686,7 @@ export interface paths {
          * @description The owner sets the billing address (seed 003's ``billing_address``), the country
          *     (which decides the tax rate of later invoices) and the tax id.
          */
-        patch: operations["update_billing_details_api_v1_tenants__tenant_id__billing_patch"];
+        patch: operations["tenants_billing_update"];
         trace?: never;
     };
     "/api/v1/admin/invoices": {
@@ -1697,7 +1697,7 @@ export interface paths {
             cookie?: never;
         };
         /** Admin List Invoices */
-        get: operations["admin_list_invoices_api_v1_admin_invoices_get"];
+        get: operations["admin_invoices_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1720,7 +1720,7 @@ export interface paths {
          * @description ``mark_paid`` (a bank transfer arrived), ``void``, or ``refund`` (answers the credit
          *     note). A paid renewal reactivates a suspended tenant.
          */
-        post: operations["admin_invoice_action_api_v1_admin_invoices__invoice_id__actions_post"];
+        post: operations["admin_invoices_perform_action"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1735,10 +1735,10 @@ export interface paths {
             cookie?: never;
         };
         /** List Payment Methods */
-        get: operations["list_payment_methods_api_v1_billing_payment_methods_get"];
+        get: operations["billing_payment_methods_list"];
         put?: never;
         /** Create Payment Method */
-        post: operations["create_payment_method_api_v1_billing_payment_methods_post"];
+        post: operations["billing_payment_methods_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1756,7 +1756,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** Delete Payment Method */
-        delete: operations["delete_payment_method_api_v1_billing_payment_methods__payment_method_id__delete"];
+        delete: operations["billing_payment_methods_delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1773,10 +1773,10 @@ export interface paths {
          * List All Plans
          * @description Every plan, archived ones included unless ``is_active`` narrows it.
          */
-        get: operations["list_all_plans_api_v1_admin_plans_get"];
+        get: operations["admin_plans_list"];
         put?: never;
         /** Create */
-        post: operations["create_api_v1_admin_plans_post"];
+        post: operations["admin_plans_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1791,16 +1791,16 @@ export interface paths {
             cookie?: never;
         };
         /** Get */
-        get: operations["get_api_v1_admin_plans__plan_id__get"];
+        get: operations["admin_plans_get"];
         /** Update */
-        put: operations["update_api_v1_admin_plans__plan_id__put"];
+        put: operations["admin_plans_replace"];
         post?: never;
         /** Delete */
-        delete: operations["delete_api_v1_admin_plans__plan_id__delete"];
+        delete: operations["admin_plans_delete"];
         options?: never;
         head?: never;
         /** Update */
-        patch: operations["update_api_v1_admin_plans__plan_id__patch"];
+        patch: operations["admin_plans_update"];
         trace?: never;
     };
     "/api/v1/admin/tenants/{tenant_id}/actions": {
@@ -1813,7 +1813,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Tenant Action */
-        post: operations["tenant_action_api_v1_admin_tenants__tenant_id__actions_post"];
+        post: operations["admin_tenants_perform_action"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1828,7 +1828,7 @@ export interface paths {
             cookie?: never;
         };
         /** Stats */
-        get: operations["stats_api_v1_admin_stats_get"];
+        get: operations["admin_stats_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1849,7 +1849,7 @@ export interface paths {
          * @description Tenants by status, tier, version and host; hosts against capacity; active users; the
          *     job queue; this process's API rates and latency; backups.
          */
-        get: operations["metrics_platform_api_v1_admin_metrics_platform_get"];
+        get: operations["admin_platform_metrics_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1866,7 +1866,7 @@ export interface paths {
             cookie?: never;
         };
         /** Admin Users */
-        get: operations["admin_users_api_v1_admin_users_get"];
+        get: operations["admin_users_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1883,7 +1883,7 @@ export interface paths {
             cookie?: never;
         };
         /** Admin Tenants */
-        get: operations["admin_tenants_api_v1_admin_tenants_get"];
+        get: operations["admin_tenants_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1900,7 +1900,7 @@ export interface paths {
             cookie?: never;
         };
         /** Admin Instances */
-        get: operations["admin_instances_api_v1_admin_instances_get"];
+        get: operations["admin_instances_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1917,10 +1917,10 @@ export interface paths {
             cookie?: never;
         };
         /** Get Maintenance */
-        get: operations["get_maintenance_api_v1_admin_maintenance_get"];
+        get: operations["admin_maintenance_get"];
         put?: never;
         /** Set Maintenance */
-        post: operations["set_maintenance_api_v1_admin_maintenance_post"];
+        post: operations["admin_maintenance_set"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2370,8 +2370,8 @@ export interface components {
             /** Updated At */
             updated_at: string;
         };
-        /** Body_token_api_v1_auth_token_post */
-        Body_token_api_v1_auth_token_post: {
+        /** Body_auth_token */
+        Body_auth_token: {
             /** Username */
             username: string;
             /** Password */
@@ -4655,7 +4655,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    health_health_get: {
+    health_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -4670,6 +4670,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /** @example {} */
                     "application/json": {
                         [key: string]: unknown;
                     };
@@ -4677,7 +4678,7 @@ export interface operations {
             };
         };
     };
-    health_detailed_health_detailed_get: {
+    health_detailed_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -4715,7 +4716,7 @@ export interface operations {
             };
         };
     };
-    me_api_v1_auth_me_get: {
+    auth_me: {
         parameters: {
             query?: never;
             header?: never;
@@ -4730,6 +4731,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "email": "jane@example.com",
+                     *       "full_name": "Jane Doe",
+                     *       "first_name": "string",
+                     *       "last_name": "string",
+                     *       "role": "member",
+                     *       "is_active": true,
+                     *       "email_verified": true,
+                     *       "email_verified_at": "2026-01-15T09:30:00Z",
+                     *       "last_login": "string",
+                     *       "metadata": {},
+                     *       "tenant_limit": 1,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z",
+                     *       "name": "Acme Corp",
+                     *       "roles": [
+                     *         "string"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
@@ -4762,7 +4785,7 @@ export interface operations {
             };
         };
     };
-    get_profile_api_v1_auth_profile_get: {
+    auth_profile_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -4777,6 +4800,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "email": "jane@example.com",
+                     *       "full_name": "Jane Doe",
+                     *       "first_name": "string",
+                     *       "last_name": "string",
+                     *       "role": "member",
+                     *       "is_active": true,
+                     *       "email_verified": true,
+                     *       "email_verified_at": "2026-01-15T09:30:00Z",
+                     *       "last_login": "string",
+                     *       "metadata": {},
+                     *       "tenant_limit": 1,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z",
+                     *       "name": "Acme Corp",
+                     *       "roles": [
+                     *         "string"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
@@ -4809,7 +4854,7 @@ export interface operations {
             };
         };
     };
-    update_profile_api_v1_auth_profile_patch: {
+    auth_profile_update: {
         parameters: {
             query?: never;
             header?: never;
@@ -4818,6 +4863,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "full_name": "Jane Doe"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ProfileUpdate"];
             };
         };
@@ -4828,6 +4878,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "email": "jane@example.com",
+                     *       "full_name": "Jane Doe",
+                     *       "first_name": "string",
+                     *       "last_name": "string",
+                     *       "role": "member",
+                     *       "is_active": true,
+                     *       "email_verified": true,
+                     *       "email_verified_at": "2026-01-15T09:30:00Z",
+                     *       "last_login": "string",
+                     *       "metadata": {},
+                     *       "tenant_limit": 1,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z",
+                     *       "name": "Acme Corp",
+                     *       "roles": [
+                     *         "string"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
@@ -4905,7 +4977,7 @@ export interface operations {
             };
         };
     };
-    register_api_v1_auth_register_post: {
+    auth_register: {
         parameters: {
             query?: never;
             header?: never;
@@ -4914,6 +4986,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "jane@example.com",
+                 *       "password": "correct-horse-battery-staple",
+                 *       "password_confirm": "correct-horse-battery-staple",
+                 *       "full_name": "Jane Doe",
+                 *       "tenant_name": "Acme Corp",
+                 *       "subdomain": "acme"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RegisterRequest"];
             };
         };
@@ -4924,6 +5006,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "email": "jane@example.com",
+                     *       "full_name": "Jane Doe",
+                     *       "first_name": "string",
+                     *       "last_name": "string",
+                     *       "role": "member",
+                     *       "is_active": true,
+                     *       "email_verified": true,
+                     *       "email_verified_at": "2026-01-15T09:30:00Z",
+                     *       "last_login": "string",
+                     *       "metadata": {},
+                     *       "tenant_limit": 1,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z",
+                     *       "tenant": {
+                     *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "name": "Acme Corp",
+                     *         "subdomain": "acme",
+                     *         "status": "active"
+                     *       },
+                     *       "name": "Acme Corp",
+                     *       "roles": [
+                     *         "string"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["RegisterResponse"];
                 };
             };
@@ -4983,7 +5093,7 @@ export interface operations {
             };
         };
     };
-    verify_email_api_v1_auth_verify_email_post: {
+    auth_verify_email: {
         parameters: {
             query?: never;
             header?: never;
@@ -4992,6 +5102,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "eyJhbGciOiJIUzI1NiJ9.example.signature"
+                 *     }
+                 */
                 "application/json": components["schemas"]["TokenRequest"];
             };
         };
@@ -5002,6 +5117,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "message": "Done",
+                     *       "user": {
+                     *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "email": "jane@example.com",
+                     *         "full_name": "Jane Doe",
+                     *         "first_name": "string",
+                     *         "last_name": "string",
+                     *         "role": "member",
+                     *         "is_active": true,
+                     *         "email_verified": true,
+                     *         "email_verified_at": "2026-01-15T09:30:00Z",
+                     *         "last_login": "string",
+                     *         "metadata": {},
+                     *         "tenant_limit": 1,
+                     *         "created_at": "2026-01-15T09:30:00Z",
+                     *         "updated_at": "2026-01-15T09:30:00Z",
+                     *         "name": "Acme Corp",
+                     *         "roles": [
+                     *           "string"
+                     *         ]
+                     *       },
+                     *       "tenant": {
+                     *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "name": "Acme Corp",
+                     *         "subdomain": "acme",
+                     *         "status": "active"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["VerifyEmailResponse"];
                 };
             };
@@ -5061,7 +5207,7 @@ export interface operations {
             };
         };
     };
-    resend_verification_api_v1_auth_resend_verification_post: {
+    auth_resend_verification: {
         parameters: {
             query?: never;
             header?: never;
@@ -5070,6 +5216,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "jane@example.com"
+                 *     }
+                 */
                 "application/json": components["schemas"]["EmailRequest"];
             };
         };
@@ -5080,6 +5231,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "message": "Done"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Message"];
                 };
             };
@@ -5139,7 +5295,7 @@ export interface operations {
             };
         };
     };
-    login_api_v1_auth_login_post: {
+    auth_login: {
         parameters: {
             query?: never;
             header?: never;
@@ -5148,6 +5304,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "jane@example.com",
+                 *       "password": "correct-horse-battery-staple"
+                 *     }
+                 */
                 "application/json": components["schemas"]["LoginRequest"];
             };
         };
@@ -5158,6 +5320,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "access_token": "eyJhbGciOiJIUzI1NiJ9.example.signature",
+                     *       "refresh_token": "eyJhbGciOiJIUzI1NiJ9.refresh.signature",
+                     *       "token_type": "bearer",
+                     *       "expires_in": 1,
+                     *       "user": {
+                     *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "email": "jane@example.com",
+                     *         "full_name": "Jane Doe",
+                     *         "first_name": "string",
+                     *         "last_name": "string",
+                     *         "role": "member",
+                     *         "is_active": true,
+                     *         "email_verified": true,
+                     *         "email_verified_at": "2026-01-15T09:30:00Z",
+                     *         "last_login": "string",
+                     *         "metadata": {},
+                     *         "tenant_limit": 1,
+                     *         "created_at": "2026-01-15T09:30:00Z",
+                     *         "updated_at": "2026-01-15T09:30:00Z",
+                     *         "name": "Acme Corp",
+                     *         "roles": [
+                     *           "string"
+                     *         ]
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["TokenPair"];
                 };
             };
@@ -5226,7 +5416,7 @@ export interface operations {
             };
         };
     };
-    token_api_v1_auth_token_post: {
+    auth_token: {
         parameters: {
             query?: never;
             header?: never;
@@ -5235,7 +5425,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/x-www-form-urlencoded": components["schemas"]["Body_token_api_v1_auth_token_post"];
+                "application/x-www-form-urlencoded": components["schemas"]["Body_auth_token"];
             };
         };
         responses: {
@@ -5245,6 +5435,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "access_token": "eyJhbGciOiJIUzI1NiJ9.example.signature",
+                     *       "refresh_token": "eyJhbGciOiJIUzI1NiJ9.refresh.signature",
+                     *       "token_type": "bearer",
+                     *       "expires_in": 1,
+                     *       "user": {
+                     *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "email": "jane@example.com",
+                     *         "full_name": "Jane Doe",
+                     *         "first_name": "string",
+                     *         "last_name": "string",
+                     *         "role": "member",
+                     *         "is_active": true,
+                     *         "email_verified": true,
+                     *         "email_verified_at": "2026-01-15T09:30:00Z",
+                     *         "last_login": "string",
+                     *         "metadata": {},
+                     *         "tenant_limit": 1,
+                     *         "created_at": "2026-01-15T09:30:00Z",
+                     *         "updated_at": "2026-01-15T09:30:00Z",
+                     *         "name": "Acme Corp",
+                     *         "roles": [
+                     *           "string"
+                     *         ]
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["TokenPair"];
                 };
             };
@@ -5313,7 +5531,7 @@ export interface operations {
             };
         };
     };
-    unlock_login_api_v1_auth_unlock_post: {
+    auth_unlock: {
         parameters: {
             query?: never;
             header?: never;
@@ -5322,6 +5540,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "eyJhbGciOiJIUzI1NiJ9.example.signature"
+                 *     }
+                 */
                 "application/json": components["schemas"]["TokenRequest"];
             };
         };
@@ -5332,6 +5555,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "message": "Done"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Message"];
                 };
             };
@@ -5391,7 +5619,7 @@ export interface operations {
             };
         };
     };
-    refresh_api_v1_auth_refresh_post: {
+    auth_refresh: {
         parameters: {
             query?: never;
             header?: never;
@@ -5400,6 +5628,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "refresh_token": "eyJhbGciOiJIUzI1NiJ9.refresh.signature"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RefreshRequest"];
             };
         };
@@ -5410,6 +5643,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "access_token": "eyJhbGciOiJIUzI1NiJ9.example.signature",
+                     *       "refresh_token": "eyJhbGciOiJIUzI1NiJ9.refresh.signature",
+                     *       "token_type": "bearer",
+                     *       "expires_in": 1,
+                     *       "user": {
+                     *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "email": "jane@example.com",
+                     *         "full_name": "Jane Doe",
+                     *         "first_name": "string",
+                     *         "last_name": "string",
+                     *         "role": "member",
+                     *         "is_active": true,
+                     *         "email_verified": true,
+                     *         "email_verified_at": "2026-01-15T09:30:00Z",
+                     *         "last_login": "string",
+                     *         "metadata": {},
+                     *         "tenant_limit": 1,
+                     *         "created_at": "2026-01-15T09:30:00Z",
+                     *         "updated_at": "2026-01-15T09:30:00Z",
+                     *         "name": "Acme Corp",
+                     *         "roles": [
+                     *           "string"
+                     *         ]
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["TokenPair"];
                 };
             };
@@ -5478,7 +5739,7 @@ export interface operations {
             };
         };
     };
-    logout_api_v1_auth_logout_post: {
+    auth_logout: {
         parameters: {
             query?: never;
             header?: never;
@@ -5487,6 +5748,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "refresh_token": "eyJhbGciOiJIUzI1NiJ9.refresh.signature"
+                 *     }
+                 */
                 "application/json": components["schemas"]["LogoutRequest"] | null;
             };
         };
@@ -5572,7 +5838,7 @@ export interface operations {
             };
         };
     };
-    password_reset_request_api_v1_auth_password_reset_request_post: {
+    auth_password_reset_request: {
         parameters: {
             query?: never;
             header?: never;
@@ -5581,6 +5847,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "jane@example.com"
+                 *     }
+                 */
                 "application/json": components["schemas"]["EmailRequest"];
             };
         };
@@ -5591,6 +5862,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "message": "Done"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Message"];
                 };
             };
@@ -5650,7 +5926,7 @@ export interface operations {
             };
         };
     };
-    password_reset_confirm_api_v1_auth_password_reset_confirm_post: {
+    auth_password_reset_confirm: {
         parameters: {
             query?: never;
             header?: never;
@@ -5659,6 +5935,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "eyJhbGciOiJIUzI1NiJ9.example.signature",
+                 *       "new_password": "tr0ub4dor-and-3-more-words"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PasswordResetConfirm"];
             };
         };
@@ -5669,6 +5951,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "message": "Done"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Message"];
                 };
             };
@@ -5728,7 +6015,7 @@ export interface operations {
             };
         };
     };
-    change_password_api_v1_auth_change_password_post: {
+    auth_change_password: {
         parameters: {
             query?: never;
             header?: never;
@@ -5737,6 +6024,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "current_password": "correct-horse-battery-staple",
+                 *       "new_password": "tr0ub4dor-and-3-more-words"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PasswordChange"];
             };
         };
@@ -5747,6 +6040,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "message": "Done"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Message"];
                 };
             };
@@ -5824,7 +6122,7 @@ export interface operations {
             };
         };
     };
-    list_api_keys_api_v1_api_keys_get: {
+    api_keys_list: {
         parameters: {
             query?: {
                 /** @description Page number, from 1 to 2147483647. */
@@ -5848,6 +6146,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "name": "Acme Corp",
+                     *           "prefix": "saas_live_4f9c",
+                     *           "scopes": [
+                     *             "tenants:read",
+                     *             "tenants:write",
+                     *             "backups:write"
+                     *           ],
+                     *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "last_used_at": "2026-01-15T09:30:00Z",
+                     *           "expires_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_ApiKeyRead_"];
                 };
             };
@@ -5889,7 +6210,7 @@ export interface operations {
             };
         };
     };
-    create_api_key_api_v1_api_keys_post: {
+    api_keys_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -5898,6 +6219,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Acme Corp",
+                 *       "scopes": [
+                 *         "tenants:read",
+                 *         "tenants:write",
+                 *         "backups:write"
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["ApiKeyCreate"];
             };
         };
@@ -5908,6 +6239,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "name": "Acme Corp",
+                     *       "prefix": "saas_live_4f9c",
+                     *       "scopes": [
+                     *         "tenants:read",
+                     *         "tenants:write",
+                     *         "backups:write"
+                     *       ],
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "last_used_at": "2026-01-15T09:30:00Z",
+                     *       "expires_at": "2026-01-15T09:30:00Z",
+                     *       "key": "saas_live_4f9c2a7b1e8d4c6a9b3e5f7a1c2d4e6f"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ApiKeyCreated"];
                 };
             };
@@ -5994,7 +6342,7 @@ export interface operations {
             };
         };
     };
-    revoke_api_key_api_v1_api_keys__key_id__delete: {
+    api_keys_revoke: {
         parameters: {
             query?: never;
             header?: never;
@@ -6077,7 +6425,7 @@ export interface operations {
             };
         };
     };
-    list_users_api_v1_users_get: {
+    users_list: {
         parameters: {
             query?: {
                 is_active?: boolean | null;
@@ -6104,6 +6452,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "email": "jane@example.com",
+                     *           "full_name": "Jane Doe",
+                     *           "first_name": "string",
+                     *           "last_name": "string",
+                     *           "role": "member",
+                     *           "is_active": true,
+                     *           "email_verified": true,
+                     *           "email_verified_at": "2026-01-15T09:30:00Z",
+                     *           "last_login": "string",
+                     *           "metadata": {},
+                     *           "tenant_limit": 1,
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "updated_at": "2026-01-15T09:30:00Z",
+                     *           "name": "Acme Corp",
+                     *           "roles": [
+                     *             "string"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_UserRead_"];
                 };
             };
@@ -6154,7 +6531,7 @@ export interface operations {
             };
         };
     };
-    create_user_api_v1_users_post: {
+    users_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -6163,6 +6540,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "jane@example.com",
+                 *       "password": "correct-horse-battery-staple",
+                 *       "full_name": "Jane Doe",
+                 *       "role": "admin",
+                 *       "is_active": true,
+                 *       "tenant_role": "member"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UserCreate"];
             };
         };
@@ -6173,6 +6560,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "email": "jane@example.com",
+                     *       "full_name": "Jane Doe",
+                     *       "first_name": "string",
+                     *       "last_name": "string",
+                     *       "role": "member",
+                     *       "is_active": true,
+                     *       "email_verified": true,
+                     *       "email_verified_at": "2026-01-15T09:30:00Z",
+                     *       "last_login": "string",
+                     *       "metadata": {},
+                     *       "tenant_limit": 1,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z",
+                     *       "name": "Acme Corp",
+                     *       "roles": [
+                     *         "string"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
@@ -6259,7 +6668,7 @@ export interface operations {
             };
         };
     };
-    get_user_api_v1_users__user_id__get: {
+    users_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -6277,6 +6686,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "email": "jane@example.com",
+                     *       "full_name": "Jane Doe",
+                     *       "first_name": "string",
+                     *       "last_name": "string",
+                     *       "role": "member",
+                     *       "is_active": true,
+                     *       "email_verified": true,
+                     *       "email_verified_at": "2026-01-15T09:30:00Z",
+                     *       "last_login": "string",
+                     *       "metadata": {},
+                     *       "tenant_limit": 1,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z",
+                     *       "name": "Acme Corp",
+                     *       "roles": [
+                     *         "string"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
@@ -6327,7 +6758,7 @@ export interface operations {
             };
         };
     };
-    update_user_api_v1_users__user_id__put: {
+    users_replace: {
         parameters: {
             query?: never;
             header?: never;
@@ -6339,6 +6770,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "jane@example.com",
+                 *       "full_name": "Jane Doe",
+                 *       "role": "admin",
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["UserUpdate"];
             };
         };
@@ -6349,6 +6788,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "email": "jane@example.com",
+                     *       "full_name": "Jane Doe",
+                     *       "first_name": "string",
+                     *       "last_name": "string",
+                     *       "role": "member",
+                     *       "is_active": true,
+                     *       "email_verified": true,
+                     *       "email_verified_at": "2026-01-15T09:30:00Z",
+                     *       "last_login": "string",
+                     *       "metadata": {},
+                     *       "tenant_limit": 1,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z",
+                     *       "name": "Acme Corp",
+                     *       "roles": [
+                     *         "string"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
@@ -6435,7 +6896,7 @@ export interface operations {
             };
         };
     };
-    delete_user_api_v1_users__user_id__delete: {
+    users_delete: {
         parameters: {
             query?: never;
             header?: never;
@@ -6519,7 +6980,7 @@ export interface operations {
             };
         };
     };
-    update_user_api_v1_users__user_id__patch: {
+    users_update: {
         parameters: {
             query?: never;
             header?: never;
@@ -6531,6 +6992,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "jane@example.com",
+                 *       "full_name": "Jane Doe",
+                 *       "role": "admin",
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["UserUpdate"];
             };
         };
@@ -6541,6 +7010,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "email": "jane@example.com",
+                     *       "full_name": "Jane Doe",
+                     *       "first_name": "string",
+                     *       "last_name": "string",
+                     *       "role": "member",
+                     *       "is_active": true,
+                     *       "email_verified": true,
+                     *       "email_verified_at": "2026-01-15T09:30:00Z",
+                     *       "last_login": "string",
+                     *       "metadata": {},
+                     *       "tenant_limit": 1,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z",
+                     *       "name": "Acme Corp",
+                     *       "roles": [
+                     *         "string"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserRead"];
                 };
             };
@@ -6627,7 +7118,7 @@ export interface operations {
             };
         };
     };
-    user_tenants_api_v1_users__user_id__tenants_get: {
+    users_tenants_list: {
         parameters: {
             query?: {
                 /** @description Page number, from 1 to 2147483647. */
@@ -6654,6 +7145,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "name": "Acme Corp",
+                     *           "subdomain": "acme",
+                     *           "domain": "erp.acme.example",
+                     *           "tier": "starter",
+                     *           "status": "active",
+                     *           "is_active": true,
+                     *           "role": "member",
+                     *           "owner_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
+                     *           "created_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_UserTenantRead_"];
                 };
             };
@@ -6704,7 +7216,7 @@ export interface operations {
             };
         };
     };
-    user_owned_tenants_api_v1_users__user_id__owned_tenants_get: {
+    users_owned_tenants_list: {
         parameters: {
             query?: {
                 /** @description Page number, from 1 to 2147483647. */
@@ -6731,6 +7243,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "name": "Acme Corp",
+                     *           "subdomain": "acme",
+                     *           "domain": "erp.acme.example",
+                     *           "tier": "starter",
+                     *           "status": "active",
+                     *           "is_active": true,
+                     *           "role": "member",
+                     *           "owner_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
+                     *           "created_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_UserTenantRead_"];
                 };
             };
@@ -6781,7 +7314,7 @@ export interface operations {
             };
         };
     };
-    list_tenants_api_v1_tenants_get: {
+    tenants_list: {
         parameters: {
             query?: {
                 status?: components["schemas"]["TenantStatus"] | null;
@@ -6809,6 +7342,62 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "name": "Acme Corp",
+                     *           "subdomain": "acme",
+                     *           "domain": "erp.acme.example",
+                     *           "tier": "starter",
+                     *           "status": "active",
+                     *           "is_active": true,
+                     *           "owner_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
+                     *           "settings": {},
+                     *           "contact_email": "billing@acme.example",
+                     *           "billing_address": "1 Grand-Place, 1000 Brussels",
+                     *           "metadata": {},
+                     *           "member_count": 1,
+                     *           "subscription_count": 1,
+                     *           "limits": {},
+                     *           "instance": {
+                     *             "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *             "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *             "kind": "string",
+                     *             "status": "active",
+                     *             "status_reason": null,
+                     *             "url": "https://hooks.acme.example/saas",
+                     *             "database": "acme",
+                     *             "odoo_version": "18.0",
+                     *             "host": {
+                     *               "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *               "name": "Acme Corp"
+                     *             },
+                     *             "admin_login": "admin",
+                     *             "admin_password": "string",
+                     *             "step": null,
+                     *             "error": null,
+                     *             "expires_at": "2026-01-15T09:30:00Z",
+                     *             "created_at": "2026-01-15T09:30:00Z",
+                     *             "updated_at": "2026-01-15T09:30:00Z",
+                     *             "ready_at": "2026-01-15T09:30:00Z",
+                     *             "estimated_completion": null
+                     *           },
+                     *           "backups": {},
+                     *           "metrics": {},
+                     *           "estimated_completion": null,
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "updated_at": "2026-01-15T09:30:00Z",
+                     *           "deleted_at": "2026-01-15T09:30:00Z",
+                     *           "grace_ends_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_TenantRead_"];
                 };
             };
@@ -6859,7 +7448,7 @@ export interface operations {
             };
         };
     };
-    create_tenant_api_v1_tenants_post: {
+    tenants_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -6868,6 +7457,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Acme Corp",
+                 *       "subdomain": "acme",
+                 *       "tier": "starter",
+                 *       "contact_email": "billing@acme.example",
+                 *       "billing_address": "1 Grand-Place, 1000 Brussels",
+                 *       "odoo_version": "18.0"
+                 *     }
+                 */
                 "application/json": components["schemas"]["TenantCreate"];
             };
         };
@@ -6878,6 +7477,55 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "name": "Acme Corp",
+                     *       "subdomain": "acme",
+                     *       "domain": "erp.acme.example",
+                     *       "tier": "starter",
+                     *       "status": "active",
+                     *       "is_active": true,
+                     *       "owner_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
+                     *       "settings": {},
+                     *       "contact_email": "billing@acme.example",
+                     *       "billing_address": "1 Grand-Place, 1000 Brussels",
+                     *       "metadata": {},
+                     *       "member_count": 1,
+                     *       "subscription_count": 1,
+                     *       "limits": {},
+                     *       "instance": {
+                     *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *         "kind": "string",
+                     *         "status": "active",
+                     *         "status_reason": null,
+                     *         "url": "https://hooks.acme.example/saas",
+                     *         "database": "acme",
+                     *         "odoo_version": "18.0",
+                     *         "host": {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "name": "Acme Corp"
+                     *         },
+                     *         "admin_login": "admin",
+                     *         "admin_password": "string",
+                     *         "step": null,
+                     *         "error": null,
+                     *         "expires_at": "2026-01-15T09:30:00Z",
+                     *         "created_at": "2026-01-15T09:30:00Z",
+                     *         "updated_at": "2026-01-15T09:30:00Z",
+                     *         "ready_at": "2026-01-15T09:30:00Z",
+                     *         "estimated_completion": null
+                     *       },
+                     *       "backups": {},
+                     *       "metrics": {},
+                     *       "estimated_completion": null,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z",
+                     *       "deleted_at": "2026-01-15T09:30:00Z",
+                     *       "grace_ends_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TenantRead"];
                 };
             };
@@ -6964,7 +7612,7 @@ export interface operations {
             };
         };
     };
-    get_tenant_api_v1_tenants__tenant_id__get: {
+    tenants_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -6982,6 +7630,55 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "name": "Acme Corp",
+                     *       "subdomain": "acme",
+                     *       "domain": "erp.acme.example",
+                     *       "tier": "starter",
+                     *       "status": "active",
+                     *       "is_active": true,
+                     *       "owner_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
+                     *       "settings": {},
+                     *       "contact_email": "billing@acme.example",
+                     *       "billing_address": "1 Grand-Place, 1000 Brussels",
+                     *       "metadata": {},
+                     *       "member_count": 1,
+                     *       "subscription_count": 1,
+                     *       "limits": {},
+                     *       "instance": {
+                     *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *         "kind": "string",
+                     *         "status": "active",
+                     *         "status_reason": null,
+                     *         "url": "https://hooks.acme.example/saas",
+                     *         "database": "acme",
+                     *         "odoo_version": "18.0",
+                     *         "host": {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "name": "Acme Corp"
+                     *         },
+                     *         "admin_login": "admin",
+                     *         "admin_password": "string",
+                     *         "step": null,
+                     *         "error": null,
+                     *         "expires_at": "2026-01-15T09:30:00Z",
+                     *         "created_at": "2026-01-15T09:30:00Z",
+                     *         "updated_at": "2026-01-15T09:30:00Z",
+                     *         "ready_at": "2026-01-15T09:30:00Z",
+                     *         "estimated_completion": null
+                     *       },
+                     *       "backups": {},
+                     *       "metrics": {},
+                     *       "estimated_completion": null,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z",
+                     *       "deleted_at": "2026-01-15T09:30:00Z",
+                     *       "grace_ends_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TenantRead"];
                 };
             };
@@ -7032,7 +7729,7 @@ export interface operations {
             };
         };
     };
-    update_tenant_api_v1_tenants__tenant_id__put: {
+    tenants_replace: {
         parameters: {
             query?: never;
             header?: never;
@@ -7044,6 +7741,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Acme Corp",
+                 *       "subdomain": "acme",
+                 *       "tier": "starter",
+                 *       "contact_email": "billing@acme.example",
+                 *       "billing_address": "1 Grand-Place, 1000 Brussels",
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["TenantUpdate"];
             };
         };
@@ -7054,6 +7761,55 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "name": "Acme Corp",
+                     *       "subdomain": "acme",
+                     *       "domain": "erp.acme.example",
+                     *       "tier": "starter",
+                     *       "status": "active",
+                     *       "is_active": true,
+                     *       "owner_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
+                     *       "settings": {},
+                     *       "contact_email": "billing@acme.example",
+                     *       "billing_address": "1 Grand-Place, 1000 Brussels",
+                     *       "metadata": {},
+                     *       "member_count": 1,
+                     *       "subscription_count": 1,
+                     *       "limits": {},
+                     *       "instance": {
+                     *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *         "kind": "string",
+                     *         "status": "active",
+                     *         "status_reason": null,
+                     *         "url": "https://hooks.acme.example/saas",
+                     *         "database": "acme",
+                     *         "odoo_version": "18.0",
+                     *         "host": {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "name": "Acme Corp"
+                     *         },
+                     *         "admin_login": "admin",
+                     *         "admin_password": "string",
+                     *         "step": null,
+                     *         "error": null,
+                     *         "expires_at": "2026-01-15T09:30:00Z",
+                     *         "created_at": "2026-01-15T09:30:00Z",
+                     *         "updated_at": "2026-01-15T09:30:00Z",
+                     *         "ready_at": "2026-01-15T09:30:00Z",
+                     *         "estimated_completion": null
+                     *       },
+                     *       "backups": {},
+                     *       "metrics": {},
+                     *       "estimated_completion": null,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z",
+                     *       "deleted_at": "2026-01-15T09:30:00Z",
+                     *       "grace_ends_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TenantRead"];
                 };
             };
@@ -7140,7 +7896,7 @@ export interface operations {
             };
         };
     };
-    delete_tenant_api_v1_tenants__tenant_id__delete: {
+    tenants_delete: {
         parameters: {
             query?: never;
             header?: never;
@@ -7226,7 +7982,7 @@ export interface operations {
             };
         };
     };
-    update_tenant_api_v1_tenants__tenant_id__patch: {
+    tenants_update: {
         parameters: {
             query?: never;
             header?: never;
@@ -7238,6 +7994,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Acme Corp",
+                 *       "subdomain": "acme",
+                 *       "tier": "starter",
+                 *       "contact_email": "billing@acme.example",
+                 *       "billing_address": "1 Grand-Place, 1000 Brussels",
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["TenantUpdate"];
             };
         };
@@ -7248,6 +8014,55 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "name": "Acme Corp",
+                     *       "subdomain": "acme",
+                     *       "domain": "erp.acme.example",
+                     *       "tier": "starter",
+                     *       "status": "active",
+                     *       "is_active": true,
+                     *       "owner_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
+                     *       "settings": {},
+                     *       "contact_email": "billing@acme.example",
+                     *       "billing_address": "1 Grand-Place, 1000 Brussels",
+                     *       "metadata": {},
+                     *       "member_count": 1,
+                     *       "subscription_count": 1,
+                     *       "limits": {},
+                     *       "instance": {
+                     *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *         "kind": "string",
+                     *         "status": "active",
+                     *         "status_reason": null,
+                     *         "url": "https://hooks.acme.example/saas",
+                     *         "database": "acme",
+                     *         "odoo_version": "18.0",
+                     *         "host": {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "name": "Acme Corp"
+                     *         },
+                     *         "admin_login": "admin",
+                     *         "admin_password": "string",
+                     *         "step": null,
+                     *         "error": null,
+                     *         "expires_at": "2026-01-15T09:30:00Z",
+                     *         "created_at": "2026-01-15T09:30:00Z",
+                     *         "updated_at": "2026-01-15T09:30:00Z",
+                     *         "ready_at": "2026-01-15T09:30:00Z",
+                     *         "estimated_completion": null
+                     *       },
+                     *       "backups": {},
+                     *       "metrics": {},
+                     *       "estimated_completion": null,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z",
+                     *       "deleted_at": "2026-01-15T09:30:00Z",
+                     *       "grace_ends_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TenantRead"];
                 };
             };
@@ -7334,7 +8149,7 @@ export interface operations {
             };
         };
     };
-    list_members_api_v1_tenants__tenant_id__users_get: {
+    members_list: {
         parameters: {
             query?: {
                 role?: components["schemas"]["TenantRole"] | null;
@@ -7362,6 +8177,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "user_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
+                     *           "email": "jane@example.com",
+                     *           "name": "Acme Corp",
+                     *           "full_name": "Jane Doe",
+                     *           "first_name": "string",
+                     *           "last_name": "string",
+                     *           "is_active": true,
+                     *           "role": "member",
+                     *           "joined_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_MemberRead_"];
                 };
             };
@@ -7412,7 +8248,7 @@ export interface operations {
             };
         };
     };
-    add_member_api_v1_tenants__tenant_id__users_post: {
+    members_add: {
         parameters: {
             query?: never;
             header?: never;
@@ -7424,6 +8260,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "jane@example.com",
+                 *       "role": "member"
+                 *     }
+                 */
                 "application/json": components["schemas"]["MemberCreate"];
             };
         };
@@ -7520,7 +8362,7 @@ export interface operations {
             };
         };
     };
-    get_member_api_v1_tenants__tenant_id__users__user_id__get: {
+    members_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -7539,6 +8381,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "user_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
+                     *       "email": "jane@example.com",
+                     *       "name": "Acme Corp",
+                     *       "full_name": "Jane Doe",
+                     *       "first_name": "string",
+                     *       "last_name": "string",
+                     *       "is_active": true,
+                     *       "role": "member",
+                     *       "joined_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["MemberRead"];
                 };
             };
@@ -7589,7 +8445,7 @@ export interface operations {
             };
         };
     };
-    change_member_role_api_v1_tenants__tenant_id__users__user_id__put: {
+    members_replace: {
         parameters: {
             query?: never;
             header?: never;
@@ -7602,6 +8458,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "role": "member"
+                 *     }
+                 */
                 "application/json": components["schemas"]["MemberUpdate"];
             };
         };
@@ -7612,6 +8473,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "user_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
+                     *       "email": "jane@example.com",
+                     *       "name": "Acme Corp",
+                     *       "full_name": "Jane Doe",
+                     *       "first_name": "string",
+                     *       "last_name": "string",
+                     *       "is_active": true,
+                     *       "role": "member",
+                     *       "joined_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["MemberRead"];
                 };
             };
@@ -7698,7 +8573,7 @@ export interface operations {
             };
         };
     };
-    remove_member_api_v1_tenants__tenant_id__users__user_id__delete: {
+    members_remove: {
         parameters: {
             query?: never;
             header?: never;
@@ -7783,7 +8658,7 @@ export interface operations {
             };
         };
     };
-    change_member_role_api_v1_tenants__tenant_id__users__user_id__patch: {
+    members_update: {
         parameters: {
             query?: never;
             header?: never;
@@ -7796,6 +8671,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "role": "member"
+                 *     }
+                 */
                 "application/json": components["schemas"]["MemberUpdate"];
             };
         };
@@ -7806,6 +8686,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "user_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
+                     *       "email": "jane@example.com",
+                     *       "name": "Acme Corp",
+                     *       "full_name": "Jane Doe",
+                     *       "first_name": "string",
+                     *       "last_name": "string",
+                     *       "is_active": true,
+                     *       "role": "member",
+                     *       "joined_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["MemberRead"];
                 };
             };
@@ -7892,7 +8786,7 @@ export interface operations {
             };
         };
     };
-    transfer_ownership_api_v1_tenants__tenant_id__transfer_ownership_post: {
+    tenants_transfer_ownership: {
         parameters: {
             query?: never;
             header?: never;
@@ -7904,6 +8798,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "user_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e"
+                 *     }
+                 */
                 "application/json": components["schemas"]["OwnershipTransfer"];
             };
         };
@@ -7914,6 +8813,55 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "name": "Acme Corp",
+                     *       "subdomain": "acme",
+                     *       "domain": "erp.acme.example",
+                     *       "tier": "starter",
+                     *       "status": "active",
+                     *       "is_active": true,
+                     *       "owner_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
+                     *       "settings": {},
+                     *       "contact_email": "billing@acme.example",
+                     *       "billing_address": "1 Grand-Place, 1000 Brussels",
+                     *       "metadata": {},
+                     *       "member_count": 1,
+                     *       "subscription_count": 1,
+                     *       "limits": {},
+                     *       "instance": {
+                     *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *         "kind": "string",
+                     *         "status": "active",
+                     *         "status_reason": null,
+                     *         "url": "https://hooks.acme.example/saas",
+                     *         "database": "acme",
+                     *         "odoo_version": "18.0",
+                     *         "host": {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "name": "Acme Corp"
+                     *         },
+                     *         "admin_login": "admin",
+                     *         "admin_password": "string",
+                     *         "step": null,
+                     *         "error": null,
+                     *         "expires_at": "2026-01-15T09:30:00Z",
+                     *         "created_at": "2026-01-15T09:30:00Z",
+                     *         "updated_at": "2026-01-15T09:30:00Z",
+                     *         "ready_at": "2026-01-15T09:30:00Z",
+                     *         "estimated_completion": null
+                     *       },
+                     *       "backups": {},
+                     *       "metrics": {},
+                     *       "estimated_completion": null,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z",
+                     *       "deleted_at": "2026-01-15T09:30:00Z",
+                     *       "grace_ends_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TenantRead"];
                 };
             };
@@ -8000,7 +8948,7 @@ export interface operations {
             };
         };
     };
-    list_invitations_api_v1_tenants__tenant_id__invitations_get: {
+    invitations_list: {
         parameters: {
             query?: {
                 /** @description Page number, from 1 to 2147483647. */
@@ -8027,6 +8975,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *           "email": "jane@example.com",
+                     *           "role": "member",
+                     *           "status": "active",
+                     *           "expires_at": "2026-01-15T09:30:00Z",
+                     *           "created_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_InvitationRead_"];
                 };
             };
@@ -8077,7 +9043,7 @@ export interface operations {
             };
         };
     };
-    revoke_invitation_api_v1_tenants__tenant_id__invitations__invitation_id__delete: {
+    invitations_revoke: {
         parameters: {
             query?: never;
             header?: never;
@@ -8162,7 +9128,7 @@ export interface operations {
             };
         };
     };
-    accept_invitation_api_v1_invitations_accept_post: {
+    invitations_accept: {
         parameters: {
             query?: never;
             header?: never;
@@ -8171,6 +9137,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "eyJhbGciOiJIUzI1NiJ9.example.signature"
+                 *     }
+                 */
                 "application/json": components["schemas"]["InvitationAccept"];
             };
         };
@@ -8181,6 +9152,58 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "tenant": {
+                     *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "name": "Acme Corp",
+                     *         "subdomain": "acme",
+                     *         "domain": "erp.acme.example",
+                     *         "tier": "starter",
+                     *         "status": "active",
+                     *         "is_active": true,
+                     *         "owner_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
+                     *         "settings": {},
+                     *         "contact_email": "billing@acme.example",
+                     *         "billing_address": "1 Grand-Place, 1000 Brussels",
+                     *         "metadata": {},
+                     *         "member_count": 1,
+                     *         "subscription_count": 1,
+                     *         "limits": {},
+                     *         "instance": {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *           "kind": "string",
+                     *           "status": "active",
+                     *           "status_reason": null,
+                     *           "url": "https://hooks.acme.example/saas",
+                     *           "database": "acme",
+                     *           "odoo_version": "18.0",
+                     *           "host": {
+                     *             "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *             "name": "Acme Corp"
+                     *           },
+                     *           "admin_login": "admin",
+                     *           "admin_password": "string",
+                     *           "step": null,
+                     *           "error": null,
+                     *           "expires_at": "2026-01-15T09:30:00Z",
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "updated_at": "2026-01-15T09:30:00Z",
+                     *           "ready_at": "2026-01-15T09:30:00Z",
+                     *           "estimated_completion": null
+                     *         },
+                     *         "backups": {},
+                     *         "metrics": {},
+                     *         "estimated_completion": null,
+                     *         "created_at": "2026-01-15T09:30:00Z",
+                     *         "updated_at": "2026-01-15T09:30:00Z",
+                     *         "deleted_at": "2026-01-15T09:30:00Z",
+                     *         "grace_ends_at": "2026-01-15T09:30:00Z"
+                     *       },
+                     *       "role": "member"
+                     *     }
+                     */
                     "application/json": components["schemas"]["InvitationAccepted"];
                 };
             };
@@ -8258,7 +9281,7 @@ export interface operations {
             };
         };
     };
-    list_instances_api_v1_instances_get: {
+    instances_list: {
         parameters: {
             query?: {
                 status?: components["schemas"]["InstanceStatus"] | null;
@@ -8284,6 +9307,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *           "kind": "string",
+                     *           "status": "active",
+                     *           "status_reason": null,
+                     *           "url": "https://hooks.acme.example/saas",
+                     *           "database": "acme",
+                     *           "odoo_version": "18.0",
+                     *           "host": {
+                     *             "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *             "name": "Acme Corp"
+                     *           },
+                     *           "admin_login": "admin",
+                     *           "admin_password": "string",
+                     *           "step": null,
+                     *           "error": null,
+                     *           "expires_at": "2026-01-15T09:30:00Z",
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "updated_at": "2026-01-15T09:30:00Z",
+                     *           "ready_at": "2026-01-15T09:30:00Z",
+                     *           "estimated_completion": null
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_InstanceRead_"];
                 };
             };
@@ -8334,7 +9389,7 @@ export interface operations {
             };
         };
     };
-    get_instance_api_v1_instances__instance_id__get: {
+    instances_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -8351,6 +9406,31 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "kind": "string",
+                     *       "status": "active",
+                     *       "status_reason": null,
+                     *       "url": "https://hooks.acme.example/saas",
+                     *       "database": "acme",
+                     *       "odoo_version": "18.0",
+                     *       "host": {
+                     *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "name": "Acme Corp"
+                     *       },
+                     *       "admin_login": "admin",
+                     *       "admin_password": "string",
+                     *       "step": null,
+                     *       "error": null,
+                     *       "expires_at": "2026-01-15T09:30:00Z",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z",
+                     *       "ready_at": "2026-01-15T09:30:00Z",
+                     *       "estimated_completion": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["InstanceRead"];
                 };
             };
@@ -8401,7 +9481,7 @@ export interface operations {
             };
         };
     };
-    instance_transitions_api_v1_instances__instance_id__transitions_get: {
+    instances_transitions_list: {
         parameters: {
             query?: never;
             header?: never;
@@ -8418,6 +9498,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "action": "string",
+                     *         "from_status": "string",
+                     *         "to_status": "string",
+                     *         "reason": "Requested by the customer",
+                     *         "at": "string"
+                     *       }
+                     *     ]
+                     */
                     "application/json": components["schemas"]["TransitionRead"][];
                 };
             };
@@ -8468,7 +9559,7 @@ export interface operations {
             };
         };
     };
-    instance_action_api_v1_instances__instance_id__actions_post: {
+    instances_perform_action: {
         parameters: {
             query?: never;
             header?: never;
@@ -8479,6 +9570,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "action": "start",
+                 *       "reason": "Requested by the customer"
+                 *     }
+                 */
                 "application/json": components["schemas"]["InstanceAction"];
             };
         };
@@ -8489,6 +9586,31 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "kind": "string",
+                     *       "status": "active",
+                     *       "status_reason": null,
+                     *       "url": "https://hooks.acme.example/saas",
+                     *       "database": "acme",
+                     *       "odoo_version": "18.0",
+                     *       "host": {
+                     *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "name": "Acme Corp"
+                     *       },
+                     *       "admin_login": "admin",
+                     *       "admin_password": "string",
+                     *       "step": null,
+                     *       "error": null,
+                     *       "expires_at": "2026-01-15T09:30:00Z",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z",
+                     *       "ready_at": "2026-01-15T09:30:00Z",
+                     *       "estimated_completion": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["InstanceRead"];
                 };
             };
@@ -8575,7 +9697,7 @@ export interface operations {
             };
         };
     };
-    tenant_instances_api_v1_tenants__tenant_id__instances_get: {
+    tenants_instances_list: {
         parameters: {
             query?: {
                 /** @description Page number, from 1 to 2147483647. */
@@ -8602,6 +9724,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *           "kind": "string",
+                     *           "status": "active",
+                     *           "status_reason": null,
+                     *           "url": "https://hooks.acme.example/saas",
+                     *           "database": "acme",
+                     *           "odoo_version": "18.0",
+                     *           "host": {
+                     *             "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *             "name": "Acme Corp"
+                     *           },
+                     *           "admin_login": "admin",
+                     *           "admin_password": "string",
+                     *           "step": null,
+                     *           "error": null,
+                     *           "expires_at": "2026-01-15T09:30:00Z",
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "updated_at": "2026-01-15T09:30:00Z",
+                     *           "ready_at": "2026-01-15T09:30:00Z",
+                     *           "estimated_completion": null
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_InstanceRead_"];
                 };
             };
@@ -8652,7 +9806,7 @@ export interface operations {
             };
         };
     };
-    list_hosts_api_v1_admin_odoo_hosts_get: {
+    admin_odoo_hosts_list: {
         parameters: {
             query?: {
                 status?: components["schemas"]["HostStatus"] | null;
@@ -8678,6 +9832,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "name": "Acme Corp",
+                     *           "url": "https://hooks.acme.example/saas",
+                     *           "odoo_version": "18.0",
+                     *           "server_version": "string",
+                     *           "capacity": 1,
+                     *           "status": "active",
+                     *           "instance_count": 1,
+                     *           "standby_count": 1,
+                     *           "is_emulator": false,
+                     *           "has_postgres_url": false,
+                     *           "last_checked_at": "2026-01-15T09:30:00Z",
+                     *           "last_latency_ms": 1,
+                     *           "last_error": null,
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "updated_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_HostRead_"];
                 };
             };
@@ -8719,7 +9900,7 @@ export interface operations {
             };
         };
     };
-    add_host_api_v1_admin_odoo_hosts_post: {
+    admin_odoo_hosts_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -8728,6 +9909,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Acme Corp",
+                 *       "url": "https://hooks.acme.example/saas",
+                 *       "master_password": "string",
+                 *       "odoo_version": "18.0",
+                 *       "capacity": 1
+                 *     }
+                 */
                 "application/json": components["schemas"]["HostCreate"];
             };
         };
@@ -8738,6 +9928,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "name": "Acme Corp",
+                     *       "url": "https://hooks.acme.example/saas",
+                     *       "odoo_version": "18.0",
+                     *       "server_version": "string",
+                     *       "capacity": 1,
+                     *       "status": "active",
+                     *       "instance_count": 1,
+                     *       "standby_count": 1,
+                     *       "is_emulator": false,
+                     *       "has_postgres_url": false,
+                     *       "last_checked_at": "2026-01-15T09:30:00Z",
+                     *       "last_latency_ms": 1,
+                     *       "last_error": null,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["HostRead"];
                 };
             };
@@ -8815,7 +10025,7 @@ export interface operations {
             };
         };
     };
-    get_host_api_v1_admin_odoo_hosts__host_id__get: {
+    admin_odoo_hosts_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -8832,6 +10042,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "name": "Acme Corp",
+                     *       "url": "https://hooks.acme.example/saas",
+                     *       "odoo_version": "18.0",
+                     *       "server_version": "string",
+                     *       "capacity": 1,
+                     *       "status": "active",
+                     *       "instance_count": 1,
+                     *       "standby_count": 1,
+                     *       "is_emulator": false,
+                     *       "has_postgres_url": false,
+                     *       "last_checked_at": "2026-01-15T09:30:00Z",
+                     *       "last_latency_ms": 1,
+                     *       "last_error": null,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["HostRead"];
                 };
             };
@@ -8882,7 +10112,7 @@ export interface operations {
             };
         };
     };
-    remove_host_api_v1_admin_odoo_hosts__host_id__delete: {
+    admin_odoo_hosts_delete: {
         parameters: {
             query?: never;
             header?: never;
@@ -8965,7 +10195,7 @@ export interface operations {
             };
         };
     };
-    update_host_api_v1_admin_odoo_hosts__host_id__patch: {
+    admin_odoo_hosts_update: {
         parameters: {
             query?: never;
             header?: never;
@@ -8976,6 +10206,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Acme Corp",
+                 *       "url": "https://hooks.acme.example/saas"
+                 *     }
+                 */
                 "application/json": components["schemas"]["HostUpdate"];
             };
         };
@@ -8986,6 +10222,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "name": "Acme Corp",
+                     *       "url": "https://hooks.acme.example/saas",
+                     *       "odoo_version": "18.0",
+                     *       "server_version": "string",
+                     *       "capacity": 1,
+                     *       "status": "active",
+                     *       "instance_count": 1,
+                     *       "standby_count": 1,
+                     *       "is_emulator": false,
+                     *       "has_postgres_url": false,
+                     *       "last_checked_at": "2026-01-15T09:30:00Z",
+                     *       "last_latency_ms": 1,
+                     *       "last_error": null,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["HostRead"];
                 };
             };
@@ -9072,7 +10328,7 @@ export interface operations {
             };
         };
     };
-    host_action_api_v1_admin_odoo_hosts__host_id__actions_post: {
+    admin_odoo_hosts_perform_action: {
         parameters: {
             query?: never;
             header?: never;
@@ -9083,6 +10339,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "action": "drain"
+                 *     }
+                 */
                 "application/json": components["schemas"]["HostAction"];
             };
         };
@@ -9093,6 +10354,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "name": "Acme Corp",
+                     *       "url": "https://hooks.acme.example/saas",
+                     *       "odoo_version": "18.0",
+                     *       "server_version": "string",
+                     *       "capacity": 1,
+                     *       "status": "active",
+                     *       "instance_count": 1,
+                     *       "standby_count": 1,
+                     *       "is_emulator": false,
+                     *       "has_postgres_url": false,
+                     *       "last_checked_at": "2026-01-15T09:30:00Z",
+                     *       "last_latency_ms": 1,
+                     *       "last_error": null,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["HostRead"];
                 };
             };
@@ -9179,7 +10460,7 @@ export interface operations {
             };
         };
     };
-    list_logs_api_v1_audit_logs_get: {
+    audit_logs_list: {
         parameters: {
             query?: {
                 action?: string | null;
@@ -9211,6 +10492,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "user": {
+                     *             "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *             "email": "jane@example.com"
+                     *           },
+                     *           "user_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
+                     *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *           "action": "string",
+                     *           "resource_type": "string",
+                     *           "resource_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "old_values": {},
+                     *           "new_values": {},
+                     *           "ip_address": "203.0.113.7",
+                     *           "user_agent": "saas-platform-python/1.0",
+                     *           "request_id": "6f1c2b0e9d8a4c7b",
+                     *           "timestamp": "string",
+                     *           "hash": "string",
+                     *           "prev_hash": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_AuditEntryRead_"];
                 };
             };
@@ -9261,7 +10571,7 @@ export interface operations {
             };
         };
     };
-    list_backups_api_v1_tenants__tenant_id__backups_get: {
+    backups_list: {
         parameters: {
             query?: {
                 type?: components["schemas"]["BackupType"] | null;
@@ -9292,6 +10602,40 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *           "instance_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "type": "string",
+                     *           "status": "active",
+                     *           "progress": 1,
+                     *           "bytes_written": 1,
+                     *           "size_bytes": 1,
+                     *           "checksum": "string",
+                     *           "checksum_algorithm": "sha256",
+                     *           "storage": "string",
+                     *           "odoo_version": "18.0",
+                     *           "database": "acme",
+                     *           "source": "string",
+                     *           "reason": "Requested by the customer",
+                     *           "error": null,
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "started_at": "2026-01-15T09:30:00Z",
+                     *           "completed_at": "2026-01-15T09:30:00Z",
+                     *           "expires_at": "2026-01-15T09:30:00Z",
+                     *           "estimated_completion": null,
+                     *           "download_url": "string",
+                     *           "download_expires_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_BackupRead_"];
                 };
             };
@@ -9342,7 +10686,7 @@ export interface operations {
             };
         };
     };
-    create_backup_api_v1_tenants__tenant_id__backups_post: {
+    backups_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -9354,6 +10698,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "Requested by the customer"
+                 *     }
+                 */
                 "application/json": components["schemas"]["BackupCreate"] | null;
             };
         };
@@ -9364,6 +10713,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "instance_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "type": "string",
+                     *       "status": "active",
+                     *       "progress": 1,
+                     *       "bytes_written": 1,
+                     *       "size_bytes": 1,
+                     *       "checksum": "string",
+                     *       "checksum_algorithm": "sha256",
+                     *       "storage": "string",
+                     *       "odoo_version": "18.0",
+                     *       "database": "acme",
+                     *       "source": "string",
+                     *       "reason": "Requested by the customer",
+                     *       "error": null,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "started_at": "2026-01-15T09:30:00Z",
+                     *       "completed_at": "2026-01-15T09:30:00Z",
+                     *       "expires_at": "2026-01-15T09:30:00Z",
+                     *       "estimated_completion": null,
+                     *       "download_url": "string",
+                     *       "download_expires_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["BackupRead"];
                 };
             };
@@ -9450,7 +10826,7 @@ export interface operations {
             };
         };
     };
-    get_backup_api_v1_tenants__tenant_id__backups__backup_id__get: {
+    backups_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -9469,6 +10845,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "instance_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "type": "string",
+                     *       "status": "active",
+                     *       "progress": 1,
+                     *       "bytes_written": 1,
+                     *       "size_bytes": 1,
+                     *       "checksum": "string",
+                     *       "checksum_algorithm": "sha256",
+                     *       "storage": "string",
+                     *       "odoo_version": "18.0",
+                     *       "database": "acme",
+                     *       "source": "string",
+                     *       "reason": "Requested by the customer",
+                     *       "error": null,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "started_at": "2026-01-15T09:30:00Z",
+                     *       "completed_at": "2026-01-15T09:30:00Z",
+                     *       "expires_at": "2026-01-15T09:30:00Z",
+                     *       "estimated_completion": null,
+                     *       "download_url": "string",
+                     *       "download_expires_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["BackupRead"];
                 };
             };
@@ -9519,7 +10922,7 @@ export interface operations {
             };
         };
     };
-    delete_backup_api_v1_tenants__tenant_id__backups__backup_id__delete: {
+    backups_delete: {
         parameters: {
             query?: never;
             header?: never;
@@ -9604,7 +11007,7 @@ export interface operations {
             };
         };
     };
-    restore_backup_api_v1_tenants__tenant_id__backups__backup_id__restore_post: {
+    backups_restore: {
         parameters: {
             query?: never;
             header?: never;
@@ -9617,6 +11020,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /** @example {} */
                 "application/json": components["schemas"]["RestoreRequest"] | null;
             };
         };
@@ -9627,6 +11031,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "instance_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "backup_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "source_tenant_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "pre_restore_backup_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "status": "active",
+                     *       "step": null,
+                     *       "progress": 1,
+                     *       "as_copy": false,
+                     *       "error": null,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "started_at": "2026-01-15T09:30:00Z",
+                     *       "completed_at": "2026-01-15T09:30:00Z",
+                     *       "estimated_completion": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["RestoreRead"];
                 };
             };
@@ -9713,7 +11136,7 @@ export interface operations {
             };
         };
     };
-    list_restores_api_v1_tenants__tenant_id__restores_get: {
+    restores_list: {
         parameters: {
             query?: {
                 /** @description Page number, from 1 to 2147483647. */
@@ -9740,6 +11163,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *           "instance_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "backup_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "source_tenant_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "pre_restore_backup_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "status": "active",
+                     *           "step": null,
+                     *           "progress": 1,
+                     *           "as_copy": false,
+                     *           "error": null,
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "started_at": "2026-01-15T09:30:00Z",
+                     *           "completed_at": "2026-01-15T09:30:00Z",
+                     *           "estimated_completion": null
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_RestoreRead_"];
                 };
             };
@@ -9790,7 +11239,7 @@ export interface operations {
             };
         };
     };
-    get_restore_api_v1_tenants__tenant_id__restores__restore_id__get: {
+    restores_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -9809,6 +11258,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "instance_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "backup_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "source_tenant_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "pre_restore_backup_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "status": "active",
+                     *       "step": null,
+                     *       "progress": 1,
+                     *       "as_copy": false,
+                     *       "error": null,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "started_at": "2026-01-15T09:30:00Z",
+                     *       "completed_at": "2026-01-15T09:30:00Z",
+                     *       "estimated_completion": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["RestoreRead"];
                 };
             };
@@ -9859,7 +11327,7 @@ export interface operations {
             };
         };
     };
-    download_backup_api_v1_backups_download__token__get: {
+    backups_download: {
         parameters: {
             query?: never;
             header?: never;
@@ -9917,7 +11385,7 @@ export interface operations {
             };
         };
     };
-    receive_stripe_webhook_api_v1_billing_webhooks_stripe_post: {
+    billing_stripe_webhook_receive: {
         parameters: {
             query?: never;
             header?: never;
@@ -9932,6 +11400,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "string",
+                     *       "type": "string",
+                     *       "duplicate": false
+                     *     }
+                     */
                     "application/json": components["schemas"]["ProviderEventAck"];
                 };
             };
@@ -9973,7 +11448,7 @@ export interface operations {
             };
         };
     };
-    list_moves_api_v1_admin_moves_get: {
+    admin_moves_list: {
         parameters: {
             query?: {
                 tenant_id?: string | null;
@@ -10000,6 +11475,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *           "instance_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "source_host_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "target_host_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "odoo_version": "18.0",
+                     *           "source_database": "string",
+                     *           "target_database": "string",
+                     *           "status": "active",
+                     *           "step": null,
+                     *           "attempts": 1,
+                     *           "reason": "Requested by the customer",
+                     *           "error": null,
+                     *           "logins_refused_at": "2026-01-15T09:30:00Z",
+                     *           "logins_reopened_at": "2026-01-15T09:30:00Z",
+                     *           "login_refused_ms": 1,
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "started_at": "2026-01-15T09:30:00Z",
+                     *           "completed_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_MoveRead_"];
                 };
             };
@@ -10050,7 +11555,7 @@ export interface operations {
             };
         };
     };
-    get_move_api_v1_admin_moves__move_id__get: {
+    admin_moves_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -10067,6 +11572,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "instance_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "source_host_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "target_host_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "odoo_version": "18.0",
+                     *       "source_database": "string",
+                     *       "target_database": "string",
+                     *       "status": "active",
+                     *       "step": null,
+                     *       "attempts": 1,
+                     *       "reason": "Requested by the customer",
+                     *       "error": null,
+                     *       "logins_refused_at": "2026-01-15T09:30:00Z",
+                     *       "logins_reopened_at": "2026-01-15T09:30:00Z",
+                     *       "login_refused_ms": 1,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "started_at": "2026-01-15T09:30:00Z",
+                     *       "completed_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["MoveRead"];
                 };
             };
@@ -10117,7 +11645,7 @@ export interface operations {
             };
         };
     };
-    move_action_api_v1_admin_moves__move_id__actions_post: {
+    admin_moves_perform_action: {
         parameters: {
             query?: never;
             header?: never;
@@ -10128,6 +11656,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "action": "retry",
+                 *       "reason": "Requested by the customer"
+                 *     }
+                 */
                 "application/json": components["schemas"]["MoveActionRequest"];
             };
         };
@@ -10138,6 +11672,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "instance_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "source_host_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "target_host_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "odoo_version": "18.0",
+                     *       "source_database": "string",
+                     *       "target_database": "string",
+                     *       "status": "active",
+                     *       "step": null,
+                     *       "attempts": 1,
+                     *       "reason": "Requested by the customer",
+                     *       "error": null,
+                     *       "logins_refused_at": "2026-01-15T09:30:00Z",
+                     *       "logins_reopened_at": "2026-01-15T09:30:00Z",
+                     *       "login_refused_ms": 1,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "started_at": "2026-01-15T09:30:00Z",
+                     *       "completed_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["MoveRead"];
                 };
             };
@@ -10224,7 +11781,7 @@ export interface operations {
             };
         };
     };
-    list_endpoints_api_v1_webhooks_endpoints_get: {
+    webhook_endpoints_list: {
         parameters: {
             query?: {
                 tenant_id?: string | null;
@@ -10249,6 +11806,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "url": "https://hooks.acme.example/saas",
+                     *           "description": "Nightly copy before the upgrade",
+                     *           "events": [
+                     *             "string"
+                     *           ],
+                     *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *           "owner_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
+                     *           "status": "active",
+                     *           "disabled_reason": "string",
+                     *           "failing_since": "string",
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "updated_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_EndpointRead_"];
                 };
             };
@@ -10299,7 +11880,7 @@ export interface operations {
             };
         };
     };
-    create_endpoint_api_v1_webhooks_endpoints_post: {
+    webhook_endpoints_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -10308,6 +11889,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "url": "https://hooks.acme.example/saas",
+                 *       "events": [
+                 *         "string"
+                 *       ],
+                 *       "description": "Nightly copy before the upgrade"
+                 *     }
+                 */
                 "application/json": components["schemas"]["EndpointCreate"];
             };
         };
@@ -10318,6 +11908,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "url": "https://hooks.acme.example/saas",
+                     *       "description": "Nightly copy before the upgrade",
+                     *       "events": [
+                     *         "string"
+                     *       ],
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "owner_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
+                     *       "status": "active",
+                     *       "disabled_reason": "string",
+                     *       "failing_since": "string",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z",
+                     *       "secret": "whsec_5f7a1c2d4e6f4f9c2a7b1e8d4c6a9b3e"
+                     *     }
+                     */
                     "application/json": components["schemas"]["EndpointWithSecret"];
                 };
             };
@@ -10404,7 +12012,7 @@ export interface operations {
             };
         };
     };
-    get_endpoint_api_v1_webhooks_endpoints__endpoint_id__get: {
+    webhook_endpoints_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -10421,6 +12029,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "url": "https://hooks.acme.example/saas",
+                     *       "description": "Nightly copy before the upgrade",
+                     *       "events": [
+                     *         "string"
+                     *       ],
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "owner_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
+                     *       "status": "active",
+                     *       "disabled_reason": "string",
+                     *       "failing_since": "string",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["EndpointRead"];
                 };
             };
@@ -10471,7 +12096,7 @@ export interface operations {
             };
         };
     };
-    delete_endpoint_api_v1_webhooks_endpoints__endpoint_id__delete: {
+    webhook_endpoints_delete: {
         parameters: {
             query?: never;
             header?: never;
@@ -10554,7 +12179,7 @@ export interface operations {
             };
         };
     };
-    update_endpoint_api_v1_webhooks_endpoints__endpoint_id__patch: {
+    webhook_endpoints_update: {
         parameters: {
             query?: never;
             header?: never;
@@ -10565,6 +12190,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "url": "https://hooks.acme.example/saas",
+                 *       "description": "Nightly copy before the upgrade",
+                 *       "status": "active"
+                 *     }
+                 */
                 "application/json": components["schemas"]["EndpointUpdate"];
             };
         };
@@ -10575,6 +12207,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "url": "https://hooks.acme.example/saas",
+                     *       "description": "Nightly copy before the upgrade",
+                     *       "events": [
+                     *         "string"
+                     *       ],
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "owner_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
+                     *       "status": "active",
+                     *       "disabled_reason": "string",
+                     *       "failing_since": "string",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["EndpointRead"];
                 };
             };
@@ -10661,7 +12310,7 @@ export interface operations {
             };
         };
     };
-    rotate_secret_api_v1_webhooks_endpoints__endpoint_id__rotate_secret_post: {
+    webhook_endpoints_rotate_secret: {
         parameters: {
             query?: never;
             header?: never;
@@ -10678,6 +12327,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "secret": "whsec_5f7a1c2d4e6f4f9c2a7b1e8d4c6a9b3e",
+                     *       "previous_secret_expires_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["RotatedSecret"];
                 };
             };
@@ -10746,7 +12401,7 @@ export interface operations {
             };
         };
     };
-    test_endpoint_api_v1_webhooks_endpoints__endpoint_id__test_post: {
+    webhook_endpoints_test: {
         parameters: {
             query?: never;
             header?: never;
@@ -10763,6 +12418,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "endpoint_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "event_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "message_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "event_type": "string",
+                     *       "origin": "string",
+                     *       "status": "active",
+                     *       "attempt_count": 1,
+                     *       "last_status_code": 1,
+                     *       "next_attempt_at": "2026-01-15T09:30:00Z",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "completed_at": "2026-01-15T09:30:00Z",
+                     *       "attempts": []
+                     *     }
+                     */
                     "application/json": components["schemas"]["DeliveryRead"];
                 };
             };
@@ -10831,7 +12503,7 @@ export interface operations {
             };
         };
     };
-    replay_api_v1_webhooks_endpoints__endpoint_id__replay_post: {
+    webhook_endpoints_replay: {
         parameters: {
             query?: never;
             header?: never;
@@ -10842,6 +12514,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "since": "2026-01-15T09:30:00Z"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ReplayRequest"];
             };
         };
@@ -10852,6 +12529,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "queued": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["ReplayResult"];
                 };
             };
@@ -10938,7 +12620,7 @@ export interface operations {
             };
         };
     };
-    list_deliveries_api_v1_webhooks_endpoints__endpoint_id__deliveries_get: {
+    webhook_deliveries_list: {
         parameters: {
             query?: {
                 status?: components["schemas"]["DeliveryStatus"] | null;
@@ -10966,6 +12648,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "endpoint_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "event_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "message_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "event_type": "string",
+                     *           "origin": "string",
+                     *           "status": "active",
+                     *           "attempt_count": 1,
+                     *           "last_status_code": 1,
+                     *           "next_attempt_at": "2026-01-15T09:30:00Z",
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "completed_at": "2026-01-15T09:30:00Z",
+                     *           "attempts": []
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_DeliveryRead_"];
                 };
             };
@@ -11016,7 +12722,7 @@ export interface operations {
             };
         };
     };
-    retry_delivery_api_v1_webhooks_deliveries__delivery_id__retry_post: {
+    webhook_deliveries_retry: {
         parameters: {
             query?: never;
             header?: never;
@@ -11033,6 +12739,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "endpoint_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "event_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "message_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "event_type": "string",
+                     *       "origin": "string",
+                     *       "status": "active",
+                     *       "attempt_count": 1,
+                     *       "last_status_code": 1,
+                     *       "next_attempt_at": "2026-01-15T09:30:00Z",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "completed_at": "2026-01-15T09:30:00Z",
+                     *       "attempts": []
+                     *     }
+                     */
                     "application/json": components["schemas"]["DeliveryRead"];
                 };
             };
@@ -11101,10 +12824,10 @@ export interface operations {
             };
         };
     };
-    stream_events_api_v1_events_stream_get: {
+    events_stream: {
         parameters: {
             query?: {
-                /** @description Only this tenant's events */
+                /** @description Only this tenant's events (a key confined to one tenant: that tenant's, whether given or not) */
                 tenant_id?: string | null;
                 /** @description Resume after this id (as the header) */
                 last_event_id?: number | null;
@@ -11173,7 +12896,7 @@ export interface operations {
             };
         };
     };
-    list_providers_api_v1_integrations_providers_get: {
+    integrations_providers_list: {
         parameters: {
             query?: {
                 kind?: string | null;
@@ -11199,6 +12922,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "name": "Acme Corp",
+                     *           "kind": "user_service",
+                     *           "webhook_url": "https://hooks.acme.example/saas",
+                     *           "api_base_url": "string",
+                     *           "auth_type": "api_key",
+                     *           "allowed_ips": [
+                     *             "string"
+                     *           ],
+                     *           "is_active": true,
+                     *           "rate_limit": "string",
+                     *           "intake_path": "string",
+                     *           "health_status": "unknown",
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "updated_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_ProviderRead_"];
                 };
             };
@@ -11240,7 +12989,7 @@ export interface operations {
             };
         };
     };
-    create_provider_api_v1_integrations_providers_post: {
+    integrations_providers_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -11249,6 +12998,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "string",
+                 *       "webhook_url": "https://hooks.acme.example/saas",
+                 *       "secret_key": "stringxxxxxxxxxx",
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["ProviderCreate"];
             };
         };
@@ -11259,6 +13016,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "name": "Acme Corp",
+                     *       "kind": "user_service",
+                     *       "webhook_url": "https://hooks.acme.example/saas",
+                     *       "api_base_url": "string",
+                     *       "auth_type": "api_key",
+                     *       "allowed_ips": [
+                     *         "string"
+                     *       ],
+                     *       "is_active": true,
+                     *       "rate_limit": "string",
+                     *       "intake_path": "string",
+                     *       "health_status": "unknown",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ProviderRead"];
                 };
             };
@@ -11336,7 +13112,7 @@ export interface operations {
             };
         };
     };
-    get_provider_api_v1_integrations_providers__provider_id__get: {
+    integrations_providers_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -11353,6 +13129,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "name": "Acme Corp",
+                     *       "kind": "user_service",
+                     *       "webhook_url": "https://hooks.acme.example/saas",
+                     *       "api_base_url": "string",
+                     *       "auth_type": "api_key",
+                     *       "allowed_ips": [
+                     *         "string"
+                     *       ],
+                     *       "is_active": true,
+                     *       "rate_limit": "string",
+                     *       "intake_path": "string",
+                     *       "health_status": "unknown",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ProviderRead"];
                 };
             };
@@ -11403,7 +13198,7 @@ export interface operations {
             };
         };
     };
-    delete_provider_api_v1_integrations_providers__provider_id__delete: {
+    integrations_providers_delete: {
         parameters: {
             query?: never;
             header?: never;
@@ -11486,7 +13281,7 @@ export interface operations {
             };
         };
     };
-    update_provider_api_v1_integrations_providers__provider_id__patch: {
+    integrations_providers_update: {
         parameters: {
             query?: never;
             header?: never;
@@ -11497,6 +13292,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "string",
+                 *       "webhook_url": "https://hooks.acme.example/saas",
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["ProviderUpdate"];
             };
         };
@@ -11507,6 +13309,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "name": "Acme Corp",
+                     *       "kind": "user_service",
+                     *       "webhook_url": "https://hooks.acme.example/saas",
+                     *       "api_base_url": "string",
+                     *       "auth_type": "api_key",
+                     *       "allowed_ips": [
+                     *         "string"
+                     *       ],
+                     *       "is_active": true,
+                     *       "rate_limit": "string",
+                     *       "intake_path": "string",
+                     *       "health_status": "unknown",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ProviderRead"];
                 };
             };
@@ -11593,7 +13414,7 @@ export interface operations {
             };
         };
     };
-    receive_webhook_api_v1_integrations_webhooks__provider__post: {
+    integrations_webhooks_receive: {
         parameters: {
             query?: never;
             header?: never;
@@ -11604,6 +13425,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "event_type": "user.created",
+                 *       "event_id": "evt_123"
+                 *     }
+                 */
                 "application/json": {
                     /** @example user.created */
                     event_type: string;
@@ -11620,6 +13447,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "active",
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "event_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Acknowledgement"];
                 };
             };
@@ -11629,6 +13463,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "active",
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "event_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Acknowledgement"];
                 };
             };
@@ -11706,7 +13547,7 @@ export interface operations {
             };
         };
     };
-    receive_odoo_webhook_api_v1_odoo_webhook_post: {
+    odoo_webhook_receive: {
         parameters: {
             query?: never;
             header?: never;
@@ -11715,6 +13556,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "database": "acme",
+                 *       "model": "res.partner",
+                 *       "event": "create"
+                 *     }
+                 */
                 "application/json": {
                     database: string;
                     /** @example res.partner */
@@ -11734,6 +13582,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "active",
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "event_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Acknowledgement"];
                 };
             };
@@ -11743,6 +13598,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "active",
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "event_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Acknowledgement"];
                 };
             };
@@ -11820,7 +13682,7 @@ export interface operations {
             };
         };
     };
-    list_events_api_v1_integrations_events_get: {
+    integrations_events_list: {
         parameters: {
             query?: {
                 provider?: string | null;
@@ -11849,6 +13711,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "provider": "string",
+                     *           "event_type": "string",
+                     *           "event_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "status": "active",
+                     *           "attempts": 1,
+                     *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *           "next_attempt_at": "2026-01-15T09:30:00Z",
+                     *           "processed_at": "2026-01-15T09:30:00Z",
+                     *           "last_error": null,
+                     *           "created_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_EventRead_"];
                 };
             };
@@ -11890,7 +13774,7 @@ export interface operations {
             };
         };
     };
-    get_event_api_v1_integrations_events__event_id__get: {
+    integrations_events_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -11907,6 +13791,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "provider": "string",
+                     *       "event_type": "string",
+                     *       "event_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "status": "active",
+                     *       "attempts": 1,
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "next_attempt_at": "2026-01-15T09:30:00Z",
+                     *       "processed_at": "2026-01-15T09:30:00Z",
+                     *       "last_error": null,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "payload": {},
+                     *       "result": {},
+                     *       "attempt_log": [
+                     *         {
+                     *           "number": 1,
+                     *           "started_at": "2026-01-15T09:30:00Z",
+                     *           "finished_at": "2026-01-15T09:30:00Z",
+                     *           "succeeded": false,
+                     *           "error": null,
+                     *           "manual": false
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["EventDetail"];
                 };
             };
@@ -11957,7 +13868,7 @@ export interface operations {
             };
         };
     };
-    retry_event_api_v1_integrations_events__event_id__retry_post: {
+    integrations_events_retry: {
         parameters: {
             query?: never;
             header?: never;
@@ -11974,6 +13885,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "provider": "string",
+                     *       "event_type": "string",
+                     *       "event_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "status": "active",
+                     *       "attempts": 1,
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "next_attempt_at": "2026-01-15T09:30:00Z",
+                     *       "processed_at": "2026-01-15T09:30:00Z",
+                     *       "last_error": null,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "payload": {},
+                     *       "result": {},
+                     *       "attempt_log": [
+                     *         {
+                     *           "number": 1,
+                     *           "started_at": "2026-01-15T09:30:00Z",
+                     *           "finished_at": "2026-01-15T09:30:00Z",
+                     *           "succeeded": false,
+                     *           "error": null,
+                     *           "manual": false
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["EventDetail"];
                 };
             };
@@ -12042,7 +13980,7 @@ export interface operations {
             };
         };
     };
-    integrations_health_api_v1_integrations_health_get: {
+    integrations_health_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -12057,6 +13995,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "active",
+                     *       "providers": {}
+                     *     }
+                     */
                     "application/json": components["schemas"]["IntegrationsHealth"];
                 };
             };
@@ -12089,7 +14033,7 @@ export interface operations {
             };
         };
     };
-    security_metrics_api_v1_security_metrics_get: {
+    security_metrics_get: {
         parameters: {
             query?: {
                 date_from?: string | null;
@@ -12107,6 +14051,40 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "date_from": "string",
+                     *       "date_to": "string",
+                     *       "granularity": "hour",
+                     *       "totals": {},
+                     *       "series": [
+                     *         {
+                     *           "hour": "string",
+                     *           "failed_logins": 1,
+                     *           "lockouts": 1,
+                     *           "password_reset_requests": 1,
+                     *           "password_resets": 1,
+                     *           "token_reuse": 1,
+                     *           "rate_limited": 1,
+                     *           "tenant_not_found": 1,
+                     *           "blocked_requests": 1
+                     *         }
+                     *       ],
+                     *       "top_ips": [
+                     *         {
+                     *           "ip": "203.0.113.7",
+                     *           "count": 1
+                     *         }
+                     *       ],
+                     *       "top_accounts": [
+                     *         {
+                     *           "account": "string",
+                     *           "count": 1
+                     *         }
+                     *       ],
+                     *       "blocked_ips": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["SecurityMetricsRead"];
                 };
             };
@@ -12148,7 +14126,7 @@ export interface operations {
             };
         };
     };
-    list_threats_api_v1_security_threats_get: {
+    security_threats_list: {
         parameters: {
             query?: {
                 status?: components["schemas"]["ThreatStatus"] | null;
@@ -12177,6 +14155,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "type": "string",
+                     *           "severity": "string",
+                     *           "status": "active",
+                     *           "subject": "string",
+                     *           "source_ip": "203.0.113.7",
+                     *           "account": "string",
+                     *           "event_count": 1,
+                     *           "first_seen_at": "2026-01-15T09:30:00Z",
+                     *           "last_seen_at": "2026-01-15T09:30:00Z",
+                     *           "details": {},
+                     *           "acknowledged_at": "2026-01-15T09:30:00Z",
+                     *           "resolved_at": "2026-01-15T09:30:00Z",
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "updated_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_ThreatRead_"];
                 };
             };
@@ -12218,7 +14222,7 @@ export interface operations {
             };
         };
     };
-    get_threat_api_v1_security_threats__threat_id__get: {
+    security_threats_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -12235,6 +14239,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "type": "string",
+                     *       "severity": "string",
+                     *       "status": "active",
+                     *       "subject": "string",
+                     *       "source_ip": "203.0.113.7",
+                     *       "account": "string",
+                     *       "event_count": 1,
+                     *       "first_seen_at": "2026-01-15T09:30:00Z",
+                     *       "last_seen_at": "2026-01-15T09:30:00Z",
+                     *       "details": {},
+                     *       "acknowledged_at": "2026-01-15T09:30:00Z",
+                     *       "resolved_at": "2026-01-15T09:30:00Z",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ThreatRead"];
                 };
             };
@@ -12285,7 +14308,7 @@ export interface operations {
             };
         };
     };
-    threat_action_api_v1_security_threats__threat_id__actions_post: {
+    security_threats_perform_action: {
         parameters: {
             query?: never;
             header?: never;
@@ -12296,6 +14319,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "action": "acknowledge",
+                 *       "note": "Nightly copy before the upgrade"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ThreatActionRequest"];
             };
         };
@@ -12306,6 +14335,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "type": "string",
+                     *       "severity": "string",
+                     *       "status": "active",
+                     *       "subject": "string",
+                     *       "source_ip": "203.0.113.7",
+                     *       "account": "string",
+                     *       "event_count": 1,
+                     *       "first_seen_at": "2026-01-15T09:30:00Z",
+                     *       "last_seen_at": "2026-01-15T09:30:00Z",
+                     *       "details": {},
+                     *       "acknowledged_at": "2026-01-15T09:30:00Z",
+                     *       "resolved_at": "2026-01-15T09:30:00Z",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ThreatRead"];
                 };
             };
@@ -12392,7 +14440,7 @@ export interface operations {
             };
         };
     };
-    list_blocked_ips_api_v1_security_blocked_ips_get: {
+    security_blocked_ips_list: {
         parameters: {
             query?: {
                 /** @description Page number, from 1 to 2147483647. */
@@ -12416,6 +14464,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "ip": "203.0.113.7",
+                     *           "reason": "Requested by the customer",
+                     *           "expires_at": "2026-01-15T09:30:00Z",
+                     *           "threat_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "updated_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_BlockedIpRead_"];
                 };
             };
@@ -12457,7 +14523,7 @@ export interface operations {
             };
         };
     };
-    create_blocked_ip_api_v1_security_blocked_ips_post: {
+    security_blocked_ips_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -12466,6 +14532,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "ip": "203.0.113.7",
+                 *       "reason": "Requested by the customer"
+                 *     }
+                 */
                 "application/json": components["schemas"]["BlockedIpCreate"];
             };
         };
@@ -12476,6 +14548,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "ip": "203.0.113.7",
+                     *       "reason": "Requested by the customer",
+                     *       "expires_at": "2026-01-15T09:30:00Z",
+                     *       "threat_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["BlockedIpRead"];
                 };
             };
@@ -12553,7 +14636,7 @@ export interface operations {
             };
         };
     };
-    delete_blocked_ip_api_v1_security_blocked_ips__blocked_id__delete: {
+    security_blocked_ips_delete: {
         parameters: {
             query?: never;
             header?: never;
@@ -12636,7 +14719,7 @@ export interface operations {
             };
         };
     };
-    list_scans_api_v1_security_scans_get: {
+    security_scans_list: {
         parameters: {
             query?: {
                 tenant_id?: string | null;
@@ -12662,6 +14745,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *           "status": "active",
+                     *           "trigger": "string",
+                     *           "findings": [
+                     *             {
+                     *               "check": "string",
+                     *               "severity": "string",
+                     *               "title": "Acme Corp",
+                     *               "evidence": "string",
+                     *               "fix": "string"
+                     *             }
+                     *           ],
+                     *           "error": null,
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "started_at": "2026-01-15T09:30:00Z",
+                     *           "completed_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_ScanRead_"];
                 };
             };
@@ -12712,7 +14823,7 @@ export interface operations {
             };
         };
     };
-    request_scan_api_v1_security_scans_post: {
+    security_scans_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -12721,6 +14832,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ScanCreate"];
             };
         };
@@ -12731,6 +14847,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "status": "active",
+                     *       "trigger": "string",
+                     *       "findings": [
+                     *         {
+                     *           "check": "string",
+                     *           "severity": "string",
+                     *           "title": "Acme Corp",
+                     *           "evidence": "string",
+                     *           "fix": "string"
+                     *         }
+                     *       ],
+                     *       "error": null,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "started_at": "2026-01-15T09:30:00Z",
+                     *       "completed_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ScanRead"];
                 };
             };
@@ -12817,7 +14954,7 @@ export interface operations {
             };
         };
     };
-    get_scan_api_v1_security_scans__scan_id__get: {
+    security_scans_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -12834,6 +14971,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "status": "active",
+                     *       "trigger": "string",
+                     *       "findings": [
+                     *         {
+                     *           "check": "string",
+                     *           "severity": "string",
+                     *           "title": "Acme Corp",
+                     *           "evidence": "string",
+                     *           "fix": "string"
+                     *         }
+                     *       ],
+                     *       "error": null,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "started_at": "2026-01-15T09:30:00Z",
+                     *       "completed_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ScanRead"];
                 };
             };
@@ -12884,7 +15042,7 @@ export interface operations {
             };
         };
     };
-    tenant_metrics_api_v1_tenants__tenant_id__metrics_get: {
+    tenants_metrics_get: {
         parameters: {
             query?: {
                 metric?: string | null;
@@ -12907,6 +15065,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /** @example {} */
                     "application/json": {
                         [key: string]: unknown;
                     };
@@ -12959,7 +15118,7 @@ export interface operations {
             };
         };
     };
-    tenant_log_api_v1_tenants__tenant_id__logs_get: {
+    tenants_logs_list: {
         parameters: {
             query?: {
                 level?: ("info" | "warning" | "error") | null;
@@ -12989,6 +15148,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /** @example {} */
                     "application/json": {
                         [key: string]: unknown;
                     };
@@ -13041,7 +15201,7 @@ export interface operations {
             };
         };
     };
-    list_plans_api_v1_billing_plans_get: {
+    billing_plans_list: {
         parameters: {
             query?: {
                 /** @description Page number, from 1 to 2147483647. */
@@ -13065,6 +15225,48 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "code": "string",
+                     *           "name": "Acme Corp",
+                     *           "description": "Nightly copy before the upgrade",
+                     *           "tier": "starter",
+                     *           "max_users": 1,
+                     *           "storage_gb": 1,
+                     *           "expiration_days": 1,
+                     *           "expiration_reason": "string",
+                     *           "backup_policy": {
+                     *             "daily": 1,
+                     *             "weekly": 1,
+                     *             "monthly": 1,
+                     *             "manual_quota": 1,
+                     *             "manual_retention_days": 1
+                     *           },
+                     *           "rate_limit_class": "standard",
+                     *           "currency": "EUR",
+                     *           "prices": [
+                     *             {
+                     *               "interval": "monthly",
+                     *               "amount_cents": 1,
+                     *               "currency": "EUR"
+                     *             }
+                     *           ],
+                     *           "seats_included": 1,
+                     *           "extra_seat_amount_cents": 1,
+                     *           "trial_days": 1,
+                     *           "is_active": true,
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "updated_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_PlanRead_"];
                 };
             };
@@ -13088,7 +15290,7 @@ export interface operations {
             };
         };
     };
-    list_subscriptions_api_v1_billing_subscriptions_get: {
+    billing_subscriptions_list: {
         parameters: {
             query?: {
                 tenant_id?: string | null;
@@ -13115,6 +15317,40 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *           "plan": "string",
+                     *           "status": "active",
+                     *           "is_active": true,
+                     *           "start_date": "string",
+                     *           "end_date": "string",
+                     *           "renewal_date": "string",
+                     *           "billing_cycle": "monthly",
+                     *           "user_count": 1,
+                     *           "max_users": 1,
+                     *           "subscribed_user_ids": [
+                     *             "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f"
+                     *           ],
+                     *           "has_available_seats": false,
+                     *           "current_period_start": "string",
+                     *           "current_period_end": "string",
+                     *           "trial_end": "string",
+                     *           "cancel_at_period_end": false,
+                     *           "canceled_at": "2026-01-15T09:30:00Z",
+                     *           "payment_method_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "updated_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_SubscriptionRead_"];
                 };
             };
@@ -13165,7 +15401,7 @@ export interface operations {
             };
         };
     };
-    create_billing_subscription_api_v1_billing_subscriptions_post: {
+    billing_subscriptions_create: {
         parameters: {
             query?: never;
             header?: {
@@ -13177,6 +15413,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                 *       "plan": "string"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SubscriptionCreate"];
             };
         };
@@ -13187,6 +15429,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "plan": "string",
+                     *       "status": "active",
+                     *       "is_active": true,
+                     *       "start_date": "string",
+                     *       "end_date": "string",
+                     *       "renewal_date": "string",
+                     *       "billing_cycle": "monthly",
+                     *       "user_count": 1,
+                     *       "max_users": 1,
+                     *       "subscribed_user_ids": [
+                     *         "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f"
+                     *       ],
+                     *       "has_available_seats": false,
+                     *       "current_period_start": "string",
+                     *       "current_period_end": "string",
+                     *       "trial_end": "string",
+                     *       "cancel_at_period_end": false,
+                     *       "canceled_at": "2026-01-15T09:30:00Z",
+                     *       "payment_method_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SubscriptionRead"];
                 };
             };
@@ -13273,7 +15542,7 @@ export interface operations {
             };
         };
     };
-    list_subscriptions_api_v1_subscriptions_get: {
+    subscriptions_list: {
         parameters: {
             query?: {
                 tenant_id?: string | null;
@@ -13300,6 +15569,40 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *           "plan": "string",
+                     *           "status": "active",
+                     *           "is_active": true,
+                     *           "start_date": "string",
+                     *           "end_date": "string",
+                     *           "renewal_date": "string",
+                     *           "billing_cycle": "monthly",
+                     *           "user_count": 1,
+                     *           "max_users": 1,
+                     *           "subscribed_user_ids": [
+                     *             "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f"
+                     *           ],
+                     *           "has_available_seats": false,
+                     *           "current_period_start": "string",
+                     *           "current_period_end": "string",
+                     *           "trial_end": "string",
+                     *           "cancel_at_period_end": false,
+                     *           "canceled_at": "2026-01-15T09:30:00Z",
+                     *           "payment_method_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "updated_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_SubscriptionRead_"];
                 };
             };
@@ -13350,7 +15653,7 @@ export interface operations {
             };
         };
     };
-    create_subscription_api_v1_subscriptions_post: {
+    subscriptions_create: {
         parameters: {
             query?: never;
             header?: {
@@ -13362,6 +15665,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                 *       "plan": "string"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SubscriptionCreate"];
             };
         };
@@ -13372,6 +15681,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "plan": "string",
+                     *       "status": "active",
+                     *       "is_active": true,
+                     *       "start_date": "string",
+                     *       "end_date": "string",
+                     *       "renewal_date": "string",
+                     *       "billing_cycle": "monthly",
+                     *       "user_count": 1,
+                     *       "max_users": 1,
+                     *       "subscribed_user_ids": [
+                     *         "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f"
+                     *       ],
+                     *       "has_available_seats": false,
+                     *       "current_period_start": "string",
+                     *       "current_period_end": "string",
+                     *       "trial_end": "string",
+                     *       "cancel_at_period_end": false,
+                     *       "canceled_at": "2026-01-15T09:30:00Z",
+                     *       "payment_method_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SubscriptionRead"];
                 };
             };
@@ -13458,7 +15794,7 @@ export interface operations {
             };
         };
     };
-    admin_list_subscriptions_api_v1_admin_subscriptions_get: {
+    admin_subscriptions_list: {
         parameters: {
             query?: {
                 tenant_id?: string | null;
@@ -13485,6 +15821,40 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *           "plan": "string",
+                     *           "status": "active",
+                     *           "is_active": true,
+                     *           "start_date": "string",
+                     *           "end_date": "string",
+                     *           "renewal_date": "string",
+                     *           "billing_cycle": "monthly",
+                     *           "user_count": 1,
+                     *           "max_users": 1,
+                     *           "subscribed_user_ids": [
+                     *             "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f"
+                     *           ],
+                     *           "has_available_seats": false,
+                     *           "current_period_start": "string",
+                     *           "current_period_end": "string",
+                     *           "trial_end": "string",
+                     *           "cancel_at_period_end": false,
+                     *           "canceled_at": "2026-01-15T09:30:00Z",
+                     *           "payment_method_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "updated_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_SubscriptionRead_"];
                 };
             };
@@ -13535,7 +15905,7 @@ export interface operations {
             };
         };
     };
-    get_subscription_api_v1_billing_subscriptions__subscription_id__get: {
+    billing_subscriptions_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -13552,6 +15922,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "plan": "string",
+                     *       "status": "active",
+                     *       "is_active": true,
+                     *       "start_date": "string",
+                     *       "end_date": "string",
+                     *       "renewal_date": "string",
+                     *       "billing_cycle": "monthly",
+                     *       "user_count": 1,
+                     *       "max_users": 1,
+                     *       "subscribed_user_ids": [
+                     *         "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f"
+                     *       ],
+                     *       "has_available_seats": false,
+                     *       "current_period_start": "string",
+                     *       "current_period_end": "string",
+                     *       "trial_end": "string",
+                     *       "cancel_at_period_end": false,
+                     *       "canceled_at": "2026-01-15T09:30:00Z",
+                     *       "payment_method_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SubscriptionRead"];
                 };
             };
@@ -13602,7 +15999,7 @@ export interface operations {
             };
         };
     };
-    update_subscription_api_v1_billing_subscriptions__subscription_id__patch: {
+    billing_subscriptions_update: {
         parameters: {
             query?: never;
             header?: never;
@@ -13613,6 +16010,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["SubscriptionUpdate"];
             };
         };
@@ -13623,6 +16025,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "plan": "string",
+                     *       "status": "active",
+                     *       "is_active": true,
+                     *       "start_date": "string",
+                     *       "end_date": "string",
+                     *       "renewal_date": "string",
+                     *       "billing_cycle": "monthly",
+                     *       "user_count": 1,
+                     *       "max_users": 1,
+                     *       "subscribed_user_ids": [
+                     *         "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f"
+                     *       ],
+                     *       "has_available_seats": false,
+                     *       "current_period_start": "string",
+                     *       "current_period_end": "string",
+                     *       "trial_end": "string",
+                     *       "cancel_at_period_end": false,
+                     *       "canceled_at": "2026-01-15T09:30:00Z",
+                     *       "payment_method_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SubscriptionRead"];
                 };
             };
@@ -13709,7 +16138,7 @@ export interface operations {
             };
         };
     };
-    get_subscription_api_v1_subscriptions__subscription_id__get: {
+    subscriptions_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -13726,6 +16155,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "plan": "string",
+                     *       "status": "active",
+                     *       "is_active": true,
+                     *       "start_date": "string",
+                     *       "end_date": "string",
+                     *       "renewal_date": "string",
+                     *       "billing_cycle": "monthly",
+                     *       "user_count": 1,
+                     *       "max_users": 1,
+                     *       "subscribed_user_ids": [
+                     *         "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f"
+                     *       ],
+                     *       "has_available_seats": false,
+                     *       "current_period_start": "string",
+                     *       "current_period_end": "string",
+                     *       "trial_end": "string",
+                     *       "cancel_at_period_end": false,
+                     *       "canceled_at": "2026-01-15T09:30:00Z",
+                     *       "payment_method_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SubscriptionRead"];
                 };
             };
@@ -13776,7 +16232,7 @@ export interface operations {
             };
         };
     };
-    replace_subscription_api_v1_subscriptions__subscription_id__put: {
+    subscriptions_replace: {
         parameters: {
             query?: never;
             header?: never;
@@ -13787,6 +16243,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "plan": "string",
+                 *       "billing_cycle": "monthly",
+                 *       "max_users": 1,
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["SubscriptionReplace"];
             };
         };
@@ -13797,6 +16261,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "plan": "string",
+                     *       "status": "active",
+                     *       "is_active": true,
+                     *       "start_date": "string",
+                     *       "end_date": "string",
+                     *       "renewal_date": "string",
+                     *       "billing_cycle": "monthly",
+                     *       "user_count": 1,
+                     *       "max_users": 1,
+                     *       "subscribed_user_ids": [
+                     *         "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f"
+                     *       ],
+                     *       "has_available_seats": false,
+                     *       "current_period_start": "string",
+                     *       "current_period_end": "string",
+                     *       "trial_end": "string",
+                     *       "cancel_at_period_end": false,
+                     *       "canceled_at": "2026-01-15T09:30:00Z",
+                     *       "payment_method_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SubscriptionRead"];
                 };
             };
@@ -13883,7 +16374,7 @@ export interface operations {
             };
         };
     };
-    delete_subscription_api_v1_subscriptions__subscription_id__delete: {
+    subscriptions_delete: {
         parameters: {
             query?: never;
             header?: never;
@@ -13900,6 +16391,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "plan": "string",
+                     *       "status": "active",
+                     *       "is_active": true,
+                     *       "start_date": "string",
+                     *       "end_date": "string",
+                     *       "renewal_date": "string",
+                     *       "billing_cycle": "monthly",
+                     *       "user_count": 1,
+                     *       "max_users": 1,
+                     *       "subscribed_user_ids": [
+                     *         "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f"
+                     *       ],
+                     *       "has_available_seats": false,
+                     *       "current_period_start": "string",
+                     *       "current_period_end": "string",
+                     *       "trial_end": "string",
+                     *       "cancel_at_period_end": false,
+                     *       "canceled_at": "2026-01-15T09:30:00Z",
+                     *       "payment_method_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SubscriptionRead"];
                 };
             };
@@ -13968,7 +16486,7 @@ export interface operations {
             };
         };
     };
-    update_subscription_api_v1_subscriptions__subscription_id__patch: {
+    subscriptions_update: {
         parameters: {
             query?: never;
             header?: never;
@@ -13979,6 +16497,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["SubscriptionUpdate"];
             };
         };
@@ -13989,6 +16512,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "plan": "string",
+                     *       "status": "active",
+                     *       "is_active": true,
+                     *       "start_date": "string",
+                     *       "end_date": "string",
+                     *       "renewal_date": "string",
+                     *       "billing_cycle": "monthly",
+                     *       "user_count": 1,
+                     *       "max_users": 1,
+                     *       "subscribed_user_ids": [
+                     *         "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f"
+                     *       ],
+                     *       "has_available_seats": false,
+                     *       "current_period_start": "string",
+                     *       "current_period_end": "string",
+                     *       "trial_end": "string",
+                     *       "cancel_at_period_end": false,
+                     *       "canceled_at": "2026-01-15T09:30:00Z",
+                     *       "payment_method_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SubscriptionRead"];
                 };
             };
@@ -14075,7 +16625,7 @@ export interface operations {
             };
         };
     };
-    cancel_subscription_api_v1_billing_subscriptions__subscription_id__cancel_post: {
+    billing_subscriptions_cancel: {
         parameters: {
             query?: never;
             header?: never;
@@ -14086,6 +16636,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /** @example {} */
                 "application/json": components["schemas"]["SubscriptionCancel"] | null;
             };
         };
@@ -14096,6 +16647,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "plan": "string",
+                     *       "status": "active",
+                     *       "is_active": true,
+                     *       "start_date": "string",
+                     *       "end_date": "string",
+                     *       "renewal_date": "string",
+                     *       "billing_cycle": "monthly",
+                     *       "user_count": 1,
+                     *       "max_users": 1,
+                     *       "subscribed_user_ids": [
+                     *         "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f"
+                     *       ],
+                     *       "has_available_seats": false,
+                     *       "current_period_start": "string",
+                     *       "current_period_end": "string",
+                     *       "trial_end": "string",
+                     *       "cancel_at_period_end": false,
+                     *       "canceled_at": "2026-01-15T09:30:00Z",
+                     *       "payment_method_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SubscriptionRead"];
                 };
             };
@@ -14182,7 +16760,7 @@ export interface operations {
             };
         };
     };
-    cancel_subscription_api_v1_subscriptions__subscription_id__cancel_post: {
+    subscriptions_cancel: {
         parameters: {
             query?: never;
             header?: never;
@@ -14193,6 +16771,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /** @example {} */
                 "application/json": components["schemas"]["SubscriptionCancel"] | null;
             };
         };
@@ -14203,6 +16782,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "plan": "string",
+                     *       "status": "active",
+                     *       "is_active": true,
+                     *       "start_date": "string",
+                     *       "end_date": "string",
+                     *       "renewal_date": "string",
+                     *       "billing_cycle": "monthly",
+                     *       "user_count": 1,
+                     *       "max_users": 1,
+                     *       "subscribed_user_ids": [
+                     *         "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f"
+                     *       ],
+                     *       "has_available_seats": false,
+                     *       "current_period_start": "string",
+                     *       "current_period_end": "string",
+                     *       "trial_end": "string",
+                     *       "cancel_at_period_end": false,
+                     *       "canceled_at": "2026-01-15T09:30:00Z",
+                     *       "payment_method_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["SubscriptionRead"];
                 };
             };
@@ -14289,7 +16895,7 @@ export interface operations {
             };
         };
     };
-    list_tenant_subscriptions_api_v1_tenants__tenant_id__subscriptions_get: {
+    tenants_subscriptions_list: {
         parameters: {
             query?: {
                 status?: components["schemas"]["SubscriptionStatus"] | null;
@@ -14318,6 +16924,40 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *           "plan": "string",
+                     *           "status": "active",
+                     *           "is_active": true,
+                     *           "start_date": "string",
+                     *           "end_date": "string",
+                     *           "renewal_date": "string",
+                     *           "billing_cycle": "monthly",
+                     *           "user_count": 1,
+                     *           "max_users": 1,
+                     *           "subscribed_user_ids": [
+                     *             "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f"
+                     *           ],
+                     *           "has_available_seats": false,
+                     *           "current_period_start": "string",
+                     *           "current_period_end": "string",
+                     *           "trial_end": "string",
+                     *           "cancel_at_period_end": false,
+                     *           "canceled_at": "2026-01-15T09:30:00Z",
+                     *           "payment_method_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "updated_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_SubscriptionRead_"];
                 };
             };
@@ -14368,7 +17008,7 @@ export interface operations {
             };
         };
     };
-    list_user_subscriptions_api_v1_users__user_id__subscriptions_get: {
+    users_subscriptions_list: {
         parameters: {
             query?: {
                 status?: components["schemas"]["SubscriptionStatus"] | null;
@@ -14396,6 +17036,40 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *           "plan": "string",
+                     *           "status": "active",
+                     *           "is_active": true,
+                     *           "start_date": "string",
+                     *           "end_date": "string",
+                     *           "renewal_date": "string",
+                     *           "billing_cycle": "monthly",
+                     *           "user_count": 1,
+                     *           "max_users": 1,
+                     *           "subscribed_user_ids": [
+                     *             "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f"
+                     *           ],
+                     *           "has_available_seats": false,
+                     *           "current_period_start": "string",
+                     *           "current_period_end": "string",
+                     *           "trial_end": "string",
+                     *           "cancel_at_period_end": false,
+                     *           "canceled_at": "2026-01-15T09:30:00Z",
+                     *           "payment_method_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "updated_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_SubscriptionRead_"];
                 };
             };
@@ -14446,7 +17120,7 @@ export interface operations {
             };
         };
     };
-    list_seats_api_v1_subscriptions__subscription_id__users_get: {
+    subscriptions_users_list: {
         parameters: {
             query?: never;
             header?: never;
@@ -14463,6 +17137,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "name": "Acme Corp",
+                     *         "email": "jane@example.com",
+                     *         "is_active": true
+                     *       }
+                     *     ]
+                     */
                     "application/json": components["schemas"]["SeatHolder"][];
                 };
             };
@@ -14513,7 +17197,7 @@ export interface operations {
             };
         };
     };
-    add_subscription_user_api_v1_subscriptions__subscription_id__users_post: {
+    subscriptions_users_add: {
         parameters: {
             query?: never;
             header?: never;
@@ -14524,6 +17208,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "user_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SeatCreate"];
             };
         };
@@ -14534,6 +17223,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "subscription_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "user_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
+                     *       "success": true,
+                     *       "user_count": 1,
+                     *       "max_users": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["SeatChange"];
                 };
             };
@@ -14620,7 +17318,7 @@ export interface operations {
             };
         };
     };
-    remove_subscription_user_api_v1_subscriptions__subscription_id__users__user_id__delete: {
+    subscriptions_users_remove: {
         parameters: {
             query?: never;
             header?: never;
@@ -14638,6 +17336,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "subscription_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "user_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
+                     *       "success": true,
+                     *       "user_count": 1,
+                     *       "max_users": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["SeatChange"];
                 };
             };
@@ -14706,7 +17413,7 @@ export interface operations {
             };
         };
     };
-    list_invoices_api_v1_billing_invoices_get: {
+    billing_invoices_list: {
         parameters: {
             query?: {
                 status?: components["schemas"]["InvoiceStatus"] | null;
@@ -14735,6 +17442,44 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *           "subscription_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "kind": "string",
+                     *           "credits_invoice_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "number": "string",
+                     *           "status": "active",
+                     *           "reason": "Requested by the customer",
+                     *           "currency": "EUR",
+                     *           "subtotal_cents": 1,
+                     *           "tax_rate_basis_points": 1,
+                     *           "tax_cents": 1,
+                     *           "total_cents": 1,
+                     *           "amount_paid_cents": 1,
+                     *           "amount_due_cents": 1,
+                     *           "payment_status": "string",
+                     *           "seller": {},
+                     *           "buyer": {},
+                     *           "period_start": "string",
+                     *           "period_end": "string",
+                     *           "due_at": "2026-01-15T09:30:00Z",
+                     *           "finalized_at": "2026-01-15T09:30:00Z",
+                     *           "paid_at": "2026-01-15T09:30:00Z",
+                     *           "voided_at": "2026-01-15T09:30:00Z",
+                     *           "pdf_url": "string",
+                     *           "lines": [],
+                     *           "created_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_InvoiceRead_"];
                 };
             };
@@ -14785,7 +17530,7 @@ export interface operations {
             };
         };
     };
-    get_invoice_api_v1_billing_invoices__invoice_id__get: {
+    billing_invoices_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -14802,6 +17547,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "subscription_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "kind": "string",
+                     *       "credits_invoice_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "number": "string",
+                     *       "status": "active",
+                     *       "reason": "Requested by the customer",
+                     *       "currency": "EUR",
+                     *       "subtotal_cents": 1,
+                     *       "tax_rate_basis_points": 1,
+                     *       "tax_cents": 1,
+                     *       "total_cents": 1,
+                     *       "amount_paid_cents": 1,
+                     *       "amount_due_cents": 1,
+                     *       "payment_status": "string",
+                     *       "seller": {},
+                     *       "buyer": {},
+                     *       "period_start": "string",
+                     *       "period_end": "string",
+                     *       "due_at": "2026-01-15T09:30:00Z",
+                     *       "finalized_at": "2026-01-15T09:30:00Z",
+                     *       "paid_at": "2026-01-15T09:30:00Z",
+                     *       "voided_at": "2026-01-15T09:30:00Z",
+                     *       "pdf_url": "string",
+                     *       "lines": [],
+                     *       "created_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["InvoiceRead"];
                 };
             };
@@ -14852,7 +17628,7 @@ export interface operations {
             };
         };
     };
-    get_invoice_pdf_api_v1_billing_invoices__invoice_id__pdf_get: {
+    billing_invoices_pdf: {
         parameters: {
             query?: never;
             header?: never;
@@ -14919,7 +17695,7 @@ export interface operations {
             };
         };
     };
-    get_billing_details_api_v1_tenants__tenant_id__billing_get: {
+    tenants_billing_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -14937,6 +17713,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "billing_address": "1 Grand-Place, 1000 Brussels",
+                     *       "country": "BE",
+                     *       "tax_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tax_rate_basis_points": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["BillingAccountRead"];
                 };
             };
@@ -14987,7 +17772,7 @@ export interface operations {
             };
         };
     };
-    update_billing_details_api_v1_tenants__tenant_id__billing_patch: {
+    tenants_billing_update: {
         parameters: {
             query?: never;
             header?: never;
@@ -14999,6 +17784,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "billing_address": "1 Grand-Place, 1000 Brussels",
+                 *       "country": "BE"
+                 *     }
+                 */
                 "application/json": components["schemas"]["BillingAccountUpdate"];
             };
         };
@@ -15009,6 +17800,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "billing_address": "1 Grand-Place, 1000 Brussels",
+                     *       "country": "BE",
+                     *       "tax_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tax_rate_basis_points": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["BillingAccountRead"];
                 };
             };
@@ -15095,7 +17895,7 @@ export interface operations {
             };
         };
     };
-    admin_list_invoices_api_v1_admin_invoices_get: {
+    admin_invoices_list: {
         parameters: {
             query?: {
                 status?: components["schemas"]["InvoiceStatus"] | null;
@@ -15124,6 +17924,44 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *           "subscription_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "kind": "string",
+                     *           "credits_invoice_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "number": "string",
+                     *           "status": "active",
+                     *           "reason": "Requested by the customer",
+                     *           "currency": "EUR",
+                     *           "subtotal_cents": 1,
+                     *           "tax_rate_basis_points": 1,
+                     *           "tax_cents": 1,
+                     *           "total_cents": 1,
+                     *           "amount_paid_cents": 1,
+                     *           "amount_due_cents": 1,
+                     *           "payment_status": "string",
+                     *           "seller": {},
+                     *           "buyer": {},
+                     *           "period_start": "string",
+                     *           "period_end": "string",
+                     *           "due_at": "2026-01-15T09:30:00Z",
+                     *           "finalized_at": "2026-01-15T09:30:00Z",
+                     *           "paid_at": "2026-01-15T09:30:00Z",
+                     *           "voided_at": "2026-01-15T09:30:00Z",
+                     *           "pdf_url": "string",
+                     *           "lines": [],
+                     *           "created_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_InvoiceRead_"];
                 };
             };
@@ -15174,7 +18012,7 @@ export interface operations {
             };
         };
     };
-    admin_invoice_action_api_v1_admin_invoices__invoice_id__actions_post: {
+    admin_invoices_perform_action: {
         parameters: {
             query?: never;
             header?: never;
@@ -15185,6 +18023,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "action": "mark_paid"
+                 *     }
+                 */
                 "application/json": components["schemas"]["InvoiceAction"];
             };
         };
@@ -15195,6 +18038,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "subscription_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "kind": "string",
+                     *       "credits_invoice_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "number": "string",
+                     *       "status": "active",
+                     *       "reason": "Requested by the customer",
+                     *       "currency": "EUR",
+                     *       "subtotal_cents": 1,
+                     *       "tax_rate_basis_points": 1,
+                     *       "tax_cents": 1,
+                     *       "total_cents": 1,
+                     *       "amount_paid_cents": 1,
+                     *       "amount_due_cents": 1,
+                     *       "payment_status": "string",
+                     *       "seller": {},
+                     *       "buyer": {},
+                     *       "period_start": "string",
+                     *       "period_end": "string",
+                     *       "due_at": "2026-01-15T09:30:00Z",
+                     *       "finalized_at": "2026-01-15T09:30:00Z",
+                     *       "paid_at": "2026-01-15T09:30:00Z",
+                     *       "voided_at": "2026-01-15T09:30:00Z",
+                     *       "pdf_url": "string",
+                     *       "lines": [],
+                     *       "created_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["InvoiceRead"];
                 };
             };
@@ -15281,7 +18155,7 @@ export interface operations {
             };
         };
     };
-    list_payment_methods_api_v1_billing_payment_methods_get: {
+    billing_payment_methods_list: {
         parameters: {
             query?: {
                 tenant_id?: string | null;
@@ -15306,6 +18180,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *           "provider": "string",
+                     *           "type": "string",
+                     *           "brand": "string",
+                     *           "last4": "string",
+                     *           "exp_month": 1,
+                     *           "exp_year": 1,
+                     *           "is_default": false,
+                     *           "created_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_PaymentMethodRead_"];
                 };
             };
@@ -15356,7 +18251,7 @@ export interface operations {
             };
         };
     };
-    create_payment_method_api_v1_billing_payment_methods_post: {
+    billing_payment_methods_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -15365,6 +18260,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PaymentMethodCreate"];
             };
         };
@@ -15375,6 +18275,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "provider": "string",
+                     *       "type": "string",
+                     *       "brand": "string",
+                     *       "last4": "string",
+                     *       "exp_month": 1,
+                     *       "exp_year": 1,
+                     *       "is_default": false,
+                     *       "created_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["PaymentMethodRead"];
                 };
             };
@@ -15461,7 +18375,7 @@ export interface operations {
             };
         };
     };
-    delete_payment_method_api_v1_billing_payment_methods__payment_method_id__delete: {
+    billing_payment_methods_delete: {
         parameters: {
             query?: never;
             header?: never;
@@ -15544,7 +18458,7 @@ export interface operations {
             };
         };
     };
-    list_all_plans_api_v1_admin_plans_get: {
+    admin_plans_list: {
         parameters: {
             query?: {
                 is_active?: boolean | null;
@@ -15569,6 +18483,48 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "code": "string",
+                     *           "name": "Acme Corp",
+                     *           "description": "Nightly copy before the upgrade",
+                     *           "tier": "starter",
+                     *           "max_users": 1,
+                     *           "storage_gb": 1,
+                     *           "expiration_days": 1,
+                     *           "expiration_reason": "string",
+                     *           "backup_policy": {
+                     *             "daily": 1,
+                     *             "weekly": 1,
+                     *             "monthly": 1,
+                     *             "manual_quota": 1,
+                     *             "manual_retention_days": 1
+                     *           },
+                     *           "rate_limit_class": "standard",
+                     *           "currency": "EUR",
+                     *           "prices": [
+                     *             {
+                     *               "interval": "monthly",
+                     *               "amount_cents": 1,
+                     *               "currency": "EUR"
+                     *             }
+                     *           ],
+                     *           "seats_included": 1,
+                     *           "extra_seat_amount_cents": 1,
+                     *           "trial_days": 1,
+                     *           "is_active": true,
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "updated_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_PlanRead_"];
                 };
             };
@@ -15610,7 +18566,7 @@ export interface operations {
             };
         };
     };
-    create_api_v1_admin_plans_post: {
+    admin_plans_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -15619,6 +18575,27 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "string",
+                 *       "name": "Acme Corp",
+                 *       "description": "Nightly copy before the upgrade",
+                 *       "max_users": 1,
+                 *       "storage_gb": 1,
+                 *       "expiration_days": 1,
+                 *       "backup_policy": {
+                 *         "daily": 0,
+                 *         "weekly": 0,
+                 *         "monthly": 0,
+                 *         "manual_quota": 0,
+                 *         "manual_retention_days": 0
+                 *       },
+                 *       "currency": "EUR",
+                 *       "monthly_amount_cents": 0,
+                 *       "annual_amount_cents": 0,
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["PlanCreate"];
             };
         };
@@ -15629,6 +18606,41 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "code": "string",
+                     *       "name": "Acme Corp",
+                     *       "description": "Nightly copy before the upgrade",
+                     *       "tier": "starter",
+                     *       "max_users": 1,
+                     *       "storage_gb": 1,
+                     *       "expiration_days": 1,
+                     *       "expiration_reason": "string",
+                     *       "backup_policy": {
+                     *         "daily": 1,
+                     *         "weekly": 1,
+                     *         "monthly": 1,
+                     *         "manual_quota": 1,
+                     *         "manual_retention_days": 1
+                     *       },
+                     *       "rate_limit_class": "standard",
+                     *       "currency": "EUR",
+                     *       "prices": [
+                     *         {
+                     *           "interval": "monthly",
+                     *           "amount_cents": 1,
+                     *           "currency": "EUR"
+                     *         }
+                     *       ],
+                     *       "seats_included": 1,
+                     *       "extra_seat_amount_cents": 1,
+                     *       "trial_days": 1,
+                     *       "is_active": true,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["PlanRead"];
                 };
             };
@@ -15706,7 +18718,7 @@ export interface operations {
             };
         };
     };
-    get_api_v1_admin_plans__plan_id__get: {
+    admin_plans_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -15723,6 +18735,41 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "code": "string",
+                     *       "name": "Acme Corp",
+                     *       "description": "Nightly copy before the upgrade",
+                     *       "tier": "starter",
+                     *       "max_users": 1,
+                     *       "storage_gb": 1,
+                     *       "expiration_days": 1,
+                     *       "expiration_reason": "string",
+                     *       "backup_policy": {
+                     *         "daily": 1,
+                     *         "weekly": 1,
+                     *         "monthly": 1,
+                     *         "manual_quota": 1,
+                     *         "manual_retention_days": 1
+                     *       },
+                     *       "rate_limit_class": "standard",
+                     *       "currency": "EUR",
+                     *       "prices": [
+                     *         {
+                     *           "interval": "monthly",
+                     *           "amount_cents": 1,
+                     *           "currency": "EUR"
+                     *         }
+                     *       ],
+                     *       "seats_included": 1,
+                     *       "extra_seat_amount_cents": 1,
+                     *       "trial_days": 1,
+                     *       "is_active": true,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["PlanRead"];
                 };
             };
@@ -15773,7 +18820,7 @@ export interface operations {
             };
         };
     };
-    update_api_v1_admin_plans__plan_id__put: {
+    admin_plans_replace: {
         parameters: {
             query?: never;
             header?: never;
@@ -15784,6 +18831,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Acme Corp",
+                 *       "description": "Nightly copy before the upgrade",
+                 *       "currency": "EUR",
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["PlanUpdate"];
             };
         };
@@ -15794,6 +18849,41 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "code": "string",
+                     *       "name": "Acme Corp",
+                     *       "description": "Nightly copy before the upgrade",
+                     *       "tier": "starter",
+                     *       "max_users": 1,
+                     *       "storage_gb": 1,
+                     *       "expiration_days": 1,
+                     *       "expiration_reason": "string",
+                     *       "backup_policy": {
+                     *         "daily": 1,
+                     *         "weekly": 1,
+                     *         "monthly": 1,
+                     *         "manual_quota": 1,
+                     *         "manual_retention_days": 1
+                     *       },
+                     *       "rate_limit_class": "standard",
+                     *       "currency": "EUR",
+                     *       "prices": [
+                     *         {
+                     *           "interval": "monthly",
+                     *           "amount_cents": 1,
+                     *           "currency": "EUR"
+                     *         }
+                     *       ],
+                     *       "seats_included": 1,
+                     *       "extra_seat_amount_cents": 1,
+                     *       "trial_days": 1,
+                     *       "is_active": true,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["PlanRead"];
                 };
             };
@@ -15880,7 +18970,7 @@ export interface operations {
             };
         };
     };
-    delete_api_v1_admin_plans__plan_id__delete: {
+    admin_plans_delete: {
         parameters: {
             query?: never;
             header?: never;
@@ -15963,7 +19053,7 @@ export interface operations {
             };
         };
     };
-    update_api_v1_admin_plans__plan_id__patch: {
+    admin_plans_update: {
         parameters: {
             query?: never;
             header?: never;
@@ -15974,6 +19064,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Acme Corp",
+                 *       "description": "Nightly copy before the upgrade",
+                 *       "currency": "EUR",
+                 *       "is_active": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["PlanUpdate"];
             };
         };
@@ -15984,6 +19082,41 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "code": "string",
+                     *       "name": "Acme Corp",
+                     *       "description": "Nightly copy before the upgrade",
+                     *       "tier": "starter",
+                     *       "max_users": 1,
+                     *       "storage_gb": 1,
+                     *       "expiration_days": 1,
+                     *       "expiration_reason": "string",
+                     *       "backup_policy": {
+                     *         "daily": 1,
+                     *         "weekly": 1,
+                     *         "monthly": 1,
+                     *         "manual_quota": 1,
+                     *         "manual_retention_days": 1
+                     *       },
+                     *       "rate_limit_class": "standard",
+                     *       "currency": "EUR",
+                     *       "prices": [
+                     *         {
+                     *           "interval": "monthly",
+                     *           "amount_cents": 1,
+                     *           "currency": "EUR"
+                     *         }
+                     *       ],
+                     *       "seats_included": 1,
+                     *       "extra_seat_amount_cents": 1,
+                     *       "trial_days": 1,
+                     *       "is_active": true,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["PlanRead"];
                 };
             };
@@ -16070,7 +19203,7 @@ export interface operations {
             };
         };
     };
-    tenant_action_api_v1_admin_tenants__tenant_id__actions_post: {
+    admin_tenants_perform_action: {
         parameters: {
             query?: never;
             header?: never;
@@ -16081,6 +19214,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "action": "backup",
+                 *       "reason": "Requested by the customer"
+                 *     }
+                 */
                 "application/json": components["schemas"]["TenantAction"];
             };
         };
@@ -16177,7 +19316,7 @@ export interface operations {
             };
         };
     };
-    stats_api_v1_admin_stats_get: {
+    admin_stats_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -16192,6 +19331,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "total_users": 1,
+                     *       "total_tenants": 1,
+                     *       "active_instances": 1,
+                     *       "total_revenue": 1,
+                     *       "mrr": 1,
+                     *       "currency": "EUR",
+                     *       "total_revenue_by_currency": {},
+                     *       "mrr_by_currency": {},
+                     *       "signups": {},
+                     *       "tenants_created": {},
+                     *       "failed_provisionings": 1,
+                     *       "backups_failed_24h": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["PlatformStats"];
                 };
             };
@@ -16224,7 +19379,7 @@ export interface operations {
             };
         };
     };
-    metrics_platform_api_v1_admin_metrics_platform_get: {
+    admin_platform_metrics_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -16239,6 +19394,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /** @example {} */
                     "application/json": {
                         [key: string]: unknown;
                     };
@@ -16273,7 +19429,7 @@ export interface operations {
             };
         };
     };
-    admin_users_api_v1_admin_users_get: {
+    admin_users_list: {
         parameters: {
             query?: {
                 role?: components["schemas"]["PlatformRole"] | null;
@@ -16302,6 +19458,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "email": "jane@example.com",
+                     *           "full_name": "Jane Doe",
+                     *           "first_name": "string",
+                     *           "last_name": "string",
+                     *           "role": "member",
+                     *           "is_active": true,
+                     *           "email_verified": true,
+                     *           "email_verified_at": "2026-01-15T09:30:00Z",
+                     *           "last_login": "string",
+                     *           "metadata": {},
+                     *           "tenant_limit": 1,
+                     *           "created_at": "2026-01-15T09:30:00Z",
+                     *           "updated_at": "2026-01-15T09:30:00Z",
+                     *           "tenant_count": 1,
+                     *           "name": "Acme Corp",
+                     *           "roles": [
+                     *             "string"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_AdminUserRead_"];
                 };
             };
@@ -16343,7 +19529,7 @@ export interface operations {
             };
         };
     };
-    admin_tenants_api_v1_admin_tenants_get: {
+    admin_tenants_list: {
         parameters: {
             query?: {
                 status?: components["schemas"]["TenantStatus"] | null;
@@ -16375,6 +19561,42 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "name": "Acme Corp",
+                     *           "subdomain": "acme",
+                     *           "status": "active",
+                     *           "tier": "starter",
+                     *           "is_active": true,
+                     *           "owner": {
+                     *             "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *             "email": "jane@example.com",
+                     *             "full_name": "Jane Doe"
+                     *           },
+                     *           "host": {
+                     *             "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *             "name": "Acme Corp"
+                     *           },
+                     *           "odoo_version": "18.0",
+                     *           "instance_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "instance_status": "string",
+                     *           "database_size_bytes": 1,
+                     *           "filestore_size_bytes": 1,
+                     *           "active_odoo_users": 1,
+                     *           "last_backup_at": "2026-01-15T09:30:00Z",
+                     *           "last_backup_status": "string",
+                     *           "subscription_status": "string",
+                     *           "created_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_AdminTenantRead_"];
                 };
             };
@@ -16425,7 +19647,7 @@ export interface operations {
             };
         };
     };
-    admin_instances_api_v1_admin_instances_get: {
+    admin_instances_list: {
         parameters: {
             query?: {
                 status?: components["schemas"]["InstanceStatus"] | null;
@@ -16456,6 +19678,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *           "tenant_subdomain": "acme",
+                     *           "kind": "string",
+                     *           "status": "active",
+                     *           "status_reason": null,
+                     *           "host": {
+                     *             "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *             "name": "Acme Corp"
+                     *           },
+                     *           "database_name": "string",
+                     *           "odoo_version": "18.0",
+                     *           "flow": "string",
+                     *           "step": null,
+                     *           "ready_at": "2026-01-15T09:30:00Z",
+                     *           "created_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["Page_AdminInstanceRead_"];
                 };
             };
@@ -16506,7 +19755,7 @@ export interface operations {
             };
         };
     };
-    get_maintenance_api_v1_admin_maintenance_get: {
+    admin_maintenance_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -16521,6 +19770,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "enabled": false,
+                     *       "active": false,
+                     *       "message": "Done",
+                     *       "until": "string",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["MaintenanceRead"];
                 };
             };
@@ -16553,7 +19811,7 @@ export interface operations {
             };
         };
     };
-    set_maintenance_api_v1_admin_maintenance_post: {
+    admin_maintenance_set: {
         parameters: {
             query?: never;
             header?: never;
@@ -16562,6 +19820,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "enabled": false,
+                 *       "message": "Done"
+                 *     }
+                 */
                 "application/json": components["schemas"]["MaintenanceUpdate"];
             };
         };
@@ -16572,6 +19836,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "enabled": false,
+                     *       "active": false,
+                     *       "message": "Done",
+                     *       "until": "string",
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["MaintenanceRead"];
                 };
             };
