@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,27 +20,16 @@ import pytest
 
 from tests.fixtures.serve import ServeProcess
 from tests.fixtures.smtp import SmtpServer
+from tests.sdk.ts.node import SDK_DIR, ensure_node_modules
 
 pytestmark = [pytest.mark.slow, pytest.mark.once]
 
-SDK_DIR = Path(__file__).resolve().parents[3] / "sdk" / "typescript"
 # The anonymous budget the 429 test spends: small enough to run out in one burst, over a
 # window short enough that the SDK's wait for Retry-After is a second.
 ANONYMOUS_LIMIT = "10/second"
 VITEST_TIMEOUT_SECONDS = 900
 # The tests of the suite (test/*.test.ts): all of them must run and pass.
 EXPECTED_TESTS = 10
-
-
-def node_modules() -> None:
-    """What `make test` installs (its stamp target); done here too for a lone pytest run."""
-    if (SDK_DIR / "node_modules" / ".installed").exists():
-        return
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.fail("npm is missing: `make test` installs it (apt-get install nodejs npm)")
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=SDK_DIR, check=True, timeout=600)
-    (SDK_DIR / "node_modules" / ".installed").touch()
 
 
 @pytest.fixture
@@ -90,7 +78,7 @@ async def copy_inbox(smtp_server: SmtpServer, path: Path, done: asyncio.Event) -
 async def test_typescript_sdk_suite(
     serve: ServeProcess, smtp_server: SmtpServer, workdir: Path
 ) -> None:
-    node_modules()
+    ensure_node_modules()
     smtp_server.inbox.clear()
     serve.start()
     inbox = workdir / "inbox.json"
