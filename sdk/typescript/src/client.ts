@@ -84,7 +84,7 @@ export class OperationFailedError extends Error {
 }
 
 /** The data of a successful call, or its typed error. */
-async function unwrap<Data>(
+export async function unwrap<Data>(
   call: Promise<{ data?: Data; error?: unknown; response: Response }>,
 ): Promise<Data> {
   const { data, error, response } = await call;

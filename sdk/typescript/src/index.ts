@@ -1,6 +1,7 @@
 export {
   Client,
   OperationFailedError,
+  unwrap,
   type ApiKey,
   type ApiKeyCreate,
   type ApiKeyCreated,
