@@ -61,12 +61,13 @@ export async function* streamEvents(
         const sent = await transport.credentials.headers();
         const headers: Record<string, string> = { ...sent, Accept: "text/event-stream" };
         if (lastEventId !== undefined) headers["Last-Event-ID"] = lastEventId;
-        // Not through the queue: a stream would hold one of its slots for as long as it lives.
-        const response = await globalThis.fetch(transport.url(`/api/v1/events/stream${query}`), {
-          headers,
-          signal: stop.signal,
-          cache: "no-store",
-        });
+        const response = await transport.direct(
+          new Request(transport.url(`/api/v1/events/stream${query}`), {
+            headers,
+            signal: stop.signal,
+            cache: "no-store",
+          }),
+        );
         if (!response.ok || response.body === null) {
           const body: unknown = await response.json().catch(() => undefined);
           const error = errorFromResponse(response, body);

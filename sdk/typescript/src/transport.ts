@@ -102,6 +102,14 @@ export class Transport {
     return { queued: this.queue.size, running: this.queue.pending };
   }
 
+  /**
+   * Send `request` as it is: no queue, no credentials, no retry (the event stream, which
+   * would hold a queue slot for as long as it lives, and handles its own reconnection).
+   */
+  direct(request: Request): Promise<Response> {
+    return this.fetchImpl(request);
+  }
+
   url(path: string): string {
     return this.baseUrl + path;
   }

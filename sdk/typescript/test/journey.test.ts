@@ -3,7 +3,7 @@
  * for it to be ready from the event stream; back it up; list with paging. Then what the
  * client does by itself: token refresh, API keys, typed errors, the 429 backoff.
  */
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 
 import {
   Client,
@@ -23,12 +23,37 @@ import {
   PASSWORD,
   uniqueEmail,
   uniqueSubdomain,
+  until,
 } from "./platform.js";
+
+/** The body of an event stream, ended after the first chunk that carries an event. */
+function cutAfterFirstEvent(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) {
+        controller.close();
+        return;
+      }
+      controller.enqueue(value);
+      if (/^id:/m.test(decoder.decode(value, { stream: true }))) {
+        await reader.cancel();
+        controller.close();
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+}
 
 describe("the journey", () => {
   const email = uniqueEmail("journey");
   let client: Client;
   let tenant: Tenant;
+  let stopShared: (() => void) | undefined;
+
+  afterAll(() => stopShared?.());
 
   it("registers, verifies the email and logs in", async () => {
     const anonymous = new Client({ baseUrl });
@@ -55,23 +80,83 @@ describe("the journey", () => {
 
   it("creates a tenant and learns from the event stream that it is ready", async () => {
     const seen: PlatformEvent[] = [];
-    const stop = client.events.subscribe((event) => seen.push(event));
-    try {
-      const subdomain = uniqueSubdomain("journey");
-      const created = await client.tenants.create({ name: "Journey Co", subdomain });
-      expect(created.status).toBe("provisioning");
-      tenant = await client.tenants.waitUntilReady(created.id, { timeoutMs: 240_000 });
-      expect(tenant.status).toBe("ready");
-      expect(tenant.instance?.status).toBe("ready");
-      // The shared stream saw the same events, in order, with increasing ids.
-      const types = seen.filter((e) => e.data.tenant_id === created.id).map((e) => e.type);
-      expect(types).toContain("tenant.created");
-      expect(types).toContain("tenant.ready");
-      const ids = seen.map((e) => Number(e.id));
-      expect(ids).toEqual([...ids].sort((a, b) => a - b));
-    } finally {
-      stop();
+    const listening = new Promise<void>((resolve) => {
+      stopShared = client.events.subscribe((event) => seen.push(event), resolve);
+    });
+
+    // A second stream, on an API key, whose connection is cut after every message that
+    // carries events: it must reconnect with Last-Event-ID and miss nothing, even what
+    // happened while it was away.
+    const key = await client.apiKeys.create({ name: "stream", scopes: ["events:read"] });
+    const sentLastEventIds: (string | null)[] = [];
+    const flaky = new Client({
+      baseUrl,
+      apiKey: key.key,
+      fetch: async (request) => {
+        const response = await fetch(request);
+        if (!request.url.includes("/events/stream") || !response.body) return response;
+        sentLastEventIds.push(request.headers.get("Last-Event-ID"));
+        return new Response(cutAfterFirstEvent(response.body), response);
+      },
+    });
+    const flakySeen: PlatformEvent[] = [];
+    const stopFlaky = new AbortController();
+    let flakyReady!: () => void;
+    const flakyListening = new Promise<void>((resolve) => (flakyReady = resolve));
+    const flakyDone = (async () => {
+      const stream = flaky.events.stream({
+        signal: stopFlaky.signal,
+        reconnectMs: 300,
+        onReady: () => flakyReady(),
+      });
+      for await (const event of stream) flakySeen.push(event);
+    })();
+    await Promise.all([listening, flakyListening]);
+
+    const subdomain = uniqueSubdomain("journey");
+    const created = await client.tenants.create({ name: "Journey Co", subdomain });
+    expect(created.status).toBe("provisioning");
+    tenant = await client.tenants.waitUntilReady(created.id, { timeoutMs: 240_000 });
+    expect(tenant.status).toBe("ready");
+    expect(tenant.instance?.status).toBe("ready");
+
+    const ofTenant = (events: PlatformEvent[]) =>
+      events.filter((e) => e.data.tenant_id === created.id);
+    await until(() => ofTenant(seen).some((e) => e.type === "tenant.ready"), 30_000);
+    const types = ofTenant(seen).map((e) => e.type);
+    expect(types[0]).toBe("tenant.created");
+    expect(types).toContain("tenant.ready");
+    const ids = seen.map((e) => Number(e.id));
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+
+    const expected = ofTenant(seen).map((e) => e.id);
+    await until(() => ofTenant(flakySeen).length >= expected.length, 30_000);
+    stopFlaky.abort();
+    await flakyDone;
+    expect(ofTenant(flakySeen).map((e) => e.id).slice(0, expected.length)).toEqual(expected);
+    expect(new Set(flakySeen.map((e) => e.id)).size).toBe(flakySeen.length); // each once
+    expect(sentLastEventIds.length).toBeGreaterThanOrEqual(2); // it was cut, and came back
+    expect(sentLastEventIds[0]).toBeNull();
+    // Each reconnection named the last event received before it.
+    const received = new Set(flakySeen.map((e) => e.id));
+    for (const sent of sentLastEventIds.slice(1)) expect(received.has(sent!)).toBe(true);
+    await client.apiKeys.revoke(key.id);
+
+    // What a reconnection after a longer absence gets: the events after the id it names.
+    const replayed: PlatformEvent[] = [];
+    const stopReplay = new AbortController();
+    const giveUp = setTimeout(() => stopReplay.abort(), 30_000);
+    const replay = client.events.stream({
+      tenantId: created.id,
+      lastEventId: expected[0],
+      signal: stopReplay.signal,
+    });
+    for await (const event of replay) {
+      replayed.push(event);
+      if (replayed.length === expected.length - 1) stopReplay.abort();
     }
+    clearTimeout(giveUp);
+    expect(replayed.map((e) => e.id)).toEqual(expected.slice(1));
   });
 
   it("backs the tenant up and waits for the backup from the stream", async () => {
@@ -122,12 +207,16 @@ describe("the journey", () => {
 
     // One the platform refuses (401): the client refreshes and sends the request again,
     // once for all the requests that were refused together.
+    const renewals: unknown[] = [];
     const refused = new Client({
       baseUrl,
       tokens: { ...refreshed, accessToken: "not-a-token", expiresAt: Date.now() + 600_000 },
+      onTokens: (t) => renewals.push(t),
     });
     const answers = await Promise.all([refused.auth.me(), refused.auth.me(), refused.tenants.list()]);
     expect(answers[0].email).toBe(email);
+    // One refresh for the three: a second would reuse the rotated token and end the session.
+    expect(renewals).toHaveLength(1);
     expect(refused.auth.tokens?.accessToken).not.toBe("not-a-token");
 
     // A session that was logged out cannot be refreshed; without a password it stays out.
