@@ -47,8 +47,11 @@ export type ApiKeyCreated = Ok<"/api/v1/api-keys", "post", 201>;
 export type ApiKey = Ok<"/api/v1/api-keys", "get", 200>["results"][number];
 
 export interface ClientOptions {
-  /** The platform's address, e.g. `https://saas.example.com`. */
-  baseUrl: string;
+  /**
+   * The platform's address, e.g. `https://saas.example.com`; in a browser page served by the
+   * platform itself it may be left out (the page's origin).
+   */
+  baseUrl?: string | undefined;
   /** An API key (`saas_live_...`); or else `email` and `password`, or `tokens`. */
   apiKey?: string | undefined;
   email?: string | undefined;
@@ -92,6 +95,13 @@ export async function unwrap<Data>(
   return data as Data;
 }
 
+function baseUrlOf(options: ClientOptions): string {
+  if (options.baseUrl) return options.baseUrl;
+  const origin = (globalThis as { location?: { origin?: string } }).location?.origin;
+  if (origin && origin !== "null") return origin;
+  throw new Error("No baseUrl: pass the platform's address, e.g. https://saas.example.com");
+}
+
 export class Client {
   /** The typed `openapi-fetch` client: `client.api.GET("/api/v1/audit/logs", {...})`. */
   readonly api: FetchClient<paths>;
@@ -106,7 +116,7 @@ export class Client {
 
   constructor(options: ClientOptions) {
     this.transport = new Transport({
-      baseUrl: options.baseUrl,
+      baseUrl: baseUrlOf(options),
       concurrency: options.concurrency,
       maxRetries: options.maxRetries,
       onRetry: options.onRetry,
