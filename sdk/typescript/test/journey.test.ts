@@ -246,6 +246,22 @@ describe("the journey", () => {
     expect(JSON.stringify(keys)).not.toContain(created.key);
     await client.apiKeys.revoke(created.id);
     await expect(keyClient.tenants.list()).rejects.toBeInstanceOf(UnauthorizedError);
+
+    // A key confined to one tenant sees that one; another's id is not found (404).
+    const others = (await client.tenants.list()).results.filter((t) => t.id !== tenant.id);
+    const confined = await client.apiKeys.create({
+      name: "one tenant",
+      scopes: ["tenants:read", "backups:read"],
+      tenant_id: tenant.id,
+    });
+    const confinedClient = new Client({ baseUrl, apiKey: confined.key });
+    const seen = await confinedClient.tenants.list();
+    expect(seen.results.map((t) => t.id)).toEqual([tenant.id]);
+    expect((await confinedClient.backups.list(tenant.id)).count).toBeGreaterThan(0);
+    await expect(confinedClient.tenants.get(others[0]!.id)).rejects.toBeInstanceOf(
+      TenantNotFoundError,
+    );
+    await client.apiKeys.revoke(confined.id);
   });
 });
 
