@@ -90,6 +90,13 @@ def test_request_body_schemas_are_named_after_their_operation(document: dict[str
     assert all("api_v1" not in name for name in bodies), bodies
 
 
+def test_the_document_is_valid_openapi(document: dict[str, Any]) -> None:
+    """SDK generators (openapi-typescript, datamodel-code-generator) refuse invalid ones."""
+    from openapi_spec_validator import validate
+
+    validate(document)
+
+
 def test_the_committed_document_is_the_app_s(document: dict[str, Any]) -> None:
     committed = COMMITTED.read_text() if COMMITTED.exists() else ""
     assert committed == document_text(document), (
@@ -158,3 +165,23 @@ def test_each_operation_has_one_tag_its_resource_s(document: dict[str, Any]) -> 
     assert paths["/api/v1/tenants/{tenant_id}/users"]["get"]["tags"] == ["members"]
     assert paths["/api/v1/tenants/{tenant_id}/backups"]["post"]["tags"] == ["backups"]
     assert paths["/api/v1/api-keys"]["post"]["tags"] == ["api-keys"]
+
+
+def test_the_served_document_does_not_depend_on_settings(app: Any) -> None:
+    """The test app's settings (its database, secret, public URL) differ from the defaults
+    `saas openapi` builds with: the document must not change with them."""
+    assert app.openapi() == build_document()
+
+
+def test_retryable_errors_document_retry_after(document: dict[str, Any]) -> None:
+    """SDKs retry 429 and 503 after Retry-After: every /api operation lists both with it."""
+    for method, path, operation in _operations(document):
+        if not path.startswith("/api/"):
+            continue
+        for status in ("429", "503"):
+            response = operation["responses"][status]
+            assert "Retry-After" in response["headers"], (method, path, status)
+    maintenance = document["paths"]["/api/v1/tenants"]["get"]["responses"]["503"]
+    assert "MAINTENANCE_MODE" in maintenance["content"]["application/json"]["examples"]
+    limited = document["paths"]["/api/v1/tenants"]["get"]["responses"]["429"]
+    assert "X-RateLimit-Remaining" in limited["headers"]

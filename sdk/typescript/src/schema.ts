@@ -12,7 +12,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Health
+         * Health: get
          * @description Liveness: answers without touching the database. Public.
          */
         get: operations["health_get"];
@@ -51,7 +51,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Me */
+        /** Auth: me */
         get: operations["auth_me"];
         put?: never;
         post?: never;
@@ -88,7 +88,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Register */
+        /** Auth: register */
         post: operations["auth_register"];
         delete?: never;
         options?: never;
@@ -139,7 +139,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Login */
+        /** Auth: login */
         post: operations["auth_login"];
         delete?: never;
         options?: never;
@@ -194,7 +194,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Refresh */
+        /** Auth: refresh */
         post: operations["auth_refresh"];
         delete?: never;
         options?: never;
@@ -211,7 +211,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Logout */
+        /** Auth: logout */
         post: operations["auth_logout"];
         delete?: never;
         options?: never;
@@ -332,14 +332,14 @@ export interface paths {
         };
         /** Get User */
         get: operations["users_get"];
-        /** Update User */
+        /** Users: replace */
         put: operations["users_replace"];
         post?: never;
         /** Delete User */
         delete: operations["users_delete"];
         options?: never;
         head?: never;
-        /** Update User */
+        /** Users: update */
         patch: operations["users_update"];
         trace?: never;
     };
@@ -411,14 +411,14 @@ export interface paths {
          *     ``grace_ends_at``; anyone else gets 404 from the moment it is deleted.
          */
         get: operations["tenants_get"];
-        /** Update Tenant */
+        /** Tenants: replace */
         put: operations["tenants_replace"];
         post?: never;
         /** Delete Tenant */
         delete: operations["tenants_delete"];
         options?: never;
         head?: never;
-        /** Update Tenant */
+        /** Tenants: update */
         patch: operations["tenants_update"];
         trace?: never;
     };
@@ -452,14 +452,14 @@ export interface paths {
         };
         /** Get Member */
         get: operations["members_get"];
-        /** Change Member Role */
+        /** Members: replace */
         put: operations["members_replace"];
         post?: never;
         /** Remove Member */
         delete: operations["members_remove"];
         options?: never;
         head?: never;
-        /** Change Member Role */
+        /** Members: update */
         patch: operations["members_update"];
         trace?: never;
     };
@@ -953,7 +953,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Replay */
+        /** Webhook endpoints: replay */
         post: operations["webhook_endpoints_replay"];
         delete?: never;
         options?: never;
@@ -1399,7 +1399,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List Subscriptions
+         * Billing subscriptions: list
          * @description The subscriptions of the caller's tenants (every one for platform admins).
          */
         get: operations["billing_subscriptions_list"];
@@ -1420,7 +1420,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List Subscriptions
+         * Subscriptions: list
          * @description The subscriptions of the caller's tenants (every one for platform admins).
          */
         get: operations["subscriptions_list"];
@@ -1460,14 +1460,14 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Subscription */
+        /** Billing subscriptions: get */
         get: operations["billing_subscriptions_get"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        /** Update Subscription */
+        /** Billing subscriptions: update */
         patch: operations["billing_subscriptions_update"];
         trace?: never;
     };
@@ -1478,7 +1478,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Subscription */
+        /** Subscriptions: get */
         get: operations["subscriptions_get"];
         /** Replace Subscription */
         put: operations["subscriptions_replace"];
@@ -1490,7 +1490,7 @@ export interface paths {
         delete: operations["subscriptions_delete"];
         options?: never;
         head?: never;
-        /** Update Subscription */
+        /** Subscriptions: update */
         patch: operations["subscriptions_update"];
         trace?: never;
     };
@@ -1504,7 +1504,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Cancel Subscription
+         * Billing subscriptions: cancel
          * @description Cancel now (``at_period_end`` false, the default) or when the current period ends.
          */
         post: operations["billing_subscriptions_cancel"];
@@ -1524,7 +1524,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Cancel Subscription
+         * Subscriptions: cancel
          * @description Cancel now (``at_period_end`` false, the default) or when the current period ends.
          */
         post: operations["subscriptions_cancel"];
@@ -1775,7 +1775,7 @@ export interface paths {
          */
         get: operations["admin_plans_list"];
         put?: never;
-        /** Create */
+        /** Admin plans: create */
         post: operations["admin_plans_create"];
         delete?: never;
         options?: never;
@@ -1790,16 +1790,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get */
+        /** Admin plans: get */
         get: operations["admin_plans_get"];
-        /** Update */
+        /** Admin plans: replace */
         put: operations["admin_plans_replace"];
         post?: never;
-        /** Delete */
+        /** Admin plans: delete */
         delete: operations["admin_plans_delete"];
         options?: never;
         head?: never;
-        /** Update */
+        /** Admin plans: update */
         patch: operations["admin_plans_update"];
         trace?: never;
     };
@@ -1827,7 +1827,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Stats */
+        /** Admin stats: get */
         get: operations["admin_stats_get"];
         put?: never;
         post?: never;
@@ -4777,6 +4777,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4846,6 +4865,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4969,6 +5007,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5026,7 +5083,7 @@ export interface operations {
                      *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *         "name": "Acme Corp",
                      *         "subdomain": "acme",
-                     *         "status": "active"
+                     *         "status": "provisioning"
                      *       },
                      *       "name": "Acme Corp",
                      *       "roles": [
@@ -5085,6 +5142,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5144,7 +5220,7 @@ export interface operations {
                      *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *         "name": "Acme Corp",
                      *         "subdomain": "acme",
-                     *         "status": "active"
+                     *         "status": "provisioning"
                      *       }
                      *     }
                      */
@@ -5199,6 +5275,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5287,6 +5382,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5408,6 +5522,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5523,6 +5656,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5611,6 +5763,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5731,6 +5902,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5830,6 +6020,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5918,6 +6127,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6007,6 +6235,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6114,6 +6361,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6202,6 +6468,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6334,6 +6619,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6417,6 +6721,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6523,6 +6846,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6660,6 +7002,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6750,6 +7111,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6888,6 +7268,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6972,6 +7371,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7110,6 +7528,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7157,7 +7594,7 @@ export interface operations {
                      *           "subdomain": "acme",
                      *           "domain": "erp.acme.example",
                      *           "tier": "starter",
-                     *           "status": "active",
+                     *           "status": "ready",
                      *           "is_active": true,
                      *           "role": "member",
                      *           "owner_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
@@ -7208,6 +7645,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7255,7 +7711,7 @@ export interface operations {
                      *           "subdomain": "acme",
                      *           "domain": "erp.acme.example",
                      *           "tier": "starter",
-                     *           "status": "active",
+                     *           "status": "ready",
                      *           "is_active": true,
                      *           "role": "member",
                      *           "owner_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
@@ -7306,6 +7762,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7354,7 +7829,7 @@ export interface operations {
                      *           "subdomain": "acme",
                      *           "domain": "erp.acme.example",
                      *           "tier": "starter",
-                     *           "status": "active",
+                     *           "status": "ready",
                      *           "is_active": true,
                      *           "owner_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
                      *           "settings": {},
@@ -7368,7 +7843,7 @@ export interface operations {
                      *             "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *             "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
                      *             "kind": "string",
-                     *             "status": "active",
+                     *             "status": "ready",
                      *             "status_reason": null,
                      *             "url": "https://hooks.acme.example/saas",
                      *             "database": "acme",
@@ -7440,6 +7915,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7484,7 +7978,7 @@ export interface operations {
                      *       "subdomain": "acme",
                      *       "domain": "erp.acme.example",
                      *       "tier": "starter",
-                     *       "status": "active",
+                     *       "status": "ready",
                      *       "is_active": true,
                      *       "owner_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
                      *       "settings": {},
@@ -7498,7 +7992,7 @@ export interface operations {
                      *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *         "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
                      *         "kind": "string",
-                     *         "status": "active",
+                     *         "status": "ready",
                      *         "status_reason": null,
                      *         "url": "https://hooks.acme.example/saas",
                      *         "database": "acme",
@@ -7604,6 +8098,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7637,7 +8150,7 @@ export interface operations {
                      *       "subdomain": "acme",
                      *       "domain": "erp.acme.example",
                      *       "tier": "starter",
-                     *       "status": "active",
+                     *       "status": "ready",
                      *       "is_active": true,
                      *       "owner_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
                      *       "settings": {},
@@ -7651,7 +8164,7 @@ export interface operations {
                      *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *         "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
                      *         "kind": "string",
-                     *         "status": "active",
+                     *         "status": "ready",
                      *         "status_reason": null,
                      *         "url": "https://hooks.acme.example/saas",
                      *         "database": "acme",
@@ -7721,6 +8234,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7768,7 +8300,7 @@ export interface operations {
                      *       "subdomain": "acme",
                      *       "domain": "erp.acme.example",
                      *       "tier": "starter",
-                     *       "status": "active",
+                     *       "status": "ready",
                      *       "is_active": true,
                      *       "owner_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
                      *       "settings": {},
@@ -7782,7 +8314,7 @@ export interface operations {
                      *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *         "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
                      *         "kind": "string",
-                     *         "status": "active",
+                     *         "status": "ready",
                      *         "status_reason": null,
                      *         "url": "https://hooks.acme.example/saas",
                      *         "database": "acme",
@@ -7888,6 +8420,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7974,6 +8525,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8021,7 +8591,7 @@ export interface operations {
                      *       "subdomain": "acme",
                      *       "domain": "erp.acme.example",
                      *       "tier": "starter",
-                     *       "status": "active",
+                     *       "status": "ready",
                      *       "is_active": true,
                      *       "owner_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
                      *       "settings": {},
@@ -8035,7 +8605,7 @@ export interface operations {
                      *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *         "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
                      *         "kind": "string",
-                     *         "status": "active",
+                     *         "status": "ready",
                      *         "status_reason": null,
                      *         "url": "https://hooks.acme.example/saas",
                      *         "database": "acme",
@@ -8141,6 +8711,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8240,6 +8829,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8354,6 +8962,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8437,6 +9064,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8565,6 +9211,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8650,6 +9315,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8778,6 +9462,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8820,7 +9523,7 @@ export interface operations {
                      *       "subdomain": "acme",
                      *       "domain": "erp.acme.example",
                      *       "tier": "starter",
-                     *       "status": "active",
+                     *       "status": "ready",
                      *       "is_active": true,
                      *       "owner_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
                      *       "settings": {},
@@ -8834,7 +9537,7 @@ export interface operations {
                      *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *         "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
                      *         "kind": "string",
-                     *         "status": "active",
+                     *         "status": "ready",
                      *         "status_reason": null,
                      *         "url": "https://hooks.acme.example/saas",
                      *         "database": "acme",
@@ -8940,6 +9643,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8986,7 +9708,7 @@ export interface operations {
                      *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
                      *           "email": "jane@example.com",
                      *           "role": "member",
-                     *           "status": "active",
+                     *           "status": "pending",
                      *           "expires_at": "2026-01-15T09:30:00Z",
                      *           "created_at": "2026-01-15T09:30:00Z"
                      *         }
@@ -9035,6 +9757,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9120,6 +9861,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9160,7 +9920,7 @@ export interface operations {
                      *         "subdomain": "acme",
                      *         "domain": "erp.acme.example",
                      *         "tier": "starter",
-                     *         "status": "active",
+                     *         "status": "ready",
                      *         "is_active": true,
                      *         "owner_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
                      *         "settings": {},
@@ -9174,7 +9934,7 @@ export interface operations {
                      *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
                      *           "kind": "string",
-                     *           "status": "active",
+                     *           "status": "ready",
                      *           "status_reason": null,
                      *           "url": "https://hooks.acme.example/saas",
                      *           "database": "acme",
@@ -9273,6 +10033,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9317,7 +10096,7 @@ export interface operations {
                      *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
                      *           "kind": "string",
-                     *           "status": "active",
+                     *           "status": "ready",
                      *           "status_reason": null,
                      *           "url": "https://hooks.acme.example/saas",
                      *           "database": "acme",
@@ -9381,6 +10160,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9411,7 +10209,7 @@ export interface operations {
                      *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
                      *       "kind": "string",
-                     *       "status": "active",
+                     *       "status": "ready",
                      *       "status_reason": null,
                      *       "url": "https://hooks.acme.example/saas",
                      *       "database": "acme",
@@ -9473,6 +10271,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9551,6 +10368,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9591,7 +10427,7 @@ export interface operations {
                      *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
                      *       "kind": "string",
-                     *       "status": "active",
+                     *       "status": "ready",
                      *       "status_reason": null,
                      *       "url": "https://hooks.acme.example/saas",
                      *       "database": "acme",
@@ -9689,6 +10525,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9734,7 +10589,7 @@ export interface operations {
                      *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
                      *           "kind": "string",
-                     *           "status": "active",
+                     *           "status": "ready",
                      *           "status_reason": null,
                      *           "url": "https://hooks.acme.example/saas",
                      *           "database": "acme",
@@ -9798,6 +10653,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9845,7 +10719,7 @@ export interface operations {
                      *           "odoo_version": "18.0",
                      *           "server_version": "string",
                      *           "capacity": 1,
-                     *           "status": "active",
+                     *           "status": "healthy",
                      *           "instance_count": 1,
                      *           "standby_count": 1,
                      *           "is_emulator": false,
@@ -9892,6 +10766,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9936,7 +10829,7 @@ export interface operations {
                      *       "odoo_version": "18.0",
                      *       "server_version": "string",
                      *       "capacity": 1,
-                     *       "status": "active",
+                     *       "status": "healthy",
                      *       "instance_count": 1,
                      *       "standby_count": 1,
                      *       "is_emulator": false,
@@ -10017,6 +10910,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10050,7 +10962,7 @@ export interface operations {
                      *       "odoo_version": "18.0",
                      *       "server_version": "string",
                      *       "capacity": 1,
-                     *       "status": "active",
+                     *       "status": "healthy",
                      *       "instance_count": 1,
                      *       "standby_count": 1,
                      *       "is_emulator": false,
@@ -10104,6 +11016,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10187,6 +11118,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10230,7 +11180,7 @@ export interface operations {
                      *       "odoo_version": "18.0",
                      *       "server_version": "string",
                      *       "capacity": 1,
-                     *       "status": "active",
+                     *       "status": "healthy",
                      *       "instance_count": 1,
                      *       "standby_count": 1,
                      *       "is_emulator": false,
@@ -10320,6 +11270,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10362,7 +11331,7 @@ export interface operations {
                      *       "odoo_version": "18.0",
                      *       "server_version": "string",
                      *       "capacity": 1,
-                     *       "status": "active",
+                     *       "status": "healthy",
                      *       "instance_count": 1,
                      *       "standby_count": 1,
                      *       "is_emulator": false,
@@ -10452,6 +11421,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10563,6 +11551,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10612,8 +11619,8 @@ export interface operations {
                      *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
                      *           "instance_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
-                     *           "type": "string",
-                     *           "status": "active",
+                     *           "type": "manual",
+                     *           "status": "completed",
                      *           "progress": 1,
                      *           "bytes_written": 1,
                      *           "size_bytes": 1,
@@ -10678,6 +11685,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10718,8 +11744,8 @@ export interface operations {
                      *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
                      *       "instance_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
-                     *       "type": "string",
-                     *       "status": "active",
+                     *       "type": "manual",
+                     *       "status": "completed",
                      *       "progress": 1,
                      *       "bytes_written": 1,
                      *       "size_bytes": 1,
@@ -10818,6 +11844,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10850,8 +11895,8 @@ export interface operations {
                      *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
                      *       "instance_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
-                     *       "type": "string",
-                     *       "status": "active",
+                     *       "type": "manual",
+                     *       "status": "completed",
                      *       "progress": 1,
                      *       "bytes_written": 1,
                      *       "size_bytes": 1,
@@ -10914,6 +11959,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10999,6 +12063,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -11039,7 +12122,7 @@ export interface operations {
                      *       "backup_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *       "source_tenant_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *       "pre_restore_backup_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
-                     *       "status": "active",
+                     *       "status": "completed",
                      *       "step": null,
                      *       "progress": 1,
                      *       "as_copy": false,
@@ -11128,6 +12211,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -11176,7 +12278,7 @@ export interface operations {
                      *           "backup_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *           "source_tenant_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *           "pre_restore_backup_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
-                     *           "status": "active",
+                     *           "status": "completed",
                      *           "step": null,
                      *           "progress": 1,
                      *           "as_copy": false,
@@ -11231,6 +12333,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -11266,7 +12387,7 @@ export interface operations {
                      *       "backup_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *       "source_tenant_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *       "pre_restore_backup_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
-                     *       "status": "active",
+                     *       "status": "completed",
                      *       "step": null,
                      *       "progress": 1,
                      *       "as_copy": false,
@@ -11319,6 +12440,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -11377,6 +12517,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -11440,6 +12599,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -11490,7 +12668,7 @@ export interface operations {
                      *           "odoo_version": "18.0",
                      *           "source_database": "string",
                      *           "target_database": "string",
-                     *           "status": "active",
+                     *           "status": "completed",
                      *           "step": null,
                      *           "attempts": 1,
                      *           "reason": "Requested by the customer",
@@ -11547,6 +12725,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -11582,7 +12779,7 @@ export interface operations {
                      *       "odoo_version": "18.0",
                      *       "source_database": "string",
                      *       "target_database": "string",
-                     *       "status": "active",
+                     *       "status": "completed",
                      *       "step": null,
                      *       "attempts": 1,
                      *       "reason": "Requested by the customer",
@@ -11637,6 +12834,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -11682,7 +12898,7 @@ export interface operations {
                      *       "odoo_version": "18.0",
                      *       "source_database": "string",
                      *       "target_database": "string",
-                     *       "status": "active",
+                     *       "status": "completed",
                      *       "step": null,
                      *       "attempts": 1,
                      *       "reason": "Requested by the customer",
@@ -11773,6 +12989,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -11872,6 +13107,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -12004,6 +13258,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -12088,6 +13361,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -12171,6 +13463,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -12302,6 +13613,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -12393,6 +13723,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -12426,7 +13775,7 @@ export interface operations {
                      *       "message_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *       "event_type": "string",
                      *       "origin": "string",
-                     *       "status": "active",
+                     *       "status": "succeeded",
                      *       "attempt_count": 1,
                      *       "last_status_code": 1,
                      *       "next_attempt_at": "2026-01-15T09:30:00Z",
@@ -12495,6 +13844,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -12612,6 +13980,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -12661,7 +14048,7 @@ export interface operations {
                      *           "message_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *           "event_type": "string",
                      *           "origin": "string",
-                     *           "status": "active",
+                     *           "status": "succeeded",
                      *           "attempt_count": 1,
                      *           "last_status_code": 1,
                      *           "next_attempt_at": "2026-01-15T09:30:00Z",
@@ -12714,6 +14101,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -12747,7 +14153,7 @@ export interface operations {
                      *       "message_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *       "event_type": "string",
                      *       "origin": "string",
-                     *       "status": "active",
+                     *       "status": "succeeded",
                      *       "attempt_count": 1,
                      *       "last_status_code": 1,
                      *       "next_attempt_at": "2026-01-15T09:30:00Z",
@@ -12816,6 +14222,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -12888,6 +14313,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -12981,6 +14425,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -13104,6 +14567,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -13190,6 +14672,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -13273,6 +14774,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -13406,6 +14926,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -13539,6 +15078,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -13674,6 +15232,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -13722,7 +15299,7 @@ export interface operations {
                      *           "provider": "string",
                      *           "event_type": "string",
                      *           "event_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
-                     *           "status": "active",
+                     *           "status": "processed",
                      *           "attempts": 1,
                      *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
                      *           "next_attempt_at": "2026-01-15T09:30:00Z",
@@ -13766,6 +15343,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -13797,7 +15393,7 @@ export interface operations {
                      *       "provider": "string",
                      *       "event_type": "string",
                      *       "event_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
-                     *       "status": "active",
+                     *       "status": "processed",
                      *       "attempts": 1,
                      *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
                      *       "next_attempt_at": "2026-01-15T09:30:00Z",
@@ -13860,6 +15456,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -13891,7 +15506,7 @@ export interface operations {
                      *       "provider": "string",
                      *       "event_type": "string",
                      *       "event_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
-                     *       "status": "active",
+                     *       "status": "processed",
                      *       "attempts": 1,
                      *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
                      *       "next_attempt_at": "2026-01-15T09:30:00Z",
@@ -13972,6 +15587,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -14025,6 +15659,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -14118,6 +15771,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -14165,7 +15837,7 @@ export interface operations {
                      *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *           "type": "string",
                      *           "severity": "string",
-                     *           "status": "active",
+                     *           "status": "open",
                      *           "subject": "string",
                      *           "source_ip": "203.0.113.7",
                      *           "account": "string",
@@ -14214,6 +15886,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -14244,7 +15935,7 @@ export interface operations {
                      *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *       "type": "string",
                      *       "severity": "string",
-                     *       "status": "active",
+                     *       "status": "open",
                      *       "subject": "string",
                      *       "source_ip": "203.0.113.7",
                      *       "account": "string",
@@ -14300,6 +15991,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -14340,7 +16050,7 @@ export interface operations {
                      *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *       "type": "string",
                      *       "severity": "string",
-                     *       "status": "active",
+                     *       "status": "open",
                      *       "subject": "string",
                      *       "source_ip": "203.0.113.7",
                      *       "account": "string",
@@ -14432,6 +16142,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -14515,6 +16244,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -14628,6 +16376,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -14711,6 +16478,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -14754,7 +16540,7 @@ export interface operations {
                      *         {
                      *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
-                     *           "status": "active",
+                     *           "status": "completed",
                      *           "trigger": "string",
                      *           "findings": [
                      *             {
@@ -14815,6 +16601,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -14851,7 +16656,7 @@ export interface operations {
                      * @example {
                      *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
-                     *       "status": "active",
+                     *       "status": "completed",
                      *       "trigger": "string",
                      *       "findings": [
                      *         {
@@ -14946,6 +16751,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -14975,7 +16799,7 @@ export interface operations {
                      * @example {
                      *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
-                     *       "status": "active",
+                     *       "status": "completed",
                      *       "trigger": "string",
                      *       "findings": [
                      *         {
@@ -15034,6 +16858,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -15110,6 +16953,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -15193,6 +17055,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -15282,6 +17163,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -15393,6 +17293,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -15534,6 +17453,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -15645,6 +17583,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -15786,6 +17743,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -15897,6 +17873,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -15991,6 +17986,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -16130,6 +18144,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -16224,6 +18257,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -16366,6 +18418,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -16478,6 +18549,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -16617,6 +18707,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -16752,6 +18861,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -16887,6 +19015,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -17000,6 +19147,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -17112,6 +19278,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -17189,6 +19374,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -17310,6 +19514,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -17405,6 +19628,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -17455,7 +19697,7 @@ export interface operations {
                      *           "kind": "string",
                      *           "credits_invoice_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *           "number": "string",
-                     *           "status": "active",
+                     *           "status": "paid",
                      *           "reason": "Requested by the customer",
                      *           "currency": "EUR",
                      *           "subtotal_cents": 1,
@@ -17522,6 +19764,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -17555,7 +19816,7 @@ export interface operations {
                      *       "kind": "string",
                      *       "credits_invoice_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *       "number": "string",
-                     *       "status": "active",
+                     *       "status": "paid",
                      *       "reason": "Requested by the customer",
                      *       "currency": "EUR",
                      *       "subtotal_cents": 1,
@@ -17620,6 +19881,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -17687,6 +19967,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -17764,6 +20063,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -17887,6 +20205,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -17937,7 +20274,7 @@ export interface operations {
                      *           "kind": "string",
                      *           "credits_invoice_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *           "number": "string",
-                     *           "status": "active",
+                     *           "status": "paid",
                      *           "reason": "Requested by the customer",
                      *           "currency": "EUR",
                      *           "subtotal_cents": 1,
@@ -18004,6 +20341,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -18046,7 +20402,7 @@ export interface operations {
                      *       "kind": "string",
                      *       "credits_invoice_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *       "number": "string",
-                     *       "status": "active",
+                     *       "status": "paid",
                      *       "reason": "Requested by the customer",
                      *       "currency": "EUR",
                      *       "subtotal_cents": 1,
@@ -18147,6 +20503,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -18243,6 +20618,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -18367,6 +20761,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -18450,6 +20863,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -18558,6 +20990,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -18710,6 +21161,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -18812,6 +21282,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -18962,6 +21451,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -19045,6 +21553,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -19195,6 +21722,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -19308,6 +21854,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -19371,6 +21936,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -19421,6 +22005,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -19521,6 +22124,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -19571,7 +22193,7 @@ export interface operations {
                      *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
                      *           "name": "Acme Corp",
                      *           "subdomain": "acme",
-                     *           "status": "active",
+                     *           "status": "ready",
                      *           "tier": "starter",
                      *           "is_active": true,
                      *           "owner": {
@@ -19639,6 +22261,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -19689,7 +22330,7 @@ export interface operations {
                      *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
                      *           "tenant_subdomain": "acme",
                      *           "kind": "string",
-                     *           "status": "active",
+                     *           "status": "ready",
                      *           "status_reason": null,
                      *           "host": {
                      *             "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
@@ -19747,6 +22388,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -19803,6 +22463,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -19914,6 +22593,25 @@ export interface operations {
             /** @description Too many requests (Retry-After says when to try again) */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed in the current window */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description When the window resets (Unix epoch seconds) */
+                    "X-RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The platform is in maintenance (Retry-After says when to try again) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -138,6 +138,9 @@ def collection_from_openapi(document: dict[str, Any]) -> dict[str, Any]:
                 continue
             tag = (operation.get("tags") or ["other"])[0]
             folders.setdefault(tag, []).append(_request_item(path, method, operation, schemas))
+    # Folders in the order the document lists its tags, then any others.
+    order = [t["name"] for t in document.get("tags", [])]
+    ranked = sorted(folders, key=lambda t: order.index(t) if t in order else len(order))
     info = document.get("info", {})
     name = info.get("title", "API")
     return {
@@ -155,5 +158,5 @@ def collection_from_openapi(document: dict[str, Any]) -> dict[str, Any]:
             {"key": "baseUrl", "value": "http://127.0.0.1:8000"},
             {"key": "accessToken", "value": ""},
         ],
-        "item": [{"name": tag, "item": items} for tag, items in folders.items()],
+        "item": [{"name": tag, "item": folders[tag]} for tag in ranked],
     }

@@ -3,7 +3,8 @@
 FastAPI documents only its own 422 (in a shape the API never sends). The errors an
 operation can answer follow from what it is, which the generated document already says:
 
-- every operation under ``/api``: 429 (rate limits);
+- every operation under ``/api``: 429 (rate limits) and 503 (maintenance mode), both with
+  ``Retry-After``;
 - taking parameters or a body: 422; taking a body: 413 and 415 as well;
 - with a security requirement (it reads the caller): 401 and 403;
 - with a path parameter, or a query parameter or body field ending in ``_id`` (it names
@@ -43,6 +44,33 @@ DESCRIPTIONS = {
     415: "The request body's Content-Type is not one this operation takes",
     422: "The request is invalid (details: field -> messages)",
     429: "Too many requests (Retry-After says when to try again)",
+    503: "The platform is in maintenance (Retry-After says when to try again)",
+}
+
+# Headers an error answer carries that a client acts on (SDKs retry after Retry-After).
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": {
+        "description": "Requests allowed in the current window",
+        "schema": {"type": "integer"},
+    },
+    "X-RateLimit-Remaining": {
+        "description": "Requests left in the current window",
+        "schema": {"type": "integer"},
+    },
+    "X-RateLimit-Reset": {
+        "description": "When the window resets (Unix epoch seconds)",
+        "schema": {"type": "integer"},
+    },
+}
+ERROR_HEADERS: dict[int, dict[str, Any]] = {
+    429: {**RETRY_AFTER, **RATE_LIMIT_HEADERS},
+    503: RETRY_AFTER,
 }
 
 # Errors the HTTP layer answers itself, with no domain error class behind them.
@@ -102,7 +130,8 @@ def error_statuses(
     parameters = operation.get("parameters") or []
     has_body = "requestBody" in operation
     if path.startswith("/api/"):
-        statuses.add(429)
+        # Rate limits; maintenance mode (admin/maintenance.py: every /api call but logins).
+        statuses |= {429, 503}
     if parameters or has_body:
         statuses.add(422)
     if has_body:
@@ -158,8 +187,10 @@ def _response(
         resources = _resources(path)
         named = [c for c in candidates if c[0].split("_NOT_FOUND")[0] in resources]
         candidates = named or [c for c in candidates if c[0] == "NOT_FOUND"] or candidates
+    headers = {"headers": ERROR_HEADERS[status]} if status in ERROR_HEADERS else {}
     return {
         "description": DESCRIPTIONS.get(status, "Error"),
+        **headers,
         "content": {
             "application/json": {
                 "schema": {"$ref": "#/components/schemas/ErrorResponse"},
@@ -337,6 +368,28 @@ def apply_tags(spec: dict[str, Any]) -> None:
     ]
 
 
+def distinct_summaries(spec: dict[str, Any]) -> None:
+    """A summary shared by two operations (PATCH and PUT both "Update Tenant") or of one word
+    ("Create") tells a reader of the docs or of the Postman collection nothing: such an
+    operation is summarised from its operationId instead ("Tenants: replace")."""
+    operations = [
+        operation
+        for item in spec.get("paths", {}).values()
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    ]
+    counts: dict[str, int] = {}
+    for operation in operations:
+        summary = operation.get("summary", "")
+        counts[summary] = counts.get(summary, 0) + 1
+    for operation in operations:
+        summary = operation.get("summary", "")
+        operation_id = operation.get("operationId", "")
+        if (counts[summary] > 1 or len(summary.split()) < 2) and "_" in operation_id:
+            resource, verb = operation_id.rsplit("_", 1)
+            operation["summary"] = f"{resource.replace('_', ' ').capitalize()}: {verb}"
+
+
 def document_api(app: FastAPI, *, security: SecurityRequirements | None = None) -> None:
     """Make ``app.openapi()`` the document the SDKs are made from: each operation with its
     security requirements (``security``: from the scope table), its resource's tag, examples,
@@ -348,6 +401,7 @@ def document_api(app: FastAPI, *, security: SecurityRequirements | None = None) 
             spec = generate()
             apply_security(spec, security)
             apply_tags(spec)
+            distinct_summaries(spec)
             add_examples(spec)
             app.openapi_schema = add_error_responses(spec)
         return app.openapi_schema

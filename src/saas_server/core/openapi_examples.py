@@ -81,6 +81,29 @@ FIELD_EXAMPLES: dict[str, Any] = {
     "last_error": None,
 }
 
+# (schema, field) -> the value, where a field name means different things in different models
+# (each ``status`` is its own lifecycle's, docs/*-lifecycle.md).
+SCHEMA_FIELD_EXAMPLES: dict[tuple[str, str], Any] = {
+    ("TenantRead", "status"): "ready",
+    ("AdminTenantRead", "status"): "ready",
+    ("UserTenantRead", "status"): "ready",
+    ("SignupTenant", "status"): "provisioning",
+    ("InstanceRead", "status"): "ready",
+    ("AdminInstanceRead", "status"): "ready",
+    ("BackupRead", "status"): "completed",
+    ("BackupRead", "type"): "manual",
+    ("RestoreRead", "status"): "completed",
+    ("MoveRead", "status"): "completed",
+    ("ScanRead", "status"): "completed",
+    ("HostRead", "status"): "healthy",
+    ("InvoiceRead", "status"): "paid",
+    ("ThreatRead", "status"): "open",
+    ("DeliveryRead", "status"): "succeeded",
+    ("EventRead", "status"): "processed",
+    ("EventDetail", "status"): "processed",
+    ("InvitationRead", "status"): "pending",
+}
+
 _FORMAT_EXAMPLES: dict[str, Any] = {
     "email": "jane@example.com",
     "uuid": OTHER_ID,
@@ -98,10 +121,18 @@ _ID_EXAMPLES = {"tenant_id": TENANT_ID, "user_id": USER_ID, "owner_id": USER_ID}
 
 
 def _resolve(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    return _resolve_named(schema, schemas)[0]
+
+
+def _resolve_named(
+    schema: dict[str, Any], schemas: dict[str, Any], name: str | None = None
+) -> tuple[dict[str, Any], str | None]:
+    """The schema behind any ``$ref``, and the name of the component it is (if one)."""
     ref = schema.get("$ref")
     if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
-        return _resolve(schemas.get(ref.rsplit("/", 1)[-1], {}), schemas)
-    return schema
+        component = ref.rsplit("/", 1)[-1]
+        return _resolve_named(schemas.get(component, {}), schemas, component)
+    return schema, name
 
 
 def _fits(value: Any, schema: dict[str, Any], schemas: dict[str, Any]) -> bool:
@@ -171,6 +202,7 @@ def example_for(
     schemas: dict[str, Any],
     *,
     name: str | None = None,
+    owner: str | None = None,
     full: bool = True,
     depth: int = 0,
 ) -> Any:
@@ -179,11 +211,15 @@ def example_for(
     if depth > 8:
         return None
     raw_ref = schema.get("$ref")
-    schema = _resolve(schema, schemas)
+    schema, component = _resolve_named(schema, schemas)
     if "example" in schema:
         return schema["example"]
     if schema.get("examples"):
         return schema["examples"][0]
+    if name is not None and owner is not None and (owner, name) in SCHEMA_FIELD_EXAMPLES:
+        hinted = SCHEMA_FIELD_EXAMPLES[(owner, name)]
+        if _fits(hinted, schema, schemas):
+            return hinted
     if name is not None:
         hinted = _ID_EXAMPLES.get(name, FIELD_EXAMPLES.get(name))
         if hinted is None and name.endswith("_id"):
@@ -214,7 +250,7 @@ def example_for(
             if not (full or prop_name in required or prop_name in FIELD_EXAMPLES):
                 continue
             value[prop_name] = example_for(
-                prop, schemas, name=prop_name, full=full, depth=depth + 1
+                prop, schemas, name=prop_name, owner=component, full=full, depth=depth + 1
             )
         return value
     if kind == "array":
