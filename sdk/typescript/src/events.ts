@@ -45,6 +45,7 @@ export async function* streamEvents(
 ): AsyncGenerator<PlatformEvent> {
   const stop = new AbortController();
   const abort = (): void => stop.abort();
+  if (options.signal?.aborted) abort();
   options.signal?.addEventListener("abort", abort, { once: true });
   let lastEventId = options.lastEventId;
   let delay = options.reconnectMs ?? 1000;
