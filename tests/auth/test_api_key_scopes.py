@@ -14,6 +14,7 @@ from saas_server.auth.scopes import (
     SCOPES,
     SESSION_ONLY,
     TENANT_LESS_FOR_CONFINED_KEYS,
+    TENANT_QUERY_ROUTES,
 )
 from saas_server.core.settings import Settings
 
@@ -43,5 +44,8 @@ def test_the_table_names_only_known_scopes() -> None:
     for route, scope in ROUTE_SCOPES.items():
         assert scope in SCOPES or scope in (PUBLIC, SESSION_ONLY), (route, scope)
     assert TENANT_LESS_FOR_CONFINED_KEYS <= ROUTE_SCOPES.keys()
+    assert TENANT_QUERY_ROUTES <= ROUTE_SCOPES.keys()
+    # A route is confined one way: by a ?tenant_id= or as a route naming no tenant.
+    assert not TENANT_QUERY_ROUTES & TENANT_LESS_FOR_CONFINED_KEYS
     # Every scope is needed by some route (a scope nothing needs is a typo somewhere).
     assert set(SCOPES) == set(ROUTE_SCOPES.values()) - {PUBLIC, SESSION_ONLY}

@@ -2413,7 +2413,7 @@ export interface components {
              * Attempts
              * @default []
              */
-            attempts?: components["schemas"]["saas_server__webhooks__schemas__AttemptRead"][];
+            attempts?: components["schemas"]["WebhooksAttemptRead"][];
         };
         /**
          * DeliveryStatus
@@ -2556,7 +2556,7 @@ export interface components {
                 [key: string]: unknown;
             } | null;
             /** Attempt Log */
-            attempt_log: components["schemas"]["saas_server__integrations__schemas__AttemptRead"][];
+            attempt_log: components["schemas"]["IntegrationsAttemptRead"][];
         };
         /**
          * EventRead
@@ -3140,8 +3140,8 @@ export interface components {
              */
             user_id: string;
         };
-        /** Page[AdminInstanceRead] */
-        Page_AdminInstanceRead_: {
+        /** AdminInstanceReadPage */
+        AdminInstanceReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3151,8 +3151,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["AdminInstanceRead"][];
         };
-        /** Page[AdminTenantRead] */
-        Page_AdminTenantRead_: {
+        /** AdminTenantReadPage */
+        AdminTenantReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3162,8 +3162,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["AdminTenantRead"][];
         };
-        /** Page[AdminUserRead] */
-        Page_AdminUserRead_: {
+        /** AdminUserReadPage */
+        AdminUserReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3173,8 +3173,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["AdminUserRead"][];
         };
-        /** Page[ApiKeyRead] */
-        Page_ApiKeyRead_: {
+        /** ApiKeyReadPage */
+        ApiKeyReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3184,8 +3184,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["ApiKeyRead"][];
         };
-        /** Page[AuditEntryRead] */
-        Page_AuditEntryRead_: {
+        /** AuditEntryReadPage */
+        AuditEntryReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3195,8 +3195,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["AuditEntryRead"][];
         };
-        /** Page[BackupRead] */
-        Page_BackupRead_: {
+        /** BackupReadPage */
+        BackupReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3206,8 +3206,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["BackupRead"][];
         };
-        /** Page[BlockedIpRead] */
-        Page_BlockedIpRead_: {
+        /** BlockedIpReadPage */
+        BlockedIpReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3217,8 +3217,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["BlockedIpRead"][];
         };
-        /** Page[DeliveryRead] */
-        Page_DeliveryRead_: {
+        /** DeliveryReadPage */
+        DeliveryReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3228,8 +3228,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["DeliveryRead"][];
         };
-        /** Page[EndpointRead] */
-        Page_EndpointRead_: {
+        /** EndpointReadPage */
+        EndpointReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3239,8 +3239,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["EndpointRead"][];
         };
-        /** Page[EventRead] */
-        Page_EventRead_: {
+        /** EventReadPage */
+        EventReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3250,8 +3250,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["EventRead"][];
         };
-        /** Page[HostRead] */
-        Page_HostRead_: {
+        /** HostReadPage */
+        HostReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3261,8 +3261,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["HostRead"][];
         };
-        /** Page[InstanceRead] */
-        Page_InstanceRead_: {
+        /** InstanceReadPage */
+        InstanceReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3272,8 +3272,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["InstanceRead"][];
         };
-        /** Page[InvitationRead] */
-        Page_InvitationRead_: {
+        /** InvitationReadPage */
+        InvitationReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3283,8 +3283,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["InvitationRead"][];
         };
-        /** Page[InvoiceRead] */
-        Page_InvoiceRead_: {
+        /** InvoiceReadPage */
+        InvoiceReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3294,8 +3294,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["InvoiceRead"][];
         };
-        /** Page[MemberRead] */
-        Page_MemberRead_: {
+        /** MemberReadPage */
+        MemberReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3305,8 +3305,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["MemberRead"][];
         };
-        /** Page[MoveRead] */
-        Page_MoveRead_: {
+        /** MoveReadPage */
+        MoveReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3316,8 +3316,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["MoveRead"][];
         };
-        /** Page[PaymentMethodRead] */
-        Page_PaymentMethodRead_: {
+        /** PaymentMethodReadPage */
+        PaymentMethodReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3327,8 +3327,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["PaymentMethodRead"][];
         };
-        /** Page[PlanRead] */
-        Page_PlanRead_: {
+        /** PlanReadPage */
+        PlanReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3338,8 +3338,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["PlanRead"][];
         };
-        /** Page[ProviderRead] */
-        Page_ProviderRead_: {
+        /** ProviderReadPage */
+        ProviderReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3349,8 +3349,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["ProviderRead"][];
         };
-        /** Page[RestoreRead] */
-        Page_RestoreRead_: {
+        /** RestoreReadPage */
+        RestoreReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3360,8 +3360,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["RestoreRead"][];
         };
-        /** Page[ScanRead] */
-        Page_ScanRead_: {
+        /** ScanReadPage */
+        ScanReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3371,8 +3371,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["ScanRead"][];
         };
-        /** Page[SubscriptionRead] */
-        Page_SubscriptionRead_: {
+        /** SubscriptionReadPage */
+        SubscriptionReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3382,8 +3382,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["SubscriptionRead"][];
         };
-        /** Page[TenantRead] */
-        Page_TenantRead_: {
+        /** TenantReadPage */
+        TenantReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3393,8 +3393,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["TenantRead"][];
         };
-        /** Page[ThreatRead] */
-        Page_ThreatRead_: {
+        /** ThreatReadPage */
+        ThreatReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3404,8 +3404,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["ThreatRead"][];
         };
-        /** Page[UserRead] */
-        Page_UserRead_: {
+        /** UserReadPage */
+        UserReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -3415,8 +3415,8 @@ export interface components {
             /** Results */
             results: components["schemas"]["UserRead"][];
         };
-        /** Page[UserTenantRead] */
-        Page_UserTenantRead_: {
+        /** UserTenantReadPage */
+        UserTenantReadPage: {
             /** Count */
             count: number;
             /** Next */
@@ -4574,8 +4574,8 @@ export interface components {
             user: components["schemas"]["UserRead"];
             tenant?: components["schemas"]["SignupTenant"] | null;
         };
-        /** AttemptRead */
-        saas_server__integrations__schemas__AttemptRead: {
+        /** IntegrationsAttemptRead */
+        IntegrationsAttemptRead: {
             /** Number */
             number: number;
             /** Started At */
@@ -4589,8 +4589,8 @@ export interface components {
             /** Manual */
             manual: boolean;
         };
-        /** AttemptRead */
-        saas_server__webhooks__schemas__AttemptRead: {
+        /** WebhooksAttemptRead */
+        WebhooksAttemptRead: {
             /**
              * Id
              * Format: uuid
@@ -6435,7 +6435,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_ApiKeyRead_"];
+                    "application/json": components["schemas"]["ApiKeyReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -6804,7 +6804,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_UserRead_"];
+                    "application/json": components["schemas"]["UserReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -7603,7 +7603,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_UserTenantRead_"];
+                    "application/json": components["schemas"]["UserTenantReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -7720,7 +7720,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_UserTenantRead_"];
+                    "application/json": components["schemas"]["UserTenantReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -7873,7 +7873,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_TenantRead_"];
+                    "application/json": components["schemas"]["TenantReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -8787,7 +8787,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_MemberRead_"];
+                    "application/json": components["schemas"]["MemberReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -9715,7 +9715,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_InvitationRead_"];
+                    "application/json": components["schemas"]["InvitationReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -10118,7 +10118,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_InstanceRead_"];
+                    "application/json": components["schemas"]["InstanceReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -10611,7 +10611,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_InstanceRead_"];
+                    "application/json": components["schemas"]["InstanceReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -10733,7 +10733,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_HostRead_"];
+                    "application/json": components["schemas"]["HostReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -11509,7 +11509,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_AuditEntryRead_"];
+                    "application/json": components["schemas"]["AuditEntryReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -11643,7 +11643,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_BackupRead_"];
+                    "application/json": components["schemas"]["BackupReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -12291,7 +12291,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_RestoreRead_"];
+                    "application/json": components["schemas"]["RestoreReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -12683,7 +12683,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_MoveRead_"];
+                    "application/json": components["schemas"]["MoveReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -13065,7 +13065,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_EndpointRead_"];
+                    "application/json": components["schemas"]["EndpointReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -14059,7 +14059,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_DeliveryRead_"];
+                    "application/json": components["schemas"]["DeliveryReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -14265,13 +14265,20 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Server-Sent Events: `id` (resume with `Last-Event-ID`), `event` (the type), `data` (the webhook body); a `: ready` comment once the replay is sent, `: ping` comments to keep the connection open */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": unknown;
+                    /**
+                     * @example : ready
+                     *
+                     *     id: 1042
+                     *     event: tenant.created
+                     *     data: {"type": "tenant.created", "timestamp": "2026-01-15T09:30:00Z", "data": {"tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b", "name": "Acme Corp", "subdomain": "acme", "tier": "starter"}}
+                     */
+                    "text/event-stream": string;
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -14392,7 +14399,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_ProviderRead_"];
+                    "application/json": components["schemas"]["ProviderReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -15310,7 +15317,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_EventRead_"];
+                    "application/json": components["schemas"]["EventReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -15853,7 +15860,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_ThreatRead_"];
+                    "application/json": components["schemas"]["ThreatReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -16211,7 +16218,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_BlockedIpRead_"];
+                    "application/json": components["schemas"]["BlockedIpReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -16559,7 +16566,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_ScanRead_"];
+                    "application/json": components["schemas"]["ScanReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -17148,7 +17155,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_PlanRead_"];
+                    "application/json": components["schemas"]["PlanReadPage"];
                 };
             };
             /** @description The request is invalid (details: field -> messages) */
@@ -17251,7 +17258,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_SubscriptionRead_"];
+                    "application/json": components["schemas"]["SubscriptionReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -17541,7 +17548,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_SubscriptionRead_"];
+                    "application/json": components["schemas"]["SubscriptionReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -17831,7 +17838,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_SubscriptionRead_"];
+                    "application/json": components["schemas"]["SubscriptionReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -19105,7 +19112,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_SubscriptionRead_"];
+                    "application/json": components["schemas"]["SubscriptionReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -19236,7 +19243,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_SubscriptionRead_"];
+                    "application/json": components["schemas"]["SubscriptionReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -19722,7 +19729,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_InvoiceRead_"];
+                    "application/json": components["schemas"]["InvoiceReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -20299,7 +20306,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_InvoiceRead_"];
+                    "application/json": components["schemas"]["InvoiceReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -20576,7 +20583,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_PaymentMethodRead_"];
+                    "application/json": components["schemas"]["PaymentMethodReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -20957,7 +20964,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_PlanRead_"];
+                    "application/json": components["schemas"]["PlanReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -22091,7 +22098,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_AdminUserRead_"];
+                    "application/json": components["schemas"]["AdminUserReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -22219,7 +22226,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_AdminTenantRead_"];
+                    "application/json": components["schemas"]["AdminTenantReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -22346,7 +22353,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["Page_AdminInstanceRead_"];
+                    "application/json": components["schemas"]["AdminInstanceReadPage"];
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */

@@ -15,6 +15,16 @@ from saas_server.tenants.base import TenantNotFound
 
 router = PrefixedRouter(prefix="/api/v1/events", tags=["events"])
 
+# What a client reads (documented in the OpenAPI document).
+STREAM_EXAMPLE = (
+    ": ready\n\n"
+    "id: 1042\n"
+    "event: tenant.created\n"
+    'data: {"type": "tenant.created", "timestamp": "2026-01-15T09:30:00Z", '
+    '"data": {"tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b", "name": "Acme Corp", '
+    '"subdomain": "acme", "tier": "starter"}}\n\n'
+)
+
 # A comment line this often keeps proxies from closing an idle stream.
 PING_SECONDS = 15
 
@@ -31,7 +41,19 @@ def hub_of(request: Request, runtime_database_url: str) -> EventHub:
     "/stream",
     summary="The caller's events as Server-Sent Events",
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {
+            "description": "Server-Sent Events: `id` (resume with `Last-Event-ID`), `event` "
+            "(the type), `data` (the webhook body); a `: ready` comment once the replay is "
+            "sent, `: ping` comments to keep the connection open",
+            "content": {
+                "text/event-stream": {
+                    "schema": {"type": "string"},
+                    "example": STREAM_EXAMPLE,
+                }
+            },
+        }
+    },
 )
 async def stream_events(
     request: Request,
