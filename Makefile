@@ -32,6 +32,20 @@ $(DEV_STAMP): $(BIN)/python requirements-dev.lock pyproject.toml sdk/python/pypr
 	$(BIN)/pip install --quiet --no-deps -e sdk/python
 	touch $(STAMP) $(DEV_STAMP)
 
+# The TypeScript SDK's suite (tests/sdk/ts) runs in Node: `make test` installs Node and npm
+# when missing (Debian's packages; sudo unless root), then the SDK's locked dependencies.
+# `make run` needs none of it.
+SDK_TS := sdk/typescript
+SDK_TS_STAMP := $(SDK_TS)/node_modules/.installed
+
+$(SDK_TS_STAMP): $(SDK_TS)/package.json $(SDK_TS)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+		echo "Installing Node.js and npm (apt-get) for the TypeScript SDK's tests..."; \
+		sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq nodejs npm; }
+	cd $(SDK_TS) && npm ci --no-audit --no-fund
+	touch $(SDK_TS_STAMP)
+
 install: $(STAMP)
 
 install-dev: $(DEV_STAMP)
@@ -39,7 +53,7 @@ install-dev: $(DEV_STAMP)
 run: install
 	$(BIN)/saas serve --host $(HOST) --port $(PORT)
 
-test: install-dev
+test: install-dev $(SDK_TS_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-dev

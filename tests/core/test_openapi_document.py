@@ -3,6 +3,7 @@ and the committed sdk/openapi.json is the app's own document."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -185,3 +186,14 @@ def test_retryable_errors_document_retry_after(document: dict[str, Any]) -> None
     assert "MAINTENANCE_MODE" in maintenance["content"]["application/json"]["examples"]
     limited = document["paths"]["/api/v1/tenants"]["get"]["responses"]["429"]
     assert "X-RateLimit-Remaining" in limited["headers"]
+
+
+def test_schema_names_are_plain_class_names(document: dict[str, Any]) -> None:
+    """They become SDK class names: no generic brackets, no module path."""
+    names = list(document["components"]["schemas"])
+    assert all(re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", n) and "__" not in n for n in names), names
+    assert "TenantReadPage" in names and "WebhooksAttemptRead" in names
+    assert document["components"]["schemas"]["TenantReadPage"]["title"] == "TenantReadPage"
+    text = document_text(document)
+    refs = set(re.findall(r'"#/components/schemas/([^"]+)"', text))
+    assert refs <= set(names), refs - set(names)

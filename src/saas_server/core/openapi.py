@@ -22,6 +22,7 @@ cannot drift from the code). Statuses a route declares itself are kept.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -390,6 +391,50 @@ def distinct_summaries(spec: dict[str, Any]) -> None:
             operation["summary"] = f"{resource.replace('_', ' ').capitalize()}: {verb}"
 
 
+_REF_PREFIX = "#/components/schemas/"
+
+
+def _component_name(name: str) -> str:
+    """``Page_TenantRead_`` -> ``TenantReadPage``; ``saas_server__webhooks__schemas__AttemptRead``
+    (FastAPI's name for one of two models of the same name) -> ``WebhooksAttemptRead``."""
+    generic = re.fullmatch(r"([A-Za-z0-9]+)_([A-Za-z0-9]+)_", name)
+    if generic:
+        return f"{generic.group(2)}{generic.group(1)}"
+    if "__" in name:
+        parts = name.split("__")
+        # The domain package names the model apart: saas_server, <domain>, ..., <Model>.
+        return parts[1].capitalize() + parts[-1] if len(parts) > 2 else parts[-1]
+    return name
+
+
+def short_component_names(spec: dict[str, Any]) -> None:
+    """Schema names become SDK class names: none carries Python's generic brackets or a
+    module path (which changes when a module moves). Every ``$ref`` follows the rename."""
+    schemas: dict[str, Any] = spec.get("components", {}).get("schemas", {})
+    renames = {name: _component_name(name) for name in schemas}
+    renames = {old: new for old, new in renames.items() if old != new and new not in schemas}
+    if not renames or len(set(renames.values())) != len(renames):
+        return
+    spec["components"]["schemas"] = {renames.get(k, k): v for k, v in schemas.items()}
+    for new in renames.values():
+        # Generators that name classes after titles get the same name (not "Page[TenantRead]").
+        spec["components"]["schemas"][new]["title"] = new
+
+    def rewrite(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith(_REF_PREFIX):
+                target = ref.removeprefix(_REF_PREFIX)
+                node["$ref"] = _REF_PREFIX + renames.get(target, target)
+            for value in node.values():
+                rewrite(value)
+        elif isinstance(node, list):
+            for value in node:
+                rewrite(value)
+
+    rewrite(spec)
+
+
 def document_api(app: FastAPI, *, security: SecurityRequirements | None = None) -> None:
     """Make ``app.openapi()`` the document the SDKs are made from: each operation with its
     security requirements (``security``: from the scope table), its resource's tag, examples,
@@ -399,6 +444,7 @@ def document_api(app: FastAPI, *, security: SecurityRequirements | None = None) 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             spec = generate()
+            short_component_names(spec)
             apply_security(spec, security)
             apply_tags(spec)
             distinct_summaries(spec)
