@@ -281,7 +281,8 @@ async def finalize(
 ) -> Invoice:
     INVOICE.apply(invoice, InvoiceAction.FINALIZE)
     now = clock.now()
-    invoice.number = await next_number(session, settings, now.year)
+    with session.no_autoflush:  # the status, number and due date in one UPDATE
+        invoice.number = await next_number(session, settings, now.year)
     invoice.finalized_at = now
     invoice.due_at = now + timedelta(days=settings.billing_payment_terms_days)
     await session.flush()
