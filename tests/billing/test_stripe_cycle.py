@@ -18,7 +18,7 @@ from saas_server.billing.renewals import run_renewals
 from saas_server.core.clock import FrozenClock
 from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import LoggedIn, login
-from tests.fixtures.backups import ready_tenant
+from tests.fixtures.backups import ready_tenant, take_backup
 from tests.fixtures.billing import make_plan, subscribe, tenant_of
 from tests.fixtures.localstripe import (
     SECRET_KEY,
@@ -427,7 +427,9 @@ async def test_trials_on_stripe_end_charged_or_suspended_with_the_instance(
     plan = await make_plan(client, a, monthly_amount_cents=3100, trial_days=14)
     await add_host(client, a, odoo)
     carded = (await ready_tenant(client, runtime, o, odoo)).id
-    bare = (await ready_tenant(client, runtime, o, odoo)).id
+    bare_tenant = await ready_tenant(client, runtime, o, odoo)
+    bare = bare_tenant.id
+    backup = await take_backup(client, runtime, o, bare_tenant)
     assert (await add_card(client, o, carded, "pm_card_visa")).status_code == 201
     paying = await subscribe(client, o, carded, plan=plan["code"], max_users=2)
     trying = await subscribe(client, o, bare, plan=plan["code"], max_users=2)
@@ -463,6 +465,10 @@ async def test_trials_on_stripe_end_charged_or_suspended_with_the_instance(
         headers=a.headers,
     )
     assert forced.status_code == 409, forced.text
+    restored = await client.post(
+        f"/api/v1/tenants/{bare}/backups/{backup['id']}/restore", json={}, headers=o.headers
+    )
+    assert restored.status_code == 409, restored.text
     listed = await client.get(
         "/api/v1/admin/tenants", params={"status": "suspended"}, headers=a.headers
     )
