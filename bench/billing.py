@@ -3,9 +3,10 @@
 Run by hand (`.venv/bin/python bench/billing.py [--sizes 1000 10000]`); prints, asserts
 nothing. On the embedded PostgreSQL by default (a scratch data dir), or SAAS_DATABASE_URL.
 For each size, that many tenants with an active monthly subscription whose period ended
-are inserted in bulk, then `billing.renewals.run_renewals` runs once (each renewal: its
-row locked, the next period invoiced and numbered, charged through the manual provider,
-audited, events emitted), and the rows are removed again.
+are inserted in bulk, then `billing.renewals.run_renewals` runs once (in batches of
+`BATCH_SIZE` per transaction, each renewal in a savepoint: the next period invoiced and
+numbered, charged through the manual provider, audited, events emitted), and the rows are
+removed again.
 Aim: under 1 ms per subscription; ratio of the largest size's time to the smallest's no
 more than their size ratio plus 10 % (linear).
 """

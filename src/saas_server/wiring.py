@@ -41,7 +41,7 @@ from saas_server.backups.storage import build_storage
 from saas_server.billing import service as billing_service
 from saas_server.billing.lifecycle import INVOICE, SUBSCRIPTION
 from saas_server.billing.provider_events import provider_event_received
-from saas_server.billing.renewals import RUN_RENEWALS_TASK
+from saas_server.billing.renewals import RUN_RENEWALS_TASK, refuse_while_suspended
 from saas_server.billing.settlement import on_provider_event
 from saas_server.core import runtime as core_runtime
 from saas_server.core.lifecycle import Lifecycle
@@ -139,6 +139,8 @@ def _wire_billing() -> None:
     tenant_hooks.tenant_subscription_counts.provide(billing_service.subscription_counts)
     # A payment provider's event (Stripe's webhook) settles the invoice it names.
     provider_event_received.connect(on_provider_event)
+    # A tenant suspended for an unpaid invoice keeps its instance stopped until it is paid.
+    instances_service.instance_changing.connect(refuse_while_suspended)
 
 
 def wire() -> None:

@@ -18,6 +18,7 @@ from saas_server.billing.renewals import run_renewals
 from saas_server.core.clock import FrozenClock
 from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import LoggedIn, login
+from tests.fixtures.backups import ready_tenant, take_backup
 from tests.fixtures.billing import make_plan, subscribe, tenant_of
 from tests.fixtures.localstripe import (
     SECRET_KEY,
@@ -25,6 +26,8 @@ from tests.fixtures.localstripe import (
     recording_proxy,
     register_webhook,
 )
+from tests.fixtures.odoo import EmulatorProcess
+from tests.fixtures.provisioning import add_host
 
 pytestmark = pytest.mark.slow
 
@@ -106,6 +109,7 @@ async def test_a_cycle_on_stripe(
     localstripe: str,
     owner: LoggedIn,
     admin: LoggedIn,
+    odoo: EmulatorProcess,
 ) -> None:
     o, a = owner, admin
 
@@ -117,7 +121,8 @@ async def test_a_cycle_on_stripe(
     await at(datetime(2027, 1, 1, 9, 0, tzinfo=UTC))
     small = await make_plan(client, a, monthly_amount_cents=3100)
     large = await make_plan(client, a, monthly_amount_cents=6200)
-    tenant = await tenant_of(client, o)
+    await add_host(client, a, odoo)
+    tenant = {"id": (await ready_tenant(client, runtime, o, odoo)).id}
 
     async def renew() -> Any:
         report = await run_renewals(runtime)
@@ -131,10 +136,11 @@ async def test_a_cycle_on_stripe(
         assert response.status_code == 200, response.text
         return response.json()["results"]  # type: ignore[no-any-return]
 
-    async def state() -> tuple[str, bool]:
+    async def state() -> tuple[str, str, str]:
         got = await client.get(f"/api/v1/subscriptions/{subscription['id']}", headers=o.headers)
         detail = (await client.get(f"/api/v1/tenants/{tenant['id']}", headers=a.headers)).json()
-        return got.json()["status"], detail["is_active"]
+        assert detail["is_active"] is True  # the record's own switch: suspension leaves it
+        return got.json()["status"], detail["status"], detail["instance"]["status"]
 
     def charged(invoice: dict[str, Any]) -> tuple[int, str, str]:
         [intent] = [pi for pi in intents_for(localstripe, invoice["id"])]
@@ -180,7 +186,7 @@ async def test_a_cycle_on_stripe(
     third = (await invoices())[2]
     assert (third["total_cents"], third["status"]) == (6200, "paid")
     assert charged(third) == (6200, "eur", "succeeded")
-    assert await state() == ("active", True)
+    assert await state() == ("active", "ready", "ready")
 
     # The default card becomes one that attaches but declines every charge.
     declining = await add_card(
@@ -195,14 +201,16 @@ async def test_a_cycle_on_stripe(
     await renew()
     fourth = (await invoices())[3]
     assert (fourth["total_cents"], fourth["status"]) == (6200, "open")
-    assert await state() == ("past_due", True)
+    assert await state() == ("past_due", "ready", "ready")
     for day in (2, 4, 6):
         await at(datetime(2027, 3, day, 9, 0, tzinfo=UTC))
         assert (await renew()).retried == 1
-        assert await state() == ("past_due", True)
+        assert await state() == ("past_due", "ready", "ready")
     await at(datetime(2027, 3, 8, 9, 0, tzinfo=UTC))
     assert (await renew()).suspended == 1
-    assert await state() == ("unpaid", False)
+    assert await state() == ("unpaid", "suspended", "stopped")
+    listed = await client.get("/api/v1/tenants", params={"status": "suspended"}, headers=o.headers)
+    assert [t["id"] for t in listed.json()["results"]] == [tenant["id"]]
     declined = intents_for(localstripe, fourth["id"])
     assert len(declined) == 5
     assert all(pi["amount"] == 6200 and pi["status"] != "succeeded" for pi in declined)
@@ -213,7 +221,7 @@ async def test_a_cycle_on_stripe(
     assert good.json()["is_default"] is True
     await at(datetime(2027, 3, 8, 10, 0, tzinfo=UTC))
     assert (await renew()).reactivated == 1
-    assert await state() == ("active", True)
+    assert await state() == ("active", "ready", "ready")
     fourth = (await invoices())[3]
     assert fourth["status"] == "paid"
     paid = [pi for pi in intents_for(localstripe, fourth["id"]) if pi["status"] == "succeeded"]
@@ -314,10 +322,10 @@ async def test_a_payment_made_at_stripe_reactivates_through_its_signed_webhook(
         clock.set(moment)
         o, a = await login(client, owner.email), await login(client, admin.email)
 
-    async def state() -> tuple[str, bool]:
+    async def state() -> tuple[str, str]:
         got = await client.get(f"/api/v1/subscriptions/{subscription['id']}", headers=o.headers)
         detail = (await client.get(f"/api/v1/tenants/{tenant['id']}", headers=a.headers)).json()
-        return got.json()["status"], detail["is_active"]
+        return got.json()["status"], detail["status"]
 
     await at(datetime(2027, 1, 1, 9, 0, tzinfo=UTC))
     plan = await make_plan(client, a)
@@ -330,7 +338,8 @@ async def test_a_payment_made_at_stripe_reactivates_through_its_signed_webhook(
     for day in (1, 2, 4, 6, 8):  # the renewal, then retries on days 1, 3, 5 and 7
         await at(datetime(2027, 2, day, 9, 0, tzinfo=UTC))
         await run_renewals(runtime)
-    assert await state() == ("unpaid", False)
+    # No host took its instance: it was still provisioning, and shows so again once paid.
+    assert await state() == ("unpaid", "suspended")
     [_, renewal] = (
         await client.get(
             "/api/v1/billing/invoices", params={"ordering": "number"}, headers=o.headers
@@ -353,7 +362,7 @@ async def test_a_payment_made_at_stripe_reactivates_through_its_signed_webhook(
     assert paid.json()["status"] == "succeeded"
 
     deadline = time.monotonic() + DELIVERY_TIMEOUT_SECONDS
-    while await state() != ("active", True):
+    while await state() != ("active", "provisioning"):
         assert time.monotonic() < deadline, "the payment's webhook did not reactivate the tenant"
         await asyncio.sleep(0.2)  # waiting on localstripe's delivery, not on a schedule
     got = (await client.get(f"/api/v1/billing/invoices/{renewal['id']}", headers=o.headers)).json()
@@ -382,3 +391,96 @@ async def test_a_declined_upgrade_is_402_and_keeps_the_old_plan(
     assert (got.json()["plan"], got.json()["status"]) == (small["code"], "active")
     listed = (await client.get("/api/v1/billing/invoices", headers=owner.headers)).json()
     assert [invoice["total_cents"] for invoice in listed["results"]] == [3100]
+
+
+async def test_trials_on_stripe_end_charged_or_suspended_with_the_instance(
+    clock: FrozenClock,
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    localstripe: str,
+    owner: LoggedIn,
+    admin: LoggedIn,
+    odoo: EmulatorProcess,
+) -> None:
+    """Two tenants on a 14-day trial: the one with a card is charged when it ends and goes
+    active; the one without is suspended (its Odoo stopped, nobody may start it) until a
+    card is added, when the next run charges the invoice and starts its Odoo again."""
+    o, a = owner, admin
+
+    async def at(moment: datetime) -> None:
+        nonlocal o, a
+        clock.set(moment)
+        o, a = await login(client, owner.email), await login(client, admin.email)
+
+    async def state(tenant_id: str, subscription_id: str) -> tuple[str, str, str]:
+        got = await client.get(f"/api/v1/subscriptions/{subscription_id}", headers=o.headers)
+        detail = (await client.get(f"/api/v1/tenants/{tenant_id}", headers=a.headers)).json()
+        return got.json()["status"], detail["status"], detail["instance"]["status"]
+
+    async def invoices_of(tenant_id: str) -> list[dict[str, Any]]:
+        listed = await client.get(
+            "/api/v1/billing/invoices", params={"tenant_id": tenant_id}, headers=o.headers
+        )
+        return listed.json()["results"]  # type: ignore[no-any-return]
+
+    await at(datetime(2027, 1, 1, 9, 0, tzinfo=UTC))
+    plan = await make_plan(client, a, monthly_amount_cents=3100, trial_days=14)
+    await add_host(client, a, odoo)
+    carded = (await ready_tenant(client, runtime, o, odoo)).id
+    bare_tenant = await ready_tenant(client, runtime, o, odoo)
+    bare = bare_tenant.id
+    backup = await take_backup(client, runtime, o, bare_tenant)
+    assert (await add_card(client, o, carded, "pm_card_visa")).status_code == 201
+    paying = await subscribe(client, o, carded, plan=plan["code"], max_users=2)
+    trying = await subscribe(client, o, bare, plan=plan["code"], max_users=2)
+    assert paying["status"] == trying["status"] == "trialing"
+    assert await invoices_of(carded) == []
+
+    await at(datetime(2027, 1, 15, 9, 0, tzinfo=UTC))
+    report = await run_renewals(runtime)
+    await runtime.run_pending_jobs()
+    assert (report.renewed, report.suspended) == (2, 1)
+    [charged] = await invoices_of(carded)
+    assert (charged["total_cents"], charged["status"]) == (3100, "paid")
+    [intent] = intents_for(localstripe, charged["id"])
+    assert (intent["amount"], intent["currency"], intent["status"]) == (3100, "eur", "succeeded")
+    assert await state(carded, paying["id"]) == ("active", "ready", "ready")
+    [unpaid] = await invoices_of(bare)
+    assert (unpaid["total_cents"], unpaid["status"]) == (3100, "open")
+    assert intents_for(localstripe, unpaid["id"]) == []
+    assert await state(bare, trying["id"]) == ("unpaid", "suspended", "stopped")
+
+    # Suspended: neither its owner nor an admin can start its Odoo; the admin list shows it.
+    instance_id = (await client.get(f"/api/v1/tenants/{bare}", headers=o.headers)).json()[
+        "instance"
+    ]["id"]
+    started = await client.post(
+        f"/api/v1/instances/{instance_id}/actions", json={"action": "start"}, headers=o.headers
+    )
+    assert started.status_code == 409, started.text
+    assert started.json()["error"]["details"]["tenant_status"] == "suspended"
+    forced = await client.post(
+        f"/api/v1/admin/tenants/{bare}/actions",
+        json={"action": "start", "reason": "customer asked"},
+        headers=a.headers,
+    )
+    assert forced.status_code == 409, forced.text
+    restored = await client.post(
+        f"/api/v1/tenants/{bare}/backups/{backup['id']}/restore", json={}, headers=o.headers
+    )
+    assert restored.status_code == 409, restored.text
+    listed = await client.get(
+        "/api/v1/admin/tenants", params={"status": "suspended"}, headers=a.headers
+    )
+    assert [t["id"] for t in listed.json()["results"]] == [bare]
+
+    # A card is added: the next run charges the open invoice and starts the Odoo again.
+    assert (await add_card(client, o, bare, "pm_card_visa")).status_code == 201
+    await at(datetime(2027, 1, 15, 10, 0, tzinfo=UTC))
+    report = await run_renewals(runtime)
+    await runtime.run_pending_jobs()
+    assert report.reactivated == 1
+    assert await state(bare, trying["id"]) == ("active", "ready", "ready")
+    [paid] = await invoices_of(bare)
+    assert paid["status"] == "paid"
+    assert [pi["status"] for pi in intents_for(localstripe, paid["id"])] == ["succeeded"]

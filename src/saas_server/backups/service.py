@@ -32,7 +32,7 @@ from saas_server.core.errors import AppError, Conflict, NotFound
 from saas_server.core.runtime import Runtime
 from saas_server.instances.lifecycle import Action, transition
 from saas_server.instances.models import Instance, InstanceStatus
-from saas_server.instances.service import production_instance
+from saas_server.instances.service import instance_changing, production_instance
 from saas_server.tenants.models import Tenant
 from saas_server.tenants.service import TenantAccess, TenantService
 from saas_server.users.models import User
@@ -265,6 +265,9 @@ class BackupService:
             raise BackupVersionMismatch(
                 details={"backup": backup.odoo_version, "instance": instance.odoo_version}
             )
+        # Refused by the packages above as a start would be (a move under way, a tenant
+        # suspended for an unpaid invoice): a restore ends with the database running.
+        await instance_changing.fire(self.session, instance, Action.RESTORE)
         # 409 unless ready or stopped (provisioning, deleting, restoring...).
         await transition(self.session, instance, Action.RESTORE, reason, actor_id=actor_id)
         return await self._new_restore(actor_id, backup, instance, as_copy=False, run_here=run_here)

@@ -115,6 +115,26 @@ def period_lines(
     return lines
 
 
+def last_period_lines(
+    plan: Plan, cycle: str, max_users: int, start: datetime, end: datetime, whole_end: datetime
+) -> list[Line]:
+    """A last period cut short at ``end`` (a scheduled end) instead of ``whole_end``: one
+    line, the whole period's amount prorated to the part it runs."""
+    amount = prorate(period_amount(plan, cycle, max_users), end - start, whole_end - start)
+    return [
+        Line(
+            f"{plan.name} plan ({cycle}, {max_users} users), {start:%Y-%m-%d} to "
+            f"{end:%Y-%m-%d}, the last period (ends early)",
+            1,
+            amount,
+            amount,
+            proration=True,
+            period_start=start,
+            period_end=end,
+        )
+    ]
+
+
 def prorate(amount_cents: int, remaining: timedelta, period: timedelta) -> int:
     """The part of ``amount_cents`` for ``remaining`` of ``period`` (whole seconds)."""
     seconds = int(period.total_seconds())
@@ -261,7 +281,8 @@ async def finalize(
 ) -> Invoice:
     INVOICE.apply(invoice, InvoiceAction.FINALIZE)
     now = clock.now()
-    invoice.number = await next_number(session, settings, now.year)
+    with session.no_autoflush:  # the status, number and due date in one UPDATE
+        invoice.number = await next_number(session, settings, now.year)
     invoice.finalized_at = now
     invoice.due_at = now + timedelta(days=settings.billing_payment_terms_days)
     await session.flush()

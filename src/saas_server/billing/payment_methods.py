@@ -140,7 +140,15 @@ async def remove_payment_method(
     )
 
 
+# session.info key: {tenant_id: its default method or None}, read once for a batch of
+# renewals, which change no payment method.
+DEFAULT_METHODS = "billing.default_methods"
+
+
 async def default_method(session: AsyncSession, tenant_id: uuid.UUID) -> PaymentMethod | None:
+    known = session.info.get(DEFAULT_METHODS)
+    if known is not None and tenant_id in known:
+        return known[tenant_id]  # read for a whole batch of renewals (renewals.py)
     return (
         await session.execute(
             select(PaymentMethod).where(

@@ -90,5 +90,6 @@ async def charge_invoice(
     invoice.provider_charge_id = result.provider_charge_id
     if result.status == "succeeded":
         await mark_paid(session, invoice, None, provider_charge_id=result.provider_charge_id)
-    await session.flush()
+    # Pending (a transfer): flushed with the caller's next change to it (renewals set when
+    # dunning starts), one UPDATE instead of two.
     return result.status

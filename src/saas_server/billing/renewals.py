@@ -1,26 +1,35 @@
 """Renewals and dunning, run periodically on the injected clock (``billing.run_renewals``)
 and by ``saas billing run-renewals [--at TIME]``; the schedule is in docs/billing.md.
 
-Each subscription is handled in its own transaction, its row locked (``SKIP LOCKED``: two
-runs never renew one subscription twice). At the end of a period:
+Due subscriptions are taken :data:`BATCH_SIZE` at a time, their rows locked (``SKIP
+LOCKED``: two runs never renew one subscription twice), their tenants, plans and billing
+accounts read in one statement each, and renewed in one transaction, each in its own
+savepoint (one that fails is undone alone and left for the next run). At the end of a period:
 
-- canceled at period end: the subscription ends;
+- canceled at period end, or its scheduled end (``end_date``) reached: the subscription ends;
+- a scheduled end before the next period's end: that last period stops there, invoiced for
+  its part (prorated);
 - pending downgrade: applied (the tenant's tier follows);
 - a trial with no payment method: the period's invoice is made and the tenant suspended at
   once; otherwise the next period's invoice is made and charged. A charge that fails (or a
   bank transfer that has not arrived by the invoice's due date) starts dunning: the
   subscription is ``past_due`` and the charge is retried :data:`RETRY_DAYS` after the first
-  failure; after the last, the subscription is ``unpaid`` and the tenant suspended (its
-  instance stopped, ``is_active`` false). The owner is mailed at every step. Paying the
+  failure; after the last, the subscription is ``unpaid`` and the tenant ``suspended`` (its
+  instance stopped). The owner is mailed at every step. Paying the
   invoice (a retry that succeeds, or an admin marking it paid) reactivates everything.
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_server.audit import service as audit
@@ -29,31 +38,45 @@ from saas_server.billing.invoices import (
     draft_invoice,
     finalize,
     invoice_event,
+    last_period_lines,
     period_lines,
 )
 from saas_server.billing.lifecycle import SUBSCRIPTION, SubscriptionAction
 from saas_server.billing.models import (
+    BillingAccount,
     Invoice,
     InvoiceStatus,
+    PaymentMethod,
     Plan,
     Subscription,
     SubscriptionStatus,
 )
+from saas_server.billing.payment_methods import DEFAULT_METHODS
 from saas_server.billing.payments import charge_invoice, payment_method_of
 from saas_server.billing.periods import period_end
 from saas_server.billing.seats import defer_seat_sync
 from saas_server.core import clock
+from saas_server.core.errors import Conflict
 from saas_server.core.runtime import Runtime
 from saas_server.events import service as events
+from saas_server.events.service import TENANT_UPDATED
+from saas_server.instances.lifecycle import TENANT_STATUS
 from saas_server.instances.lifecycle import Action as InstanceAction
-from saas_server.instances.models import InstanceStatus
+from saas_server.instances.models import Instance, InstanceStatus
 from saas_server.instances.service import InstanceService, production_instance
 from saas_server.mail.service import Mail, queue_mail
 from saas_server.tenants import hooks as tenant_hooks
-from saas_server.tenants.models import Tenant
+from saas_server.tenants import lifecycle as tenant_lifecycle
+from saas_server.tenants.models import Tenant, TenantStatus
 from saas_server.users.models import User
 
+logger = logging.getLogger(__name__)
+
 RUN_RENEWALS_TASK = "billing.run_renewals"
+# Renewals (and retries) per transaction: a batch is locked and committed together. The
+# invoice-number row stays locked until the batch commits, so an invoice finalised by a
+# request meanwhile waits that long (about a second per 100 on a loaded machine).
+BATCH_SIZE = 100
 # Days after the first failed charge when it is tried again; a failure of the last suspends.
 RETRY_DAYS = (1, 3, 5, 7)
 
@@ -68,47 +91,141 @@ class RenewalReport:
     failures: list[str] = field(default_factory=list)
 
 
-async def run_renewals(runtime: Runtime, at: datetime | None = None) -> RenewalReport:
-    """Everything due at ``at`` (now by default): period ends, then dunning retries."""
+async def run_renewals(
+    runtime: Runtime, at: datetime | None = None, *, batch_size: int = BATCH_SIZE
+) -> RenewalReport:
+    """Everything due at ``at`` (now by default): period ends (and scheduled ends), then
+    dunning retries; ``batch_size`` of them per transaction."""
     now = at or clock.now()
     report = RenewalReport()
+    skipped: set[uuid.UUID] = set()  # failed in this run: left for the next one
     while True:
         async with runtime.db.transaction() as session:
-            subscription = (
-                await session.execute(
-                    select(Subscription)
-                    .where(
-                        Subscription.status.in_(
-                            (SubscriptionStatus.TRIALING.value, SubscriptionStatus.ACTIVE.value)
-                        ),
-                        Subscription.current_period_end <= now,
+            due = (
+                (
+                    await session.execute(
+                        select(Subscription)
+                        .where(
+                            Subscription.status.in_(
+                                (
+                                    SubscriptionStatus.TRIALING.value,
+                                    SubscriptionStatus.ACTIVE.value,
+                                )
+                            ),
+                            or_(
+                                Subscription.current_period_end <= now,
+                                Subscription.end_date <= now,
+                            ),
+                            Subscription.id.not_in(skipped),
+                        )
+                        .order_by(Subscription.current_period_end, Subscription.id)
+                        .limit(batch_size)
+                        .with_for_update(skip_locked=True)
                     )
-                    .order_by(Subscription.current_period_end, Subscription.id)
-                    .limit(1)
-                    .with_for_update(skip_locked=True)
                 )
-            ).scalar_one_or_none()
-            if subscription is None:
+                .scalars()
+                .all()
+            )
+            if not due:
                 break
-            await _end_period(session, runtime, subscription, report)
+            held = await _load_for(session, due)
+            for subscription in due:
+                await _isolated(
+                    session,
+                    report,
+                    skipped,
+                    subscription.id,
+                    _end_period(session, runtime, subscription, report),
+                )
+            session.info.pop(DEFAULT_METHODS, None)
+            del held
     while True:
         async with runtime.db.transaction() as session:
-            invoice = (
-                await session.execute(
-                    select(Invoice)
-                    .where(
-                        Invoice.status == InvoiceStatus.OPEN.value,
-                        Invoice.next_attempt_at <= now,
+            invoices = (
+                (
+                    await session.execute(
+                        select(Invoice)
+                        .where(
+                            Invoice.status == InvoiceStatus.OPEN.value,
+                            Invoice.next_attempt_at <= now,
+                            Invoice.id.not_in(skipped),
+                        )
+                        .order_by(Invoice.next_attempt_at, Invoice.id)
+                        .limit(batch_size)
+                        .with_for_update(skip_locked=True)
                     )
-                    .order_by(Invoice.next_attempt_at, Invoice.id)
-                    .limit(1)
-                    .with_for_update(skip_locked=True)
                 )
-            ).scalar_one_or_none()
-            if invoice is None:
+                .scalars()
+                .all()
+            )
+            if not invoices:
                 break
-            await _retry(session, runtime, invoice, report, now)
+            for invoice in invoices:
+                await _isolated(
+                    session,
+                    report,
+                    skipped,
+                    invoice.id,
+                    _retry(session, runtime, invoice, report, now),
+                )
     return report
+
+
+async def _isolated(
+    session: AsyncSession,
+    report: RenewalReport,
+    skipped: set[uuid.UUID],
+    row_id: uuid.UUID,
+    step: Coroutine[Any, Any, None],
+) -> None:
+    """One renewal or retry in its own savepoint: one that fails is undone alone (its
+    invoice number given back), reported, and left for the next run; the batch goes on."""
+    try:
+        async with session.begin_nested():
+            await step
+    except Exception as exc:
+        logger.exception("billing: renewing %s failed", row_id)
+        skipped.add(row_id)
+        report.failures.append(f"{row_id}: {exc}")
+
+
+async def _load_for(session: AsyncSession, subscriptions: Sequence[Subscription]) -> list[object]:
+    """The batch's tenants, plans, billing accounts (made where missing) and payment
+    methods in a statement each, so each renewal finds them in the session instead of
+    asking one by one. The caller keeps the answer for the batch: the session holds its
+    rows weakly, and would forget them."""
+    tenant_ids = {s.tenant_id for s in subscriptions}
+    plan_ids = {s.plan_id for s in subscriptions} | {
+        s.pending_plan_id for s in subscriptions if s.pending_plan_id is not None
+    }
+    now = clock.now()
+    await session.execute(
+        pg_insert(BillingAccount)
+        .values([{"tenant_id": t, "created_at": now, "updated_at": now} for t in tenant_ids])
+        .on_conflict_do_nothing(index_elements=["tenant_id"])
+    )
+    held: list[object] = []
+    for stmt in (
+        select(Tenant).where(Tenant.id.in_(tenant_ids)),
+        select(Plan).where(Plan.id.in_(plan_ids)),
+        select(BillingAccount).where(BillingAccount.tenant_id.in_(tenant_ids)),
+    ):
+        held.extend((await session.execute(stmt)).scalars())
+    methods = (
+        (
+            await session.execute(
+                select(PaymentMethod).where(PaymentMethod.tenant_id.in_(tenant_ids))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    held.extend(methods)
+    # Each tenant's default payment method (or none), for payment_methods.default_method.
+    defaults: dict[uuid.UUID, PaymentMethod | None] = dict.fromkeys(tenant_ids)
+    defaults.update({m.tenant_id: m for m in methods if m.is_default})
+    session.info[DEFAULT_METHODS] = defaults
+    return held
 
 
 async def _end_period(
@@ -117,13 +234,21 @@ async def _end_period(
     tenant = await session.get(Tenant, subscription.tenant_id)
     assert tenant is not None
     ended_at = subscription.current_period_end
-    if subscription.cancel_at_period_end:
+    scheduled_end = subscription.end_date
+    if scheduled_end is not None and scheduled_end <= ended_at:
+        ended_at = scheduled_end  # its scheduled end (seed 003's end_date) comes first
+    if subscription.cancel_at_period_end or ended_at == scheduled_end:
         SUBSCRIPTION.apply(subscription, SubscriptionAction.CANCEL)
         subscription.canceled_at = ended_at
         subscription.end_date = ended_at
         await session.flush()
         await defer_seat_sync(session, subscription.id)
-        await _event(session, "subscription.canceled", subscription, {"at_period_end": True})
+        await _event(
+            session,
+            "subscription.canceled",
+            subscription,
+            {"at_period_end": True} if ended_at != scheduled_end else {"at_end_date": True},
+        )
         report.canceled += 1
         return
     if subscription.pending_plan_id is not None:
@@ -143,6 +268,14 @@ async def _end_period(
     assert plan is not None
     start = ended_at
     end = period_end(start, subscription.billing_cycle)
+    lines = period_lines(plan, subscription.billing_cycle, subscription.max_users, start, end)
+    if scheduled_end is not None and scheduled_end < end:
+        # The last period stops at the scheduled end, and is priced for its part of a
+        # whole one (the proration rule of docs/billing.md).
+        lines = last_period_lines(
+            plan, subscription.billing_cycle, subscription.max_users, start, scheduled_end, end
+        )
+        end = scheduled_end
     trial_over = subscription.status == SubscriptionStatus.TRIALING.value
     subscription.current_period_start, subscription.current_period_end = start, end
     invoice = await draft_invoice(
@@ -150,14 +283,16 @@ async def _end_period(
         runtime.settings,
         tenant,
         subscription,
-        period_lines(plan, subscription.billing_cycle, subscription.max_users, start, end),
+        lines,
         currency=plan.currency,
         reason="subscription_cycle",
     )
     await finalize(session, runtime.settings, invoice, None)
     report.renewed += 1
     if trial_over and await payment_method_of(session, subscription) is None:
-        # Nothing to charge: the tenant is suspended until the invoice is paid.
+        # Nothing to charge: the tenant is suspended until the invoice is paid. The invoice
+        # is in dunning from now, so a card added later is charged on the next run.
+        invoice.dunning_started_at = ended_at
         await _suspend(session, runtime, subscription, tenant, invoice)
         report.suspended += 1
         return
@@ -283,18 +418,19 @@ async def _suspend(
 ) -> None:
     SUBSCRIPTION.apply(subscription, SubscriptionAction.SUSPEND)
     invoice.next_attempt_at = None
-    tenant.is_active = False
+    before = tenant.status
+    # Suspended first: the instance's stop below then does not show on the tenant.
+    tenant_lifecycle.suspend(tenant)
     instance = await production_instance(session, tenant.id)
     if instance is not None and instance.status == InstanceStatus.READY.value:
         await InstanceService(session, runtime).act(instance, InstanceAction.STOP, None)
     await session.flush()
-    await audit.record(
+    await _tenant_changed(
         session,
-        action="tenant.suspended",
-        resource_type="tenant",
-        resource_id=tenant.id,
-        tenant_id=tenant.id,
-        new_values={"is_active": False, "reason": "unpaid", "invoice": invoice.number},
+        "tenant.suspended",
+        tenant,
+        before,
+        {"reason": "unpaid", "invoice": invoice.number},
     )
     await _event(session, "subscription.updated", subscription, {"suspended": True})
     await _mail_owner(
@@ -309,7 +445,7 @@ async def _suspend(
 
 async def reactivate(session: AsyncSession, runtime: Runtime, invoice: Invoice) -> bool:
     """The invoice was paid: a past-due or unpaid subscription is active again, and a
-    suspended tenant comes back (instance started). True when it was suspended."""
+    suspended tenant resumes (its instance started). True when it was suspended."""
     if invoice.subscription_id is None:
         return False
     subscription = await session.get(Subscription, invoice.subscription_id)
@@ -323,20 +459,18 @@ async def reactivate(session: AsyncSession, runtime: Runtime, invoice: Invoice) 
     ):
         SUBSCRIPTION.apply(subscription, SubscriptionAction.ACTIVATE)
         await _event(session, "subscription.updated", subscription, {"reactivated": True})
-    if tenant.is_active:
-        return False
-    tenant.is_active = True
+    before = tenant.status
     instance = await production_instance(session, tenant.id)
+    if not tenant_lifecycle.resume(
+        tenant, TENANT_STATUS[InstanceStatus(instance.status)] if instance else None
+    ):
+        return False
+    # Resumed first: starting a suspended tenant's instance is refused.
     if instance is not None and instance.status == InstanceStatus.STOPPED.value:
         await InstanceService(session, runtime).act(instance, InstanceAction.START, None)
     await session.flush()
-    await audit.record(
-        session,
-        action="tenant.reactivated",
-        resource_type="tenant",
-        resource_id=tenant.id,
-        tenant_id=tenant.id,
-        new_values={"is_active": True, "invoice": invoice.number},
+    await _tenant_changed(
+        session, "tenant.reactivated", tenant, before, {"invoice": invoice.number}
     )
     await _mail_owner(
         session,
@@ -346,6 +480,49 @@ async def reactivate(session: AsyncSession, runtime: Runtime, invoice: Invoice) 
         f"Thank you: invoice {invoice.number} is paid and {tenant.name} is running again.",
     )
     return True
+
+
+async def refuse_while_suspended(
+    session: AsyncSession, instance: Instance, action: InstanceAction
+) -> None:
+    """``instance_changing``: a suspended tenant's instance stays stopped until its invoice
+    is paid (no start, restart, retry or restore, by its owner or an admin); its deletion
+    and the suspension's own stop go ahead."""
+    if action in (InstanceAction.STOP, InstanceAction.DELETE) or instance.kind != "production":
+        return
+    tenant = await session.get(Tenant, instance.tenant_id)
+    if tenant is None or tenant.status != TenantStatus.SUSPENDED.value:
+        return
+    raise Conflict(
+        f"{tenant.name} is suspended for an unpaid invoice: paying it (or an admin marking "
+        "it paid) starts its instance again",
+        details={"tenant_id": str(tenant.id), "tenant_status": tenant.status},
+    )
+
+
+async def _tenant_changed(
+    session: AsyncSession,
+    audit_action: str,
+    tenant: Tenant,
+    before: str,
+    extra: dict[str, object],
+) -> None:
+    """Audited, and told to webhooks as the tenant's update (its status changed)."""
+    await audit.record(
+        session,
+        action=audit_action,
+        resource_type="tenant",
+        resource_id=tenant.id,
+        tenant_id=tenant.id,
+        old_values={"status": before},
+        new_values={"status": tenant.status, **extra},
+    )
+    await events.emit(
+        session,
+        TENANT_UPDATED,
+        {"tenant_id": str(tenant.id), "changes": {"status": tenant.status}},
+        tenant_id=tenant.id,
+    )
 
 
 async def _event(
@@ -381,4 +558,11 @@ async def _mail_owner(
     )
 
 
-__all__ = ["RETRY_DAYS", "RUN_RENEWALS_TASK", "RenewalReport", "reactivate", "run_renewals"]
+__all__ = [
+    "RETRY_DAYS",
+    "RUN_RENEWALS_TASK",
+    "RenewalReport",
+    "reactivate",
+    "refuse_while_suspended",
+    "run_renewals",
+]

@@ -162,6 +162,11 @@ class SubscriptionReplace(RequestSchema):
     is_active: bool | None = Field(
         default=None, description="Seed 003: false cancels the subscription at once."
     )
+    end_date: UTCDateTime | None = Field(
+        default=None,
+        description="Seed 003: when the subscription ends (in the future, after its start); "
+        "null or absent: no end scheduled.",
+    )
 
 
 class SubscriptionUpdate(RequestSchema):
@@ -172,6 +177,11 @@ class SubscriptionUpdate(RequestSchema):
     cancel_at_period_end: bool | None = None
     is_active: bool | None = Field(
         default=None, description="Seed 003: false cancels the subscription at once."
+    )
+    end_date: UTCDateTime | None = Field(
+        default=None,
+        description="When the subscription ends (in the future, after its start); null "
+        "removes a scheduled end.",
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -89,6 +89,7 @@ def grant_of(plan: Plan) -> TierLimits:
         expiration_days=plan.expiration_days,
         expiration_reason=plan.expiration_reason,
         backups=BackupPolicy(**plan.backup_policy),
+        rate_limit_class=plan.rate_limit_class,
     )
 
 
@@ -252,6 +253,7 @@ def subscription_snapshot(subscription: Subscription, plan_code: str) -> dict[st
         "billing_cycle": subscription.billing_cycle,
         "max_users": subscription.max_users,
         "cancel_at_period_end": subscription.cancel_at_period_end,
+        "end_date": subscription.end_date.isoformat() if subscription.end_date else None,
         "payment_method_id": (
             str(subscription.payment_method_id) if subscription.payment_method_id else None
         ),
@@ -423,6 +425,8 @@ class BillingService:
             subscription.payment_method_id = changes["payment_method_id"]
         if changes.get("cancel_at_period_end") is not None:
             subscription.cancel_at_period_end = changes["cancel_at_period_end"]
+        if "end_date" in changes:
+            subscription.end_date = self._checked_end(subscription, changes["end_date"])
         old = (current, subscription.billing_cycle, subscription.max_users)
         new = (plan, cycle, max_users)
         if old != new:
@@ -437,6 +441,21 @@ class BillingService:
             before,
         )
         return subscription
+
+    @staticmethod
+    def _checked_end(subscription: Subscription, end: datetime | None) -> datetime | None:
+        """A scheduled end (Stripe's ``cancel_at``): in the future and after the start. The
+        renewals end it then; a last period that would run past it is cut there and priced
+        for its part (docs/billing.md)."""
+        if end is None:
+            return None
+        if end <= clock.now():
+            raise ValidationFailed.for_field("end_date", "The end date must be in the future.")
+        if end <= subscription.start_date:
+            raise ValidationFailed.for_field(
+                "end_date", "The end date must be after the subscription's start date."
+            )
+        return end
 
     async def _change_terms(
         self,

@@ -187,5 +187,9 @@ def run_renewals_command(
             f"renewed {report.renewed}, canceled {report.canceled}, retried {report.retried}, "
             f"suspended {report.suspended}, reactivated {report.reactivated}"
         )
+        for failure in report.failures:
+            console.print(f"failed {failure}", highlight=False, markup=False)
+        if report.failures:
+            fail(f"{len(report.failures)} failed (logged); the next run tries them again.")
 
     _with_runtime(work)

@@ -7,14 +7,18 @@ is listening, so every address shown works.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from saas_server.billing.providers import configuration_warnings
 from saas_server.cli.common import console
 from saas_server.core.runtime import Runtime
 from saas_server.users.service import platform_admin_exists
+
+logger = logging.getLogger(__name__)
 
 
 def base_url(host: str, port: int) -> str:
@@ -43,7 +47,12 @@ def saas_command() -> str:
 
 
 def next_steps(
-    *, url: str, has_admin: bool, emulator_urls: Sequence[str], command: str = "saas"
+    *,
+    url: str,
+    has_admin: bool,
+    emulator_urls: Sequence[str],
+    command: str = "saas",
+    warnings: Sequence[str] = (),
 ) -> list[str]:
     lines = [
         f"Serving on {url}",
@@ -55,6 +64,8 @@ def next_steps(
         lines.append(
             f"  No platform admin yet: create one with `{command} create-admin --email EMAIL`"
         )
+    for warning in warnings:
+        lines.append(f"  Warning: {warning}")
     lines.append("  Ctrl-C stops the platform.")
     return lines
 
@@ -64,11 +75,15 @@ async def print_next_steps(
 ) -> None:
     async with runtime.db.sessionmaker() as session:
         has_admin = await platform_admin_exists(session)
+    warnings = configuration_warnings(runtime.settings)
+    for warning in warnings:
+        logger.warning("%s", warning)
     for line in next_steps(
         url=base_url(host, port),
         has_admin=has_admin,
         emulator_urls=emulator_urls,
         command=saas_command(),
+        warnings=warnings,
     ):
         # soft_wrap: an address is never broken across lines on a narrow or piped console.
         console.print(line, highlight=False, soft_wrap=True, markup=False)

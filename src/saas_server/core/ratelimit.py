@@ -34,9 +34,9 @@ from saas_server.core.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+# Lowest first. A user's plan is the highest ``rate_limit_class`` of their tenants' billing
+# plans (``RuntimeParts.plan_of``; tenants/plans.py); a user in no tenant is on the default.
 PLANS = ("standard", "premium", "enterprise", "admin")
-# Tenant tier -> plan; a user in no tenant is on the standard plan.
-PLAN_OF_TIER = {"starter": "standard", "professional": "premium", "enterprise": "enterprise"}
 DEFAULT_PLAN = "standard"
 # The settings holding a limit, all parsed when the limiter is built so a typo stops the
 # process at start rather than failing requests.

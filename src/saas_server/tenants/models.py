@@ -22,13 +22,15 @@ TIER_RANK = {TenantTier.STARTER: 0, TenantTier.PROFESSIONAL: 1, TenantTier.ENTER
 
 
 class TenantStatus(enum.StrEnum):
-    """A tenant shows the state of its production instance (suspension is ``is_active``)."""
+    """A tenant shows the state of its production instance, except while it is
+    ``suspended`` (billing: an invoice went unpaid through dunning; its instance stopped)."""
 
     PROVISIONING = "provisioning"
     READY = "ready"
     FAILED = "failed"
     STOPPED = "stopped"
     RESTORING = "restoring"
+    SUSPENDED = "suspended"
     DELETING = "deleting"
     DELETED = "deleted"
 

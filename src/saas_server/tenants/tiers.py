@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_server.core.hooks import Provider
+from saas_server.core.ratelimit import DEFAULT_PLAN
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class TierLimits:
     expiration_days: int
     expiration_reason: str
     backups: BackupPolicy
+    # The rate-limit plan (core/ratelimit.py's PLANS) its tenants' users get.
+    rate_limit_class: str = DEFAULT_PLAN
 
 
 TIERS: dict[str, TierLimits] = {
@@ -46,6 +49,7 @@ TIERS: dict[str, TierLimits] = {
         backups=BackupPolicy(
             daily=7, weekly=4, monthly=3, manual_quota=5, manual_retention_days=90
         ),
+        rate_limit_class="standard",
     ),
     "professional": TierLimits(
         max_users=50,
@@ -55,6 +59,7 @@ TIERS: dict[str, TierLimits] = {
         backups=BackupPolicy(
             daily=14, weekly=8, monthly=6, manual_quota=20, manual_retention_days=180
         ),
+        rate_limit_class="premium",
     ),
     "enterprise": TierLimits(
         max_users=1000,
@@ -64,6 +69,7 @@ TIERS: dict[str, TierLimits] = {
         backups=BackupPolicy(
             daily=30, weekly=12, monthly=12, manual_quota=50, manual_retention_days=365
         ),
+        rate_limit_class="enterprise",
     ),
 }
 

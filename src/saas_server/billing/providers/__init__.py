@@ -25,3 +25,16 @@ def provider_for(settings: Settings) -> PaymentProvider:
         f"SAAS_BILLING_PROVIDER {settings.billing_provider!r} is not a payment provider "
         "this platform has; use 'manual' or 'stripe'."
     )
+
+
+def configuration_warnings(settings: Settings) -> list[str]:
+    """What is missing for the chosen provider to work fully, said at start (``saas
+    serve`` prints it and logs it): without a webhook secret every Stripe webhook is
+    refused 401, which a new operator would otherwise find only in Stripe's dashboard."""
+    if settings.billing_provider == "stripe" and settings.stripe_webhook_secret is None:
+        return [
+            "SAAS_BILLING_PROVIDER is 'stripe' but SAAS_STRIPE_WEBHOOK_SECRET is not set: "
+            "Stripe's webhooks to /api/v1/billing/webhooks/stripe are refused (401) until it "
+            "is (the endpoint's signing secret, whsec_..., from Stripe's dashboard)."
+        ]
+    return []
