@@ -166,3 +166,57 @@ async def test_static_assets_are_served_and_cacheable(client: httpx.AsyncClient)
     assert css.headers["cache-control"] == "public, max-age=3600"
     js = await client.get("/static/live.js")
     assert "EventSource" in js.text
+
+
+async def dashboard_login(client: httpx.AsyncClient, email: str) -> str:
+    token = await csrf_of(client, "/login")
+    response = await client.post(
+        "/login", data={"csrf_token": token, "email": email, "password": DEFAULT_PASSWORD}
+    )
+    assert response.status_code == 303, response.text
+    return token
+
+
+async def test_every_page_of_a_customer_renders(client: httpx.AsyncClient, owner: object) -> None:
+    await dashboard_login(client, "owner@example.com")
+    for path in (
+        "/app/tenants",
+        "/app/tenants/new",
+        "/app/billing",
+        "/app/webhooks",
+        "/app/api-keys",
+        "/app/profile",
+    ):
+        response = await client.get(path)
+        assert response.status_code == 200, (path, response.text)
+        assert "<h1>" in response.text
+
+
+async def test_every_page_of_the_admin_console_renders(
+    client: httpx.AsyncClient, admin: object
+) -> None:
+    token = await dashboard_login(client, "root@example.com")
+    for path in (
+        "/app/admin",
+        "/app/admin/tenants",
+        "/app/admin/hosts",
+        "/app/admin/users",
+        "/app/admin/security",
+        "/app/admin/maintenance",
+        "/app/admin/audit",
+    ):
+        response = await client.get(path)
+        assert response.status_code == 200, (path, response.text)
+    # An IP block from the console reaches the API, and a bad address is shown at its field.
+    refused = await client.post(
+        "/app/admin/security", data={"csrf_token": token, "intent": "block", "ip": "nope"}
+    )
+    assert refused.status_code == 422
+    assert 'id="e-ip"' in refused.text
+    blocked = await client.post(
+        "/app/admin/security",
+        data={"csrf_token": token, "intent": "block", "ip": "198.51.100.9", "reason": "test"},
+    )
+    assert blocked.status_code == 303
+    page = await client.get("/app/admin/security")
+    assert "198.51.100.9" in page.text

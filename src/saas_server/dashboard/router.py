@@ -8,267 +8,30 @@ or another package's services. Forms are plain HTML posts (they work without Jav
 
 from __future__ import annotations
 
-import functools
-import uuid
-from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
-from fastapi.templating import Jinja2Templates
-from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
+from fastapi.responses import Response, StreamingResponse
 
-from saas_server.core.settings import resolve_secret_key
 from saas_server.dashboard import charts
-from saas_server.dashboard.client import API, ApiClient, ApiError, stream_asgi
-from saas_server.dashboard.session import (
-    CSRF_FIELD,
-    SESSION_COOKIE,
-    DashboardSession,
-    RefreshGate,
-    SessionCodec,
-    clear_session_cookie,
-    csrf_matches,
-    csrf_token_of,
-    needs_refresh,
-    set_csrf_cookie_if_new,
-    set_session_cookie,
+from saas_server.dashboard.account_pages import router as account_router
+from saas_server.dashboard.admin_pages import router as admin_router
+from saas_server.dashboard.client import API, ApiError, stream_asgi
+from saas_server.dashboard.web import (
+    TRANSITIONAL,
+    Ctx,
+    client_address,
+    form_errors,
+    login_url,
+    page,
+    parse_uuid,
+    read_form,
+    safe_next,
+    static_files,
 )
-
-HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.globals["CSRF_FIELD"] = CSRF_FIELD
-
-# The pages' own policy: scripts, styles and images from this origin only, never inline
-# (the platform's API_CSP is stricter still, for JSON answers).
-PAGE_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
-FLASH_COOKIE = "saas_flash"
-TRANSITIONAL = {
-    "pending",
-    "provisioning",
-    "creating",
-    "starting",
-    "stopping",
-    "restarting",
-    "restoring",
-    "deleting",
-    "running",
-    "queued",
-    "in_progress",
-    "migrating",
-}
 
 router = APIRouter(include_in_schema=False)
-
-
-class CachedStaticFiles(StaticFiles):
-    """The stylesheet and scripts: cacheable for an hour (the pipeline's default is no-store)."""
-
-    async def get_response(self, path: str, scope: Scope) -> Response:
-        response = await super().get_response(path, scope)
-        if response.status_code == 200:
-            response.headers["Cache-Control"] = "public, max-age=3600"
-        return response
-
-
-def static_files() -> CachedStaticFiles:
-    return CachedStaticFiles(directory=HERE / "static")
-
-
-# -- plumbing --------------------------------------------------------------------------------
-
-
-def _codec(request: Request) -> SessionCodec:
-    codec: SessionCodec | None = getattr(request.app.state, "dashboard_codec", None)
-    if codec is None:
-        codec = SessionCodec(resolve_secret_key(request.app.state.settings))
-        request.app.state.dashboard_codec = codec
-    return codec
-
-
-def _gate(request: Request) -> RefreshGate:
-    gate: RefreshGate | None = getattr(request.app.state, "dashboard_refresh_gate", None)
-    if gate is None:
-        gate = request.app.state.dashboard_refresh_gate = RefreshGate()
-    return gate
-
-
-def _client_address(request: Request) -> tuple[str, int]:
-    if request.client is not None:
-        return (request.client.host, request.client.port)
-    return ("127.0.0.1", 0)
-
-
-class Ctx:
-    """One browser request: its session (refreshed when due) and its API client."""
-
-    def __init__(self, request: Request) -> None:
-        self.request = request
-        self.session: DashboardSession | None = None
-        self.session_changed = False
-        self.api = ApiClient(request.app, _client_address(request))
-
-    async def load(self) -> Ctx:
-        session = _codec(self.request).open(self.request.cookies.get(SESSION_COOKIE))
-        if session is not None and needs_refresh(session):
-            session = await self._refresh(session)
-        self.session = session
-        self.api.access_token = session.access_token if session else None
-        return self
-
-    async def _refresh(self, session: DashboardSession) -> DashboardSession | None:
-        async def exchange(refresh_token: str) -> dict[str, Any]:
-            pair: dict[str, Any] = await self.api.request(
-                "POST", "/auth/refresh", json={"refresh_token": refresh_token}
-            )
-            return pair
-
-        self.session_changed = True
-        try:
-            pair = await _gate(self.request).refresh(session.refresh_token, exchange)
-        except ApiError:
-            return None
-        return DashboardSession(pair["access_token"], pair["refresh_token"], pair["user"])
-
-    def login(self, pair: dict[str, Any]) -> None:
-        self.session = DashboardSession(pair["access_token"], pair["refresh_token"], pair["user"])
-        self.session_changed = True
-        self.api.access_token = self.session.access_token
-
-    def logout(self) -> None:
-        self.session = None
-        self.session_changed = True
-
-    def finish(self, response: Response) -> Response:
-        set_csrf_cookie_if_new(response, self.request)
-        if self.session_changed:
-            if self.session is None:
-                clear_session_cookie(response)
-            else:
-                set_session_cookie(response, self.request, _codec(self.request).seal(self.session))
-        if response.headers.get("content-type", "").startswith("text/html"):
-            response.headers["Content-Security-Policy"] = PAGE_CSP
-            response.headers["X-Frame-Options"] = "DENY"
-        return response
-
-    def render(self, template: str, status: int = 200, **context: Any) -> Response:
-        flash = self.request.cookies.get(FLASH_COOKIE)
-        response = templates.TemplateResponse(
-            self.request,
-            template,
-            {
-                "me": self.session.user if self.session else None,
-                "is_admin": bool(self.session and self.session.is_admin),
-                "csrf": csrf_token_of(self.request),
-                "flash": unquote(flash) if flash else None,
-                "errors": {},
-                "form": {},
-                **context,
-            },
-            status_code=status,
-        )
-        if flash:
-            response.delete_cookie(FLASH_COOKIE, path="/")
-        return self.finish(response)
-
-    def redirect(self, url: str, flash: str | None = None) -> Response:
-        response = RedirectResponse(url, status_code=303)
-        if flash:
-            response.set_cookie(FLASH_COOKIE, quote(flash), httponly=True, samesite="lax", path="/")
-        return self.finish(response)
-
-    def error_page(self, error: ApiError) -> Response:
-        if error.status == 401:
-            self.logout()
-            return self.redirect(_login_url(self.request))
-        return self.render("error.html", status=error.status, error=error)
-
-
-Handler = Callable[..., Awaitable[Response]]
-
-
-def page(*, login: bool = True, admin: bool = False) -> Callable[[Handler], Handler]:
-    """A dashboard page: session loaded, login (or platform admin) required, API errors shown."""
-
-    def decorate(handler: Handler) -> Handler:
-        @functools.wraps(handler)
-        async def wrapper(request: Request, **kwargs: Any) -> Response:
-            ctx = await Ctx(request).load()
-            try:
-                if login and ctx.session is None:
-                    return ctx.redirect(_login_url(request))
-                if admin and not (ctx.session and ctx.session.is_admin):
-                    return ctx.error_page(ApiError(404, "NOT_FOUND", "Not found"))
-                if request.method == "POST":
-                    form = await request.form()
-                    if not csrf_matches(request, str(form.get(CSRF_FIELD) or "")):
-                        return ctx.render(
-                            "error.html",
-                            status=403,
-                            error=ApiError(
-                                403,
-                                "CSRF_FAILED",
-                                "This form has expired or came from another site. "
-                                "Go back, reload the page and send it again.",
-                            ),
-                        )
-                return await handler(ctx, **kwargs)
-            except ApiError as error:
-                return ctx.error_page(error)
-            finally:
-                await ctx.api.aclose()
-
-        # FastAPI reads the parameters: the request, plus the handler's path parameters.
-        params = [p for name, p in _signature(handler).parameters.items() if name != "ctx"]
-        wrapper.__signature__ = _signature(handler).replace(  # type: ignore[attr-defined]
-            parameters=[_request_param(), *params]
-        )
-        del wrapper.__wrapped__
-        return wrapper
-
-    return decorate
-
-
-def _signature(handler: Handler) -> Any:
-    import inspect
-
-    return inspect.signature(handler)
-
-
-def _request_param() -> Any:
-    import inspect
-
-    return inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)
-
-
-def _login_url(request: Request) -> str:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return "/login?next=" + quote(target, safe="")
-
-
-def _safe_next(value: str | None, default: str = "/app/tenants") -> str:
-    # Only a path of this site: never "//evil.example" or a scheme.
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return default
-
-
-async def _form(ctx: Ctx) -> dict[str, str]:
-    form = await ctx.request.form()
-    return {k: str(v).strip() for k, v in form.items() if k != CSRF_FIELD and isinstance(v, str)}
-
-
-def _form_error(error: ApiError) -> dict[str, str]:
-    errors = error.field_errors()
-    if not errors:
-        errors["_form"] = error.message
-    return errors
+__all__ = ["router", "static_files"]
 
 
 # -- public pages: landing, sign-up, login, the mailed links -----------------------------------
@@ -283,14 +46,14 @@ async def landing(ctx: Ctx) -> Response:
 @router.get("/login")
 @page(login=False)
 async def login_form(ctx: Ctx) -> Response:
-    return ctx.render("login.html", next=_safe_next(ctx.request.query_params.get("next")))
+    return ctx.render("login.html", next=safe_next(ctx.request.query_params.get("next")))
 
 
 @router.post("/login")
 @page(login=False)
 async def login_submit(ctx: Ctx) -> Response:
-    form = await _form(ctx)
-    target = _safe_next(form.get("next"))
+    form = await read_form(ctx)
+    target = safe_next(form.get("next"))
     try:
         pair = await ctx.api.request(
             "POST",
@@ -299,7 +62,7 @@ async def login_submit(ctx: Ctx) -> Response:
         )
     except ApiError as error:
         return ctx.render(
-            "login.html", status=error.status, errors=_form_error(error), form=form, next=target
+            "login.html", status=error.status, errors=form_errors(error), form=form, next=target
         )
     ctx.login(pair)
     return ctx.redirect(target)
@@ -328,7 +91,7 @@ async def signup_form(ctx: Ctx) -> Response:
 @router.post("/signup")
 @page(login=False)
 async def signup_submit(ctx: Ctx) -> Response:
-    form = await _form(ctx)
+    form = await read_form(ctx)
     body: dict[str, Any] = {
         "email": form.get("email"),
         "password": form.get("password"),
@@ -341,7 +104,7 @@ async def signup_submit(ctx: Ctx) -> Response:
     try:
         await ctx.api.request("POST", "/auth/register", json=body)
     except ApiError as error:
-        return ctx.render("signup.html", status=error.status, errors=_form_error(error), form=form)
+        return ctx.render("signup.html", status=error.status, errors=form_errors(error), form=form)
     return ctx.render(
         "message.html",
         title="Check your mailbox",
@@ -382,13 +145,13 @@ async def forgot_form(ctx: Ctx) -> Response:
 @router.post("/forgot-password")
 @page(login=False)
 async def forgot_submit(ctx: Ctx) -> Response:
-    form = await _form(ctx)
+    form = await read_form(ctx)
     try:
         result = await ctx.api.request(
             "POST", "/auth/password-reset/request", json={"email": form.get("email")}
         )
     except ApiError as error:
-        return ctx.render("forgot.html", status=error.status, errors=_form_error(error), form=form)
+        return ctx.render("forgot.html", status=error.status, errors=form_errors(error), form=form)
     return ctx.render("message.html", title="Check your mailbox", message=result["message"])
 
 
@@ -401,7 +164,7 @@ async def reset_form(ctx: Ctx) -> Response:
 @router.post("/reset-password")
 @page(login=False)
 async def reset_submit(ctx: Ctx) -> Response:
-    form = await _form(ctx)
+    form = await read_form(ctx)
     if form.get("new_password") != form.get("new_password_confirm"):
         return ctx.render(
             "reset.html",
@@ -420,7 +183,7 @@ async def reset_submit(ctx: Ctx) -> Response:
             "reset.html",
             status=error.status,
             token=form.get("token", ""),
-            errors=_form_error(error),
+            errors=form_errors(error),
         )
     return ctx.redirect("/login", "Your password is changed. Log in with the new one.")
 
@@ -429,13 +192,13 @@ async def reset_submit(ctx: Ctx) -> Response:
 @page(login=False)
 async def accept_form(ctx: Ctx) -> Response:
     token = ctx.request.query_params.get("token", "")
-    return ctx.render("accept.html", token=token, login_url=_login_url(ctx.request))
+    return ctx.render("accept.html", token=token, login_url=login_url(ctx.request))
 
 
 @router.post("/accept-invitation")
 @page()
 async def accept_submit(ctx: Ctx) -> Response:
-    form = await _form(ctx)
+    form = await read_form(ctx)
     try:
         result = await ctx.api.post("/invitations/accept", {"token": form.get("token")})
     except ApiError as error:
@@ -443,7 +206,7 @@ async def accept_submit(ctx: Ctx) -> Response:
             "accept.html",
             status=error.status,
             token=form.get("token", ""),
-            errors=_form_error(error),
+            errors=form_errors(error),
             login_url="/login",
         )
     tenant_id = (result.get("tenant") or {}).get("id") or result.get("tenant_id")
@@ -465,7 +228,7 @@ async def profile(ctx: Ctx) -> Response:
 @router.post("/app/profile")
 @page()
 async def profile_submit(ctx: Ctx) -> Response:
-    form = await _form(ctx)
+    form = await read_form(ctx)
     if "current_password" in form:
         try:
             await ctx.api.post(
@@ -478,7 +241,7 @@ async def profile_submit(ctx: Ctx) -> Response:
         except ApiError as error:
             me = await ctx.api.get("/auth/me")
             return ctx.render(
-                "profile.html", status=error.status, user=me, form=me, errors=_form_error(error)
+                "profile.html", status=error.status, user=me, form=me, errors=form_errors(error)
             )
         # The API ends the other sessions; this one's tokens stay valid.
         return ctx.redirect("/app/profile", "Your password is changed.")
@@ -489,7 +252,7 @@ async def profile_submit(ctx: Ctx) -> Response:
     except ApiError as error:
         me = await ctx.api.get("/auth/me")
         return ctx.render(
-            "profile.html", status=error.status, user=me, form=form, errors=_form_error(error)
+            "profile.html", status=error.status, user=me, form=form, errors=form_errors(error)
         )
     assert ctx.session is not None
     ctx.session.user.update(full_name=me["full_name"])
@@ -510,7 +273,7 @@ async def api_keys_submit(ctx: Ctx) -> Response:
     form = await ctx.request.form()
     revoke = form.get("revoke")
     if revoke:
-        await ctx.api.request("DELETE", f"/api-keys/{_uuid(str(revoke))}")
+        await ctx.api.request("DELETE", f"/api-keys/{parse_uuid(str(revoke))}")
         return ctx.redirect("/app/api-keys", "The key is revoked.")
     scopes = [str(s) for s in form.getlist("scopes")]
     body = {"name": str(form.get("name") or "").strip(), "scopes": scopes}
@@ -522,7 +285,7 @@ async def api_keys_submit(ctx: Ctx) -> Response:
             "api_keys.html",
             status=error.status,
             keys=keys["results"],
-            errors=_form_error(error),
+            errors=form_errors(error),
             form=body,
         )
     keys = await ctx.api.get("/api-keys", page_size=100)
@@ -549,7 +312,7 @@ async def tenant_new(ctx: Ctx) -> Response:
 @router.post("/app/tenants/new")
 @page()
 async def tenant_create(ctx: Ctx) -> Response:
-    form = await _form(ctx)
+    form = await read_form(ctx)
     body = {
         "name": form.get("name"),
         "subdomain": form.get("subdomain"),
@@ -559,16 +322,9 @@ async def tenant_create(ctx: Ctx) -> Response:
         tenant = await ctx.api.post("/tenants", body)
     except ApiError as error:
         return ctx.render(
-            "tenant_new.html", status=error.status, errors=_form_error(error), form=form
+            "tenant_new.html", status=error.status, errors=form_errors(error), form=form
         )
     return ctx.redirect(f"/app/tenants/{tenant['id']}", "Your tenant is being created.")
-
-
-def _uuid(value: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise ApiError(404, "NOT_FOUND", "Not found") from None
 
 
 async def _tenant_page(ctx: Ctx, tenant_id: str, **extra: Any) -> Response:
@@ -579,6 +335,7 @@ async def _tenant_page(ctx: Ctx, tenant_id: str, **extra: Any) -> Response:
     members: list[dict[str, Any]] = []
     invitations: list[dict[str, Any]] = []
     logs: list[dict[str, Any]] = []
+    scans: list[dict[str, Any]] = []
     usage: list[Any] = []
     if tenant["status"] != "deleted":
         members = (await ctx.api.get(f"/tenants/{tenant_id}/users", page_size=100))["results"]
@@ -591,6 +348,7 @@ async def _tenant_page(ctx: Ctx, tenant_id: str, **extra: Any) -> Response:
             "results"
         ]
         logs = (await ctx.api.get(f"/tenants/{tenant_id}/logs", page_size=15))["results"]
+        scans = (await ctx.api.get("/security/scans", tenant_id=tenant_id, page_size=5))["results"]
         metric_list = (await ctx.api.get(f"/tenants/{tenant_id}/metrics"))["metrics"]
         for metric in metric_list[:4]:
             if metric.get("latest") is None:
@@ -623,6 +381,7 @@ async def _tenant_page(ctx: Ctx, tenant_id: str, **extra: Any) -> Response:
         members=members,
         invitations=invitations,
         logs=logs,
+        scans=scans,
         usage=usage,
         live=live,
         **extra,
@@ -632,15 +391,15 @@ async def _tenant_page(ctx: Ctx, tenant_id: str, **extra: Any) -> Response:
 @router.get("/app/tenants/{tenant_id}")
 @page()
 async def tenant_detail(ctx: Ctx, tenant_id: str) -> Response:
-    return await _tenant_page(ctx, _uuid(tenant_id))
+    return await _tenant_page(ctx, parse_uuid(tenant_id))
 
 
 @router.post("/app/tenants/{tenant_id}")
 @page()
 async def tenant_act(ctx: Ctx, tenant_id: str) -> Response:
     """Every form of the tenant page posts here, its ``intent`` saying what it asks."""
-    tenant_id = _uuid(tenant_id)
-    form = await _form(ctx)
+    tenant_id = parse_uuid(tenant_id)
+    form = await read_form(ctx)
     intent = form.get("intent", "")
     here = f"/app/tenants/{tenant_id}"
     try:
@@ -662,6 +421,18 @@ async def tenant_act(ctx: Ctx, tenant_id: str) -> Response:
                 {"email": form.get("email"), "role": form.get("role") or "member"},
             )
             return ctx.redirect(here, f"Invited {form.get('email')}.")
+        if intent in ("member_role", "member_remove"):
+            user_id = parse_uuid(form.get("user_id", ""))
+            if intent == "member_remove":
+                await ctx.api.request("DELETE", f"/tenants/{tenant_id}/users/{user_id}")
+                return ctx.redirect(here, "The member is removed.")
+            await ctx.api.request(
+                "PATCH", f"/tenants/{tenant_id}/users/{user_id}", json={"role": form.get("role")}
+            )
+            return ctx.redirect(here, "The role is changed.")
+        if intent == "scan":
+            await ctx.api.post("/security/scans", {"tenant_id": tenant_id})
+            return ctx.redirect(here, "The security scan has started.")
         if intent in ("restore", "delete"):
             tenant = await ctx.api.get(f"/tenants/{tenant_id}")
             if form.get("confirm") != tenant["subdomain"]:
@@ -673,20 +444,20 @@ async def tenant_act(ctx: Ctx, tenant_id: str) -> Response:
             if intent == "delete":
                 await ctx.api.request("DELETE", f"/tenants/{tenant_id}")
                 return ctx.redirect("/app/tenants", f"{tenant['name']} is being deleted.")
-            backup_id = _uuid(form.get("backup_id", ""))
+            backup_id = parse_uuid(form.get("backup_id", ""))
             await ctx.api.post(f"/tenants/{tenant_id}/backups/{backup_id}/restore", {})
             return ctx.redirect(here, "The restore has started.")
     except ApiError as error:
         if error.status in (401, 404):
             raise
-        return await _tenant_page(ctx, tenant_id, errors={f"{intent}_form": error.message})
+        return await _tenant_page(ctx, tenant_id, errors={f"{intent}read_form": error.message})
     raise ApiError(400, "BAD_REQUEST", "Unknown action")
 
 
 @router.get("/app/tenants/{tenant_id}/backups/{backup_id}/download")
 @page()
 async def backup_download(ctx: Ctx, tenant_id: str, backup_id: str) -> Response:
-    backup = await ctx.api.get(f"/tenants/{_uuid(tenant_id)}/backups/{_uuid(backup_id)}")
+    backup = await ctx.api.get(f"/tenants/{parse_uuid(tenant_id)}/backups/{parse_uuid(backup_id)}")
     url = backup.get("download_url")
     if not url:
         raise ApiError(409, "CONFLICT", "This backup cannot be downloaded (not completed yet).")
@@ -713,9 +484,9 @@ async def events(request: Request) -> Response:
     query = ""
     tenant_id = request.query_params.get("tenant_id")
     if tenant_id:
-        query = "tenant_id=" + _uuid(tenant_id)
+        query = "tenant_id=" + parse_uuid(tenant_id)
     status, body = await stream_asgi(
-        request.app, f"{API}/events/stream", query, headers, _client_address(request)
+        request.app, f"{API}/events/stream", query, headers, client_address(request)
     )
     if status != 200:
         await body.aclose()  # type: ignore[attr-defined]
@@ -743,95 +514,5 @@ async def _as_plain_messages(body: Any) -> Any:
         await body.aclose()
 
 
-# -- the admin console -------------------------------------------------------------------------
-
-
-@router.get("/app/admin")
-@page(admin=True)
-async def admin_home(ctx: Ctx) -> Response:
-    stats = await ctx.api.get("/admin/stats")
-    platform = await ctx.api.get("/admin/metrics/platform")
-    by_status = platform.get("tenants", {}).get("by_status", {})
-    status_chart = charts.bar_chart(
-        "Tenants by status", [charts.Point(k, float(v)) for k, v in sorted(by_status.items())]
-    )
-    growth_chart = charts.bar_chart(
-        "Sign-ups",
-        [charts.Point(f"last {k}", float(v)) for k, v in stats.get("signups", {}).items()],
-    )
-    return ctx.render(
-        "admin.html", stats=stats, status_chart=status_chart, growth_chart=growth_chart
-    )
-
-
-@router.get("/app/admin/hosts")
-@page(admin=True)
-async def admin_hosts(ctx: Ctx) -> Response:
-    hosts = await ctx.api.get("/admin/odoo-hosts", page_size=100)
-    return ctx.render("admin_hosts.html", hosts=hosts["results"])
-
-
-@router.post("/app/admin/hosts")
-@page(admin=True)
-async def admin_hosts_act(ctx: Ctx) -> Response:
-    form = await _form(ctx)
-    host_id = _uuid(form.get("host_id", ""))
-    action = form.get("action", "")
-    try:
-        await ctx.api.post(f"/admin/odoo-hosts/{host_id}/actions", {"action": action})
-    except ApiError as error:
-        if error.status in (401, 404):
-            raise
-        hosts = await ctx.api.get("/admin/odoo-hosts", page_size=100)
-        return ctx.render(
-            "admin_hosts.html",
-            status=error.status,
-            hosts=hosts["results"],
-            errors={host_id: error.message},
-        )
-    return ctx.redirect("/app/admin/hosts", f"Host: {action} done.")
-
-
-@router.get("/app/admin/tenants")
-@page(admin=True)
-async def admin_tenants(ctx: Ctx) -> Response:
-    search = ctx.request.query_params.get("search")
-    listing = await ctx.api.get("/admin/tenants", page_size=100, search=search)
-    return ctx.render("admin_tenants.html", tenants=listing["results"], search=search or "")
-
-
-@router.post("/app/admin/tenants")
-@page(admin=True)
-async def admin_tenants_act(ctx: Ctx) -> Response:
-    form = await _form(ctx)
-    tenant_id = _uuid(form.get("tenant_id", ""))
-    try:
-        await ctx.api.post(
-            f"/admin/tenants/{tenant_id}/actions",
-            {"action": form.get("action"), "reason": form.get("reason") or None},
-        )
-    except ApiError as error:
-        if error.status in (401, 404):
-            raise
-        listing = await ctx.api.get("/admin/tenants", page_size=100)
-        return ctx.render(
-            "admin_tenants.html",
-            status=error.status,
-            tenants=listing["results"],
-            search="",
-            errors={tenant_id: error.message},
-        )
-    return ctx.redirect("/app/admin/tenants", f"{form.get('action')}: asked, with your reason.")
-
-
-@router.get("/app/admin/audit")
-@page(admin=True)
-async def admin_audit(ctx: Ctx) -> Response:
-    q = ctx.request.query_params
-    filters = {
-        k: q.get(k, "") for k in ("action", "resource_type", "tenant_id", "date_from", "date_to")
-    }
-    entries = await ctx.api.get("/audit/logs", page_size=50, **filters)
-    return ctx.render(
-        "admin_audit.html", entries=entries["results"], count=entries["count"], filters=filters
-    )
+router.include_router(account_router)
+router.include_router(admin_router)
