@@ -12,6 +12,7 @@ or another package's services. Forms are plain HTML posts (they work without Jav
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -43,6 +44,26 @@ from saas_server.dashboard.session import (
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals["CSRF_FIELD"] = CSRF_FIELD
+
+
+def when(value: object) -> str:
+    """An API timestamp as a person reads it: ``2026-12-05 08:12 UTC`` (the API speaks UTC)."""
+    if not value:
+        return ""
+    text = str(value)
+    match = re.match(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})", text)
+    return f"{match.group(1)} {match.group(2)} UTC" if match else text
+
+
+def limit_value(value: object) -> str:
+    """A tier limit: nested policies (backups) as ``daily 7, weekly 4``."""
+    if isinstance(value, dict):
+        return ", ".join(f"{str(k).replace('_', ' ')} {v}" for k, v in value.items())
+    return str(value)
+
+
+templates.env.filters["when"] = when
+templates.env.filters["limit_value"] = limit_value
 
 # The pages' own policy: scripts, styles and images from this origin only, never inline
 # (the platform's API_CSP is stricter still, for JSON answers).
