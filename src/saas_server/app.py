@@ -32,8 +32,7 @@ from saas_server.core.openapi import document_errors
 from saas_server.core.ratelimit_middleware import RateLimitMiddleware
 from saas_server.core.runtime import Runtime
 from saas_server.core.settings import Settings, get_settings
-from saas_server.dashboard.router import router as dashboard_router
-from saas_server.dashboard.router import static_files as dashboard_static_files
+from saas_server.dashboard.router import routers as dashboard_routers
 from saas_server.directory.router import router as users_router
 from saas_server.health.router import router as health_router
 from saas_server.instances.hosts.router import router as hosts_router
@@ -179,7 +178,7 @@ def create_app(
     ):
         app.include_router(router)
     # The web dashboard (decision 0022): pages at / and /app, its assets at /static.
-    app.include_router(dashboard_router)
-    app.mount("/static", dashboard_static_files(), name="static")
+    for page_router in dashboard_routers:
+        app.include_router(page_router)
     document_errors(app)
     return app

@@ -91,6 +91,7 @@ ROUTE_SCOPES: Final[dict[tuple[str, str], str]] = {
     ("GET", "/app/admin/tenants"): PUBLIC,
     ("POST", "/app/admin/tenants"): PUBLIC,
     ("GET", "/app/admin/audit"): PUBLIC,
+    ("GET", "/static/{name}"): PUBLIC,
     ("GET", "/app/billing"): PUBLIC,
     ("POST", "/app/billing"): PUBLIC,
     ("GET", "/app/billing/invoices/{invoice_id}/pdf"): PUBLIC,

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import Response
 
 from saas_server.dashboard.client import API, ApiError
-from saas_server.dashboard.web import Ctx, form_errors, page, parse_uuid, read_form
+from saas_server.dashboard.web import (
+    Ctx,
+    dashboard_router,
+    form_errors,
+    page,
+    parse_uuid,
+    read_form,
+)
 
-router = APIRouter(include_in_schema=False)
+router = dashboard_router()
 
 
 async def _results(ctx: Ctx, path: str, **params: Any) -> list[dict[str, Any]]:

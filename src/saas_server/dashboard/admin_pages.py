@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from fastapi.responses import Response
 
 from saas_server.dashboard import charts
 from saas_server.dashboard.client import ApiError
-from saas_server.dashboard.web import Ctx, page, parse_uuid, read_form
+from saas_server.dashboard.web import Ctx, dashboard_router, page, parse_uuid, read_form
 
-router = APIRouter(include_in_schema=False)
+router = dashboard_router()
 
 
 @router.get("/app/admin")

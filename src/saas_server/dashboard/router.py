@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
 from saas_server.dashboard import charts
@@ -21,17 +21,17 @@ from saas_server.dashboard.web import (
     TRANSITIONAL,
     Ctx,
     client_address,
+    dashboard_router,
     form_errors,
     login_url,
     page,
     parse_uuid,
     read_form,
     safe_next,
-    static_files,
+    static_response,
 )
 
-router = APIRouter(include_in_schema=False)
-__all__ = ["router", "static_files"]
+router = dashboard_router()
 
 
 # -- public pages: landing, sign-up, login, the mailed links -----------------------------------
@@ -514,5 +514,10 @@ async def _as_plain_messages(body: Any) -> Any:
         await body.aclose()
 
 
-router.include_router(account_router)
-router.include_router(admin_router)
+@router.get("/static/{name}")
+async def static_asset(name: str) -> Response:
+    return static_response(name)
+
+
+# app.py includes each (a router included in another would hide its routes' own class).
+routers = (router, account_router, admin_router)

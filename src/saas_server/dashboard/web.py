@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from fastapi import Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
 
+from saas_server.core.http import error_response
+from saas_server.core.routing import PrefixedRoute
 from saas_server.core.settings import resolve_secret_key
 from saas_server.dashboard.client import ApiClient, ApiError
 from saas_server.dashboard.session import (
@@ -88,18 +88,28 @@ TRANSITIONAL = {
 }
 
 
-class CachedStaticFiles(StaticFiles):
-    """The stylesheet and scripts: cacheable for an hour (the pipeline's default is no-store)."""
-
-    async def get_response(self, path: str, scope: Scope) -> Response:
-        response = await super().get_response(path, scope)
-        if response.status_code == 200:
-            response.headers["Cache-Control"] = "public, max-age=3600"
-        return response
+def dashboard_router() -> APIRouter:
+    """A router of pages: left out of the OpenAPI document, its routes the platform's own."""
+    return APIRouter(include_in_schema=False, route_class=PrefixedRoute)
 
 
-def static_files() -> CachedStaticFiles:
-    return CachedStaticFiles(directory=HERE / "static")
+# The stylesheet and scripts, by name: only these files are ever served from /static.
+STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+STATIC_FILES = {
+    path.name: path for path in (HERE / "static").iterdir() if path.suffix in STATIC_TYPES
+}
+
+
+def static_response(name: str) -> Response:
+    """One asset, cacheable for an hour (the pipeline's default is no-store)."""
+    path = STATIC_FILES.get(name)
+    if path is None:
+        return error_response(404, "NOT_FOUND", "Not found")
+    return FileResponse(
+        path,
+        media_type=STATIC_TYPES[path.suffix],
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
 
 
 # -- plumbing --------------------------------------------------------------------------------
