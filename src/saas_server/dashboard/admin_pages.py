@@ -24,8 +24,29 @@ async def admin_home(ctx: Ctx) -> Response:
         "Sign-ups",
         [charts.Point(f"last {k}", float(v)) for k, v in stats.get("signups", {}).items()],
     )
+    tier_chart = charts.bar_chart(
+        "Tenants by tier",
+        [
+            charts.Point(k, float(v))
+            for k, v in sorted(platform.get("tenants", {}).get("by_tier", {}).items())
+        ],
+    )
+    hosts_chart = charts.bar_chart(
+        "Odoo hosts: databases against capacity, in per cent",
+        [
+            charts.Point(host["name"], round(100 * float(host["utilization"] or 0), 1))
+            for host in platform.get("hosts", [])
+        ],
+    )
     return ctx.render(
-        "admin.html", stats=stats, status_chart=status_chart, growth_chart=growth_chart
+        "admin.html",
+        stats=stats,
+        charts_shown=[
+            ("Tenants by status", status_chart),
+            ("Tenants by tier", tier_chart),
+            ("Sign-ups", growth_chart),
+            ("Odoo hosts: share of capacity used (%)", hosts_chart),
+        ],
     )
 
 
