@@ -12,6 +12,7 @@ or another package's services. Forms are plain HTML posts (they work without Jav
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -256,26 +257,18 @@ def page(*, login: bool = True, admin: bool = False) -> Callable[[Handler], Hand
                 await ctx.api.aclose()
 
         # FastAPI reads the parameters: the request, plus the handler's path parameters.
-        params = [p for name, p in _signature(handler).parameters.items() if name != "ctx"]
-        wrapper.__signature__ = _signature(handler).replace(  # type: ignore[attr-defined]
-            parameters=[_request_param(), *params]
+        signature = inspect.signature(handler)
+        params = [p for name, p in signature.parameters.items() if name != "ctx"]
+        request = inspect.Parameter(
+            "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request
+        )
+        wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[request, *params]
         )
         del wrapper.__wrapped__
         return wrapper
 
     return decorate
-
-
-def _signature(handler: Handler) -> Any:
-    import inspect
-
-    return inspect.signature(handler)
-
-
-def _request_param() -> Any:
-    import inspect
-
-    return inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)
 
 
 def login_url(request: Request) -> str:
