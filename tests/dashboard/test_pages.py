@@ -220,3 +220,44 @@ async def test_every_page_of_the_admin_console_renders(
     assert blocked.status_code == 303
     page = await client.get("/app/admin/security")
     assert "198.51.100.9" in page.text
+
+
+async def test_secrets_are_shown_once_in_the_answer_never_in_a_url(
+    client: httpx.AsyncClient, owner: object
+) -> None:
+    token = await dashboard_login(client, "owner@example.com")
+    created = await client.post(
+        "/app/api-keys",
+        data={"csrf_token": token, "name": "ci", "scopes": ["tenants:read"]},
+    )
+    assert created.status_code == 200  # rendered, not redirected: the key is in no URL
+    key = re.search(r'data-testid="new-key">(saas_[^<]+)<', created.text)
+    assert key, created.text
+    again = await client.get("/app/api-keys")
+    assert key.group(1) not in again.text and "ci" in again.text
+    # The key works on the API, as the page says.
+    listing = await client.get(
+        "/api/v1/tenants", headers={"Authorization": f"Bearer {key.group(1)}"}
+    )
+    assert listing.status_code == 200
+
+    # A webhook endpoint: its signing secret once; a private URL refused next to the field.
+    refused = await client.post(
+        "/app/webhooks",
+        data={"csrf_token": token, "intent": "create", "url": "http://127.0.0.1/hook"},
+    )
+    assert refused.status_code == 422
+    assert 'id="e-url"' in refused.text
+    made = await client.post(
+        "/app/webhooks",
+        data={
+            "csrf_token": token,
+            "intent": "create",
+            "url": "https://93.184.215.14/hook",
+            "events": ["invoice.paid"],
+        },
+    )
+    assert made.status_code == 200, made.text
+    assert re.search(r'data-testid="webhook-secret">whsec_', made.text)
+    endpoints = await client.get("/app/webhooks")
+    assert "93.184.215.14" in endpoints.text and "whsec_" not in endpoints.text
