@@ -261,3 +261,24 @@ async def test_secrets_are_shown_once_in_the_answer_never_in_a_url(
     assert re.search(r'data-testid="webhook-secret">whsec_', made.text)
     endpoints = await client.get("/app/webhooks")
     assert "93.184.215.14" in endpoints.text and "whsec_" not in endpoints.text
+
+
+async def test_an_admin_raises_a_users_tenant_limit_from_the_console(
+    client: httpx.AsyncClient, admin: object, owner: dict[str, object] | object
+) -> None:
+    token = await dashboard_login(client, "root@example.com")
+    users = await client.get("/app/admin/users", params={"search": "owner@"})
+    user_id = re.search(r'name="user_id" value="([0-9a-f-]{36})"', users.text)
+    assert user_id, users.text
+    changed = await client.post(
+        "/app/admin/users",
+        data={
+            "csrf_token": token,
+            "user_id": user_id.group(1),
+            "action": "tenant_limit",
+            "tenant_limit": "12",
+        },
+    )
+    assert changed.status_code == 303, changed.text
+    page = await client.get("/app/admin/users", params={"search": "owner@"})
+    assert 'value="12"' in page.text

@@ -143,12 +143,15 @@ async def admin_users_act(ctx: Ctx) -> Response:
     form = await read_form(ctx)
     user_id = parse_uuid(form.get("user_id", ""))
     action = form.get("action", "")
-    changes = {
+    user_changes: dict[str, dict[str, object]] = {
         "suspend": {"is_active": False},
         "reactivate": {"is_active": True},
         "make_admin": {"role": "admin"},
         "make_user": {"role": "user"},
-    }.get(action)
+    }
+    changes = user_changes.get(action)
+    if action == "tenant_limit":
+        changes = {"tenant_limit": form.get("tenant_limit") or None}
     if changes is None:
         raise ApiError(400, "BAD_REQUEST", "Unknown action")
     try:
