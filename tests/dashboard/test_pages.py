@@ -10,17 +10,8 @@ import httpx
 
 from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import DEFAULT_PASSWORD
+from tests.fixtures.dashboard import CSRF, csrf_of, dashboard_login
 from tests.fixtures.smtp import Inbox
-
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-async def csrf_of(client: httpx.AsyncClient, path: str) -> str:
-    page = await client.get(path)
-    assert page.status_code == 200, page.text
-    found = CSRF.search(page.text)
-    assert found
-    return found.group(1)
 
 
 async def test_landing_sends_a_stranger_to_login_with_the_page_policy(
@@ -166,15 +157,6 @@ async def test_static_assets_are_served_and_cacheable(client: httpx.AsyncClient)
     assert css.headers["cache-control"] == "public, max-age=3600"
     js = await client.get("/static/live.js")
     assert "EventSource" in js.text
-
-
-async def dashboard_login(client: httpx.AsyncClient, email: str) -> str:
-    token = await csrf_of(client, "/login")
-    response = await client.post(
-        "/login", data={"csrf_token": token, "email": email, "password": DEFAULT_PASSWORD}
-    )
-    assert response.status_code == 303, response.text
-    return token
 
 
 async def test_every_page_of_a_customer_renders(client: httpx.AsyncClient, owner: object) -> None:

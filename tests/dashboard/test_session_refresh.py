@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.dashboard.test_pages import dashboard_login
+from tests.fixtures.dashboard import dashboard_login
 
 
 @pytest.fixture
