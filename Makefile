@@ -9,7 +9,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 HOST = 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-dev run test lint format lock bench clean
+.PHONY: install install-dev chromium run test lint format lock bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,7 +53,11 @@ install-dev: $(DEV_STAMP)
 run: install
 	$(BIN)/saas serve --host $(HOST) --port $(PORT)
 
-test: install-dev $(SDK_TS_STAMP)
+# The dashboard's browser tests drive Debian's Chromium (never a browser Playwright downloads).
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: install-dev $(SDK_TS_STAMP) chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-dev

@@ -34,6 +34,7 @@ from saas_server.core.operation_ids import operation_id
 from saas_server.core.ratelimit_middleware import RateLimitMiddleware
 from saas_server.core.runtime import Runtime
 from saas_server.core.settings import Settings, get_settings
+from saas_server.dashboard.router import routers as dashboard_routers
 from saas_server.directory.router import router as users_router
 from saas_server.health.router import router as health_router
 from saas_server.instances.hosts.router import router as hosts_router
@@ -180,5 +181,8 @@ def create_app(
         admin_console_router,
     ):
         app.include_router(router)
+    # The web dashboard (decision 0022): pages at / and /app, its assets at /static.
+    for page_router in dashboard_routers:
+        app.include_router(page_router)
     document_api(app, security=security_requirements)
     return app

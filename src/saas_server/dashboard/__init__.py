@@ -1,0 +1,1 @@
+"""The web dashboard: server-rendered pages, a client of the public API (decision 0022)."""

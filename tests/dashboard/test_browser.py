@@ -1,0 +1,247 @@
+"""The dashboard in Debian's Chromium, driven by Playwright, against a real ``saas serve``
+(embedded PostgreSQL, in-process worker, the built-in Odoo emulator, mail over SMTP).
+
+Every page visited is checked with axe-core (no serious or critical violation), and the
+main pages are saved to docs/screenshots/ for the user guide.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.fixtures.auth import DEFAULT_PASSWORD
+from tests.fixtures.embedded import embedded_dir
+from tests.fixtures.serve import ServeProcess
+from tests.fixtures.smtp import SmtpServer
+
+pytestmark = [pytest.mark.slow, pytest.mark.once]
+__all__ = ["embedded_dir"]  # the fixture, imported for this module's tests
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Provisioning, backups and restores on the emulator take seconds; a loaded machine more.
+SLOW_MS = 120_000
+AXE = Axe()
+
+
+@pytest.fixture
+def serve(embedded_dir: Path, smtp_server: SmtpServer) -> Iterator[ServeProcess]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (make test installs it)")
+    process = ServeProcess(embedded_dir, smtp_server.port)
+    process.start()
+    yield process
+    if process.proc is not None and process.proc.poll() is None:
+        process.stop()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        yield chromium
+        chromium.close()
+
+
+def accessible(page: Page) -> None:
+    """axe-core on the page as it is: no serious or critical violation."""
+    results = AXE.run(page)
+    bad = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+    assert not bad, f"{page.url}: " + results.generate_report()
+
+
+def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def mailed_link(smtp: SmtpServer, address: str, path: str, count: int = 1) -> str:
+    # Playwright's sync API runs its own event loop in this thread: poll the inbox plainly.
+    deadline = time.monotonic() + 60
+    while len(smtp.inbox.to(address)) < count:
+        assert time.monotonic() < deadline, f"no mail #{count} for {address}"
+        time.sleep(0.1)
+    mail = smtp.inbox.to(address)[count - 1]
+    found = re.search(r"https?://[^\s]+" + re.escape(path) + r"\?token=[^\s]+", mail.text)
+    assert found, mail.text
+    return found.group(0)
+
+
+def test_a_new_customer_journey(
+    serve: ServeProcess, browser: Browser, smtp_server: SmtpServer
+) -> None:
+    base = serve.base_url
+    email = "ada@example.com"
+    page = browser.new_page(base_url=base)
+    page.set_default_timeout(30_000)
+
+    # Sign up; a wrong confirmation is shown next to its field first.
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/login$"))
+    accessible(page)
+    shot(page, "login")
+    page.get_by_role("link", name="Create an account").click()
+    page.get_by_label("Your name").fill("Ada Lovelace")
+    page.get_by_label("Email").fill("not-an-address")
+    page.get_by_label("Password", exact=True).fill(DEFAULT_PASSWORD)
+    page.get_by_label("Password again").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.locator("#e-email")).to_be_visible()
+    accessible(page)
+    shot(page, "signup-error")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password", exact=True).fill(DEFAULT_PASSWORD)
+    page.get_by_label("Password again").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_role("heading", name="Check your mailbox")).to_be_visible()
+
+    # The mailed link lands on a page of the dashboard.
+    page.goto(mailed_link(smtp_server, email, "/verify-email"))
+    expect(page.get_by_role("heading", name="Email address verified")).to_be_visible()
+    accessible(page)
+
+    # Log in: the session cookie is httpOnly, so no script reads a token.
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Your tenants")).to_be_visible()
+    assert page.evaluate("document.cookie") == ""
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    assert cookies["saas_session"]["httpOnly"] and cookies["saas_session"]["sameSite"] == "Lax"
+
+    # Create a tenant and watch it become active without reloading the page.
+    page.get_by_role("link", name="New tenant").click()
+    accessible(page)
+    page.get_by_label("Company name").fill("Analytical Engines")
+    page.get_by_label("Subdomain").fill("engines")
+    page.get_by_role("button", name="Create the tenant").click()
+    expect(page.get_by_role("heading", name="Analytical Engines")).to_be_visible()
+    expect(page.locator("body")).to_have_attribute("data-live", "open")
+    page.evaluate("window.__notReloaded = true")
+    status = page.get_by_test_id("tenant-status")
+    expect(status).to_have_text("ready", timeout=SLOW_MS)
+    assert page.evaluate("window.__notReloaded") is True, "updated live, not by a reload"
+    accessible(page)
+    shot(page, "tenant")
+
+    # The Odoo URL and the one-time password view: log in to Odoo with them.
+    page.get_by_text("Show the Odoo administrator password").click()
+    password = page.get_by_test_id("admin-password").inner_text()
+    odoo_url = page.get_by_test_id("odoo-url").get_attribute("href")
+    assert odoo_url
+    odoo = browser.new_page()
+    odoo.goto(odoo_url)
+    if odoo.locator("input[name=login]").count():
+        odoo.fill("input[name=login]", email)
+        odoo.fill("input[name=password]", password)
+        odoo.click("button[type=submit]")
+    expect(odoo.locator("input[name=password]")).to_have_count(0)
+    odoo.close()
+
+    # Invite a member.
+    page.get_by_label("Invite by email").fill("babbage@example.com")
+    page.get_by_role("button", name="Invite").click()
+    expect(page.get_by_role("status")).to_contain_text("Invited babbage@example.com")
+    mailed_link(smtp_server, "babbage@example.com", "/accept-invitation")
+
+    # Back up; the row turns completed live.
+    page.get_by_role("button", name="Back up now").click()
+    expect(page.get_by_role("status")).to_contain_text("The backup has started")
+    expect(page.locator("body")).to_have_attribute("data-live", "open")
+    expect(page.get_by_role("link", name=re.compile("^Download"))).to_have_count(1, timeout=SLOW_MS)
+    accessible(page)
+    shot(page, "backups")
+
+    # Restore with a typed confirmation: a wrong word is refused next to the field.
+    page.get_by_label(re.compile("to confirm")).first.fill("nope")
+    page.get_by_role("button", name="Restore").click()
+    expect(page.locator("#e-restore-confirm")).to_contain_text("Type engines")
+    page.get_by_label(re.compile("to confirm")).first.fill("engines")
+    page.get_by_role("button", name="Restore").click()
+    expect(page.get_by_role("status")).to_contain_text("The restore has started")
+    expect(page.locator("body")).to_have_attribute("data-live", "open")
+    expect(page.get_by_text(re.compile(r"Restore\s+completed"))).to_be_visible(timeout=SLOW_MS)
+    expect(status).to_have_text("ready", timeout=SLOW_MS)
+
+    # API keys page, then delete the tenant with its typed confirmation.
+    page.goto("/app/api-keys")
+    accessible(page)
+    page.goto("/app/profile")
+    accessible(page)
+    page.goto("/app/tenants")
+    accessible(page)
+    shot(page, "tenants")
+    # A phone's width: nothing needs a horizontal scroll but the tables' own.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_role("link", name="Analytical Engines").click()
+    too_wide = page.evaluate(
+        """() => [...document.querySelectorAll('main *')]
+            .filter(e => e.getBoundingClientRect().right > 391 && !e.closest('.table-wrap'))
+            .map(e => e.tagName + '.' + e.className).slice(0, 5)"""
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, too_wide
+    accessible(page)
+    shot(page, "tenant-phone")
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto("/app/tenants")
+    page.get_by_role("link", name="Analytical Engines").click()
+    page.locator("#f-delete-confirm").fill("engines")
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status")).to_contain_text("is being deleted")
+
+
+def test_an_admin_journey(serve: ServeProcess, browser: Browser) -> None:
+    created = serve.run_cli(
+        "create-admin", "--email", "root@example.com", "--password-stdin", stdin=DEFAULT_PASSWORD
+    )
+    assert created.returncode == 0, created.stderr.decode()
+    page = browser.new_page(base_url=serve.base_url)
+    page.set_default_timeout(30_000)
+    page.goto("/login")
+    page.get_by_label("Email").fill("root@example.com")
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    # A tenant to act on.
+    page.get_by_role("link", name="New tenant").click()
+    page.get_by_label("Company name").fill("Ops Test")
+    page.get_by_label("Subdomain").fill("opstest")
+    page.get_by_role("button", name="Create the tenant").click()
+    expect(page.get_by_test_id("tenant-status")).to_have_text("ready", timeout=SLOW_MS)
+
+    page.get_by_role("link", name="Admin").click()
+    expect(page.get_by_test_id("stat-users")).to_have_text("1")
+    accessible(page)
+    shot(page, "admin-stats")
+
+    page.get_by_role("link", name="Odoo hosts").click()
+    accessible(page)
+    page.get_by_role("button", name=re.compile("^Drain")).first.click()
+    expect(page.get_by_role("status")).to_contain_text("drain done")
+    expect(page.locator(".badge").first).to_have_text("draining")
+    shot(page, "admin-hosts")
+    page.get_by_role("button", name=re.compile("^Activate")).first.click()
+    expect(page.get_by_role("status")).to_contain_text("activate done")
+
+    page.get_by_role("link", name="Tenants", exact=True).last.click()
+    accessible(page)
+    page.get_by_label(re.compile("^Action")).first.select_option("backup")
+    page.get_by_label(re.compile("^Reason")).first.fill("customer asked before an import")
+    page.get_by_role("button", name=re.compile("^Do it")).first.click()
+    expect(page.get_by_role("status")).to_contain_text("with your reason")
+
+    page.get_by_role("link", name="Audit log").click()
+    page.get_by_label("Action").fill("admin.tenant.backup")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_text("customer asked before an import")).to_be_visible()
+    accessible(page)
+    shot(page, "admin-audit")
