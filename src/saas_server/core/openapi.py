@@ -16,7 +16,12 @@ operation can answer follow from what it is, which the generated document alread
 
 Each error is described by the envelope schema, with one real example per error code the
 platform defines for that status (taken from the domain errors themselves, so the examples
-cannot drift from the code). Statuses a route declares itself are kept.
+cannot drift from the code). Statuses a route declares itself are kept. An error that is the
+same on every operation is described once in ``components/responses`` and referenced.
+
+``document_api`` also applies the rest of decision 0019 to the generated document: security
+requirements from the API-key scope table, one tag per resource, examples
+(core/openapi_examples.py), plain schema names and distinct summaries.
 """
 
 from __future__ import annotations
