@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from saas_server.cli.openapi import build_document
-from saas_server.core.openapi import document_text
+from saas_server.core.openapi import document_text, resolve_response
 from saas_server.core.operation_ids import (
     OPERATION_ID_FORM,
     OPERATION_IDS,
@@ -180,12 +180,20 @@ def test_retryable_errors_document_retry_after(document: dict[str, Any]) -> None
         if not path.startswith("/api/"):
             continue
         for status in ("429", "503"):
-            response = operation["responses"][status]
+            response = resolve_response(document, operation["responses"][status])
             assert "Retry-After" in response["headers"], (method, path, status)
-    maintenance = document["paths"]["/api/v1/tenants"]["get"]["responses"]["503"]
+    responses = document["paths"]["/api/v1/tenants"]["get"]["responses"]
+    maintenance = resolve_response(document, responses["503"])
     assert "MAINTENANCE_MODE" in maintenance["content"]["application/json"]["examples"]
-    limited = document["paths"]["/api/v1/tenants"]["get"]["responses"]["429"]
-    assert "X-RateLimit-Remaining" in limited["headers"]
+    assert "X-RateLimit-Remaining" in resolve_response(document, responses["429"])["headers"]
+
+
+def test_errors_the_same_everywhere_are_described_once(document: dict[str, Any]) -> None:
+    responses = document["paths"]["/api/v1/tenants/{tenant_id}"]["patch"]["responses"]
+    assert responses["409"] == {"$ref": "#/components/responses/Conflict"}
+    assert responses["401"] == {"$ref": "#/components/responses/Unauthorized"}
+    # The 404 names the path's resources, so it stays on the operation.
+    assert set(responses["404"]["content"]["application/json"]["examples"]) == {"TENANT_NOT_FOUND"}
 
 
 def test_schema_names_are_plain_class_names(document: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from saas_server.core.errors import all_error_classes
-from saas_server.core.openapi import ErrorResponse
+from saas_server.core.openapi import ErrorResponse, resolve_response
 from tests.fixtures.auth import LoggedIn
 
 ENVELOPE_REF = "#/components/schemas/ErrorResponse"
@@ -65,7 +65,7 @@ def test_every_error_is_the_envelope_with_real_examples(spec: dict[str, Any]) ->
         for status, response in operation["responses"].items():
             if int(status) < 400:
                 continue
-            media = response["content"]["application/json"]
+            media = resolve_response(spec, response)["content"]["application/json"]
             assert media["schema"] == {"$ref": ENVELOPE_REF}, (path, method, status)
             assert media["examples"], (path, method, status)
             for code, example in media["examples"].items():

@@ -16,7 +16,12 @@ operation can answer follow from what it is, which the generated document alread
 
 Each error is described by the envelope schema, with one real example per error code the
 platform defines for that status (taken from the domain errors themselves, so the examples
-cannot drift from the code). Statuses a route declares itself are kept.
+cannot drift from the code). Statuses a route declares itself are kept. An error that is the
+same on every operation is described once in ``components/responses`` and referenced.
+
+``document_api`` also applies the rest of decision 0019 to the generated document: security
+requirements from the API-key scope table, one tag per resource, examples
+(core/openapi_examples.py), plain schema names and distinct summaries.
 """
 
 from __future__ import annotations
@@ -224,11 +229,53 @@ def add_error_responses(spec: dict[str, Any]) -> dict[str, Any]:
                 key = str(status)
                 declared = responses.get(key)
                 if declared is None or _is_fastapi_validation_error(declared):
-                    responses[key] = _response(status, path, examples)
+                    responses[key] = _shared_response(spec, status, path, examples)
                 elif "content" not in declared:
                     # Declared by the route with its own description: the envelope is the body.
                     responses[key] = {**_response(status, path, examples), **declared}
+    shared = spec["components"].get("responses")
+    if shared:
+        spec["components"]["responses"] = dict(sorted(shared.items()))
     return spec
+
+
+# Errors whose description and examples are the same on every operation: described once
+# in components/responses and referenced (the 404's examples name each path's resources).
+SHARED_RESPONSES = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    409: "Conflict",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+    422: "ValidationError",
+    429: "TooManyRequests",
+    503: "Maintenance",
+}
+
+
+def _shared_response(
+    spec: dict[str, Any],
+    status: int,
+    path: str,
+    examples: dict[int, list[tuple[str, str, dict[str, Any]]]],
+) -> dict[str, Any]:
+    name = SHARED_RESPONSES.get(status)
+    if name is None:
+        return _response(status, path, examples)
+    shared = spec["components"].setdefault("responses", {})
+    if name not in shared:
+        shared[name] = _response(status, path, examples)
+    return {"$ref": f"#/components/responses/{name}"}
+
+
+def resolve_response(spec: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    """An operation's response, or the shared one (components/responses) it refers to."""
+    ref = response.get("$ref")
+    if not isinstance(ref, str):
+        return response
+    shared: dict[str, Any] = spec["components"]["responses"][ref.rsplit("/", 1)[-1]]
+    return shared
 
 
 def _is_fastapi_validation_error(response: dict[str, Any]) -> bool:
