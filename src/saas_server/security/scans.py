@@ -28,7 +28,7 @@ from saas_server.core.client import ClientInfo
 from saas_server.core.errors import Conflict, NotFound
 from saas_server.core.jobs import defer
 from saas_server.core.runtime import Runtime
-from saas_server.events.service import emit
+from saas_server.events.service import SECURITY_SCAN_COMPLETED, emit
 from saas_server.instances.hosts.models import OdooHost
 from saas_server.instances.models import Instance
 from saas_server.instances.service import production_instance
@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 SCAN_TASK = "security.scan_tenant"
 SCHEDULE_SCANS_TASK = "security.schedule_scans"
 SCAN_REQUESTED = "security.scan_requested"
-SCAN_COMPLETED = "security.scan_completed"
+SCAN_COMPLETED = SECURITY_SCAN_COMPLETED
 SCAN_INTERVAL = timedelta(days=7)
 # Scans the weekly schedule starts per run, so a large fleet spreads over several runs.
 SCHEDULE_BATCH = 200
