@@ -351,12 +351,12 @@ def test_dev_werkzeug_answers_the_debuggers_resources(pg_server: str, tmp_path: 
     from odoo_emulator.config import EmulatorConfig
     from odoo_emulator.server import BackgroundServer
     from odoo_emulator.versions import get_version
-    from tests.odoo_emulator.conftest import _free_port
+    from tests.fixtures.smtp import free_port
 
     config = EmulatorConfig(
         data_dir=tmp_path,
         version=get_version("18.0"),
-        port=_free_port(),
+        port=free_port(),
         postgres_url=pg_server,
         master_password="master-dev",
         dev_mode=("reload", "werkzeug"),
