@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="As Odoo's option: db.list and every database management call answer AccessDenied.",
     )
+    parser.add_argument(
+        "--dev",
+        dest="dev_mode",
+        default="",
+        help="As Odoo's option: comma-separated dev features; 'werkzeug' (or 'all') wraps the "
+        "server in Werkzeug's interactive debugger.",
+    )
     parser.add_argument("--listen-fd", action="append", default=[], help=argparse.SUPPRESS)
     # An inherited socket to report the served addresses on; its end of file stops the
     # emulator. Used by `saas serve`.
@@ -179,6 +186,7 @@ def run(args: argparse.Namespace) -> None:
                 postgres_url=args.postgres_url,
                 master_password=master_password,
                 list_db=args.list_db,
+                dev_mode=tuple(f.strip() for f in args.dev_mode.split(",") if f.strip()),
             ),
             sock,
         )

@@ -42,6 +42,49 @@ class NosniffMiddleware:
         await self.app(scope, receive, send_with_header)
 
 
+# What Werkzeug's debugger serves for ``?__debugger__=yes&cmd=resource&f=<name>`` (its
+# ``shared/`` directory); the emulator answers with stand-ins of the same types.
+DEBUGGER_RESOURCES = {
+    "debugger.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+    "console.png": "image/png",
+    "less.png": "image/png",
+    "more.png": "image/png",
+    "ICON_LICENSE.md": "text/markdown; charset=utf-8",
+}
+
+
+class WerkzeugDebuggerMiddleware:
+    """Odoo started with ``--dev=werkzeug`` (or ``all``): ``server.app =
+    DebuggedApplication(server.app, evalex=True)``. On any path, a query with
+    ``__debugger__=yes`` and ``cmd=resource`` is answered by the debugger itself (its
+    static files, 404 for a name it does not have) before Odoo sees the request; the
+    other commands need the debugger's secret and fall through. An exception on an HTTP
+    route then shows the interactive traceback page (not emulated)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            request = Request(scope)
+            if (
+                request.query_params.get("__debugger__") == "yes"
+                and request.query_params.get("cmd") == "resource"
+                and request.query_params.get("f")
+            ):
+                name = request.query_params["f"]
+                media_type = DEBUGGER_RESOURCES.get(name)
+                if media_type is None:
+                    response = Response("Not Found", status_code=404, media_type="text/plain")
+                else:
+                    body = f"/* werkzeug debugger resource {name} (odoo emulator) */\n"
+                    response = Response(body, media_type=media_type)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(emulator: Emulator) -> Starlette:
     """The app for a started ``emulator`` (``Emulator.start_sync`` ran already)."""
     web = WebRoutes(emulator)
@@ -115,7 +158,14 @@ def create_app(emulator: Emulator) -> Starlette:
 
     return Starlette(
         routes=routes,
-        middleware=[Middleware(NosniffMiddleware)],
+        middleware=[
+            *(
+                [Middleware(WerkzeugDebuggerMiddleware)]
+                if emulator.config.werkzeug_debugger
+                else []
+            ),
+            Middleware(NosniffMiddleware),
+        ],
         exception_handlers={404: page_not_found},
         lifespan=lifespan,
     )

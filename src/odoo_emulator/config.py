@@ -37,6 +37,13 @@ class EmulatorConfig:
     master_password: str | None = None
     # Odoo's ``list_db`` switch: off, db.list and database management answer AccessDenied.
     list_db: bool = True
+    # Odoo's ``--dev`` features (``dev_mode``); ``werkzeug`` (and ``all``, which includes it)
+    # wraps the server in Werkzeug's interactive debugger (odoo/service/server.py).
+    dev_mode: tuple[str, ...] = ()
+
+    @property
+    def werkzeug_debugger(self) -> bool:
+        return "werkzeug" in self.dev_mode or "all" in self.dev_mode
 
     @property
     def filestore_root(self) -> Path:

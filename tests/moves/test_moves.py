@@ -374,3 +374,54 @@ async def test_moves_that_cannot_run_are_refused_with_a_clear_4xx(
     missing = await client.get(f"/api/v1/admin/moves/{uuid.uuid4()}", headers=admin.headers)
     assert_envelope(missing, 404, "MOVE_NOT_FOUND")
     assert (await client.get("/api/v1/admin/moves", headers=admin.headers)).json()["count"] == 0
+
+
+async def test_the_instance_is_moving_from_the_request_to_the_end_of_the_move(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    owner: LoggedIn,
+    admin: LoggedIn,
+    hosts: tuple[dict[str, Any], dict[str, Any]],
+    tenant: Tenant,
+) -> None:
+    source, target = hosts
+    # A move that fails (and rolls back), then one that completes: each time the instance
+    # is `moving` while the move is queued or running, and `ready` when it ends.
+    for fault, lands_on in (("fail", source), (None, target)):
+        if fault:
+            runtime.settings.faults["move.restore"] = fault
+        else:
+            runtime.settings.faults.clear()
+        asked = await ask_move(client, admin, tenant.id, target["id"])
+        assert asked.status_code == 202, asked.text
+        instance = await tenant_instance(client, owner, tenant.id)
+        assert instance["status"] == "moving"
+        found = await client.get(f"/api/v1/tenants/{tenant.id}", headers=owner.headers)
+        assert found.json()["status"] == "ready"  # the tenant itself stays ready
+        # The table refuses what a moving instance cannot do, with the move named.
+        stopped = await client.post(
+            f"/api/v1/instances/{instance['id']}/actions",
+            json={"action": "stop"},
+            headers=owner.headers,
+        )
+        assert_envelope(stopped, 409, "CONFLICT")
+        assert stopped.json()["error"]["details"]["reason"] == "move_running"
+        await runtime.run_pending_jobs()
+        move = await read_move(client, admin, asked.json()["move"]["id"])
+        assert move["status"] == ("failed" if fault else "completed"), move
+        instance = await tenant_instance(client, owner, tenant.id)
+        assert instance["status"] == "ready"
+        assert instance["host"]["id"] == lands_on["id"]
+
+    transitions = await client.get(
+        f"/api/v1/instances/{instance['id']}/transitions", headers=owner.headers
+    )
+    assert transitions.status_code == 200, transitions.text
+    moves = [
+        (t["action"], t["from_status"], t["to_status"])
+        for t in transitions.json()
+        if t["action"] in ("move", "moved")
+    ]
+    assert sorted(moves) == sorted(
+        [("move", "ready", "moving"), ("moved", "moving", "ready")] * 2
+    ), moves

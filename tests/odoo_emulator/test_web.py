@@ -333,3 +333,44 @@ def test_web_backup_of_an_unknown_database_is_an_error_page(
     else:
         assert "Database backup error: " in response.text
         assert f"database &#34;{name}&#34; does not exist" in response.text
+
+
+def test_without_dev_mode_no_werkzeug_debugger_answers(
+    odoo: OdooServer, browser: httpx.Client
+) -> None:
+    # Odoo started without --dev=werkzeug: the query is Odoo's, not a debugger's (the
+    # security scan's debug_mode check relies on this; tests/security/test_scans.py runs
+    # the emulator with --dev werkzeug).
+    answer = browser.get(
+        "/web/login", params={"__debugger__": "yes", "cmd": "resource", "f": "debugger.js"}
+    )
+    assert "javascript" not in answer.headers.get("content-type", "")
+
+
+def test_dev_werkzeug_answers_the_debuggers_resources(pg_server: str, tmp_path: Any) -> None:
+    from odoo_emulator.config import EmulatorConfig
+    from odoo_emulator.server import BackgroundServer
+    from odoo_emulator.versions import get_version
+    from tests.fixtures.smtp import free_port
+
+    config = EmulatorConfig(
+        data_dir=tmp_path,
+        version=get_version("18.0"),
+        port=free_port(),
+        postgres_url=pg_server,
+        master_password="master-dev",
+        dev_mode=("reload", "werkzeug"),
+    )
+    background = BackgroundServer(config)
+    url = background.start()
+    try:
+        with httpx.Client(base_url=url, timeout=TIMEOUT) as client:
+            query = {"__debugger__": "yes", "cmd": "resource"}
+            script = client.get("/anything", params={**query, "f": "debugger.js"})
+            assert script.status_code == 200
+            assert "javascript" in script.headers["content-type"]
+            assert client.get("/web/login", params={**query, "f": "nope.js"}).status_code == 404
+            # Without cmd=resource the request is Odoo's.
+            assert client.get("/web/health").status_code == 200
+    finally:
+        background.stop()

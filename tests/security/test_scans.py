@@ -58,6 +58,10 @@ async def test_a_weak_tenant_reports_each_finding(
     tenant: Tenant,
     odoo: EmulatorProcess,
 ) -> None:
+    # The host runs Odoo in developer mode with Werkzeug's debugger (--dev=werkzeug).
+    odoo.stop()
+    odoo.dev_mode = "werkzeug"
+    odoo.start()
     # The administrator renamed to the default login with the default password, the platform
     # told of it (as an owner changing it through the platform would).
     tenant.call("res.users", "write", [tenant.uid()], {"login": "admin", "password": "admin"})
@@ -83,7 +87,10 @@ async def test_a_weak_tenant_reports_each_finding(
         "weak_admin_password",
         "open_signup",
         "base_url_not_https",
+        "debug_mode",
     }
+    assert checks["debug_mode"]["severity"] == "critical"
+    assert "__debugger__" in checks["debug_mode"]["evidence"]
     for finding in scan["findings"]:
         assert finding["severity"] in ("low", "medium", "high", "critical")
         assert finding["evidence"] and finding["fix"]

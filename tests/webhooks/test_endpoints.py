@@ -87,6 +87,25 @@ async def test_create_shows_the_secret_once_and_keeps_it_encrypted(
     assert patched.status_code == 200, patched.text
     assert patched.json()["events"] == ["*"] and patched.json()["status"] == "disabled"
 
+    # The list filters by status: the disabled endpoint, beside an active one.
+    other = await client.post(
+        ENDPOINTS, json={"url": receiver.url, "events": ["*"]}, headers=owner.headers
+    )
+    assert other.status_code == 201, other.text
+    for wanted, ids in (
+        ("disabled", [body["id"]]),
+        ("active", [other.json()["id"]]),
+    ):
+        filtered = await client.get(ENDPOINTS, params={"status": wanted}, headers=owner.headers)
+        assert filtered.status_code == 200, filtered.text
+        assert [e["id"] for e in filtered.json()["results"]] == ids, wanted
+    assert (await client.get(ENDPOINTS, headers=owner.headers)).json()["count"] == 2
+    assert_envelope(
+        await client.get(ENDPOINTS, params={"status": "paused"}, headers=owner.headers),
+        422,
+        "VALIDATION_ERROR",
+    )
+
     deleted = await client.delete(f"{ENDPOINTS}/{body['id']}", headers=owner.headers)
     assert deleted.status_code == 204
     gone = await client.get(f"{ENDPOINTS}/{body['id']}", headers=owner.headers)

@@ -20,6 +20,7 @@ from saas_server.cli.metrics import metrics_app
 from saas_server.cli.odoo_emulator import odoo_emulator
 from saas_server.cli.openapi import openapi
 from saas_server.cli.security import security_app
+from saas_server.cli.webhooks import webhooks_app
 from saas_server.wiring import wire
 
 app = typer.Typer(
@@ -37,6 +38,7 @@ app.add_typer(billing_app, name="billing")
 app.add_typer(docs_app, name="docs")
 app.add_typer(security_app, name="security")
 app.add_typer(metrics_app, name="metrics")
+app.add_typer(webhooks_app, name="webhooks")
 app.command("odoo-emulator")(odoo_emulator)
 app.command("openapi")(openapi)
 

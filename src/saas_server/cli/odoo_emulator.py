@@ -68,6 +68,13 @@ def odoo_emulator(
             help="Odoo's list_db: off, db.list and database management answer AccessDenied.",
         ),
     ] = True,
+    dev: Annotated[
+        str | None,
+        typer.Option(
+            help="Odoo's --dev features, comma-separated; 'werkzeug' (or 'all') wraps the "
+            "server in Werkzeug's interactive debugger, as Odoo does.",
+        ),
+    ] = None,
 ) -> None:
     """Run an Odoo stand-in serving Odoo's RPC, web session and database-manager routes."""
     # -P: the emulator is the installed package, never a directory of that name where the
@@ -92,6 +99,8 @@ def odoo_emulator(
         argv.append("--master-password-stdin")
     if not database_list:
         argv.append("--no-database-list")
+    if dev:
+        argv += ["--dev", dev]
     for spec in listen_fd or []:
         argv += ["--listen-fd", spec]
     if control_fd is not None:

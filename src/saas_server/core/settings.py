@@ -193,6 +193,9 @@ class Settings(BaseSettings):
     security_enumeration_threshold: int = Field(default=20, ge=1)
     # How old the block list copy may be when the change listener is down (or not started).
     security_blocklist_cache_seconds: float = Field(default=5.0, ge=0)
+    # A blocked IP's refused requests are counted in memory and written as one row per IP
+    # this often (a flood of refusals must not become a flood of writes).
+    security_refusal_flush_seconds: float = Field(default=5.0, gt=0)
     # Inbound integrations (integrations/): intake, retries of failed processing (seed 002:
     # 60 s first, doubling, at most 300 s apart, at most 3 retries), provider health checks.
     integrations_signature_tolerance_seconds: int = Field(default=300, gt=0)

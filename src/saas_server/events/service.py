@@ -34,6 +34,10 @@ PAYMENT_FAILED = "payment.failed"
 USER_CREATED = "user.created"
 USER_UPDATED = "user.updated"
 USER_DELETED = "user.deleted"
+# Security monitoring (security/): a threat filed by the detection job (platform-wide, so
+# platform admins' endpoints only), a scan of a tenant finished (that tenant's managers).
+SECURITY_THREAT_DETECTED = "security.threat_detected"
+SECURITY_SCAN_COMPLETED = "security.scan_completed"
 
 # What a webhook endpoint may subscribe to (besides "*").
 EVENT_TYPES: tuple[str, ...] = (
@@ -58,6 +62,8 @@ EVENT_TYPES: tuple[str, ...] = (
     USER_CREATED,
     USER_UPDATED,
     USER_DELETED,
+    SECURITY_THREAT_DETECTED,
+    SECURITY_SCAN_COMPLETED,
 )
 
 # Fired in the transaction that records an event: the webhooks package defers its fan-out

@@ -35,6 +35,8 @@ class Action(enum.StrEnum):
     PURGE = "purge"  # the deletion flow dropped the database
     RESTORE = "restore"  # a backup is being put back (backups/restore flow)
     RESTORED = "restored"  # the restore ended: on the backup's data, or rolled back
+    MOVE = "move"  # a move to another host was asked for (moves/ flow)
+    MOVED = "moved"  # the move ended: on the target host, or rolled back to the source
 
 
 TRANSITIONS: dict[tuple[InstanceStatus, Action], InstanceStatus] = {
@@ -53,6 +55,9 @@ TRANSITIONS: dict[tuple[InstanceStatus, Action], InstanceStatus] = {
     (S.RESTORING, Action.RESTORED): S.READY,
     # The restore and its rollback both failed: the pre_restore backup holds the old data.
     (S.RESTORING, Action.FAIL): S.FAILED,
+    # Only a ready instance moves; a failed move puts it back on its source, ready again.
+    (S.READY, Action.MOVE): S.MOVING,
+    (S.MOVING, Action.MOVED): S.READY,
     (S.PENDING, Action.DELETE): S.DELETING,
     (S.READY, Action.DELETE): S.DELETING,
     (S.STOPPED, Action.DELETE): S.DELETING,
@@ -68,6 +73,9 @@ TENANT_STATUS: dict[InstanceStatus, str] = {
     S.FAILED: TenantStatus.FAILED.value,
     S.STOPPED: TenantStatus.STOPPED.value,
     S.RESTORING: TenantStatus.RESTORING.value,
+    # The tenant stays ready: it serves until the source closes, and again from wherever
+    # the move ends (its instance shows the move).
+    S.MOVING: TenantStatus.READY.value,
     S.DELETING: TenantStatus.DELETING.value,
     S.DELETED: TenantStatus.DELETED.value,
 }
@@ -91,7 +99,12 @@ is recorded with its time and reason (`GET /api/v1/instances/{id}/transitions`).
 A restore (`POST /api/v1/tenants/{id}/backups/{backup_id}/restore`) takes a ready or
 stopped instance to `restoring` and back to `ready`, on the backup's data or, when a step
 failed, rolled back to its previous data; only when the rollback fails too does it end
-`failed`, with the `pre_restore` backup holding the old data.""",
+`failed`, with the `pre_restore` backup holding the old data.
+A platform admin's move to another host (`POST /api/v1/admin/tenants/{id}/actions` with
+`migrate`) takes a ready instance to `moving` when it is asked for; the move flow takes it
+back to `ready` when it ends, on the target host, or on the source when a step failed and
+was rolled back. A moving instance is not stopped, started, restarted, restored or deleted
+(409; for the actions and the deletion `details.reason` is `move_running`).""",
 )
 
 

@@ -19,6 +19,8 @@ class InstanceStatus(enum.StrEnum):
     FAILED = "failed"
     STOPPED = "stopped"
     RESTORING = "restoring"
+    # Its database is being carried to another host (moves/): no stop, start or deletion.
+    MOVING = "moving"
     DELETING = "deleting"
     DELETED = "deleted"
 

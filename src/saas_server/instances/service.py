@@ -187,8 +187,10 @@ class InstanceService:
         return await self.session.get(OdooHost, instance.host_id) if instance.host_id else None
 
     async def act(self, instance: Instance, action: Action, actor_id: uuid.UUID | None) -> Instance:
-        next_status(instance.status, action)  # 409 before touching the host
+        # A running move answers first (409 with its reason), then the table (409 before
+        # touching the host).
         await instance_changing.fire(self.session, instance, action)
+        next_status(instance.status, action)
         if action is Action.RETRY:
             await transition(self.session, instance, action, "Retry requested", actor_id=actor_id)
             instance.error = None

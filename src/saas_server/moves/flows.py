@@ -34,6 +34,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from saas_server.audit import service as audit
 from saas_server.backups.archive import ZipTailCheck
 from saas_server.core import clock
@@ -43,7 +45,9 @@ from saas_server.core.runtime import Runtime
 from saas_server.events import service as events
 from saas_server.instances.hosts.drivers import driver_for
 from saas_server.instances.hosts.models import OdooHost
-from saas_server.instances.models import Instance
+from saas_server.instances.lifecycle import Action as InstanceAction
+from saas_server.instances.lifecycle import transition as instance_transition
+from saas_server.instances.models import Instance, InstanceStatus
 from saas_server.instances.service import instance_url
 from saas_server.moves.lifecycle import MOVE, MoveAction
 from saas_server.moves.models import Move, MoveStatus
@@ -265,6 +269,7 @@ async def run_move(runtime: Runtime, move_id: uuid.UUID) -> Move:
             MOVE.apply(move, MoveAction.FAIL)
             move.error = {"code": "MOVE_FAILED", "message": "The instance or a host is gone"}
             move.completed_at = clock.now()
+            await _move_ended(session, move, "Move failed before it started: a host is gone")
             return move
         MOVE.apply(move, MoveAction.START)
         move.started_at = move.started_at or clock.now()
@@ -322,6 +327,7 @@ async def _move_completed(context: MoveContext) -> Move:
         MOVE.apply(move, MoveAction.COMPLETE)
         move.completed_at = clock.now()
         move.error = None
+        await _move_ended(session, move, "Moved to another host")
         await audit.record(
             session,
             action="move.completed",
@@ -360,6 +366,8 @@ async def _move_failed(context: MoveContext, step: str, exc: Exception) -> Move:
             move.step = None  # a retry starts from the beginning
             move.logins_reopened_at = clock.now()
             move.login_refused_ms = _elapsed_ms(context)
+        where = "on the target host" if past_no_return else "back on the source host"
+        await _move_ended(session, move, f"Move failed at {step}; {where}")
         await audit.record(
             session,
             action="move.failed",
@@ -370,6 +378,16 @@ async def _move_failed(context: MoveContext, step: str, exc: Exception) -> Move:
             new_values=move_facts(move),
         )
     return move
+
+
+async def _move_ended(session: AsyncSession, move: Move, reason: str) -> None:
+    """The instance is ready again wherever the move left it (a retry of the drop alone
+    never made it ``moving``)."""
+    instance = await session.get(Instance, move.instance_id, with_for_update=True)
+    if instance is not None and instance.status == InstanceStatus.MOVING.value:
+        await instance_transition(
+            session, instance, InstanceAction.MOVED, reason, actor_id=move.requested_by
+        )
 
 
 async def _roll_back(context: MoveContext) -> None:

@@ -15,6 +15,8 @@ from saas_server.core.client import ClientInfo
 from saas_server.core.errors import AppError, Conflict, NotFound
 from saas_server.instances.hosts.load import instance_counts
 from saas_server.instances.hosts.models import HostStatus, OdooHost
+from saas_server.instances.lifecycle import Action as InstanceAction
+from saas_server.instances.lifecycle import transition as instance_transition
 from saas_server.instances.models import Instance, InstanceStatus
 from saas_server.instances.service import production_instance
 from saas_server.moves.jobs import defer_move
@@ -56,6 +58,11 @@ async def refuse_while_moving(session: AsyncSession, instance: Instance, action:
             "A move of this tenant to another host is under way; try again when it ends",
             details={"reason": "move_running", "move_id": str(running), "action": str(action)},
         )
+
+
+def _moving_reason(reason: str | None, *, retry: bool = False) -> str:
+    asked = "Move to another host retried" if retry else "Move to another host"
+    return f"{asked}: {reason}" if reason else asked
 
 
 class MoveService:
@@ -114,6 +121,9 @@ class MoveService:
                 details={"reason": "move_running", "move_id": str(running)},
             )
         target = await self._usable_target(instance, target_host_id)
+        await instance_transition(
+            self.session, instance, InstanceAction.MOVE, _moving_reason(reason), actor_id=actor_id
+        )
         move = Move(
             id=uuid.uuid4(),
             tenant_id=tenant.id,
@@ -188,7 +198,6 @@ class MoveService:
             await refuse_while_moving(self.session, instance, "retry")
         MOVE.apply(locked, MoveAction.RETRY)
         if locked.step is None:  # from the start: the same checks as a new move
-            instance = await self.session.get(Instance, locked.instance_id)
             if instance is None or instance.status != InstanceStatus.READY.value:
                 status = instance.status if instance else "deleted"
                 raise Conflict(
@@ -198,6 +207,15 @@ class MoveService:
             if locked.target_host_id is None:
                 raise MoveRefused("The target host is gone", details={"reason": "unknown_host"})
             await self._usable_target(instance, locked.target_host_id)
+            await instance_transition(
+                self.session,
+                instance,
+                InstanceAction.MOVE,
+                _moving_reason(locked.reason, retry=True),
+                actor_id=actor_id,
+            )
+        # Past the point of no return only the source copy is left to drop: the tenant
+        # lives on the target and its instance keeps its state.
         locked.error = None
         locked.completed_at = None
         await self.session.flush()

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -31,9 +33,12 @@ from saas_server.core.client import ClientInfo
 from saas_server.core.errors import NotFound, ValidationFailed
 from saas_server.core.notifications import ChangeListener
 from saas_server.core.runtime import Runtime
-from saas_server.security.models import BlockedIp
+from saas_server.security.models import BlockedIp, SecurityEvent, SecurityEventType
+
+logger = logging.getLogger(__name__)
 
 CHANNEL = "saas_security_blocklist"
+_PATH_MAX = 512
 IP_BLOCKED = "security.ip_blocked"
 IP_UNBLOCKED = "security.ip_unblocked"
 
@@ -181,11 +186,74 @@ def _in_force(entry: _Entry, now: datetime) -> bool:
     return entry.expires_at is None or entry.expires_at > now
 
 
+class RefusalTally:
+    """A blocked IP's refused requests, counted per IP in this process's memory and written
+    as one ``security_events`` row per IP (``count`` requests, at the window's first
+    refusal's time and path) when the window ends; the window opens at the first refusal
+    after a flush. What is counted when the app stops is written by :meth:`close` (from
+    ``BlockList.close``, in the lifespan); a process killed outright loses at most one
+    window's counts."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        # ip -> [count, first time, first path]
+        self._counts: dict[str | None, list[Any]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
+
+    def note(self, ip: str | None, path: str) -> None:
+        entry = self._counts.get(ip)
+        if entry is None:
+            self._counts[ip] = [1, clock.now(), path]
+        else:
+            entry[0] += 1
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(
+                self.runtime.settings.security_refusal_flush_seconds, self._flush_soon
+            )
+
+    def _flush_soon(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.flush())
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def flush(self) -> None:
+        """Write what was counted (one row per IP) and start a new window."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        counts, self._counts = self._counts, {}
+        if not counts:
+            return
+        try:
+            async with self.runtime.db.transaction() as session:
+                session.add_all(
+                    SecurityEvent(
+                        type=SecurityEventType.BLOCKED_REQUEST.value,
+                        occurred_at=first_at,
+                        ip_address=ip[:64] if ip else None,
+                        user_id=None,
+                        path=path[:_PATH_MAX],
+                        count=count,
+                    )
+                    for ip, (count, first_at, path) in counts.items()
+                )
+        except Exception:
+            # Counting must never turn into an error; the counts of this window are lost.
+            logger.exception("could not record %d blocked request(s)", len(counts))
+
+    async def close(self) -> None:
+        await self.flush()
+        for task in list(self._flushing):
+            await task
+
+
 class BlockList:
     """One API process's copy of the block list (see the module's docstring)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.refusals = RefusalTally(runtime)
         self._snapshot: _Snapshot | None = None
         self._loaded_at = 0.0
         # Bumped by every change heard: a read that overlapped one is used once, not kept.
@@ -206,6 +274,7 @@ class BlockList:
 
     async def close(self) -> None:
         await self._listener.close()
+        await self.refusals.close()
 
     def _forget(self) -> None:
         self._snapshot = None

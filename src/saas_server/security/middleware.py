@@ -5,7 +5,10 @@ Installed by ``create_app`` outside the rate limiter: a blocked IP is refused (4
 rate limiter and the endpoints gave are seen on the way out. A request costs one lookup in
 the process's copy of the block list; only refused requests (403 blocked, 429) and 404s on
 a tenant id write a row (``security_events``), in a short transaction of their own after
-the answer has been sent.
+the answer has been sent. A blocked IP's refusals are only counted in memory
+(``blocklist.RefusalTally``) and written as one row per IP every
+``security_refusal_flush_seconds``, with its ``count``: a flood of refused requests costs a
+bounded number of writes, and the metrics still count every request.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ class SecurityMiddleware:
                 }
             )
             await send({"type": "http.response.body", "body": body})
-            await _record(scope, SecurityEventType.BLOCKED_REQUEST, ip, None)
+            block_list_of(scope).refusals.note(ip, path)
             return
 
         status = 0

@@ -44,6 +44,9 @@ class SecurityEvent(Base):
     ip_address: Mapped[str | None] = mapped_column(String(64))
     user_id: Mapped[uuid.UUID | None]
     path: Mapped[str | None] = mapped_column(String(512))
+    # How many requests this row stands for: a blocked IP's refusals are tallied in memory
+    # and written as one row per IP and flush (security/middleware.py); others are 1.
+    count: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
 
 class ThreatType(enum.StrEnum):

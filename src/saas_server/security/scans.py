@@ -28,7 +28,7 @@ from saas_server.core.client import ClientInfo
 from saas_server.core.errors import Conflict, NotFound
 from saas_server.core.jobs import defer
 from saas_server.core.runtime import Runtime
-from saas_server.events.service import emit
+from saas_server.events.service import SECURITY_SCAN_COMPLETED, emit
 from saas_server.instances.hosts.models import OdooHost
 from saas_server.instances.models import Instance
 from saas_server.instances.service import production_instance
@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 SCAN_TASK = "security.scan_tenant"
 SCHEDULE_SCANS_TASK = "security.schedule_scans"
 SCAN_REQUESTED = "security.scan_requested"
-SCAN_COMPLETED = "security.scan_completed"
+SCAN_COMPLETED = SECURITY_SCAN_COMPLETED
 SCAN_INTERVAL = timedelta(days=7)
 # Scans the weekly schedule starts per run, so a large fleet spreads over several runs.
 SCHEDULE_BATCH = 200
@@ -307,6 +307,19 @@ async def check_instance(target: ScanTarget) -> list[Finding]:
                     )
                 )
 
+        if await _werkzeug_debugger(host_url):
+            findings.append(
+                Finding(
+                    check="debug_mode",
+                    severity="critical",
+                    title="Odoo runs in developer mode with Werkzeug's interactive debugger",
+                    evidence=f"GET {host_url}{DEBUGGER_PROBE} answered the debugger's own "
+                    "script: the server runs with --dev=werkzeug (or all)",
+                    fix="Remove --dev (dev_mode) from the Odoo service: it wraps the server in "
+                    "Werkzeug's debugger (evalex), which shows tracebacks and runs code.",
+                )
+            )
+
         for candidate in WEAK_MASTER_PASSWORDS:
             if await _master_accepts(client, candidate):
                 findings.append(
@@ -350,6 +363,22 @@ async def check_instance(target: ScanTarget) -> list[Finding]:
         else:
             findings += await _config_findings(client, db, uid, admin_password)
     return findings
+
+
+# Odoo's --dev=werkzeug wraps the server in werkzeug.debug.DebuggedApplication, which answers
+# this query on any path with its own static file before Odoo sees the request. ``?debug=1``
+# (the web client's developer mode) is not a finding: every Odoo lets a signed-in user turn
+# it on, and it grants no rights of its own.
+DEBUGGER_PROBE = "/web/login?__debugger__=yes&cmd=resource&f=debugger.js"
+
+
+async def _werkzeug_debugger(host_url: str) -> bool:
+    try:
+        async with httpx.AsyncClient(base_url=host_url, timeout=10.0) as web:
+            answer = await web.get(DEBUGGER_PROBE, follow_redirects=False)
+    except httpx.HTTPError:
+        return False
+    return answer.status_code == 200 and "javascript" in answer.headers.get("content-type", "")
 
 
 async def _lists_databases(client: OdooClient) -> int | None:

@@ -62,17 +62,18 @@ _ALL_SIGNALS = """
     SELECT a.timestamp AS ts,
            CASE a.action {audit_cases} END AS signal,
            a.ip_address AS ip,
-           coalesce(lower(a.new_values->>'email'), u.email, a.resource_id) AS account
+           coalesce(lower(a.new_values->>'email'), u.email, a.resource_id) AS account,
+           1 AS n
     FROM audit_log a
     LEFT JOIN users u ON a.resource_type = 'user' AND u.id::text = a.resource_id
     WHERE a.action IN ({audit_actions}) AND a.timestamp >= :date_from AND a.timestamp < :date_to
     UNION ALL
-    SELECT s.revoked_at, 'token_reuse', s.ip_address, u.email
+    SELECT s.revoked_at, 'token_reuse', s.ip_address, u.email, 1
     FROM auth_sessions s LEFT JOIN users u ON u.id = s.user_id
     WHERE s.revoked_reason = '{reuse}' AND s.revoked_at >= :date_from AND s.revoked_at < :date_to
     UNION ALL
     SELECT e.occurred_at, CASE e.type {event_cases} END, e.ip_address,
-           coalesce(u.email, e.user_id::text)
+           coalesce(u.email, e.user_id::text), e.count
     FROM security_events e LEFT JOIN users u ON u.id = e.user_id
     WHERE e.occurred_at >= :date_from AND e.occurred_at < :date_to
 """.format(
@@ -117,7 +118,7 @@ async def security_metrics(
     params = {"date_from": start, "date_to": end}
     by_hour = await session.execute(
         text(
-            f"SELECT date_trunc('hour', ts) AS hour, signal, count(*) AS n "
+            f"SELECT date_trunc('hour', ts) AS hour, signal, sum(n) AS n "
             f"FROM ({_ALL_SIGNALS}) s GROUP BY 1, 2"
         ),
         params,
@@ -135,14 +136,14 @@ async def security_metrics(
         cursor += timedelta(hours=1)
     top_ips = await session.execute(
         text(
-            f"SELECT ip, count(*) AS n FROM ({_ALL_SIGNALS}) s "
+            f"SELECT ip, sum(n) AS n FROM ({_ALL_SIGNALS}) s "
             "WHERE ip IS NOT NULL GROUP BY ip ORDER BY n DESC, ip LIMIT :top"
         ),
         {**params, "top": TOP_LIMIT},
     )
     top_accounts = await session.execute(
         text(
-            f"SELECT account, count(*) AS n FROM ({_ALL_SIGNALS}) s "
+            f"SELECT account, sum(n) AS n FROM ({_ALL_SIGNALS}) s "
             "WHERE account IS NOT NULL GROUP BY account ORDER BY n DESC, account LIMIT :top"
         ),
         {**params, "top": TOP_LIMIT},

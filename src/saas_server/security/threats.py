@@ -27,7 +27,7 @@ from saas_server.core import clock
 from saas_server.core.client import ClientInfo
 from saas_server.core.errors import Conflict, NotFound
 from saas_server.core.settings import Settings
-from saas_server.events.service import emit
+from saas_server.events.service import SECURITY_THREAT_DETECTED, emit
 from saas_server.security.lifecycle import THREAT, ThreatAction
 from saas_server.security.models import (
     SecurityEventType,
@@ -40,7 +40,7 @@ from saas_server.security.signals import TOKEN_REUSE_REASON
 
 # Serialises detection runs (the audit chain's is 7_277_361_003).
 DETECTION_LOCK_ID = 7_277_361_015
-THREAT_DETECTED = "security.threat_detected"
+THREAT_DETECTED = SECURITY_THREAT_DETECTED
 THREAT_ACKNOWLEDGED = "security.threat_acknowledged"
 THREAT_RESOLVED = "security.threat_resolved"
 # How many of the other side (accounts tried, IPs used, paths probed) a threat shows.

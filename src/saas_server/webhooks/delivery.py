@@ -164,19 +164,31 @@ async def fan_out_event(
     return made
 
 
-async def fan_out(runtime: Runtime, event_ids: list[uuid.UUID] | None = None) -> list[uuid.UUID]:
-    """Fan out the given unpublished events (all of them, in order, when None), committed;
-    the ids of the deliveries made."""
+async def fan_out(
+    runtime: Runtime,
+    event_ids: list[uuid.UUID] | None = None,
+    *,
+    limit: int = SWEEP_BATCH,
+    older_than: datetime | None = None,
+) -> list[uuid.UUID]:
+    """Fan out unpublished events, committed; the ids of the deliveries made.
+
+    ``event_ids`` come first; with ``limit`` above their number, other unpublished events
+    (oldest first) fill the batch: under a burst, one fan-out job claims the events whose
+    own jobs are still queued, and those jobs then find nothing left to do. With no
+    ``event_ids``, only events recorded before ``older_than`` (when given) are taken."""
     async with runtime.db.transaction() as session:
-        stmt = (
-            select(OutboxEvent)
-            .where(OutboxEvent.published_at.is_(None))
-            .order_by(OutboxEvent.seq)
-            .limit(SWEEP_BATCH)
-            .with_for_update(skip_locked=True)
-        )
-        if event_ids is not None:
-            stmt = stmt.where(OutboxEvent.id.in_(event_ids))
+        stmt = select(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+        if event_ids is not None and limit <= len(event_ids):
+            stmt = stmt.where(OutboxEvent.id.in_(event_ids)).order_by(OutboxEvent.seq)
+        elif event_ids is not None:
+            stmt = stmt.order_by(OutboxEvent.id.in_(event_ids).desc(), OutboxEvent.seq)
+        else:
+            stmt = stmt.order_by(OutboxEvent.seq)
+            if older_than is not None:
+                stmt = stmt.where(OutboxEvent.occurred_at <= older_than)
+        # Locked rows are another worker's fan-out under way: skipped, not waited for.
+        stmt = stmt.limit(limit).with_for_update(skip_locked=True)
         events = list((await session.execute(stmt)).scalars())
         readers = Readers(session)
         made: list[uuid.UUID] = []
@@ -185,11 +197,17 @@ async def fan_out(runtime: Runtime, event_ids: list[uuid.UUID] | None = None) ->
         return made
 
 
+# Events one fan-out job takes at most: its own, and others waiting for theirs.
+FAN_OUT_BATCH = 20
+
+
 async def fan_out_and_deliver(runtime: Runtime, event_ids: list[uuid.UUID]) -> None:
     """The fan-out job: the deliveries, committed, then their first attempts side by side
     in this job and one transaction (one queued job per event rather than one per delivery:
-    the queue's per-job cost dominated the bench). Retries go through the sweep."""
-    await deliver_many(runtime, await fan_out(runtime, event_ids))
+    the queue's per-job cost dominated the bench). It also claims other unpublished events
+    (batch claim, up to :data:`FAN_OUT_BATCH`): under a burst most fan-out jobs then find
+    their event done. Retries go through the sweep."""
+    await deliver_many(runtime, await fan_out(runtime, event_ids, limit=FAN_OUT_BATCH))
 
 
 # -- attempts ---------------------------------------------------------------------------
@@ -201,16 +219,36 @@ _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient
 )
 
 
+# Exchanges in flight in one process, whatever the number of jobs running: the connection
+# pool's size. An attempt waits for a free place *before* its timeout starts, so a burst
+# queued behind others is not charged to the receiver as a timeout.
+EXCHANGES_PER_PROCESS = 64
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def _client() -> httpx.AsyncClient:
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
     if client is None or client.is_closed:
         client = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+            limits=httpx.Limits(
+                max_connections=EXCHANGES_PER_PROCESS,
+                max_keepalive_connections=EXCHANGES_PER_PROCESS,
+            ),
             trust_env=False,
         )
         _clients[loop] = client
     return client
+
+
+def _gate() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    gate = _gates.get(loop)
+    if gate is None:
+        gate = _gates[loop] = asyncio.Semaphore(EXCHANGES_PER_PROCESS)
+    return gate
 
 
 def signing_secrets(runtime: Runtime, endpoint: WebhookEndpoint) -> list[str]:
@@ -260,6 +298,7 @@ async def send(runtime: Runtime, endpoint: WebhookEndpoint, delivery: WebhookDel
         delivery.message_id, body, signing_secrets(runtime, endpoint), datetime.now(UTC)
     )
     exchange = Exchange()
+    await _gate().acquire()
     started = time.perf_counter()
     try:
         target = await resolve(endpoint.url, allow_private=settings.webhooks_allow_private)
@@ -283,8 +322,14 @@ async def send(runtime: Runtime, endpoint: WebhookEndpoint, delivery: WebhookDel
         exchange.error = f"timed out after {settings.webhooks_timeout_seconds:g} s"
     except httpx.HTTPError as exc:
         exchange.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    finally:
+        _gate().release()
     exchange.duration_ms = int((time.perf_counter() - started) * 1000)
     return exchange
+
+
+def _succeeded(status_code: int | None) -> bool:
+    return status_code is not None and 200 <= status_code < 300
 
 
 def _finish(delivery: WebhookDelivery, status: DeliveryStatus, now: datetime) -> str:
@@ -318,7 +363,7 @@ async def record(
     )
     session.add(attempt)
     is_test = delivery.origin == DeliveryOrigin.TEST.value
-    if status_code is not None and 200 <= status_code < 300:
+    if _succeeded(status_code):
         if endpoint.failing_since is not None and not is_test:
             await session.execute(
                 update(WebhookEndpoint)
@@ -354,8 +399,8 @@ async def record(
     return delivery.status
 
 
-# Attempts one job makes at once.
-ATTEMPTS_IN_FLIGHT = 16
+# Attempts one job makes at once (a fan-out batch is FAN_OUT_BATCH events x endpoints).
+ATTEMPTS_IN_FLIGHT = 32
 
 
 async def deliver_many(runtime: Runtime, delivery_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
@@ -417,6 +462,26 @@ async def deliver_many(runtime: Runtime, delivery_ids: list[uuid.UUID]) -> dict[
                 return await send(runtime, endpoints[delivery.endpoint_id], delivery)
 
         exchanges = await asyncio.gather(*(exchange_of(d) for d in sendable))
+        # The endpoints whose record changes (a failure, or a success after failures), locked
+        # at once in one order: two jobs recording for the same endpoints never deadlock.
+        changing = sorted(
+            {
+                d.endpoint_id
+                for d, x in zip(sendable, exchanges, strict=True)
+                if d.origin != DeliveryOrigin.TEST.value
+                and (
+                    not _succeeded(x.status_code)
+                    or endpoints[d.endpoint_id].failing_since is not None
+                )
+            }
+        )
+        if changing:
+            await session.execute(
+                select(WebhookEndpoint.id)
+                .where(WebhookEndpoint.id.in_(changing))
+                .order_by(WebhookEndpoint.id)
+                .with_for_update()
+            )
         for delivery, exchange in zip(sendable, exchanges, strict=True):
             endpoint = endpoints[delivery.endpoint_id]
             outcome[delivery.id] = await record(runtime, session, delivery, endpoint, exchange, now)
@@ -471,8 +536,10 @@ async def disable_endpoint(
 
 async def sweep(runtime: Runtime) -> int:
     """Fan out events left unpublished (a lost job) and queue the deliveries now due."""
-    made = await fan_out(runtime)
     now = clock.now()
+    # Only events their own fan-out job should have taken by now: a burst's events wait
+    # for their jobs (which deliver in batches), rather than each delivery becoming a job.
+    made = await fan_out(runtime, older_than=now - FIRST_ATTEMPT_GRACE)
     async with runtime.db.transaction() as session:
         for delivery_id in made:
             await defer_delivery(session, delivery_id)

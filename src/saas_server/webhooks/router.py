@@ -12,7 +12,12 @@ from saas_server.core.routing import PrefixedRouter
 from saas_server.tenants.service import TenantNotFound
 from saas_server.users import service as users
 from saas_server.users.models import User
-from saas_server.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from saas_server.webhooks.models import (
+    DeliveryStatus,
+    EndpointStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from saas_server.webhooks.schemas import (
     AttemptRead,
     DeliveryRead,
@@ -91,10 +96,13 @@ async def list_endpoints(
     service: ServiceDep,
     params: ListParamsDep,
     tenant_id: str | None = None,
+    status_: Annotated[EndpointStatus | None, Query(alias="status")] = None,
 ) -> Page[EndpointRead]:
     stmt = await service.visible_endpoints(await _actor(service, principal))
     if tenant_id is not None:
         stmt = stmt.where(WebhookEndpoint.tenant_id == parse_id(tenant_id, TenantNotFound))
+    if status_ is not None:  # e.g. the endpoints a 410 or days of failures disabled
+        stmt = stmt.where(WebhookEndpoint.status == status_.value)
     return await paginate(service.session, stmt, params, ENDPOINT_LIST, endpoint_read)
 
 

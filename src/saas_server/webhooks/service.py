@@ -223,9 +223,14 @@ class WebhookService:
         return delivery
 
     async def replay(
-        self, actor: User, endpoint: WebhookEndpoint, since: datetime, until: datetime | None
+        self,
+        actor: User | None,
+        endpoint: WebhookEndpoint,
+        since: datetime,
+        until: datetime | None,
     ) -> int:
-        """Re-send every event of the window the endpoint subscribes to and may read."""
+        """Re-send every event of the window the endpoint subscribes to and may read
+        (``actor`` None: the operator, on the command line)."""
         if endpoint.status != EndpointStatus.ACTIVE.value:
             raise Conflict("The endpoint is disabled; enable it before replaying")
         since = clock.as_utc(since)
@@ -312,8 +317,9 @@ class WebhookService:
             raise DeliveryNotFound()
         return delivery
 
-    async def retry(self, actor: User, delivery: WebhookDelivery) -> WebhookDelivery:
-        """Send a delivery again now, whatever its state: its attempts log goes on."""
+    async def retry(self, actor: User | None, delivery: WebhookDelivery) -> WebhookDelivery:
+        """Send a delivery again now, whatever its state: its attempts log goes on
+        (``actor`` None: the operator, on the command line)."""
         endpoint = await self.session.get(WebhookEndpoint, delivery.endpoint_id)
         assert endpoint is not None
         if endpoint.status != EndpointStatus.ACTIVE.value:
@@ -334,7 +340,7 @@ class WebhookService:
     async def _audit(
         self,
         action: str,
-        actor: User,
+        actor: User | None,
         endpoint: WebhookEndpoint,
         *,
         old: dict[str, Any] | None = None,
@@ -345,7 +351,7 @@ class WebhookService:
             action=action,
             resource_type="webhook_endpoint",
             resource_id=endpoint.id,
-            actor_id=actor.id,
+            actor_id=actor.id if actor is not None else None,
             tenant_id=endpoint.tenant_id,
             old_values=old,
             new_values=new,
