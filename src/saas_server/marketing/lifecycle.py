@@ -17,7 +17,7 @@ class AuditAction(enum.StrEnum):
 A = AuditStatus
 
 SEO_AUDIT: Lifecycle[AuditStatus, AuditAction] = Lifecycle(
-    "SEO audit",
+    "seo audit",
     {
         (A.PENDING, AuditAction.START): A.RUNNING,
         (A.RUNNING, AuditAction.START): A.RUNNING,

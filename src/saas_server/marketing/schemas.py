@@ -46,7 +46,9 @@ class SeoAuditCreate(RequestSchema):
         default_factory=list, max_length=5
     )
     tenant_id: str | None = Field(
-        default=None, description="The tenant (agency) auditing; optional when you have one"
+        default=None,
+        max_length=64,
+        description="The tenant (agency) auditing; optional when you have one",
     )
     client_id: int | None = Field(
         default=None, ge=1, description="The agency's client (its Odoo partner id)"
@@ -84,7 +86,7 @@ class ScheduledPostCreate(RequestSchema):
     scheduled_time: datetime
     target_audience: dict[str, Any] = Field(default_factory=dict)
     provider: str = Field(default="webhook", max_length=32)
-    tenant_id: str | None = None
+    tenant_id: str | None = Field(default=None, max_length=64)
     client_id: int | None = Field(default=None, ge=1)
 
 
@@ -114,7 +116,7 @@ class ScheduledPostRead(Schema):
 
 class SocialProviderUpdate(RequestSchema):
     url: str = Field(min_length=1, max_length=2048)
-    tenant_id: str | None = None
+    tenant_id: str | None = Field(default=None, max_length=64)
 
 
 class SocialProviderRead(Schema):
@@ -133,7 +135,7 @@ class SocialProviderRead(Schema):
 
 
 class EngagementReport(RequestSchema):
-    post_id: str
+    post_id: str = Field(max_length=64)
     impressions: int | None = Field(default=None, ge=0)
     likes: int | None = Field(default=None, ge=0)
     comments: int | None = Field(default=None, ge=0)
