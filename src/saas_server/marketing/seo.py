@@ -489,9 +489,7 @@ def topic_recommendations(
         if " " not in term:
             # A word is better named by the phrase it mostly appears in ("battery storage"
             # rather than "battery"), when that phrase weighs nearly as much.
-            phrases = [
-                (w, p) for p, w in weight_of.items() if " " in p and term in p.split()
-            ]
+            phrases = [(w, p) for p, w in weight_of.items() if " " in p and term in p.split()]
             if phrases and max(phrases)[0] >= 0.6 * weight:
                 term = max(phrases)[1]
         if term in own_text or any(term in other or other in term for other in picked):
