@@ -41,6 +41,12 @@ from saas_server.instances.hosts.router import router as hosts_router
 from saas_server.instances.router import router as instances_router
 from saas_server.integrations.router import router as integrations_router
 from saas_server.logs.router import router as audit_router
+from saas_server.marketing.router import (
+    ai_router,
+    seo_router,
+    social_analytics_router,
+    social_router,
+)
 from saas_server.monitoring.router import router as monitoring_router
 from saas_server.moves.router import router as moves_router
 from saas_server.realtime.hub import EventHub
@@ -179,6 +185,10 @@ def create_app(
         billing_admin_router,
         admin_router,
         admin_console_router,
+        ai_router,
+        seo_router,
+        social_router,
+        social_analytics_router,
     ):
         app.include_router(router)
     # The web dashboard (decision 0022): pages at / and /app, its assets at /static.

@@ -25,6 +25,7 @@ import saas_server.instances.hosts.tasks
 import saas_server.instances.tasks
 import saas_server.integrations.tasks
 import saas_server.mail.tasks
+import saas_server.marketing.tasks
 import saas_server.monitoring.tasks
 import saas_server.moves.tasks
 import saas_server.security.tasks
@@ -62,6 +63,8 @@ from saas_server.integrations.service import (
     RETRY_DUE_TASK,
     TEND_ODOO_SECRETS_TASK,
 )
+from saas_server.marketing.lifecycle import SEO_AUDIT
+from saas_server.marketing.social import PUBLISH_DUE_TASK
 from saas_server.monitoring import service as monitoring_service
 from saas_server.monitoring.tasks import SAMPLE_TASK
 from saas_server.moves import service as moves_service
@@ -98,6 +101,7 @@ def schedule(settings: Settings) -> Mapping[str, float]:
         TEND_ODOO_SECRETS_TASK: settings.integrations_odoo_secret_sweep_seconds,
         SAMPLE_TASK: settings.metrics_sample_interval_seconds,
         RUN_RENEWALS_TASK: settings.billing_renewal_interval_seconds,
+        PUBLISH_DUE_TASK: settings.social_publish_sweep_seconds,
     }
 
 
@@ -206,4 +210,5 @@ def lifecycles() -> list[Lifecycle[Any, Any]]:
         INBOUND_EVENT,
         INVOICE,
         SUBSCRIPTION,
+        SEO_AUDIT,
     ]

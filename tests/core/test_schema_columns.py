@@ -29,6 +29,7 @@ from saas_server.core.settings import Settings
 from saas_server.instances.hosts.models import OdooHost
 from saas_server.instances.models import InstanceTransition
 from saas_server.integrations.models import IntegrationProvider
+from saas_server.marketing.models import ScheduledPost, SeoAudit
 from saas_server.moves.models import Move
 from saas_server.security.models import BlockedIp
 from saas_server.tenants import rules
@@ -129,6 +130,19 @@ DESTINATIONS: dict[tuple[str, str], Any] = {
     ("BlockedIpCreate", "ip"): col(BlockedIp.network),
     ("BlockedIpCreate", "reason"): col(BlockedIp.reason),
     ("ScanCreate", "tenant_id"): NOT_STORED,
+    # marketing
+    ("SeoAuditCreate", "url"): col(SeoAudit.url),
+    ("SeoAuditCreate", "tenant_id"): NOT_STORED,
+    ("MediaItem", "url"): JSON,
+    ("MediaItem", "mime_type"): JSON,
+    ("ScheduledPostCreate", "platform"): col(ScheduledPost.platform),
+    ("ScheduledPostCreate", "content"): col(ScheduledPost.content),
+    ("ScheduledPostCreate", "provider"): col(ScheduledPost.provider),
+    ("ScheduledPostCreate", "tenant_id"): NOT_STORED,
+    ("ScheduledPostUpdate", "content"): col(ScheduledPost.content),
+    ("SocialProviderUpdate", "url"): JSON,
+    ("SocialProviderUpdate", "tenant_id"): NOT_STORED,
+    ("EngagementReport", "post_id"): NOT_STORED,
     # integrations
     **{
         (schema, field): col(getattr(IntegrationProvider, field))

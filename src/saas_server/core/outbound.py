@@ -180,3 +180,71 @@ async def post_pinned(
         headers=response.headers,
         excerpt=bytes(excerpt[:max_body]),
     )
+
+
+@dataclass(frozen=True)
+class FetchedPage:
+    """A GET through the guard: the final URL after the redirects followed, each checked."""
+
+    url: str
+    status_code: int
+    headers: httpx.Headers
+    body: bytes
+    truncated: bool
+    elapsed_seconds: float
+    redirects: tuple[str, ...]
+
+
+async def get_checked(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    allow_private: bool,
+    timeout_seconds: float,
+    max_body: int,
+    max_redirects: int = 5,
+    headers: dict[str, str] | None = None,
+) -> FetchedPage:
+    """GET ``url`` through the SSRF guard, following at most ``max_redirects`` redirects, each
+    hop resolved and checked again (a redirect to a private address is refused like the URL
+    itself). The body is read up to ``max_body`` bytes; the whole exchange, redirects
+    included, within ``timeout_seconds``."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    hops: list[str] = []
+    async with asyncio.timeout(timeout_seconds):
+        while True:
+            target = await resolve(url, allow_private=allow_private)
+            request = client.build_request(
+                "GET",
+                target.pinned_url,
+                headers={**(headers or {}), "Host": target.host_header},
+                timeout=httpx.Timeout(timeout_seconds),
+            )
+            if target.scheme == "https":
+                request.extensions["sni_hostname"] = target.host
+            response = await client.send(request, follow_redirects=False, stream=True)
+            try:
+                location = response.headers.get("location")
+                if response.is_redirect and location and len(hops) < max_redirects:
+                    hops.append(url)
+                    url = str(httpx.URL(url).join(location))
+                    continue
+                body = bytearray()
+                truncated = False
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > max_body:
+                        truncated = True
+                        break
+            finally:
+                await response.aclose()
+            return FetchedPage(
+                url=url,
+                status_code=response.status_code,
+                headers=response.headers,
+                body=bytes(body[:max_body]),
+                truncated=truncated,
+                elapsed_seconds=loop.time() - started,
+                redirects=tuple(hops),
+            )

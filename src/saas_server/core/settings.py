@@ -171,6 +171,11 @@ class Settings(BaseSettings):
     # Deliver to loopback/private/link-local addresses too (tests, a private network);
     # off, such URLs are refused at creation and at every delivery (core/outbound.py).
     webhooks_allow_private: bool = False
+    # SEO audits fetch pages users name: through the same SSRF guard; private addresses only
+    # when allowed (tests, an agency auditing its intranet).
+    marketing_allow_private: bool = False
+    # How often due social posts are looked for (and published).
+    social_publish_sweep_seconds: float = Field(default=30.0, gt=0)
     webhooks_timeout_seconds: float = Field(default=15.0, gt=0)
     # How much of a receiver's answer each attempt keeps.
     webhooks_response_excerpt_bytes: int = Field(default=2048, ge=0)

@@ -1,0 +1,1 @@
+"""Marketing intelligence for agencies (issue 21): SEO audits, social scheduling, offline AI."""

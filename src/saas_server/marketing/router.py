@@ -1,0 +1,448 @@
+"""Marketing intelligence routes (seed 004's custom features, canonical paths of conventions.md):
+SEO audits and their analytics, and the offline analyses."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import Query, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import select
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from saas_server.auth.dependencies import CurrentPrincipal
+from saas_server.core.deps import ClientDep, RuntimeDep, SessionDep
+from saas_server.core.errors import NotFound, Unauthorized, ValidationFailed
+from saas_server.core.ids import parse_id
+from saas_server.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
+from saas_server.core.routing import PrefixedRouter
+from saas_server.marketing import analysis, recommendations, service, social
+from saas_server.marketing.models import (
+    AuditStatus,
+    PostStatus,
+    ScheduledPost,
+    SeoAudit,
+    SocialProvider,
+)
+from saas_server.marketing.schemas import (
+    AnalyzeRead,
+    AnalyzeRequest,
+    EngagementReport,
+    ScheduledPostCreate,
+    ScheduledPostRead,
+    ScheduledPostUpdate,
+    SeoAuditCreate,
+    SeoAuditRead,
+    SocialProviderRead,
+    SocialProviderUpdate,
+)
+from saas_server.tenants.models import Membership
+from saas_server.tenants.service import TenantNotFound, TenantService
+from saas_server.users import service as users
+from saas_server.users.models import User
+
+
+class ProviderNotFound(NotFound):
+    code = "SOCIAL_PROVIDER_NOT_FOUND"
+    message = "Social provider not found"
+
+
+ai_router = PrefixedRouter(prefix="/api/v1/ai", tags=["ai"])
+seo_router = PrefixedRouter(prefix="/api/v1/analytics/seo", tags=["seo"])
+
+AUDIT_LIST = ListSpec(
+    ordering_fields={
+        "created_at": SeoAudit.created_at,
+        "score": SeoAudit.score,
+        "url": SeoAudit.url,
+        "status": SeoAudit.status,
+    },
+    default_ordering="-created_at",
+    search_fields=(SeoAudit.url,),
+    tiebreaker=SeoAudit.id,
+)
+
+
+@ai_router.post("/analyze", response_model=AnalyzeRead)
+async def analyze(body: AnalyzeRequest, principal: CurrentPrincipal) -> AnalyzeRead:
+    """Analyse the data given, offline: sentiment, keywords, topics, summary, trend or anomalies.
+    The answer names the method used and what its confidence means."""
+    # The libraries are CPU work: off the event loop, so other requests are not held up.
+    result = await asyncio.to_thread(
+        analysis.analyze, body.analysis_type, body.data_type, body.data, body.options
+    )
+    return AnalyzeRead(
+        analysis_type=body.analysis_type,
+        data_type=body.data_type,
+        method=result.method,
+        confidence=result.confidence,
+        confidence_means=result.confidence_means,
+        items=result.items,
+        result=result.result,
+        notes=result.notes,
+    )
+
+
+async def _tenant_for(
+    session: SessionDep, runtime: RuntimeDep, client: ClientDep, actor: User, raw: str | None
+) -> uuid.UUID:
+    """The tenant named, which the caller must belong to; without one, the caller's only
+    tenant (an agency's staff usually belong to one)."""
+    if raw is not None:
+        access = await TenantService(session, runtime, client).access(
+            actor, parse_id(raw, TenantNotFound)
+        )
+        return access.tenant.id
+    mine = (
+        (
+            await session.execute(
+                select(Membership.tenant_id).where(Membership.user_id == actor.id).limit(2)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if len(mine) != 1:
+        reason = "Say which tenant: you belong to several" if mine else "You belong to no tenant"
+        raise ValidationFailed(reason, details={"tenant_id": [reason]})
+    return mine[0]
+
+
+@seo_router.post("/audit", status_code=status.HTTP_202_ACCEPTED, response_model=SeoAuditRead)
+async def request_audit(
+    body: SeoAuditCreate,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+) -> JSONResponse:
+    """Audit a page (and compare it with competitors): 202 and a job; follow it at
+    `GET /api/v1/analytics/seo/audit/{id}`."""
+    actor = await users.get_user(session, principal.user.id)
+    tenant_id = await _tenant_for(session, runtime, client, actor, body.tenant_id)
+    row = await service.request_audit(
+        session,
+        tenant_id=tenant_id,
+        client_id=body.client_id,
+        url=body.url,
+        keywords=body.keywords,
+        competitors=body.competitors,
+        actor=actor,
+        client=client,
+    )
+    return JSONResponse(
+        SeoAuditRead.model_validate(row).model_dump(mode="json"),
+        status_code=status.HTTP_202_ACCEPTED,
+    )
+
+
+@seo_router.get("/audit", response_model=Page[SeoAuditRead])
+async def list_audits(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    params: ListParamsDep,
+    tenant_id: str | None = None,
+    client_id: Annotated[int | None, Query(ge=1)] = None,
+    status_filter: Annotated[AuditStatus | None, Query(alias="status")] = None,
+) -> Page[SeoAuditRead]:
+    actor = await users.get_user(session, principal.user.id)
+    stmt = service.visible_audits(actor)
+    stmt = apply_filters(
+        stmt,
+        {
+            SeoAudit.tenant_id: parse_id(tenant_id, TenantNotFound) if tenant_id else None,
+            SeoAudit.client_id: client_id,
+            SeoAudit.status: status_filter.value if status_filter else None,
+        },
+    )
+    return await paginate(session, stmt, params, AUDIT_LIST, SeoAuditRead.model_validate)
+
+
+@seo_router.get("/audit/{audit_id}", response_model=SeoAuditRead)
+async def get_audit(
+    audit_id: str, principal: CurrentPrincipal, session: SessionDep
+) -> SeoAuditRead:
+    actor = await users.get_user(session, principal.user.id)
+    row = await service.get_audit(session, actor, parse_id(audit_id, service.AuditNotFound))
+    return SeoAuditRead.model_validate(row)
+
+
+@seo_router.get("")
+async def seo_analytics(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    start_date: date | None = None,
+    end_date: date | None = None,
+    tenant_id: str | None = None,
+    client_id: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, object]:
+    """Scores and findings over time, per URL, from the completed audits."""
+    actor = await users.get_user(session, principal.user.id)
+    tenant = (
+        await _tenant_for(session, runtime, client, actor, tenant_id)
+        if tenant_id is not None
+        else None
+    )
+    return await service.seo_analytics(
+        session, actor, tenant_id=tenant, client_id=client_id, start=start_date, end=end_date
+    )
+
+
+# -- social ---------------------------------------------------------------------------------------
+
+social_router = PrefixedRouter(prefix="/api/v1/social", tags=["social"])
+social_analytics_router = PrefixedRouter(prefix="/api/v1/analytics/social", tags=["social"])
+
+POST_LIST = ListSpec(
+    ordering_fields={
+        "scheduled_time": ScheduledPost.scheduled_time,
+        "created_at": ScheduledPost.created_at,
+        "status": ScheduledPost.status,
+        "platform": ScheduledPost.platform,
+    },
+    default_ordering="scheduled_time",
+    search_fields=(ScheduledPost.content,),
+    tiebreaker=ScheduledPost.id,
+)
+
+
+def _provider_read(
+    provider: SocialProvider, runtime: RuntimeDep, secret: str | None = None
+) -> SocialProviderRead:
+    base = str(runtime.settings.public_url).rstrip("/")
+    return SocialProviderRead(
+        id=provider.id,
+        name=provider.name,
+        tenant_id=provider.tenant_id,
+        url=provider.config.get("url"),
+        created_at=provider.created_at,
+        updated_at=provider.updated_at,
+        engagement_url=f"{base}/api/v1/social/engagement/{provider.id}",
+        secret=secret,
+    )
+
+
+async def _managed_tenant(
+    session: SessionDep, runtime: RuntimeDep, client: ClientDep, actor: User, raw: str | None
+) -> uuid.UUID:
+    tenant_id = await _tenant_for(session, runtime, client, actor, raw)
+    access = await TenantService(session, runtime, client).access(actor, tenant_id)
+    access.require_manager()
+    return tenant_id
+
+
+@social_router.put("/providers/{name}", response_model=SocialProviderRead)
+async def configure_provider(
+    name: str,
+    body: SocialProviderUpdate,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+) -> JSONResponse:
+    """Configure how the tenant publishes (owners and admins). For `webhook`: the `url` due
+    posts are sent to, signed; the signing secret is in this answer once, when created."""
+    actor = await users.get_user(session, principal.user.id)
+    tenant_id = await _managed_tenant(session, runtime, client, actor, body.tenant_id)
+    provider, secret = await social.configure_provider(session, runtime, tenant_id, name, body.url)
+    return JSONResponse(
+        _provider_read(provider, runtime, secret).model_dump(mode="json"),
+        status_code=status.HTTP_201_CREATED if secret else status.HTTP_200_OK,
+    )
+
+
+@social_router.get("/providers/{name}", response_model=SocialProviderRead)
+async def get_provider(
+    name: str,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    tenant_id: str | None = None,
+) -> SocialProviderRead:
+    actor = await users.get_user(session, principal.user.id)
+    tenant = await _tenant_for(session, runtime, client, actor, tenant_id)
+    return _provider_read(await social.get_provider(session, tenant, name), runtime)
+
+
+@social_router.post(
+    "/schedule", status_code=status.HTTP_201_CREATED, response_model=ScheduledPostRead
+)
+async def schedule_post(
+    body: ScheduledPostCreate,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+) -> ScheduledPostRead:
+    """Schedule a post: checked against the network's rules (length, media count and types,
+    a time in the future), published at its time through the tenant's provider."""
+    actor = await users.get_user(session, principal.user.id)
+    tenant_id = await _tenant_for(session, runtime, client, actor, body.tenant_id)
+    post = await social.schedule_post(
+        session,
+        tenant_id=tenant_id,
+        client_id=body.client_id,
+        platform=body.platform,
+        content=body.content,
+        media=[m.model_dump() for m in body.media],
+        scheduled_time=body.scheduled_time,
+        target_audience=body.target_audience,
+        provider=body.provider,
+        actor=actor,
+    )
+    return ScheduledPostRead.model_validate(post)
+
+
+@social_router.get("/schedule", response_model=Page[ScheduledPostRead])
+async def list_posts(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    params: ListParamsDep,
+    tenant_id: str | None = None,
+    client_id: Annotated[int | None, Query(ge=1)] = None,
+    platform: str | None = None,
+    status_filter: Annotated[PostStatus | None, Query(alias="status")] = None,
+) -> Page[ScheduledPostRead]:
+    actor = await users.get_user(session, principal.user.id)
+    stmt = apply_filters(
+        social.visible_posts(actor),
+        {
+            ScheduledPost.tenant_id: parse_id(tenant_id, TenantNotFound) if tenant_id else None,
+            ScheduledPost.client_id: client_id,
+            ScheduledPost.platform: platform,
+            ScheduledPost.status: status_filter.value if status_filter else None,
+        },
+    )
+    return await paginate(session, stmt, params, POST_LIST, ScheduledPostRead.model_validate)
+
+
+@social_router.get("/schedule/{post_id}", response_model=ScheduledPostRead)
+async def get_post(
+    post_id: str, principal: CurrentPrincipal, session: SessionDep
+) -> ScheduledPostRead:
+    actor = await users.get_user(session, principal.user.id)
+    post = await social.get_post(session, actor, parse_id(post_id, social.PostNotFound))
+    return ScheduledPostRead.model_validate(post)
+
+
+@social_router.patch("/schedule/{post_id}", response_model=ScheduledPostRead)
+async def reschedule_post(
+    post_id: str, body: ScheduledPostUpdate, principal: CurrentPrincipal, session: SessionDep
+) -> ScheduledPostRead:
+    """Move a scheduled post to another time, or change its text (before it goes out)."""
+    actor = await users.get_user(session, principal.user.id)
+    post = await social.get_post(session, actor, parse_id(post_id, social.PostNotFound))
+    await social.reschedule(post, scheduled_time=body.scheduled_time, content=body.content)
+    await session.flush()
+    return ScheduledPostRead.model_validate(post)
+
+
+@social_router.delete("/schedule/{post_id}", response_model=ScheduledPostRead)
+async def cancel_post(
+    post_id: str, principal: CurrentPrincipal, session: SessionDep
+) -> ScheduledPostRead:
+    """Cancel a scheduled post (it stays in the list, `cancelled`)."""
+    actor = await users.get_user(session, principal.user.id)
+    post = await social.get_post(session, actor, parse_id(post_id, social.PostNotFound))
+    await social.cancel(post)
+    await session.flush()
+    return ScheduledPostRead.model_validate(post)
+
+
+@social_router.post("/engagement/{provider_id}", response_model=ScheduledPostRead)
+async def report_engagement(
+    provider_id: str, request: Request, session: SessionDep, runtime: RuntimeDep
+) -> ScheduledPostRead:
+    """A provider reports a post's figures, signed (Standard Webhooks) with its secret."""
+    provider = await session.get(SocialProvider, parse_id(provider_id, ProviderNotFound))
+    if provider is None:
+        raise ProviderNotFound()
+    raw = await request.body()
+    secret = runtime.secrets.decrypt(provider.secret_encrypted, social.provider_aad(provider))
+    try:
+        Webhook(secret).verify(raw, dict(request.headers))
+    except WebhookVerificationError as exc:
+        raise Unauthorized("The engagement report's signature does not verify") from exc
+    try:
+        body = EngagementReport.model_validate_json(raw)
+    except PydanticValidationError as exc:
+        raise ValidationFailed(
+            "Invalid engagement report",
+            details={
+                ".".join(str(p) for p in e["loc"]) or "body": [e["msg"]] for e in exc.errors()
+            },
+        ) from exc
+    figures = body.model_dump(exclude={"post_id"}, exclude_none=True)
+    post = await social.record_engagement(
+        session, parse_id(body.post_id, social.PostNotFound), provider.tenant_id, figures
+    )
+    return ScheduledPostRead.model_validate(post)
+
+
+async def _social_analytics(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    platform: str | None = None,
+    start_date: date | None = None,
+    end_date: date | None = None,
+    tenant_id: str | None = None,
+    client_id: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, object]:
+    actor = await users.get_user(session, principal.user.id)
+    tenant = (
+        await _tenant_for(session, runtime, client, actor, tenant_id)
+        if tenant_id is not None
+        else None
+    )
+    low, high = service.day_bounds(start_date, end_date)
+    return await social.social_analytics(
+        session,
+        actor,
+        tenant_id=tenant,
+        client_id=client_id,
+        platform=platform,
+        start=low,
+        end=high,
+        start_date=start_date,
+        end_date=end_date,
+    )
+
+
+social_router.get("/analytics", summary="Social analytics")(_social_analytics)
+social_analytics_router.get("", summary="Social analytics")(_social_analytics)
+
+
+@ai_router.get("/recommendations")
+async def ai_recommendations(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    category: str | None = None,
+    client_id: Annotated[int | None, Query(ge=1)] = None,
+    tenant_id: str | None = None,
+) -> dict[str, object]:
+    """Ranked recommendations for a client (or the whole agency) from its SEO audits and its
+    social posts, each with its evidence and the rule that made it."""
+    if category is not None and category not in recommendations.CATEGORIES:
+        reason = f"one of {', '.join(recommendations.CATEGORIES)}"
+        raise ValidationFailed(reason, details={"category": [reason]})
+    actor = await users.get_user(session, principal.user.id)
+    tenant = (
+        await _tenant_for(session, runtime, client, actor, tenant_id)
+        if tenant_id is not None
+        else None
+    )
+    found = await recommendations.recommendations(
+        session, actor, tenant_id=tenant, client_id=client_id, category=category
+    )
+    return {"client_id": client_id, "category": category, "count": len(found), "results": found}
