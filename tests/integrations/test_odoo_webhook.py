@@ -158,6 +158,8 @@ async def test_posts_of_odoos_own_webhook_action_are_accepted_by_url_token(
     )
     assert_envelope(await client.post(forged, content=other, headers=plain), 401, "UNAUTHORIZED")
     # A token is bound to its database: it does not open another tenant's name.
+    odd = path.replace(f"db={tenant.database}", "db=%00x")
+    assert_envelope(await client.post(odd, content=other, headers=plain), 422, "VALIDATION_ERROR")
     elsewhere = path.replace(f"db={tenant.database}", "db=someone_else")
     assert_envelope(await client.post(elsewhere, content=other, headers=plain), 401, "UNAUTHORIZED")
     await runtime.run_pending_jobs()

@@ -63,6 +63,8 @@ SECRET_PURPOSE = b"odoo-webhook-secret"
 WEBHOOK_PATH = "/api/v1/odoo/webhook"
 # A model ("res.partner") and an event ("create", "write"): letters, digits, _ and dots.
 NAME_PART = re.compile(r"^[a-z0-9_][a-z0-9_.]{0,99}$")
+# What Odoo's web layer accepts as a database name (a query parameter is not JSON-checked).
+DATABASE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 # Instances whose Odoo can hold a parameter.
 LIVE = (InstanceStatus.READY.value, InstanceStatus.STOPPED.value)
 SWEEP_BATCH = 200
@@ -246,6 +248,8 @@ async def receive_odoo_webhook(
     database = query.get("db") if from_action else payload.get("database", payload.get("db"))
     if not isinstance(database, str) or not database:
         raise ValidationFailed.for_field("database", "The database that sends the event.")
+    if from_action and not DATABASE_NAME.match(database):
+        raise ValidationFailed.for_field("db", "Not a database name.")
     candidates = (
         await session.execute(
             select(Instance, OdooWebhookSecret)
