@@ -84,6 +84,11 @@ async def test_each_instance_gets_its_secret_written_into_its_odoo(
     assert secret is not None and len(secret) >= 40
     assert parameter(tenant, "saas.webhook_secret") == secret
     assert parameter(tenant, "saas.webhook_url") == "http://testserver/api/v1/odoo/webhook"
+    assert parameter(tenant, "saas.webhook_action_url") == (
+        "http://testserver/api/v1/odoo/webhook?db="
+        f"{tenant.database}&token={odoo_webhook.url_token(secret, tenant.database)}"
+    )
+    assert secret not in parameter(tenant, "saas.webhook_action_url")
     async with runtime.db.sessionmaker() as session:
         row = await session.get(OdooWebhookSecret, instance.id)
         assert row is not None and row.installed_at is not None
@@ -121,6 +126,60 @@ async def test_signed_events_are_stored_once_and_reemitted_for_the_tenant(
     assert outbox.type == "odoo.res.partner.create"
     assert str(outbox.tenant_id) == tenant.id
     assert outbox.data["record_id"] == 7 and outbox.data["data"] == {"name": "Azure Interior"}
+
+
+def as_odoo_action_sends(model: str, record_id: int, **fields: Any) -> bytes:
+    """The body of Odoo's "Send Webhook Notification" action (17.0/18.0
+    ``ir.actions.server._run_action_webhook``): sorted keys, ``default=str``, no signature."""
+    values = {"_model": model, "_id": record_id, "_action": "Notify the platform(#12)", **fields}
+    return json.dumps(values, sort_keys=True, default=str).encode()
+
+
+async def test_posts_of_odoos_own_webhook_action_are_accepted_by_url_token(
+    client: httpx.AsyncClient, runtime: Runtime, tenant: Tenant
+) -> None:
+    url = parameter(tenant, "saas.webhook_action_url")
+    path = url.removeprefix("http://testserver")
+    plain = {"Content-Type": "application/json"}
+    # A record field named "model" or "event" is data: the envelope is _model and the URL.
+    body = as_odoo_action_sends("project.task", 41, name="Write specs", event="kickoff")
+    accepted = await client.post(path + "&event=write", content=body, headers=plain)
+    assert accepted.status_code == 202, accepted.text
+    repeated = await client.post(path + "&event=write", content=body, headers=plain)
+    assert repeated.json()["status"] == "duplicate"
+    # Without an event in the URL: "changed".
+    other = as_odoo_action_sends("res.partner", 3, name="Azure Interior")
+    assert (await client.post(path, content=other, headers=plain)).status_code == 202
+
+    instance = await instance_of(runtime, tenant)
+    forged = path.replace(
+        odoo_webhook.url_token(await secret_of(runtime, instance.id) or "", tenant.database),
+        "0" * 64,
+    )
+    assert_envelope(await client.post(forged, content=other, headers=plain), 401, "UNAUTHORIZED")
+    # A token is bound to its database: it does not open another tenant's name.
+    odd = path.replace(f"db={tenant.database}", "db=%00x")
+    assert_envelope(await client.post(odd, content=other, headers=plain), 422, "VALIDATION_ERROR")
+    elsewhere = path.replace(f"db={tenant.database}", "db=someone_else")
+    assert_envelope(await client.post(elsewhere, content=other, headers=plain), 401, "UNAUTHORIZED")
+    await runtime.run_pending_jobs()
+    async with runtime.db.sessionmaker() as session:
+        types = sorted(
+            (
+                await session.execute(
+                    select(OutboxEvent.type).where(OutboxEvent.type.like("odoo.%"))
+                )
+            ).scalars()
+        )
+        data = (
+            await session.execute(
+                select(OutboxEvent.data).where(OutboxEvent.type == "odoo.project.task.write")
+            )
+        ).scalar_one()
+    assert types == ["odoo.project.task.write", "odoo.res.partner.changed"]
+    assert data["database"] == tenant.database and data["record_id"] == 41
+    assert data["model"] == "project.task" and data["event"] == "write"
+    assert data["data"] == {"name": "Write specs", "event": "kickoff"}
 
 
 async def test_forged_unknown_and_malformed_posts_are_refused(

@@ -13,6 +13,14 @@ instance(s) of that name and accepts the post only when the signature matches on
 secrets, so a tenant cannot post as another. ``model`` and ``event`` make the event type
 (``<model>.<event>``, re-emitted as ``odoo.<model>.<event>``); ``event_id`` makes the post
 idempotent and defaults to the SHA-256 of the body, so an identical post counts once.
+
+Odoo's own "Send Webhook Notification" server action (``base_automation``, 17.0 and 18.0)
+cannot sign: it posts ``{"_action", "_id", "_model", <chosen fields>}`` with nothing but
+``Content-Type`` (decision 0024). So the platform also writes ``saas.webhook_action_url``: the
+webhook URL with the database and a token (an HMAC of the database name under the
+instance's secret, so the secret itself never travels in a URL) in its query, ready to paste
+into such an action; the event name is ``event`` in that query (``&event=create``), else
+``changed``, and the model is ``_model``.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -47,10 +56,15 @@ logger = logging.getLogger(__name__)
 SIGNATURE_HEADER = "x-odoo-signature"
 SECRET_PARAMETER = "saas.webhook_secret"
 URL_PARAMETER = "saas.webhook_url"
+ACTION_URL_PARAMETER = "saas.webhook_action_url"
+# The event of a post from Odoo's webhook action whose URL names none.
+DEFAULT_ACTION_EVENT = "changed"
 SECRET_PURPOSE = b"odoo-webhook-secret"
 WEBHOOK_PATH = "/api/v1/odoo/webhook"
 # A model ("res.partner") and an event ("create", "write"): letters, digits, _ and dots.
 NAME_PART = re.compile(r"^[a-z0-9_][a-z0-9_.]{0,99}$")
+# What Odoo's web layer accepts as a database name (a query parameter is not JSON-checked).
+DATABASE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 # Instances whose Odoo can hold a parameter.
 LIVE = (InstanceStatus.READY.value, InstanceStatus.STOPPED.value)
 SWEEP_BATCH = 200
@@ -58,6 +72,17 @@ SWEEP_BATCH = 200
 
 def webhook_url(runtime: Runtime) -> str:
     return f"{runtime.settings.public_url}{WEBHOOK_PATH}"
+
+
+def url_token(secret: str, database: str) -> str:
+    """The token of the instance's webhook-action URL: proves the secret without showing it."""
+    return hmac.new(secret.encode(), b"url-token:" + database.encode(), hashlib.sha256).hexdigest()
+
+
+def action_url(runtime: Runtime, database: str, secret: str) -> str:
+    """The URL a tenant pastes into Odoo's "Send Webhook Notification" action."""
+    query = urlencode({"db": database, "token": url_token(secret, database)})
+    return f"{webhook_url(runtime)}?{query}"
 
 
 def _decrypt(runtime: Runtime, row: OdooWebhookSecret) -> str:
@@ -136,7 +161,11 @@ async def install_secret(runtime: Runtime, instance_id: uuid.UUID) -> None:
                 database,
                 uid,
                 admin.password,
-                {SECRET_PARAMETER: secret, URL_PARAMETER: webhook_url(runtime)},
+                {
+                    SECRET_PARAMETER: secret,
+                    URL_PARAMETER: webhook_url(runtime),
+                    ACTION_URL_PARAMETER: action_url(runtime, database, secret),
+                },
             )
     except Exception as exc:  # the host unreachable, the database stopped: try later
         error = f"{type(exc).__name__}: {exc}"[:500]
@@ -197,17 +226,30 @@ def _name_part(payload: Mapping[str, Any], field: str) -> str:
 
 
 async def receive_odoo_webhook(
-    session: AsyncSession, runtime: Runtime, body: bytes, headers: Mapping[str, str]
+    session: AsyncSession,
+    runtime: Runtime,
+    body: bytes,
+    headers: Mapping[str, str],
+    query: Mapping[str, str] | None = None,
 ) -> Intake:
+    """A signed post (``X-Odoo-Signature``), or one from Odoo's own webhook action, which
+    carries the token of ``saas.webhook_action_url`` in its query instead."""
+    query = query or {}
     presented = headers.get(SIGNATURE_HEADER, "").strip().lower()
     if presented.startswith("sha256="):
         presented = presented[len("sha256=") :]
-    if not presented:
+    token = query.get("token", "").strip().lower()
+    if not presented and not token:
         raise Unauthorized("The webhook carries no X-Odoo-Signature")
     payload = parse_payload(body)
-    database = payload.get("database", payload.get("db"))
+    # Odoo's webhook action: the record's fields beside ``_model``/``_id``/``_action``, so
+    # a field named "model" or "event" is data there, not the envelope.
+    from_action = not presented
+    database = query.get("db") if from_action else payload.get("database", payload.get("db"))
     if not isinstance(database, str) or not database:
         raise ValidationFailed.for_field("database", "The database that sends the event.")
+    if from_action and not DATABASE_NAME.match(database):
+        raise ValidationFailed.for_field("db", "Not a database name.")
     candidates = (
         await session.execute(
             select(Instance, OdooWebhookSecret)
@@ -218,25 +260,43 @@ async def receive_odoo_webhook(
             )
         )
     ).all()
+
+    def proven(secret: str) -> bool:
+        if from_action:
+            expected = url_token(secret, database)
+            return hmac.compare_digest(expected.encode(), token.encode("ascii", "replace"))
+        return _signature_matches(secret, body, presented)
+
     # One answer for an unknown database and a wrong signature: nothing to probe with.
     instance = next(
-        (
-            found
-            for found, row in candidates
-            if _signature_matches(_decrypt(runtime, row), body, presented)
-        ),
+        (found for found, row in candidates if proven(_decrypt(runtime, row))),
         None,
     )
     if instance is None:
         logger.warning("odoo webhook refused for database %r: unknown or bad signature", database)
         raise Unauthorized("The Odoo webhook signature does not match")
-    model = _name_part(payload, "model")
-    event = _name_part(payload, "event")
-    event_id = (
-        required_text(payload, "event_id", 200)
-        if payload.get("event_id") is not None
-        else "sha256:" + hashlib.sha256(body).hexdigest()
-    )
+    if from_action:
+        model = _name_part(payload, "_model")
+        event = _name_part({"event": query.get("event") or DEFAULT_ACTION_EVENT}, "event")
+        # Kept in the shape of a signed post, so both re-emit the same event body.
+        payload = {
+            "database": database,
+            "model": model,
+            "event": event,
+            "record_id": payload.get("_id"),
+            "action": payload.get("_action"),
+            "data": {key: value for key, value in payload.items() if not key.startswith("_")},
+        }
+    else:
+        model = _name_part(payload, "model")
+        event = _name_part(payload, "event")
+    if from_action:
+        # Two rules (create, write) may send the same fields: the event is part of the id.
+        event_id = f"sha256:{hashlib.sha256(body).hexdigest()}:{event}"
+    elif payload.get("event_id") is not None:
+        event_id = required_text(payload, "event_id", 200)
+    else:
+        event_id = "sha256:" + hashlib.sha256(body).hexdigest()
     return await store_event(
         session,
         # One source per instance: two tenants' event ids never collide.

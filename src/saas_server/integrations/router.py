@@ -214,6 +214,32 @@ ODOO_EVENT_BODY = {
 }
 
 
+# What Odoo's own webhook action sends with (it cannot sign): saas.webhook_action_url's query.
+ODOO_ACTION_QUERY = [
+    {
+        "name": "db",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "The database of a post from Odoo's webhook action.",
+    },
+    {
+        "name": "token",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "The token of saas.webhook_action_url, for posts without a signature.",
+    },
+    {
+        "name": "event",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "example": "write"},
+        "description": "The event of a post from Odoo's webhook action (default: changed).",
+    },
+]
+
+
 def _acknowledge(result: intake.Intake) -> JSONResponse:
     if result.duplicate:
         body = Acknowledgement(status="duplicate", event_id=result.event_id)
@@ -253,15 +279,20 @@ async def receive_webhook(
         200: {"model": Acknowledgement, "description": "A repeated event"},
     },
     tags=["odoo"],
-    openapi_extra={"requestBody": ODOO_EVENT_BODY},
+    openapi_extra={"requestBody": ODOO_EVENT_BODY, "parameters": ODOO_ACTION_QUERY},
 )
 async def receive_odoo_webhook(
     request: Request, session: SessionDep, runtime: RuntimeDep
 ) -> JSONResponse:
     """A tenant's Odoo posting an event, signed with its instance's secret
-    (``X-Odoo-Signature``, hex HMAC-SHA256 of the raw body)."""
+    (``X-Odoo-Signature``, hex HMAC-SHA256 of the raw body), or sent by Odoo's own webhook
+    action to the URL of ``saas.webhook_action_url`` (``db`` and ``token`` in the query)."""
     body = await request.body()
-    return _acknowledge(await odoo.receive_odoo_webhook(session, runtime, body, request.headers))
+    return _acknowledge(
+        await odoo.receive_odoo_webhook(
+            session, runtime, body, request.headers, request.query_params
+        )
+    )
 
 
 # -- the event log (platform admins) -----------------------------------------------------------

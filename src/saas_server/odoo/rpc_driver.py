@@ -384,12 +384,27 @@ class RpcDriver:
             [domain],
             {"fields": ["create_uid", "create_date"], "order": "id desc", "limit": limit},
         )
+        # ``create_uid`` reads as [id, display name]; the record names the login, as the
+        # SQL path does.
+        user_ids = sorted({int(row["create_uid"][0]) for row in rows if row.get("create_uid")})
+        logins: dict[int, str] = {}
+        if user_ids:
+            users = await self.client.execute_kw(
+                name,
+                uid,
+                credentials.password,
+                "res.users",
+                "read",
+                [user_ids, ["login"]],
+                {"context": {"active_test": False}},
+            )
+            logins = {int(user["id"]): str(user["login"]) for user in users}
         records = []
         for row in rows:
-            who = row.get("create_uid") or [0, ""]
+            who = int((row.get("create_uid") or [0])[0])
             stamp = datetime.strptime(str(row["create_date"])[:19], ODOO_DATETIME)
             records.append(
-                LoginRecord(at=stamp.replace(tzinfo=UTC), user_id=int(who[0]), user=str(who[1]))
+                LoginRecord(at=stamp.replace(tzinfo=UTC), user_id=who, user=logins.get(who, ""))
             )
         return records
 
