@@ -1,7 +1,7 @@
 """SEO audits, social providers and scheduled posts
 
 Revision ID: 0023_marketing
-Revises: 0018_api_keys
+Revises: 0020_ops
 Create Date: 2026-12-05
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0023_marketing"
-down_revision = "0018_api_keys"
+down_revision = "0020_ops"
 branch_labels = None
 depends_on = None
 
