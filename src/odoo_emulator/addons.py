@@ -218,7 +218,7 @@ async def install(conn: psycopg.AsyncConnection[Any], names: list[str], version:
         if name in installed:
             continue
         if name in DDL:
-            await conn.execute(DDL[name])  # type: ignore[arg-type]
+            await conn.execute(DDL[name])
         await conn.execute(
             "UPDATE ir_module_module SET state = 'installed', latest_version = %s,"
             " write_date = now() at time zone 'utc' WHERE name = %s",

@@ -40,6 +40,7 @@ from saas_server.integrations.router import router as integrations_router
 from saas_server.logs.router import router as audit_router
 from saas_server.monitoring.router import router as monitoring_router
 from saas_server.moves.router import router as moves_router
+from saas_server.portal.router import router as portal_router
 from saas_server.realtime.hub import EventHub
 from saas_server.realtime.router import router as events_router
 from saas_server.security.middleware import SecurityMiddleware, block_list_of
@@ -174,6 +175,8 @@ def create_app(
         billing_admin_router,
         admin_router,
         admin_console_router,
+        # Last: its prefix is all of /api/v1, and the routes above are tried first.
+        portal_router,
     ):
         app.include_router(router)
     document_errors(app)

@@ -21,6 +21,7 @@ MODEL_MODULES = (
     "saas_server.admin.models",
     "saas_server.monitoring.models",
     "saas_server.billing.models",
+    "saas_server.portal.models",
 )
 
 
