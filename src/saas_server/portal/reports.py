@@ -30,7 +30,7 @@ async def dashboard(
 ) -> tuple[dict[str, Any], datetime | None]:
     projects = await _records(session, caller, "project.project")
     project_ids = [p.odoo_id for p in projects]
-    tasks_by_project = await service.tasks_of(session, caller.tenant_id, project_ids)
+    stats = await service.task_stats(session, caller.tenant_id, project_ids)
     stage_records = await service.stages(session, caller.tenant_id)
     invoices = [
         i
@@ -38,22 +38,22 @@ async def dashboard(
         if i.data.get("state") == "posted"
     ]
     today = service.today_iso()
-    soon = service.soon_iso(DUE_SOON_DAYS)
+    names = {p.odoo_id: p.data.get("name") for p in projects}
     open_projects = []
-    due_soon = []
     for project in projects:
-        tasks = tasks_by_project.get(project.odoo_id, [])
-        summary = service.project_json(project, tasks, stage_records)
-        if summary["status"] != "done" and (not tasks or summary["progress"] < 100):
+        summary = service.project_json(project, stats.get(project.odoo_id, service.TaskStats()))
+        if summary["status"] != "done" and (not summary["task_count"] or summary["progress"] < 100):
             open_projects.append(summary)
-        for task in tasks:
-            deadline = task.data.get("date_deadline")
-            if deadline and deadline <= soon and not service._task_done(task.data, stage_records):
-                due_soon.append(
-                    {**service.task_json(task, stage_records), "project": summary["name"]}
-                )
+    due_soon = [
+        {
+            **service.task_json(task, stage_records),
+            "project": names.get(service.m2o(task.data.get("project_id"))[0] or 0),
+        }
+        for task in await service.open_tasks_due(
+            session, caller.tenant_id, project_ids, service.soon_iso(DUE_SOON_DAYS), 50
+        )
+    ]
     open_projects.sort(key=lambda p: (p["deadline"] or "9999", p["name"] or ""))
-    due_soon.sort(key=lambda t: t["deadline"] or "")
     invoice_rows = [service.invoice_json(i, today) for i in invoices]
     currencies: dict[str, dict[str, int]] = {}
     for row in invoice_rows:
@@ -89,7 +89,7 @@ async def dashboard(
             "total_count": len(projects),
             "open": open_projects[:DASHBOARD_PROJECTS],
         },
-        "tasks_due_soon": due_soon[:50],
+        "tasks_due_soon": due_soon,
         "invoices": {
             "by_currency": [{"currency": c, **t} for c, t in sorted(currencies.items())],
         },
@@ -172,11 +172,10 @@ async def report(
         }
     else:
         projects = await _records(session, caller, "project.project")
-        tasks = await service.tasks_of(session, caller.tenant_id, [p.odoo_id for p in projects])
-        stage_records = await service.stages(session, caller.tenant_id)
+        stats = await service.task_stats(session, caller.tenant_id, [p.odoo_id for p in projects])
         rows = []
         for project in projects:
-            summary = service.project_json(project, tasks.get(project.odoo_id, []), stage_records)
+            summary = service.project_json(project, stats.get(project.odoo_id, service.TaskStats()))
             created = str(project.data.get("create_date") or "")[:10]
             if period != "all" and not (
                 _in_period(created, period)

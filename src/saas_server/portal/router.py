@@ -109,14 +109,13 @@ async def list_projects(
         params = type(params)(params.page, params.page_size, params.search, sort, params.url)
     page = await paginate(session, stmt, params, PROJECT_LIST, lambda r: r)
     records: list[PortalRecord] = list(page.results)
-    tasks = await service.tasks_of(session, caller.tenant_id, [r.odoo_id for r in records])
-    stage_records = await service.stages(session, caller.tenant_id)
+    stats = await service.task_stats(session, caller.tenant_id, [r.odoo_id for r in records])
     body = {
         "count": page.count,
         "next": page.next,
         "previous": page.previous,
         "results": [
-            service.project_json(r, tasks.get(r.odoo_id, []), stage_records) for r in records
+            service.project_json(r, stats.get(r.odoo_id, service.TaskStats())) for r in records
         ],
     }
     return conditional(request, body, last_modified=service.newest(records))
@@ -135,7 +134,9 @@ async def get_project(
         project.odoo_id, []
     )
     stage_records = await service.stages(session, caller.tenant_id)
-    body = service.project_json(project, tasks, stage_records, with_tasks=True)
+    body = service.project_json(
+        project, service.stats_of(tasks, stage_records), stage_records, tasks=tasks
+    )
     body["files"] = await portal_files.project_attachments(
         session, runtime, caller.tenant_id, project.odoo_id
     )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Boolean, Integer, Select, and_, cast, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from saas_server.core import clock
 from saas_server.core.errors import AppError, NotFound
@@ -296,39 +298,134 @@ def _task_done(data: dict[str, Any], stage_records: dict[int, PortalRecord]) -> 
     return bool(stage and stage.data.get("fold"))
 
 
-def project_json(
-    project: PortalRecord,
-    tasks: list[PortalRecord],
-    stage_records: dict[int, PortalRecord],
-    *,
-    with_tasks: bool = False,
-    client: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    data = project.data
-    done = sum(1 for t in tasks if _task_done(t.data, stage_records))
-    partner_id, partner_name = m2o(data.get("partner_id"))
-    deadlines = sorted(
+@dataclass(frozen=True)
+class TaskStats:
+    count: int = 0
+    done: int = 0
+    next_deadline: str | None = None
+
+
+def _task_columns() -> dict[str, Any]:
+    task = aliased(PortalRecord)
+    stage = aliased(PortalRecord)
+    project_id = cast(func.jsonb_extract_path_text(task.data, "project_id", "0"), Integer)
+    stage_id = cast(func.jsonb_extract_path_text(task.data, "stage_id", "0"), Integer)
+    done = or_(
+        func.jsonb_extract_path_text(task.data, "state").in_(CLOSED_TASK_STATES),
+        func.coalesce(cast(func.jsonb_extract_path_text(stage.data, "fold"), Boolean), False),
+    )
+    join = (
+        select(task)
+        .outerjoin(
+            stage,
+            and_(
+                stage.tenant_id == task.tenant_id,
+                stage.model == "project.task.type",
+                stage.odoo_id == stage_id,
+            ),
+        )
+        .where(task.model == "project.task")
+    )
+    return {"task": task, "project_id": project_id, "done": done, "join": join}
+
+
+async def task_stats(
+    session: AsyncSession, tenant_id: uuid.UUID, project_ids: list[int]
+) -> dict[int, TaskStats]:
+    """Per project: its tasks, those done (closed state or folded stage) and the next
+    deadline of the open ones, counted by PostgreSQL on the copy."""
+    if not project_ids:
+        return {}
+    c = _task_columns()
+    task = c["task"]
+    # Odoo's False reads as JSON false: no deadline.
+    deadline = func.nullif(
+        func.nullif(func.jsonb_extract_path_text(task.data, "date_deadline"), ""), "false"
+    )
+    stmt = (
+        c["join"]
+        .with_only_columns(
+            c["project_id"],
+            func.count(),
+            func.count().filter(c["done"]),
+            func.min(deadline).filter(not_(c["done"])),
+        )
+        .where(task.tenant_id == tenant_id, c["project_id"].in_(project_ids))
+        .group_by(c["project_id"])
+    )
+    return {
+        int(project): TaskStats(int(count), int(done), nearest)
+        for project, count, done, nearest in await session.execute(stmt)
+    }
+
+
+async def open_tasks_due(
+    session: AsyncSession, tenant_id: uuid.UUID, project_ids: list[int], until: str, limit: int
+) -> list[PortalRecord]:
+    """The open tasks of these projects due by ``until`` (Odoo's datetime text), soonest
+    first."""
+    if not project_ids:
+        return []
+    c = _task_columns()
+    task = c["task"]
+    # Odoo's False reads as JSON false: no deadline.
+    deadline = func.nullif(
+        func.nullif(func.jsonb_extract_path_text(task.data, "date_deadline"), ""), "false"
+    )
+    stmt = (
+        c["join"]
+        .where(
+            task.tenant_id == tenant_id,
+            c["project_id"].in_(project_ids),
+            not_(c["done"]),
+            deadline <= until,
+        )
+        .order_by(deadline, task.odoo_id)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+def stats_of(tasks: list[PortalRecord], stage_records: dict[int, PortalRecord]) -> TaskStats:
+    open_deadlines = sorted(
         d
         for t in tasks
         if not _task_done(t.data, stage_records) and (d := t.data.get("date_deadline"))
     )
+    return TaskStats(
+        count=len(tasks),
+        done=sum(1 for t in tasks if _task_done(t.data, stage_records)),
+        next_deadline=open_deadlines[0] if open_deadlines else None,
+    )
+
+
+def project_json(
+    project: PortalRecord,
+    stats: TaskStats,
+    stage_records: dict[int, PortalRecord] | None = None,
+    *,
+    tasks: list[PortalRecord] | None = None,
+) -> dict[str, Any]:
+    """A project with its progress; with ``tasks`` (and their stages), its detail."""
+    data = project.data
+    partner_id, partner_name = m2o(data.get("partner_id"))
     answer: dict[str, Any] = {
         "id": str(project.id),
         "odoo_id": project.odoo_id,
         "tenant_id": str(project.tenant_id),
         "name": data.get("name"),
-        "client": client or {"odoo_id": partner_id, "name": partner_name},
+        "client": {"odoo_id": partner_id, "name": partner_name},
         "status": data.get("last_update_status"),
         "start_date": data.get("date_start") or None,
         "deadline": data.get("date") or None,
-        "next_task_deadline": odoo_time(deadlines[0]) if deadlines else None,
-        "task_count": len(tasks),
-        "tasks_done": done,
-        "progress": round(100 * done / len(tasks)) if tasks else 0,
+        "next_task_deadline": odoo_time(stats.next_deadline),
+        "task_count": stats.count,
+        "tasks_done": stats.done,
+        "progress": round(100 * stats.done / stats.count) if stats.count else 0,
         "updated_at": odoo_time(data.get("write_date")),
         "synced_at": _rfc3339(project.synced_at),
     }
-    if with_tasks:
+    if tasks is not None and stage_records is not None:
         ordered = sorted(
             tasks, key=lambda t: (str(t.data.get("date_deadline") or "9999"), t.odoo_id)
         )
