@@ -93,7 +93,7 @@ def test_projects_tasks_and_stages(call: Any, installed: None) -> None:
 
 
 def test_customer_invoices_are_totalled_numbered_on_posting_and_due(
-    call: Any, installed: None
+    odoo: OdooServer, call: Any, installed: None
 ) -> None:
     company = call("res.partner", "create", {"name": "Invoiced Co", "is_company": True})
     contact = call("res.partner", "create", {"name": "Buyer", "parent_id": company})
@@ -113,6 +113,8 @@ def test_customer_invoices_are_totalled_numbered_on_posting_and_due(
     fields = ["name", "state", "amount_total", "amount_residual", "commercial_partner_id"]
     [draft] = call("account.move", "read", [move], fields=fields)
     assert draft["state"] == "draft" and draft["amount_total"] == 325.5
+    # A draft has no number yet: "/" on 17.0, False from 18.0.
+    assert draft["name"] == ("/" if odoo.major < 18 else False)
     assert draft["commercial_partner_id"][0] == company
     call("account.move", "action_post", [move])
     [posted] = call("account.move", "read", [move], fields=[*fields, "payment_state"])

@@ -86,7 +86,8 @@ class AccountMove(BaseModel):
         "state": "draft",
         "company_id": 1,
         "payment_state": "not_paid",
-        "name": "/",
+        # A draft's number: "/" on 17.0, False from 18.0 (observed).
+        "name": lambda env: "/" if env.version.major < 18 else False,
     }
     _field_list = [
         F.char("name", "Number", readonly=True),
