@@ -40,6 +40,7 @@ from saas_server.integrations.router import router as integrations_router
 from saas_server.logs.router import router as audit_router
 from saas_server.monitoring.router import router as monitoring_router
 from saas_server.moves.router import router as moves_router
+from saas_server.portal.router import FILES_UPLOAD_PATH
 from saas_server.portal.router import router as portal_router
 from saas_server.realtime.hub import EventHub
 from saas_server.realtime.router import router as events_router
@@ -60,6 +61,10 @@ class PlatformApp(FastAPI):
             super().build_middleware_stack(),
             metrics=self.state.metrics,
             max_body_bytes=self.state.settings.max_body_bytes,
+            # The portal's uploads: the file's own limit, plus room for the multipart framing.
+            body_limits={
+                FILES_UPLOAD_PATH: self.state.settings.portal_upload_max_bytes + 64 * 1024
+            },
         )
 
 

@@ -21,7 +21,11 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
-    return {"portal_rate_limit_anonymous": "3/minute", "portal_rate_limit_user": "12/minute"}
+    return {
+        "portal_rate_limit_anonymous": "3/minute",
+        "portal_rate_limit_user": "12/minute",
+        "portal_upload_max_bytes": 3 * 1024 * 1024,
+    }
 
 
 async def test_odoo_reads_are_cached_until_the_webhook_and_odoo_down_is_502(
@@ -125,3 +129,30 @@ async def test_notifications_are_mailed_unless_the_client_turned_mail_off(
     recipients = [to for mail in inbox.mails for to in mail.recipients]
     assert recipients == [portal.alpha.login]
     assert "moved to Review" in inbox.mails[0].subject
+
+
+async def test_uploads_have_their_own_size_limit(
+    client: httpx.AsyncClient, portal: PortalTenant
+) -> None:
+    """Above the API's general 1 MB body limit, up to the upload limit (3 MB here)."""
+    headers = bearer(await portal_login(client, portal, portal.alpha))
+    big = b"%PDF-1.4\n" + b"0" * (2 * 1024 * 1024)
+    uploaded = await client.post(
+        "/api/v1/files/upload", headers=headers, files={"file": ("big.pdf", big, "application/pdf")}
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    assert uploaded.json()["size"] == len(big)
+    [attachment] = portal.call(
+        "ir.attachment",
+        "search_read",
+        [("res_model", "=", "res.partner"), ("res_id", "=", portal.alpha.company)],
+        fields=["file_size"],
+    )
+    assert attachment["file_size"] == len(big)
+    too_big = b"%PDF-1.4\n" + b"0" * (3 * 1024 * 1024)
+    refused = await client.post(
+        "/api/v1/files/upload",
+        headers=headers,
+        files={"file": ("huge.pdf", too_big, "application/pdf")},
+    )
+    assert_envelope(refused, 413, "PAYLOAD_TOO_LARGE")

@@ -25,6 +25,8 @@ from saas_server.portal.sync import defer_sync
 from saas_server.tenants.dependencies import TenantAccessDep
 
 router = PrefixedRouter(prefix="/api/v1", tags=["portal"])
+# Its bodies may exceed the API's general limit (app.py gives it the upload limit).
+FILES_UPLOAD_PATH = "/api/v1/files/upload"
 
 _data = PortalRecord.data
 
