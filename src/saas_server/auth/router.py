@@ -149,7 +149,8 @@ async def resend_verification(body: EmailRequest, auth: AuthServiceDep) -> Messa
     "/login",
     response_model=TokenPair,
     dependencies=[Depends(limit_login)],
-    responses=errors(401),
+    # With ``tenant``: 404 when that tenant has no portal, 502 when its Odoo is down.
+    responses=errors(401, 404, 502),
 )
 async def login(
     body: LoginRequest, auth: AuthServiceDep, client: ClientDep, runtime: RuntimeDep

@@ -58,12 +58,13 @@ async def get_caller(
     request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
+    # Declares the bearer scheme in the OpenAPI document (a portal token or a user's).
+    token: Annotated[str | None, Depends(oauth2_scheme)],
     tenant_id: Annotated[
         str | None,
         Query(description="The tenant (UUID); required for its members, implied for clients."),
     ] = None,
 ) -> PortalCaller:
-    token = await oauth2_scheme(request)
     if token and is_portal_token(token):
         claims = decode_access(runtime, token)
         await live_session(session, claims)

@@ -14,6 +14,7 @@ from sqlalchemy import Select, func, select
 from saas_server.core import clock
 from saas_server.core.deps import RuntimeDep, SessionDep
 from saas_server.core.errors import Forbidden, ValidationFailed
+from saas_server.core.openapi import errors
 from saas_server.core.pagination import ListParamsDep, ListSpec, paginate
 from saas_server.core.routing import PrefixedRouter
 from saas_server.portal import files as portal_files
@@ -38,7 +39,11 @@ def _text(*path: str) -> Any:
 # -- the portal of a tenant ---------------------------------------------------------------------
 
 
-@router.post("/tenants/{tenant_id}/portal", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/tenants/{tenant_id}/portal",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={200: {"description": "The portal is on already"}},
+)
 async def enable_portal(access: TenantAccessDep, session: SessionDep) -> JSONResponse:
     """Turn the client portal on (owners): 202 while the apps are installed, 200 once on."""
     row = await service.enable(session, access)
@@ -123,7 +128,7 @@ async def list_projects(
     return conditional(request, body, last_modified=service.newest(records))
 
 
-@router.get("/projects/{project_id}")
+@router.get("/projects/{project_id}", responses=errors(502))
 async def get_project(
     project_id: str,
     request: Request,
@@ -203,7 +208,7 @@ async def get_invoice(
 # -- files --------------------------------------------------------------------------------------
 
 
-@router.post("/files/upload", status_code=status.HTTP_201_CREATED)
+@router.post("/files/upload", status_code=status.HTTP_201_CREATED, responses=errors(502))
 async def upload_file(
     caller: PortalCallerDep,
     session: SessionDep,
@@ -237,7 +242,7 @@ async def get_file(
     return conditional(request, portal_files.file_json(row, runtime), last_modified=row.created_at)
 
 
-@router.get("/files/{file_id}/download")
+@router.get("/files/{file_id}/download", responses=errors(502))
 async def download_file(
     file_id: str, caller: PortalCallerDep, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
@@ -255,7 +260,7 @@ async def download_file(
     )
 
 
-@router.delete("/files/{file_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/files/{file_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(502))
 async def delete_file(
     file_id: str, caller: PortalCallerDep, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
@@ -431,7 +436,7 @@ def post_json(row: PortalRecord, *, full: bool = False) -> dict[str, Any]:
     return answer
 
 
-@router.get("/blog/posts")
+@router.get("/blog/posts", responses=errors(404))
 async def list_posts(
     request: Request,
     tenant_id: PublicTenantDep,
