@@ -128,6 +128,7 @@ CREATE INDEX IF NOT EXISTS account_move_partner_id_index ON account_move (partne
 CREATE TABLE IF NOT EXISTS account_move_line (
     id serial PRIMARY KEY,
     move_id integer NOT NULL REFERENCES account_move ON DELETE CASCADE,
+    currency_id integer REFERENCES res_currency ON DELETE RESTRICT,
     name varchar,
     display_type varchar,
     quantity numeric,

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -169,3 +171,37 @@ def test_a_portal_user_is_a_share_user(call: Any) -> None:
     assert read["share"] is True and read["partner_id"][0] == contact
     [partner] = call("res.partner", "read", [contact], fields=["commercial_partner_id"])
     assert partner["commercial_partner_id"][0] == company
+
+
+REAL_FIELDS = json.loads((Path(__file__).parent / "data" / "portal_fields.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "project.project",
+        "project.task",
+        "project.task.type",
+        "account.move",
+        "account.move.line",
+        "blog.blog",
+        "blog.post",
+        "blog.tag",
+    ],
+)
+def test_the_apps_fields_are_real_odoos(
+    odoo: OdooServer, call: Any, installed: None, model: str
+) -> None:
+    """Every field the server reports for these models, among those recorded from real 17.0
+    and 18.0 (``fields_get``: type and relation), is the real one; on the emulator, every
+    field it declares exists on real Odoo of its version."""
+    recorded = REAL_FIELDS.get(f"{odoo.major}.0", {}).get(model)
+    if recorded is None:
+        pytest.skip(f"no record of real Odoo {odoo.major}.0")
+    answered = call(model, "fields_get", attributes=["type", "relation"])
+    for name, (type_, relation) in recorded.items():
+        if name in answered:
+            assert answered[name]["type"] == type_, name
+            assert answered[name].get("relation") == relation, name
+    if odoo.is_emulator:
+        assert sorted(set(answered) - set(recorded)) == []

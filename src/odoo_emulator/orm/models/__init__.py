@@ -19,7 +19,7 @@ from odoo_emulator.orm.models.account_move import AccountMove, AccountMoveLine
 from odoo_emulator.orm.models.ir_attachment import IrAttachment
 from odoo_emulator.orm.models.ir_config_parameter import IrConfigParameter
 from odoo_emulator.orm.models.ir_module import Module
-from odoo_emulator.orm.models.project import Project, Task, TaskType
+from odoo_emulator.orm.models.project import Project, Task, TaskType, TaskType18
 from odoo_emulator.orm.models.res_company import Company
 from odoo_emulator.orm.models.res_currency import Currency
 from odoo_emulator.orm.models.res_groups import Groups, Groups19
@@ -42,7 +42,6 @@ _COMMON_MODELS: tuple[type[BaseModel], ...] = (
     # Apps (addons.py): each model exists once its module is installed.
     Project,
     Task,
-    TaskType,
     AccountMove,
     AccountMoveLine,
     Blog,
@@ -54,12 +53,14 @@ _COMMON_MODELS: tuple[type[BaseModel], ...] = (
 @cache
 def models_for(version: OdooVersion) -> dict[str, type[BaseModel]]:
     if version.major >= 19:
-        versioned: tuple[type[BaseModel], ...] = (Users19, Groups19)
+        versioned: tuple[type[BaseModel], ...] = (Users19, Groups19, TaskType18)
+    elif version.major >= 18:
+        versioned = (Users, Groups, TaskType18)
     else:
-        versioned = (Users, Groups)
+        versioned = (Users, Groups, TaskType)
     classes: tuple[type[BaseModel], ...] = (*_COMMON_MODELS, *versioned)
     return {cls._name: cls for cls in classes}
 
 
-_DEFAULT_MODELS: tuple[type[BaseModel], ...] = (*_COMMON_MODELS, Users, Groups)
+_DEFAULT_MODELS: tuple[type[BaseModel], ...] = (*_COMMON_MODELS, Users, Groups, TaskType18)
 MODELS: dict[str, type[BaseModel]] = {cls._name: cls for cls in _DEFAULT_MODELS}

@@ -54,6 +54,7 @@ class AccountMoveLine(BaseModel):
     _defaults: ClassVar[dict[str, Any]] = {"quantity": 1.0, "price_unit": 0.0, "sequence": 10}
     _field_list = [
         F.many2one("move_id", "Journal Entry", "account.move", required=True),
+        F.many2one("currency_id", "Currency", "res.currency"),
         F.char("name", "Label"),
         F.selection(
             "display_type",
@@ -62,13 +63,20 @@ class AccountMoveLine(BaseModel):
         ),
         F.float_("quantity", "Quantity"),
         F.float_("price_unit", "Unit Price"),
-        F.float_("price_subtotal", "Subtotal", readonly=True),
-        F.float_("price_total", "Total", readonly=True),
+        F.monetary("price_subtotal", "Subtotal", readonly=True),
+        F.monetary("price_total", "Total", readonly=True),
         F.integer("sequence", "Sequence"),
     ]
 
     async def prepare_create(self, vals: dict[str, Any]) -> dict[str, Any]:
         vals.setdefault("display_type", "product")
+        if vals.get("move_id") and not vals.get("currency_id"):
+            row = await (
+                await self.conn.execute(
+                    "SELECT currency_id FROM account_move WHERE id = %s", (vals["move_id"],)
+                )
+            ).fetchone()
+            vals["currency_id"] = row[0] if row else None
         subtotal = float(vals.get("quantity") or 0) * float(vals.get("price_unit") or 0)
         vals["price_subtotal"] = vals["price_total"] = round(subtotal, 2)
         return vals
@@ -102,10 +110,10 @@ class AccountMove(BaseModel):
         F.date("invoice_date", "Invoice/Bill Date"),
         F.date("invoice_date_due", "Due Date"),
         F.char("invoice_origin", "Origin"),
-        F.float_("amount_untaxed", "Untaxed Amount", readonly=True),
-        F.float_("amount_tax", "Tax", readonly=True),
-        F.float_("amount_total", "Total", readonly=True),
-        F.float_("amount_residual", "Amount Due", readonly=True),
+        F.monetary("amount_untaxed", "Untaxed Amount", readonly=True),
+        F.monetary("amount_tax", "Tax", readonly=True),
+        F.monetary("amount_total", "Total", readonly=True),
+        F.monetary("amount_residual", "Amount Due", readonly=True),
         F.selection("payment_state", "Payment Status", PAYMENT_STATES),
         F.one2many("invoice_line_ids", "Invoice lines", "account.move.line", "move_id"),
         F.one2many("line_ids", "Journal Items", "account.move.line", "move_id"),

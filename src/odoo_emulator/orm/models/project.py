@@ -65,6 +65,12 @@ class TaskType(BaseModel):
     ]
 
 
+class TaskType18(TaskType):
+    """18.0 dropped the stage's description (observed)."""
+
+    _field_list = [f for f in TaskType._field_list if f.name != "description"]
+
+
 class Project(BaseModel):
     _name = "project.project"
     _description = "Project"
@@ -93,6 +99,7 @@ class Project(BaseModel):
         F.selection("last_update_status", "Status", PROJECT_STATUSES, required=True),
         F.integer("color", "Color Index"),
         F.one2many("tasks", "Task Activities", "project.task", "project_id"),
+        F.one2many("task_ids", "Tasks", "project.task", "project_id"),
         F.many2many(
             "type_ids",
             "Tasks Stages",
