@@ -249,6 +249,21 @@ async def test_a_stage_change_in_odoo_notifies_the_client_by_webhook_and_by_sche
     [project] = (await client.get("/api/v1/projects", headers=headers)).json()["results"]
     assert project["tasks_done"] == 1 and project["progress"] == 33
 
+    # An invoice paid in Odoo: notified, and no longer due on the dashboard.
+    portal.call("account.move", "write", portal.alpha.invoices, {"payment_state": "paid"})
+    await sync.defer_due_syncs(runtime)
+    await runtime.run_pending_jobs()
+    paid = (
+        await client.get("/api/v1/notifications", params={"type": "invoice_paid"}, headers=headers)
+    ).json()
+    assert (
+        paid["count"] == 1
+        and paid["results"][0]["data"]["invoice_odoo_id"] == (portal.alpha.invoices[0])
+    )
+    dashboard = (await client.get("/api/v1/portal/dashboard", headers=headers)).json()
+    assert dashboard["invoices"]["by_currency"] == []
+    assert dashboard["unread_notifications"] == 2
+
 
 async def test_the_published_blog_is_public_and_cacheable(
     client: httpx.AsyncClient, portal: PortalTenant
