@@ -113,6 +113,7 @@ RUNTIME_PARTS = RuntimeParts(
     schedule=schedule,
     plan_of=rate_limit_plan,
     api_key_user=api_keys.api_key_user,
+    bearer_budget=portal_identity.rate_budget,
 )
 
 

@@ -95,8 +95,12 @@ async def test_rate_limits_per_portal_user_and_per_anonymous_address(
     assert int(limited.headers["retry-after"]) > 0
 
     headers = bearer(await portal_login(client, portal, portal.beta))
-    for _ in range(12):
-        assert (await client.get("/api/v1/settings", headers=headers)).status_code == 200
+    for number in range(12):
+        answer = await client.get("/api/v1/settings", headers=headers)
+        assert answer.status_code == 200
+        # A portal session's own budget, not the anonymous one of its address.
+        assert answer.headers["x-ratelimit-limit"] == "12"
+        assert answer.headers["x-ratelimit-remaining"] == str(11 - number)
     assert_envelope(
         await client.get("/api/v1/settings", headers=headers), 429, "RATE_LIMIT_EXCEEDED"
     )

@@ -73,9 +73,7 @@ async def get_caller(
         portal = await session.get(PortalTenant, claims.tenant_id)
         if portal is None or portal.status != PortalStatus.ENABLED.value:
             raise PortalTenantNotFound()
-        await _limit(
-            runtime, runtime.settings.portal_rate_limit_user, "portal", str(claims.session_id)
-        )
+        # Counted by the API's rate-limit middleware (identity.rate_budget).
         return PortalCaller(
             tenant_id=claims.tenant_id,
             commercial_id=None if claims.is_internal else claims.commercial_id,

@@ -266,3 +266,15 @@ async def logout(
             await odoo.driver.web_logout(odoo_session_id)
     except Exception:
         return
+
+
+def rate_budget(runtime: Runtime, token: str) -> tuple[str, str] | None:
+    """The rate-limit budget of a portal token (core's rate-limit middleware asks, through
+    the runtime's parts): 100 calls a minute per portal session by default."""
+    if not token.startswith(PORTAL_ACCESS_PREFIX):
+        return None
+    try:
+        claims = decode_access(runtime, token)
+    except Unauthorized:
+        return None
+    return f"portal:{claims.session_id}", runtime.settings.portal_rate_limit_user
