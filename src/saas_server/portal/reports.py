@@ -12,9 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_server.core import clock
+from saas_server.core.runtime import Runtime
 from saas_server.portal import service
 from saas_server.portal.access import PortalCaller
-from saas_server.portal.models import PortalNotification, PortalRecord
+from saas_server.portal.cache import direct_cache
+from saas_server.portal.models import PortalNotification, PortalRecord, PortalSyncState
 
 DUE_SOON_DAYS = 7
 DASHBOARD_PROJECTS = 20
@@ -26,8 +28,44 @@ async def _records(session: AsyncSession, caller: PortalCaller, model: str) -> l
 
 
 async def dashboard(
-    session: AsyncSession, caller: PortalCaller
+    session: AsyncSession, runtime: Runtime, caller: PortalCaller
 ) -> tuple[dict[str, Any], datetime | None]:
+    """The dashboard. Its figures change only when a sync changes the copy (or the day
+    changes), so they are kept in the Odoo read cache keyed by the tenant's last sync and
+    the day; the unread count, which the client changes, is read each time."""
+    latest = (
+        await session.execute(
+            select(func.max(PortalSyncState.last_run_at)).where(
+                PortalSyncState.tenant_id == caller.tenant_id
+            )
+        )
+    ).scalar_one()
+    key = f"dashboard:{caller.commercial_id}:{service.today_iso()}:{latest}"
+
+    async def figures() -> dict[str, Any]:
+        return await _dashboard_figures(session, caller)
+
+    body = dict(
+        await direct_cache(runtime.settings.redis_url).get_or_load(caller.tenant_id, key, figures)
+    )
+    stmt = (
+        select(func.count())
+        .select_from(PortalNotification)
+        .where(
+            PortalNotification.tenant_id == caller.tenant_id, PortalNotification.read_at.is_(None)
+        )
+    )
+    stmt = stmt.where(
+        PortalNotification.commercial_id == caller.commercial_id
+        if caller.commercial_id is not None
+        else PortalNotification.commercial_id.is_(None)
+    )
+    body["unread_notifications"] = int((await session.execute(stmt)).scalar_one())
+    synced = body.get("data_synced_at")
+    return body, datetime.fromisoformat(synced) if synced else None
+
+
+async def _dashboard_figures(session: AsyncSession, caller: PortalCaller) -> dict[str, Any]:
     projects = await _records(session, caller, "project.project")
     project_ids = [p.odoo_id for p in projects]
     stats = await service.task_stats(session, caller.tenant_id, project_ids)
@@ -68,19 +106,6 @@ async def dashboard(
         if row["overdue"]:
             totals["overdue_cents"] += row["amount_due_cents"]
             totals["overdue_count"] += 1
-    stmt = (
-        select(func.count())
-        .select_from(PortalNotification)
-        .where(
-            PortalNotification.tenant_id == caller.tenant_id, PortalNotification.read_at.is_(None)
-        )
-    )
-    stmt = stmt.where(
-        PortalNotification.commercial_id == caller.commercial_id
-        if caller.commercial_id is not None
-        else PortalNotification.commercial_id.is_(None)
-    )
-    unread = int((await session.execute(stmt)).scalar_one())
     synced = [r.synced_at for r in (*projects, *invoices)]
     body = {
         "tenant_id": str(caller.tenant_id),
@@ -93,7 +118,7 @@ async def dashboard(
         "invoices": {
             "by_currency": [{"currency": c, **t} for c, t in sorted(currencies.items())],
         },
-        "unread_notifications": unread,
+        "unread_notifications": 0,
         # Filled once the SEO and social features exist.
         "seo": None,
         "social": None,
@@ -101,7 +126,7 @@ async def dashboard(
         if synced
         else None,
     }
-    return body, max(synced) if synced else None
+    return body
 
 
 def _period_start(period: str) -> str | None:

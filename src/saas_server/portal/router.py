@@ -484,8 +484,10 @@ async def get_post(
 
 
 @router.get("/portal/dashboard")
-async def dashboard(request: Request, caller: PortalCallerDep, session: SessionDep) -> Response:
-    body, last_modified = await reports.dashboard(session, caller)
+async def dashboard(
+    request: Request, caller: PortalCallerDep, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    body, last_modified = await reports.dashboard(session, runtime, caller)
     return conditional(request, body, last_modified=last_modified)
 
 
