@@ -149,7 +149,7 @@ def test_published_blog_posts(call: Any, installed: None) -> None:
     assert "First tip" in read["teaser"]
 
 
-def test_a_portal_user_is_a_share_user(call: Any) -> None:
+def test_a_portal_user_is_a_share_user(odoo: OdooServer, call: Any) -> None:
     company = call("res.partner", "create", {"name": "Portal Client", "is_company": True})
     contact = call(
         "res.partner",
@@ -164,7 +164,8 @@ def test_a_portal_user_is_a_share_user(call: Any) -> None:
             "login": "pat@client.example",
             "partner_id": contact,
             "password": "portal-secret-1",
-            "groups_id": [(6, 0, [group])],
+            # 19.0 renamed groups_id to group_ids.
+            ("group_ids" if odoo.major >= 19 else "groups_id"): [(6, 0, [group])],
         },
     )
     [read] = call("res.users", "read", [user], fields=["share", "partner_id"])
