@@ -12,7 +12,7 @@ import pytest
 from saas_server.core.runtime import Runtime
 from saas_server.portal import sync
 from tests.fixtures.errors import assert_envelope
-from tests.portal.conftest import PortalTenant, bearer, portal_login, post_odoo_webhook
+from tests.fixtures.portal import PortalTenant, bearer, portal_login, post_odoo_webhook
 
 pytestmark = pytest.mark.slow
 

@@ -13,8 +13,8 @@ import pytest
 
 from saas_server.core.runtime import Runtime
 from tests.fixtures.errors import assert_envelope
+from tests.fixtures.portal import PortalTenant, bearer, portal_login, post_odoo_webhook
 from tests.fixtures.smtp import Inbox
-from tests.portal.conftest import PortalTenant, bearer, portal_login, post_odoo_webhook
 
 pytestmark = pytest.mark.slow
 
