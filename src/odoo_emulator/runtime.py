@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from odoo_emulator import passwords, schema
+from odoo_emulator import addons, passwords, schema
 from odoo_emulator.config import EmulatorConfig, MasterPassword
 from odoo_emulator.orm.env import Env
 from odoo_emulator.pgserver import EmbeddedPostgres, PgTools, find_pg_tools
@@ -118,6 +118,7 @@ class Emulator:
             return await schema.hash_plaintext_passwords(conn)
 
         plaintext = await registry.run(find_plaintext)
+        registry.installed = await registry.run(self._list_modules)
         if plaintext:
             hashed = [
                 (uid, await asyncio.to_thread(passwords.hash_password, pw)) for uid, pw in plaintext
@@ -130,6 +131,12 @@ class Emulator:
                     )
 
             await registry.run(store)
+
+    async def _list_modules(self, conn: psycopg.AsyncConnection[Any]) -> frozenset[str]:
+        """The apps the emulator can install are listed (``update_list``), and the installed
+        modules say which models exist."""
+        await addons.list_modules(conn, self.version.serie)
+        return await addons.installed_modules(conn)
 
     def env(
         self,

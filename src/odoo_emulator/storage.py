@@ -199,6 +199,8 @@ class Registry:
     # _assert_can_auth: failures per source address (login cooldown).
     login_failures: dict[str, LoginFailures] = field(default_factory=dict)
     loaded: bool = False
+    # The installed modules (ir.module.module): a model of another module does not exist.
+    installed: frozenset[str] = frozenset({"base"})
     load_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def clear_cache(self) -> None:

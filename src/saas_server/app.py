@@ -49,6 +49,8 @@ from saas_server.marketing.router import (
 )
 from saas_server.monitoring.router import router as monitoring_router
 from saas_server.moves.router import router as moves_router
+from saas_server.portal.router import FILES_UPLOAD_PATH
+from saas_server.portal.router import router as portal_router
 from saas_server.realtime.hub import EventHub
 from saas_server.realtime.router import router as events_router
 from saas_server.security.middleware import SecurityMiddleware, block_list_of
@@ -68,6 +70,10 @@ class PlatformApp(FastAPI):
             super().build_middleware_stack(),
             metrics=self.state.metrics,
             max_body_bytes=self.state.settings.max_body_bytes,
+            # The portal's uploads: the file's own limit, plus room for the multipart framing.
+            body_limits={
+                FILES_UPLOAD_PATH: self.state.settings.portal_upload_max_bytes + 64 * 1024
+            },
         )
 
 
@@ -189,6 +195,8 @@ def create_app(
         seo_router,
         social_router,
         social_analytics_router,
+        # Last: its prefix is all of /api/v1, and the routes above are tried first.
+        portal_router,
     ):
         app.include_router(router)
     # The web dashboard (decision 0022): pages at / and /app, its assets at /static.

@@ -22,6 +22,7 @@ MODEL_MODULES = (
     "saas_server.monitoring.models",
     "saas_server.billing.models",
     "saas_server.marketing.models",
+    "saas_server.portal.models",
 )
 
 

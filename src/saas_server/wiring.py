@@ -28,11 +28,12 @@ import saas_server.mail.tasks
 import saas_server.marketing.tasks
 import saas_server.monitoring.tasks
 import saas_server.moves.tasks
+import saas_server.portal.tasks
 import saas_server.security.tasks
 import saas_server.tenants.tasks
 import saas_server.webhooks.tasks  # noqa: F401
 from saas_server.audit.tasks import CHECKPOINT_AUDIT_TASK
-from saas_server.auth import api_keys
+from saas_server.auth import api_keys, tenant_login
 from saas_server.auth.principal_cache import build_principal_cache
 from saas_server.backups import service as backups_service
 from saas_server.backups.lifecycle import BACKUP, RESTORE
@@ -69,6 +70,10 @@ from saas_server.monitoring import service as monitoring_service
 from saas_server.monitoring.tasks import SAMPLE_TASK
 from saas_server.moves import service as moves_service
 from saas_server.moves.lifecycle import MOVE
+from saas_server.portal import hooks as portal_hooks
+from saas_server.portal import identity as portal_identity
+from saas_server.portal.lifecycle import PORTAL
+from saas_server.portal.sync import SYNC_DUE_TASK as PORTAL_SYNC_DUE_TASK
 from saas_server.realtime import hub as realtime_hub
 from saas_server.security.lifecycle import SCAN, THREAT
 from saas_server.security.tasks import DETECT_THREATS_TASK, SCHEDULE_SCANS_TASK
@@ -102,6 +107,7 @@ def schedule(settings: Settings) -> Mapping[str, float]:
         SAMPLE_TASK: settings.metrics_sample_interval_seconds,
         RUN_RENEWALS_TASK: settings.billing_renewal_interval_seconds,
         PUBLISH_DUE_TASK: settings.social_publish_sweep_seconds,
+        PORTAL_SYNC_DUE_TASK: settings.portal_sync_interval_seconds,
     }
 
 
@@ -111,6 +117,7 @@ RUNTIME_PARTS = RuntimeParts(
     schedule=schedule,
     plan_of=rate_limit_plan,
     api_key_user=api_keys.api_key_user,
+    bearer_budget=portal_identity.rate_budget,
 )
 
 
@@ -157,6 +164,7 @@ def wire() -> None:
     _wire_billing()
     _wire_flows()
     _wire_webhooks()
+    _wire_portal()
     _wired = True
 
 
@@ -180,6 +188,15 @@ async def open_runtime(settings: Settings, **kwargs: Any) -> AsyncIterator[Runti
         yield runtime
     finally:
         await runtime.close()
+
+
+def _wire_portal() -> None:
+    """The client portal (seed 004): auth's login with ``tenant`` is checked by the tenant's
+    Odoo (portal), and the tenant's Odoo webhook queues the portal's sync."""
+    tenant_login.tenant_login.provide(portal_identity.login)
+    tenant_login.tenant_refresh.provide(portal_identity.refresh)
+    tenant_login.tenant_logout.provide(portal_identity.logout)
+    events_service.event_recorded.connect(portal_hooks.on_event_recorded)
 
 
 # -- flows: instances' long operations, answered by backups -------------------------------------
@@ -211,4 +228,5 @@ def lifecycles() -> list[Lifecycle[Any, Any]]:
         INVOICE,
         SUBSCRIPTION,
         SEO_AUDIT,
+        PORTAL,
     ]

@@ -31,6 +31,7 @@ from saas_server.instances.models import InstanceTransition
 from saas_server.integrations.models import IntegrationProvider
 from saas_server.marketing.models import ScheduledPost, SeoAudit
 from saas_server.moves.models import Move
+from saas_server.portal.models import PortalSettings
 from saas_server.security.models import BlockedIp
 from saas_server.tenants import rules
 from saas_server.tenants.models import Invitation, Tenant
@@ -51,6 +52,8 @@ def col(attribute: Any) -> Column[Any]:
 # (schema, field) -> the column it is stored in, or why it has none.
 DESTINATIONS: dict[tuple[str, str], Any] = {
     ("MaintenanceUpdate", "message"): col(MaintenanceMode.message),
+    # portal
+    ("SettingsUpdate", "language"): col(PortalSettings.language),
     # billing
     ("PlanCreate", "code"): col(Plan.code),
     ("PlanCreate", "name"): col(Plan.name),
@@ -75,6 +78,7 @@ DESTINATIONS: dict[tuple[str, str], Any] = {
     ("RegisterRequest", "last_name"): col(User.last_name),
     ("RegisterRequest", "tenant_name"): col(Tenant.name),
     ("RegisterRequest", "subdomain"): "subdomain",
+    ("LoginRequest", "tenant"): NOT_STORED,
     ("LoginRequest", "email"): NOT_STORED,
     ("LoginRequest", "username"): NOT_STORED,
     ("LoginRequest", "password"): NOT_STORED,

@@ -46,7 +46,9 @@ class Env:
 
     def get(self, model_name: str) -> BaseModel | None:
         cls = self.models.get(model_name)
-        return cls(self) if cls is not None else None
+        if cls is None or (cls._module != "base" and cls._module not in self.registry.installed):
+            return None
+        return cls(self)
 
     def __getitem__(self, model_name: str) -> BaseModel:
         model = self.get(model_name)

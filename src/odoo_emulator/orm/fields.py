@@ -96,6 +96,8 @@ class Field:
             info["domain"] = []
         if self.type == "one2many":
             info["relation_field"] = self.inverse_name
+        if self.type == "monetary":
+            info["currency_field"] = self.extra["currency_field"]
         if self.type == "selection":
             info["selection"] = [list(pair) for pair in self.selection or ()]
         if self.type in ("char", "text", "html"):
@@ -138,6 +140,11 @@ def integer(name: str, string: str, **kw: Any) -> Field:
 
 def float_(name: str, string: str, **kw: Any) -> Field:
     return Field(name, "float", string, **kw)
+
+
+def monetary(name: str, string: str, currency_field: str = "currency_id", **kw: Any) -> Field:
+    """An amount in the currency of ``currency_field`` (a float over RPC)."""
+    return Field(name, "monetary", string, extra={"currency_field": currency_field}, **kw)
 
 
 def datetime(name: str, string: str, **kw: Any) -> Field:
@@ -202,7 +209,7 @@ def to_read_value(fld: Field, value: Any) -> Any:
         return bool(value)
     if fld.type == "integer":
         return int(value or 0)
-    if fld.type == "float":
+    if fld.type in ("float", "monetary"):
         return float(value or 0.0)
     if fld.type == "datetime":
         if isinstance(value, dt.datetime):
@@ -229,7 +236,7 @@ def to_column_value(fld: Field, value: Any) -> Any:
         return None
     if fld.type == "integer":
         return int(value)
-    if fld.type == "float":
+    if fld.type in ("float", "monetary"):
         return float(value)
     if fld.type == "many2one":
         if isinstance(value, list | tuple):  # [id, name] as read returns it

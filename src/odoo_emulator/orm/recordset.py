@@ -29,6 +29,8 @@ class RecordSet:
     _order: ClassVar[str] = "id"
     _rec_name: ClassVar[str] = "name"
     _log_access: ClassVar[bool] = True
+    # The module that defines the model: it exists only while that module is installed.
+    _module: ClassVar[str] = "base"
     # Filled by __init_subclass__ from _field_list (+ the magic fields).
     _fields: ClassVar[dict[str, Field]] = {}
     _field_list: ClassVar[list[Field]] = []

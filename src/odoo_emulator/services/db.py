@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from odoo_emulator import dumps, filestore, passwords, schema
+from odoo_emulator import addons, dumps, filestore, passwords, schema
 from odoo_emulator.errors import AccessDenied, DatabaseExists
 from odoo_emulator.runtime import Emulator, RequestInfo
 
@@ -130,7 +130,7 @@ async def _initialize_db(
     )
     registry = emulator.regs.get(db_name)
 
-    async def create(conn: psycopg.AsyncConnection[Any]) -> None:
+    async def create(conn: psycopg.AsyncConnection[Any]) -> frozenset[str]:
         for statement in (
             "CREATE EXTENSION IF NOT EXISTS pg_trgm",
             "GRANT CREATE ON SCHEMA public TO PUBLIC",
@@ -141,8 +141,10 @@ async def _initialize_db(
             except psycopg.Error as exc:  # Odoo only warns
                 logger.warning("%s failed on %s: %s", statement, db_name, exc)
         await schema.initialize(conn, spec)
+        await addons.list_modules(conn, spec.version.serie)
+        return await addons.installed_modules(conn)
 
-    await registry.run(create)
+    registry.installed = await registry.run(create)
     registry.loaded = True
 
 

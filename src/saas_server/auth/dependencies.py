@@ -10,6 +10,7 @@ from fastapi.security.base import SecurityBase
 
 from saas_server.auth.api_keys import API_KEY_HEADER, authenticate_api_key, looks_like_api_key
 from saas_server.auth.service import AuthService, Principal, authenticate
+from saas_server.auth.tenant_login import is_portal_token
 from saas_server.core.deps import RuntimeDep, SessionDep
 from saas_server.core.errors import Forbidden, Unauthorized
 
@@ -47,7 +48,8 @@ class PrincipalScheme(SecurityBase):
             api_key = token
         if api_key is not None:
             return await authenticate_api_key(request, api_key.strip())
-        if not token:
+        if not token or is_portal_token(token):
+            # A portal token (auth/tenant_login.py) is no platform user's.
             if self.required:
                 raise Unauthorized("Authentication required")
             return None

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Form, Query, Response, status
+from fastapi import Depends, Form, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 
 from saas_server.auth.dependencies import (
     AuthServiceDep,
@@ -11,6 +12,7 @@ from saas_server.auth.dependencies import (
     limit_login,
     limit_password_reset,
     limit_registration,
+    oauth2_scheme,
 )
 from saas_server.auth.schemas import (
     EmailRequest,
@@ -28,6 +30,12 @@ from saas_server.auth.schemas import (
     VerifyEmailResponse,
 )
 from saas_server.auth.service import IssuedTokens, Principal
+from saas_server.auth.tenant_login import (
+    is_portal_token,
+    tenant_login,
+    tenant_logout,
+    tenant_refresh,
+)
 from saas_server.core.client import ClientInfo
 from saas_server.core.deps import ClientDep, RuntimeDep
 from saas_server.core.errors import Unauthorized
@@ -141,9 +149,18 @@ async def resend_verification(body: EmailRequest, auth: AuthServiceDep) -> Messa
     "/login",
     response_model=TokenPair,
     dependencies=[Depends(limit_login)],
-    responses=errors(401),
+    # With ``tenant``: 404 when that tenant has no portal, 502 when its Odoo is down.
+    responses=errors(401, 404, 502),
 )
-async def login(body: LoginRequest, auth: AuthServiceDep, client: ClientDep) -> TokenPair:
+async def login(
+    body: LoginRequest, auth: AuthServiceDep, client: ClientDep, runtime: RuntimeDep
+) -> TokenPair | JSONResponse:
+    if body.tenant is not None:
+        # Seed 004: the tenant's Odoo checks the credentials (auth/tenant_login.py).
+        answer = await tenant_login.ask(
+            auth.session, runtime, body.tenant, body.identifier, body.password, client
+        )
+        return JSONResponse(answer)
     return _pair(await auth.login(body.identifier, body.password, client))
 
 
@@ -181,18 +198,36 @@ async def unlock_login_link(
 
 
 @router.post("/refresh", response_model=TokenPair, responses=errors(401))
-async def refresh(body: RefreshRequest, auth: AuthServiceDep, client: ClientDep) -> TokenPair:
+async def refresh(
+    body: RefreshRequest, auth: AuthServiceDep, client: ClientDep, runtime: RuntimeDep
+) -> TokenPair | JSONResponse:
+    if is_portal_token(body.refresh_token) and tenant_refresh.provided:
+        return JSONResponse(
+            await tenant_refresh.ask(auth.session, runtime, body.refresh_token, client)
+        )
     return _pair(await auth.refresh(body.refresh_token, client))
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(
+    request: Request,
+    runtime: RuntimeDep,
     auth: AuthServiceDep,
     principal: OptionalPrincipal,
     client: ClientDep,
     body: LogoutRequest | None = None,
 ) -> Response:
     refresh_token = body.refresh_token if body else None
+    bearer = await oauth2_scheme(request)
+    if (is_portal_token(bearer) or is_portal_token(refresh_token)) and tenant_logout.provided:
+        # A portal session: it ends here and in the tenant's Odoo.
+        await tenant_logout.ask(
+            auth.session,
+            runtime,
+            bearer if is_portal_token(bearer) else None,
+            refresh_token if is_portal_token(refresh_token) else None,
+        )
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
     if principal is None and not refresh_token:
         raise Unauthorized("Authentication required")
     await auth.logout(principal, refresh_token, client)

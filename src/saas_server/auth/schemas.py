@@ -58,6 +58,8 @@ class VerifyEmailResponse(Schema):
 
 
 class LoginRequest(RequestSchema):
+    # Seed 004: the subdomain of a tenant whose Odoo checks the credentials (a portal login).
+    tenant: str | None = Field(default=None, min_length=1, max_length=63)
     email: str | None = Field(default=None, max_length=320)
     username: str | None = Field(default=None, max_length=320)
     password: str = Field(min_length=1, max_length=1024)

@@ -50,6 +50,8 @@ SCOPES: Final[dict[str, str]] = {
     "metrics:read": "Read a tenant's metrics and logs",
     "billing:read": "Read subscriptions, seats, invoices (and their PDFs), payment methods",
     "billing:write": "Subscribe, change and cancel; seats; payment methods; billing details",
+    "portal:read": "Read a tenant's client portal: its projects, invoices, files, sync, reports",
+    "portal:write": "Turn a tenant's portal on, sync it, share files, mark notifications read",
     "admin:read": "Platform administration, reading (platform admins only)",
     "admin:write": "Platform administration, acting (platform admins only)",
 }
@@ -291,6 +293,28 @@ ROUTE_SCOPES: Final[dict[tuple[str, str], str]] = {
     ("GET", f"{_API}/admin/subscriptions"): "admin:read",
     ("GET", f"{_API}/admin/invoices"): "admin:read",
     ("POST", f"{_API}/admin/invoices/{{invoice_id}}/actions"): "admin:write",
+    # The client portal (seed 004). Its clients use portal tokens, never keys; a member's key
+    # reads it with ?tenant_id=.
+    ("POST", f"{_API}/tenants/{{tenant_id}}/portal"): "portal:write",
+    ("GET", f"{_API}/tenants/{{tenant_id}}/portal"): "portal:read",
+    ("GET", f"{_API}/odoo/sync"): "portal:read",
+    ("POST", f"{_API}/odoo/sync"): "portal:write",
+    ("GET", f"{_API}/projects"): "portal:read",
+    ("GET", f"{_API}/projects/{{project_id}}"): "portal:read",
+    ("GET", f"{_API}/portal/invoices"): "portal:read",
+    ("GET", f"{_API}/portal/invoices/{{invoice_id}}"): "portal:read",
+    ("POST", f"{_API}/files/upload"): "portal:write",
+    ("GET", f"{_API}/files/{{file_id}}"): "portal:read",
+    ("GET", f"{_API}/files/{{file_id}}/download"): "portal:read",
+    ("DELETE", f"{_API}/files/{{file_id}}"): "portal:write",
+    ("GET", f"{_API}/notifications"): "portal:read",
+    ("PUT", f"{_API}/notifications/{{notification_id}}/read"): "portal:write",
+    ("GET", f"{_API}/settings"): "portal:read",
+    ("PUT", f"{_API}/settings"): "portal:write",
+    ("GET", f"{_API}/portal/dashboard"): "portal:read",
+    ("GET", f"{_API}/portal/reports"): "portal:read",
+    ("GET", f"{_API}/blog/posts"): PUBLIC,
+    ("GET", f"{_API}/blog/posts/{{post_id}}"): PUBLIC,
     # Payment providers' webhooks carry their own (signed) authorisation.
     ("POST", f"{_API}/billing/webhooks/stripe"): PUBLIC,
 }

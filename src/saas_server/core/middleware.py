@@ -13,6 +13,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -42,10 +43,19 @@ class BodyTooLarge(Exception):
 
 
 class RequestPipelineMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: HttpMetrics, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: HttpMetrics,
+        max_body_bytes: int,
+        body_limits: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        # Paths whose bodies may be larger (file uploads): path -> their own limit.
+        self.body_limits = dict(body_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,7 +73,7 @@ class RequestPipelineMiddleware:
         status_holder = {"status": 500, "started": False}
         headers_to_add = _response_headers(scope, request_id)
         self.metrics.in_flight.inc()
-        limit = self.max_body_bytes
+        limit = self.body_limits.get(scope["path"], self.max_body_bytes)
         body_exceeded = False
 
         async def send_wrapper(message: Message) -> None:

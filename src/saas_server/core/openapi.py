@@ -50,6 +50,7 @@ DESCRIPTIONS = {
     415: "The request body's Content-Type is not one this operation takes",
     422: "The request is invalid (details: field -> messages)",
     429: "Too many requests (Retry-After says when to try again)",
+    502: "The tenant's Odoo could not be reached or refused the call (details.odoo_error)",
     503: "The platform is in maintenance (Retry-After says when to try again)",
 }
 

@@ -44,14 +44,20 @@ class RateLimitMiddleware:
         limiter = runtime.rate_limiter
         claims, api_key = _credentials(scope, runtime)
         user_id = None
+        budget: tuple[str, str] | None = None
         if claims is not None:
             scope.setdefault("state", {})[ACCESS_CLAIMS_STATE] = claims
             user_id = claims.user_id
-        elif api_key is not None and runtime.parts.api_key_user is not None:
+        elif api_key is not None and runtime.parts.bearer_budget is not None:
+            # Another domain's token (a portal client's) counts against its own budget.
+            budget = runtime.parts.bearer_budget(runtime, api_key)
+        if budget is None and api_key is not None and runtime.parts.api_key_user is not None:
             user_id = await runtime.parts.api_key_user(runtime, api_key)
         client = scope.get("client")
         if scope["path"].startswith(limiter.intake_paths):
             state = await limiter.hit(limiter.intake_limit, "intake", client[0] if client else "-")
+        elif budget is not None:
+            state = await limiter.hit(budget[1], "bearer", budget[0])
         elif user_id is not None:
             plan = await limiter.plan_of(
                 str(user_id), lambda: runtime.parts.plan_of(runtime, user_id)

@@ -117,6 +117,9 @@ class RuntimeParts:
     # The user an API key belongs to (None: not a key), so a key's calls count against its
     # user's rate limit: auth's API keys.
     api_key_user: Callable[[Runtime, str], Awaitable[uuid.UUID | None]] | None = None
+    # The budget of a bearer token another domain issued (the portal's client tokens): its
+    # counter's key and limit, or None when the token is none of its own or invalid.
+    bearer_budget: Callable[[Runtime, str], tuple[str, str] | None] | None = None
 
 
 _wired_parts: RuntimeParts | None = None

@@ -217,6 +217,27 @@ class Settings(BaseSettings):
     integrations_health_degraded_ms: int = Field(default=1000, gt=0)
     # How often instances missing their Odoo webhook secret get one written.
     integrations_odoo_secret_sweep_seconds: float = Field(default=300.0, gt=0)
+    # The client portal (seed 004): its sync of each tenant's Odoo, its rate limits (per
+    # portal user or member, and per address on the public blog) and what it takes as files.
+    portal_sync_interval_seconds: float = Field(default=300.0, gt=0)
+    portal_rate_limit_user: str = "100/minute"
+    portal_rate_limit_anonymous: str = "20/minute"
+    portal_upload_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    portal_upload_types: list[str] = Field(
+        default_factory=lambda: [
+            "application/pdf",
+            "image/png",
+            "image/jpeg",
+            "image/gif",
+            "image/webp",
+            "text/plain",
+            "text/csv",
+            "application/zip",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        ]
+    )
     # -- operations (admin console, maintenance mode, tenant metrics: admin/, monitoring/) --
     # Retry-After of a 503 MAINTENANCE_MODE when the operator gave no end time.
     maintenance_retry_after_seconds: int = Field(default=300, ge=1)

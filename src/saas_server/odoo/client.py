@@ -282,6 +282,30 @@ class OdooClient:
             )
         return WebSession(self, db, int(uid), session_id)
 
+    async def authenticate_session(
+        self, db: str, login: str, password: str
+    ) -> tuple[dict[str, Any], str] | None:
+        """``/web/session/authenticate`` as a person logs in: Odoo's session info and the
+        ``session_id`` cookie, or None when Odoo refuses the login (AccessDenied)."""
+        try:
+            result, response = await self._json_route(
+                "/web/session/authenticate", {"db": db, "login": login, "password": password}
+            )
+        except OdooFault as exc:
+            if exc.is_access_denied:
+                return None
+            raise
+        session_id = response.cookies.get("session_id")
+        if not isinstance(result, dict) or not result.get("uid") or not session_id:
+            return None
+        return result, session_id
+
+    async def destroy_session(self, session_id: str) -> None:
+        """``/web/session/destroy``: the web session ends (its cookie is no longer valid)."""
+        await self._json_route(
+            "/web/session/destroy", {}, headers={"Cookie": f"session_id={session_id}"}
+        )
+
     # -- web database routes: streaming backup and restore ------------------------------------
 
     async def backup(self, master_password: str, name: str) -> AsyncIterator[bytes]:

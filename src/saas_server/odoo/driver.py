@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from saas_server.odoo.client import ServerVersion
 
@@ -86,6 +86,24 @@ DATABASE_STAT_COLUMNS = (
     "tup_updated",
     "tup_deleted",
 )
+
+
+@dataclass(frozen=True)
+class OdooLogin:
+    """A person logged in to an Odoo database through its web login (a portal client or an
+    employee): who they are there, and the web session Odoo opened for them."""
+
+    uid: int
+    partner_id: int
+    db: str
+    login: str
+    name: str
+    is_internal: bool
+    is_portal: bool
+    company_id: int | None
+    lang: str | None
+    tz: str | None
+    session_id: str
 
 
 class OdooDriver(Protocol):
@@ -206,4 +224,41 @@ class OdooDriver(Protocol):
 
     async def active_internal_logins(self, name: str, admin: Credentials) -> list[str]:
         """The logins of the active internal (non-portal, non-public) users."""
+        ...
+
+    # -- records (the client portal's reads and writes, as the tenant's administrator) --
+
+    async def install_modules(self, name: str, admin: Credentials, modules: list[str]) -> list[str]:
+        """Install the modules not installed yet (``button_immediate_install``); the names
+        newly installed. Raises ``OdooFault`` when a module is unknown to the server."""
+        ...
+
+    async def search_read(
+        self,
+        name: str,
+        admin: Credentials,
+        model: str,
+        domain: list[Any],
+        fields: list[str],
+        *,
+        order: str | None = None,
+        limit: int | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]: ...
+
+    async def create_record(
+        self, name: str, admin: Credentials, model: str, values: dict[str, Any]
+    ) -> int: ...
+
+    async def unlink_records(
+        self, name: str, admin: Credentials, model: str, ids: list[int]
+    ) -> bool: ...
+
+    async def web_login(self, name: str, login: str, password: str) -> OdooLogin | None:
+        """Log a person in as Odoo's web login does (``/web/session/authenticate``); None
+        when Odoo refuses the credentials."""
+        ...
+
+    async def web_logout(self, session_id: str) -> None:
+        """End a web session ``web_login`` opened (``/web/session/destroy``)."""
         ...

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from odoo_emulator import addons
 from odoo_emulator.errors import UserError
 from odoo_emulator.orm import fields as F
 from odoo_emulator.orm.access import INTERNAL, SYSTEM
+from odoo_emulator.orm.api import api_records
 from odoo_emulator.orm.model import BaseModel
 
 MODULE_STATES = (
@@ -32,7 +34,6 @@ class Module(BaseModel):
         "unlink": (SYSTEM,),
     }
     _unimplemented_methods = BaseModel._unimplemented_methods | {
-        "button_immediate_install",
         "button_immediate_upgrade",
         "button_immediate_uninstall",
         "button_install",
@@ -71,3 +72,21 @@ class Module(BaseModel):
             raise UserError(
                 "You are trying to remove a module that is installed or will be installed."
             )
+
+    @api_records
+    async def button_immediate_install(self) -> dict[str, Any]:
+        """Install the modules and their dependencies now (the apps of ``addons.py``; any
+        other module's install is not emulated and says so). Answers Odoo's reload action."""
+        await self.require_access("write")
+        await self.ensure_exist()
+        cur = await self.conn.execute(
+            "SELECT name FROM ir_module_module WHERE id = ANY(%s) ORDER BY id", (self.ids,)
+        )
+        names = [row[0] for row in await cur.fetchall()]
+        unknown = [n for n in names if n not in addons.DEPENDENCIES and n != "base"]
+        if unknown:
+            raise UserError(f"The emulator cannot install {', '.join(unknown)}")
+        await addons.install(self.conn, names, self.env.version.serie)
+        # The new models exist for the calls that follow (Odoo reloads its registry).
+        self.env.registry.installed = await addons.installed_modules(self.conn)
+        return {"type": "ir.actions.client", "tag": "reload", "params": {"menu_id": False}}

@@ -1,6 +1,6 @@
 """security events carry a count (a blocked IP's refusals tallied in memory)
 
-Revision ID: 0020_ops
+Revision ID: 0019_ops
 Revises: 0018_api_keys
 Create Date: 2026-12-05
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020_ops"
+revision = "0019_ops"
 down_revision = "0018_api_keys"
 branch_labels = None
 depends_on = None

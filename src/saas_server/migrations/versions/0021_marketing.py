@@ -1,7 +1,7 @@
 """SEO audits, social providers and scheduled posts
 
-Revision ID: 0023_marketing
-Revises: 0020_ops
+Revision ID: 0021_marketing
+Revises: 0020_portal
 Create Date: 2026-12-05
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0023_marketing"
-down_revision = "0020_ops"
+revision = "0021_marketing"
+down_revision = "0020_portal"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,21 @@
+"""What the portal answers for the packages below it (connected in ``wiring.py``)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from saas_server.events.models import OutboxEvent
+from saas_server.portal.models import PortalStatus, PortalTenant
+from saas_server.portal.sync import defer_sync
+
+
+async def on_event_recorded(session: AsyncSession, event: OutboxEvent) -> None:
+    """The tenant's Odoo webhook said a record changed (``odoo.<model>.<event>``): a sync is
+    queued in the event's transaction (one waiting at most); it drops the tenant's cached
+    Odoo reads before it reads."""
+    if not event.type.startswith("odoo.") or event.tenant_id is None:
+        return
+    portal = await session.get(PortalTenant, event.tenant_id)
+    if portal is None or portal.status != PortalStatus.ENABLED.value:
+        return
+    await defer_sync(session, event.tenant_id)
