@@ -15,11 +15,11 @@ from saas_server.core.runtime import Runtime
 from saas_server.marketing.social import publish_due_posts
 from tests.fixtures.auth import login, verified_user
 from tests.fixtures.errors import assert_envelope
+from tests.fixtures.seo_sites import OK, POOR, audit
 from tests.fixtures.sites import site
 from tests.fixtures.smtp import Inbox
 from tests.fixtures.tenants import create_tenant
 from tests.fixtures.webhook_receiver import running_receiver
-from tests.marketing.test_seo import OK, POOR, _audit
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ async def test_recommendations_rank_audit_findings_and_social_outcomes(
     user = await verified_user(client, runtime, inbox, f"u{uuid.uuid4().hex[:8]}@example.com")
     tenant = await create_tenant(client, user, f"rec{uuid.uuid4().hex[:10]}")
     with site({"/": POOR, "/about": OK}) as url:
-        await _audit(client, runtime, user, {"url": f"{url}/", "client_id": 9})
+        await audit(client, runtime, user, {"url": f"{url}/", "client_id": 9})
     with running_receiver(default_status=410) as receiver:
         await client.put(
             "/api/v1/social/providers/webhook",

@@ -4,17 +4,26 @@ competitor names the subject only the competitor covers."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
 import pytest
 
 from saas_server.core.runtime import Runtime
-from saas_server.marketing.service import run_audit
-from tests.fixtures.auth import LoggedIn, verified_user
+from tests.fixtures.auth import verified_user
 from tests.fixtures.errors import assert_envelope
-from tests.fixtures.sites import html, site
+from tests.fixtures.seo_sites import (
+    COMPETITOR,
+    GOOD,
+    OK,
+    POOR,
+    ROBOTS,
+    SITEMAP,
+    audit,
+    email,
+    subdomain,
+)
+from tests.fixtures.sites import site
 from tests.fixtures.smtp import Inbox
 from tests.fixtures.tenants import create_tenant
 
@@ -24,80 +33,11 @@ def settings_overrides() -> dict[str, Any]:
     return {"marketing_allow_private": True}
 
 
-GOOD = html("""<!doctype html>
-<html lang="en"><head>
-<title>Solar Panel Installation for Homes | Sunny Roofs</title>
-<meta name="description" content="Solar panel installation for homes: free roof survey,
- 25-year warranty and financing. Sunny Roofs installs in two days.">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="canonical" href="{base}/">
-<meta property="og:title" content="Solar panel installation">
-<meta property="og:description" content="Free roof survey and 25-year warranty">
-<script type="application/ld+json">{"@context": "https://schema.org",
- "@type": "LocalBusiness", "name": "Sunny Roofs"}</script>
-</head><body>
-<h1>Solar panel installation</h1>
-<p>We handle solar panel installation from the roof survey to the grid connection.
-Every solar panel comes with a 25-year warranty, and our installers are certified.</p>
-<h2>How it works</h2><p>A survey, a quote, two days of installation.</p>
-<h3>Financing</h3><p>Pay monthly with our financing plans.</p>
-<img src="/roof.jpg" alt="A roof with solar panels">
-<a href="/about">About us</a> <a href="/contact">Contact</a>
-</body></html>""")
-
-POOR = html("""<html><head>
-<title>Home</title>
-<meta name="robots" content="noindex, nofollow">
-<script type="application/ld+json">{"@type": "Organization", </script>
-</head><body>
-<h1>Welcome</h1><h1>Our company</h1>
-<h3>News</h3>
-<p>We are a company. We do things for customers.</p>
-<img src="/logo.png"><img src="/team.jpg" alt="">
-<a href="/gone">Old page</a> <a href="/about">About</a>
-</body></html>""")
-
-COMPETITOR = html("""<!doctype html>
-<html lang="en"><head><title>Solar panel installation and battery storage</title></head><body>
-<h1>Solar panel installation</h1>
-<p>Solar panel installation with home battery storage. A home battery storage system keeps
-the energy of your solar panel for the evening; battery storage cuts the bill further.
-Ask us about battery storage sizing and battery storage subsidies.</p>
-</body></html>""")
-
-
-def _email() -> str:
-    return f"u{uuid.uuid4().hex[:10]}@example.com"
-
-
-def _subdomain() -> str:
-    return f"seo{uuid.uuid4().hex[:10]}"
-
-
-ROBOTS = (200, "text/plain", b"User-agent: *\nAllow: /\nSitemap: {base}/sitemap.xml\n")
-SITEMAP = (200, "application/xml", b"<urlset><url><loc>{base}/</loc></url></urlset>")
-OK = html("<html><body>ok</body></html>")
-
-
-async def _audit(
-    client: httpx.AsyncClient, runtime: Runtime, user: LoggedIn, body: dict[str, Any]
-) -> dict[str, Any]:
-    response = await client.post("/api/v1/analytics/seo/audit", headers=user.headers, json=body)
-    assert response.status_code == 202, response.text
-    assert response.json()["status"] == "pending"
-    await run_audit(runtime, uuid.UUID(response.json()["id"]))
-    done = await client.get(
-        f"/api/v1/analytics/seo/audit/{response.json()['id']}", headers=user.headers
-    )
-    assert done.status_code == 200
-    return done.json()
-
-
 async def test_good_page_has_no_finding_and_poor_page_every_planted_one(
     client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox
 ) -> None:
-    user = await verified_user(client, runtime, inbox, _email())
-    tenant = await create_tenant(client, user, _subdomain())
+    user = await verified_user(client, runtime, inbox, email())
+    tenant = await create_tenant(client, user, subdomain())
     good_pages = {
         "/": GOOD,
         "/about": OK,
@@ -107,13 +47,13 @@ async def test_good_page_has_no_finding_and_poor_page_every_planted_one(
     }
     poor_pages = {"/": POOR, "/about": OK}
     with site(good_pages) as good_url, site(poor_pages) as poor_url:
-        good = await _audit(
+        good = await audit(
             client,
             runtime,
             user,
             {"url": f"{good_url}/", "keywords": ["solar panel"], "tenant_id": tenant["id"]},
         )
-        poor = await _audit(
+        poor = await audit(
             client,
             runtime,
             user,
@@ -159,10 +99,10 @@ async def test_good_page_has_no_finding_and_poor_page_every_planted_one(
 async def test_the_competitor_comparison_names_what_only_the_competitor_covers(
     client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox
 ) -> None:
-    user = await verified_user(client, runtime, inbox, _email())
-    await create_tenant(client, user, _subdomain())
+    user = await verified_user(client, runtime, inbox, email())
+    await create_tenant(client, user, subdomain())
     with site({"/": GOOD, "/about": OK, "/contact": OK}) as mine, site({"/": COMPETITOR}) as theirs:
-        report = await _audit(
+        report = await audit(
             client,
             runtime,
             user,
@@ -185,17 +125,17 @@ async def test_the_competitor_comparison_names_what_only_the_competitor_covers(
 async def test_robots_txt_and_the_ssrf_guard_are_honoured(
     client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox, settings_overrides: dict[str, Any]
 ) -> None:
-    user = await verified_user(client, runtime, inbox, _email())
-    await create_tenant(client, user, _subdomain())
+    user = await verified_user(client, runtime, inbox, email())
+    await create_tenant(client, user, subdomain())
     pages = {"/": GOOD, "/robots.txt": (200, "text/plain", b"User-agent: *\nDisallow: /\n")}
     with site(pages) as url:
-        refused = await _audit(client, runtime, user, {"url": f"{url}/"})
+        refused = await audit(client, runtime, user, {"url": f"{url}/"})
     assert refused["status"] == "failed"
     assert "robots.txt" in refused["error"]
 
     runtime.settings.marketing_allow_private = False
     with site({"/": GOOD}) as url:
-        guarded = await _audit(client, runtime, user, {"url": f"{url}/"})
+        guarded = await audit(client, runtime, user, {"url": f"{url}/"})
     assert guarded["status"] == "failed"
     assert "loopback" in guarded["error"]
 
@@ -203,9 +143,9 @@ async def test_robots_txt_and_the_ssrf_guard_are_honoured(
 async def test_who_may_audit_and_bad_input(
     client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox
 ) -> None:
-    owner = await verified_user(client, runtime, inbox, _email())
-    tenant = await create_tenant(client, owner, _subdomain())
-    stranger = await verified_user(client, runtime, inbox, _email())
+    owner = await verified_user(client, runtime, inbox, email())
+    tenant = await create_tenant(client, owner, subdomain())
+    stranger = await verified_user(client, runtime, inbox, email())
     other = await client.post(
         "/api/v1/analytics/seo/audit",
         headers=stranger.headers,
@@ -250,14 +190,14 @@ async def test_who_may_audit_and_bad_input(
 async def test_analytics_over_time(
     client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox
 ) -> None:
-    user = await verified_user(client, runtime, inbox, _email())
-    tenant = await create_tenant(client, user, _subdomain())
+    user = await verified_user(client, runtime, inbox, email())
+    tenant = await create_tenant(client, user, subdomain())
     with site({"/": POOR, "/about": OK}) as url:
-        first = await _audit(client, runtime, user, {"url": f"{url}/", "client_id": 3})
+        first = await audit(client, runtime, user, {"url": f"{url}/", "client_id": 3})
     with site(
         {"/": GOOD, "/about": OK, "/contact": OK, "/robots.txt": ROBOTS, "/sitemap.xml": SITEMAP}
     ) as url2:
-        second = await _audit(client, runtime, user, {"url": f"{url2}/", "client_id": 3})
+        second = await audit(client, runtime, user, {"url": f"{url2}/", "client_id": 3})
     response = await client.get(
         "/api/v1/analytics/seo",
         headers=user.headers,
