@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import posixpath
 import re
 import shutil
 import subprocess
@@ -24,6 +25,9 @@ NOT_REPOSITORY_FILES = {
     "filestore": "a member of an Odoo backup archive",
     "django/contrib/users/common-passwords.txt.gz": "the file in Django's source it came from",
     "Stripe.js": "Stripe's browser library, not a file",
+    "Vue.js": "the framework's name, not a file",
+    "robots.txt": "a web site's file, which SEO audits read",
+    "requirements.txt": "Odoo's own file, in its source tree (testing against a real Odoo)",
 }
 
 # Reads the repository's files: the same on either backend.
@@ -131,7 +135,7 @@ def _resolves(reference: str, parent: str | None, document: Path, paths: set[str
         here = str(document.parent.relative_to(ROOT))
         bases = ["", here if here != "." else "", "src", "src/saas_server"]
     for base in bases:
-        candidate = f"{base}/{reference}" if base else reference
+        candidate = posixpath.normpath(f"{base}/{reference}" if base else reference)
         if any(ch in candidate for ch in "*?["):
             if fnmatch.filter(paths, candidate):
                 return True
