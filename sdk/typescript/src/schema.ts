@@ -14925,8 +14925,8 @@ export interface operations {
         parameters: {
             query?: {
                 category?: string | null;
-                client_id?: number | null;
                 tenant_id?: string | null;
+                client_id?: number | null;
             };
             header?: never;
             path?: never;

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
-from fastapi import Query, Request, status
+from fastapi import Depends, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
@@ -112,6 +113,36 @@ async def _tenant_for(
     return mine[0]
 
 
+@dataclass(frozen=True)
+class Audience:
+    """Whose figures a report covers: the caller, a tenant they belong to (all of theirs when
+    none is named) and one of its clients (all when none)."""
+
+    actor: User
+    tenant_id: uuid.UUID | None
+    client_id: int | None
+
+
+async def audience(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    tenant_id: str | None = None,
+    client_id: Annotated[int | None, Query(ge=1)] = None,
+) -> Audience:
+    actor = await users.get_user(session, principal.user.id)
+    tenant = (
+        await _tenant_for(session, runtime, client, actor, tenant_id)
+        if tenant_id is not None
+        else None
+    )
+    return Audience(actor, tenant, client_id)
+
+
+AudienceDep = Annotated[Audience, Depends(audience)]
+
+
 @seo_router.post("/audit", status_code=status.HTTP_202_ACCEPTED, response_model=SeoAuditRead)
 async def request_audit(
     body: SeoAuditCreate,
@@ -173,24 +204,19 @@ async def get_audit(
 
 @seo_router.get("")
 async def seo_analytics(
-    principal: CurrentPrincipal,
+    who: AudienceDep,
     session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
     start_date: date | None = None,
     end_date: date | None = None,
-    tenant_id: str | None = None,
-    client_id: Annotated[int | None, Query(ge=1)] = None,
 ) -> dict[str, object]:
     """Scores and findings over time, per URL, from the completed audits."""
-    actor = await users.get_user(session, principal.user.id)
-    tenant = (
-        await _tenant_for(session, runtime, client, actor, tenant_id)
-        if tenant_id is not None
-        else None
-    )
     return await service.seo_analytics(
-        session, actor, tenant_id=tenant, client_id=client_id, start=start_date, end=end_date
+        session,
+        who.actor,
+        tenant_id=who.tenant_id,
+        client_id=who.client_id,
+        start=start_date,
+        end=end_date,
     )
 
 
@@ -387,28 +413,18 @@ async def report_engagement(
 
 
 async def _social_analytics(
-    principal: CurrentPrincipal,
+    who: AudienceDep,
     session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
     platform: str | None = None,
     start_date: date | None = None,
     end_date: date | None = None,
-    tenant_id: str | None = None,
-    client_id: Annotated[int | None, Query(ge=1)] = None,
 ) -> dict[str, object]:
-    actor = await users.get_user(session, principal.user.id)
-    tenant = (
-        await _tenant_for(session, runtime, client, actor, tenant_id)
-        if tenant_id is not None
-        else None
-    )
     low, high = service.day_bounds(start_date, end_date)
     return await social.social_analytics(
         session,
-        actor,
-        tenant_id=tenant,
-        client_id=client_id,
+        who.actor,
+        tenant_id=who.tenant_id,
+        client_id=who.client_id,
         platform=platform,
         start=low,
         end=high,
@@ -423,26 +439,19 @@ social_analytics_router.get("", summary="Social analytics")(_social_analytics)
 
 @ai_router.get("/recommendations")
 async def ai_recommendations(
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ClientDep,
-    category: str | None = None,
-    client_id: Annotated[int | None, Query(ge=1)] = None,
-    tenant_id: str | None = None,
+    who: AudienceDep, session: SessionDep, category: str | None = None
 ) -> dict[str, object]:
     """Ranked recommendations for a client (or the whole agency) from its SEO audits and its
     social posts, each with its evidence and the rule that made it."""
     if category is not None and category not in recommendations.CATEGORIES:
         reason = f"one of {', '.join(recommendations.CATEGORIES)}"
         raise ValidationFailed(reason, details={"category": [reason]})
-    actor = await users.get_user(session, principal.user.id)
-    tenant = (
-        await _tenant_for(session, runtime, client, actor, tenant_id)
-        if tenant_id is not None
-        else None
-    )
     found = await recommendations.recommendations(
-        session, actor, tenant_id=tenant, client_id=client_id, category=category
+        session, who.actor, tenant_id=who.tenant_id, client_id=who.client_id, category=category
     )
-    return {"client_id": client_id, "category": category, "count": len(found), "results": found}
+    return {
+        "client_id": who.client_id,
+        "category": category,
+        "count": len(found),
+        "results": found,
+    }

@@ -90,13 +90,18 @@ async def request_audit(
     return row
 
 
-def visible_audits(actor: User) -> Select[Any]:
-    """Platform admins see every audit; others those of the tenants they belong to."""
-    stmt = select(SeoAudit)
+def visible_rows(model: Any, actor: User) -> Select[Any]:
+    """The rows of a marketing table (audits, posts) ``actor`` may read: platform admins every
+    one, others those of the tenants they belong to."""
+    stmt = select(model)
     if not actor.is_platform_admin:
         mine = select(Membership.tenant_id).where(Membership.user_id == actor.id)
-        stmt = stmt.where(SeoAudit.tenant_id.in_(mine))
+        stmt = stmt.where(model.tenant_id.in_(mine))
     return stmt
+
+
+def visible_audits(actor: User) -> Select[Any]:
+    return visible_rows(SeoAudit, actor)
 
 
 async def get_audit(session: AsyncSession, actor: User, audit_id: uuid.UUID) -> SeoAudit:

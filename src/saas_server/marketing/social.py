@@ -33,7 +33,7 @@ from saas_server.core.outbound import UnsafeURL, post_pinned, resolve, split_url
 from saas_server.core.runtime import Runtime
 from saas_server.events.service import emit
 from saas_server.marketing.models import PostStatus, ScheduledPost, SocialProvider
-from saas_server.tenants.models import Membership
+from saas_server.marketing.service import visible_rows
 from saas_server.users.models import User
 from saas_server.webhooks.signing import new_secret, signed_headers
 
@@ -252,11 +252,7 @@ async def get_provider(session: AsyncSession, tenant_id: uuid.UUID, name: str) -
 
 
 def visible_posts(actor: User) -> Any:
-    stmt = select(ScheduledPost)
-    if not actor.is_platform_admin:
-        mine = select(Membership.tenant_id).where(Membership.user_id == actor.id)
-        stmt = stmt.where(ScheduledPost.tenant_id.in_(mine))
-    return stmt
+    return visible_rows(ScheduledPost, actor)
 
 
 async def get_post(session: AsyncSession, actor: User, post_id: uuid.UUID) -> ScheduledPost:
