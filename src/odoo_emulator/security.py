@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from hashlib import sha256
@@ -91,6 +92,10 @@ async def _verify_user_password(registry: Registry, uid: int, stored: str, passw
     return valid
 
 
+# Odoo's res.users logs each login attempt on the server log, with the database's name.
+_users_log = logging.getLogger("odoo.addons.base.models.res_users")
+
+
 async def authenticate(
     emulator: Emulator,
     db_name: str,
@@ -119,11 +124,26 @@ async def authenticate(
             return (int(row[0]), row[1]) if row else None
 
         found = await registry.run(find)
-        if found is None:
+        valid = found is not None and await _verify_user_password(
+            registry, found[0], found[1], password
+        )
+        if not valid or found is None:
+            _users_log.info(
+                "Login failed for db:%s login:%s from %s",
+                db_name,
+                login,
+                request.remote_addr,
+                extra={"dbname": db_name},
+            )
             raise AccessDenied()
-        uid, stored = found
-        if not await _verify_user_password(registry, uid, stored, password):
-            raise AccessDenied()
+        uid = found[0]
+        _users_log.info(
+            "Login successful for db:%s login:%s from %s",
+            db_name,
+            login,
+            request.remote_addr,
+            extra={"dbname": db_name},
+        )
 
     async def record_login(conn: psycopg.AsyncConnection[Any]) -> None:
         # res.users._update_last_login: one res.users.log row per login.

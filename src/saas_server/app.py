@@ -47,6 +47,7 @@ from saas_server.marketing.router import (
     social_analytics_router,
     social_router,
 )
+from saas_server.monitoring.requests import flush_periodically
 from saas_server.monitoring.router import router as monitoring_router
 from saas_server.moves.router import router as moves_router
 from saas_server.portal.router import FILES_UPLOAD_PATH
@@ -108,6 +109,13 @@ def create_app(
         if getattr(app.state, "event_hub", None) is None:
             app.state.event_hub = EventHub(rt.database_url)
         app.state.event_hub.start()
+        # Per-tenant request figures, counted in memory, written every so often.
+        request_flush = asyncio.create_task(
+            flush_periodically(
+                rt, app.state.metrics.tenants, settings.metrics_request_flush_seconds
+            ),
+            name="saas-tenant-request-flush",
+        )
         worker: asyncio.Task[None] | None = None
         if run_worker:
             worker = asyncio.create_task(rt.run_worker(), name="saas-worker")
@@ -118,6 +126,9 @@ def create_app(
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
+            request_flush.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await request_flush
             await block_list.close()
             await app.state.maintenance.close()
             await app.state.event_hub.close()

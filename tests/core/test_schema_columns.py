@@ -121,6 +121,8 @@ DESTINATIONS: dict[tuple[str, str], Any] = {
     ("HostUpdate", "url"): col(OdooHost.url),
     ("HostUpdate", "master_password"): NOT_STORED,
     ("HostUpdate", "postgres_url"): NOT_STORED,
+    ("HostCreate", "log_path"): col(OdooHost.log_path),
+    ("HostUpdate", "log_path"): col(OdooHost.log_path),
     ("InstanceAction", "reason"): col(InstanceTransition.reason),
     ("ApiKeyCreate", "name"): col(ApiKey.name),
     ("MoveActionRequest", "reason"): col(Move.reason),

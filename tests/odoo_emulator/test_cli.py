@@ -149,6 +149,8 @@ def test_saas_odoo_emulator_becomes_the_emulator_process(
             "--postgres-url",
             pg_server,
             "--master-password-stdin",
+            "--logfile",
+            str(tmp_path / "odoo-server.log"),
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
@@ -160,6 +162,8 @@ def test_saas_odoo_emulator_becomes_the_emulator_process(
         process.stdin.write(b"the-master\n")
         process.stdin.close()
         _wait_until_up(url, process)
+        # Odoo's server log (its --logfile), passed through: open from the start.
+        assert (tmp_path / "odoo-server.log").is_file()
         cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
         assert cmdline[1:4] == [b"-P", b"-m", b"odoo_emulator"], cmdline
         children = [

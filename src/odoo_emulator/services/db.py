@@ -24,7 +24,8 @@ from odoo_emulator import addons, dumps, filestore, passwords, schema
 from odoo_emulator.errors import AccessDenied, DatabaseExists
 from odoo_emulator.runtime import Emulator, RequestInfo
 
-logger = logging.getLogger(__name__)
+# Named as Odoo's module: its lines go to the Odoo-format server log (logs.configure_odoo_log).
+logger = logging.getLogger("odoo.service.db")
 
 PUBLIC_METHODS = ("db_exist", "list", "list_lang", "server_version")
 

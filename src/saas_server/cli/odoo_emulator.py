@@ -68,6 +68,13 @@ def odoo_emulator(
             help="Odoo's list_db: off, db.list and database management answer AccessDenied.",
         ),
     ] = True,
+    logfile: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where Odoo's server log is written, in Odoo's format (as Odoo's --logfile; "
+            "default: odoo.log in the data dir).",
+        ),
+    ] = None,
     dev: Annotated[
         str | None,
         typer.Option(
@@ -99,6 +106,8 @@ def odoo_emulator(
         argv.append("--master-password-stdin")
     if not database_list:
         argv.append("--no-database-list")
+    if logfile is not None:
+        argv += ["--logfile", str(logfile)]
     if dev:
         argv += ["--dev", dev]
     for spec in listen_fd or []:

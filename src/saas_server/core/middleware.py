@@ -124,7 +124,9 @@ class RequestPipelineMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "<unmatched>"
             status = int(status_holder["status"])
-            self.metrics.observe(scope["method"], template, status, elapsed)
+            # Routing copied the matched route's path parameters into the scope.
+            tenant_id = (scope.get("path_params") or {}).get("tenant_id")
+            self.metrics.observe(scope["method"], template, status, elapsed, tenant_id)
             logger.info(
                 "%s %s %s",
                 scope["method"],

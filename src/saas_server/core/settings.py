@@ -246,6 +246,9 @@ class Settings(BaseSettings):
     metrics_raw_retention_hours: int = Field(default=48, ge=1)
     metrics_hourly_retention_days: int = Field(default=90, ge=1)
     metrics_daily_retention_days: int = Field(default=730, ge=1)
+    # How often each API process writes its per-tenant request counts and latency (held in
+    # memory in between: no database write per request).
+    metrics_request_flush_seconds: float = Field(default=60.0, gt=0)
 
     # -- billing (saas_server.billing) --
     # The payment provider (``billing_provider``) and Stripe's settings are above.

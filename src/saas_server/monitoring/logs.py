@@ -7,7 +7,9 @@ Sources, newest first in one list:
 - ``instance``: its instances' status transitions (provisioning steps, stops, restores,
   failures with their reason);
 - ``odoo``: Odoo's own login records (``res.users.log``), read through the driver when the
-  tenant has a ready instance; at most ``ODOO_LOGIN_LIMIT`` of them, the newest.
+  tenant has a ready instance; at most ``ODOO_LOGIN_LIMIT`` of them, the newest;
+- ``odoo_server``: the Odoo server's log lines of the tenant's database, when its host has a
+  ``log_path`` (monitoring/odoo_log.py); at most ``ODOO_LOGIN_LIMIT``, the newest.
 
 The platform's sources are filtered, counted and ordered in SQL; Odoo's are merged in
 memory. A page is exact: the first ``page * page_size`` entries of the merged list are among
@@ -33,6 +35,8 @@ from saas_server.instances.hosts.drivers import driver_for
 from saas_server.instances.hosts.models import OdooHost
 from saas_server.instances.models import InstanceStatus
 from saas_server.instances.service import production_instance
+from saas_server.monitoring.odoo_log import LEVELS as ODOO_LEVELS
+from saas_server.monitoring.odoo_log import read_records
 from saas_server.odoo.driver import Credentials
 from saas_server.odoo.errors import OdooError
 
@@ -172,6 +176,38 @@ async def _odoo_entries(
     return [e for e in entries if query.matches(e)], "ok"
 
 
+async def _odoo_server_entries(
+    session: AsyncSession, tenant_id: uuid.UUID, query: LogQuery
+) -> tuple[list[dict[str, Any]], str]:
+    """The Odoo server's log lines of the tenant's database, and what became of the read."""
+    instance = await production_instance(session, tenant_id)
+    if instance is None or not instance.host_id or not instance.database_name:
+        return [], "no instance"
+    host = await session.get(OdooHost, instance.host_id)
+    if host is None or not host.log_path:
+        return [], "no log path"
+    try:
+        records = await read_records(host.log_path, instance.database_name)
+    except OSError as exc:
+        logger.warning("tenant logs: the Odoo log of host %s is unreadable: %s", host.id, exc)
+        return [], "unavailable"
+    entries = [
+        {
+            "source": "odoo_server",
+            "at": record.at,
+            "level": ODOO_LEVELS[record.level],
+            "event": record.logger,
+            "message": record.message,
+            "actor_id": None,
+            "data": {"odoo_level": record.level, "pid": record.pid},
+        }
+        for record in reversed(records)
+        if (query.date_from is None or record.at >= query.date_from)
+        and (query.date_to is None or record.at <= query.date_to)
+    ]
+    return [e for e in entries if query.matches(e)][:ODOO_LOGIN_LIMIT], "ok"
+
+
 async def tenant_logs(
     session: AsyncSession,
     runtime: Runtime,
@@ -183,8 +219,13 @@ async def tenant_logs(
     window = params.page * params.page_size
     count, platform_entries = await _platform_entries(session, tenant_id, query, window)
     odoo_entries, odoo_state = await _odoo_entries(session, runtime, tenant_id, query)
-    merged = sorted([*platform_entries, *odoo_entries], key=lambda entry: entry["at"], reverse=True)
-    total = count + len(odoo_entries)
+    server_entries, server_state = await _odoo_server_entries(session, tenant_id, query)
+    merged = sorted(
+        [*platform_entries, *odoo_entries, *server_entries],
+        key=lambda entry: entry["at"],
+        reverse=True,
+    )
+    total = count + len(odoo_entries) + len(server_entries)
     start = (params.page - 1) * params.page_size
     results = [
         {**entry, "at": clock.isoformat(entry["at"])}
@@ -201,4 +242,7 @@ async def tenant_logs(
         previous=url(params.page - 1) if params.page > 1 else None,
         results=results,
     )
-    return {**page.model_dump(), "sources": {"platform": "ok", "odoo": odoo_state}}
+    return {
+        **page.model_dump(),
+        "sources": {"platform": "ok", "odoo": odoo_state, "odoo_server": server_state},
+    }

@@ -53,6 +53,10 @@ METRICS: dict[str, str] = {
     "db_tup_deleted": "rows (cumulative)",
     "backups_count": "backups",
     "backups_bytes": "bytes",
+    # Requests the platform served about or for the tenant (monitoring/requests.py).
+    "api_requests": "requests (per bucket)",
+    "api_errors": "requests answered 5xx (per bucket)",
+    "api_latency_ms": "milliseconds (mean per request)",
 }
 
 # pg_stat_database column -> metric name.
@@ -196,7 +200,11 @@ _ROLLUP = """
          max_value, samples)
     SELECT gen_random_uuid(), tenant_id, (array_agg(instance_id ORDER BY bucket_at DESC))[1],
            metric, :target, date_trunc('{unit}', bucket_at, 'UTC'),
-           sum(value * samples) / sum(samples), min(min_value), max(max_value), sum(samples)
+           CASE WHEN metric IN ('api_requests', 'api_errors') THEN sum(value)
+                ELSE sum(value * samples) / sum(samples) END,
+           min(min_value), max(max_value),
+           CASE WHEN metric IN ('api_requests', 'api_errors') THEN count(*)
+                ELSE sum(samples) END
     FROM tenant_metric_points
     WHERE granularity = :source
       AND bucket_at >= :since AND bucket_at < :until

@@ -115,3 +115,16 @@ async def test_the_builtin_emulator_lists_only_its_own_databases_and_serves_tena
         assert done["status"] == "completed", done
         assert tenant.partner_names() == {"Probe Before"}
         assert EMBEDDED_DATABASE not in db_list(emulator.url)
+
+        # Its hosts declare the emulator's Odoo log: the tenant's log shows its lines.
+        logs = await client.get(
+            f"/api/v1/tenants/{tenant.id}/logs",
+            params={"search": "Login successful"},
+            headers=owner.headers,
+        )
+        body = logs.json()
+        assert body["sources"]["odoo_server"] == "ok", body
+        assert any(
+            e["source"] == "odoo_server" and f"db:{tenant.database} " in e["message"]
+            for e in body["results"]
+        ), body

@@ -60,6 +60,10 @@ from saas_server.instances.hosts.service import SUPPORTED_VERSIONS, HostService
 logger = logging.getLogger(__name__)
 
 EMULATOR_HOST_NAME = "builtin-emulator"
+# Where the emulator writes Odoo's server log when no ``--logfile`` is given (in its data
+# dir): the built-in emulator's hosts are registered with it, so that tenants' logs show
+# their database's lines.
+ODOO_LOG_FILE_NAME = "odoo.log"
 START_TIMEOUT_SECONDS = 60
 # Delays before successive restarts while the emulator keeps dying soon after starting.
 RESTART_DELAYS_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
@@ -245,6 +249,7 @@ class BuiltinEmulator:
                         capacity=self.settings.odoo_emulator_capacity,
                         postgres_url=self._postgres_url,
                         is_emulator=True,
+                        log_path=str(self.data_dir / ODOO_LOG_FILE_NAME),
                     )
                 else:
                     host = await service.update(
@@ -253,6 +258,7 @@ class BuiltinEmulator:
                             "url": url,
                             "master_password": self._master_password,
                             "postgres_url": self._postgres_url,
+                            "log_path": str(self.data_dir / ODOO_LOG_FILE_NAME),
                         },
                     )
                 if host.status == HostStatus.DOWN.value:

@@ -40,6 +40,9 @@ class OdooHost(UUIDPrimaryKey, Timestamps, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     # The admin password of this host's template databases (encrypted), one per host.
     template_admin_password_encrypted: Mapped[str | None] = mapped_column(Text)
+    # Odoo's ``--logfile`` on this machine, when the platform can read it: each tenant's
+    # log shows the lines of its database (monitoring/odoo_log.py).
+    log_path: Mapped[str | None] = mapped_column(String(1000))
 
 
 class StandbyStatus(enum.StrEnum):

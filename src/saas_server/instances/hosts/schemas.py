@@ -32,6 +32,13 @@ class HostCreate(RequestSchema):
     odoo_version: Version
     capacity: int = Field(ge=1, le=100_000)
     postgres_url: str | None = Field(default=None, max_length=1000, pattern=r"^postgres(ql)?://")
+    log_path: str | None = Field(
+        default=None,
+        max_length=1000,
+        pattern=r"^/",
+        description="Absolute path of the host's Odoo log file (Odoo's --logfile), readable by "
+        "the platform: each tenant's log shows its database's lines.",
+    )
 
 
 class HostUpdate(RequestSchema):
@@ -40,6 +47,7 @@ class HostUpdate(RequestSchema):
     master_password: str | None = Field(default=None, min_length=1, max_length=500)
     capacity: int | None = Field(default=None, ge=1, le=100_000)
     postgres_url: str | None = Field(default=None, max_length=1000, pattern=r"^postgres(ql)?://")
+    log_path: str | None = Field(default=None, max_length=1000, pattern=r"^/")
 
 
 class HostAction(RequestSchema):
@@ -61,6 +69,7 @@ class HostRead(Schema):
     standby_count: int
     is_emulator: bool
     has_postgres_url: bool
+    log_path: str | None
     last_checked_at: UTCDateTime | None
     last_latency_ms: float | None
     last_error: str | None

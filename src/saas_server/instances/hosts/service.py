@@ -203,6 +203,7 @@ class HostService:
         capacity: int,
         postgres_url: str | None = None,
         is_emulator: bool = False,
+        log_path: str | None = None,
     ) -> OdooHost:
         check_version(odoo_version)
         check_name(name)
@@ -220,6 +221,7 @@ class HostService:
             capacity=capacity,
             status=HostStatus.DOWN.value,
             is_emulator=is_emulator,
+            log_path=log_path or None,
         )
         await self._confirm(host, odoo_version, postgres_url=postgres_url)
         self.session.add(host)
@@ -246,6 +248,8 @@ class HostService:
             host.postgres_url_encrypted = self.runtime.secrets.encrypt(value) if value else None
         if changes.get("capacity") is not None:
             host.capacity = changes["capacity"]
+        if "log_path" in changes:
+            host.log_path = changes["log_path"] or None
         if changes.get("url") or changes.get("postgres_url"):
             # The host keeps its version: a new address must answer as the same Odoo.
             await self._confirm(host, host.odoo_version, postgres_url=self._postgres_url(host))
