@@ -3218,6 +3218,11 @@ export interface components {
             capacity: number;
             /** Postgres Url */
             postgres_url?: string | null;
+            /**
+             * Log Path
+             * @description Absolute path of the host's Odoo log file (Odoo's --logfile), readable by the platform: each tenant's log shows its database's lines.
+             */
+            log_path?: string | null;
         };
         /**
          * HostRead
@@ -3249,6 +3254,8 @@ export interface components {
             is_emulator: boolean;
             /** Has Postgres Url */
             has_postgres_url: boolean;
+            /** Log Path */
+            log_path: string | null;
             /** Last Checked At */
             last_checked_at: string | null;
             /** Last Latency Ms */
@@ -3287,6 +3294,8 @@ export interface components {
             capacity?: number | null;
             /** Postgres Url */
             postgres_url?: string | null;
+            /** Log Path */
+            log_path?: string | null;
         };
         /** HourlySignals */
         HourlySignals: {
@@ -8715,6 +8724,7 @@ export interface operations {
                      *           "standby_count": 1,
                      *           "is_emulator": false,
                      *           "has_postgres_url": false,
+                     *           "log_path": "string",
                      *           "last_checked_at": "2026-01-15T09:30:00Z",
                      *           "last_latency_ms": 1,
                      *           "last_error": null,
@@ -8775,6 +8785,7 @@ export interface operations {
                      *       "standby_count": 1,
                      *       "is_emulator": false,
                      *       "has_postgres_url": false,
+                     *       "log_path": "string",
                      *       "last_checked_at": "2026-01-15T09:30:00Z",
                      *       "last_latency_ms": 1,
                      *       "last_error": null,
@@ -8826,6 +8837,7 @@ export interface operations {
                      *       "standby_count": 1,
                      *       "is_emulator": false,
                      *       "has_postgres_url": false,
+                     *       "log_path": "string",
                      *       "last_checked_at": "2026-01-15T09:30:00Z",
                      *       "last_latency_ms": 1,
                      *       "last_error": null,
@@ -8928,6 +8940,7 @@ export interface operations {
                      *       "standby_count": 1,
                      *       "is_emulator": false,
                      *       "has_postgres_url": false,
+                     *       "log_path": "string",
                      *       "last_checked_at": "2026-01-15T09:30:00Z",
                      *       "last_latency_ms": 1,
                      *       "last_error": null,
@@ -8997,6 +9010,7 @@ export interface operations {
                      *       "standby_count": 1,
                      *       "is_emulator": false,
                      *       "has_postgres_url": false,
+                     *       "log_path": "string",
                      *       "last_checked_at": "2026-01-15T09:30:00Z",
                      *       "last_latency_ms": 1,
                      *       "last_error": null,
