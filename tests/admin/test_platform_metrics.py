@@ -20,7 +20,11 @@ MONITORING = {"Authorization": "Bearer test-monitoring-token-0123456789abcdef"}
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
-    return {"monitoring_token": MONITORING["Authorization"].removeprefix("Bearer ")}
+    # Webhook endpoints on loopback (nothing is delivered: no worker runs).
+    return {
+        "monitoring_token": MONITORING["Authorization"].removeprefix("Bearer "),
+        "webhooks_allow_private": True,
+    }
 
 
 async def test_platform_metrics_count_tenants_users_jobs_and_requests(
@@ -74,7 +78,7 @@ def test_api_quantiles_interpolate_within_buckets() -> None:
     assert api_figures(HttpMetrics().registry, 1.0)["latency_p50_ms"] is None
 
 
-async def test_prometheus_adds_job_queue_tenants_and_durations(
+async def test_prometheus_adds_job_queue_tenants_durations_and_deliveries(
     client: httpx.AsyncClient, owner: LoggedIn
 ) -> None:
     await create_tenant(client, owner, subdomain())
@@ -87,5 +91,19 @@ async def test_prometheus_adds_job_queue_tenants_and_durations(
     assert "saas_jobs_oldest_waiting_seconds" in body
     assert 'saas_operations_completed{operation="backup"} 0.0' in body
     assert 'saas_http_requests_total{method="POST",route="/api/v1/tenants"' in body
+    assert "saas_webhook_deliveries_pending 0.0" in body
+    endpoint = await client.post(
+        "/api/v1/webhooks/endpoints",
+        headers=owner.headers,
+        json={"url": "http://127.0.0.1:9/in", "events": ["*"]},
+    )
+    assert endpoint.status_code == 201, endpoint.text
+    ping = await client.post(
+        f"/api/v1/webhooks/endpoints/{endpoint.json()['id']}/test", headers=owner.headers
+    )
+    assert ping.status_code in (200, 201, 202), ping.text
+    after = (await client.get("/metrics", headers=MONITORING)).text
+    assert 'saas_webhook_deliveries{status="pending"} 1.0' in after
+    assert "saas_webhook_deliveries_pending 1.0" in after
     assert_envelope(await client.get("/metrics"), 401, "UNAUTHORIZED")
     assert_envelope(await client.get("/metrics", headers=owner.headers), 403, "FORBIDDEN")

@@ -1,6 +1,6 @@
-"""Platform-wide figures read from the database: the job queue, tenants by status, and how
-long provisionings and backups take. Served by ``/metrics`` (Prometheus) and by the admin
-console's ``/api/v1/admin/metrics/platform``."""
+"""Platform-wide figures read from the database: the job queue, tenants by status, how long
+provisionings and backups take, and outbound webhook deliveries. Served by ``/metrics``
+(Prometheus) and by the admin console's ``/api/v1/admin/metrics/platform``."""
 
 from __future__ import annotations
 
@@ -105,6 +105,23 @@ async def durations(conn: AsyncConnection) -> dict[str, dict[str, Any]]:
     return result
 
 
+async def webhook_deliveries(conn: AsyncConnection) -> dict[str, Any]:
+    """Outbound webhook deliveries made in the last 24 h by status, and every one still
+    waiting for an attempt (the partial index on pending deliveries answers it)."""
+    recent = (
+        await conn.execute(
+            text(
+                "SELECT status, count(*) FROM webhook_deliveries "
+                "WHERE created_at >= now() - interval '24 hours' GROUP BY status"
+            )
+        )
+    ).all()
+    pending = (
+        await conn.execute(text("SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'"))
+    ).scalar_one()
+    return {"last_24h": {status: count for status, count in recent}, "pending": pending}
+
+
 def _round(value: Any) -> float | None:
     return None if value is None else round(float(value), 3)
 
@@ -146,4 +163,18 @@ async def prometheus_text(conn: AsyncConnection) -> bytes:
         for quantile, key in (("0.5", "p50_seconds"), ("0.95", "p95_seconds")):
             if figures[key] is not None:
                 timing.labels(operation, quantile).set(figures[key])
+    deliveries = await webhook_deliveries(conn)
+    by_status = Gauge(
+        "saas_webhook_deliveries",
+        "Outbound webhook deliveries made in the last 24 h, by status.",
+        ("status",),
+        registry=registry,
+    )
+    for status, count in deliveries["last_24h"].items():
+        by_status.labels(status).set(count)
+    Gauge(
+        "saas_webhook_deliveries_pending",
+        "Outbound webhook deliveries waiting for an attempt.",
+        registry=registry,
+    ).set(deliveries["pending"])
     return generate_latest(registry)
