@@ -14,8 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from saas_server.core.runtime import Runtime
+from saas_server.instances.hosts.models import OdooHost
+from saas_server.instances.models import Instance
 from saas_server.odoo.rpc_driver import RpcDriver
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.odoo import RpcError, made_for_host
@@ -61,16 +64,20 @@ async def portal(
 ) -> AsyncIterator[PortalTenant]:
     assert URL and POSTGRES
     driver = RpcDriver(URL, MASTER, postgres_url=POSTGRES)
-    before = set(await driver.client.list_databases())
     version = (await driver.server_version()).major
     try:
         yield await make_portal(
             client, runtime, owner, admin, RealOdoo(URL, MASTER, version, POSTGRES)
         )
     finally:
-        # Everything this run made on the server: the tenant's database, its closed name,
+        # What this run made on the server (others may share it): the tenant's database,
         # the host's template and standby databases.
-        for name in set(await driver.client.list_databases()) - before:
+        async with runtime.db.sessionmaker() as session:
+            hosts = (await session.execute(select(OdooHost.id))).scalars().all()
+            tenants = (await session.execute(select(Instance.database_name))).scalars().all()
+        databases = await driver.client.list_databases()
+        made = {name for host in hosts for name in made_for_host(databases, host)}
+        for name in made | (set(tenants) & set(databases)):
             await driver.drop(name)
         await driver.close()
 
