@@ -97,7 +97,7 @@ class AccountMove(BaseModel):
         "state": "draft",
         "company_id": 1,
         "payment_state": "not_paid",
-        # A draft's number: "/" on 17.0, False from 18.0 (observed).
+        # A draft's number: "/" on 17.0 (but see prepare_create), False from 18.0 (observed).
         "name": lambda env: "/" if env.version.major < 18 else False,
     }
     _field_list = [
@@ -125,6 +125,19 @@ class AccountMove(BaseModel):
     async def prepare_create(self, vals: dict[str, Any]) -> dict[str, Any]:
         today = dt.datetime.now(dt.UTC).date()
         vals.setdefault("date", vals.get("invoice_date") or today)
+        prefix = PREFIXES.get(vals.get("move_type") or "")
+        if prefix and vals.get("name") == "/":
+            # 17.0 numbers a journal's first draft at once (it has no number to follow);
+            # later drafts stay "/" until posted (observed on 17.0; 18.0 numbers on posting).
+            named = await (
+                await self.conn.execute(
+                    "SELECT 1 FROM account_move WHERE move_type = %s AND name IS NOT NULL"
+                    " AND name <> '/' LIMIT 1",
+                    (vals["move_type"],),
+                )
+            ).fetchone()
+            if not named:
+                vals["name"] = f"{prefix}/{str(vals['date'])[:4]}/00001"
         if not vals.get("currency_id"):
             row = await (
                 await self.conn.execute("SELECT currency_id FROM res_company WHERE id = 1")
