@@ -138,6 +138,14 @@ CREATE TABLE IF NOT EXISTS account_move_line (
     sequence integer,
     {_STAMPS}
 );
+CREATE TABLE IF NOT EXISTS account_payment_register (
+    id serial PRIMARY KEY,
+    payment_date date,
+    amount numeric,
+    communication varchar,
+    emulated_move_ids varchar,
+    {_STAMPS}
+);
 """,
     "website_blog": f"""
 CREATE TABLE IF NOT EXISTS blog_blog (

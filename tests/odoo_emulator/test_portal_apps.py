@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -115,13 +116,62 @@ def test_customer_invoices_are_totalled_numbered_on_posting_and_due(
     fields = ["name", "state", "amount_total", "amount_residual", "commercial_partner_id"]
     [draft] = call("account.move", "read", [move], fields=fields)
     assert draft["state"] == "draft" and draft["amount_total"] == 325.5
-    # A draft has no number yet: "/" on 17.0, False from 18.0.
-    assert draft["name"] == ("/" if odoo.major < 18 else False)
+    # No number before posting from 18.0 (False); 17.0 numbers the journal's first draft at
+    # once (this is the database's first invoice) and later ones are "/" until posted.
+    assert draft["name"] == (f"INV/{draft_year()}/00001" if odoo.major < 18 else False)
+    second = call(
+        "account.move",
+        "create",
+        {"move_type": "out_invoice", "partner_id": contact, "invoice_line_ids": []},
+    )
+    [later] = call("account.move", "read", [second], fields=["name"])
+    assert later["name"] == ("/" if odoo.major < 18 else False)
+    call("account.move", "unlink", [second])
     assert draft["commercial_partner_id"][0] == company
     call("account.move", "action_post", [move])
     [posted] = call("account.move", "read", [move], fields=[*fields, "payment_state"])
     assert posted["state"] == "posted" and posted["name"].startswith("INV/")
     assert posted["amount_residual"] == 325.5 and posted["payment_state"] == "not_paid"
+
+
+def test_registering_a_payment_pays_the_invoice(call: Any, installed: None) -> None:
+    """As Odoo's "Register Payment" dialog: the wizard on the invoice (``active_ids``), then
+    ``action_create_payments``. Writing ``payment_state`` is no payment: nothing else moves."""
+    client = call("res.partner", "create", {"name": "Paying Co", "is_company": True})
+    move = call(
+        "account.move",
+        "create",
+        {
+            "move_type": "out_invoice",
+            "partner_id": client,
+            "invoice_line_ids": [(0, 0, {"name": "Audit", "quantity": 1, "price_unit": 400.0})],
+        },
+    )
+    call("account.move", "action_post", [move])
+    wizard = call(
+        "account.payment.register",
+        "create",
+        {},
+        context={"active_model": "account.move", "active_ids": [move]},
+    )
+    call("account.payment.register", "action_create_payments", [wizard])
+    [paid] = call("account.move", "read", [move], fields=["amount_residual", "payment_state"])
+    # "in_payment" where the accountant app is installed.
+    assert paid["amount_residual"] == 0 and paid["payment_state"] in ("paid", "in_payment")
+
+    other = call(
+        "account.move",
+        "create",
+        {
+            "move_type": "out_invoice",
+            "partner_id": client,
+            "invoice_line_ids": [(0, 0, {"name": "Audit", "quantity": 1, "price_unit": 50.0})],
+        },
+    )
+    call("account.move", "action_post", [other])
+    call("account.move", "write", [other], {"payment_state": "paid"})
+    [written] = call("account.move", "read", [other], fields=["amount_residual"])
+    assert written["amount_residual"] == 50.0
 
 
 def test_published_blog_posts(call: Any, installed: None) -> None:
@@ -172,6 +222,11 @@ def test_a_portal_user_is_a_share_user(odoo: OdooServer, call: Any) -> None:
     assert read["share"] is True and read["partner_id"][0] == contact
     [partner] = call("res.partner", "read", [contact], fields=["commercial_partner_id"])
     assert partner["commercial_partner_id"][0] == company
+
+
+def draft_year() -> int:
+    """The year of a move dated today (Odoo's date, the server's clock, as here)."""
+    return dt.date.today().year
 
 
 REAL_FIELDS = json.loads((Path(__file__).parent / "data" / "portal_fields.json").read_text())

@@ -250,7 +250,14 @@ async def test_a_stage_change_in_odoo_notifies_the_client_by_webhook_and_by_sche
     assert project["tasks_done"] == 1 and project["progress"] == 33
 
     # An invoice paid in Odoo: notified, and no longer due on the dashboard.
-    portal.call("account.move", "write", portal.alpha.invoices, {"payment_state": "paid"})
+    # Registered as in Odoo's "Register Payment" dialog (its wizard, on the invoice).
+    wizard = portal.call(
+        "account.payment.register",
+        "create",
+        {},
+        context={"active_model": "account.move", "active_ids": portal.alpha.invoices},
+    )
+    portal.call("account.payment.register", "action_create_payments", [wizard])
     await sync.defer_due_syncs(runtime)
     await runtime.run_pending_jobs()
     paid = (

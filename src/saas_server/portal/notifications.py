@@ -19,6 +19,9 @@ from saas_server.portal.models import PortalNotification, PortalSession, PortalS
 TASK_STAGE_CHANGED = "task_stage_changed"
 INVOICE_POSTED = "invoice_posted"
 INVOICE_PAID = "invoice_paid"
+# Odoo's payment states of an invoice nothing is due on: "in_payment" (paid, the bank
+# statement not yet matched) is what Odoo shows once the accountant app is installed.
+PAID = ("paid", "in_payment")
 FILE_SHARED = "file_shared"
 TYPES = (TASK_STAGE_CHANGED, INVOICE_POSTED, INVOICE_PAID, FILE_SHARED)
 
@@ -99,7 +102,7 @@ async def from_change(
                 {"invoice_odoo_id": odoo_id, "name": after.get("name")},
                 f"invoice:{odoo_id}:posted",
             )
-        if after.get("payment_state") == "paid" and was.get("payment_state") != "paid":
+        if after.get("payment_state") in PAID and was.get("payment_state") not in PAID:
             await notify(
                 session,
                 tenant_id,

@@ -15,7 +15,11 @@ from __future__ import annotations
 from functools import cache
 
 from odoo_emulator.orm.model import BaseModel
-from odoo_emulator.orm.models.account_move import AccountMove, AccountMoveLine
+from odoo_emulator.orm.models.account_move import (
+    AccountMove,
+    AccountMoveLine,
+    AccountPaymentRegister,
+)
 from odoo_emulator.orm.models.ir_attachment import IrAttachment
 from odoo_emulator.orm.models.ir_config_parameter import IrConfigParameter
 from odoo_emulator.orm.models.ir_module import Module
@@ -44,6 +48,7 @@ _COMMON_MODELS: tuple[type[BaseModel], ...] = (
     Task,
     AccountMove,
     AccountMoveLine,
+    AccountPaymentRegister,
     Blog,
     BlogPost,
     BlogTag,
