@@ -18,6 +18,9 @@ from tests.fixtures.auth import verified_user
 from tests.fixtures.errors import assert_envelope
 from tests.fixtures.smtp import Inbox
 
+# Plain SQL and loopback servers: the same on either database backend.
+pytestmark = pytest.mark.once
+
 DATA = Path(__file__).parent / "data"
 
 

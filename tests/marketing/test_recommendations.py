@@ -21,6 +21,9 @@ from tests.fixtures.smtp import Inbox
 from tests.fixtures.tenants import create_tenant
 from tests.fixtures.webhook_receiver import running_receiver
 
+# Plain SQL and loopback servers: the same on either database backend.
+pytestmark = pytest.mark.once
+
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:

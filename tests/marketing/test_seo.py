@@ -27,6 +27,9 @@ from tests.fixtures.sites import site
 from tests.fixtures.smtp import Inbox
 from tests.fixtures.tenants import create_tenant
 
+# Plain SQL and loopback servers: the same on either database backend.
+pytestmark = pytest.mark.once
+
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
