@@ -277,15 +277,29 @@ class Runtime:
         await self.run_worker(wait=False, concurrency=1, listen_notify=False)
 
     async def close(self) -> None:
-        await self.principal_cache.close()
-        await self.rate_limiter.close()
-        await self.backup_storage.close()
+        """Close every part, each within ``CLOSE_SECONDS``: a part that does not finish (a
+        listener connection that never answers, a pool waiting for a connection a dead task
+        holds) is abandoned with a warning, so stopping a process never hangs on it."""
+        await _bounded("the principal cache", self.principal_cache.close())
+        await _bounded("the rate limiter", self.rate_limiter.close())
+        await _bounded("the backup storage", self.backup_storage.close())
         if self._jobs_open:
-            await self.jobs.close_async()
+            await _bounded("the job queue's connections", self.jobs.close_async())
             self._jobs_open = False
-        await self.db.dispose()
+        await _bounded("the database pool", self.db.dispose())
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
+
+
+# How long each part of a runtime may take to close before it is abandoned.
+CLOSE_SECONDS = 30.0
+
+
+async def _bounded(part: str, closing: Awaitable[Any]) -> None:
+    try:
+        await asyncio.wait_for(closing, CLOSE_SECONDS)
+    except TimeoutError:
+        logger.warning("%s did not close within %.0f s: abandoned", part, CLOSE_SECONDS)
 
 
 @asynccontextmanager
