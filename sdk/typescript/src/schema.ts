@@ -2159,7 +2159,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Portal */
+        /**
+         * Get Portal
+         * @description The portal's state: `disabled`, `preparing`, `enabled` or `failed`.
+         */
         get: operations["tenants_portal_list"];
         put?: never;
         /**

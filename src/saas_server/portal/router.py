@@ -53,7 +53,8 @@ async def enable_portal(access: TenantAccessDep, session: SessionDep) -> JSONRes
 
 @router.get("/tenants/{tenant_id}/portal")
 async def get_portal(access: TenantAccessDep, session: SessionDep) -> dict[str, Any]:
-    return service.portal_json(await service.portal_of(session, access))
+    """The portal's state: `disabled`, `preparing`, `enabled` or `failed`."""
+    return await service.portal_state(session, access)
 
 
 # -- sync ---------------------------------------------------------------------------------------

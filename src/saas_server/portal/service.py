@@ -69,11 +69,21 @@ async def enable(session: AsyncSession, access: TenantAccess) -> PortalTenant:
     return row
 
 
-async def portal_of(session: AsyncSession, access: TenantAccess) -> PortalTenant:
+async def portal_state(session: AsyncSession, access: TenantAccess) -> dict[str, Any]:
+    """The tenant's portal as ``GET /tenants/{id}/portal`` shows it: ``disabled`` until an
+    owner turns it on (the tenant exists, so its portal's state is always there to read)."""
     row = await session.get(PortalTenant, access.tenant.id)
     if row is None:
-        raise RecordNotFound("The portal of this tenant is not turned on")
-    return row
+        return {
+            "tenant_id": str(access.tenant.id),
+            "status": "disabled",
+            "enabled": False,
+            "modules": [],
+            "requested_at": None,
+            "enabled_at": None,
+            "error": None,
+        }
+    return portal_json(row)
 
 
 async def prepare(runtime: Runtime, tenant_id: uuid.UUID) -> None:
