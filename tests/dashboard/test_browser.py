@@ -34,7 +34,7 @@ AXE = Axe()
 @pytest.fixture
 def serve(embedded_dir: Path, smtp_server: SmtpServer) -> Iterator[ServeProcess]:
     if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (make test installs it)")
+        pytest.fail("Chromium is not installed at /usr/bin/chromium: make test installs it")
     process = ServeProcess(embedded_dir, smtp_server.port)
     process.start()
     yield process

@@ -53,7 +53,7 @@ def _newman() -> Path:
         # CI's Debian image: Node and npm from the distribution's registry.
         subprocess.run(["apt-get", "install", "-y", "nodejs", "npm"], check=False, timeout=900)
     if shutil.which("npm") is None:
-        pytest.skip("npm is missing: apt-get install -y nodejs npm")
+        pytest.fail("npm is missing: make test installs it (apt-get install -y nodejs npm)")
     if not NEWMAN.exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True, timeout=600)
     return NEWMAN
