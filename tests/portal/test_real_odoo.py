@@ -20,10 +20,10 @@ from saas_server.core.runtime import Runtime
 from saas_server.instances.hosts.models import OdooHost
 from saas_server.instances.models import Instance
 from saas_server.odoo.rpc_driver import RpcDriver
+from tests.fixtures import portal_steps as steps
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.odoo import RpcError, made_for_host
 from tests.fixtures.portal import PortalTenant, make_portal
-from tests.portal import test_client_portal as steps
 
 URL = os.environ.get("SAAS_TEST_ODOO_URL")
 MASTER = os.environ.get("SAAS_TEST_ODOO_MASTER_PASSWORD", "")
@@ -85,12 +85,12 @@ async def portal(
 async def test_the_portal_must_show_on_a_real_odoo(
     client: httpx.AsyncClient, runtime: Runtime, portal: PortalTenant
 ) -> None:
-    await steps.test_a_portal_user_sees_exactly_their_companys_data(client, runtime, portal)
-    await steps.test_wrong_password_and_unknown_tenant_are_refused(client, portal)
-    await steps.test_refresh_rotates_the_portal_tokens(client, portal)
-    await steps.test_uploaded_files_are_attachments_in_odoo(client, portal)
-    await steps.test_the_published_blog_is_public_and_cacheable(client, portal)
-    await steps.test_a_stage_change_in_odoo_notifies_the_client_by_webhook_and_by_schedule(
+    await steps.check_a_portal_user_sees_exactly_their_companys_data(client, runtime, portal)
+    await steps.check_wrong_password_and_unknown_tenant_are_refused(client, portal)
+    await steps.check_refresh_rotates_the_portal_tokens(client, portal)
+    await steps.check_uploaded_files_are_attachments_in_odoo(client, portal)
+    await steps.check_the_published_blog_is_public_and_cacheable(client, portal)
+    await steps.check_a_stage_change_in_odoo_notifies_the_client_by_webhook_and_by_schedule(
         client, runtime, portal
     )
-    await steps.test_settings_are_validated_and_kept(client, portal)
+    await steps.check_settings_are_validated_and_kept(client, portal)
