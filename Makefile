@@ -57,8 +57,14 @@ run: install
 chromium:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
+# The suite runs on PYTEST_WORKERS pytest-xdist workers, a file to a worker (module fixtures are
+# started once), each with its own embedded PostgreSQL: most tests wait on servers and processes,
+# so three workers finish well before one even on two cores. `make test PYTEST_WORKERS=0` runs it
+# in this process (for a debugger).
+PYTEST_WORKERS ?= 3
+
 test: install-dev $(SDK_TS_STAMP) chromium
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check src tests bench

@@ -37,6 +37,21 @@ def pg_server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def odoo_pg_server(pg_server: str) -> Iterator[str]:
+    """The PostgreSQL server the Odoo emulators keep their databases on, as an Odoo host has
+    its own. The platform names a tenant's Odoo database after its subdomain, so two
+    pytest-xdist workers sharing SAAS_TEST_DATABASE_URL would both create "acme" there: the
+    first worker (or a run without workers) uses that server, each other worker an embedded
+    server of its own. The platform's own databases are always on ``pg_server``."""
+    shared = os.environ.get("SAAS_TEST_DATABASE_URL")
+    if not shared or os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0":
+        yield pg_server
+        return
+    with postgres_server(embedded=True) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def template_db(pg_server: str) -> Iterator[str]:
     with migrated_template(pg_server) as name:
         yield name
@@ -146,10 +161,10 @@ def clock() -> Iterator[clock_module.FrozenClock]:
 
 
 @pytest.fixture
-def odoo(pg_server: str, tmp_path: Path) -> Iterator[EmulatorProcess]:
+def odoo(odoo_pg_server: str, tmp_path: Path) -> Iterator[EmulatorProcess]:
     """The Odoo emulator as its own process, reached over HTTP as a real Odoo would be (one
     per test; tests/odoo_emulator has its own, which can be a real server)."""
-    with running_emulator(pg_server, tmp_path / "odoo") as emulator:
+    with running_emulator(odoo_pg_server, tmp_path / "odoo") as emulator:
         yield emulator
 
 

@@ -72,7 +72,9 @@ class OdooServer:
 
 
 @pytest.fixture(params=["emulator", "real"])
-def server(request: pytest.FixtureRequest, pg_server: str, tmp_path: Path) -> Iterator[OdooServer]:
+def server(
+    request: pytest.FixtureRequest, odoo_pg_server: str, tmp_path: Path
+) -> Iterator[OdooServer]:
     if request.param == "real":
         if not (REAL_URL and REAL_POSTGRES):
             pytest.skip("needs a real Odoo (SAAS_TEST_ODOO_URL)")
@@ -81,7 +83,7 @@ def server(request: pytest.FixtureRequest, pg_server: str, tmp_path: Path) -> It
         ]
         yield OdooServer(REAL_URL, REAL_MASTER, REAL_POSTGRES, version)
         return
-    with running_emulator(pg_server, tmp_path / "odoo") as emulator:
+    with running_emulator(odoo_pg_server, tmp_path / "odoo") as emulator:
         yield OdooServer(
             emulator.url, emulator.master_password, emulator.postgres_url, emulator.version
         )

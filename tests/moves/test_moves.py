@@ -319,7 +319,7 @@ async def test_moves_that_cannot_run_are_refused_with_a_clear_4xx(
     runtime: Runtime,
     owner: LoggedIn,
     admin: LoggedIn,
-    pg_server: str,
+    odoo_pg_server: str,
     tmp_path: Any,
     hosts: tuple[dict[str, Any], dict[str, Any]],
     tenant: Tenant,
@@ -334,7 +334,7 @@ async def test_moves_that_cannot_run_are_refused_with_a_clear_4xx(
     await refused(None, 400, "MOVE_REFUSED", "target_host_missing")
     await refused(str(uuid.uuid4()), 400, "MOVE_REFUSED", "unknown_host")
     await refused(source["id"], 400, "MOVE_REFUSED", "same_host")
-    with running_emulator(pg_server, tmp_path / "odoo-17", "17.0") as odoo_17:
+    with running_emulator(odoo_pg_server, tmp_path / "odoo-17", "17.0") as odoo_17:
         other = await add_host(client, admin, odoo_17)
         await refused(other["id"], 400, "MOVE_REFUSED", "version_mismatch")
         deleted = await client.delete(

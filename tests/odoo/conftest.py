@@ -15,7 +15,7 @@ from tests.fixtures.odoo import running_emulator
 
 
 @pytest.fixture(scope="module")
-def target(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+def target(odoo_pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     url = os.environ.get("SAAS_TEST_ODOO_URL")
     if url:
         yield Target(
@@ -24,7 +24,7 @@ def target(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             os.environ.get("SAAS_TEST_ODOO_POSTGRES_URL"),
         )
         return
-    with running_emulator(pg_server, tmp_path_factory.mktemp("odoo")) as emulator:
+    with running_emulator(odoo_pg_server, tmp_path_factory.mktemp("odoo")) as emulator:
         yield Target(emulator.url, emulator.master_password, emulator.postgres_url)
 
 
