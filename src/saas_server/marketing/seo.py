@@ -548,7 +548,7 @@ def embedding_topic_recommendations(
         return []
     groups = _clusters(their_vectors[uncovered])
     own_text = facts.text.lower()
-    found = []
+    found: list[tuple[float, dict[str, Any]]] = []
     for members in groups:
         indexes = [uncovered[m] for m in members]
         centroid = their_vectors[indexes].mean(axis=0)
@@ -557,27 +557,28 @@ def embedding_topic_recommendations(
             continue
         gap = float(1 - coverage[indexes].mean())
         found.append(
-            {
-                "title": f"Cover “{name}”: the competitors write about it, the page does not",
-                "impact": 4,
-                "method": "embedding-topic-gap",
-                "check": "topics",
-                "evidence": {
-                    "term": name,
-                    "model": embeddings.MODEL_NAME,
-                    "sentences": [theirs[i][0] for i in indexes[:3]],
-                    "competitors": sorted({theirs[i][1] for i in indexes}),
-                    "closest_on_page": own[int(closeness[indexes[0]].argmax())],
-                    "similarity": round(float(coverage[indexes].max()), 3),
-                    "gap": round(gap, 3),
+            (
+                len(indexes) * gap,
+                {
+                    "title": f"Cover “{name}”: the competitors write about it, the page does not",
+                    "impact": 4,
+                    "method": "embedding-topic-gap",
+                    "check": "topics",
+                    "evidence": {
+                        "term": name,
+                        "model": embeddings.MODEL_NAME,
+                        "sentences": [theirs[i][0] for i in indexes[:3]],
+                        "competitors": sorted({theirs[i][1] for i in indexes}),
+                        "closest_on_page": own[int(closeness[indexes[0]].argmax())],
+                        "similarity": round(float(coverage[indexes].max()), 3),
+                        "gap": round(gap, 3),
+                    },
                 },
-                "_weight": len(indexes) * gap,
-            }
+            )
         )
-    found.sort(key=lambda r: -float(r["_weight"]))
-    for item in found:
-        del item["_weight"]
-    return found[:limit]
+    # The most sentences furthest from the page first.
+    found.sort(key=lambda pair: -pair[0])
+    return [item for _, item in found[:limit]]
 
 
 def _clusters(vectors: Any) -> list[list[int]]:

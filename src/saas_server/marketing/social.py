@@ -33,7 +33,7 @@ from saas_server.core.outbound import UnsafeURL, post_pinned, resolve, split_url
 from saas_server.core.runtime import Runtime
 from saas_server.events.service import emit
 from saas_server.marketing.models import PostStatus, ScheduledPost, SocialProvider
-from saas_server.marketing.service import visible_rows
+from saas_server.marketing.service import Viewer, visible_rows
 from saas_server.users.models import User
 from saas_server.webhooks.signing import new_secret, signed_headers
 
@@ -251,11 +251,11 @@ async def get_provider(session: AsyncSession, tenant_id: uuid.UUID, name: str) -
 # -- scheduling -----------------------------------------------------------------------------
 
 
-def visible_posts(actor: User) -> Any:
+def visible_posts(actor: Viewer) -> Any:
     return visible_rows(ScheduledPost, actor)
 
 
-async def get_post(session: AsyncSession, actor: User, post_id: uuid.UUID) -> ScheduledPost:
+async def get_post(session: AsyncSession, actor: Viewer, post_id: uuid.UUID) -> ScheduledPost:
     found = (
         await session.execute(visible_posts(actor).where(ScheduledPost.id == post_id))
     ).scalar_one_or_none()
@@ -438,7 +438,7 @@ async def record_engagement(
 
 async def social_analytics(
     session: AsyncSession,
-    actor: User,
+    actor: Viewer,
     *,
     tenant_id: uuid.UUID | None,
     client_id: int | None,
