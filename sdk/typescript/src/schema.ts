@@ -15137,7 +15137,9 @@ export interface operations {
     };
     analytics_seo_audit_get: {
         parameters: {
-            query?: never;
+            query?: {
+                tenant_id?: string | null;
+            };
             header?: never;
             path: {
                 audit_id: string;
@@ -15500,7 +15502,9 @@ export interface operations {
     };
     social_schedule_get: {
         parameters: {
-            query?: never;
+            query?: {
+                tenant_id?: string | null;
+            };
             header?: never;
             path: {
                 post_id: string;

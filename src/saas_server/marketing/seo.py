@@ -35,6 +35,9 @@ MAX_PAGE_BYTES = 5 * 1024 * 1024
 PAGE_TIMEOUT_SECONDS = 15.0
 LINK_TIMEOUT_SECONDS = 5.0
 MAX_LINKS_CHECKED = 50
+# A link check reads at most this much of the answer (enough for most pages to end, so their
+# connection is reused for the next check).
+LINK_MAX_BYTES = 64 * 1024
 LINK_CONCURRENCY = 10
 MAX_COMPETITORS = 5
 MAX_KEYWORDS = 20
@@ -666,8 +669,11 @@ class Fetcher:
         return parse_page(fetched)
 
     async def link_status(self, url: str) -> int | str:
+        # The body is read to its end when it is small, so the connection goes back to the
+        # client's pool and the next link of the same site reuses it (keep-alive); a bigger
+        # one is cut, and its connection closed.
         try:
-            page = await self.get(url, seconds=LINK_TIMEOUT_SECONDS, max_body=1)
+            page = await self.get(url, seconds=LINK_TIMEOUT_SECONDS, max_body=LINK_MAX_BYTES)
         except UnsafeURL as exc:
             return f"refused: {exc.reason}"
         except (httpx.HTTPError, TimeoutError) as exc:
