@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +20,14 @@ from tests.fixtures.odoo import EmulatorProcess
 from tests.fixtures.portal import PortalTenant, bearer, make_portal, portal_login
 
 pytestmark = pytest.mark.once
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PDF = b"%PDF-1.4\n" + b"0" * 64
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"marketing_allow_private": True}
 
 
 async def _seed(runtime: Runtime, tenant_id: uuid.UUID, client_id: int, url: str) -> str:
@@ -123,3 +132,56 @@ async def test_a_portal_client_reads_its_own_marketing_reports_only(
     }
     one = await client.get(f"/api/v1/analytics/seo/audit/{beta_audit}", headers=owner.headers)
     assert one.status_code == 200
+
+    # Media from the files API: the file's type is what its content says, not its name.
+    async def upload(who: dict[str, str], name: str, content: bytes) -> str:
+        response = await client.post(
+            "/api/v1/files/upload", headers=who, files={"file": (name, content, "image/jpeg")}
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    picture = await upload(as_alpha, "picture.jpg", PNG)
+    brochure = await upload(as_alpha, "brochure.png", PDF)
+    as_beta = bearer(await portal_login(client, portal, portal.beta))
+    betas = await upload(as_beta, "beta.png", PNG)
+    provider = await client.put(
+        "/api/v1/social/providers/webhook",
+        headers=owner.headers,
+        json={"url": "http://127.0.0.1:9/publish", "tenant_id": portal.tenant.id},
+    )
+    assert provider.status_code == 201, provider.text
+    when = (clock.now() + timedelta(hours=2)).isoformat()
+
+    async def schedule(platform: str, media: list[dict[str, str]]) -> httpx.Response:
+        return await client.post(
+            "/api/v1/social/schedule",
+            headers=owner.headers,
+            json={
+                "platform": platform,
+                "content": "Our new office",
+                "media": media,
+                "scheduled_time": when,
+                "tenant_id": portal.tenant.id,
+                "client_id": alpha,
+            },
+        )
+
+    posted = await schedule("instagram", [{"file_id": picture}])
+    assert posted.status_code == 201, posted.text
+    [item] = posted.json()["media"]
+    assert (item["file_id"], item["mime_type"], item["size"]) == (picture, "image/png", len(PNG))
+    assert item["url"].endswith(f"/api/v1/files/{picture}/download")
+    # A PDF named .png is a PDF: Instagram takes no documents.
+    refused = await schedule("instagram", [{"file_id": brochure}])
+    assert_envelope(refused, 422, "VALIDATION_ERROR")
+    assert "media.0.file_id" in refused.json()["error"]["details"]
+    assert (await schedule("linkedin", [{"file_id": brochure}])).status_code == 201
+    # Another client's file, an unknown one, or both forms at once: refused.
+    assert_envelope(await schedule("instagram", [{"file_id": betas}]), 404, "FILE_NOT_FOUND")
+    unknown = await schedule("instagram", [{"file_id": str(uuid.uuid4())}])
+    assert_envelope(unknown, 404, "FILE_NOT_FOUND")
+    both = await schedule(
+        "instagram", [{"file_id": picture, "url": "https://x.test/a.png", "mime_type": "image/png"}]
+    )
+    assert_envelope(both, 422, "VALIDATION_ERROR")

@@ -346,6 +346,7 @@ async def schedule_post(
         target_audience=body.target_audience,
         provider=body.provider,
         actor=actor,
+        runtime_url=str(runtime.settings.public_url),
     )
     return ScheduledPostRead.model_validate(post)
 
