@@ -161,15 +161,15 @@ def analyze(
         if analysis_type == "sentiment":
             return sentiment(texts)
         if analysis_type == "keywords":
-            return keywords(texts, top=_int_option(options, "top", 10, 1, 50))
+            return keywords(texts, top=int_option(options, "top", 10, 1, 50))
         if analysis_type == "topics":
-            return topics(texts, count=_int_option(options, "topics", 3, 1, 10))
-        return summary(texts, sentences=_int_option(options, "sentences", 3, 1, 20))
+            return topics(texts, count=int_option(options, "topics", 3, 1, 10))
+        return summary(texts, sentences=int_option(options, "sentences", 3, 1, 20))
     values, labels = series_of(data_type, data)
     if analysis_type == "trend":
         period = options.get("period")
         if period is not None:
-            period = _int_option(options, "period", 0, 2, 366)
+            period = int_option(options, "period", 0, 2, 366)
         return trend(values, labels, period=period)
     threshold = options.get("threshold", ANOMALY_AT)
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or threshold <= 0:
@@ -177,7 +177,7 @@ def analyze(
     return anomalies(values, labels, threshold=float(threshold))
 
 
-def _int_option(options: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+def int_option(options: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
     value = options.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise _invalid(f"options.{name}", f"an integer from {low} to {high}")

@@ -20,9 +20,10 @@ from saas_server.auth.tenant_login import is_portal_token
 from saas_server.core.deps import ClientDep, RuntimeDep, SessionDep
 from saas_server.core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from saas_server.core.ids import parse_id
+from saas_server.core.openapi import errors
 from saas_server.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
 from saas_server.core.routing import PrefixedRouter
-from saas_server.marketing import analysis, recommendations, service, social
+from saas_server.marketing import analysis, generative, recommendations, service, social
 from saas_server.marketing.models import (
     AuditStatus,
     PostStatus,
@@ -71,10 +72,20 @@ AUDIT_LIST = ListSpec(
 )
 
 
-@ai_router.post("/analyze", response_model=AnalyzeRead)
-async def analyze(body: AnalyzeRequest, principal: CurrentPrincipal) -> AnalyzeRead:
+@ai_router.post("/analyze", response_model=AnalyzeRead, responses=errors(502))
+async def analyze(
+    body: AnalyzeRequest, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> AnalyzeRead:
     """Analyse the data given, offline: sentiment, keywords, topics, summary, trend or anomalies.
-    The answer names the method used and what its confidence means."""
+    The answer names the method used and what its confidence means. With
+    `options.provider: "openai"`, a summary is written by the configured OpenAI-compatible
+    endpoint instead (the answer names it)."""
+    provider = body.options.get("provider", "offline")
+    if provider not in ("offline", *generative.PROVIDER_NAMES):
+        reason = f"one of offline, {', '.join(generative.PROVIDER_NAMES)}"
+        raise ValidationFailed(reason, details={"options.provider": [reason]})
+    if provider != "offline":
+        return await _generative_analysis(body, runtime)
     # The libraries are CPU work: off the event loop, so other requests are not held up.
     result = await asyncio.to_thread(
         analysis.analyze, body.analysis_type, body.data_type, body.data, body.options
@@ -88,6 +99,35 @@ async def analyze(body: AnalyzeRequest, principal: CurrentPrincipal) -> AnalyzeR
         items=result.items,
         result=result.result,
         notes=result.notes,
+    )
+
+
+async def _generative_analysis(body: AnalyzeRequest, runtime: RuntimeDep) -> AnalyzeRead:
+    if body.analysis_type != "summary":
+        reason = "the generative provider writes summaries; the other analyses are offline"
+        raise ValidationFailed(reason, details={"options.provider": [reason]})
+    texts = analysis.texts_of(body.data_type, body.data)
+    generator = generative.configured(runtime.settings)
+    sentences = analysis.int_option(body.options, "sentences", 3, 1, 20)
+    written = await generative.summary(generator, texts, sentences=sentences)
+    return AnalyzeRead(
+        analysis_type=body.analysis_type,
+        data_type=body.data_type,
+        method=f"abstractive summary by {written.model} at {written.endpoint} "
+        "(OpenAI-compatible chat completions)",
+        source="generative",
+        confidence=None,
+        confidence_means="not measured: generated text; check it against the texts",
+        items=len(texts),
+        result={
+            "summary": written.text,
+            "provider": written.provider,
+            "model": written.model,
+            "endpoint": written.endpoint,
+            "usage": written.usage,
+            "finish_reason": written.finish_reason,
+        },
+        notes=[f"The texts were sent to {written.endpoint}; nothing else was."],
     )
 
 

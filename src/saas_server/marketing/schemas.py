@@ -21,7 +21,8 @@ class AnalyzeRequest(RequestSchema):
     options: dict[str, Any] = Field(
         default_factory=dict,
         description="top (keywords), topics (topics), sentences (summary), period (trend), "
-        "threshold (anomaly)",
+        'threshold (anomaly); provider: "openai" writes the summary with the configured '
+        "OpenAI-compatible endpoint (offline, extractive, without it)",
     )
 
 
@@ -29,8 +30,10 @@ class AnalyzeRead(Schema):
     analysis_type: AnalysisType
     data_type: DataType
     method: str
-    source: Literal["offline"] = "offline"
-    confidence: float
+    source: Literal["offline", "generative"] = "offline"
+    confidence: float | None = Field(
+        description="null for generated text: nothing measured it (see confidence_means)"
+    )
     confidence_means: str
     items: int
     result: dict[str, Any]
