@@ -14,6 +14,7 @@ and name the method they used either way.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -22,6 +23,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+logger = logging.getLogger(__name__)
 
 METHOD = "minilm-embeddings"
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -43,11 +46,20 @@ def model_dir() -> Path | None:
 
 
 def available() -> bool:
+    """Whether the model loads; a model that cannot (not installed, a damaged file) is logged
+    once and the callers fall back to TF-IDF."""
+    global _unavailable_logged
     try:
         _model()
-    except (OSError, ImportError, ValueError, KeyError):
+    except Exception as exc:  # any failure to load means: use the fallback
+        if not _unavailable_logged:
+            logger.warning("Sentence embeddings unavailable, TF-IDF instead: %s", exc)
+            _unavailable_logged = True
         return False
     return True
+
+
+_unavailable_logged = False
 
 
 class MiniLM:
