@@ -171,7 +171,12 @@ async def test_a_portal_client_reads_its_own_marketing_reports_only(
     assert posted.status_code == 201, posted.text
     [item] = posted.json()["media"]
     assert (item["file_id"], item["mime_type"], item["size"]) == (picture, "image/png", len(PNG))
-    assert item["url"].endswith(f"/api/v1/files/{picture}/download")
+    assert item["url"].endswith(f"/api/v1/files/{picture}/download?tenant_id={tenant_id}")
+    # What the publishing tool fetches: the file itself, with a member's credentials.
+    path = "/api/v1" + item["url"].split("/api/v1", 1)[1]
+    fetched = await client.get(path, headers=owner.headers)
+    assert fetched.status_code == 200, fetched.text
+    assert fetched.content == PNG
     # A PDF named .png is a PDF: Instagram takes no documents.
     refused = await schedule("instagram", [{"file_id": brochure}])
     assert_envelope(refused, 422, "VALIDATION_ERROR")

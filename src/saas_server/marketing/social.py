@@ -384,7 +384,10 @@ async def resolve_media(
         resolved.append(
             {
                 "file_id": str(row.id),
-                "url": f"{public_url.rstrip('/')}/api/v1/files/{row.id}/download",
+                # The publishing tool downloads it with a member's API key (scope
+                # portal:read), which names the tenant.
+                "url": f"{public_url.rstrip('/')}/api/v1/files/{row.id}/download"
+                f"?tenant_id={tenant_id}",
                 "mime_type": row.mimetype,
                 "size": row.size,
                 "name": row.name,
