@@ -81,7 +81,7 @@ def test_topic_gaps_fall_back_to_tfidf_without_the_model(monkeypatch: pytest.Mon
     try:
         assert not embeddings.available()
         assert {r["method"] for r in seo.topic_gaps(MINE, [THEIRS])} == {"tfidf-topic-gap"}
-        topics = analysis.topics(["coffee beans and espresso", "football match goals"], count=2)
+        topics = analysis.topics(SUBJECTS, count=2)
         assert topics.method.startswith("TF-IDF")
     finally:
         monkeypatch.undo()
@@ -89,17 +89,19 @@ def test_topic_gaps_fall_back_to_tfidf_without_the_model(monkeypatch: pytest.Mon
     assert embeddings.available()
 
 
+# No word links the texts of each subject: only their meaning does.
+SUBJECTS = [
+    "The espresso was bitter but the latte was smooth.",
+    "Freshly roasted arabica beans make a better cup.",
+    "Our baristas pour cappuccinos all morning.",
+    "The striker scored twice before half time.",
+    "The goalkeeper saved a penalty in the final minute.",
+    "Fans cheered as the referee blew the whistle.",
+]
+
+
 def test_embedding_topics_group_by_meaning_not_shared_words() -> None:
-    # No word links the texts of each subject: only their meaning does.
-    texts = [
-        "The espresso was bitter but the latte was smooth.",
-        "Freshly roasted arabica beans make a better cup.",
-        "Our baristas pour cappuccinos all morning.",
-        "The striker scored twice before half time.",
-        "The goalkeeper saved a penalty in the final minute.",
-        "Fans cheered as the referee blew the whistle.",
-    ]
-    result = analysis.topics(texts, count=2)
+    result = analysis.topics(SUBJECTS, count=2)
     assert result.method.startswith("sentence embeddings")
     assert sorted(sorted(t["documents"]) for t in result.result["topics"]) == [
         [0, 1, 2],
