@@ -117,9 +117,10 @@ async def test_the_competitor_comparison_names_what_only_the_competitor_covers(
         )
     assert report["status"] == "completed", report["error"]
     methods = {r["method"] for r in report["recommendations"]}
-    assert {"rules", "competitor-comparison", "tfidf-topic-gap"} <= methods
-    topics = [r for r in report["recommendations"] if r["method"] == "tfidf-topic-gap"]
-    assert "battery storage" in topics[0]["evidence"]["term"]
+    assert {"rules", "competitor-comparison", "embedding-topic-gap"} <= methods
+    topics = [r for r in report["recommendations"] if r["method"] == "embedding-topic-gap"]
+    assert [t["evidence"]["term"] for t in topics] == ["battery storage"]
+    assert topics[0]["evidence"]["model"] == "sentence-transformers/all-MiniLM-L6-v2"
     comparison = [r for r in report["recommendations"] if r["method"] == "competitor-comparison"]
     assert all("battery storage" in r["title"] for r in comparison)
     assert report["report"]["competitors"][0]["keyword_coverage"][1]["in_title"] is True

@@ -15,7 +15,9 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from saas_server.core import clock as clock_module
+from saas_server.core.errors import ValidationFailed
 from saas_server.core.runtime import Runtime
+from saas_server.marketing import social
 from saas_server.marketing.social import publish_due_posts
 from tests.fixtures.auth import LoggedIn, login, verified_user
 from tests.fixtures.errors import assert_envelope
@@ -346,3 +348,17 @@ async def test_engagement_reported_signed_feeds_the_analytics(
         "/api/v1/analytics/social", headers=user.headers, params={"platform": "linkedin"}
     )
     assert [p["platform"] for p in only_x.json()["platforms"]] == ["linkedin"]
+
+
+def test_a_files_api_attachment_over_the_networks_size_limit_is_refused() -> None:
+    later = clock_module.now() + timedelta(hours=1)
+    picture = {"file_id": "f", "mime_type": "image/png", "size": 5 * social.MB}
+    social.validate_post("twitter", "hi", [picture], later)
+    with pytest.raises(ValidationFailed) as refused:
+        social.validate_post("twitter", "hi", [{**picture, "size": 5 * social.MB + 1}], later)
+    assert "media.0.file_id" in (refused.value.details or {})
+    # Mastodon takes bigger images; a video's limit is its own.
+    social.validate_post("mastodon", "hi", [{**picture, "size": 16 * social.MB}], later)
+    clip = {"file_id": "v", "mime_type": "video/mp4", "size": 100 * social.MB + 1}
+    with pytest.raises(ValidationFailed):
+        social.validate_post("instagram", "hi", [clip], later)

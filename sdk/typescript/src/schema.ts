@@ -1940,7 +1940,9 @@ export interface paths {
         /**
          * Ai analyze: create
          * @description Analyse the data given, offline: sentiment, keywords, topics, summary, trend or anomalies.
-         *     The answer names the method used and what its confidence means.
+         *     The answer names the method used and what its confidence means. With
+         *     `options.provider: "openai"`, a summary is written by the configured OpenAI-compatible
+         *     endpoint instead (the answer names it).
          */
         post: operations["ai_analyze_create"];
         delete?: never;
@@ -2608,11 +2610,14 @@ export interface components {
             /**
              * Source
              * @default offline
-             * @constant
+             * @enum {string}
              */
-            source?: "offline";
-            /** Confidence */
-            confidence: number;
+            source?: "offline" | "generative";
+            /**
+             * Confidence
+             * @description null for generated text: nothing measured it (see confidence_means)
+             */
+            confidence: number | null;
             /** Confidence Means */
             confidence_means: string;
             /** Items */
@@ -2643,7 +2648,7 @@ export interface components {
             analysis_type: "sentiment" | "keywords" | "topics" | "summary" | "trend" | "anomaly";
             /**
              * Options
-             * @description top (keywords), topics (topics), sentences (summary), period (trend), threshold (anomaly)
+             * @description top (keywords), topics (topics), sentences (summary), period (trend), threshold (anomaly); provider: "openai" writes the summary with the configured OpenAI-compatible endpoint (offline, extractive, without it)
              */
             options?: {
                 [key: string]: unknown;
@@ -3590,12 +3595,18 @@ export interface components {
             /** Until */
             until?: string | null;
         };
-        /** MediaItem */
+        /**
+         * MediaItem
+         * @description An attachment: a file of the files API (`file_id`, its type read from its content at
+         *     upload), or a URL with its type (`url` + `mime_type`).
+         */
         MediaItem: {
+            /** File Id */
+            file_id?: string | null;
             /** Url */
-            url: string;
+            url?: string | null;
             /** Mime Type */
-            mime_type: string;
+            mime_type?: string | null;
         };
         /** MemberCreate */
         MemberCreate: {
@@ -14935,6 +14946,15 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationError"];
             429: components["responses"]["TooManyRequests"];
+            /** @description The tenant's Odoo could not be reached or refused the call (details.odoo_error) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             503: components["responses"]["Maintenance"];
         };
     };
@@ -15137,7 +15157,9 @@ export interface operations {
     };
     analytics_seo_audit_get: {
         parameters: {
-            query?: never;
+            query?: {
+                tenant_id?: string | null;
+            };
             header?: never;
             path: {
                 audit_id: string;
@@ -15500,7 +15522,9 @@ export interface operations {
     };
     social_schedule_get: {
         parameters: {
-            query?: never;
+            query?: {
+                tenant_id?: string | null;
+            };
             header?: never;
             path: {
                 post_id: string;

@@ -174,6 +174,15 @@ class Settings(BaseSettings):
     # SEO audits fetch pages users name: through the same SSRF guard; private addresses only
     # when allowed (tests, an agency auditing its intranet).
     marketing_allow_private: bool = False
+    # An OpenAI-compatible endpoint for generative text (marketing/generative.py), optional:
+    # every analysis works offline without one. The base URL ends before /chat/completions
+    # (e.g. http://127.0.0.1:8080/v1 for llama.cpp's server); the key is sent as a bearer token
+    # and never logged. The operator sets it, so private addresses are allowed.
+    ai_openai_base_url: str | None = None
+    ai_openai_model: str | None = None
+    ai_openai_api_key: SecretStr | None = None
+    ai_openai_timeout_seconds: float = Field(default=60.0, gt=0)
+    ai_openai_max_tokens: int = Field(default=512, gt=0, le=32768)
     # How often due social posts are looked for (and published).
     social_publish_sweep_seconds: float = Field(default=30.0, gt=0)
     webhooks_timeout_seconds: float = Field(default=15.0, gt=0)

@@ -7,7 +7,8 @@ separate (marketing/generative.py).
 |-----------|--------------------------------------------------------------------------|
 | sentiment | VADER (vaderSentiment): a lexicon and rules tuned for social media text  |
 | keywords  | YAKE (yake): unsupervised keyword extraction from one text's statistics  |
-| topics    | TF-IDF + non-negative matrix factorisation (scikit-learn)                |
+| topics    | sentence embeddings (all-MiniLM-L6-v2, marketing/embeddings.py) and      |
+|           | agglomerative clustering; TF-IDF + NMF when the model is not installed   |
 | summary   | extractive: sentences ranked by TF-IDF similarity to the whole text      |
 | trend     | least-squares line (scipy.stats.linregress); seasonal decomposition      |
 |           | (statsmodels) when a period is given and two full periods exist          |
@@ -160,15 +161,15 @@ def analyze(
         if analysis_type == "sentiment":
             return sentiment(texts)
         if analysis_type == "keywords":
-            return keywords(texts, top=_int_option(options, "top", 10, 1, 50))
+            return keywords(texts, top=int_option(options, "top", 10, 1, 50))
         if analysis_type == "topics":
-            return topics(texts, count=_int_option(options, "topics", 3, 1, 10))
-        return summary(texts, sentences=_int_option(options, "sentences", 3, 1, 20))
+            return topics(texts, count=int_option(options, "topics", 3, 1, 10))
+        return summary(texts, sentences=int_option(options, "sentences", 3, 1, 20))
     values, labels = series_of(data_type, data)
     if analysis_type == "trend":
         period = options.get("period")
         if period is not None:
-            period = _int_option(options, "period", 0, 2, 366)
+            period = int_option(options, "period", 0, 2, 366)
         return trend(values, labels, period=period)
     threshold = options.get("threshold", ANOMALY_AT)
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or threshold <= 0:
@@ -176,7 +177,7 @@ def analyze(
     return anomalies(values, labels, threshold=float(threshold))
 
 
-def _int_option(options: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+def int_option(options: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
     value = options.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise _invalid(f"options.{name}", f"an integer from {low} to {high}")
@@ -249,7 +250,7 @@ def keywords(texts: Sequence[str], *, top: int) -> Analysis:
     )
 
 
-def _sentences(texts: Sequence[str]) -> list[str]:
+def sentences_of(texts: Sequence[str]) -> list[str]:
     from segtok.segmenter import split_multi
 
     found: list[str] = []
@@ -262,10 +263,66 @@ def _sentences(texts: Sequence[str]) -> list[str]:
 
 
 def topics(texts: Sequence[str], *, count: int) -> Analysis:
+    """By meaning when the bundled sentence model loads (embeddings + clustering), by word
+    counts otherwise (TF-IDF + NMF); the answer names which."""
+    from saas_server.marketing import embeddings
+
+    documents = list(texts) if len(texts) > 1 else sentences_of(texts) or list(texts)
+    if len(documents) >= 2 and embeddings.available():
+        return embedding_topics(documents, count=count, items=len(texts))
+    return nmf_topics(texts, count=count)
+
+
+def embedding_topics(documents: Sequence[str], *, count: int, items: int) -> Analysis:
+    """Documents embedded with all-MiniLM-L6-v2 and grouped by agglomerative clustering
+    (cosine, average linkage) into `count` topics; each topic is named by the words that
+    weigh most in its documents against the others (TF-IDF over one text per topic)."""
+    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from saas_server.marketing import embeddings
+
+    vectors = embeddings.encode(documents)
+    count = max(1, min(count, len(documents)))
+    if count == 1:
+        labels = np.zeros(len(documents), dtype=int)
+    else:
+        labels = AgglomerativeClustering(
+            n_clusters=count, metric="cosine", linkage="average"
+        ).fit_predict(vectors)
+    order = sorted(set(int(x) for x in labels), key=lambda lab: -int((labels == lab).sum()))
+    members = {lab: [int(i) for i in np.flatnonzero(labels == lab)] for lab in order}
+    joined = [" ".join(documents[i] for i in members[lab]) for lab in order]
+    try:
+        vectorizer = TfidfVectorizer(stop_words="english")
+        matrix = vectorizer.fit_transform(joined).toarray()
+        terms = vectorizer.get_feature_names_out()
+    except ValueError:  # nothing but stop words
+        matrix, terms = np.zeros((len(order), 0)), np.array([])
+    found = []
+    cohesion = []
+    for index, lab in enumerate(order):
+        row = matrix[index] if matrix.shape[1] else np.zeros(0)
+        top_terms = [str(terms[i]) for i in row.argsort()[::-1][:6] if row[i] > 0]
+        centroid = vectors[members[lab]].mean(axis=0)
+        centroid /= max(float(np.linalg.norm(centroid)), 1e-9)
+        cohesion += [float(x) for x in vectors[members[lab]] @ centroid]
+        found.append({"topic": index + 1, "terms": top_terms, "documents": members[lab]})
+    return Analysis(
+        method=f"sentence embeddings ({embeddings.MODEL_NAME}, run offline with numpy) and "
+        "agglomerative clustering (scikit-learn)",
+        confidence=round(max(0.0, float(np.mean(cohesion))), 4),
+        confidence_means="mean cosine similarity of each document to its topic's centre",
+        result={"topics": found, "documents": len(documents), "method_key": embeddings.METHOD},
+        items=items,
+    )
+
+
+def nmf_topics(texts: Sequence[str], *, count: int) -> Analysis:
     from sklearn.decomposition import NMF
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    documents = list(texts) if len(texts) > 1 else _sentences(texts) or list(texts)
+    documents = list(texts) if len(texts) > 1 else sentences_of(texts) or list(texts)
     vectorizer = TfidfVectorizer(stop_words="english", max_df=0.95, min_df=1)
     try:
         matrix = vectorizer.fit_transform(documents)
@@ -293,7 +350,7 @@ def topics(texts: Sequence[str], *, count: int) -> Analysis:
 def summary(texts: Sequence[str], *, sentences: int) -> Analysis:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    candidates = _sentences(texts)
+    candidates = sentences_of(texts)
     if not candidates:
         raise _invalid("data", "the text has no sentence to summarise")
     if len(candidates) <= sentences:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_server.core import clock
 from saas_server.marketing import service, social
-from saas_server.users.models import User
+from saas_server.marketing.service import Viewer
 
 CATEGORIES = ("seo", "social")
 LOOKBACK = timedelta(days=90)
@@ -22,7 +22,7 @@ LOW_ENGAGEMENT = 0.01
 
 async def recommendations(
     session: AsyncSession,
-    actor: User,
+    actor: Viewer,
     *,
     tenant_id: Any,
     client_id: int | None,
@@ -40,7 +40,7 @@ async def recommendations(
 
 
 async def _seo(
-    session: AsyncSession, actor: User, tenant_id: Any, client_id: int | None
+    session: AsyncSession, actor: Viewer, tenant_id: Any, client_id: int | None
 ) -> list[dict[str, Any]]:
     since = (clock.now() - LOOKBACK).date()
     data = await service.seo_analytics(
@@ -77,7 +77,7 @@ async def _seo(
 
 
 async def _social(
-    session: AsyncSession, actor: User, tenant_id: Any, client_id: int | None
+    session: AsyncSession, actor: Viewer, tenant_id: Any, client_id: int | None
 ) -> list[dict[str, Any]]:
     since = clock.now() - LOOKBACK
     data = await social.social_analytics(

@@ -15,13 +15,15 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from saas_server.auth.dependencies import CurrentPrincipal
+from saas_server.auth.dependencies import CurrentPrincipal, get_principal, oauth2_scheme
+from saas_server.auth.tenant_login import is_portal_token
 from saas_server.core.deps import ClientDep, RuntimeDep, SessionDep
-from saas_server.core.errors import NotFound, Unauthorized, ValidationFailed
+from saas_server.core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from saas_server.core.ids import parse_id
+from saas_server.core.openapi import errors
 from saas_server.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
 from saas_server.core.routing import PrefixedRouter
-from saas_server.marketing import analysis, recommendations, service, social
+from saas_server.marketing import analysis, generative, recommendations, service, social
 from saas_server.marketing.models import (
     AuditStatus,
     PostStatus,
@@ -41,6 +43,8 @@ from saas_server.marketing.schemas import (
     SocialProviderRead,
     SocialProviderUpdate,
 )
+from saas_server.marketing.service import ClientViewer, Viewer
+from saas_server.portal.access import get_caller
 from saas_server.tenants.models import Membership
 from saas_server.tenants.service import TenantNotFound, TenantService
 from saas_server.users import service as users
@@ -68,10 +72,20 @@ AUDIT_LIST = ListSpec(
 )
 
 
-@ai_router.post("/analyze", response_model=AnalyzeRead)
-async def analyze(body: AnalyzeRequest, principal: CurrentPrincipal) -> AnalyzeRead:
+@ai_router.post("/analyze", response_model=AnalyzeRead, responses=errors(502))
+async def analyze(
+    body: AnalyzeRequest, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> AnalyzeRead:
     """Analyse the data given, offline: sentiment, keywords, topics, summary, trend or anomalies.
-    The answer names the method used and what its confidence means."""
+    The answer names the method used and what its confidence means. With
+    `options.provider: "openai"`, a summary is written by the configured OpenAI-compatible
+    endpoint instead (the answer names it)."""
+    provider = body.options.get("provider", "offline")
+    if provider not in ("offline", *generative.PROVIDER_NAMES):
+        reason = f"one of offline, {', '.join(generative.PROVIDER_NAMES)}"
+        raise ValidationFailed(reason, details={"options.provider": [reason]})
+    if provider != "offline":
+        return await _generative_analysis(body, runtime)
     # The libraries are CPU work: off the event loop, so other requests are not held up.
     result = await asyncio.to_thread(
         analysis.analyze, body.analysis_type, body.data_type, body.data, body.options
@@ -85,6 +99,35 @@ async def analyze(body: AnalyzeRequest, principal: CurrentPrincipal) -> AnalyzeR
         items=result.items,
         result=result.result,
         notes=result.notes,
+    )
+
+
+async def _generative_analysis(body: AnalyzeRequest, runtime: RuntimeDep) -> AnalyzeRead:
+    if body.analysis_type != "summary":
+        reason = "the generative provider writes summaries; the other analyses are offline"
+        raise ValidationFailed(reason, details={"options.provider": [reason]})
+    texts = analysis.texts_of(body.data_type, body.data)
+    generator = generative.configured(runtime.settings)
+    sentences = analysis.int_option(body.options, "sentences", 3, 1, 20)
+    written = await generative.summary(generator, texts, sentences=sentences)
+    return AnalyzeRead(
+        analysis_type=body.analysis_type,
+        data_type=body.data_type,
+        method=f"abstractive summary by {written.model} at {written.endpoint} "
+        "(OpenAI-compatible chat completions)",
+        source="generative",
+        confidence=None,
+        confidence_means="not measured: generated text; check it against the texts",
+        items=len(texts),
+        result={
+            "summary": written.text,
+            "provider": written.provider,
+            "model": written.model,
+            "endpoint": written.endpoint,
+            "usage": written.usage,
+            "finish_reason": written.finish_reason,
+        },
+        notes=[f"The texts were sent to {written.endpoint}; nothing else was."],
     )
 
 
@@ -113,25 +156,50 @@ async def _tenant_for(
     return mine[0]
 
 
+async def viewer(
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    tenant_id: str | None = None,
+) -> Viewer:
+    """Who reads a report: a platform user (a member of the tenants whose rows they read), or
+    a portal caller (a client's token reads that client's rows of its tenant only; the
+    tenant's Odoo employees every client's). Portal tokens read, never write."""
+    if token and is_portal_token(token):
+        caller = await get_caller(request, session, runtime, token, tenant_id)
+        return ClientViewer(caller.tenant_id, caller.commercial_id)
+    principal = await get_principal(request)
+    assert principal is not None  # required: it raises instead
+    return await users.get_user(session, principal.user.id)
+
+
+ViewerDep = Annotated[Viewer, Depends(viewer)]
+
+
 @dataclass(frozen=True)
 class Audience:
     """Whose figures a report covers: the caller, a tenant they belong to (all of theirs when
-    none is named) and one of its clients (all when none)."""
+    none is named; a portal caller's own) and one of its clients (all when none; a portal
+    client's own, whatever it names)."""
 
-    actor: User
+    actor: Viewer
     tenant_id: uuid.UUID | None
     client_id: int | None
 
 
 async def audience(
-    principal: CurrentPrincipal,
+    actor: ViewerDep,
     session: SessionDep,
     runtime: RuntimeDep,
     client: ClientDep,
     tenant_id: str | None = None,
     client_id: Annotated[int | None, Query(ge=1)] = None,
 ) -> Audience:
-    actor = await users.get_user(session, principal.user.id)
+    if isinstance(actor, ClientViewer):
+        if actor.client_id is not None and client_id not in (None, actor.client_id):
+            raise Forbidden("A client reads its own reports only")
+        return Audience(actor, actor.tenant_id, actor.client_id or client_id)
     tenant = (
         await _tenant_for(session, runtime, client, actor, tenant_id)
         if tenant_id is not None
@@ -173,14 +241,13 @@ async def request_audit(
 
 @seo_router.get("/audit", response_model=Page[SeoAuditRead])
 async def list_audits(
-    principal: CurrentPrincipal,
+    actor: ViewerDep,
     session: SessionDep,
     params: ListParamsDep,
     tenant_id: str | None = None,
     client_id: Annotated[int | None, Query(ge=1)] = None,
     status_filter: Annotated[AuditStatus | None, Query(alias="status")] = None,
 ) -> Page[SeoAuditRead]:
-    actor = await users.get_user(session, principal.user.id)
     stmt = service.visible_audits(actor)
     stmt = apply_filters(
         stmt,
@@ -194,10 +261,7 @@ async def list_audits(
 
 
 @seo_router.get("/audit/{audit_id}", response_model=SeoAuditRead)
-async def get_audit(
-    audit_id: str, principal: CurrentPrincipal, session: SessionDep
-) -> SeoAuditRead:
-    actor = await users.get_user(session, principal.user.id)
+async def get_audit(audit_id: str, actor: ViewerDep, session: SessionDep) -> SeoAuditRead:
     row = await service.get_audit(session, actor, parse_id(audit_id, service.AuditNotFound))
     return SeoAuditRead.model_validate(row)
 
@@ -322,13 +386,14 @@ async def schedule_post(
         target_audience=body.target_audience,
         provider=body.provider,
         actor=actor,
+        runtime_url=str(runtime.settings.public_url),
     )
     return ScheduledPostRead.model_validate(post)
 
 
 @social_router.get("/schedule", response_model=Page[ScheduledPostRead])
 async def list_posts(
-    principal: CurrentPrincipal,
+    actor: ViewerDep,
     session: SessionDep,
     params: ListParamsDep,
     tenant_id: str | None = None,
@@ -336,7 +401,6 @@ async def list_posts(
     platform: str | None = None,
     status_filter: Annotated[PostStatus | None, Query(alias="status")] = None,
 ) -> Page[ScheduledPostRead]:
-    actor = await users.get_user(session, principal.user.id)
     stmt = apply_filters(
         social.visible_posts(actor),
         {
@@ -350,10 +414,7 @@ async def list_posts(
 
 
 @social_router.get("/schedule/{post_id}", response_model=ScheduledPostRead)
-async def get_post(
-    post_id: str, principal: CurrentPrincipal, session: SessionDep
-) -> ScheduledPostRead:
-    actor = await users.get_user(session, principal.user.id)
+async def get_post(post_id: str, actor: ViewerDep, session: SessionDep) -> ScheduledPostRead:
     post = await social.get_post(session, actor, parse_id(post_id, social.PostNotFound))
     return ScheduledPostRead.model_validate(post)
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from saas_server.core.schemas import RequestSchema, Schema
 
@@ -21,7 +21,8 @@ class AnalyzeRequest(RequestSchema):
     options: dict[str, Any] = Field(
         default_factory=dict,
         description="top (keywords), topics (topics), sentences (summary), period (trend), "
-        "threshold (anomaly)",
+        'threshold (anomaly); provider: "openai" writes the summary with the configured '
+        "OpenAI-compatible endpoint (offline, extractive, without it)",
     )
 
 
@@ -29,8 +30,10 @@ class AnalyzeRead(Schema):
     analysis_type: AnalysisType
     data_type: DataType
     method: str
-    source: Literal["offline"] = "offline"
-    confidence: float
+    source: Literal["offline", "generative"] = "offline"
+    confidence: float | None = Field(
+        description="null for generated text: nothing measured it (see confidence_means)"
+    )
     confidence_means: str
     items: int
     result: dict[str, Any]
@@ -75,8 +78,21 @@ class SeoAuditRead(Schema):
 
 
 class MediaItem(RequestSchema):
-    url: str = Field(min_length=1, max_length=2048)
-    mime_type: str = Field(min_length=3, max_length=100)
+    """An attachment: a file of the files API (`file_id`, its type read from its content at
+    upload), or a URL with its type (`url` + `mime_type`)."""
+
+    file_id: str | None = Field(default=None, max_length=64)
+    url: str | None = Field(default=None, min_length=1, max_length=2048)
+    mime_type: str | None = Field(default=None, min_length=3, max_length=100)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> MediaItem:
+        if self.file_id is not None:
+            if self.url is not None or self.mime_type is not None:
+                raise ValueError("give either file_id, or url and mime_type")
+        elif self.url is None or self.mime_type is None:
+            raise ValueError("give file_id, or url and mime_type")
+        return self
 
 
 class ScheduledPostCreate(RequestSchema):

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+import numpy as np
 from selectolax.lexbor import LexborHTMLParser
 
 from saas_server.core.outbound import FetchedPage, UnsafeURL, get_checked
@@ -34,6 +35,9 @@ MAX_PAGE_BYTES = 5 * 1024 * 1024
 PAGE_TIMEOUT_SECONDS = 15.0
 LINK_TIMEOUT_SECONDS = 5.0
 MAX_LINKS_CHECKED = 50
+# A link check reads at most this much of the answer (enough for most pages to end, so their
+# connection is reused for the next check).
+LINK_MAX_BYTES = 64 * 1024
 LINK_CONCURRENCY = 10
 MAX_COMPETITORS = 5
 MAX_KEYWORDS = 20
@@ -510,6 +514,108 @@ def topic_recommendations(
     ]
 
 
+# A competitor's sentence is "covered" when some sentence of the page means nearly the same: a
+# cosine similarity of the two MiniLM embeddings of at least this much. Paraphrases of one
+# another score 0.6-0.9 with this model, sentences on one broad subject but different points
+# about 0.5, unrelated ones under 0.3.
+COVERED = 0.55
+# Uncovered sentences closer than this (cosine distance, average linkage) form one topic.
+TOPIC_DISTANCE = 0.6
+MAX_SENTENCES = 200
+
+
+def embedding_topic_recommendations(
+    facts: PageFacts, competitors: Sequence[PageFacts], *, limit: int = 5
+) -> list[dict[str, Any]]:
+    """Subjects the competitors write about and the page does not, by meaning rather than by
+    words: every competitor sentence is embedded (all-MiniLM-L6-v2, marketing/embeddings.py)
+    and compared with every sentence of the page; those no page sentence comes close to
+    (cosine < COVERED) are grouped by agglomerative clustering of their embeddings, and each
+    group is named by the phrase of its sentences closest to the group's mean embedding."""
+    from saas_server.marketing import embeddings
+    from saas_server.marketing.analysis import sentences_of
+
+    own = sentences_of([facts.text])[:MAX_SENTENCES]
+    theirs: list[tuple[str, str]] = []
+    for competitor in competitors:
+        theirs += [(s, competitor.url) for s in sentences_of([competitor.text])]
+    theirs = theirs[:MAX_SENTENCES]
+    if not own or not theirs:
+        return []
+    own_vectors = embeddings.encode(own)
+    their_vectors = embeddings.encode([s for s, _ in theirs])
+    closeness = their_vectors @ own_vectors.T
+    coverage = closeness.max(axis=1)
+    uncovered = [int(i) for i in np.flatnonzero(coverage < COVERED)]
+    if not uncovered:
+        return []
+    groups = _clusters(their_vectors[uncovered])
+    own_text = facts.text.lower()
+    found: list[tuple[float, dict[str, Any]]] = []
+    for members in groups:
+        indexes = [uncovered[m] for m in members]
+        centroid = their_vectors[indexes].mean(axis=0)
+        name = _topic_name([theirs[i][0] for i in indexes], centroid, own_text)
+        if name is None:
+            continue
+        gap = float(1 - coverage[indexes].mean())
+        found.append(
+            (
+                len(indexes) * gap,
+                {
+                    "title": f"Cover “{name}”: the competitors write about it, the page does not",
+                    "impact": 4,
+                    "method": "embedding-topic-gap",
+                    "check": "topics",
+                    "evidence": {
+                        "term": name,
+                        "model": embeddings.MODEL_NAME,
+                        "sentences": [theirs[i][0] for i in indexes[:3]],
+                        "competitors": sorted({theirs[i][1] for i in indexes}),
+                        "closest_on_page": own[int(closeness[indexes[0]].argmax())],
+                        "similarity": round(float(coverage[indexes].max()), 3),
+                        "gap": round(gap, 3),
+                    },
+                },
+            )
+        )
+    # The most sentences furthest from the page first.
+    found.sort(key=lambda pair: -pair[0])
+    return [item for _, item in found[:limit]]
+
+
+def _clusters(vectors: Any) -> list[list[int]]:
+    if len(vectors) == 1:
+        return [[0]]
+    from sklearn.cluster import AgglomerativeClustering
+
+    labels = AgglomerativeClustering(
+        n_clusters=None, metric="cosine", linkage="average", distance_threshold=TOPIC_DISTANCE
+    ).fit_predict(vectors)
+    groups: dict[int, list[int]] = {}
+    for index, label in enumerate(labels):
+        groups.setdefault(int(label), []).append(index)
+    return sorted(groups.values(), key=len, reverse=True)
+
+
+def _topic_name(sentences: Sequence[str], centroid: Any, own_text: str) -> str | None:
+    """The one- or two-word phrase of the sentences that the page never uses and whose
+    embedding is closest to what the sentences mean together."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from saas_server.marketing import embeddings
+
+    try:
+        counts = CountVectorizer(stop_words="english", ngram_range=(1, 2)).fit(sentences)
+    except ValueError:
+        return None
+    phrases = [str(p) for p in counts.get_feature_names_out() if str(p) not in own_text]
+    if not phrases:
+        return None
+    scores = embeddings.encode(phrases) @ centroid
+    return phrases[int(scores.argmax())]
+
+
 def ranked(recommendations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ordered = sorted(recommendations, key=lambda r: -int(r["impact"]))
     for rank, item in enumerate(ordered, start=1):
@@ -563,8 +669,11 @@ class Fetcher:
         return parse_page(fetched)
 
     async def link_status(self, url: str) -> int | str:
+        # The body is read to its end when it is small, so the connection goes back to the
+        # client's pool and the next link of the same site reuses it (keep-alive); a bigger
+        # one is cut, and its connection closed.
         try:
-            page = await self.get(url, seconds=LINK_TIMEOUT_SECONDS, max_body=1)
+            page = await self.get(url, seconds=LINK_TIMEOUT_SECONDS, max_body=LINK_MAX_BYTES)
         except UnsafeURL as exc:
             return f"refused: {exc.reason}"
         except (httpx.HTTPError, TimeoutError) as exc:
@@ -596,6 +705,16 @@ class Fetcher:
         )
 
 
+def topic_gaps(facts: PageFacts, competitors: Sequence[PageFacts]) -> list[dict[str, Any]]:
+    """By embeddings when the bundled model loads, by TF-IDF otherwise; each recommendation
+    names its method."""
+    from saas_server.marketing import embeddings
+
+    if competitors and embeddings.available():
+        return embedding_topic_recommendations(facts, competitors)
+    return topic_recommendations(facts, competitors)
+
+
 async def audit_page(
     fetcher: Fetcher, url: str, keywords: Sequence[str], competitors: Sequence[str]
 ) -> dict[str, Any]:
@@ -624,10 +743,12 @@ async def audit_page(
                 "page": theirs.public(),
             }
         )
+    # The model's arithmetic is CPU work: off the event loop.
+    gaps = await asyncio.to_thread(topic_gaps, facts, competitor_facts)
     recommendations = ranked(
         rule_recommendations(results)
         + competitor_recommendations(facts, competitor_facts, keywords)
-        + topic_recommendations(facts, competitor_facts)
+        + gaps
     )
     return {
         "score": score(results),

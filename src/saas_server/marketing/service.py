@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -90,21 +91,40 @@ async def request_audit(
     return row
 
 
-def visible_rows(model: Any, actor: User) -> Select[Any]:
+@dataclass(frozen=True)
+class ClientViewer:
+    """A caller with a portal token: one tenant, and one of its clients' rows (the client's
+    commercial partner id, the rows' `client_id`) unless `client_id` is None (the tenant's
+    Odoo employees, who see every client's)."""
+
+    tenant_id: uuid.UUID
+    client_id: int | None
+
+
+# Who reads marketing rows: a platform user (their tenants' rows), or a portal caller.
+Viewer = User | ClientViewer
+
+
+def visible_rows(model: Any, actor: Viewer) -> Select[Any]:
     """The rows of a marketing table (audits, posts) ``actor`` may read: platform admins every
-    one, others those of the tenants they belong to."""
+    one, other users those of the tenants they belong to, a portal client their own."""
     stmt = select(model)
+    if isinstance(actor, ClientViewer):
+        stmt = stmt.where(model.tenant_id == actor.tenant_id)
+        if actor.client_id is not None:
+            stmt = stmt.where(model.client_id == actor.client_id)
+        return stmt
     if not actor.is_platform_admin:
         mine = select(Membership.tenant_id).where(Membership.user_id == actor.id)
         stmt = stmt.where(model.tenant_id.in_(mine))
     return stmt
 
 
-def visible_audits(actor: User) -> Select[Any]:
+def visible_audits(actor: Viewer) -> Select[Any]:
     return visible_rows(SeoAudit, actor)
 
 
-async def get_audit(session: AsyncSession, actor: User, audit_id: uuid.UUID) -> SeoAudit:
+async def get_audit(session: AsyncSession, actor: Viewer, audit_id: uuid.UUID) -> SeoAudit:
     found = (
         await session.execute(visible_audits(actor).where(SeoAudit.id == audit_id))
     ).scalar_one_or_none()
@@ -169,7 +189,7 @@ def day_bounds(start: date | None, end: date | None) -> tuple[datetime | None, d
 
 async def seo_analytics(
     session: AsyncSession,
-    actor: User,
+    actor: Viewer,
     *,
     tenant_id: uuid.UUID | None,
     client_id: int | None,

@@ -33,7 +33,8 @@ from saas_server.core.outbound import UnsafeURL, post_pinned, resolve, split_url
 from saas_server.core.runtime import Runtime
 from saas_server.events.service import emit
 from saas_server.marketing.models import PostStatus, ScheduledPost, SocialProvider
-from saas_server.marketing.service import visible_rows
+from saas_server.marketing.service import Viewer, visible_rows
+from saas_server.portal.models import PortalFile
 from saas_server.users.models import User
 from saas_server.webhooks.signing import new_secret, signed_headers
 
@@ -56,6 +57,9 @@ RETRY_DELAYS = (
 )
 
 
+MB = 1024 * 1024
+
+
 @dataclass(frozen=True)
 class Network:
     max_chars: int
@@ -63,20 +67,50 @@ class Network:
     media_types: frozenset[str]
     requires_media: bool = False
     requires_video: bool = False
+    # Largest attachment of each kind, checked for files from the files API (whose size is
+    # known); a URL's size is the network's to check when it fetches it.
+    max_image_bytes: int = 5 * MB
+    max_video_bytes: int = 512 * MB
+    max_document_bytes: int = 100 * MB
+
+    def max_bytes(self, mime_type: str) -> int:
+        if mime_type in VIDEO:
+            return self.max_video_bytes
+        if mime_type in IMAGES:
+            return self.max_image_bytes
+        return self.max_document_bytes
 
 
 IMAGES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 VIDEO = frozenset({"video/mp4", "video/quicktime"})
 
-# Each network's published limits for a post (text length in characters, attachments).
+# Each network's published limits for a post (text length in characters, attachments, and the
+# size of an image and a video: the smaller figure where a network documents several).
 NETWORKS: dict[str, Network] = {
     "twitter": Network(280, 4, IMAGES | VIDEO),
     "x": Network(280, 4, IMAGES | VIDEO),
-    "linkedin": Network(3000, 9, IMAGES | VIDEO | {"application/pdf"}),
-    "facebook": Network(63206, 10, IMAGES | VIDEO),
-    "instagram": Network(2200, 10, IMAGES | VIDEO, requires_media=True),
-    "tiktok": Network(2200, 1, VIDEO, requires_media=True, requires_video=True),
-    "mastodon": Network(500, 4, IMAGES | VIDEO),
+    "linkedin": Network(
+        3000,
+        9,
+        IMAGES | VIDEO | {"application/pdf"},
+        max_image_bytes=8 * MB,
+        max_video_bytes=200 * MB,
+    ),
+    "facebook": Network(
+        63206, 10, IMAGES | VIDEO, max_image_bytes=10 * MB, max_video_bytes=1024 * MB
+    ),
+    "instagram": Network(
+        2200,
+        10,
+        IMAGES | VIDEO,
+        requires_media=True,
+        max_image_bytes=8 * MB,
+        max_video_bytes=100 * MB,
+    ),
+    "tiktok": Network(
+        2200, 1, VIDEO, requires_media=True, requires_video=True, max_video_bytes=287 * MB
+    ),
+    "mastodon": Network(500, 4, IMAGES | VIDEO, max_image_bytes=16 * MB, max_video_bytes=99 * MB),
 }
 
 
@@ -113,7 +147,15 @@ def validate_post(
         kind = item.get("mime_type")
         if kind not in network.media_types:
             allowed = ", ".join(sorted(network.media_types))
-            raise _invalid(f"media.{index}.mime_type", f"{platform} takes {allowed}")
+            where = "file_id" if item.get("file_id") else "mime_type"
+            raise _invalid(f"media.{index}.{where}", f"{platform} takes {allowed} (not {kind})")
+        size = item.get("size")
+        if isinstance(size, int) and size > network.max_bytes(kind):
+            raise _invalid(
+                f"media.{index}.file_id",
+                f"{platform} takes files of this type up to {network.max_bytes(kind)} bytes "
+                f"({size})",
+            )
     if network.requires_video and not any(m.get("mime_type") in VIDEO for m in media):
         raise _invalid("media", f"{platform} posts need a video")
     if scheduled_time.tzinfo is None:
@@ -251,11 +293,11 @@ async def get_provider(session: AsyncSession, tenant_id: uuid.UUID, name: str) -
 # -- scheduling -----------------------------------------------------------------------------
 
 
-def visible_posts(actor: User) -> Any:
+def visible_posts(actor: Viewer) -> Any:
     return visible_rows(ScheduledPost, actor)
 
 
-async def get_post(session: AsyncSession, actor: User, post_id: uuid.UUID) -> ScheduledPost:
+async def get_post(session: AsyncSession, actor: Viewer, post_id: uuid.UUID) -> ScheduledPost:
     found = (
         await session.execute(visible_posts(actor).where(ScheduledPost.id == post_id))
     ).scalar_one_or_none()
@@ -276,7 +318,9 @@ async def schedule_post(
     target_audience: dict[str, Any],
     provider: str,
     actor: User,
+    runtime_url: str,
 ) -> ScheduledPost:
+    media = await resolve_media(session, runtime_url, tenant_id, client_id, media)
     validate_post(platform, content, media, scheduled_time)
     await get_provider(session, tenant_id, provider)
     post = ScheduledPost(
@@ -296,6 +340,61 @@ async def schedule_post(
     session.add(post)
     await session.flush()
     return post
+
+
+class MediaFileNotFound(NotFound):
+    code = "FILE_NOT_FOUND"
+    message = "File not found"
+
+
+async def resolve_media(
+    session: AsyncSession,
+    public_url: str,
+    tenant_id: uuid.UUID,
+    client_id: int | None,
+    media: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Each attachment as the post stores it: a URL with its declared type, or a file of the
+    files API (`POST /api/v1/files/upload`): of the post's tenant, and of the post's client
+    when it has one; its type is the one `filetype` read from its content at upload, never a
+    name or a declaration, and its size is checked against the network's limit."""
+    resolved: list[dict[str, Any]] = []
+    for index, item in enumerate(media):
+        raw = item.get("file_id")
+        if raw is None:
+            resolved.append({"url": item["url"], "mime_type": item["mime_type"]})
+            continue
+        try:
+            wanted = uuid.UUID(str(raw))
+        except ValueError:
+            wanted = None
+        stmt = select(PortalFile).where(
+            PortalFile.id == wanted,
+            PortalFile.tenant_id == tenant_id,
+            PortalFile.deleted_at.is_(None),
+        )
+        if client_id is not None:
+            stmt = stmt.where(PortalFile.commercial_id == client_id)
+        row = None if wanted is None else (await session.execute(stmt)).scalar_one_or_none()
+        if row is None:
+            raise MediaFileNotFound(
+                "No such file of this tenant (and client)",
+                details={f"media.{index}.file_id": ["not found"]},
+            )
+        resolved.append(
+            {
+                "file_id": str(row.id),
+                # The publishing tool downloads it with a member's API key (scope
+                # portal:read), which names the tenant.
+                "url": f"{public_url.rstrip('/')}/api/v1/files/{row.id}/download"
+                f"?tenant_id={tenant_id}",
+                "mime_type": row.mimetype,
+                "size": row.size,
+                "name": row.name,
+                "sha256": row.sha256,
+            }
+        )
+    return resolved
 
 
 def _require_scheduled(post: ScheduledPost) -> None:
@@ -438,7 +537,7 @@ async def record_engagement(
 
 async def social_analytics(
     session: AsyncSession,
-    actor: User,
+    actor: Viewer,
     *,
     tenant_id: uuid.UUID | None,
     client_id: int | None,
