@@ -209,12 +209,16 @@ async def draft_invoice(
     reason: str,
     kind: InvoiceKind = InvoiceKind.INVOICE,
     credits: Invoice | None = None,
+    invoice_id: uuid.UUID | None = None,
 ) -> Invoice:
+    """A draft of ``lines``; ``invoice_id`` when the caller names it (a renewal's is its
+    subscription's and period's, the same when a failed batch is run again)."""
     account = await billing_account(session, tenant.id)
     rate = tax_rate(settings, account.country)
     subtotal = sum(line.amount_cents for line in lines)
     tax = round_half_up(subtotal * rate, 10_000)
     invoice = Invoice(
+        id=invoice_id or uuid.uuid4(),
         tenant_id=tenant.id,
         subscription_id=subscription.id if subscription else None,
         kind=kind.value,

@@ -223,6 +223,26 @@ class InvoiceLine(UUIDPrimaryKey, Timestamps, Base):
     period_end: Mapped[datetime | None]
 
 
+class ProviderCharge(Base):
+    """A charge the provider made, written in its own transaction the moment the provider
+    answers, whatever becomes of the transaction that asked for it: a renewal batch whose
+    commit fails after its charges is re-run, finds each charge here by its key
+    (subscription and period, ``renewal-<subscription>-<period start>``) and settles the
+    new invoice with it instead of charging again. No foreign keys: the row must commit
+    while the subscription or invoice it names may still be uncommitted."""
+
+    __tablename__ = "billing_charges"
+
+    idempotency_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_charge_id: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    tenant_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    created_at: Mapped[datetime]
+
+
 class PaymentMethod(UUIDPrimaryKey, Timestamps, Base):
     """A way a tenant pays, held by the provider; we keep only what identifies it (never a
     card number or CVC). One default per billing account (a partial unique index)."""

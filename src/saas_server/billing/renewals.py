@@ -25,7 +25,7 @@ import logging
 import uuid
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -55,7 +55,7 @@ from saas_server.billing.payment_methods import DEFAULT_METHODS
 from saas_server.billing.payments import charge_invoice, payment_method_of
 from saas_server.billing.periods import period_end
 from saas_server.billing.seats import defer_seat_sync
-from saas_server.core import clock
+from saas_server.core import clock, faults
 from saas_server.core.errors import Conflict
 from saas_server.core.runtime import Runtime
 from saas_server.events import service as events
@@ -79,6 +79,20 @@ RUN_RENEWALS_TASK = "billing.run_renewals"
 BATCH_SIZE = 100
 # Days after the first failed charge when it is tried again; a failure of the last suspends.
 RETRY_DAYS = (1, 3, 5, 7)
+
+
+# Names a renewal's invoice by its subscription and period (uuid5 of the renewal's key).
+_RENEWAL_NAMESPACE = uuid.UUID("5b0e6f44-2a43-4bb4-9a51-0f3c2f1d7a15")
+
+
+def renewal_key(subscription_id: uuid.UUID, period_start: datetime) -> str:
+    """The idempotency key of the charge renewing ``subscription_id`` for the period that
+    starts at ``period_start``: the same however often the renewal is run."""
+    return f"renewal-{subscription_id}-{period_start.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}"
+
+
+def renewal_invoice_id(subscription_id: uuid.UUID, period_start: datetime) -> uuid.UUID:
+    return uuid.uuid5(_RENEWAL_NAMESPACE, renewal_key(subscription_id, period_start))
 
 
 @dataclass
@@ -139,6 +153,7 @@ async def run_renewals(
                 )
             session.info.pop(DEFAULT_METHODS, None)
             del held
+            await faults.checkpoint(runtime.settings, "renewals.commit")
     while True:
         async with runtime.db.transaction() as session:
             invoices = (
@@ -168,6 +183,7 @@ async def run_renewals(
                     invoice.id,
                     _retry(session, runtime, invoice, report, now),
                 )
+            await faults.checkpoint(runtime.settings, "renewals.commit")
     return report
 
 
@@ -286,6 +302,7 @@ async def _end_period(
         lines,
         currency=plan.currency,
         reason="subscription_cycle",
+        invoice_id=renewal_invoice_id(subscription.id, start),
     )
     await finalize(session, runtime.settings, invoice, None)
     report.renewed += 1
@@ -299,12 +316,16 @@ async def _end_period(
     # A new period moves the Odoo database's expiry on (and applies a downgraded tier): the
     # tenants' tier-change hook, whose handler writes it through the driver in a job.
     await tenant_hooks.tenant_tier_changed.fire(session, runtime, tenant)
+    # Keyed by subscription and period, and described without the invoice's number: a
+    # batch whose commit failed after this charge makes the same request again, which the
+    # ledger (payments.py) and the provider answer with the first charge.
     outcome = await charge_invoice(
         session,
         runtime,
         invoice,
-        idempotency_key=f"invoice-{invoice.id}-1",
+        idempotency_key=renewal_key(subscription.id, start),
         raise_on_decline=False,
+        description=f"Subscription {subscription.id}, {start:%Y-%m-%d} to {end:%Y-%m-%d}",
     )
     if outcome == "succeeded":
         if trial_over:
