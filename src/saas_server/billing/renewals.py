@@ -437,12 +437,19 @@ async def _suspend(
     tenant: Tenant,
     invoice: Invoice,
 ) -> None:
+    # The instance's row first, locked (before the tenant's row is written: the flows lock
+    # the instance, then write the tenant). A provisioning or restore that is finishing
+    # ends before this reads its status, and sees the tenant ready, so the instance is
+    # stopped here; one that ends after this commits sees the tenant suspended and stops
+    # its instance itself (stop_if_suspended).
+    with session.no_autoflush:
+        instance = await _locked_production_instance(session, tenant.id)
+        await session.refresh(tenant, attribute_names=["status"])  # as that flow left it
     SUBSCRIPTION.apply(subscription, SubscriptionAction.SUSPEND)
     invoice.next_attempt_at = None
     before = tenant.status
     # Suspended first: the instance's stop below then does not show on the tenant.
     tenant_lifecycle.suspend(tenant)
-    instance = await production_instance(session, tenant.id)
     if instance is not None and instance.status == InstanceStatus.READY.value:
         await InstanceService(session, runtime).act(instance, InstanceAction.STOP, None)
     await session.flush()
@@ -501,6 +508,37 @@ async def reactivate(session: AsyncSession, runtime: Runtime, invoice: Invoice) 
         f"Thank you: invoice {invoice.number} is paid and {tenant.name} is running again.",
     )
     return True
+
+
+async def _locked_production_instance(
+    session: AsyncSession, tenant_id: uuid.UUID
+) -> Instance | None:
+    return (
+        await session.execute(
+            select(Instance)
+            .where(Instance.tenant_id == tenant_id, Instance.kind == "production")
+            .order_by(Instance.created_at.desc())
+            .limit(1)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+
+
+async def stop_if_suspended(session: AsyncSession, runtime: Runtime, instance: Instance) -> None:
+    """``instance_settled``: a provisioning or restore that was running when its tenant was
+    suspended ends with the instance stopped, not running (the suspension could not stop
+    an instance that was not ready yet). The tenant's status is read afresh: the flow holds
+    the instance's row, so a suspension that commits first is seen here."""
+    if instance.kind != "production" or instance.status != InstanceStatus.READY.value:
+        return
+    status = (
+        await session.execute(select(Tenant.status).where(Tenant.id == instance.tenant_id))
+    ).scalar_one_or_none()
+    if status != TenantStatus.SUSPENDED.value:
+        return
+    logger.info("billing: tenant %s is suspended; its instance stays stopped", instance.tenant_id)
+    await InstanceService(session, runtime).act(instance, InstanceAction.STOP, None)
 
 
 async def refuse_while_suspended(
@@ -586,4 +624,5 @@ __all__ = [
     "reactivate",
     "refuse_while_suspended",
     "run_renewals",
+    "stop_if_suspended",
 ]

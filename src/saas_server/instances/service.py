@@ -38,6 +38,10 @@ logger = logging.getLogger(__name__)
 # instance: a handler raises (409) to refuse it while other work holds the database (a move
 # between hosts, moves/).
 instance_changing: Hook[[AsyncSession, Instance, Action]] = Hook("instance_changing")
+# Fired in the transaction in which a long flow (a provisioning, a restore, or a restore's
+# rollback) leaves a production or staging instance ``ready`` again, its row locked: a higher
+# package may stop it there (billing: its tenant was suspended while the flow ran).
+instance_settled: Hook[[AsyncSession, Runtime, Instance]] = Hook("instance_settled")
 
 PROVISION_TASK = "instances.provision"
 DELETE_TASK = "instances.delete"
