@@ -100,7 +100,9 @@ async def test_a_batch_that_fails_to_commit_after_charging_is_not_charged_again(
     renewed = [pi for pi in intents(localstripe) if pi["metadata"].get("idempotency_key") in keys]
     assert len(renewed) == 3 and all(pi["status"] == "succeeded" for pi in renewed)
     listed = await client.get("/api/v1/billing/invoices", headers=owner.headers)
-    assert len(listed.json()["results"]) == 3  # only the first months' invoices: the batch rolled back
+    assert (
+        len(listed.json()["results"]) == 3
+    )  # only the first months' invoices: the batch rolled back
 
     # Run again: each renewal finds its charge in the ledger; Stripe is not asked again.
     report = await run_renewals(runtime)
