@@ -162,9 +162,7 @@ async def charge_invoice(
             tenant_id=invoice.tenant_id,
         )
         if raise_on_decline:
-            raise BillingError(
-                f"The payment was refused: {details.get('reason')}", details=details
-            )
+            raise BillingError(f"The payment was refused: {details.get('reason')}", details=details)
         return "failed"
     invoice.provider_charge_id = attempt.provider_charge_id
     if attempt.status == "succeeded":

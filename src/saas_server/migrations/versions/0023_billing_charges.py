@@ -1,4 +1,4 @@
-"""Billing: the ledger of charges a provider made, kept apart from the renewal batches
+"""Billing: a ledger of the charges providers made; subscriptions' scheduled ends indexed
 
 Revision ID: 0023_billing_charges
 Revises: 0022_tenant_requests
@@ -29,8 +29,16 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_billing_charges_tenant_id", "billing_charges", ["tenant_id"])
+    # Renewals find scheduled ends by index (decision 0028).
+    op.create_index(
+        "ix_subscriptions_end_date",
+        "subscriptions",
+        ["end_date"],
+        postgresql_where=sa.text("end_date IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_subscriptions_end_date", table_name="subscriptions")
     op.drop_index("ix_billing_charges_tenant_id", table_name="billing_charges")
     op.drop_table("billing_charges")
