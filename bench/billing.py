@@ -4,9 +4,11 @@ Run by hand (`.venv/bin/python bench/billing.py [--sizes 1000 10000]`); prints, 
 nothing. On the embedded PostgreSQL by default (a scratch data dir), or SAAS_DATABASE_URL.
 For each size, that many tenants with an active monthly subscription whose period ended
 are inserted in bulk, then `billing.renewals.run_renewals` runs once (in batches of
-`BATCH_SIZE` per transaction, each renewal in a savepoint: the next period invoiced and
-numbered, charged through the manual provider, audited, events emitted), and the rows are
-removed again.
+`BATCH_SIZE` per transaction: each renewal prepared and charged through the manual provider
+on its own, then the batch's invoices numbered and written, its events, mails, tier jobs and
+audit entries in bulk; decision 0028), and the rows are removed again.
+Each size also times one trivial statement per subscription in the same run (the baseline:
+what the machine's load makes of a round trip), and prints how many of those a renewal costs.
 Aim: under 1 ms per subscription; ratio of the largest size's time to the smallest's no
 more than their size ratio plus 10 % (linear).
 """
@@ -83,6 +85,17 @@ async def one_run(runtime: object, size: int) -> float:
     return seconds
 
 
+async def one_statement_each(runtime: object, size: int) -> float:
+    """The baseline, measured in the same run: one round trip per subscription (what the
+    machine's load makes of a single trivial statement), in one transaction."""
+    db = runtime.db  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    async with db.transaction() as session:
+        for _ in range(size):
+            await session.execute(select(1))
+    return time.perf_counter() - started
+
+
 async def main(sizes: list[int]) -> None:
     settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="saas-bench-billing-")))
     async with open_runtime(settings, migrate=True) as runtime:
@@ -90,8 +103,13 @@ async def main(sizes: list[int]) -> None:
         timings = {}
         for size in sizes:
             seconds = await one_run(runtime, size)
+            baseline = await one_statement_each(runtime, size)
             timings[size] = seconds
-            print(f"{size:>7} due: {seconds:8.2f} s, {seconds / size * 1000:7.3f} ms each")
+            print(
+                f"{size:>7} due: {seconds:8.2f} s, {seconds / size * 1000:7.3f} ms each; "
+                f"one statement each: {baseline / size * 1000:6.3f} ms; "
+                f"a renewal costs {seconds / baseline:5.2f} statements' time"
+            )
         small, large = min(sizes), max(sizes)
         if small != large:
             print(

@@ -43,7 +43,11 @@ from saas_server.backups.storage import build_storage
 from saas_server.billing import service as billing_service
 from saas_server.billing.lifecycle import INVOICE, SUBSCRIPTION
 from saas_server.billing.provider_events import provider_event_received
-from saas_server.billing.renewals import RUN_RENEWALS_TASK, refuse_while_suspended
+from saas_server.billing.renewals import (
+    RUN_RENEWALS_TASK,
+    refuse_while_suspended,
+    stop_if_suspended,
+)
 from saas_server.billing.settlement import on_provider_event
 from saas_server.core import runtime as core_runtime
 from saas_server.core.lifecycle import Lifecycle
@@ -126,6 +130,7 @@ def _wire_tenants() -> None:
     answer shows its production instance (instances) and its backups (backups)."""
     tenant_hooks.tenant_created.connect(tenant_reactions.create_production_instance)
     tenant_hooks.tenant_tier_changed.connect(tenant_reactions.apply_tenant_tier)
+    tenant_hooks.tenant_tiers_changed.connect(tenant_reactions.apply_tenants_tiers)
     tenant_hooks.tenant_deletion_requested.connect(tenant_reactions.delete_production_instance)
     tenant_hooks.tenant_instances.provide(tenant_reactions.tenants_instances)
     tenant_hooks.tenant_backups.provide(backups_service.backup_summary)
@@ -138,9 +143,9 @@ def _wire_tenants() -> None:
 def _wire_webhooks() -> None:
     """Every event recorded (events) is relayed to webhook endpoints (webhooks): the
     fan-out job is deferred in the event's own transaction."""
-    events_service.event_recorded.connect(webhooks_delivery.on_event_recorded)
+    events_service.events_recorded.connect(webhooks_delivery.on_events_recorded)
     # ... and NOTIFYs the event streams of every API process, at commit (realtime).
-    events_service.event_recorded.connect(realtime_hub.notify_recorded)
+    events_service.events_recorded.connect(realtime_hub.notify_all_recorded)
 
 
 def _wire_billing() -> None:
@@ -152,6 +157,8 @@ def _wire_billing() -> None:
     provider_event_received.connect(on_provider_event)
     # A tenant suspended for an unpaid invoice keeps its instance stopped until it is paid.
     instances_service.instance_changing.connect(refuse_while_suspended)
+    # ... also when a provisioning or restore running at the suspension ends afterwards.
+    instances_service.instance_settled.connect(stop_if_suspended)
 
 
 def wire() -> None:
@@ -196,7 +203,7 @@ def _wire_portal() -> None:
     tenant_login.tenant_login.provide(portal_identity.login)
     tenant_login.tenant_refresh.provide(portal_identity.refresh)
     tenant_login.tenant_logout.provide(portal_identity.logout)
-    events_service.event_recorded.connect(portal_hooks.on_event_recorded)
+    events_service.events_recorded.connect(portal_hooks.on_events_recorded)
 
 
 # -- flows: instances' long operations, answered by backups -------------------------------------

@@ -170,3 +170,35 @@ async def test_hashes_survive_the_round_trip_of_awkward_values(runtime: Runtime)
     assert stored.old_values["text"] == "naïve ☃ \U0001f600 \ufffd end"
     assert stored.old_values["when"] == "2026-01-02T03:04:05.678901Z"
     assert stored.old_values["nan"] == "nan"
+
+
+async def test_record_many_chains_its_entries_in_order_between_single_ones(
+    runtime: Runtime,
+) -> None:
+    """A batch (renewals) takes the lock once and writes one INSERT, yet the chain is the
+    one that recording the entries one by one would have made: every link and MAC verifies,
+    and seq follows the order given."""
+    async with runtime.db.transaction() as session:
+        await audit.record(session, action="test.before", resource_type="thing")
+        await audit.record_many(
+            session,
+            [
+                audit.Entry(
+                    action="test.batch",
+                    resource_type="thing",
+                    resource_id=str(n),
+                    new_values={"n": n, "password": "never-stored"},
+                )
+                for n in range(250)
+            ],
+        )
+        await audit.record_many(session, [])  # nothing, no lock taken in vain
+        await audit.record(session, action="test.after", resource_type="thing")
+    stored = await entries(runtime)
+    assert [e.action for e in stored] == ["test.before"] + ["test.batch"] * 250 + ["test.after"]
+    assert [e.resource_id for e in stored[1:-1]] == [str(n) for n in range(250)]
+    assert [e.prev_hash for e in stored] == [audit.GENESIS_HASH] + [e.hash for e in stored[:-1]]
+    assert stored[1].new_values == {"n": 0, "password": "[redacted]"}
+    async with runtime.db.transaction() as session:
+        report = await audit.verify_chain(session, batch_size=100)
+    assert report.intact and report.checked == 252

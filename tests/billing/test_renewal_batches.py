@@ -36,15 +36,15 @@ async def test_a_failing_renewal_is_undone_alone_and_renewed_next_run(
     for tenant_id in tenants:
         await subscribe(client, owner, tenant_id, plan=plan["code"], max_users=2)
     broken = tenants[2]
-    real_finalize = renewals.finalize
+    real_attempt = renewals.attempt_charge
 
-    async def finalize_failing_for_one(session: Any, settings: Any, invoice: Any, *a: Any) -> Any:
-        finalized = await real_finalize(session, settings, invoice, *a)
-        if str(invoice.tenant_id) == broken:  # numbered, audited, its event emitted: undone
-            raise RuntimeError("the renewal broke after its invoice was numbered")
-        return finalized
+    async def attempt_failing_for_one(session: Any, runtime: Any, **kw: Any) -> Any:
+        attempt = await real_attempt(session, runtime, **kw)
+        if str(kw["tenant"].id) == broken:  # charged (a transfer awaited), then it broke
+            raise RuntimeError("the renewal broke after its charge")
+        return attempt
 
-    monkeypatch.setattr(renewals, "finalize", finalize_failing_for_one)
+    monkeypatch.setattr(renewals, "attempt_charge", attempt_failing_for_one)
     clock.set(datetime(2027, 2, 1, 9, 0, tzinfo=UTC))
     report = await renewals.run_renewals(runtime, batch_size=2)  # three batches
     assert report.renewed == 4
@@ -69,7 +69,7 @@ async def test_a_failing_renewal_is_undone_alone_and_renewed_next_run(
         f"INV-2027-{i:06d}" for i in range(1, 10)
     ]
 
-    monkeypatch.setattr(renewals, "finalize", real_finalize)
+    monkeypatch.setattr(renewals, "attempt_charge", real_attempt)
     again = await renewals.run_renewals(runtime)
     assert (again.renewed, again.failures) == (1, [])
     assert (await numbers())[broken][-1] == "INV-2027-000010"

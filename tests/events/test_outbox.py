@@ -76,3 +76,49 @@ async def test_an_event_nobody_subscribes_to_is_published_at_once(runtime: Runti
             )
         ).scalar_one()
     assert jobs == 0
+
+
+async def test_emit_many_records_in_order_and_tells_every_handler_of_every_event(
+    runtime: Runtime,
+) -> None:
+    """emit_many (a renewal batch) is emit for many: seq follows the order given, each
+    ``event_recorded`` handler gets each event, each ``events_recorded`` handler all of them
+    at once, and an event nobody subscribes to is published at once, as with emit."""
+    one_by_one: list[str] = []
+    batches: list[list[str]] = []
+
+    async def each(session: object, event: OutboxEvent) -> None:
+        one_by_one.append(event.data["n"])
+
+    async def batch(session: object, recorded: list[OutboxEvent]) -> None:
+        batches.append([event.data["n"] for event in recorded])
+
+    tenant_id = uuid.uuid4()
+    events.event_recorded.connect(each)
+    events.events_recorded.connect(batch)
+    try:
+        async with runtime.db.transaction() as session:
+            await events.emit_many(
+                session,
+                [
+                    events.NewEvent(type="invoice.created", data={"n": str(n)}, tenant_id=tenant_id)
+                    for n in range(5)
+                ],
+            )
+            await events.emit(session, "invoice.paid", {"n": "5"}, tenant_id=tenant_id)
+    finally:
+        events.event_recorded.disconnect(each)
+        events.events_recorded.disconnect(batch)
+    expected = [str(n) for n in range(6)]
+    assert one_by_one == expected
+    assert batches == [expected[:5], ["5"]]
+    async with runtime.db.sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(OutboxEvent.data["n"].astext, OutboxEvent.published_at)
+                .where(OutboxEvent.tenant_id == tenant_id)
+                .order_by(OutboxEvent.seq)
+            )
+        ).all()
+    assert [n for n, _ in rows] == expected
+    assert all(published is not None for _, published in rows)  # no endpoint listens

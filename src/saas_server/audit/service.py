@@ -48,7 +48,7 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -252,6 +252,20 @@ def session_mac_key(session: AsyncSession) -> bytes:
 # -- recording -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One entry for :func:`record_many` (the arguments of :func:`record`)."""
+
+    action: str
+    resource_type: str
+    resource_id: str | uuid.UUID | None = None
+    actor_id: uuid.UUID | None = None
+    tenant_id: uuid.UUID | None = None
+    old_values: dict[str, Any] | None = None
+    new_values: dict[str, Any] | None = None
+    client: ClientInfo | None = None
+
+
 async def record(
     session: AsyncSession,
     *,
@@ -266,31 +280,62 @@ async def record(
 ) -> None:
     """Append one audit entry in ``session``'s transaction (the change and its entry commit
     together). Secrets and password hashes are never written."""
+    await record_many(
+        session,
+        [
+            Entry(
+                action=action,
+                resource_type=resource_type,
+                resource_id=resource_id,
+                actor_id=actor_id,
+                tenant_id=tenant_id,
+                old_values=old_values,
+                new_values=new_values,
+                client=client,
+            )
+        ],
+    )
+
+
+async def record_many(session: AsyncSession, entries: Sequence[Entry]) -> None:
+    """Append ``entries`` in this order, in ``session``'s transaction: one lock, one read of
+    the chain's head and one INSERT for all of them, each entry chained to the one before
+    it exactly as :func:`record` would have chained them one by one."""
+    if not entries:
+        return
     # Serialise appends until this transaction ends, then read the head of the chain: the
     # read is a new statement, so it sees whatever the previous lock holder committed.
     await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_ID})
     prev_hash = (
         await session.execute(select(AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
-    ).scalar_one_or_none()
-    fields: dict[str, Any] = {
-        "id": uuid.uuid4(),
-        # The database keeps microseconds; the hash must cover exactly what it keeps.
-        "timestamp": _aware(clock.now()),
-        "user_id": actor_id,
-        "tenant_id": tenant_id,
-        "action": action,
-        "resource_type": resource_type,
-        "resource_id": _optional_str(resource_id),
-        "old_values": scrub(old_values) if old_values is not None else None,
-        "new_values": scrub(new_values) if new_values is not None else None,
-        "ip_address": _cut(client.ip, _IP_MAX) if client else None,
-        "user_agent": _cut(client.user_agent, _USER_AGENT_MAX) if client else None,
-        "request_id": _cut(client.request_id, _REQUEST_ID_MAX) if client else None,
-        "prev_hash": prev_hash or GENESIS_HASH,
-    }
-    fields["hash"] = entry_hash(fields)
-    fields["mac"] = entry_mac(session_mac_key(session), fields)
-    await session.execute(insert(AuditEntry).values(**fields))
+    ).scalar_one_or_none() or GENESIS_HASH
+    mac_key = session_mac_key(session)
+    # The database keeps microseconds; the hash must cover exactly what it keeps.
+    moment = _aware(clock.now())
+    rows: list[dict[str, Any]] = []
+    for entry in entries:
+        client = entry.client
+        fields: dict[str, Any] = {
+            "id": uuid.uuid4(),
+            "timestamp": moment,
+            "user_id": entry.actor_id,
+            "tenant_id": entry.tenant_id,
+            "action": entry.action,
+            "resource_type": entry.resource_type,
+            "resource_id": _optional_str(entry.resource_id),
+            "old_values": scrub(entry.old_values) if entry.old_values is not None else None,
+            "new_values": scrub(entry.new_values) if entry.new_values is not None else None,
+            "ip_address": _cut(client.ip, _IP_MAX) if client else None,
+            "user_agent": _cut(client.user_agent, _USER_AGENT_MAX) if client else None,
+            "request_id": _cut(client.request_id, _REQUEST_ID_MAX) if client else None,
+            "prev_hash": prev_hash,
+        }
+        fields["hash"] = prev_hash = entry_hash(fields)
+        fields["mac"] = entry_mac(mac_key, fields)
+        rows.append(fields)
+    # One executemany, which SQLAlchemy sends as multi-row INSERTs in the rows' order: seq
+    # (an identity) follows it, as the chain does.
+    await session.execute(insert(AuditEntry), rows)
 
 
 # -- verification --------------------------------------------------------------------------

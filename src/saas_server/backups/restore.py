@@ -47,7 +47,7 @@ from saas_server.instances.hosts.drivers import driver_for
 from saas_server.instances.hosts.models import OdooHost
 from saas_server.instances.lifecycle import Action, transition
 from saas_server.instances.models import Instance, InstanceStatus
-from saas_server.instances.service import instance_url
+from saas_server.instances.service import instance_settled, instance_url
 from saas_server.odoo.driver import Credentials, OdooDriver
 from saas_server.tenants.models import Tenant
 
@@ -107,6 +107,8 @@ async def run_restore(
                 RestoreStatus.FAILED,
                 ArchiveInvalid("The backup is gone"),
             )
+            if instance.status == InstanceStatus.READY.value:
+                await instance_settled.fire(session, runtime, instance)
             return restore
         if instance.status != InstanceStatus.RESTORING.value:
             # A restore into a new tenant waits for its provisioning, then takes the instance.
@@ -311,6 +313,8 @@ async def _restore_completed(context: RestoreContext) -> Restore:
         await events.emit(
             session, events.RESTORE_COMPLETED, restore_event(restore), tenant_id=restore.tenant_id
         )
+        # A tenant suspended while the restore ran has its instance stopped again.
+        await instance_settled.fire(session, runtime, instance)
         await audit.record(
             session,
             action="backup.restored",
@@ -380,6 +384,7 @@ async def _restore_failed(context: RestoreContext, step: str, exc: Exception) ->
                 else f"Restore refused at {step}: {error['message']}; nothing was touched"
             )
             await transition(session, instance, Action.RESTORED, reason)
+            await instance_settled.fire(session, runtime, instance)
         RESTORE.apply(
             restore,
             RestoreAction.ROLL_BACK if status == RestoreStatus.ROLLED_BACK else RestoreAction.FAIL,

@@ -209,12 +209,49 @@ async def draft_invoice(
     reason: str,
     kind: InvoiceKind = InvoiceKind.INVOICE,
     credits: Invoice | None = None,
+    invoice_id: uuid.UUID | None = None,
 ) -> Invoice:
+    """A draft of ``lines``; ``invoice_id`` when the caller names it."""
     account = await billing_account(session, tenant.id)
+    invoice, rows = build_invoice(
+        settings,
+        tenant,
+        account,
+        subscription,
+        lines,
+        currency=currency,
+        reason=reason,
+        kind=kind,
+        credits=credits,
+        invoice_id=invoice_id,
+    )
+    session.add(invoice)
+    await session.flush()
+    session.add_all(rows)
+    await session.flush()
+    return invoice
+
+
+def build_invoice(
+    settings: Settings,
+    tenant: Tenant,
+    account: BillingAccount,
+    subscription: Subscription | None,
+    lines: list[Line],
+    *,
+    currency: str,
+    reason: str,
+    kind: InvoiceKind = InvoiceKind.INVOICE,
+    credits: Invoice | None = None,
+    invoice_id: uuid.UUID | None = None,
+) -> tuple[Invoice, list[InvoiceLine]]:
+    """A draft invoice and its lines, not yet added to a session (a renewal batch adds
+    them all at once)."""
     rate = tax_rate(settings, account.country)
     subtotal = sum(line.amount_cents for line in lines)
     tax = round_half_up(subtotal * rate, 10_000)
     invoice = Invoice(
+        id=invoice_id or uuid.uuid4(),
         tenant_id=tenant.id,
         subscription_id=subscription.id if subscription else None,
         kind=kind.value,
@@ -239,24 +276,22 @@ async def draft_invoice(
         period_end=max((ln.period_end for ln in lines if ln.period_end), default=None),
         attempt_count=0,
     )
-    session.add(invoice)
-    await session.flush()
-    for position, line in enumerate(lines, start=1):
-        session.add(
-            InvoiceLine(
-                invoice_id=invoice.id,
-                position=position,
-                description=line.description,
-                quantity=line.quantity,
-                unit_amount_cents=line.unit_amount_cents,
-                amount_cents=line.amount_cents,
-                proration=line.proration,
-                period_start=line.period_start,
-                period_end=line.period_end,
-            )
+    rows = [
+        InvoiceLine(
+            id=uuid.uuid4(),
+            invoice_id=invoice.id,
+            position=position,
+            description=line.description,
+            quantity=line.quantity,
+            unit_amount_cents=line.unit_amount_cents,
+            amount_cents=line.amount_cents,
+            proration=line.proration,
+            period_start=line.period_start,
+            period_end=line.period_end,
         )
-    await session.flush()
-    return invoice
+        for position, line in enumerate(lines, start=1)
+    ]
+    return invoice, rows
 
 
 async def next_number(session: AsyncSession, settings: Settings, year: int) -> str:
@@ -274,6 +309,25 @@ async def next_number(session: AsyncSession, settings: Settings, year: int) -> s
         )
     ).scalar_one()
     return f"{prefix}-{last:06d}"
+
+
+async def next_numbers(
+    session: AsyncSession, settings: Settings, year: int, count: int
+) -> list[str]:
+    """``count`` numbers of the year at once, in order, under the sequence row's lock (as
+    :func:`next_number`): a batch that rolls back gives them all back."""
+    prefix = f"{settings.billing_invoice_prefix}-{year}"
+    last = (
+        await session.execute(
+            text(
+                "INSERT INTO invoice_number_sequences (prefix, last) VALUES (:prefix, :count) "
+                "ON CONFLICT (prefix) DO UPDATE SET last = invoice_number_sequences.last + "
+                ":count RETURNING last"
+            ),
+            {"prefix": prefix, "count": count},
+        )
+    ).scalar_one()
+    return [f"{prefix}-{n:06d}" for n in range(last - count + 1, last + 1)]
 
 
 async def finalize(

@@ -86,6 +86,13 @@ class Subscription(UUIDPrimaryKey, Timestamps, Base):
             postgresql_where=text("status <> 'canceled'"),
         ),
         Index("ix_subscriptions_status_period_end", "status", "current_period_end"),
+        # With the one above, the renewals' "period ended or scheduled end reached" is two
+        # index scans, not a scan of every subscription per batch.
+        Index(
+            "ix_subscriptions_end_date",
+            "end_date",
+            postgresql_where=text("end_date IS NOT NULL"),
+        ),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
@@ -221,6 +228,26 @@ class InvoiceLine(UUIDPrimaryKey, Timestamps, Base):
     proration: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     period_start: Mapped[datetime | None]
     period_end: Mapped[datetime | None]
+
+
+class ProviderCharge(Base):
+    """A charge the provider made, written in its own transaction the moment the provider
+    answers, whatever becomes of the transaction that asked for it: a renewal batch whose
+    commit fails after its charges is re-run, finds each charge here by its key
+    (subscription and period, ``renewal-<subscription>-<period start>``) and settles the
+    new invoice with it instead of charging again. No foreign keys: the row must commit
+    while the subscription or invoice it names may still be uncommitted."""
+
+    __tablename__ = "billing_charges"
+
+    idempotency_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_charge_id: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    tenant_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    created_at: Mapped[datetime]
 
 
 class PaymentMethod(UUIDPrimaryKey, Timestamps, Base):

@@ -25,7 +25,7 @@ import logging
 import uuid
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -34,17 +34,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_server.audit import service as audit
 from saas_server.billing.invoices import (
+    INVOICE_CREATED,
+    INVOICE_PAID,
     PAYMENT_FAILED,
+    PAYMENT_SUCCEEDED,
+    build_invoice,
     draft_invoice,
     finalize,
     invoice_event,
     last_period_lines,
+    next_numbers,
     period_lines,
 )
-from saas_server.billing.lifecycle import SUBSCRIPTION, SubscriptionAction
+from saas_server.billing.lifecycle import INVOICE, SUBSCRIPTION, InvoiceAction, SubscriptionAction
 from saas_server.billing.models import (
     BillingAccount,
     Invoice,
+    InvoiceLine,
     InvoiceStatus,
     PaymentMethod,
     Plan,
@@ -52,10 +58,15 @@ from saas_server.billing.models import (
     SubscriptionStatus,
 )
 from saas_server.billing.payment_methods import DEFAULT_METHODS
-from saas_server.billing.payments import charge_invoice, payment_method_of
+from saas_server.billing.payments import (
+    Attempt,
+    attempt_charge,
+    charge_invoice,
+    payment_method_of,
+)
 from saas_server.billing.periods import period_end
 from saas_server.billing.seats import defer_seat_sync
-from saas_server.core import clock
+from saas_server.core import clock, faults
 from saas_server.core.errors import Conflict
 from saas_server.core.runtime import Runtime
 from saas_server.events import service as events
@@ -64,7 +75,7 @@ from saas_server.instances.lifecycle import TENANT_STATUS
 from saas_server.instances.lifecycle import Action as InstanceAction
 from saas_server.instances.models import Instance, InstanceStatus
 from saas_server.instances.service import InstanceService, production_instance
-from saas_server.mail.service import Mail, queue_mail
+from saas_server.mail.service import Mail, queue_mail, queue_mails
 from saas_server.tenants import hooks as tenant_hooks
 from saas_server.tenants import lifecycle as tenant_lifecycle
 from saas_server.tenants.models import Tenant, TenantStatus
@@ -79,6 +90,20 @@ RUN_RENEWALS_TASK = "billing.run_renewals"
 BATCH_SIZE = 100
 # Days after the first failed charge when it is tried again; a failure of the last suspends.
 RETRY_DAYS = (1, 3, 5, 7)
+
+
+# Names a renewal's invoice by its subscription and period (uuid5 of the renewal's key).
+_RENEWAL_NAMESPACE = uuid.UUID("5b0e6f44-2a43-4bb4-9a51-0f3c2f1d7a15")
+
+
+def renewal_key(subscription_id: uuid.UUID, period_start: datetime) -> str:
+    """The idempotency key of the charge renewing ``subscription_id`` for the period that
+    starts at ``period_start``: the same however often the renewal is run."""
+    return f"renewal-{subscription_id}-{period_start.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}"
+
+
+def renewal_invoice_id(subscription_id: uuid.UUID, period_start: datetime) -> uuid.UUID:
+    return uuid.uuid5(_RENEWAL_NAMESPACE, renewal_key(subscription_id, period_start))
 
 
 @dataclass
@@ -129,7 +154,22 @@ async def run_renewals(
             if not due:
                 break
             held = await _load_for(session, due)
+            renewing: list[_Renewal] = []
             for subscription in due:
+                # The usual renewal (invoiced, charged) is prepared and charged here, one by
+                # one, each failure its own, then written with the others in bulk; the rare
+                # ends (a cancellation, a trial with nothing to charge) go one by one.
+                try:
+                    renewal = await _prepare(session, runtime, subscription)
+                    if renewal is not None:
+                        await _charge(session, runtime, renewal)
+                        renewing.append(renewal)
+                        continue
+                except Exception as exc:
+                    logger.exception("billing: renewing %s failed", subscription.id)
+                    skipped.add(subscription.id)
+                    report.failures.append(f"{subscription.id}: {exc}")
+                    continue
                 await _isolated(
                     session,
                     report,
@@ -137,8 +177,10 @@ async def run_renewals(
                     subscription.id,
                     _end_period(session, runtime, subscription, report),
                 )
+            await _renew_all(session, runtime, renewing, report)
             session.info.pop(DEFAULT_METHODS, None)
             del held
+            await faults.checkpoint(runtime.settings, "renewals.commit")
     while True:
         async with runtime.db.transaction() as session:
             invoices = (
@@ -168,6 +210,7 @@ async def run_renewals(
                     invoice.id,
                     _retry(session, runtime, invoice, report, now),
                 )
+            await faults.checkpoint(runtime.settings, "renewals.commit")
     return report
 
 
@@ -228,6 +271,257 @@ async def _load_for(session: AsyncSession, subscriptions: Sequence[Subscription]
     return held
 
 
+@dataclass
+class _Renewal:
+    """A renewal made ready to write: its next period's invoice drafted (not yet added to
+    the session), the subscription untouched until it is written."""
+
+    subscription: Subscription
+    tenant: Tenant
+    plan: Plan
+    max_users: int
+    billing_cycle: str
+    start: datetime
+    end: datetime
+    trial_over: bool
+    invoice: Invoice
+    lines: list[InvoiceLine]
+    attempt: Attempt | None = None
+
+
+async def _prepare(
+    session: AsyncSession, runtime: Runtime, subscription: Subscription
+) -> _Renewal | None:
+    """The renewal of a subscription whose period ended, from what the batch loaded
+    (nothing is read or written here); None for the rare ends :func:`_end_period` makes."""
+    ended_at = subscription.current_period_end
+    scheduled_end = subscription.end_date
+    if subscription.cancel_at_period_end or (
+        scheduled_end is not None and scheduled_end <= ended_at
+    ):
+        return None  # it ends
+    trial_over = subscription.status == SubscriptionStatus.TRIALING.value
+    if trial_over and await payment_method_of(session, subscription) is None:
+        return None  # nothing to charge: suspended
+    tenant = await session.get(Tenant, subscription.tenant_id)
+    account = await session.get(BillingAccount, subscription.tenant_id)
+    plan = await session.get(Plan, subscription.pending_plan_id or subscription.plan_id)
+    assert tenant is not None and account is not None and plan is not None
+    max_users = subscription.pending_max_users or subscription.max_users
+    cycle = subscription.pending_billing_cycle or subscription.billing_cycle
+    start = ended_at
+    end = period_end(start, cycle)
+    lines = period_lines(plan, cycle, max_users, start, end)
+    if scheduled_end is not None and scheduled_end < end:
+        # The last period stops at the scheduled end, priced for its part (docs/billing.md).
+        lines = last_period_lines(plan, cycle, max_users, start, scheduled_end, end)
+        end = scheduled_end
+    invoice, rows = build_invoice(
+        runtime.settings,
+        tenant,
+        account,
+        subscription,
+        lines,
+        currency=plan.currency,
+        reason="subscription_cycle",
+        invoice_id=renewal_invoice_id(subscription.id, start),
+    )
+    return _Renewal(
+        subscription, tenant, plan, max_users, cycle, start, end, trial_over, invoice, rows
+    )
+
+
+async def _charge(session: AsyncSession, runtime: Runtime, renewal: _Renewal) -> None:
+    """Charge the renewal's invoice (nothing to collect: paid as it is). Keyed by
+    subscription and period, described without the invoice's number: a batch whose commit
+    failed after this charge asks again with the same request, which the ledger
+    (payments.py) and the provider answer with the first charge."""
+    invoice, subscription = renewal.invoice, renewal.subscription
+    if invoice.total_cents <= 0:
+        renewal.attempt = Attempt("succeeded")
+        return
+    renewal.attempt = await attempt_charge(
+        session,
+        runtime,
+        tenant=renewal.tenant,
+        method=await payment_method_of(session, subscription),
+        invoice_id=invoice.id,
+        amount_cents=invoice.total_cents,
+        currency=invoice.currency,
+        description=(
+            f"Subscription {subscription.id}, {renewal.start:%Y-%m-%d} to {renewal.end:%Y-%m-%d}"
+        ),
+        idempotency_key=renewal_key(subscription.id, renewal.start),
+    )
+
+
+async def _renew_all(
+    session: AsyncSession, runtime: Runtime, renewals: list[_Renewal], report: RenewalReport
+) -> None:
+    """Write the batch's prepared and charged renewals set-based: their numbers in one
+    statement, invoices, lines and subscription changes in one flush, then the events, the
+    mails, the databases' new expiry and last the audit entries, each in bulk. What each
+    renewal records, and in which order, is what :func:`_end_period` records for one."""
+    if not renewals:
+        return
+    settings = runtime.settings
+    now = clock.now()
+    due_at = now + timedelta(days=settings.billing_payment_terms_days)
+    numbers = await next_numbers(session, settings, now.year, len(renewals))
+    owners = await _owners(session, [r.tenant for r in renewals])
+    entries: list[audit.Entry] = []
+    happened: list[events.NewEvent] = []
+    mails: list[Mail] = []
+
+    def event(type_: str, data: dict[str, Any], tenant_id: uuid.UUID) -> None:
+        happened.append(events.NewEvent(type=type_, data=data, tenant_id=tenant_id))
+
+    def subscription_event(type_: str, subscription: Subscription, **extra: object) -> None:
+        event(type_, _subscription_data(subscription, extra), subscription.tenant_id)
+
+    def mail(tenant: Tenant, subject: str, text: str) -> None:
+        owner = owners.get(tenant.owner_id) if tenant.owner_id else None
+        if owner is not None:
+            mails.append(_owner_mail(owner, subject, text))
+
+    for renewal, number in zip(renewals, numbers, strict=True):
+        subscription, tenant, invoice = renewal.subscription, renewal.tenant, renewal.invoice
+        attempt = renewal.attempt
+        assert attempt is not None
+        if subscription.pending_plan_id is not None:
+            if subscription.pending_plan_id != subscription.plan_id:
+                tenant.tier = renewal.plan.code
+            subscription.plan_id = renewal.plan.id
+            subscription.max_users = renewal.max_users
+            subscription.billing_cycle = renewal.billing_cycle
+            subscription.pending_plan_id = None
+            subscription.pending_max_users = None
+            subscription.pending_billing_cycle = None
+        subscription.current_period_start = renewal.start
+        subscription.current_period_end = renewal.end
+        # Finalised (invoices.finalize): numbered, frozen, due.
+        INVOICE.apply(invoice, InvoiceAction.FINALIZE)
+        invoice.number, invoice.finalized_at, invoice.due_at = number, now, due_at
+        entries.append(
+            audit.Entry(
+                action="invoice.finalized",
+                resource_type="invoice",
+                resource_id=invoice.id,
+                tenant_id=invoice.tenant_id,
+                new_values={
+                    "number": invoice.number,
+                    "total_cents": invoice.total_cents,
+                    "currency": invoice.currency,
+                    "reason": invoice.reason,
+                },
+            )
+        )
+        event(INVOICE_CREATED, invoice_event(invoice), tenant.id)
+        report.renewed += 1
+        if invoice.total_cents > 0:
+            invoice.attempt_count = 1
+        if attempt.status == "succeeded":
+            invoice.provider_charge_id = attempt.provider_charge_id
+            # Paid (invoices.mark_paid).
+            INVOICE.apply(invoice, InvoiceAction.PAY)
+            invoice.amount_paid_cents = invoice.total_cents
+            invoice.paid_at = now
+            invoice.next_attempt_at = None
+            entries.append(
+                audit.Entry(
+                    action="invoice.paid",
+                    resource_type="invoice",
+                    resource_id=invoice.id,
+                    tenant_id=invoice.tenant_id,
+                    old_values={"status": InvoiceStatus.OPEN.value},
+                    new_values={
+                        "status": invoice.status,
+                        "amount_paid_cents": invoice.amount_paid_cents,
+                    },
+                )
+            )
+            event(INVOICE_PAID, invoice_event(invoice), tenant.id)
+            event(
+                PAYMENT_SUCCEEDED,
+                {**invoice_event(invoice), "amount_cents": invoice.total_cents},
+                tenant.id,
+            )
+            if renewal.trial_over:
+                SUBSCRIPTION.apply(subscription, SubscriptionAction.ACTIVATE)
+            subscription_event("subscription.updated", subscription, renewed=True)
+            continue
+        if attempt.status == "pending":
+            invoice.provider_charge_id = attempt.provider_charge_id
+            if renewal.trial_over:
+                SUBSCRIPTION.apply(subscription, SubscriptionAction.ACTIVATE)
+            # A bank transfer: dunning starts if it has not arrived by the due date.
+            invoice.next_attempt_at = invoice.due_at
+            mail(tenant, *_transfer_mail(tenant, invoice))
+            continue
+        # Declined: dunning starts (_failed, at its first failure).
+        event(PAYMENT_FAILED, {**invoice_event(invoice), **(attempt.details or {})}, tenant.id)
+        if renewal.trial_over:
+            SUBSCRIPTION.apply(subscription, SubscriptionAction.ACTIVATE)
+        invoice.dunning_started_at = renewal.start
+        before = subscription.status
+        SUBSCRIPTION.apply(subscription, SubscriptionAction.PAYMENT_FAILED)
+        subscription_event("subscription.updated", subscription, previous_status=before)
+        invoice.next_attempt_at = renewal.start + timedelta(days=RETRY_DAYS[0])
+        mail(tenant, *_failed_mail(tenant, invoice))
+    session.add_all([r.invoice for r in renewals])
+    session.add_all([line for r in renewals for line in r.lines])
+    await session.flush()
+    await events.emit_many(session, happened)
+    await queue_mails(session, runtime.secrets, mails)
+    # A new period moves the Odoo databases' expiry on (and applies a downgraded tier).
+    await tenant_hooks.tenant_tiers_changed.fire(session, runtime, [r.tenant for r in renewals])
+    await audit.record_many(session, entries)  # last: the chain's lock is held briefly
+
+
+async def _owners(session: AsyncSession, tenants: Sequence[Tenant]) -> dict[uuid.UUID, User]:
+    owner_ids = {t.owner_id for t in tenants if t.owner_id is not None}
+    if not owner_ids:
+        return {}
+    found = await session.execute(select(User).where(User.id.in_(owner_ids)))
+    return {user.id: user for user in found.scalars()}
+
+
+def _owner_mail(owner: User, subject: str, text: str) -> Mail:
+    return Mail(
+        to=owner.email,
+        subject=subject,
+        text=f"Hello {owner.full_name or owner.email},\n\n{text}\n",
+    )
+
+
+def _transfer_mail(tenant: Tenant, invoice: Invoice) -> tuple[str, str]:
+    assert invoice.due_at is not None
+    return (
+        f"Invoice {invoice.number} for {tenant.name}",
+        f"Please transfer {invoice.total_cents} {invoice.currency} (minor units) by "
+        f"{invoice.due_at:%Y-%m-%d}, quoting {invoice.number}.",
+    )
+
+
+def _failed_mail(tenant: Tenant, invoice: Invoice) -> tuple[str, str]:
+    assert invoice.next_attempt_at is not None
+    return (
+        f"Payment failed for {tenant.name}",
+        f"We could not collect invoice {invoice.number}. We will try again on "
+        f"{invoice.next_attempt_at:%Y-%m-%d}; {RETRY_DAYS[-1]} days after the first "
+        "failure the tenant is suspended.",
+    )
+
+
+def _subscription_data(subscription: Subscription, extra: dict[str, object]) -> dict[str, Any]:
+    return {
+        "subscription_id": str(subscription.id),
+        "tenant_id": str(subscription.tenant_id),
+        "status": subscription.status,
+        **extra,
+    }
+
+
 async def _end_period(
     session: AsyncSession, runtime: Runtime, subscription: Subscription, report: RenewalReport
 ) -> None:
@@ -286,6 +580,7 @@ async def _end_period(
         lines,
         currency=plan.currency,
         reason="subscription_cycle",
+        invoice_id=renewal_invoice_id(subscription.id, start),
     )
     await finalize(session, runtime.settings, invoice, None)
     report.renewed += 1
@@ -299,12 +594,16 @@ async def _end_period(
     # A new period moves the Odoo database's expiry on (and applies a downgraded tier): the
     # tenants' tier-change hook, whose handler writes it through the driver in a job.
     await tenant_hooks.tenant_tier_changed.fire(session, runtime, tenant)
+    # Keyed by subscription and period, and described without the invoice's number: a
+    # batch whose commit failed after this charge makes the same request again, which the
+    # ledger (payments.py) and the provider answer with the first charge.
     outcome = await charge_invoice(
         session,
         runtime,
         invoice,
-        idempotency_key=f"invoice-{invoice.id}-1",
+        idempotency_key=renewal_key(subscription.id, start),
         raise_on_decline=False,
+        description=f"Subscription {subscription.id}, {start:%Y-%m-%d} to {end:%Y-%m-%d}",
     )
     if outcome == "succeeded":
         if trial_over:
@@ -316,14 +615,7 @@ async def _end_period(
     if outcome == "pending":
         # A bank transfer: dunning starts if it has not arrived by the due date.
         invoice.next_attempt_at = invoice.due_at
-        await _mail_owner(
-            session,
-            runtime,
-            tenant,
-            f"Invoice {invoice.number} for {tenant.name}",
-            f"Please transfer {invoice.total_cents} {invoice.currency} (minor units) by "
-            f"{invoice.due_at:%Y-%m-%d}, quoting {invoice.number}.",
-        )
+        await _mail_owner(session, runtime, tenant, *_transfer_mail(tenant, invoice))
         await session.flush()
         return
     await _failed(session, runtime, subscription, tenant, invoice, at=ended_at)
@@ -353,15 +645,7 @@ async def _failed(
         return
     invoice.next_attempt_at = invoice.dunning_started_at + timedelta(days=ahead[0])
     await session.flush()
-    await _mail_owner(
-        session,
-        runtime,
-        tenant,
-        f"Payment failed for {tenant.name}",
-        f"We could not collect invoice {invoice.number}. We will try again on "
-        f"{invoice.next_attempt_at:%Y-%m-%d}; {RETRY_DAYS[-1]} days after the first "
-        "failure the tenant is suspended.",
-    )
+    await _mail_owner(session, runtime, tenant, *_failed_mail(tenant, invoice))
 
 
 async def _retry(
@@ -416,12 +700,19 @@ async def _suspend(
     tenant: Tenant,
     invoice: Invoice,
 ) -> None:
+    # The instance's row first, locked (before the tenant's row is written: the flows lock
+    # the instance, then write the tenant). A provisioning or restore that is finishing
+    # ends before this reads its status, and sees the tenant ready, so the instance is
+    # stopped here; one that ends after this commits sees the tenant suspended and stops
+    # its instance itself (stop_if_suspended).
+    with session.no_autoflush:
+        instance = await _locked_production_instance(session, tenant.id)
+        await session.refresh(tenant, attribute_names=["status"])  # as that flow left it
     SUBSCRIPTION.apply(subscription, SubscriptionAction.SUSPEND)
     invoice.next_attempt_at = None
     before = tenant.status
     # Suspended first: the instance's stop below then does not show on the tenant.
     tenant_lifecycle.suspend(tenant)
-    instance = await production_instance(session, tenant.id)
     if instance is not None and instance.status == InstanceStatus.READY.value:
         await InstanceService(session, runtime).act(instance, InstanceAction.STOP, None)
     await session.flush()
@@ -482,6 +773,37 @@ async def reactivate(session: AsyncSession, runtime: Runtime, invoice: Invoice) 
     return True
 
 
+async def _locked_production_instance(
+    session: AsyncSession, tenant_id: uuid.UUID
+) -> Instance | None:
+    return (
+        await session.execute(
+            select(Instance)
+            .where(Instance.tenant_id == tenant_id, Instance.kind == "production")
+            .order_by(Instance.created_at.desc())
+            .limit(1)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+
+
+async def stop_if_suspended(session: AsyncSession, runtime: Runtime, instance: Instance) -> None:
+    """``instance_settled``: a provisioning or restore that was running when its tenant was
+    suspended ends with the instance stopped, not running (the suspension could not stop
+    an instance that was not ready yet). The tenant's status is read afresh: the flow holds
+    the instance's row, so a suspension that commits first is seen here."""
+    if instance.kind != "production" or instance.status != InstanceStatus.READY.value:
+        return
+    status = (
+        await session.execute(select(Tenant.status).where(Tenant.id == instance.tenant_id))
+    ).scalar_one_or_none()
+    if status != TenantStatus.SUSPENDED.value:
+        return
+    logger.info("billing: tenant %s is suspended; its instance stays stopped", instance.tenant_id)
+    await InstanceService(session, runtime).act(instance, InstanceAction.STOP, None)
+
+
 async def refuse_while_suspended(
     session: AsyncSession, instance: Instance, action: InstanceAction
 ) -> None:
@@ -529,15 +851,7 @@ async def _event(
     session: AsyncSession, type_: str, subscription: Subscription, extra: dict[str, object]
 ) -> None:
     await events.emit(
-        session,
-        type_,
-        {
-            "subscription_id": str(subscription.id),
-            "tenant_id": str(subscription.tenant_id),
-            "status": subscription.status,
-            **extra,
-        },
-        tenant_id=subscription.tenant_id,
+        session, type_, _subscription_data(subscription, extra), tenant_id=subscription.tenant_id
     )
 
 
@@ -547,15 +861,7 @@ async def _mail_owner(
     owner = await session.get(User, tenant.owner_id) if tenant.owner_id else None
     if owner is None:
         return
-    await queue_mail(
-        session,
-        runtime.secrets,
-        Mail(
-            to=owner.email,
-            subject=subject,
-            text=f"Hello {owner.full_name or owner.email},\n\n{text}\n",
-        ),
-    )
+    await queue_mail(session, runtime.secrets, _owner_mail(owner, subject, text))
 
 
 __all__ = [
@@ -565,4 +871,5 @@ __all__ = [
     "reactivate",
     "refuse_while_suspended",
     "run_renewals",
+    "stop_if_suspended",
 ]

@@ -12,6 +12,7 @@ queued (``instances.service.resume_waiting`` at start) succeeds.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,40 @@ _WAITING_JOB_SQL = text(
 )
 # A waiting job can be picked up between the conflict and the look-up; then defer again.
 _DEFER_ATTEMPTS = 3
+
+
+async def defer_many(
+    session: AsyncSession,
+    task_name: str,
+    args_list: list[dict[str, Any]],
+    *,
+    queue: str = "default",
+    priority: int = 0,
+    locks: Sequence[str | None] | None = None,
+) -> list[int]:
+    """Enqueue ``task_name`` once per item of ``args_list`` in one statement, inside
+    ``session``'s transaction, each with its ``locks`` item (no queueing locks:
+    :func:`defer` takes those); the job ids, in order."""
+    if task_name not in jobs_app.tasks:
+        raise LookupError(f"unknown task {task_name!r} (was the process wired?)")
+    if not args_list:
+        return []
+    rows = ", ".join(
+        f"ROW(:queue, :task_name, :priority, CAST(:lock_{i} AS varchar), NULL, "
+        f"CAST(:args_{i} AS jsonb), NULL)"
+        for i in range(len(args_list))
+    )
+    params: dict[str, Any] = {"queue": queue, "task_name": task_name, "priority": priority}
+    params.update({f"args_{i}": json.dumps(args) for i, args in enumerate(args_list)})
+    params.update({f"lock_{i}": (locks[i] if locks else None) for i in range(len(args_list))})
+    result = await session.execute(
+        text(
+            f"SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[{rows}]"
+            "::procrastinate_job_to_defer_v1[])) AS id"
+        ),
+        params,
+    )
+    return [int(job_id) for job_id in result.scalars()]
 
 
 def build_jobs_app(database_url: str) -> procrastinate.App:

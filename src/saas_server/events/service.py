@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -69,6 +71,20 @@ EVENT_TYPES: tuple[str, ...] = (
 # Fired in the transaction that records an event: the webhooks package defers its fan-out
 # there, so the event and the job that relays it commit together (or neither does).
 event_recorded: Hook[[AsyncSession, OutboxEvent]] = Hook("events.event_recorded")
+# The same for every event recorded, once per call with all of them (emit_many's batch; one
+# event for emit): a handler connected here works set-based. Every event reaches every
+# handler of either hook.
+events_recorded: Hook[[AsyncSession, Sequence[OutboxEvent]]] = Hook("events.events_recorded")
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """One event for :func:`emit_many` (the arguments of :func:`emit`)."""
+
+    type: str
+    data: dict[str, Any]
+    tenant_id: uuid.UUID | None = None
+    user_id: uuid.UUID | None = None
 
 
 async def emit(
@@ -79,13 +95,36 @@ async def emit(
     tenant_id: uuid.UUID | None = None,
     user_id: uuid.UUID | None = None,
 ) -> OutboxEvent:
-    event = OutboxEvent(
-        type=type_, tenant_id=tenant_id, user_id=user_id, data=data, occurred_at=clock.now()
+    [event] = await emit_many(
+        session, [NewEvent(type=type_, data=data, tenant_id=tenant_id, user_id=user_id)]
     )
-    session.add(event)
-    await session.flush()
-    await event_recorded.fire(session, event)
     return event
+
+
+async def emit_many(session: AsyncSession, new: Sequence[NewEvent]) -> list[OutboxEvent]:
+    """Record ``new`` in the outbox in this order (their ``seq`` follows it), in one flush,
+    then tell the handlers: each of ``event_recorded`` per event, each of
+    ``events_recorded`` once with them all."""
+    if not new:
+        return []
+    now = clock.now()
+    events = [
+        OutboxEvent(
+            id=uuid.uuid4(),
+            type=item.type,
+            tenant_id=item.tenant_id,
+            user_id=item.user_id,
+            data=item.data,
+            occurred_at=now,
+        )
+        for item in new
+    ]
+    session.add_all(events)
+    await session.flush()
+    for event in events:
+        await event_recorded.fire(session, event)
+    await events_recorded.fire(session, events)
+    return events
 
 
 async def events_of(session: AsyncSession, tenant_id: uuid.UUID) -> list[OutboxEvent]:

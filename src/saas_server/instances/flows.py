@@ -38,7 +38,7 @@ from saas_server.instances.hosts.models import OdooHost
 from saas_server.instances.hosts.service import HostService
 from saas_server.instances.lifecycle import Action, transition
 from saas_server.instances.models import Instance, InstanceStatus
-from saas_server.instances.service import instance_url
+from saas_server.instances.service import instance_settled, instance_url
 from saas_server.odoo.driver import Credentials, DatabaseSetup, OdooDriver
 from saas_server.odoo.errors import OdooFault
 from saas_server.tenants.models import Tenant
@@ -365,6 +365,8 @@ async def _finish_provisioning(runtime: Runtime, context: ProvisionContext) -> N
             },
             tenant_id=instance.tenant_id,
         )
+        # Last: a tenant suspended while this ran has its new instance stopped at once.
+        await instance_settled.fire(session, runtime, instance)
 
 
 async def _fail_provisioning(

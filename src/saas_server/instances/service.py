@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from saas_server.core import clock
 from saas_server.core.errors import NotFound
 from saas_server.core.hooks import Hook
-from saas_server.core.jobs import defer
+from saas_server.core.jobs import defer, defer_many
 from saas_server.core.runtime import Runtime
 from saas_server.events import service as events
 from saas_server.instances.hosts.drivers import driver_for
@@ -38,6 +38,10 @@ logger = logging.getLogger(__name__)
 # instance: a handler raises (409) to refuse it while other work holds the database (a move
 # between hosts, moves/).
 instance_changing: Hook[[AsyncSession, Instance, Action]] = Hook("instance_changing")
+# Fired in the transaction in which a long flow (a provisioning, a restore, or a restore's
+# rollback) leaves a production or staging instance ``ready`` again, its row locked: a higher
+# package may stop it there (billing: its tenant was suspended while the flow ran).
+instance_settled: Hook[[AsyncSession, Runtime, Instance]] = Hook("instance_settled")
 
 PROVISION_TASK = "instances.provision"
 DELETE_TASK = "instances.delete"
@@ -282,6 +286,26 @@ class InstanceService:
                 instance_id=str(instance.id),
                 tier=tier,
             )
+
+    async def apply_tiers(self, changes: Sequence[tuple[Instance, str]]) -> None:
+        """:meth:`apply_tier` for many instances: each tier's grant read once, the jobs
+        deferred in one statement."""
+        grants = {tier: await grant_for(self.session, tier) for tier in {t for _, t in changes}}
+        now = clock.now()
+        jobs: list[tuple[dict[str, Any], str | None]] = []
+        for instance, tier in changes:
+            instance.expires_at = expiry_for(grants[tier], now)
+            if instance.status in (InstanceStatus.READY.value, InstanceStatus.STOPPED.value):
+                jobs.append(
+                    ({"instance_id": str(instance.id), "tier": tier}, f"instance:{instance.id}")
+                )
+        await defer_many(
+            self.session,
+            APPLY_TIER_TASK,
+            [args for args, _ in jobs],
+            queue="provisioning",
+            locks=[lock for _, lock in jobs],
+        )
 
     def admin_password(self, instance: Instance) -> str:
         return self.runtime.secrets.decrypt(instance.admin_password_encrypted)

@@ -46,6 +46,18 @@ async def apply_tenant_tier(session: AsyncSession, runtime: Runtime, tenant: Ten
         await InstanceService(session, runtime).apply_tier(instance, tenant.tier)
 
 
+async def apply_tenants_tiers(
+    session: AsyncSession, runtime: Runtime, tenants: Sequence[Tenant]
+) -> None:
+    """``tenant_tiers_changed``: :func:`apply_tenant_tier` for many tenants, with one read
+    of their instances and one statement for their jobs."""
+    placed = await production_instances(session, [tenant.id for tenant in tenants])
+    if placed:
+        await InstanceService(session, runtime).apply_tiers(
+            [(placed[t.id][0], t.tier) for t in tenants if t.id in placed]
+        )
+
+
 async def delete_production_instance(
     session: AsyncSession, runtime: Runtime, tenant: Tenant, actor: User
 ) -> None:

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_server.core.crypto import SecretBox
-from saas_server.core.jobs import defer
+from saas_server.core.jobs import defer, defer_many
 
 SEND_MAIL_TASK = "mail.send"
 
@@ -27,6 +27,19 @@ class Mail:
 async def queue_mail(session: AsyncSession, secrets: SecretBox, mail: Mail) -> int:
     sealed = secrets.encrypt(json.dumps(asdict(mail)), associated_data=b"mail")
     return await defer(session, SEND_MAIL_TASK, queue="mail", message=sealed)
+
+
+async def queue_mails(session: AsyncSession, secrets: SecretBox, mails: list[Mail]) -> None:
+    """:func:`queue_mail` for many, in one statement."""
+    await defer_many(
+        session,
+        SEND_MAIL_TASK,
+        [
+            {"message": secrets.encrypt(json.dumps(asdict(mail)), associated_data=b"mail")}
+            for mail in mails
+        ],
+        queue="mail",
+    )
 
 
 def open_mail(secrets: SecretBox, sealed: str) -> Mail:

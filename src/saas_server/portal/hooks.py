@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_server.events.models import OutboxEvent
@@ -19,3 +21,10 @@ async def on_event_recorded(session: AsyncSession, event: OutboxEvent) -> None:
     if portal is None or portal.status != PortalStatus.ENABLED.value:
         return
     await defer_sync(session, event.tenant_id)
+
+
+async def on_events_recorded(session: AsyncSession, events: Sequence[OutboxEvent]) -> None:
+    """:func:`on_event_recorded` for a batch (``events.events_recorded``)."""
+    for event in events:
+        if event.type.startswith("odoo."):
+            await on_event_recorded(session, event)

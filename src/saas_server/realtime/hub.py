@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_server.core.notifications import ChangeListener
@@ -36,6 +37,26 @@ async def notify_recorded(session: AsyncSession, event: OutboxEvent) -> None:
     await session.execute(
         text("SELECT pg_notify(:channel, :payload)"),
         {"channel": EVENTS_CHANNEL, "payload": str(event.seq)},
+    )
+
+
+async def notify_all_recorded(session: AsyncSession, events: Sequence[OutboxEvent]) -> None:
+    """The ``events.events_recorded`` handler: :func:`notify_recorded` for a batch, their
+    seqs read and NOTIFYed in order, one statement each."""
+    seqs = (
+        (
+            await session.execute(
+                select(OutboxEvent.seq)
+                .where(OutboxEvent.id.in_([event.id for event in events]))
+                .order_by(OutboxEvent.seq)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    await session.execute(
+        text("SELECT pg_notify(:channel, seq::text) FROM unnest(CAST(:seqs AS bigint[])) seq"),
+        {"channel": EVENTS_CHANNEL, "seqs": list(seqs)},
     )
 
 

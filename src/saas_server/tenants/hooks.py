@@ -43,6 +43,11 @@ tenant_tier_changed: Hook[[AsyncSession, Runtime, Tenant]] = Hook(
     "tenant_tier_changed", required=True
 )
 
+# The same for many tenants at once (a renewal batch): their databases follow, set-based.
+tenant_tiers_changed: Hook[[AsyncSession, Runtime, Sequence[Tenant]]] = Hook(
+    "tenant_tiers_changed", required=True
+)
+
 # The owner (the actor) deleted the tenant: take its database down. A handler that takes a
 # database down moves the tenant to ``deleting`` (instances/lifecycle.py follows it); a
 # tenant left in any other status had none, and is deleted at once.

@@ -22,6 +22,7 @@ import logging
 import time
 import uuid
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from typing import Any
 import httpx
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from saas_server.core import clock
 from saas_server.core.jobs import defer
@@ -101,6 +103,29 @@ async def on_event_recorded(session: AsyncSession, event: OutboxEvent) -> None:
         event.published_at = clock.now()
         return
     await defer(session, FAN_OUT_TASK, queue=QUEUE, event_id=str(event.id))
+
+
+async def on_events_recorded(session: AsyncSession, events: Sequence[OutboxEvent]) -> None:
+    """Connected to ``events.service.events_recorded``: :func:`on_event_recorded` for a
+    batch, with one look for an endpoint and one UPDATE when nobody listens."""
+    any_endpoint = (
+        await session.execute(
+            select(exists().where(WebhookEndpoint.status == EndpointStatus.ACTIVE.value))
+        )
+    ).scalar_one()
+    if not any_endpoint:
+        now = clock.now()
+        await session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id.in_([event.id for event in events]))
+            .values(published_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        for event in events:
+            set_committed_value(event, "published_at", now)
+        return
+    for event in events:
+        await defer(session, FAN_OUT_TASK, queue=QUEUE, event_id=str(event.id))
 
 
 def _subscribed(event: OutboxEvent) -> Any:
