@@ -153,6 +153,7 @@ async def platform(
     workers: int,
     concurrency: int,
     workdir: Path,
+    profile: bool = False,
 ) -> tuple[float, dict[str, float]]:
     """Deliveries per second of the platform, and each event's record time (wall clock)."""
     settings = Settings(  # type: ignore[call-arg]
@@ -183,9 +184,17 @@ async def platform(
             "SAAS_LOG_LEVEL": "WARNING",
             "SAAS_WORKER_CONCURRENCY": str(concurrency),
         }
+        # --profile: each worker runs under pyinstrument (install it into the venv first);
+        # its report is written to workdir/worker<i>.profile.txt when the worker stops.
+        def command(i: int) -> list[str]:
+            if not profile:
+                return [SAAS, "worker"]
+            report = str(workdir / f"worker{i}.profile.txt")
+            return [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", report, SAAS, "worker"]
+
         procs = [
             subprocess.Popen(
-                [SAAS, "worker"],
+                command(i),
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=open(workdir / f"worker{i}.log", "wb"),
@@ -243,6 +252,9 @@ def main() -> None:
     parser.add_argument("--receivers", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--profile", action="store_true", help="run the workers under pyinstrument"
+    )
     args = parser.parse_args()
     with postgres_server(args.postgres) as url:
         args.postgres = url
@@ -262,7 +274,15 @@ def run(args: argparse.Namespace) -> None:
         try:
             base_rate = asyncio.run(baseline(ports, args.events, args.workers * args.concurrency))
             rate, recorded = asyncio.run(
-                platform(database_url, ports, args.events, args.workers, args.concurrency, workdir)
+                platform(
+                    database_url,
+                    ports,
+                    args.events,
+                    args.workers,
+                    args.concurrency,
+                    workdir,
+                    args.profile,
+                )
             )
         finally:
             arrivals = stop_receivers(receivers, out)
@@ -275,6 +295,8 @@ def run(args: argparse.Namespace) -> None:
         p50, p99 = percentile(lags, 0.5), percentile(lags, 0.99)
         print(f"lag p50 {p50:.3f} s, p99 {p99:.3f} s   (aim p99 < 2 s)")
         print(f"deliveries received: {len(lags)} of {args.events * args.receivers}")
+        if args.profile:
+            print(f"worker profiles: {workdir}/worker*.profile.txt")
     finally:
         with psycopg.connect(args.postgres, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
