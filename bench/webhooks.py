@@ -14,6 +14,12 @@ everything) and note when each message arrives. Then, in the same run:
   --workers `saas worker` processes delivering them.
 Prints deliveries per second for both, their ratio (platform / baseline; aim at least 0.5),
 and the p50/p99 lag from an event's record to its receipt (aim: p99 under 2 s).
+
+A burst's lag is its queue: the last of N deliveries waits about N / rate, whatever the
+code (10,000 deliveries at the bare loop's own rate are tens of seconds). `--rate R` emits R
+events a second instead, one a transaction, for the lag of a steady flow below capacity.
+`--profile` runs the workers under pyinstrument (install it into the venv) and names the
+reports.
 """
 
 from __future__ import annotations
@@ -154,6 +160,7 @@ async def platform(
     concurrency: int,
     workdir: Path,
     profile: bool = False,
+    rate: float = 0.0,
 ) -> tuple[float, dict[str, float]]:
     """Deliveries per second of the platform, and each event's record time (wall clock)."""
     settings = Settings(  # type: ignore[call-arg]
@@ -184,13 +191,24 @@ async def platform(
             "SAAS_LOG_LEVEL": "WARNING",
             "SAAS_WORKER_CONCURRENCY": str(concurrency),
         }
+
         # --profile: each worker runs under pyinstrument (install it into the venv first);
         # its report is written to workdir/worker<i>.profile.txt when the worker stops.
         def command(i: int) -> list[str]:
             if not profile:
                 return [SAAS, "worker"]
             report = str(workdir / f"worker{i}.profile.txt")
-            return [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", report, SAAS, "worker"]
+            return [
+                sys.executable,
+                "-m",
+                "pyinstrument",
+                "-r",
+                "text",
+                "-o",
+                report,
+                SAAS,
+                "worker",
+            ]
 
         procs = [
             subprocess.Popen(
@@ -204,8 +222,12 @@ async def platform(
         try:
             await asyncio.sleep(2)  # workers up and listening
             started = time.perf_counter()
-            batch = 50
+            # A burst: 50 events a transaction, as fast as they go. With --rate: one event
+            # a transaction, that many a second (the lag of a steady flow, not of a queue).
+            batch = 1 if rate else 50
             for first in range(0, events_count, batch):
+                if rate:
+                    await asyncio.sleep(max(0.0, started + first / rate - time.perf_counter()))
                 async with runtime.db.transaction() as session:
                     made = []
                     for n in range(first, min(first + batch, events_count)):
@@ -252,9 +274,7 @@ def main() -> None:
     parser.add_argument("--receivers", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument(
-        "--profile", action="store_true", help="run the workers under pyinstrument"
-    )
+    parser.add_argument("--profile", action="store_true", help="run the workers under pyinstrument")
     args = parser.parse_args()
     with postgres_server(args.postgres) as url:
         args.postgres = url
@@ -282,12 +302,15 @@ def run(args: argparse.Namespace) -> None:
                     args.concurrency,
                     workdir,
                     args.profile,
+                    args.rate,
                 )
             )
         finally:
             arrivals = stop_receivers(receivers, out)
         lags = [t - recorded[m] for m, t in arrivals if m in recorded]
         shape = f"workers {args.workers} x {args.concurrency}"
+        if args.rate:
+            shape += f", {args.rate:g} events/s"
         print(f"events {args.events}, receivers {args.receivers}, {shape}")
         print(f"baseline (bare httpx loop): {base_rate:10.1f} deliveries/s")
         print(f"platform                  : {rate:10.1f} deliveries/s")
