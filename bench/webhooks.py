@@ -275,6 +275,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--profile", action="store_true", help="run the workers under pyinstrument")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="events per second, one per transaction (default: a burst, as fast as they go)",
+    )
     args = parser.parse_args()
     with postgres_server(args.postgres) as url:
         args.postgres = url
