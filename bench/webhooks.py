@@ -225,7 +225,17 @@ async def platform(
             for i in range(workers)
         ]
         try:
-            await asyncio.sleep(2)  # workers up and listening
+            # Every worker up and listening (a loaded machine takes seconds to import one):
+            # the first events' lag is the platform's, not the workers' start-up.
+            while True:
+                async with runtime.db.sessionmaker() as session:
+                    up = (
+                        await session.execute(text("SELECT count(*) FROM procrastinate_workers"))
+                    ).scalar_one()
+                if up >= workers:
+                    break
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(1)
             started = time.perf_counter()
             # A burst: 50 events a transaction, as fast as they go. With --rate: one event
             # a transaction, that many a second (the lag of a steady flow, not of a queue).

@@ -12,6 +12,9 @@
   sends the delivery again: at least once, never lost.
 - Retry times follow webhooks/schedule.py on the injected clock: a failed attempt sets
   ``next_attempt_at``; the sweep defers the deliveries that are due.
+- The database work is set-based (decision 0029): a fan-out or a delivery batch is a fixed
+  number of statements, whatever its size; the HTTP exchanges share one client per process
+  behind a gate per process and per endpoint.
 """
 
 from __future__ import annotations
