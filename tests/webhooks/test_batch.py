@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from saas_server.core.clock import FrozenClock
 from saas_server.core.runtime import Runtime
@@ -140,3 +140,39 @@ async def test_one_endpoint_gets_a_bounded_number_of_exchanges_at_once(
     # were in flight together.
     at_once = max(sum(1 for b in arrivals if a <= b < a + hold) for a in arrivals)
     assert 2 <= at_once <= webhook_delivery.EXCHANGES_PER_ENDPOINT
+
+
+async def test_the_sweep_leaves_queued_fan_outs_to_their_jobs_and_takes_lost_ones(
+    client: httpx.AsyncClient, runtime: Runtime, owner: LoggedIn, clock: FrozenClock
+) -> None:
+    tenant = await create_tenant(client, owner, "swept")
+    with running_receiver() as receiver:
+        await subscribe(client, owner, receiver.url, tenant["id"])
+        await runtime.run_pending_jobs()
+        receiver.received.clear()
+        queued, lost = await emit_many(runtime, tenant["id"], 2)
+        async with runtime.db.transaction() as session:
+            await session.execute(
+                text(
+                    "DELETE FROM procrastinate_jobs WHERE task_name = :task"
+                    " AND args->>'event_id' = :event_id"
+                ),
+                {"task": webhook_delivery.FAN_OUT_TASK, "event_id": str(lost)},
+            )
+        # Past the grace: the sweep fans out the event whose job is gone, not the one whose
+        # job still waits in the queue (a burst's queue can be longer than the grace).
+        clock.advance(seconds=webhook_delivery.FIRST_ATTEMPT_GRACE.total_seconds() + 1)
+        await webhook_delivery.sweep(runtime)
+        async with runtime.db.sessionmaker() as session:
+            made = (
+                await session.execute(
+                    select(WebhookDelivery.event_id).where(
+                        WebhookDelivery.event_id.in_([queued, lost])
+                    )
+                )
+            ).scalars()
+            assert list(made) == [lost]
+        await runtime.run_pending_jobs()
+        assert sorted(r.headers["webhook-id"] for r in receiver.received) == sorted(
+            [str(queued), str(lost)]
+        )

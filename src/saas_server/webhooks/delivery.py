@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
-from sqlalchemy import cast, column, exists, insert, or_, select, update, values
+from sqlalchemy import cast, column, exists, insert, or_, select, text, update, values
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_server.core import clock
@@ -141,6 +141,17 @@ _EVENT_COLUMNS = (
 )
 
 
+# An event whose own fan-out job still waits or runs is that job's: under a burst the queue
+# of fan-out jobs can be longer than the sweep's grace, and the sweep's way (a job per
+# delivery) is the slow one. A job that failed, or a worker that died with it (its job goes
+# back to "todo" when found stalled), leaves the event to the sweep as before.
+_NO_FAN_OUT_JOB = text(
+    "NOT EXISTS (SELECT 1 FROM procrastinate_jobs AS job"
+    " WHERE job.task_name = :fan_out_task AND job.status IN ('todo', 'doing')"
+    " AND job.args->>'event_id' = event_outbox.id::text)"
+).bindparams(fan_out_task=FAN_OUT_TASK)
+
+
 async def fan_out(
     runtime: Runtime,
     event_ids: list[uuid.UUID] | None = None,
@@ -166,7 +177,7 @@ async def fan_out(
         else:
             stmt = stmt.order_by(OutboxEvent.seq)
             if older_than is not None:
-                stmt = stmt.where(OutboxEvent.occurred_at <= older_than)
+                stmt = stmt.where(OutboxEvent.occurred_at <= older_than, _NO_FAN_OUT_JOB)
         # Locked rows are another worker's fan-out under way: skipped, not waited for.
         stmt = stmt.limit(limit).with_for_update(skip_locked=True)
         events = (await session.execute(stmt)).all()
