@@ -14,6 +14,12 @@ everything) and note when each message arrives. Then, in the same run:
   --workers `saas worker` processes delivering them.
 Prints deliveries per second for both, their ratio (platform / baseline; aim at least 0.5),
 and the p50/p99 lag from an event's record to its receipt (aim: p99 under 2 s).
+
+A burst's lag is its queue: the last of N deliveries waits about N / rate, whatever the
+code (10,000 deliveries at the bare loop's own rate are tens of seconds). `--rate R` emits R
+events a second instead, one a transaction, for the lag of a steady flow below capacity.
+`--profile` runs the workers under pyinstrument (install it into the venv) and names the
+reports.
 """
 
 from __future__ import annotations
@@ -121,8 +127,11 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else float("nan")
 
 
-async def baseline(ports: list[int], events_count: int, in_flight: int) -> float:
-    """Deliveries per second of a bare httpx loop: the same bodies, signed, same fan-out."""
+async def baseline(
+    ports: list[int], events_count: int, in_flight: int
+) -> tuple[float, list[float]]:
+    """Deliveries per second of a bare httpx loop: the same bodies, signed, same fan-out; and
+    each delivery's lag from the loop's start (every body is ready then: a burst's floor)."""
     secret = new_secret()
     bodies = [
         json.dumps({"type": "tenant.updated", "timestamp": "", "data": {"n": n}}).encode()
@@ -140,10 +149,12 @@ async def baseline(ports: list[int], events_count: int, in_flight: int) -> float
                     f"http://127.0.0.1:{port}/hook", content=bodies[n], headers=headers
                 )
                 assert response.status_code == 200
+                lags.append(time.perf_counter() - started)
 
+        lags: list[float] = []
         started = time.perf_counter()
         await asyncio.gather(*(post(port, n) for n in range(events_count) for port in ports))
-        return events_count * len(ports) / (time.perf_counter() - started)
+        return events_count * len(ports) / (time.perf_counter() - started), lags
 
 
 async def platform(
@@ -153,6 +164,8 @@ async def platform(
     workers: int,
     concurrency: int,
     workdir: Path,
+    profile: bool = False,
+    rate: float = 0.0,
 ) -> tuple[float, dict[str, float]]:
     """Deliveries per second of the platform, and each event's record time (wall clock)."""
     settings = Settings(  # type: ignore[call-arg]
@@ -183,9 +196,28 @@ async def platform(
             "SAAS_LOG_LEVEL": "WARNING",
             "SAAS_WORKER_CONCURRENCY": str(concurrency),
         }
+
+        # --profile: each worker runs under pyinstrument (install it into the venv first);
+        # its report is written to workdir/worker<i>.profile.txt when the worker stops.
+        def command(i: int) -> list[str]:
+            if not profile:
+                return [SAAS, "worker"]
+            report = str(workdir / f"worker{i}.profile.txt")
+            return [
+                sys.executable,
+                "-m",
+                "pyinstrument",
+                "-r",
+                "text",
+                "-o",
+                report,
+                SAAS,
+                "worker",
+            ]
+
         procs = [
             subprocess.Popen(
-                [SAAS, "worker"],
+                command(i),
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=open(workdir / f"worker{i}.log", "wb"),
@@ -193,10 +225,24 @@ async def platform(
             for i in range(workers)
         ]
         try:
-            await asyncio.sleep(2)  # workers up and listening
+            # Every worker up and listening (a loaded machine takes seconds to import one):
+            # the first events' lag is the platform's, not the workers' start-up.
+            while True:
+                async with runtime.db.sessionmaker() as session:
+                    up = (
+                        await session.execute(text("SELECT count(*) FROM procrastinate_workers"))
+                    ).scalar_one()
+                if up >= workers:
+                    break
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(1)
             started = time.perf_counter()
-            batch = 50
+            # A burst: 50 events a transaction, as fast as they go. With --rate: one event
+            # a transaction, that many a second (the lag of a steady flow, not of a queue).
+            batch = 1 if rate else 50
             for first in range(0, events_count, batch):
+                if rate:
+                    await asyncio.sleep(max(0.0, started + first / rate - time.perf_counter()))
                 async with runtime.db.transaction() as session:
                     made = []
                     for n in range(first, min(first + batch, events_count)):
@@ -243,6 +289,13 @@ def main() -> None:
     parser.add_argument("--receivers", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--profile", action="store_true", help="run the workers under pyinstrument")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="events per second, one per transaction (default: a burst, as fast as they go)",
+    )
     args = parser.parse_args()
     with postgres_server(args.postgres) as url:
         args.postgres = url
@@ -260,21 +313,38 @@ def run(args: argparse.Namespace) -> None:
         out = workdir / "arrivals.json"
         receivers, ports = start_receivers(args.receivers, out)
         try:
-            base_rate = asyncio.run(baseline(ports, args.events, args.workers * args.concurrency))
+            base_rate, base_lags = asyncio.run(
+                baseline(ports, args.events, args.workers * args.concurrency)
+            )
             rate, recorded = asyncio.run(
-                platform(database_url, ports, args.events, args.workers, args.concurrency, workdir)
+                platform(
+                    database_url,
+                    ports,
+                    args.events,
+                    args.workers,
+                    args.concurrency,
+                    workdir,
+                    args.profile,
+                    args.rate,
+                )
             )
         finally:
             arrivals = stop_receivers(receivers, out)
         lags = [t - recorded[m] for m, t in arrivals if m in recorded]
         shape = f"workers {args.workers} x {args.concurrency}"
+        if args.rate:
+            shape += f", {args.rate:g} events/s"
         print(f"events {args.events}, receivers {args.receivers}, {shape}")
         print(f"baseline (bare httpx loop): {base_rate:10.1f} deliveries/s")
         print(f"platform                  : {rate:10.1f} deliveries/s")
         print(f"ratio platform/baseline   : {rate / base_rate:10.2f}   (aim >= 0.5)")
         p50, p99 = percentile(lags, 0.5), percentile(lags, 0.99)
         print(f"lag p50 {p50:.3f} s, p99 {p99:.3f} s   (aim p99 < 2 s)")
+        b50, b99 = percentile(base_lags, 0.5), percentile(base_lags, 0.99)
+        print(f"baseline lag p50 {b50:.3f} s, p99 {b99:.3f} s   (the burst's floor at its rate)")
         print(f"deliveries received: {len(lags)} of {args.events * args.receivers}")
+        if args.profile:
+            print(f"worker profiles: {workdir}/worker*.profile.txt")
     finally:
         with psycopg.connect(args.postgres, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
