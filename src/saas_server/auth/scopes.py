@@ -267,6 +267,7 @@ ROUTE_SCOPES: Final[dict[tuple[str, str], str]] = {
     ("GET", f"{_API}/subscriptions"): "billing:read",
     ("POST", f"{_API}/subscriptions"): "billing:write",
     ("GET", f"{_API}/subscriptions/{{subscription_id}}"): "billing:read",
+    ("POST", f"{_API}/subscriptions/{{subscription_id}}/preview"): "billing:read",
     ("PUT", f"{_API}/subscriptions/{{subscription_id}}"): "billing:write",
     ("PATCH", f"{_API}/subscriptions/{{subscription_id}}"): "billing:write",
     ("DELETE", f"{_API}/subscriptions/{{subscription_id}}"): "billing:write",
