@@ -20,6 +20,7 @@ from saas_server.billing.models import (
     Subscription,
     SubscriptionStatus,
 )
+from saas_server.billing.preview import preview_change
 from saas_server.billing.schemas import (
     PlanRead,
     Price,
@@ -34,7 +35,6 @@ from saas_server.billing.schemas import (
     SubscriptionReplace,
     SubscriptionUpdate,
 )
-from saas_server.billing.preview import preview_change
 from saas_server.billing.seats import SeatNotFound, add_seat, remove_seat, seat_count
 from saas_server.billing.service import (
     BillingService,

@@ -133,6 +133,9 @@ EVENT_TYPES = (
     "backup.failed",
     "restore.completed",
     "restore.failed",
+    "instance.progress",
+    "backup.progress",
+    "restore.progress",
 )
 
 
