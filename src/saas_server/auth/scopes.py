@@ -180,6 +180,7 @@ ROUTE_SCOPES: Final[dict[tuple[str, str], str]] = {
     ("GET", f"{_API}/backups/download/{{token}}"): PUBLIC,
     # The audit trail.
     ("GET", f"{_API}/audit/logs"): "audit:read",
+    ("POST", f"{_API}/audit/verify"): "audit:read",
     # Platform administration.
     ("POST", f"{_API}/admin/tenants/{{tenant_id}}/actions"): "admin:write",
     ("POST", f"{_API}/admin/odoo-hosts"): "admin:write",
