@@ -50,7 +50,9 @@ def _whole(value: str, field: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise ApiError(422, "VALIDATION_ERROR", f"{field}: a whole number, please.") from None
+        raise ApiError(
+            422, "VALIDATION_ERROR", "A whole number, please.", {"field": field}
+        ) from None
 
 
 @router.get("/app/billing")

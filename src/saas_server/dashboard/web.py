@@ -300,7 +300,7 @@ async def read_form(ctx: Ctx) -> dict[str, str]:
 def form_errors(error: ApiError) -> dict[str, str]:
     errors = error.field_errors()
     if not errors:
-        errors["read_form"] = error.message
+        errors["_form"] = error.message
     return errors
 
 
