@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
+from saas_server.core import clock
 from saas_server.dashboard import charts
 from saas_server.dashboard.account_pages import router as account_router
 from saas_server.dashboard.admin_pages import router as admin_router
@@ -374,6 +375,7 @@ async def _tenant_page(ctx: Ctx, tenant_id: str, **extra: Any) -> Response:
     )
     return ctx.render(
         "tenant.html",
+        rendered_at=clock.isoformat(clock.now()),
         tenant=tenant,
         instance=instance,
         operator=operator,
@@ -520,10 +522,16 @@ async def events(request: Request) -> Response:
     last_id = request.headers.get("last-event-id")
     if last_id:
         headers.append((b"last-event-id", last_id.encode()))
-    query = ""
+    params = []
     tenant_id = request.query_params.get("tenant_id")
     if tenant_id:
-        query = "tenant_id=" + parse_uuid(tenant_id)
+        params.append("tenant_id=" + parse_uuid(tenant_id))
+    since = request.query_params.get("last_event_id", "")
+    if since.isdigit() and not last_id:
+        # A page opened while something runs replays what it may have missed (live.js
+        # keeps the recent steps); a reconnection's Last-Event-ID wins over it.
+        params.append("last_event_id=" + since)
+    query = "&".join(params)
     status, body = await stream_asgi(
         request.app, f"{API}/events/stream", query, headers, client_address(request)
     )

@@ -5,6 +5,10 @@
 // authenticates it, so no token is ever visible to scripts.
 
 const REFRESH_DELAY_MS = 250;
+// A page opened while something runs asks for the tenant's recent events again: the steps of
+// the last two minutes before the page was drawn are shown, older ones skipped, and events
+// the page already reflects (before it was drawn) refresh nothing.
+const RECENT_STEPS_MS = 120_000;
 const OPERATIONS = {
   "instance.progress": { label: "Setting up Odoo", id: "instance_id" },
   "backup.progress": { label: "Backup", id: "backup_id" },
@@ -72,22 +76,26 @@ async function refreshRegions(regions) {
   }
 }
 
-function follow(stream, regions) {
+function follow(stream, since, regions) {
   const log = document.querySelector("[data-live-log]");
   const panel = document.querySelector("[data-live-progress]");
   const source = new EventSource(stream, { withCredentials: true });
   let timer = null;
   source.onmessage = (event) => {
     const body = parse(event);
-    if (log) log.textContent = describe(body);
+    const at = body && body.timestamp ? Date.parse(body.timestamp) : NaN;
     document.body.dataset.lastEvent = event.lastEventId;
+    if (at < since - RECENT_STEPS_MS) return;
     if (body && OPERATIONS[body.type]) {
       if (panel) showProgress(panel, body);
+      if (at < since) return;
       // A step in between changes nothing else on the page; the end events refresh it.
       if (!(body.data && body.data.phase === "finished" && body.data.index === body.data.total)) {
         return;
       }
     }
+    if (at < since) return;
+    if (log) log.textContent = describe(body);
     clearTimeout(timer);
     timer = setTimeout(() => refreshRegions(regions), REFRESH_DELAY_MS);
   };
@@ -97,5 +105,6 @@ function follow(stream, regions) {
 const regions = [...document.querySelectorAll("[data-live-region]")];
 const streamed = document.querySelector("[data-live-stream]");
 if (streamed && regions.length) {
-  follow(streamed.dataset.liveStream, regions);
+  const since = Date.parse(streamed.dataset.liveSince || "") || 0;
+  follow(streamed.dataset.liveStream, since, regions);
 }
