@@ -286,7 +286,7 @@ def test_an_admin_journey(serve: ServeProcess, browser: Browser) -> None:
 
     # Plans: two made in the console, money typed as a person writes it.
     for code, name, monthly in (("crew", "Crew", "31.00"), ("crewplus", "Crew Plus", "62.00")):
-        page.get_by_role("link", name="Plans").click()
+        page.get_by_role("link", name="Plans", exact=True).click()
         page.locator("#f-code").fill(code)
         page.locator("#f-name").fill(name)
         page.locator("#f-currency").fill("EUR")
