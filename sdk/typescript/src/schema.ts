@@ -694,6 +694,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify Audit Chain
+         * @description Walk the whole audit chain (platform admins): every entry's hash and link, its MAC,
+         *     and the signed checkpoints of the head (what ``saas audit verify`` does). A chain found
+         *     intact is checkpointed again. Changes no entry.
+         */
+        post: operations["audit_verify_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenants/{tenant_id}/backups": {
         parameters: {
             query?: never;
@@ -2797,6 +2819,31 @@ export interface components {
          */
         AuditStatus: "pending" | "running" | "completed" | "failed";
         /**
+         * AuditVerification
+         * @description The audit chain walked from its start against its hashes, MACs and checkpoints.
+         */
+        AuditVerification: {
+            /** Intact */
+            intact: boolean;
+            /**
+             * Checked
+             * @description Entries found intact (before the break, if any).
+             */
+            checked: number;
+            /** Last Seq */
+            last_seq: number | null;
+            /** Last Hash */
+            last_hash: string;
+            /**
+             * Checkpoints
+             * @description Signed checkpoints of the chain's head matched.
+             */
+            checkpoints: number;
+            broken: components["schemas"]["ChainBreakRead"] | null;
+            /** Checked At */
+            checked_at: string;
+        };
+        /**
          * AuthType
          * @enum {string}
          */
@@ -2988,6 +3035,18 @@ export interface components {
             project_id?: string | null;
             /** Client Id */
             client_id?: number | null;
+        };
+        /** ChainBreakRead */
+        ChainBreakRead: {
+            /** Seq */
+            seq: number;
+            /**
+             * Id
+             * @description The entry's id; null when the entry is missing.
+             */
+            id: string | null;
+            /** Problem */
+            problem: string;
         };
         /** DeliveryRead */
         DeliveryRead: {
@@ -9218,6 +9277,47 @@ export interface operations {
                 };
             };
             422: components["responses"]["ValidationError"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Maintenance"];
+        };
+    };
+    audit_verify_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "intact": false,
+                     *       "checked": 1,
+                     *       "last_seq": 1,
+                     *       "last_hash": "string",
+                     *       "checkpoints": 1,
+                     *       "broken": {
+                     *         "seq": 1,
+                     *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "problem": "string"
+                     *       },
+                     *       "checked_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuditVerification"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Maintenance"];
         };
