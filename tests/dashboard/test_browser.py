@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -324,3 +326,23 @@ def test_an_admin_journey(serve: ServeProcess, browser: Browser) -> None:
     expect(page.get_by_role("heading", name="Inbound providers")).to_be_visible()
     accessible(page)
     shot(page, "admin-integrations")
+
+    # A threat in detail: someone probing tenant ids, found by the detection run now.
+    with httpx.Client(base_url=serve.base_url, timeout=30) as api:
+        login = api.post(
+            "/api/v1/auth/login", json={"email": "root@example.com", "password": DEFAULT_PASSWORD}
+        )
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        for _ in range(25):
+            assert api.get(f"/api/v1/tenants/{uuid.uuid4()}", headers=headers).status_code == 404
+    detected = serve.run_cli("security", "detect")
+    assert detected.returncode == 0, detected.stderr.decode()
+    page.get_by_role("link", name="Security").click()
+    page.locator("a[href^='/app/admin/security/threats/']").first.click()
+    expect(
+        page.get_by_role("heading", name=re.compile("^Threat: tenant enumeration"))
+    ).to_be_visible()
+    accessible(page)
+    shot(page, "admin-threat")
+    page.get_by_role("button", name="Acknowledge").click()
+    expect(page.get_by_role("status")).to_contain_text("acknowledge: done")
