@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -131,8 +133,23 @@ def test_a_new_customer_journey(
     status = page.get_by_test_id("tenant-status")
     expect(status).to_have_text("ready", timeout=SLOW_MS)
     assert page.evaluate("window.__notReloaded") is True, "updated live, not by a reload"
+    # Each provisioning step was shown as it ran (instance.progress), the last one done.
+    setup = page.locator("[data-progress-key^='instance.progress']")
+    expect(setup).to_have_attribute("data-percent", "100", timeout=SLOW_MS)
+    expect(setup).to_contain_text("step 6 of 6, verify (done)")
     accessible(page)
     shot(page, "tenant")
+
+    # Its usage charts, by minute, hour or day.
+    page.get_by_role("link", name="All metrics and periods").click()
+    expect(page.get_by_role("heading", name="Usage of Analytical Engines")).to_be_visible()
+    page.get_by_role("link", name=re.compile("^By day")).click()
+    expect(page.get_by_role("link", name=re.compile("^By day"))).to_have_attribute(
+        "aria-current", "page"
+    )
+    accessible(page)
+    shot(page, "tenant-metrics")
+    page.get_by_role("link", name="Back to Analytical Engines").click()
 
     # The Odoo URL and the one-time password view: log in to Odoo with them.
     page.get_by_text("Show the Odoo administrator password").click()
@@ -159,6 +176,9 @@ def test_a_new_customer_journey(
     expect(page.get_by_role("status")).to_contain_text("The backup has started")
     expect(page.locator("body")).to_have_attribute("data-live", "open")
     expect(page.get_by_role("link", name=re.compile("^Download"))).to_have_count(1, timeout=SLOW_MS)
+    backing_up = page.locator("[data-progress-key^='backup.progress']")
+    expect(backing_up).to_have_attribute("data-percent", "100", timeout=SLOW_MS)
+    expect(backing_up).to_contain_text("Backup: step 3 of 3")
     accessible(page)
     shot(page, "backups")
 
@@ -171,6 +191,9 @@ def test_a_new_customer_journey(
     expect(page.get_by_role("status")).to_contain_text("The restore has started")
     expect(page.locator("body")).to_have_attribute("data-live", "open")
     expect(page.get_by_text(re.compile(r"Restore\s+completed"))).to_be_visible(timeout=SLOW_MS)
+    restoring = page.locator("[data-progress-key^='restore.progress']")
+    expect(restoring).to_have_attribute("data-percent", "100", timeout=SLOW_MS)
+    expect(restoring).to_contain_text("Restore: step 7 of 7, start (done)")
     expect(status).to_have_text("ready", timeout=SLOW_MS)
 
     # API keys page, then delete the tenant with its typed confirmation.
@@ -245,3 +268,81 @@ def test_an_admin_journey(serve: ServeProcess, browser: Browser) -> None:
     expect(page.get_by_text("customer asked before an import")).to_be_visible()
     accessible(page)
     shot(page, "admin-audit")
+
+    # The audit chain check.
+    page.get_by_role("button", name="Check the chain").click()
+    expect(page.get_by_test_id("chain-result")).to_contain_text("The chain is intact")
+    accessible(page)
+    shot(page, "admin-audit-check")
+
+    # Adding a host: one that does not answer is refused next to its address.
+    page.get_by_role("link", name="Odoo hosts").click()
+    page.locator("#f-name").fill("odoo-2")
+    page.locator("#f-url").fill("http://127.0.0.1:9")
+    page.locator("#f-odoo_version").fill("17.0")
+    page.locator("#f-capacity").fill("20")
+    page.locator("#f-master_password").fill("not-used")
+    page.get_by_role("button", name="Add the host").click()
+    expect(page.locator("#e-url")).to_contain_text("No Odoo answers")
+    accessible(page)
+
+    # Plans: two made in the console, money typed as a person writes it.
+    for code, name, monthly in (("crew", "Crew", "31.00"), ("crewplus", "Crew Plus", "62.00")):
+        page.get_by_role("link", name="Plans", exact=True).click()
+        page.locator("#f-code").fill(code)
+        page.locator("#f-name").fill(name)
+        page.locator("#f-currency").fill("EUR")
+        page.locator("#f-monthly_amount_cents").fill(monthly)
+        page.locator("#f-annual_amount_cents").fill("310.00")
+        page.locator("#f-seats_included").fill("2")
+        page.locator("#f-max_users").fill("10")
+        page.locator("#f-storage_gb").fill("5")
+        page.locator("#f-expiration_days").fill("365")
+        for field, value in (("daily", "7"), ("weekly", "4"), ("monthly", "3")):
+            page.locator(f"#f-backup_{field}").fill(value)
+        page.locator("#f-backup_manual_quota").fill("5")
+        page.locator("#f-backup_manual_retention_days").fill("30")
+        page.get_by_role("button", name="Create the plan").click()
+        expect(page.get_by_role("status")).to_contain_text(f"Plan {code} created")
+    expect(page.locator("#f-monthly_amount_cents")).to_have_value("62.00")
+    accessible(page)
+    shot(page, "admin-plan")
+
+    # Subscribe the tenant, then see an upgrade's prorated price before confirming it.
+    page.goto("/app/billing")
+    page.locator("#s-plan").select_option("crew")
+    page.get_by_role("button", name="Subscribe").click()
+    expect(page.get_by_role("status")).to_contain_text("Subscribed")
+    page.locator("select[id^='p-']").first.select_option("crewplus")
+    page.get_by_role("button", name="See the price of the change").click()
+    expect(page.get_by_test_id("preview-total")).to_have_text(re.compile(r"^\d+\.\d\d EUR$"))
+    accessible(page)
+    shot(page, "billing-preview")
+    page.get_by_role("button", name="Confirm the change").click()
+    expect(page.get_by_role("status")).to_contain_text("The plan is changed")
+
+    # The inbound integrations: health, providers, events.
+    page.goto("/app/admin/integrations")
+    expect(page.get_by_role("heading", name="Inbound providers")).to_be_visible()
+    accessible(page)
+    shot(page, "admin-integrations")
+
+    # A threat in detail: someone probing tenant ids, found by the detection run now.
+    with httpx.Client(base_url=serve.base_url, timeout=30) as api:
+        login = api.post(
+            "/api/v1/auth/login", json={"email": "root@example.com", "password": DEFAULT_PASSWORD}
+        )
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        for _ in range(25):
+            assert api.get(f"/api/v1/tenants/{uuid.uuid4()}", headers=headers).status_code == 404
+    detected = serve.run_cli("security", "detect")
+    assert detected.returncode == 0, detected.stderr.decode()
+    page.get_by_role("link", name="Security").click()
+    page.locator("a[href^='/app/admin/security/threats/']").first.click()
+    expect(
+        page.get_by_role("heading", name=re.compile("^Threat: tenant enumeration"))
+    ).to_be_visible()
+    accessible(page)
+    shot(page, "admin-threat")
+    page.get_by_role("button", name="Acknowledge").click()
+    expect(page.get_by_role("status")).to_contain_text("acknowledge: done")

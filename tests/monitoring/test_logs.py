@@ -9,6 +9,7 @@ import pytest
 
 from saas_server.core import clock as clock_module
 from saas_server.core.runtime import Runtime
+from saas_server.instances.flows import PROVISION_STEPS
 from tests.fixtures.auth import LoggedIn, verified_user
 from tests.fixtures.backups import Tenant, ready_tenant
 from tests.fixtures.errors import assert_envelope
@@ -83,6 +84,11 @@ async def test_a_ready_tenant_logs_its_provisioning_and_odoo_logins(
     assert {"audit", "event", "instance", "odoo"} <= set(by_source)
     assert any(e["event"] == "tenant.ready" for e in by_source["event"])
     assert any("-> ready" in str(e["message"]) for e in by_source["instance"])
+    # Each provisioning step once, when it finished, named in the message.
+    steps = [e["message"] for e in by_source["event"] if e["event"] == "instance.progress"]
+    assert sorted(steps) == sorted(
+        f"instance.progress: {step} finished" for step in PROVISION_STEPS
+    ), steps
     logins = by_source["odoo"]
     assert len(logins) >= 1 and all(e["event"] == "odoo.login" for e in logins)
 

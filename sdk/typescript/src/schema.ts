@@ -694,6 +694,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify Audit Chain
+         * @description Walk the whole audit chain (platform admins): every entry's hash and link, its MAC,
+         *     and the signed checkpoints of the head (what ``saas audit verify`` does). A chain found
+         *     intact is checkpointed again. Changes no entry.
+         */
+        post: operations["audit_verify_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenants/{tenant_id}/backups": {
         parameters: {
             query?: never;
@@ -1609,6 +1631,27 @@ export interface paths {
         post?: never;
         /** Remove Subscription User */
         delete: operations["subscriptions_users_remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/subscriptions/{subscription_id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preview Subscription Change
+         * @description The prorated amounts a change of plan, seats or cycle would charge now, to the cent,
+         *     without changing anything (what ``PATCH /subscriptions/{id}`` would invoice).
+         */
+        post: operations["subscriptions_preview"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -2781,6 +2824,31 @@ export interface components {
          */
         AuditStatus: "pending" | "running" | "completed" | "failed";
         /**
+         * AuditVerification
+         * @description The audit chain walked from its start against its hashes, MACs and checkpoints.
+         */
+        AuditVerification: {
+            /** Intact */
+            intact: boolean;
+            /**
+             * Checked
+             * @description Entries found intact (before the break, if any).
+             */
+            checked: number;
+            /** Last Seq */
+            last_seq: number | null;
+            /** Last Hash */
+            last_hash: string;
+            /**
+             * Checkpoints
+             * @description Signed checkpoints of the chain's head matched.
+             */
+            checkpoints: number;
+            broken: components["schemas"]["ChainBreakRead"] | null;
+            /** Checked At */
+            checked_at: string;
+        };
+        /**
          * AuthType
          * @enum {string}
          */
@@ -2972,6 +3040,18 @@ export interface components {
             project_id?: string | null;
             /** Client Id */
             client_id?: number | null;
+        };
+        /** ChainBreakRead */
+        ChainBreakRead: {
+            /** Seq */
+            seq: number;
+            /**
+             * Id
+             * @description The entry's id; null when the entry is missing.
+             */
+            id: string | null;
+            /** Problem */
+            problem: string;
         };
         /** DeliveryRead */
         DeliveryRead: {
@@ -4317,6 +4397,23 @@ export interface components {
          * @enum {string}
          */
         PostStatus: "scheduled" | "publishing" | "published" | "failed" | "cancelled";
+        /** PreviewLine */
+        PreviewLine: {
+            /** Description */
+            description: string;
+            /** Quantity */
+            quantity: number;
+            /** Unit Amount Cents */
+            unit_amount_cents: number;
+            /** Amount Cents */
+            amount_cents: number;
+            /** Proration */
+            proration: boolean;
+            /** Period Start */
+            period_start: string | null;
+            /** Period End */
+            period_end: string | null;
+        };
         /** Price */
         Price: {
             interval: components["schemas"]["BillingCycle"];
@@ -4962,6 +5059,66 @@ export interface components {
             max_users?: number | null;
             /** Payment Method Id */
             payment_method_id?: string | null;
+        };
+        /**
+         * SubscriptionPreview
+         * @description What ``PATCH /subscriptions/{id}`` with the same change would do, at ``at``.
+         */
+        SubscriptionPreview: {
+            /**
+             * Subscription Id
+             * Format: uuid
+             */
+            subscription_id: string;
+            /** At */
+            at: string;
+            /**
+             * Applies
+             * @description now: applied and invoiced at once (an upgrade; any change in a trial); period_end: applied when the period ends, nothing charged now; unchanged: no change.
+             * @enum {string}
+             */
+            applies: "now" | "period_end" | "unchanged";
+            /** Effective At */
+            effective_at: string | null;
+            /** Plan */
+            plan: string;
+            /** Billing Cycle */
+            billing_cycle: string;
+            /** Max Users */
+            max_users: number;
+            /** Current Period Amount Cents */
+            current_period_amount_cents: number;
+            /** New Period Amount Cents */
+            new_period_amount_cents: number;
+            /** Currency */
+            currency: string;
+            /**
+             * Lines
+             * @description The invoice's lines charged now: a credit for the unused rest of the current price and a charge for the rest of the period at the new one.
+             */
+            lines: components["schemas"]["PreviewLine"][];
+            /** Subtotal Cents */
+            subtotal_cents: number;
+            /** Tax Rate Basis Points */
+            tax_rate_basis_points: number;
+            /** Tax Cents */
+            tax_cents: number;
+            /**
+             * Total Cents
+             * @description Charged now, in cents (0 unless applies is now).
+             */
+            total_cents: number;
+        };
+        /**
+         * SubscriptionPreviewRequest
+         * @description The change to price; omitted fields keep the subscription's.
+         */
+        SubscriptionPreviewRequest: {
+            /** Plan */
+            plan?: string | null;
+            billing_cycle?: components["schemas"]["BillingCycle"] | null;
+            /** Max Users */
+            max_users?: number | null;
         };
         /** SubscriptionRead */
         SubscriptionRead: {
@@ -9131,6 +9288,47 @@ export interface operations {
                 };
             };
             422: components["responses"]["ValidationError"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Maintenance"];
+        };
+    };
+    audit_verify_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "intact": false,
+                     *       "checked": 1,
+                     *       "last_seq": 1,
+                     *       "last_hash": "string",
+                     *       "checkpoints": 1,
+                     *       "broken": {
+                     *         "seq": 1,
+                     *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "problem": "string"
+                     *       },
+                     *       "checked_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuditVerification"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Maintenance"];
         };
@@ -13388,6 +13586,80 @@ export interface operations {
                 };
             };
             409: components["responses"]["Conflict"];
+            422: components["responses"]["ValidationError"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Maintenance"];
+        };
+    };
+    subscriptions_preview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /** @example {} */
+                "application/json": components["schemas"]["SubscriptionPreviewRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "subscription_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "at": "string",
+                     *       "applies": "now",
+                     *       "effective_at": "2026-01-15T09:30:00Z",
+                     *       "plan": "string",
+                     *       "billing_cycle": "string",
+                     *       "max_users": 1,
+                     *       "current_period_amount_cents": 1,
+                     *       "new_period_amount_cents": 1,
+                     *       "currency": "EUR",
+                     *       "lines": [
+                     *         {
+                     *           "description": "Nightly copy before the upgrade",
+                     *           "quantity": 1,
+                     *           "unit_amount_cents": 1,
+                     *           "amount_cents": 1,
+                     *           "proration": false,
+                     *           "period_start": "string",
+                     *           "period_end": "string"
+                     *         }
+                     *       ],
+                     *       "subtotal_cents": 1,
+                     *       "tax_rate_basis_points": 1,
+                     *       "tax_cents": 1,
+                     *       "total_cents": 1
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SubscriptionPreview"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description The resource does not exist, or the caller may not see it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationError"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Maintenance"];

@@ -113,6 +113,17 @@ ROUTE_SCOPES: Final[dict[tuple[str, str], str]] = {
     ("POST", "/app/admin/security"): PUBLIC,
     ("GET", "/app/admin/maintenance"): PUBLIC,
     ("POST", "/app/admin/maintenance"): PUBLIC,
+    ("GET", "/app/tenants/{tenant_id}/metrics"): PUBLIC,
+    ("GET", "/app/admin/plans"): PUBLIC,
+    ("POST", "/app/admin/plans"): PUBLIC,
+    ("GET", "/app/admin/plans/{plan_id}"): PUBLIC,
+    ("POST", "/app/admin/plans/{plan_id}"): PUBLIC,
+    ("POST", "/app/admin/hosts/new"): PUBLIC,
+    ("GET", "/app/admin/security/threats/{threat_id}"): PUBLIC,
+    ("POST", "/app/admin/audit/verify"): PUBLIC,
+    ("GET", "/app/admin/integrations"): PUBLIC,
+    ("GET", "/app/admin/integrations/events/{event_id}"): PUBLIC,
+    ("POST", "/app/admin/integrations/events/{event_id}"): PUBLIC,
     ("GET", "/redoc"): PUBLIC,
     # Authentication: a key reads and edits its user's profile, nothing about sessions.
     ("GET", f"{_API}/auth/me"): "users:read",
@@ -180,6 +191,7 @@ ROUTE_SCOPES: Final[dict[tuple[str, str], str]] = {
     ("GET", f"{_API}/backups/download/{{token}}"): PUBLIC,
     # The audit trail.
     ("GET", f"{_API}/audit/logs"): "audit:read",
+    ("POST", f"{_API}/audit/verify"): "audit:read",
     # Platform administration.
     ("POST", f"{_API}/admin/tenants/{{tenant_id}}/actions"): "admin:write",
     ("POST", f"{_API}/admin/odoo-hosts"): "admin:write",
@@ -267,6 +279,7 @@ ROUTE_SCOPES: Final[dict[tuple[str, str], str]] = {
     ("GET", f"{_API}/subscriptions"): "billing:read",
     ("POST", f"{_API}/subscriptions"): "billing:write",
     ("GET", f"{_API}/subscriptions/{{subscription_id}}"): "billing:read",
+    ("POST", f"{_API}/subscriptions/{{subscription_id}}/preview"): "billing:read",
     ("PUT", f"{_API}/subscriptions/{{subscription_id}}"): "billing:write",
     ("PATCH", f"{_API}/subscriptions/{{subscription_id}}"): "billing:write",
     ("DELETE", f"{_API}/subscriptions/{{subscription_id}}"): "billing:write",

@@ -31,6 +31,7 @@ from saas_server.core import clock, faults
 from saas_server.core.errors import AppError
 from saas_server.core.flows import Flow, StepError, StepResult, no_record
 from saas_server.core.runtime import Runtime
+from saas_server.events import progress
 from saas_server.events import service as events
 from saas_server.instances.hosts.drivers import driver_for
 from saas_server.instances.hosts.models import OdooHost
@@ -181,7 +182,15 @@ async def run_backup(
         on_progress=on_progress,
     )
     try:
-        await BACKUP_FLOW.run(context, settings=runtime.settings, done=None, record=no_record)
+        await BACKUP_FLOW.run(
+            context,
+            settings=runtime.settings,
+            done=None,
+            record=no_record,
+            announce=progress.announcer(
+                runtime, events.BACKUP_PROGRESS, backup.tenant_id, backup_id=backup_id
+            ),
+        )
     except StepError as failed:
         if context.completed is not None:
             raise failed.error from None  # retention: the backup itself is whole

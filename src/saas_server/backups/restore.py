@@ -41,6 +41,7 @@ from saas_server.core.errors import AppError
 from saas_server.core.flows import Flow, StepError, StepResult
 from saas_server.core.flows import Progress as FlowProgress
 from saas_server.core.runtime import Runtime
+from saas_server.events import progress
 from saas_server.events import service as events
 from saas_server.instances.flows import INSTANCE_READY
 from saas_server.instances.hosts.drivers import driver_for
@@ -133,6 +134,7 @@ async def run_restore(
             on_progress=on_progress,
         )
         done = restore.step
+        tenant_id = restore.tenant_id
     context.workdir.mkdir(parents=True, exist_ok=True)
 
     async def record(progress: FlowProgress) -> None:
@@ -146,7 +148,19 @@ async def run_restore(
 
     try:
         try:
-            await RESTORE_FLOW.run(context, settings=runtime.settings, done=done, record=record)
+            await RESTORE_FLOW.run(
+                context,
+                settings=runtime.settings,
+                done=done,
+                record=record,
+                announce=progress.announcer(
+                    runtime,
+                    events.RESTORE_PROGRESS,
+                    tenant_id,
+                    restore_id=restore_id,
+                    backup_id=context.backup.id,
+                ),
+            )
         except StepError as failed:
             logger.warning(
                 "restore %s failed at %s: %s", restore_id, failed.step, message_of(failed.error)

@@ -20,6 +20,7 @@ from saas_server.billing.models import (
     Subscription,
     SubscriptionStatus,
 )
+from saas_server.billing.preview import preview_change
 from saas_server.billing.schemas import (
     PlanRead,
     Price,
@@ -28,6 +29,8 @@ from saas_server.billing.schemas import (
     SeatHolder,
     SubscriptionCancel,
     SubscriptionCreate,
+    SubscriptionPreview,
+    SubscriptionPreviewRequest,
     SubscriptionRead,
     SubscriptionReplace,
     SubscriptionUpdate,
@@ -464,3 +467,19 @@ async def remove_subscription_user(
         user_count=await seat_count(service.session, subscription.id),
         max_users=subscription.max_users,
     )
+
+
+@router.post("/subscriptions/{subscription_id}/preview", response_model=SubscriptionPreview)
+async def preview_subscription_change(
+    subscription_id: str,
+    body: SubscriptionPreviewRequest,
+    principal: CurrentPrincipal,
+    service: BillingServiceDep,
+) -> SubscriptionPreview:
+    """The prorated amounts a change of plan, seats or cycle would charge now, to the cent,
+    without changing anything (what ``PATCH /subscriptions/{id}`` would invoice)."""
+    access, subscription = await _reach(principal, service, subscription_id)
+    preview = await preview_change(
+        service, access, subscription, body.model_dump(exclude_unset=True)
+    )
+    return SubscriptionPreview.model_validate(preview)

@@ -297,3 +297,47 @@ class PaymentMethodRead(Schema):
     exp_year: int | None
     is_default: bool
     created_at: UTCDateTime
+
+
+class SubscriptionPreviewRequest(RequestSchema):
+    """The change to price; omitted fields keep the subscription's."""
+
+    plan: Annotated[str | None, Field(min_length=1, max_length=20)] = None
+    billing_cycle: BillingCycle | None = None
+    max_users: SeatCount | None = None
+
+
+class PreviewLine(Schema):
+    description: str
+    quantity: int
+    unit_amount_cents: int
+    amount_cents: int
+    proration: bool
+    period_start: UTCDateTime | None
+    period_end: UTCDateTime | None
+
+
+class SubscriptionPreview(Schema):
+    """What ``PATCH /subscriptions/{id}`` with the same change would do, at ``at``."""
+
+    subscription_id: uuid.UUID
+    at: UTCDateTime
+    applies: Literal["now", "period_end", "unchanged"] = Field(
+        description="now: applied and invoiced at once (an upgrade; any change in a trial); "
+        "period_end: applied when the period ends, nothing charged now; unchanged: no change."
+    )
+    effective_at: UTCDateTime | None
+    plan: str
+    billing_cycle: str
+    max_users: int
+    current_period_amount_cents: int
+    new_period_amount_cents: int
+    currency: str
+    lines: list[PreviewLine] = Field(
+        description="The invoice's lines charged now: a credit for the unused rest of the "
+        "current price and a charge for the rest of the period at the new one."
+    )
+    subtotal_cents: int
+    tax_rate_basis_points: int
+    tax_cents: int
+    total_cents: int = Field(description="Charged now, in cents (0 unless applies is now).")

@@ -19,12 +19,15 @@ with the step's exception as ``error`` (and ``__cause__``); the flow records the
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Generic, Literal, TypeVar
 
 from saas_server.core import faults
 from saas_server.core.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 C = TypeVar("C")
 
@@ -54,6 +57,29 @@ class Progress:
 
 
 Record = Callable[[Progress], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """A step starting or finishing, for whoever shows progress live (the event stream).
+
+    ``index`` is the step's 1-based place among ``total``; ``percent`` is the share of the
+    flow done: the steps before this one when it starts, this one included when it finishes.
+    """
+
+    flow: str
+    step: str
+    phase: Literal["started", "finished"]
+    index: int
+    total: int
+
+    @property
+    def percent(self) -> int:
+        done = self.index if self.phase == "finished" else self.index - 1
+        return done * 100 // self.total if self.total else 100
+
+
+Announce = Callable[[StepEvent], Awaitable[None]]
 
 
 class StepError(Exception):
@@ -106,11 +132,17 @@ class Flow(Generic[C]):
         settings: Settings,
         done: str | None,
         record: Record,
+        announce: Announce | None = None,
     ) -> None:
-        """Run the steps after ``done`` (the last recorded step; None: from the first)."""
+        """Run the steps after ``done`` (the last recorded step; None: from the first).
+
+        ``announce``, when given, hears each step start and, once recorded, finish. It only
+        shows progress: its failure is logged and the flow goes on."""
         total = len(self.steps)
         for index in range(self.position(done), total):
             step, name = self.steps[index], self.step_names[index]
+            if announce is not None:
+                await _announce(announce, StepEvent(self.name, name, "started", index + 1, total))
             try:
                 result = await step(context)
                 await faults.checkpoint(settings, f"{self.name}.{name}")
@@ -118,9 +150,18 @@ class Flow(Generic[C]):
                 raise StepError(self.name, name, exc) from exc
             if result is not RECORDED:
                 await record(Progress(step=name, completed=index + 1, total=total))
+            if announce is not None:
+                await _announce(announce, StepEvent(self.name, name, "finished", index + 1, total))
 
     def __repr__(self) -> str:
         return f"Flow({self.name!r}, {' -> '.join(self.step_names)})"
+
+
+async def _announce(announce: Announce, event: StepEvent) -> None:
+    try:
+        await announce(event)
+    except Exception:
+        logger.warning("could not announce %s.%s %s", event.flow, event.step, event.phase)
 
 
 async def no_record(progress: Progress) -> None:

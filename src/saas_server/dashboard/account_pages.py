@@ -46,6 +46,15 @@ async def _billing_page(ctx: Ctx, **extra: Any) -> Response:
     )
 
 
+def _whole(value: str, field: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ApiError(
+            422, "VALIDATION_ERROR", "A whole number, please.", {"field": field}
+        ) from None
+
+
 @router.get("/app/billing")
 @page()
 async def billing(ctx: Ctx) -> Response:
@@ -68,11 +77,16 @@ async def billing_act(ctx: Ctx) -> Response:
                 },
             )
             return ctx.redirect("/app/billing", "Subscribed.")
-        if intent == "change_plan":
+        if intent in ("preview_plan", "change_plan"):
             subscription_id = parse_uuid(form.get("subscription_id", ""))
-            await ctx.api.request(
-                "PATCH", f"/subscriptions/{subscription_id}", json={"plan": form.get("plan")}
-            )
+            change: dict[str, Any] = {"plan": form.get("plan")}
+            if form.get("max_users"):
+                change["max_users"] = _whole(form["max_users"], "max_users")
+            if intent == "preview_plan":
+                # Nothing changes yet: the page shows what the change costs, to confirm.
+                preview = await ctx.api.post(f"/subscriptions/{subscription_id}/preview", change)
+                return await _billing_page(ctx, preview=preview)
+            await ctx.api.request("PATCH", f"/subscriptions/{subscription_id}", json=change)
             return ctx.redirect("/app/billing", "The plan is changed.")
         if intent == "cancel":
             subscription_id = parse_uuid(form.get("subscription_id", ""))
@@ -87,6 +101,7 @@ async def billing_act(ctx: Ctx) -> Response:
     except ApiError as error:
         if error.status == 401:
             raise
+        intent = "change_plan" if intent == "preview_plan" else intent
         return await _billing_page(ctx, status=error.status, errors={intent: error.message})
     raise ApiError(400, "BAD_REQUEST", "Unknown action")
 
@@ -120,6 +135,9 @@ EVENT_TYPES = (
     "backup.failed",
     "restore.completed",
     "restore.failed",
+    "instance.progress",
+    "backup.progress",
+    "restore.progress",
 )
 
 

@@ -13,10 +13,12 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
+from saas_server.core import clock
 from saas_server.dashboard import charts
 from saas_server.dashboard.account_pages import router as account_router
 from saas_server.dashboard.admin_pages import router as admin_router
 from saas_server.dashboard.client import API, ApiError, stream_asgi
+from saas_server.dashboard.console_pages import router as console_router
 from saas_server.dashboard.web import (
     TRANSITIONAL,
     Ctx,
@@ -373,6 +375,7 @@ async def _tenant_page(ctx: Ctx, tenant_id: str, **extra: Any) -> Response:
     )
     return ctx.render(
         "tenant.html",
+        rendered_at=clock.isoformat(clock.now()),
         tenant=tenant,
         instance=instance,
         operator=operator,
@@ -450,8 +453,46 @@ async def tenant_act(ctx: Ctx, tenant_id: str) -> Response:
     except ApiError as error:
         if error.status in (401, 404):
             raise
-        return await _tenant_page(ctx, tenant_id, errors={f"{intent}read_form": error.message})
+        return await _tenant_page(ctx, tenant_id, errors={f"{intent}_form": error.message})
     raise ApiError(400, "BAD_REQUEST", "Unknown action")
+
+
+# What each view shows: its name and how many of the latest samples (minutes, hours, days).
+GRANULARITIES = {
+    "minute": ("the latest 60 minutes", 60),
+    "hour": ("the latest 48 hours", 48),
+    "day": ("the latest 31 days", 31),
+}
+
+
+@router.get("/app/tenants/{tenant_id}/metrics")
+@page()
+async def tenant_metrics(ctx: Ctx, tenant_id: str) -> Response:
+    """Every metric of the tenant as a chart, by minute, hour or day (the metrics API)."""
+    tenant_id = parse_uuid(tenant_id)
+    granularity = ctx.request.query_params.get("granularity", "hour")
+    if granularity not in GRANULARITIES:
+        granularity = "hour"
+    span, count = GRANULARITIES[granularity]
+    tenant = await ctx.api.get(f"/tenants/{tenant_id}")
+    shown: list[tuple[dict[str, Any], Any]] = []
+    for metric in (await ctx.api.get(f"/tenants/{tenant_id}/metrics"))["metrics"]:
+        series: dict[str, Any] = {"points": []}
+        if metric.get("latest") is not None:  # never sampled: nothing to ask for
+            series = await ctx.api.get(
+                f"/tenants/{tenant_id}/metrics", metric=metric["name"], granularity=granularity
+            )
+        label = (lambda at: at[11:16]) if granularity != "day" else (lambda at: at[5:10])
+        points = [charts.Point(label(p["at"]), p["value"]) for p in series["points"][-count:]]
+        title = f"{metric['name'].replace('_', ' ')}, {span}"
+        shown.append((metric, charts.line_chart(title, points, metric["unit"])))
+    return ctx.render(
+        "tenant_metrics.html",
+        tenant=tenant,
+        metrics=shown,
+        granularity=granularity,
+        granularities=GRANULARITIES,
+    )
 
 
 @router.get("/app/tenants/{tenant_id}/backups/{backup_id}/download")
@@ -481,10 +522,16 @@ async def events(request: Request) -> Response:
     last_id = request.headers.get("last-event-id")
     if last_id:
         headers.append((b"last-event-id", last_id.encode()))
-    query = ""
+    params = []
     tenant_id = request.query_params.get("tenant_id")
     if tenant_id:
-        query = "tenant_id=" + parse_uuid(tenant_id)
+        params.append("tenant_id=" + parse_uuid(tenant_id))
+    since = request.query_params.get("last_event_id", "")
+    if since.isdigit() and not last_id:
+        # A page opened while something runs replays what it may have missed (live.js
+        # keeps the recent steps); a reconnection's Last-Event-ID wins over it.
+        params.append("last_event_id=" + since)
+    query = "&".join(params)
     status, body = await stream_asgi(
         request.app, f"{API}/events/stream", query, headers, client_address(request)
     )
@@ -520,4 +567,4 @@ async def static_asset(name: str) -> Response:
 
 
 # app.py includes each (a router included in another would hide its routes' own class).
-routers = (router, account_router, admin_router)
+routers = (router, account_router, admin_router, console_router)

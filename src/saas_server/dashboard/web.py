@@ -63,7 +63,16 @@ def limit_value(value: object) -> str:
     return str(value)
 
 
+def cents(value: object, currency: str = "") -> str:
+    """Integer cents as money, ``-27.77 EUR``: exact (no float ever holds the amount)."""
+    amount = int(value or 0)  # type: ignore[call-overload]
+    sign = "-" if amount < 0 else ""
+    whole, part = divmod(abs(amount), 100)
+    return f"{sign}{whole}.{part:02d}" + (f" {currency}" if currency else "")
+
+
 templates.env.filters["when"] = when
+templates.env.filters["cents"] = cents
 templates.env.filters["limit_value"] = limit_value
 
 # The pages' own policy: scripts, styles and images from this origin only, never inline
@@ -291,7 +300,7 @@ async def read_form(ctx: Ctx) -> dict[str, str]:
 def form_errors(error: ApiError) -> dict[str, str]:
     errors = error.field_errors()
     if not errors:
-        errors["read_form"] = error.message
+        errors["_form"] = error.message
     return errors
 
 

@@ -40,6 +40,10 @@ USER_DELETED = "user.deleted"
 # platform admins' endpoints only), a scan of a tenant finished (that tenant's managers).
 SECURITY_THREAT_DETECTED = "security.threat_detected"
 SECURITY_SCAN_COMPLETED = "security.scan_completed"
+# A step of a long operation started or finished (events/progress.py, docs/events.md).
+INSTANCE_PROGRESS = "instance.progress"
+BACKUP_PROGRESS = "backup.progress"
+RESTORE_PROGRESS = "restore.progress"
 
 # What a webhook endpoint may subscribe to (besides "*").
 EVENT_TYPES: tuple[str, ...] = (
@@ -66,6 +70,9 @@ EVENT_TYPES: tuple[str, ...] = (
     USER_DELETED,
     SECURITY_THREAT_DETECTED,
     SECURITY_SCAN_COMPLETED,
+    INSTANCE_PROGRESS,
+    BACKUP_PROGRESS,
+    RESTORE_PROGRESS,
 )
 
 # Fired in the transaction that records an event: the webhooks package defers its fan-out

@@ -31,6 +31,7 @@ from saas_server.core.errors import AppError
 from saas_server.core.flows import RECORDED, Flow, Progress, StepError, StepResult
 from saas_server.core.hooks import Hook
 from saas_server.core.runtime import Runtime
+from saas_server.events import progress
 from saas_server.events import service as events
 from saas_server.instances.hosts import standby, templates
 from saas_server.instances.hosts.drivers import driver_for
@@ -88,6 +89,8 @@ class ProvisionContext:
     # The standby database this instance claimed, until it is ready.
     standby: standby.ClaimedStandby | None = None
     _driver: OdooDriver | None = field(default=None, repr=False)
+    # Whose stream shows the steps (instance.progress).
+    tenant_id: uuid.UUID | None = None
 
     def use_host(self, host: OdooHost, instance: Instance) -> None:
         self.host = host
@@ -259,7 +262,15 @@ async def provision(runtime: Runtime, instance_id: uuid.UUID) -> None:
             await checkpoint(runtime, instance_id, progress.step)
 
     try:
-        await PROVISION.run(context, settings=runtime.settings, done=done, record=record)
+        await PROVISION.run(
+            context,
+            settings=runtime.settings,
+            done=done,
+            record=record,
+            announce=progress.announcer(
+                runtime, events.INSTANCE_PROGRESS, context.tenant_id, instance_id=instance_id
+            ),
+        )
         try:
             await _finish_provisioning(runtime, context)
         except Exception as exc:  # recorded as the last step's failure, as a step's would be
@@ -303,6 +314,7 @@ async def _start_provisioning(
             tier=tenant.tier,
             expires_at=instance.expires_at,
             expiration_reason=(await grant_for(session, tenant.tier)).expiration_reason,
+            tenant_id=tenant.id,
         )
         done = instance.step if instance.step in PROVISION.step_names else None
         if done is not None and instance.host_id is not None:

@@ -6,12 +6,21 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
+from saas_server.audit import checkpoints
 from saas_server.audit.models import AuditEntry
-from saas_server.auth.dependencies import CurrentPrincipal
-from saas_server.core.deps import SessionDep
+from saas_server.auth.dependencies import CurrentPrincipal, PlatformAdmin
+from saas_server.core import clock
+from saas_server.core.deps import RuntimeDep, SessionDep
+from saas_server.core.errors import Conflict
 from saas_server.core.pagination import ListParamsDep, ListSpec, Page, paginate
 from saas_server.core.routing import PrefixedRouter
-from saas_server.logs.schemas import AuditActor, AuditEntryRead, AuditLogQuery
+from saas_server.logs.schemas import (
+    AuditActor,
+    AuditEntryRead,
+    AuditLogQuery,
+    AuditVerification,
+    ChainBreakRead,
+)
 from saas_server.logs.service import visible_entries
 
 router = PrefixedRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -61,3 +70,29 @@ async def list_logs(
     their tenants' entries."""
     stmt = await visible_entries(session, principal.user, query.filters())
     return await paginate(session, stmt, params, AUDIT_LIST, entry_read, rows=True)
+
+
+@router.post("/verify", response_model=AuditVerification)
+async def verify_audit_chain(_: PlatformAdmin, runtime: RuntimeDep) -> AuditVerification:
+    """Walk the whole audit chain (platform admins): every entry's hash and link, its MAC,
+    and the signed checkpoints of the head (what ``saas audit verify`` does). A chain found
+    intact is checkpointed again. Changes no entry."""
+    async with runtime.db.sessionmaker() as session:
+        # One snapshot for the whole walk, while appends go on.
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        try:
+            anchored = await checkpoints.verify(session, checkpoints.CheckpointFile.of(runtime))
+        except checkpoints.CheckpointFileTampered as exc:
+            raise Conflict(f"The audit checkpoints cannot be trusted: {exc}.") from exc
+    report, broken = anchored.chain, anchored.broken
+    return AuditVerification(
+        intact=broken is None,
+        checked=report.checked,
+        last_seq=report.last_seq,
+        last_hash=report.last_hash,
+        checkpoints=anchored.checkpoints,
+        broken=ChainBreakRead(seq=broken.seq, id=broken.id, problem=broken.problem)
+        if broken
+        else None,
+        checked_at=clock.now(),
+    )

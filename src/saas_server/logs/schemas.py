@@ -96,3 +96,21 @@ class AuditLogQuery(BaseModel):
 
     def filters(self) -> AuditFilters:
         return AuditFilters(**self.model_dump())
+
+
+class ChainBreakRead(Schema):
+    seq: int
+    id: uuid.UUID | None = Field(description="The entry's id; null when the entry is missing.")
+    problem: str
+
+
+class AuditVerification(Schema):
+    """The audit chain walked from its start against its hashes, MACs and checkpoints."""
+
+    intact: bool
+    checked: int = Field(description="Entries found intact (before the break, if any).")
+    last_seq: int | None
+    last_hash: str
+    checkpoints: int = Field(description="Signed checkpoints of the chain's head matched.")
+    broken: ChainBreakRead | None
+    checked_at: UTCDateTime

@@ -3,7 +3,8 @@
 Sources, newest first in one list:
 - ``audit``: the audit trail's entries for the tenant (who did what, from where, with the
   reason and values recorded);
-- ``event``: its domain events (the outbox: tenant.ready, backup.failed, ...);
+- ``event``: its domain events (the outbox: tenant.ready, backup.failed, ...; of a step's
+  ``*.progress`` events only the one saying it finished, with the step in the message);
 - ``instance``: its instances' status transitions (provisioning steps, stops, restores,
   failures with their reason);
 - ``odoo``: Odoo's own login records (``res.users.log``), read through the driver when the
@@ -56,8 +57,12 @@ SELECT * FROM (
     UNION ALL
     SELECT 'event', e.occurred_at,
            CASE WHEN e.type LIKE '%failed' THEN 'error' ELSE 'info' END,
-           e.type, e.type, NULL, e.data
+           e.type,
+           e.type || coalesce(': ' || (e.data->>'step') || ' ' || (e.data->>'phase'), ''),
+           NULL, e.data
     FROM event_outbox e WHERE e.tenant_id = :tenant_id
+    -- A step's progress (events/progress.py) is logged once, when it finished.
+      AND NOT (e.type LIKE '%.progress' AND e.data->>'phase' = 'started')
     UNION ALL
     SELECT 'instance', t.at,
            CASE WHEN t.to_status = 'failed' THEN 'error' ELSE 'info' END,
