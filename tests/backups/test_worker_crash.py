@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from saas_server.backups.models import Backup
 from saas_server.core.runtime import Runtime
@@ -91,4 +92,20 @@ async def test_sigkill_during_a_backup(
     assert len(data) == done.size_bytes
     with zipfile.ZipFile(path) as zipped:
         assert zipped.testzip() is None
-    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no partial left over
+    # No partial left over: every file there is a completed backup's (the second worker's
+    # schedule may also have taken the new tenant's first daily backup meanwhile).
+    async with runtime.db.sessionmaker() as session:
+        completed = set(
+            (
+                await session.execute(
+                    select(Backup.storage_key).where(
+                        Backup.tenant_id == done.tenant_id,
+                        Backup.status == "completed",
+                    )
+                )
+            ).scalars()
+        )
+    names = [p.name for p in path.parent.iterdir()]
+    assert [n for n in names if n.startswith(path.name)] == [path.name]  # no partial of ours
+    whole = {str((path.parent / n).relative_to(backups_dir)) for n in names if ".partial-" not in n}
+    assert whole <= completed

@@ -608,9 +608,14 @@ class RpcDriver:
 
     @staticmethod
     async def _terminate(conn: psycopg.AsyncConnection[Any], name: str) -> None:
+        """End the database's client sessions that the host's role may end. Odoo's role is
+        no superuser: autovacuum workers (busy on a database just restored) and other roles'
+        sessions are not its to signal, and asking fails the whole statement ("permission
+        denied to terminate process"); closed to new connections first, they end on their own."""
         await conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            "WHERE datname = %s AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend' AND pg_has_role(usesysid, 'MEMBER')",
             (name,),
         )
 
