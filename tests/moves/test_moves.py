@@ -114,6 +114,9 @@ async def test_a_move_keeps_every_record_and_file_and_drops_the_source(
     assert move["reason"] == "rebalancing hosts"
     assert move["error"] is None
     assert move["login_refused_ms"] is not None and move["login_refused_ms"] > 0
+    # Copied while the source served; inside the window only the tables written since.
+    assert move["catch_up"]["mode"] == "tables", move["catch_up"]
+    print("catch_up", move["catch_up"], move["login_refused_ms"])
     assert move["logins_refused_at"] and move["logins_reopened_at"]
     # Both emulators share one PostgreSQL here: the target copy took a name of its own.
     assert move["target_database"] != tenant.database
@@ -189,7 +192,7 @@ async def test_a_failure_at_any_step_leaves_the_tenant_serving_from_the_source(
     assert move["error"]["step"] == step
     assert "rollback" not in move["error"], move["error"]
     assert move["step"] is None  # a retry starts from the beginning
-    if step != "prepare":  # logins were refused from close_source on, and measured
+    if step not in ("prepare", "precopy"):  # refused from close_source on, and measured
         assert move["login_refused_ms"] is not None
     instance = await tenant_instance(client, owner, tenant.id)
     assert instance["host"]["id"] == source["id"]
