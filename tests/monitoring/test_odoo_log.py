@@ -94,7 +94,8 @@ async def test_odoos_own_dated_rotation_and_the_budget_across_files(tmp_path: Pa
     # A budget of the two newest files plus part of the third: that one's first (cut)
     # line is left out, and nothing older is read.
     newest = len(_line(9, "acme", "today")) + len(_line(8, "acme", "yesterday"))
-    bounded = await read_records(str(path), "acme", tail_bytes=newest + 2 * len(_line(7, "acme", "older 7")) - 5)
+    budget = newest + 2 * len(_line(7, "acme", "older 7")) - 5
+    bounded = await read_records(str(path), "acme", tail_bytes=budget)
     assert [r.message for r in bounded] == ["older 7", "yesterday", "today"]
 
 
