@@ -13,18 +13,19 @@ hosts have a PostgreSQL URL, the source's write counters are read (odoo/table_de
 its archive is taken live and restored on the target, and the target copy is logged in to
 once (Odoo loads its registry there) and closed again.
 
-``close_source`` refuses logins the way a stop does (``driver.stop``: no new connections,
-sessions ended) and then parks the database under another name (Odoo's ``db.rename``,
-which moves its filestore along): a login asks for the tenant's database by its name, which
-no longer exists. Nothing can write to it from there on. After a pre-copy it reads the
-counters again (every session ended, so every write counted) and plans the catch-up.
+``close_source`` refuses logins the way a stop does (no new connections, sessions ended).
+After a pre-copy it keeps one session of its own and reads the counters again (every
+other session ended, so every write counted) to plan the catch-up.
 
 ``catch_up`` copies the tables written since the pre-copy's counters, and brings the
-sequences forward, from the parked source into the target copy. Then ``dump``, ``restore``
-and the verify's login have nothing left to do but the login. Without a pre-copy, or when
-the counters cannot tell (a schema change, new files, a resumed run that lost them), the
-plan says why and ``dump`` and ``restore`` copy the whole parked source inside the window,
-as before. The plan is recorded on the move (``catch_up``).
+sequences forward, from the closed source into the target copy; ``dump`` and ``restore``
+then have nothing to do, and the source stays closed under its name until ``drop_source``.
+Without a pre-copy, or when the counters cannot tell (a schema change, new files, a resumed
+run that lost them), the plan says why, the source is parked under another name (Odoo's
+``db.rename``, which moves its filestore along; a login asks for the tenant's database by
+its name, which no longer exists: on a host without SQL access that is what refuses
+logins) and opened for ``dump`` alone, and ``dump`` and ``restore`` copy the whole parked
+source inside the window, as before. The plan is recorded on the move (``catch_up``).
 
 ``verify`` proves the target copy with the instance's admin login, then closes it again
 until ``switch`` points the instance at it and ``reopen`` opens it: the logins refused from
@@ -169,6 +170,17 @@ async def _same_database(first: str, second: str) -> bool:
     return answers[0] == answers[1]
 
 
+async def _same_as_target(context: MoveContext, name: str) -> bool:
+    """Whether ``name`` on the source host is the target copy itself (one PostgreSQL)."""
+    if name != context.target_database:
+        return False
+    source_url = context.source.database_url(name)
+    target_url = context.target.database_url(name)
+    if source_url is None or target_url is None:
+        return True  # cannot tell: never drop it
+    return await _same_database(source_url, target_url)
+
+
 async def _target_copy_is_ours(context: MoveContext) -> bool:
     """Whether the target name is a copy this move may drop, never the live source's
     database (on a PostgreSQL both hosts share, the names could meet)."""
@@ -209,21 +221,30 @@ async def precopy(context: MoveContext) -> StepResult:
 
 
 async def close_source(context: MoveContext) -> StepResult:
-    """Refuse logins on the source (closed, sessions ended), then park it under another
-    name, open again for the dump only; recorded with the moment logins stopped."""
+    """Refuse logins on the source (closed, sessions ended); recorded with the moment
+    logins stopped. After a pre-copy, every session but one held for the catch-up is ended
+    and the write counters read again: when the catch-up can be used the source stays
+    closed under its own name (dropped by ``drop_source``). Otherwise it is parked under
+    another name, open again for the dump only."""
     source, name, parked = context.source, context.source_database, context.parked_database
     context.closed_monotonic = time.monotonic()
-    if await source.database_exists(name):
-        if source.can_stop:
-            await source.stop(name)
-        # The database can be renamed while closed; Odoo moves its filestore along.
-        await source.rename(name, parked)
-    elif not await _source_parked(context):
-        raise MoveFailed(f"The source database {name} is not on its host")
-    await source.start(parked)
+    if context.precopy_marks is not None and await source.database_exists(name):
+        await _plan_catch_up(context)
+    if context.held is None:
+        if await source.database_exists(name):
+            if source.can_stop:
+                await source.stop(name)
+            # The database can be renamed while closed; Odoo moves its filestore along.
+            await source.rename(name, parked)
+        elif not await _source_parked(context):
+            raise MoveFailed(f"The source database {name} is not on its host")
+        await source.start(parked)
+        if context.plan is None:
+            reason = context.precopy_note or "no pre-copy in this run (resumed)"
+            context.plan = table_delta.Plan(full_reason=reason)
     refused_at = clock.now()
     context.refused_at = refused_at
-    await _plan_catch_up(context)
+    _log_window(context, "close_source")
     async with context.runtime.db.transaction() as session:
         move = await session.get(Move, context.move_id, with_for_update=True)
         assert move is not None
@@ -232,14 +253,18 @@ async def close_source(context: MoveContext) -> StepResult:
     return RECORDED
 
 
+def _log_window(context: MoveContext, step: str) -> None:
+    logger.info(
+        "move %s: %s done, logins refused for %s ms", context.move_id, step, _elapsed_ms(context)
+    )
+
+
 async def _plan_catch_up(context: MoveContext) -> None:
-    """The counters read again on the parked source, its sessions all ended (one held
-    for the catch-up); the plan says what the catch-up copies, or why it cannot."""
-    if context.precopy_marks is None:
-        reason = context.precopy_note or "no pre-copy in this run (resumed)"
-        context.plan = table_delta.Plan(full_reason=reason)
-        return
-    url = context.source.database_url(context.parked_database)
+    """The source closed with one session held (every other ended, its counts flushed)
+    and its counters read again: the plan says what the catch-up copies, or why it cannot.
+    The session is kept for the catch-up only when the plan can be followed."""
+    assert context.precopy_marks is not None
+    url = context.source.database_url(context.source_database)
     maintenance = context.source.database_url("postgres")
     assert url is not None and maintenance is not None, "a pre-copy needs SQL on the source"
     held = await table_delta.connect(url)
@@ -260,7 +285,15 @@ async def _plan_catch_up(context: MoveContext) -> None:
         context.held = held
     else:
         await held.close()
-        await context.source.start(context.parked_database)  # open for the dump
+
+
+async def _park(context: MoveContext) -> None:
+    source, name, parked = context.source, context.source_database, context.parked_database
+    if await source.database_exists(name):
+        if source.can_stop:
+            await source.stop(name)
+        await source.rename(name, parked)
+    await source.start(parked)
 
 
 async def _release_held(context: MoveContext) -> None:
@@ -270,9 +303,9 @@ async def _release_held(context: MoveContext) -> None:
 
 
 async def catch_up(context: MoveContext) -> StepResult:
-    """The tables written since the pre-copy, from the parked source into the target copy;
-    where that cannot be done the whole database is copied by the next steps. The plan is
-    recorded on the move."""
+    """The tables written since the pre-copy, from the closed source into the target copy;
+    where that cannot be done the source is parked and the whole database copied by the
+    next steps. The plan is recorded on the move."""
     plan = context.plan or table_delta.Plan(full_reason="no pre-copy in this run (resumed)")
     context.plan = plan
     if plan.delta and context.held is not None:
@@ -293,12 +326,11 @@ async def catch_up(context: MoveContext) -> StepResult:
             plan.full_reason = f"PostgreSQL refused the catch-up: {type(exc).__name__}"
         finally:
             await _release_held(context)
-        if plan.delta:
-            context.caught_up = True
-        else:
-            await context.source.start(context.parked_database)  # open for the dump
+        context.caught_up = plan.delta
     elif plan.delta:
         plan.full_reason = "no pre-copy in this run (resumed)"
+    if not plan.delta:  # the whole copy: the source parked, open for the dump
+        await _park(context)
     async with context.runtime.db.transaction() as session:
         move = await session.get(Move, context.move_id, with_for_update=True)
         assert move is not None
@@ -307,11 +339,13 @@ async def catch_up(context: MoveContext) -> StepResult:
             "tables": plan.tables if plan.delta else [],
             "reason": plan.full_reason,
         }
+    _log_window(context, "catch_up")
     return None
 
 
 async def dump(context: MoveContext) -> StepResult:
     if not context.caught_up:
+        await _park(context)  # a run resumed after a catch-up finds it closed, not parked
         await _dump(context, context.parked_database)
     return None
 
@@ -359,6 +393,7 @@ async def _restore_archive(context: MoveContext) -> None:
 
 async def verify(context: MoveContext) -> StepResult:
     await _verify_target(context)
+    _log_window(context, "verify")
     return None
 
 
@@ -370,8 +405,12 @@ async def _verify_target(context: MoveContext) -> None:
     uid = await target.authenticate(name, context.admin)
     if uid is None:
         raise MoveFailed("The target copy refuses the instance's admin login")
-    if context.runtime.settings.base_domain is None:
-        # Without a domain of our own the address names the host and database: it changes.
+    caught_up_config = context.caught_up and "public.ir_config_parameter" not in (
+        context.plan.tables if context.plan else []
+    )
+    if context.runtime.settings.base_domain is None and not caught_up_config:
+        # Without a domain of our own the address names the host and database: it changes
+        # (written by the pre-copy already, unless the catch-up copied the parameters).
         moved = Instance(database_name=name)
         base_url = instance_url(context.runtime, moved, context.target_host, context.subdomain)
         assert base_url is not None
@@ -409,8 +448,19 @@ async def reopen(context: MoveContext) -> StepResult:
 
 
 async def drop_source(context: MoveContext) -> StepResult:
-    if not await context.source.drop_and_confirm(context.parked_database):
-        raise MoveFailed(f"Odoo did not drop the source copy {context.parked_database}")
+    """The source copy dropped: parked, or closed under its own name after a catch-up
+    (never when that name is the tenant's live database on a PostgreSQL both share)."""
+    source = context.source
+    if await _source_parked(context):
+        name = context.parked_database
+    elif await source.database_exists(context.source_database) and not await _same_as_target(
+        context, context.source_database
+    ):
+        name = context.source_database
+    else:
+        return None
+    if not await source.drop_and_confirm(name):
+        raise MoveFailed(f"Odoo did not drop the source copy {name}")
     return None
 
 
