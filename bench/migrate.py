@@ -134,10 +134,13 @@ async def dump_and_restore(
         await target.close()
 
 
-async def probe_logins(url_of: dict[str, str], stop: asyncio.Event) -> float:
-    """Log in every 50 ms where the tenant lives now; the longest run of refusals (s)."""
-    longest = 0.0
+async def probe_logins(url_of: dict[str, str], stop: asyncio.Event) -> tuple[float, float]:
+    """Log in every 50 ms where the tenant lives now: the longest run of refusals (answers
+    that are not a user id, or a closed port), and the longest run without a login at all
+    (timeouts of a busy server included), in seconds."""
+    longest_refused = longest_without = 0.0
     refused_since: float | None = None
+    without_since: float | None = None
     async with httpx.AsyncClient(timeout=5) as http:
         while not stop.is_set():
             body = {
@@ -150,20 +153,30 @@ async def probe_logins(url_of: dict[str, str], stop: asyncio.Event) -> float:
                     "args": [url_of["db"], TENANT_ADMIN, TENANT_PASSWORD, {}],
                 },
             }
+            refused = False
             try:
                 answer = (await http.post(url_of["url"] + "/jsonrpc", json=body)).json()
                 ok = isinstance(answer.get("result"), int)
-            except httpx.HTTPError:
+                refused = not ok
+            except httpx.TimeoutException:
                 ok = False
+            except httpx.HTTPError:
+                ok, refused = False, True
             now = time.perf_counter()
             if ok:
-                if refused_since is not None:
-                    longest = max(longest, now - refused_since)
+                without_since = None
+            elif without_since is None:
+                without_since = now
+            if not refused:
                 refused_since = None
             elif refused_since is None:
                 refused_since = now
+            if refused_since is not None:
+                longest_refused = max(longest_refused, now - refused_since)
+            if without_since is not None:
+                longest_without = max(longest_without, now - without_since)
             await asyncio.sleep(0.05)
-    return longest
+    return longest_refused, longest_without
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -278,7 +291,7 @@ async def run(args: argparse.Namespace) -> None:
                 move_id = asked.json()["move"]["id"]
                 move = await _until(api, f"/api/v1/admin/moves/{move_id}", "completed", where)
                 stop.set()
-                seen = await prober
+                seen, without = await prober
                 window = move["login_refused_ms"] / 1000
                 print(
                     f"tenant ~{args.size_mb} MB (database on disk {on_disk:.0f} MB, "
@@ -290,6 +303,7 @@ async def run(args: argparse.Namespace) -> None:
                     f"ratio to dump + restore {window / base:.2f}"
                 )
                 print(f"  a login prober saw        {seen:6.2f} s of refusals")
+                print(f"  and waited at most        {without:6.2f} s for any login (slow ones too)")
                 catch_up = move.get("catch_up") or {}
                 print(
                     f"  caught up by              {catch_up.get('mode')}: "
