@@ -40,5 +40,6 @@ fails before the source copy is dropped puts the tenant back on the source host 
 the move `failed`; a failure of `drop_source` leaves the tenant on the target and the move
 `failed` with the drop still to do. `POST /api/v1/admin/moves/{id}/actions` with
 `retry` runs a failed move again (from the start, or only the drop).
-See docs/decisions/0013-tenant-moves.md.""",
+See docs/decisions/0013-tenant-moves.md and
+docs/decisions/0031-move-precopy-and-table-catch-up.md.""",
 )
