@@ -3,7 +3,8 @@
 Run by hand (`.venv/bin/python bench/migrate.py`); prints, asserts nothing.
 
 Two Odoo emulators of one version run on the PostgreSQL given (default: an embedded one of
-its own, which nothing else touches), a
+its own, which nothing else touches), or two real Odoo servers are named (`--odoo-url`,
+`--odoo-url-2` with their master passwords and PostgreSQL URLs), a
 `saas serve` on a scratch database of that server registers them as hosts, and a tenant is
 provisioned on the first and grown to about --size-mb megabytes (table rows plus filestore
 files). Then, in the same run:
@@ -12,9 +13,12 @@ files). Then, in the same run:
 - the move: `POST /api/v1/admin/tenants/{id}/actions` `migrate`, followed until completed;
   the move's own measurement of the refused-login window (`login_refused_ms`), and while it
   runs a prober tries a login on the tenant's database every 50 ms and reports the longest
-  stretch of refusals it saw.
-Aim: window under 10 s for a 50 MB tenant; the ratio window / baseline shows what the move
-adds to the dump and restore it cannot avoid.
+  stretch of refusals it saw (its logins are writes: the catch-up copies `res_users_log`).
+  The move copies the database while the source serves, then only the tables written
+  since (decision 0031): how it caught up is printed.
+Aim: window under 10 s for a 50 MB tenant; the ratio window / baseline compares it with a
+dump and restore, which is what the window held before the pre-copy (and still holds when
+the catch-up has to copy the whole database).
 """
 
 from __future__ import annotations
@@ -105,11 +109,14 @@ def grow(url: str, postgres: str, database: str, size_mb: int) -> None:
 
 
 async def dump_and_restore(
-    source_url: str, target_url: str, postgres: str, database: str, workdir: Path
+    source_host: tuple[str, str, str],
+    target_host: tuple[str, str, str],
+    database: str,
+    workdir: Path,
 ) -> float:
-    """The plain path a move cannot avoid: the source's archive, restored on the target."""
-    source = RpcDriver(source_url, MASTER, postgres_url=postgres)
-    target = RpcDriver(target_url, MASTER, postgres_url=postgres)
+    """A plain dump and restore: the source's archive, restored on the target."""
+    source = RpcDriver(source_host[0], source_host[1], postgres_url=source_host[2])
+    target = RpcDriver(target_host[0], target_host[1], postgres_url=target_host[2])
     scratch = f"bench_restore_{uuid.uuid4().hex[:8]}"
     archive = workdir / "baseline.zip"
     try:
@@ -127,10 +134,13 @@ async def dump_and_restore(
         await target.close()
 
 
-async def probe_logins(url_of: dict[str, str], stop: asyncio.Event) -> float:
-    """Log in every 50 ms where the tenant lives now; the longest run of refusals (s)."""
-    longest = 0.0
+async def probe_logins(url_of: dict[str, str], stop: asyncio.Event) -> tuple[float, float]:
+    """Log in every 50 ms where the tenant lives now: the longest run of refusals (answers
+    that are not a user id, or a closed port), and the longest run without a login at all
+    (timeouts of a busy server included), in seconds."""
+    longest_refused = longest_without = 0.0
     refused_since: float | None = None
+    without_since: float | None = None
     async with httpx.AsyncClient(timeout=5) as http:
         while not stop.is_set():
             body = {
@@ -143,20 +153,30 @@ async def probe_logins(url_of: dict[str, str], stop: asyncio.Event) -> float:
                     "args": [url_of["db"], TENANT_ADMIN, TENANT_PASSWORD, {}],
                 },
             }
+            refused = False
             try:
                 answer = (await http.post(url_of["url"] + "/jsonrpc", json=body)).json()
                 ok = isinstance(answer.get("result"), int)
-            except httpx.HTTPError:
+                refused = not ok
+            except httpx.TimeoutException:
                 ok = False
+            except httpx.HTTPError:
+                ok, refused = False, True
             now = time.perf_counter()
             if ok:
-                if refused_since is not None:
-                    longest = max(longest, now - refused_since)
+                without_since = None
+            elif without_since is None:
+                without_since = now
+            if not refused:
                 refused_since = None
             elif refused_since is None:
                 refused_since = now
+            if refused_since is not None:
+                longest_refused = max(longest_refused, now - refused_since)
+            if without_since is not None:
+                longest_without = max(longest_without, now - without_since)
             await asyncio.sleep(0.05)
-    return longest
+    return longest_refused, longest_without
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -167,7 +187,21 @@ async def run(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-migrate-"))
     made: list[str] = []  # database name prefixes this run made (tenant, baseline restore)
     hosts_made: list[str] = []  # host id markers of template and standby databases
-    emulators = [start_emulator(postgres, workdir / f"odoo-{i}") for i in range(2)]
+    real = [
+        (args.odoo_url, args.master_password, args.odoo_postgres_url),
+        (args.odoo_url_2, args.master_password_2, args.odoo_postgres_url_2),
+    ]
+    if all(url for url, _, _ in real):
+        emulators: list[tuple[subprocess.Popen[bytes] | None, str]] = [
+            (None, url) for url, _, _ in real
+        ]
+        masters = [master for _, master, _ in real]
+        host_postgres = [pg for _, _, pg in real]
+    else:
+        emulators = [start_emulator(postgres, workdir / f"odoo-{i}") for i in range(2)]
+        masters = [MASTER, MASTER]
+        host_postgres = [postgres, postgres]
+    version = args.odoo_version
     env = {
         "SAAS_DATABASE_URL": with_database(postgres, scratch_db),
         "SAAS_ODOO_EMULATOR": "off",
@@ -195,10 +229,10 @@ async def run(args: argparse.Namespace) -> None:
                         json={
                             "name": f"bench-{index}",
                             "url": url,
-                            "master_password": MASTER,
-                            "odoo_version": "18.0",
+                            "master_password": masters[index],
+                            "odoo_version": version,
                             "capacity": 50,
-                            "postgres_url": postgres,
+                            "postgres_url": host_postgres[index],
                         },
                     )
                     added.raise_for_status()
@@ -221,7 +255,7 @@ async def run(args: argparse.Namespace) -> None:
                         "subdomain": subdomain,
                         "admin_email": TENANT_ADMIN,
                         "admin_password": TENANT_PASSWORD,
-                        "odoo_version": "18.0",
+                        "odoo_version": version,
                     },
                 )
                 created.raise_for_status()
@@ -234,11 +268,16 @@ async def run(args: argparse.Namespace) -> None:
                 activated.raise_for_status()
 
                 source_url, target_url = emulators[0][1], emulators[1][1]
-                grow(source_url, postgres, database, args.size_mb)
-                with psycopg.connect(postgres) as conn:
+                grow(source_url, host_postgres[0], database, args.size_mb)
+                with psycopg.connect(host_postgres[0]) as conn:
                     row = conn.execute("SELECT pg_database_size(%s)", (database,)).fetchone()
                 on_disk = (row[0] if row else 0) / 2**20
-                base = await dump_and_restore(source_url, target_url, postgres, database, workdir)
+                base = await dump_and_restore(
+                    (source_url, masters[0], host_postgres[0]),
+                    (target_url, masters[1], host_postgres[1]),
+                    database,
+                    workdir,
+                )
 
                 where = {"url": source_url, "db": database, "target": target_url}
                 stop = asyncio.Event()
@@ -252,7 +291,7 @@ async def run(args: argparse.Namespace) -> None:
                 move_id = asked.json()["move"]["id"]
                 move = await _until(api, f"/api/v1/admin/moves/{move_id}", "completed", where)
                 stop.set()
-                seen = await prober
+                seen, without = await prober
                 window = move["login_refused_ms"] / 1000
                 print(
                     f"tenant ~{args.size_mb} MB (database on disk {on_disk:.0f} MB, "
@@ -264,25 +303,35 @@ async def run(args: argparse.Namespace) -> None:
                     f"ratio to dump + restore {window / base:.2f}"
                 )
                 print(f"  a login prober saw        {seen:6.2f} s of refusals")
+                print(f"  and waited at most        {without:6.2f} s for any login (slow ones too)")
+                catch_up = move.get("catch_up") or {}
+                print(
+                    f"  caught up by              {catch_up.get('mode')}: "
+                    f"{', '.join(catch_up.get('tables') or []) or catch_up.get('reason')}"
+                )
     finally:
         for proc, _ in emulators:
-            proc.terminate()
-            proc.wait(timeout=30)
-        # Only what this run made: the server is shared.
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=30)
+        # Only what this run made: the servers are shared.
         markers = [scratch_db, *made]
-        with psycopg.connect(postgres, autocommit=True) as conn:
-            rows = conn.execute("SELECT datname FROM pg_database").fetchall()
-            for (name,) in rows:
-                if any(name.startswith(m) for m in markers) or any(
-                    name.startswith(("saas_template_", "saas_standby_")) and f"_{h}" in name
-                    for h in hosts_made
-                ):
-                    conn.execute(
-                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                            sql.Identifier(name)
-                        )
-                    )
+        for server_url in dict.fromkeys([postgres, *host_postgres]):
+            _drop_made(server_url, markers, hosts_made)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _drop_made(postgres: str, markers: list[str], hosts_made: list[str]) -> None:
+    with psycopg.connect(postgres, autocommit=True) as conn:
+        rows = conn.execute("SELECT datname FROM pg_database").fetchall()
+        for (name,) in rows:
+            if any(name.startswith(m) for m in markers) or any(
+                name.startswith(("saas_template_", "saas_standby_")) and f"_{h}" in name
+                for h in hosts_made
+            ):
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
 
 
 async def _until(
@@ -306,6 +355,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--postgres-url", help="default: an embedded PostgreSQL of its own")
     parser.add_argument("--size-mb", type=int, default=50)
+    parser.add_argument("--odoo-version", default="18.0")
+    for suffix, which in (("", "source"), ("-2", "target")):
+        parser.add_argument(f"--odoo-url{suffix}", help=f"a real Odoo server, the {which}")
+        parser.add_argument(f"--master-password{suffix}", default="")
+        parser.add_argument(f"--odoo-postgres-url{suffix}", help=f"the {which}'s PostgreSQL")
     args = parser.parse_args()
     if args.postgres_url:
         asyncio.run(run(args))

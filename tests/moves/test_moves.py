@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from sqlalchemy import select, text
 
@@ -114,6 +115,9 @@ async def test_a_move_keeps_every_record_and_file_and_drops_the_source(
     assert move["reason"] == "rebalancing hosts"
     assert move["error"] is None
     assert move["login_refused_ms"] is not None and move["login_refused_ms"] > 0
+    # Copied while the source served; inside the window only the tables written since.
+    assert move["catch_up"]["mode"] == "tables", move["catch_up"]
+    print("catch_up", move["catch_up"], move["login_refused_ms"])
     assert move["logins_refused_at"] and move["logins_reopened_at"]
     # Both emulators share one PostgreSQL here: the target copy took a name of its own.
     assert move["target_database"] != tenant.database
@@ -189,7 +193,7 @@ async def test_a_failure_at_any_step_leaves_the_tenant_serving_from_the_source(
     assert move["error"]["step"] == step
     assert "rollback" not in move["error"], move["error"]
     assert move["step"] is None  # a retry starts from the beginning
-    if step != "prepare":  # logins were refused from close_source on, and measured
+    if step not in ("prepare", "precopy"):  # refused from close_source on, and measured
         assert move["login_refused_ms"] is not None
     instance = await tenant_instance(client, owner, tenant.id)
     assert instance["host"]["id"] == source["id"]
@@ -425,3 +429,107 @@ async def test_the_instance_is_moving_from_the_request_to_the_end_of_the_move(
     assert sorted(moves) == sorted(
         [("move", "ready", "moving"), ("moved", "moving", "ready")] * 2
     ), moves
+
+
+async def _precopy_done(odoo: EmulatorProcess, tenant: Tenant) -> None:
+    """Until the target copy is restored and closed again (the pre-copy's end)."""
+    for _ in range(600):
+        async with await psycopg.AsyncConnection.connect(odoo.postgres_url) as conn:
+            rows = await (
+                await conn.execute(
+                    "SELECT datname FROM pg_database WHERE datname LIKE %s AND datname <> %s"
+                    " AND NOT datallowconn",
+                    (tenant.database + "%", tenant.database),
+                )
+            ).fetchall()
+        if rows:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the pre-copy never ended")
+
+
+async def _move_with_writes_after_the_precopy(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    admin: LoggedIn,
+    odoo: EmulatorProcess,
+    tenant: Tenant,
+    target_id: str,
+    writes: Any,
+) -> dict[str, Any]:
+    # The flow waits after the pre-copy (source still serving) while the tenant writes.
+    runtime.settings.faults["move.precopy"] = "sleep:4"
+    moving = asyncio.create_task(run_move(client, runtime, admin, tenant.id, target_id))
+    await _precopy_done(odoo, tenant)
+    await asyncio.to_thread(writes)
+    move = await moving
+    runtime.settings.faults.clear()
+    assert move["status"] == "completed", move
+    return move
+
+
+async def test_rows_written_after_the_precopy_are_caught_up_table_by_table(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    admin: LoggedIn,
+    odoo: EmulatorProcess,
+    odoo_b: EmulatorProcess,
+    hosts: tuple[dict[str, Any], dict[str, Any]],
+    tenant: Tenant,
+) -> None:
+    first = tenant.call("res.partner", "search", [["name", "=", "Probe 000"]])
+    last = tenant.call("res.partner", "search", [["name", "=", "Probe 019"]])
+
+    def writes() -> None:
+        tenant.call("res.partner", "create", {"name": "Probe written during the move"})
+        tenant.call("res.partner", "write", first, {"name": "Probe renamed during the move"})
+        tenant.call("res.partner", "unlink", last)
+
+    before_files = holdings(tenant).files
+    move = await _move_with_writes_after_the_precopy(
+        client, runtime, admin, odoo, tenant, hosts[1]["id"], writes
+    )
+    after = holdings(tenant_on(move, odoo_b, tenant))
+    names = set(after.partners)
+    assert "Probe written during the move" in names
+    assert "Probe renamed during the move" in names
+    assert "Probe 000" not in names and "Probe 019" not in names
+    assert after.files == before_files
+    # Inside the window only the tables written since the pre-copy were copied.
+    assert move["catch_up"]["mode"] == "tables", move["catch_up"]
+    assert "public.res_partner" in move["catch_up"]["tables"]
+    assert "public.ir_attachment" not in move["catch_up"]["tables"]
+    # The target's sequences went forward with the source's: a new record takes a new id.
+    moved = tenant_on(move, odoo_b, tenant)
+    new_id = moved.call("res.partner", "create", {"name": "Probe after the move"})
+    assert new_id > max(moved.call("res.partner", "search", [["id", "!=", new_id]]))
+
+
+async def test_a_file_added_after_the_precopy_makes_the_window_copy_everything(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    admin: LoggedIn,
+    odoo: EmulatorProcess,
+    odoo_b: EmulatorProcess,
+    hosts: tuple[dict[str, Any], dict[str, Any]],
+    tenant: Tenant,
+) -> None:
+    def writes() -> None:
+        tenant.add_file("probe-late.bin", b"written during the move " * 500)
+
+    move = await _move_with_writes_after_the_precopy(
+        client, runtime, admin, odoo, tenant, hosts[1]["id"], writes
+    )
+    # Its file is in the source's filestore only: the whole database was copied again.
+    assert move["catch_up"] == {
+        "mode": "full",
+        "tables": [],
+        "reason": "files were added since the pre-copy",
+    }
+    moved = tenant_on(move, odoo_b, tenant)
+    assert moved.files()["probe-late.bin"] == b"written during the move " * 500
+    assert len(holdings(moved).filestore) >= 4
+
+
+def tenant_on(move: dict[str, Any], odoo: EmulatorProcess, tenant: Tenant) -> Tenant:
+    return Tenant(id=tenant.id, database=move["target_database"], odoo=odoo)

@@ -7,12 +7,14 @@ SAAS_TEST_ODOO_MASTER_PASSWORD_2, SAAS_TEST_ODOO_POSTGRES_URL_2 (the target).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import uuid
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from saas_server.core.runtime import Runtime
@@ -60,6 +62,23 @@ async def read(driver: RpcDriver, database: str) -> dict[str, Any]:
         "partners": [p["name"] for p in partners],
         "files": {f["name"]: f["datas"] for f in files},
     }
+
+
+async def _precopy_done(target_postgres: str) -> None:
+    """Until the target server's role has a closed database: the pre-copy restored and
+    logged in to, then closed until the switch."""
+    for _ in range(1200):
+        async with await psycopg.AsyncConnection.connect(target_postgres) as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT 1 FROM pg_database WHERE NOT datallowconn"
+                    " AND pg_get_userbyid(datdba) = current_user"
+                )
+            ).fetchone()
+        if row:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the pre-copy never ended")
 
 
 async def test_a_move_between_two_real_servers_keeps_records_and_files(
@@ -130,14 +149,30 @@ async def test_a_move_between_two_real_servers_keeps_records_and_files(
             "create",
             [{"name": "probe-1.bin", "datas": content}],
         )
+        # The flow waits after the pre-copy (the source still serving) while the tenant
+        # writes: those rows reach the target through the catch-up.
+        runtime.settings.faults["move.precopy"] = "sleep:5"
+        moving = asyncio.create_task(run_move(client, runtime, admin, tenant_id, hosts[1]["id"]))
+        await _precopy_done(SERVERS[1][2] or "")
+        late = await drivers[0].authenticate(name, ADMIN)
+        assert late
+        await drivers[0].client.execute_kw(
+            name, late, ADMIN.password, "res.partner", "create", [{"name": "Probe late"}]
+        )
         before = await read(drivers[0], name)
-
-        move = await run_move(client, runtime, admin, tenant_id, hosts[1]["id"])
+        move = await moving
+        runtime.settings.faults.clear()
 
         assert move["status"] == "completed", move
         target_name = move["target_database"]
-        print(f"real Odoo {version}: logins refused for {move['login_refused_ms']} ms")
+        print(
+            f"real Odoo {version}: logins refused for {move['login_refused_ms']} ms,"
+            f" caught up: {move['catch_up']}"
+        )
+        assert "Probe late" in before["partners"]
         assert await read(drivers[1], target_name) == before
+        assert move["catch_up"]["mode"] == "tables", move["catch_up"]
+        assert "public.res_partner" in move["catch_up"]["tables"]
         assert not await drivers[0].database_exists(name)
         assert not any("_moving_" in db for db in await drivers[0].client.list_databases())
     finally:

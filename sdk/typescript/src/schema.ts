@@ -3753,6 +3753,25 @@ export interface components {
             /** Reason */
             reason?: string | null;
         };
+        /** MoveCatchUp */
+        MoveCatchUp: {
+            /**
+             * Mode
+             * @description `tables`: only the tables written since the copy made while the source still served; `full`: the whole database copied while logins were refused.
+             * @enum {string}
+             */
+            mode: "tables" | "full";
+            /**
+             * Tables
+             * @description The tables copied again (mode `tables`).
+             */
+            tables: string[];
+            /**
+             * Reason
+             * @description Why the whole database was copied (mode `full`).
+             */
+            reason: string | null;
+        };
         /** MoveRead */
         MoveRead: {
             /**
@@ -3804,6 +3823,8 @@ export interface components {
              * @description How long the tenant refused logins, measured by the move (milliseconds).
              */
             login_refused_ms: number | null;
+            /** @description How the target copy was brought up to date while logins were refused. */
+            catch_up?: components["schemas"]["MoveCatchUp"] | null;
             /** Created At */
             created_at: string;
             /** Started At */
@@ -9925,6 +9946,13 @@ export interface operations {
                      *           "logins_refused_at": "2026-01-15T09:30:00Z",
                      *           "logins_reopened_at": "2026-01-15T09:30:00Z",
                      *           "login_refused_ms": 1,
+                     *           "catch_up": {
+                     *             "mode": "tables",
+                     *             "tables": [
+                     *               "string"
+                     *             ],
+                     *             "reason": "Requested by the customer"
+                     *           },
                      *           "created_at": "2026-01-15T09:30:00Z",
                      *           "started_at": "2026-01-15T09:30:00Z",
                      *           "completed_at": "2026-01-15T09:30:00Z"
@@ -9986,6 +10014,13 @@ export interface operations {
                      *       "logins_refused_at": "2026-01-15T09:30:00Z",
                      *       "logins_reopened_at": "2026-01-15T09:30:00Z",
                      *       "login_refused_ms": 1,
+                     *       "catch_up": {
+                     *         "mode": "tables",
+                     *         "tables": [
+                     *           "string"
+                     *         ],
+                     *         "reason": "Requested by the customer"
+                     *       },
                      *       "created_at": "2026-01-15T09:30:00Z",
                      *       "started_at": "2026-01-15T09:30:00Z",
                      *       "completed_at": "2026-01-15T09:30:00Z"
@@ -10055,6 +10090,13 @@ export interface operations {
                      *       "logins_refused_at": "2026-01-15T09:30:00Z",
                      *       "logins_reopened_at": "2026-01-15T09:30:00Z",
                      *       "login_refused_ms": 1,
+                     *       "catch_up": {
+                     *         "mode": "tables",
+                     *         "tables": [
+                     *           "string"
+                     *         ],
+                     *         "reason": "Requested by the customer"
+                     *       },
                      *       "created_at": "2026-01-15T09:30:00Z",
                      *       "started_at": "2026-01-15T09:30:00Z",
                      *       "completed_at": "2026-01-15T09:30:00Z"

@@ -1,20 +1,35 @@
 """Moving a tenant's database to another host: the move flow, run by a job.
 
-    move: prepare -> close_source -> dump -> restore -> verify -> switch -> reopen
-          -> drop_source
+    move: prepare -> precopy -> close_source -> catch_up -> dump -> restore -> verify
+          -> switch -> reopen -> drop_source
           a failure before drop_source: back to the source, the move failed (retryable)
 
 ``prepare`` names the target copy: the source's own name, unless the target already has
 a database of that name (a PostgreSQL both hosts share, or another tenant's): then the
 tenant's subdomain (what provisioning names it) or a name of the move's own.
 
-``close_source`` refuses logins the way a stop does (``driver.stop``: no new connections,
-sessions ended) and then parks the database under another name (Odoo's ``db.rename``,
-which moves its filestore along): the dump needs the database open, and a login asks for
-the tenant's database by its name, which no longer exists. Nothing can write to it from
-there on. ``verify`` proves the target copy with the instance's admin login, then closes it
-again until ``switch`` points the instance at it and ``reopen`` opens it: the logins
-refused in between are the window recorded on the move.
+``precopy`` does the slow part while the source still serves (decision 0031): where both
+hosts have a PostgreSQL URL, the source's write counters are read (odoo/table_delta.py),
+its archive is taken live and restored on the target, and the target copy is logged in to
+once (Odoo loads its registry there) and closed again.
+
+``close_source`` refuses logins the way a stop does (no new connections, sessions ended).
+After a pre-copy it keeps one session of its own and reads the counters again (every
+other session ended, so every write counted) to plan the catch-up.
+
+``catch_up`` copies the tables written since the pre-copy's counters, and brings the
+sequences forward, from the closed source into the target copy; ``dump`` and ``restore``
+then have nothing to do, and the source stays closed under its name until ``drop_source``.
+Without a pre-copy, or when the counters cannot tell (a schema change, new files, a resumed
+run that lost them), the plan says why, the source is parked under another name (Odoo's
+``db.rename``, which moves its filestore along; a login asks for the tenant's database by
+its name, which no longer exists: on a host without SQL access that is what refuses
+logins) and opened for ``dump`` alone, and ``dump`` and ``restore`` copy the whole parked
+source inside the window, as before. The plan is recorded on the move (``catch_up``).
+
+``verify`` proves the target copy with the instance's admin login, then closes it again
+until ``switch`` points the instance at it and ``reopen`` opens it: the logins refused from
+``close_source`` to ``reopen`` are the window recorded on the move.
 
 Every step is checkpointed on the move row (``step``). A failure at any step up to
 ``reopen`` undoes what was done (the target copy dropped, the parked source renamed back and
@@ -34,6 +49,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_server.audit import service as audit
@@ -51,6 +67,7 @@ from saas_server.instances.models import Instance, InstanceStatus
 from saas_server.instances.service import instance_url
 from saas_server.moves.lifecycle import MOVE, MoveAction
 from saas_server.moves.models import Move, MoveStatus
+from saas_server.odoo import table_delta
 from saas_server.odoo.driver import Credentials, OdooDriver
 from saas_server.tenants.models import Tenant
 
@@ -84,6 +101,13 @@ class MoveContext:
     # a run resumed elsewhere falls back to the recorded timestamps.
     closed_monotonic: float | None = None
     refused_at: datetime | None = None
+    # Kept in this process only: a run resumed elsewhere copies the whole database.
+    precopy_marks: table_delta.WriteMarks | None = None
+    precopy_note: str | None = None
+    plan: table_delta.Plan | None = None
+    # The one session to the parked source from close_source's reading to catch_up.
+    held: psycopg.AsyncConnection[Any] | None = None
+    caught_up: bool = False
 
     @property
     def archive_path(self) -> Path:
@@ -129,21 +153,98 @@ async def prepare(context: MoveContext) -> StepResult:
     return RECORDED
 
 
+async def _same_database(first: str, second: str) -> bool:
+    """Whether two URLs reach one database (one PostgreSQL both hosts share): the same
+    database oid on a server started at the same moment."""
+    query = (
+        "SELECT (SELECT oid FROM pg_database WHERE datname = current_database()),"
+        " pg_postmaster_start_time()"
+    )
+    answers = []
+    for url in (first, second):
+        try:
+            async with await table_delta.connect(url) as conn:
+                answers.append(await (await conn.execute(query)).fetchone())
+        except psycopg.OperationalError:
+            return False  # one of them does not exist (or is closed): not one database
+    return answers[0] == answers[1]
+
+
+async def _same_as_target(context: MoveContext, name: str) -> bool:
+    """Whether ``name`` on the source host is the target copy itself (one PostgreSQL)."""
+    if name != context.target_database:
+        return False
+    source_url = context.source.database_url(name)
+    target_url = context.target.database_url(name)
+    if source_url is None or target_url is None:
+        return True  # cannot tell: never drop it
+    return await _same_database(source_url, target_url)
+
+
+async def _target_copy_is_ours(context: MoveContext) -> bool:
+    """Whether the target name is a copy this move may drop, never the live source's
+    database (on a PostgreSQL both hosts share, the names could meet)."""
+    name = context.target_database
+    if name is None:
+        return False
+    if name != context.source_database or await _source_parked(context):
+        return True
+    source_url = context.source.database_url(name)
+    target_url = context.target.database_url(name)
+    if source_url is None or target_url is None:
+        return False
+    return not await _same_database(source_url, target_url)
+
+
+async def precopy(context: MoveContext) -> StepResult:
+    """While the source serves: its write counters, then its archive restored on the
+    target and logged in to there (the registry loaded), closed until the switch. Skipped,
+    with the reason kept for the plan, where the counters cannot be read or trusted."""
+    name = _target_name(context)
+    source_url = context.source.database_url(context.source_database)
+    if source_url is None or context.target.database_url(name) is None:
+        context.precopy_note = "a host has no PostgreSQL URL"
+        return None
+    if not await _target_copy_is_ours(context):
+        context.precopy_note = "the target name is the source's own database"
+        return None
+    async with await table_delta.connect(source_url) as conn:
+        marks = await table_delta.write_marks(conn)
+    if marks is None:
+        context.precopy_note = "the source's PostgreSQL cannot count writes (before 15)"
+        return None
+    await _dump(context, context.source_database)
+    await _restore_archive(context)
+    await _verify_target(context)
+    context.precopy_marks = marks
+    return None
+
+
 async def close_source(context: MoveContext) -> StepResult:
-    """Refuse logins on the source (closed, sessions ended), then park it under another
-    name, open again for the dump only; recorded with the moment logins stopped."""
+    """Refuse logins on the source (closed, sessions ended); recorded with the moment
+    logins stopped. After a pre-copy, every session but one held for the catch-up is ended
+    and the write counters read again: when the catch-up can be used the source stays
+    closed under its own name (dropped by ``drop_source``). Otherwise it is parked under
+    another name, open again for the dump only."""
     source, name, parked = context.source, context.source_database, context.parked_database
     context.closed_monotonic = time.monotonic()
-    if await source.database_exists(name):
-        if source.can_stop:
-            await source.stop(name)
-        # The database can be renamed while closed; Odoo moves its filestore along.
-        await source.rename(name, parked)
-    elif not await _source_parked(context):
-        raise MoveFailed(f"The source database {name} is not on its host")
-    await source.start(parked)
+    if context.precopy_marks is not None and await source.database_exists(name):
+        await _plan_catch_up(context)
+    if context.held is None:
+        if await source.database_exists(name):
+            if source.can_stop:
+                await source.stop(name)
+            # The database can be renamed while closed; Odoo moves its filestore along.
+            await source.rename(name, parked)
+        elif not await _source_parked(context):
+            raise MoveFailed(f"The source database {name} is not on its host")
+        await source.start(parked)
+        if context.plan is None:
+            reason = context.precopy_note or "no pre-copy in this run (resumed)"
+            context.plan = table_delta.Plan(full_reason=reason)
     refused_at = clock.now()
     context.refused_at = refused_at
+    _log_window(context, "close_source")
     async with context.runtime.db.transaction() as session:
         move = await session.get(Move, context.move_id, with_for_update=True)
         assert move is not None
@@ -152,19 +253,111 @@ async def close_source(context: MoveContext) -> StepResult:
     return RECORDED
 
 
-async def dump(context: MoveContext) -> StepResult:
-    await _dump(context)
+def _log_window(context: MoveContext, step: str) -> None:
+    logger.info(
+        "move %s: %s done, logins refused for %s ms", context.move_id, step, _elapsed_ms(context)
+    )
+
+
+async def _plan_catch_up(context: MoveContext) -> None:
+    """The source closed with one session held (every other ended, its counts flushed)
+    and its counters read again: the plan says what the catch-up copies, or why it cannot.
+    The session is kept for the catch-up only when the plan can be followed."""
+    assert context.precopy_marks is not None
+    url = context.source.database_url(context.source_database)
+    maintenance = context.source.database_url("postgres")
+    assert url is not None and maintenance is not None, "a pre-copy needs SQL on the source"
+    held = await table_delta.connect(url)
+    try:
+        if not await table_delta.close(held, maintenance):
+            context.plan = table_delta.Plan(full_reason="sessions on the source did not end")
+        else:
+            after = await table_delta.write_marks(held)
+            context.plan = (
+                table_delta.plan(context.precopy_marks, after)
+                if after is not None
+                else table_delta.Plan(full_reason="the counters could not be read again")
+            )
+    except BaseException:
+        await held.close()
+        raise
+    if context.plan.delta:
+        context.held = held
+    else:
+        await held.close()
+
+
+async def _park(context: MoveContext) -> None:
+    source, name, parked = context.source, context.source_database, context.parked_database
+    if await source.database_exists(name):
+        if source.can_stop:
+            await source.stop(name)
+        await source.rename(name, parked)
+    await source.start(parked)
+
+
+async def _release_held(context: MoveContext) -> None:
+    if context.held is not None:
+        await context.held.close()
+        context.held = None
+
+
+async def catch_up(context: MoveContext) -> StepResult:
+    """The tables written since the pre-copy, from the closed source into the target copy;
+    where that cannot be done the source is parked and the whole database copied by the
+    next steps. The plan is recorded on the move."""
+    plan = context.plan or table_delta.Plan(full_reason="no pre-copy in this run (resumed)")
+    context.plan = plan
+    if plan.delta and context.held is not None:
+        name = _target_name(context)
+        url = context.target.database_url(name)
+        assert url is not None
+        await context.target.start(name)
+        try:
+            async with await table_delta.connect(url) as target:
+                if "public.ir_attachment" in plan.tables and await table_delta.missing_files(
+                    context.held, target
+                ):
+                    plan.full_reason = "files were added since the pre-copy"
+                else:
+                    await table_delta.apply(context.held, target, plan.tables)
+        except psycopg.Error as exc:
+            logger.warning("move %s: catch-up refused: %s", context.move_id, exc)
+            plan.full_reason = f"PostgreSQL refused the catch-up: {type(exc).__name__}"
+        finally:
+            await _release_held(context)
+        context.caught_up = plan.delta
+    elif plan.delta:
+        plan.full_reason = "no pre-copy in this run (resumed)"
+    if not plan.delta:  # the whole copy: the source parked, open for the dump
+        await _park(context)
+    async with context.runtime.db.transaction() as session:
+        move = await session.get(Move, context.move_id, with_for_update=True)
+        assert move is not None
+        move.catch_up = {
+            "mode": "tables" if plan.delta else "full",
+            "tables": plan.tables if plan.delta else [],
+            "reason": plan.full_reason,
+        }
+    _log_window(context, "catch_up")
     return None
 
 
-async def _dump(context: MoveContext) -> None:
-    """The parked source's archive (Odoo's zip) into the work dir, checked whole."""
+async def dump(context: MoveContext) -> StepResult:
+    if not context.caught_up:
+        await _park(context)  # a run resumed after a catch-up finds it closed, not parked
+        await _dump(context, context.parked_database)
+    return None
+
+
+async def _dump(context: MoveContext, database: str) -> None:
+    """The source's archive (Odoo's zip) into the work dir, checked whole."""
     await asyncio.to_thread(context.workdir.mkdir, parents=True, exist_ok=True)
     partial = context.archive_path.with_suffix(".part")
     check = ZipTailCheck()
     try:
         with partial.open("wb") as out:
-            async for chunk in context.source.dump(context.parked_database):
+            async for chunk in context.source.dump(database):
                 check.feed(chunk)
                 await asyncio.to_thread(out.write, chunk)
         check.check()
@@ -176,20 +369,35 @@ async def _dump(context: MoveContext) -> None:
 async def restore(context: MoveContext) -> StepResult:
     """The archive restored on the target under the target name, kept as it is (``copy``
     false: the same database uuid and secret, as the database moves rather than forks)."""
+    if context.caught_up:
+        return None
     if not context.archive_path.exists():  # resumed on another worker
-        await _dump(context)
+        await _dump(context, context.parked_database)
     if not await _source_parked(context):
         # On a PostgreSQL both hosts share, the target name may be the source's own.
         raise MoveFailed("The source database is not parked; nothing is restored")
-    target, name = context.target, _target_name(context)
-    if not await target.drop_and_confirm(name):  # a restore cut short leaves one behind
-        raise MoveFailed(f"Odoo did not drop the leftover database {name} on the target")
-    with context.archive_path.open("rb") as archive:
-        await target.restore(name, archive, copy=False)
+    await _restore_archive(context)
     return None
 
 
+async def _restore_archive(context: MoveContext) -> None:
+    """The archive in the work dir restored on the target under the target name, over
+    any copy there (a pre-copy's, or a restore cut short)."""
+    target, name = context.target, _target_name(context)
+    if not await target.drop_and_confirm(name):
+        raise MoveFailed(f"Odoo did not drop the leftover database {name} on the target")
+    with context.archive_path.open("rb") as archive:
+        await target.restore(name, archive, copy=False)
+    await asyncio.to_thread(context.archive_path.unlink, missing_ok=True)
+
+
 async def verify(context: MoveContext) -> StepResult:
+    await _verify_target(context)
+    _log_window(context, "verify")
+    return None
+
+
+async def _verify_target(context: MoveContext) -> None:
     """A login on the target copy with the instance's admin, its address pointed at its
     new home, then closed again until the switch."""
     target, name = context.target, _target_name(context)
@@ -197,8 +405,12 @@ async def verify(context: MoveContext) -> StepResult:
     uid = await target.authenticate(name, context.admin)
     if uid is None:
         raise MoveFailed("The target copy refuses the instance's admin login")
-    if context.runtime.settings.base_domain is None:
-        # Without a domain of our own the address names the host and database: it changes.
+    caught_up_config = context.caught_up and "public.ir_config_parameter" not in (
+        context.plan.tables if context.plan else []
+    )
+    if context.runtime.settings.base_domain is None and not caught_up_config:
+        # Without a domain of our own the address names the host and database: it changes
+        # (written by the pre-copy already, unless the catch-up copied the parameters).
         moved = Instance(database_name=name)
         base_url = instance_url(context.runtime, moved, context.target_host, context.subdomain)
         assert base_url is not None
@@ -207,7 +419,6 @@ async def verify(context: MoveContext) -> StepResult:
         )
     if target.can_stop:
         await target.stop(name)
-    return None
 
 
 async def switch(context: MoveContext) -> StepResult:
@@ -237,13 +448,36 @@ async def reopen(context: MoveContext) -> StepResult:
 
 
 async def drop_source(context: MoveContext) -> StepResult:
-    if not await context.source.drop_and_confirm(context.parked_database):
-        raise MoveFailed(f"Odoo did not drop the source copy {context.parked_database}")
+    """The source copy dropped: parked, or closed under its own name after a catch-up
+    (never when that name is the tenant's live database on a PostgreSQL both share)."""
+    source = context.source
+    if await _source_parked(context):
+        name = context.parked_database
+    elif await source.database_exists(context.source_database) and not await _same_as_target(
+        context, context.source_database
+    ):
+        name = context.source_database
+    else:
+        return None
+    if not await source.drop_and_confirm(name):
+        raise MoveFailed(f"Odoo did not drop the source copy {name}")
     return None
 
 
 MOVE_FLOW: Flow[MoveContext] = Flow(
-    "move", (prepare, close_source, dump, restore, verify, switch, reopen, drop_source)
+    "move",
+    (
+        prepare,
+        precopy,
+        close_source,
+        catch_up,
+        dump,
+        restore,
+        verify,
+        switch,
+        reopen,
+        drop_source,
+    ),
 )
 MOVE_STEPS = MOVE_FLOW.step_names
 # Once reopened on the target, the tenant stays there: a failure after it is not undone.
@@ -309,6 +543,7 @@ async def run_move(runtime: Runtime, move_id: uuid.UUID) -> Move:
             return await _move_failed(context, failed.step, failed.error)
         return await _move_completed(context)
     finally:
+        await _release_held(context)
         await context.source.close()
         await context.target.close()
         context.archive_path.unlink(missing_ok=True)
@@ -350,6 +585,7 @@ async def _move_failed(context: MoveContext, step: str, exc: Exception) -> Move:
         move = await session.get(Move, context.move_id)
         assert move is not None
         past_no_return = move.step in (POINT_OF_NO_RETURN, MOVE_FLOW.last)
+    await _release_held(context)
     if not past_no_return:
         try:
             await _roll_back(context)
@@ -392,18 +628,19 @@ async def _move_ended(session: AsyncSession, move: Move, reason: str) -> None:
 
 async def _roll_back(context: MoveContext) -> None:
     """The instance on the source again, its database under its own name and open; the
-    target copy dropped (only while the source is parked: on a PostgreSQL both hosts share,
-    the target name may be the live source's)."""
+    target copy dropped (never when it could be the live source's own database: on a
+    PostgreSQL both hosts share, the names could meet)."""
     async with context.runtime.db.transaction() as session:
         instance = await session.get(Instance, context.instance_id, with_for_update=True)
         assert instance is not None
         instance.host_id = context.source_host_id
         instance.database_name = context.source_database
     source, name, parked = context.source, context.source_database, context.parked_database
-    if await _source_parked(context) and context.target_database is not None:
-        target = context.target
-        if not await target.drop_and_confirm(context.target_database):
+    if context.target_database is not None and await _target_copy_is_ours(context):
+        # A pre-copy makes one while the source still serves under its own name.
+        if not await context.target.drop_and_confirm(context.target_database):
             raise MoveFailed(f"Odoo did not drop the target copy {context.target_database}")
+    if await _source_parked(context):
         if source.can_stop:
             await source.stop(parked)
         await source.rename(parked, name)
@@ -419,6 +656,7 @@ def move_facts(move: Move) -> dict[str, Any]:
         "target_host_id": str(move.target_host_id) if move.target_host_id else None,
         "target_database": move.target_database,
         "login_refused_ms": move.login_refused_ms,
+        "catch_up": move.catch_up,
         "error": move.error,
         "reason": move.reason,
     }

@@ -34,10 +34,12 @@ MOVE: Lifecycle[MoveStatus, MoveAction] = Lifecycle(
     description="""\
 A platform admin asks for a move with `POST /api/v1/admin/tenants/{id}/actions`
 (`{"action": "migrate", "target_host_id": ...}`); a job runs the move flow
-(close_source -> dump -> restore -> verify -> switch -> reopen -> drop_source). A step that
+(precopy while the source serves -> close_source -> catch_up, or dump -> restore when only a
+whole copy will do -> verify -> switch -> reopen -> drop_source). A step that
 fails before the source copy is dropped puts the tenant back on the source host and marks
 the move `failed`; a failure of `drop_source` leaves the tenant on the target and the move
 `failed` with the drop still to do. `POST /api/v1/admin/moves/{id}/actions` with
 `retry` runs a failed move again (from the start, or only the drop).
-See docs/decisions/0013-tenant-moves.md.""",
+See docs/decisions/0013-tenant-moves.md and
+docs/decisions/0031-move-precopy-and-table-catch-up.md.""",
 )

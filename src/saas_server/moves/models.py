@@ -68,5 +68,8 @@ class Move(UUIDPrimaryKey, Timestamps, Base):
     logins_refused_at: Mapped[datetime | None]
     logins_reopened_at: Mapped[datetime | None]
     login_refused_ms: Mapped[int | None] = mapped_column(Integer)
+    # How the target copy was brought up to date inside the window: ``mode`` "tables" (the
+    # tables written since the pre-copy, listed) or "full" (the whole database, ``reason``).
+    catch_up: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]

@@ -8,6 +8,15 @@ from pydantic import Field
 from saas_server.core.schemas import RequestSchema, Schema, UTCDateTime
 
 
+class MoveCatchUp(Schema):
+    mode: Literal["tables", "full"] = Field(
+        description="`tables`: only the tables written since the copy made while the source "
+        "still served; `full`: the whole database copied while logins were refused."
+    )
+    tables: list[str] = Field(description="The tables copied again (mode `tables`).")
+    reason: str | None = Field(description="Why the whole database was copied (mode `full`).")
+
+
 class MoveRead(Schema):
     id: uuid.UUID
     tenant_id: uuid.UUID
@@ -26,6 +35,10 @@ class MoveRead(Schema):
     logins_reopened_at: UTCDateTime | None
     login_refused_ms: int | None = Field(
         description="How long the tenant refused logins, measured by the move (milliseconds)."
+    )
+    catch_up: MoveCatchUp | None = Field(
+        default=None,
+        description="How the target copy was brought up to date while logins were refused.",
     )
     created_at: UTCDateTime
     started_at: UTCDateTime | None

@@ -60,6 +60,9 @@ class RpcDriver:
     def can_stop(self) -> bool:
         return bool(self.postgres_url)
 
+    def database_url(self, name: str) -> str | None:
+        return with_database(self.postgres_url, name) if self.postgres_url else None
+
     async def close(self) -> None:
         await self.client.close()
 
