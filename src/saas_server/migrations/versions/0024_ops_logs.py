@@ -1,7 +1,7 @@
 """Tenant moves: how the target copy was caught up inside the window
 
-Revision ID: 0026_ops_logs
-Revises: 0022_tenant_requests
+Revision ID: 0024_ops_logs
+Revises: 0023_billing_charges
 Create Date: 2026-12-05
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0026_ops_logs"
-down_revision = "0022_tenant_requests"
+revision = "0024_ops_logs"
+down_revision = "0023_billing_charges"
 branch_labels = None
 depends_on = None
 
