@@ -1,7 +1,8 @@
 """`GET /api/v1/ai/recommendations`: what a client (or the whole agency) should do next, from
-what the platform has measured: the SEO audits' open findings and their trend, and the social
-posts' outcomes and engagement. Each recommendation carries its evidence and the rule that
-made it; none is generated text."""
+what the platform has measured: the SEO audits' open findings and their trend, the social
+posts' outcomes and engagement, and the client's projects and tasks in the tenant's Odoo (from
+the portal's synced copy). Each recommendation carries its evidence and the rule that made it;
+none is generated text."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_server.core import clock
+from saas_server.core.runtime import Runtime
 from saas_server.marketing import service, social
+from saas_server.marketing.project_recommendations import project_recommendations
 from saas_server.marketing.service import Viewer
 
-CATEGORIES = ("seo", "social")
+CATEGORIES = ("seo", "social", "projects")
 LOOKBACK = timedelta(days=90)
 # Below this engagement rate a network is not worth the posts (a common benchmark is 1-3 %).
 LOW_ENGAGEMENT = 0.01
@@ -22,21 +25,34 @@ LOW_ENGAGEMENT = 0.01
 
 async def recommendations(
     session: AsyncSession,
+    runtime: Runtime,
     actor: Viewer,
     *,
     tenant_id: Any,
     client_id: int | None,
     category: str | None,
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The ranked recommendations, and per source what it read (``sources``): the projects'
+    says whether the tenant's Odoo copy is fresh, stale (Odoo was unreachable at the last
+    sync) or unavailable, so an Odoo that is down never hides the other recommendations."""
     found: list[dict[str, Any]] = []
+    sources: dict[str, Any] = {}
     if category in (None, "seo"):
         found += await _seo(session, actor, tenant_id, client_id)
+        sources["seo"] = {"status": "ok"}
     if category in (None, "social"):
         found += await _social(session, actor, tenant_id, client_id)
+        sources["social"] = {"status": "ok"}
+    if category in (None, "projects"):
+        items, source = await project_recommendations(
+            session, runtime, actor, tenant_id=tenant_id, client_id=client_id
+        )
+        found += items
+        sources["projects"] = source.json()
     found.sort(key=lambda r: -r["impact"])
     for rank, item in enumerate(found, start=1):
         item["rank"] = rank
-    return found
+    return found, sources
 
 
 async def _seo(

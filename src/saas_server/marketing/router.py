@@ -500,19 +500,26 @@ social_analytics_router.get("", summary="Social analytics")(_social_analytics)
 
 @ai_router.get("/recommendations")
 async def ai_recommendations(
-    who: AudienceDep, session: SessionDep, category: str | None = None
+    who: AudienceDep, session: SessionDep, runtime: RuntimeDep, category: str | None = None
 ) -> dict[str, object]:
-    """Ranked recommendations for a client (or the whole agency) from its SEO audits and its
-    social posts, each with its evidence and the rule that made it."""
+    """Ranked recommendations for a client (or the whole agency) from its SEO audits, its
+    social posts and its projects in the tenant's Odoo, each with its evidence and the rule
+    that made it; `sources` says what each source read (an unreachable Odoo is said there)."""
     if category is not None and category not in recommendations.CATEGORIES:
         reason = f"one of {', '.join(recommendations.CATEGORIES)}"
         raise ValidationFailed(reason, details={"category": [reason]})
-    found = await recommendations.recommendations(
-        session, who.actor, tenant_id=who.tenant_id, client_id=who.client_id, category=category
+    found, sources = await recommendations.recommendations(
+        session,
+        runtime,
+        who.actor,
+        tenant_id=who.tenant_id,
+        client_id=who.client_id,
+        category=category,
     )
     return {
         "client_id": who.client_id,
         "category": category,
         "count": len(found),
         "results": found,
+        "sources": sources,
     }
