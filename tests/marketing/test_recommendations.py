@@ -74,6 +74,10 @@ async def test_recommendations_rank_audit_findings_and_social_outcomes(
     assert "seo-audit:rules" in methods and "social-failures" in methods
     assert all(r["evidence"] for r in results)
     assert results[0]["title"].startswith("Remove `noindex`")
+    # The tenant has no client portal: no project recommendations, and the answer says why.
+    [note] = response.json()["sources"]["projects"]["tenants"]
+    assert (note["status"], note["reason"]) == ("unavailable", "The client portal is not enabled")
+    assert not [r for r in results if r["category"] == "projects"]
 
     only_social = await client.get(
         "/api/v1/ai/recommendations",

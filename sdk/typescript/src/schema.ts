@@ -2003,8 +2003,9 @@ export interface paths {
         };
         /**
          * Ai Recommendations
-         * @description Ranked recommendations for a client (or the whole agency) from its SEO audits and its
-         *     social posts, each with its evidence and the rule that made it.
+         * @description Ranked recommendations for a client (or the whole agency) from its SEO audits, its
+         *     social posts and its projects in the tenant's Odoo, each with its evidence and the rule
+         *     that made it; `sources` says what each source read (an unreachable Odoo is said there).
          */
         get: operations["ai_recommendations_list"];
         put?: never;
