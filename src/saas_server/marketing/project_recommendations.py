@@ -197,7 +197,7 @@ async def _rules(
     today = now.date()
     found: list[dict[str, Any]] = []
     for project in projects:
-        found += _project_rules(
+        found += project_rules(
             project, tasks_by_project.get(project.odoo_id, []), stage_records, today, now
         )
     return found
@@ -217,7 +217,7 @@ def _names(tasks: list[dict[str, Any]]) -> str:
     return shown + (f" and {len(tasks) - 3} more" if len(tasks) > 3 else "")
 
 
-def _project_rules(
+def project_rules(
     project: PortalRecord,
     tasks: list[PortalRecord],
     stage_records: dict[int, PortalRecord],
