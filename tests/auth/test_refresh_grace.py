@@ -151,9 +151,7 @@ async def test_with_the_grace_off_an_immediate_reuse_is_theft_and_nothing_is_sea
     rotated = await client.post(REFRESH, json={"refresh_token": owner.refresh_token})
     assert rotated.status_code == 200, rotated.text
     async with runtime.db.transaction() as session:
-        sealed = (
-            (await session.execute(select(RefreshToken.successor_sealed))).scalars().all()
-        )
+        sealed = (await session.execute(select(RefreshToken.successor_sealed))).scalars().all()
     assert sealed == [None, None]
     reused = await client.post(REFRESH, json={"refresh_token": owner.refresh_token})
     assert reused.status_code == 401
