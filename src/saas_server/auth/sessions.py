@@ -24,7 +24,6 @@ from saas_server.core.security import AccessClaims
 from saas_server.users import service as users
 from saas_server.users.models import User
 
-
 # How many rotations a token presented again within its grace window may be behind.
 _MAX_GRACE_CHAIN = 5
 # How many expired sealed successors one refresh clears.
