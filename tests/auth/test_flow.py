@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import httpx
 
+from saas_server.core.clock import FrozenClock
 from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import DEFAULT_PASSWORD, login, register
 from tests.fixtures.smtp import Inbox
 
 
 async def test_register_verify_login_me_refresh_logout(
-    client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox
+    client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox, clock: FrozenClock
 ) -> None:
     user = await register(client, "Ada@Example.com", full_name="Ada Lovelace")
     assert user["email"] == "ada@example.com"
@@ -59,6 +60,8 @@ async def test_register_verify_login_me_refresh_logout(
     assert refreshed.status_code == 200
     new_pair = refreshed.json()
     assert new_pair["refresh_token"] != pair["refresh_token"]
+    # Past the reuse grace window (tests/auth/test_refresh_grace.py has the window itself).
+    clock.advance(seconds=runtime.settings.refresh_reuse_grace_seconds + 1)
     reuse = await client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
     assert reuse.status_code == 401
     assert reuse.json()["error"]["code"] == "UNAUTHORIZED"

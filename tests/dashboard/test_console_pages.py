@@ -116,10 +116,15 @@ async def test_an_admin_adds_a_host_and_a_bad_url_is_refused_at_its_field(
 
 
 async def test_threat_detail_audit_check_and_integrations_pages(
-    client: httpx.AsyncClient, runtime: Runtime, admin: LoggedIn, owner: LoggedIn
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    admin: LoggedIn,
+    owner: LoggedIn,
+    clock: FrozenClock,
 ) -> None:
-    # A refresh token presented again after its rotation is a threat.
+    # A refresh token presented again after its rotation (and its grace window) is a threat.
     await client.post("/api/v1/auth/refresh", json={"refresh_token": owner.refresh_token})
+    clock.advance(seconds=runtime.settings.refresh_reuse_grace_seconds + 1)
     await client.post("/api/v1/auth/refresh", json={"refresh_token": owner.refresh_token})
     async with runtime.db.transaction() as session:
         await detect_threats(session, runtime.settings)

@@ -122,10 +122,16 @@ async def test_few_failures_file_nothing_and_a_brute_force_on_one_account_is_fou
 
 
 async def test_refresh_token_reuse_is_a_threat(
-    client: httpx.AsyncClient, runtime: Runtime, owner: LoggedIn, admin: LoggedIn
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    owner: LoggedIn,
+    admin: LoggedIn,
+    clock: FrozenClock,
 ) -> None:
     rotated = await client.post("/api/v1/auth/refresh", json={"refresh_token": owner.refresh_token})
     assert rotated.status_code == 200
+    # Presented again after the reuse grace window: theft.
+    clock.advance(seconds=runtime.settings.refresh_reuse_grace_seconds + 1)
     reused = await client.post("/api/v1/auth/refresh", json={"refresh_token": owner.refresh_token})
     assert reused.status_code == 401
     filed = (await _detect(runtime))["filed"]

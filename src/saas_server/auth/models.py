@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -32,6 +32,14 @@ class AuthSession(UUIDPrimaryKey, Timestamps, Base):
 
 class RefreshToken(UUIDPrimaryKey, Base):
     __tablename__ = "auth_refresh_tokens"
+    __table_args__ = (
+        # The few rows still holding a sealed successor: the sweep that drops them reads this.
+        Index(
+            "ix_auth_refresh_tokens_sealed_rotated_at",
+            "rotated_at",
+            postgresql_where=text("successor_sealed IS NOT NULL"),
+        ),
+    )
 
     session_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("auth_sessions.id", ondelete="CASCADE"), index=True
@@ -39,8 +47,12 @@ class RefreshToken(UUIDPrimaryKey, Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
-    # Set when the token is exchanged for a new pair; presenting it again is reuse.
+    # Set when the token is exchanged for a new pair; presenting it again is reuse, unless
+    # within the reuse grace window (docs/decisions/0034-refresh-reuse-grace.md).
     rotated_at: Mapped[datetime | None]
+    # The successor token it was exchanged for, encrypted, kept only during that window so a
+    # concurrent refresh with this token gets the same successor; cleared after it.
+    successor_sealed: Mapped[str | None] = mapped_column(Text)
 
 
 class ActionToken(UUIDPrimaryKey, Base):

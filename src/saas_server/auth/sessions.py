@@ -6,8 +6,9 @@ import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import select, update
 
 from saas_server.audit import service as audit
@@ -22,6 +23,19 @@ from saas_server.core.runtime import Runtime
 from saas_server.core.security import AccessClaims
 from saas_server.users import service as users
 from saas_server.users.models import User
+
+# How many rotations a token presented again within its grace window may be behind.
+_MAX_GRACE_CHAIN = 5
+# How many expired sealed successors one sweep clears; a process sweeps at most once per
+# grace window (at least once a second), from a refresh.
+_STALE_SWEEP_LIMIT = 1000
+_last_sweep: datetime | None = None
+
+
+def _successor_aad(token_id: uuid.UUID) -> bytes:
+    # Binds a sealed successor to the row it was sealed for: copied to another row, it opens
+    # nowhere.
+    return b"refresh-successor:" + token_id.bytes
 
 
 class InvalidRefreshToken(Unauthorized):
@@ -116,22 +130,101 @@ class Sessions(AuthBase):
         token, auth_session = row
         if auth_session.revoked_at is not None or token.expires_at <= now:
             raise InvalidRefreshToken()
+        successor: str | None = None
         if token.rotated_at is not None:
-            # A rotated token presented again means it leaked: end the whole family.
-            self._revoke(auth_session, "refresh_token_reuse")
-            raise InvalidRefreshToken()
+            successor = await self._successor_in_grace(token)
+            if successor is None:
+                # A rotated token presented again, after its grace window, means it leaked:
+                # end the whole family.
+                token.successor_sealed = None
+                self._revoke(auth_session, "refresh_token_reuse")
+                raise InvalidRefreshToken()
         user = await users.get_user(self.session, auth_session.user_id)
         if not user.is_active:
             raise InvalidRefreshToken()
-        token.rotated_at = now
         auth_session.last_used_at = now
-        new_refresh = await self._add_refresh_token(auth_session)
+        if successor is None:
+            token.rotated_at = now
+            successor = await self._add_refresh_token(auth_session)
+            if self._grace_seconds > 0:
+                token.successor_sealed = self.runtime.secrets.encrypt(
+                    successor, _successor_aad(token.id)
+                )
+        await self._drop_stale_successors()
         return IssuedTokens(
             access_token=self.access_tokens.issue(user.id, auth_session.id),
-            refresh_token=new_refresh,
+            refresh_token=successor,
             expires_in=self.access_tokens.ttl_seconds,
             user=user,
             session_id=auth_session.id,
+        )
+
+    @property
+    def _grace_seconds(self) -> float:
+        return float(self.settings.refresh_reuse_grace_seconds)
+
+    async def _successor_in_grace(self, token: RefreshToken) -> str | None:
+        """The live token ``token`` was rotated to, when it is presented again within the
+        reuse grace window (docs/decisions/0034-refresh-reuse-grace.md): two requests of one
+        client that refreshed at once with it, on different API processes. Following the
+        chain when the successor was itself rotated within its window; None otherwise."""
+        now = clock.now()
+        grace = timedelta(seconds=self._grace_seconds)
+        for _ in range(_MAX_GRACE_CHAIN):
+            if (
+                grace <= timedelta(0)
+                or token.rotated_at is None
+                or token.successor_sealed is None
+                or now - token.rotated_at > grace
+            ):
+                return None
+            try:
+                raw = self.runtime.secrets.decrypt(token.successor_sealed, _successor_aad(token.id))
+            except (ValueError, InvalidTag):
+                return None
+            successor = (
+                await self.session.execute(
+                    select(RefreshToken)
+                    .where(RefreshToken.token_hash == hash_token(raw))
+                    .with_for_update()
+                )
+            ).scalar_one_or_none()
+            if (
+                successor is None
+                or successor.session_id != token.session_id
+                or successor.expires_at <= now
+            ):
+                return None
+            if successor.rotated_at is None:
+                return raw
+            token = successor
+        return None
+
+    async def _drop_stale_successors(self) -> None:
+        """Forget the sealed successors whose grace window has passed (any session's: a few
+        rows at most, found by a partial index), so none is kept much longer than its window.
+        At most once per window in a process: a refresh then pays no extra statement. Rows
+        another transaction holds are left for the next sweep."""
+        global _last_sweep
+        now = clock.now()
+        window = timedelta(seconds=max(self._grace_seconds, 1.0))
+        # (A clock that went back, as a test's may, sweeps at once.)
+        if _last_sweep is not None and _last_sweep <= now < _last_sweep + window:
+            return
+        _last_sweep = now
+        cutoff = now - timedelta(seconds=self._grace_seconds)
+        stale = (
+            select(RefreshToken.id)
+            .where(RefreshToken.successor_sealed.is_not(None), RefreshToken.rotated_at < cutoff)
+            .limit(_STALE_SWEEP_LIMIT)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.id.in_(stale))
+            .values(successor_sealed=None)
+            .execution_options(synchronize_session=False)
         )
 
     async def logout(

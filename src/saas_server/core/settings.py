@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     # PostgreSQL NOTIFY. 0 turns the cache off.
     auth_cache_seconds: float = 30.0
     refresh_token_ttl_days: int = 30
+    # A rotated refresh token presented again within this many seconds of its rotation (two
+    # requests of one browser refreshing at once, on different API processes) is answered
+    # with the pair it was rotated to instead of ending the session as stolen
+    # (docs/decisions/0034-refresh-reuse-grace.md). 0 turns the grace off.
+    refresh_reuse_grace_seconds: float = Field(default=10.0, ge=0, le=300)
     email_verification_ttl_hours: int = 48
     password_reset_ttl_minutes: int = 60
     require_email_verification: bool = True

@@ -82,9 +82,11 @@ class SessionCodec:
 class RefreshGate:
     """One refresh per refresh token in this process.
 
-    The API treats a rotated refresh token presented again as stolen and ends the session,
-    so two requests of the same browser arriving together at expiry must not both refresh:
-    the second waits for the first and takes its new pair.
+    Two requests of the same browser arriving together at expiry share one refresh: the
+    second waits for the first and takes its new pair. Across API processes the API itself
+    answers a rotated refresh token presented again within its reuse grace window with the
+    same successor (docs/decisions/0034-refresh-reuse-grace.md); this gate saves the round
+    trip and works with the grace off too.
     """
 
     def __init__(self) -> None:
