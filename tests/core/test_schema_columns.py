@@ -67,6 +67,8 @@ DESTINATIONS: dict[tuple[str, str], Any] = {
     ("SubscriptionCreate", "plan"): NOT_STORED,
     ("SubscriptionReplace", "plan"): NOT_STORED,
     ("SubscriptionUpdate", "plan"): NOT_STORED,
+    # A preview changes nothing: the plan is only looked up.
+    ("SubscriptionPreviewRequest", "plan"): NOT_STORED,
     ("BillingAccountUpdate", "billing_address"): col(Tenant.billing_address),
     ("BillingAccountUpdate", "country"): col(BillingAccount.country),
     ("BillingAccountUpdate", "tax_id"): col(BillingAccount.tax_id),
@@ -141,6 +143,7 @@ DESTINATIONS: dict[tuple[str, str], Any] = {
     ("SeoAuditCreate", "tenant_id"): NOT_STORED,
     ("MediaItem", "url"): JSON,
     ("MediaItem", "mime_type"): JSON,
+    ("MediaItem", "file_id"): JSON,
     ("ScheduledPostCreate", "platform"): col(ScheduledPost.platform),
     ("ScheduledPostCreate", "content"): col(ScheduledPost.content),
     ("ScheduledPostCreate", "provider"): col(ScheduledPost.provider),
