@@ -495,10 +495,17 @@ async def test_rows_written_after_the_precopy_are_caught_up_table_by_table(
     assert "Probe renamed during the move" in names
     assert "Probe 000" not in names and "Probe 019" not in names
     assert after.files == before_files
-    # Inside the window only the tables written since the pre-copy were copied.
+    # Inside the window only the tables written since the pre-copy were copied: the
+    # partners and the login records, and at most the attachments, whose counts from the
+    # tenant's setup a connection of the emulator may flush after the first reading (a table
+    # copied for nothing, never a write missed: odoo/table_delta.py).
     assert move["catch_up"]["mode"] == "tables", move["catch_up"]
     assert "public.res_partner" in move["catch_up"]["tables"]
-    assert "public.ir_attachment" not in move["catch_up"]["tables"]
+    assert set(move["catch_up"]["tables"]) <= {
+        "public.res_partner",
+        "public.res_users_log",
+        "public.ir_attachment",
+    }, move["catch_up"]
     # The target's sequences went forward with the source's: a new record takes a new id.
     moved = tenant_on(move, odoo_b, tenant)
     new_id = moved.call("res.partner", "create", {"name": "Probe after the move"})

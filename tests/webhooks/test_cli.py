@@ -19,6 +19,7 @@ from saas_server.audit.models import AuditEntry
 from saas_server.cli.main import app
 from saas_server.core import clock
 from saas_server.core.runtime import Runtime
+from saas_server.events.models import OutboxEvent
 from saas_server.webhooks import delivery as webhook_delivery
 from tests.fixtures.auth import LoggedIn
 from tests.fixtures.cli import cli, cli_env
@@ -123,15 +124,35 @@ async def test_list_deliveries_retry_and_replay(
 
     # replay: every event of the window goes out again under its own webhook-id, the
     # tenant's creation included (recorded before the endpoint existed).
+    # The tenant's provisioning steps (``instance.progress``) went out too.
     seen = len(receiver.received)
-    [updated_id] = {r.headers["webhook-id"] for r in receiver.received}
-    since = (clock.now() - timedelta(hours=1)).isoformat()
+    [updated_id] = {
+        r.headers["webhook-id"]
+        for r in receiver.received
+        if json.loads(r.body)["type"] == "tenant.updated"
+    }
+    window_start = clock.now() - timedelta(hours=1)
+    async with runtime.db.sessionmaker() as session:
+        in_window = (
+            await session.execute(
+                select(OutboxEvent.type).where(
+                    OutboxEvent.tenant_id == uuid.UUID(tenant["id"]),
+                    OutboxEvent.occurred_at >= window_start,
+                )
+            )
+        ).scalars()
+        window_types = list(in_window)
+    assert {"tenant.created", "tenant.updated"} <= set(window_types)
+    since = window_start.isoformat()
     replayed = await saas_json(runtime, "webhooks", "replay", endpoint["id"], "--since", since)
-    assert replayed == {"queued": 2}
+    assert replayed == {"queued": len(window_types)}
     await runtime.run_pending_jobs()
-    again = {json.loads(r.body)["type"]: r.headers["webhook-id"] for r in receiver.received[seen:]}
-    assert set(again) == {"tenant.created", "tenant.updated"}
-    assert again["tenant.updated"] == updated_id
+    again = [json.loads(r.body)["type"] for r in receiver.received[seen:]]
+    assert sorted(again) == sorted(window_types)
+    replayed_ids = {
+        json.loads(r.body)["type"]: r.headers["webhook-id"] for r in receiver.received[seen:]
+    }
+    assert replayed_ids["tenant.updated"] == updated_id
 
     # Clear refusals: a malformed id, an unknown one, a disabled endpoint's replay.
     code, text = await saas(runtime, "webhooks", "retry", "nope")

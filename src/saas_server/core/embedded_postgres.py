@@ -213,6 +213,14 @@ def bootstrap_roles(superuser_url: str, database: str) -> EmbeddedRoles:
             _ensure_role(conn, PLATFORM_ROLE, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
             _ensure_role(conn, AUDIT_ROLE, "NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
             _ensure_role(conn, EMULATOR_ROLE, "LOGIN NOSUPERUSER CREATEDB NOCREATEROLE")
+            # A move's catch-up copies changed tables with foreign keys off, which takes
+            # ``session_replication_role`` (PostgreSQL 15 lets a superuser grant it): what
+            # the user guide asks of an Odoo host's role too (docs/user-guide.md, 'Moves').
+            conn.execute(
+                sql.SQL("GRANT SET ON PARAMETER session_replication_role TO {}").format(
+                    sql.Identifier(EMULATOR_ROLE)
+                )
+            )
             databases = {
                 name: owner
                 for name, owner in conn.execute(
