@@ -163,6 +163,17 @@ $$
 """
 
 
+def grant_table_catch_up(conn: psycopg.Connection, role: str) -> None:
+    """Let an Odoo role set ``session_replication_role``: a move's catch-up copies changed
+    tables with foreign keys off (PostgreSQL 15 lets a superuser grant it), what the user
+    guide asks of every Odoo host's role (docs/user-guide.md, 'Moves')."""
+    conn.execute(
+        sql.SQL("GRANT SET ON PARAMETER session_replication_role TO {}").format(
+            sql.Identifier(role)
+        )
+    )
+
+
 def _ensure_role(conn: psycopg.Connection, role: str, attributes: str) -> None:
     found = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
     verb = "ALTER" if found else "CREATE"
@@ -213,14 +224,7 @@ def bootstrap_roles(superuser_url: str, database: str) -> EmbeddedRoles:
             _ensure_role(conn, PLATFORM_ROLE, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
             _ensure_role(conn, AUDIT_ROLE, "NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
             _ensure_role(conn, EMULATOR_ROLE, "LOGIN NOSUPERUSER CREATEDB NOCREATEROLE")
-            # A move's catch-up copies changed tables with foreign keys off, which takes
-            # ``session_replication_role`` (PostgreSQL 15 lets a superuser grant it): what
-            # the user guide asks of an Odoo host's role too (docs/user-guide.md, 'Moves').
-            conn.execute(
-                sql.SQL("GRANT SET ON PARAMETER session_replication_role TO {}").format(
-                    sql.Identifier(EMULATOR_ROLE)
-                )
-            )
+            grant_table_catch_up(conn, EMULATOR_ROLE)
             databases = {
                 name: owner
                 for name, owner in conn.execute(
