@@ -207,6 +207,9 @@ def test_a_new_customer_journey(
     # A phone's width: nothing needs a horizontal scroll but the tables' own.
     page.set_viewport_size({"width": 390, "height": 844})
     page.get_by_role("link", name="Analytical Engines").click()
+    # The click only starts the navigation: measure the tenant's page once it has loaded.
+    expect(page.get_by_role("heading", name="Analytical Engines")).to_be_visible()
+    page.wait_for_load_state("load")
     too_wide = page.evaluate(
         """() => [...document.querySelectorAll('main *')]
             .filter(e => e.getBoundingClientRect().right > 391 && !e.closest('.table-wrap'))
