@@ -73,3 +73,51 @@ async def test_a_failing_renewal_is_undone_alone_and_renewed_next_run(
     again = await renewals.run_renewals(runtime)
     assert (again.renewed, again.failures) == (1, [])
     assert (await numbers())[broken][-1] == "INV-2027-000010"
+
+
+async def test_ended_periods_and_scheduled_ends_are_both_taken_across_batches(
+    clock: FrozenClock,
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    owner: LoggedIn,
+    admin: LoggedIn,
+) -> None:
+    """The due subscriptions come from two index walks (periods ended, then scheduled ends
+    reached before their period's end): a batch is topped up from the second, and nothing
+    due is left behind or taken twice."""
+    clock.set(datetime(2026, 12, 20, 9, 0, tzinfo=UTC))
+    owner, admin = await login(client, owner.email), await login(client, admin.email)
+    plan = await make_plan(client, admin)
+    renewing = []
+    for _ in range(3):  # their periods end on January 20
+        tenant_id = (await tenant_of(client, owner))["id"]
+        renewing.append(await subscribe(client, owner, tenant_id, plan=plan["code"], max_users=2))
+    clock.set(datetime(2027, 1, 1, 9, 0, tzinfo=UTC))
+    owner = await login(client, owner.email)
+    ending_tenant = (await tenant_of(client, owner))["id"]
+    ending = await subscribe(client, owner, ending_tenant, plan=plan["code"], max_users=2)
+    put = await client.put(
+        f"/api/v1/subscriptions/{ending['id']}",
+        json={
+            "plan": plan["code"],
+            "is_active": True,
+            "end_date": "2027-01-20T09:00:00Z",  # inside its period, which ends on February 1
+            "billing_cycle": "monthly",
+            "max_users": 2,
+        },
+        headers=owner.headers,
+    )
+    assert put.status_code == 200, put.text
+
+    clock.set(datetime(2027, 1, 20, 9, 0, tzinfo=UTC))
+    # Batches of two: [period ended x2], then [period ended + scheduled end].
+    report = await renewals.run_renewals(runtime, batch_size=2)
+    assert (report.renewed, report.canceled, report.failures) == (3, 1, [])
+    owner = await login(client, owner.email)
+    for subscription in renewing:
+        got = await client.get(f"/api/v1/subscriptions/{subscription['id']}", headers=owner.headers)
+        assert got.json()["current_period_end"] == "2027-02-20T09:00:00Z"
+    got = await client.get(f"/api/v1/subscriptions/{ending['id']}", headers=owner.headers)
+    assert (got.json()["status"], got.json()["end_date"]) == ("canceled", "2027-01-20T09:00:00Z")
+    again = await renewals.run_renewals(runtime, batch_size=2)
+    assert (again.renewed, again.canceled) == (0, 0)

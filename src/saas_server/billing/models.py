@@ -76,6 +76,11 @@ class Plan(UUIDPrimaryKey, Timestamps, Base):
     is_active: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
 
 
+# The statuses a period end renews, as SQL: the partial index's predicate and the due
+# query's condition must be the same text for the planner to use the index.
+RENEWING = "status IN ('trialing', 'active')"
+
+
 class Subscription(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "subscriptions"
     __table_args__ = (
@@ -86,8 +91,14 @@ class Subscription(UUIDPrimaryKey, Timestamps, Base):
             postgresql_where=text("status <> 'canceled'"),
         ),
         Index("ix_subscriptions_status_period_end", "status", "current_period_end"),
-        # With the one above, the renewals' "period ended or scheduled end reached" is two
-        # index scans, not a scan of every subscription per batch.
+        # The renewals' two due queries (billing.renewals._due_subscriptions) walk these in
+        # order and stop at a batch: periods ended, then scheduled ends reached.
+        Index(
+            "ix_subscriptions_due",
+            "current_period_end",
+            "id",
+            postgresql_where=text(RENEWING),
+        ),
         Index(
             "ix_subscriptions_end_date",
             "end_date",

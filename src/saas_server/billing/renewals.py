@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,6 +48,7 @@ from saas_server.billing.invoices import (
 )
 from saas_server.billing.lifecycle import INVOICE, SUBSCRIPTION, InvoiceAction, SubscriptionAction
 from saas_server.billing.models import (
+    RENEWING,
     BillingAccount,
     Invoice,
     InvoiceLine,
@@ -126,31 +127,7 @@ async def run_renewals(
     skipped: set[uuid.UUID] = set()  # failed in this run: left for the next one
     while True:
         async with runtime.db.transaction() as session:
-            due = (
-                (
-                    await session.execute(
-                        select(Subscription)
-                        .where(
-                            Subscription.status.in_(
-                                (
-                                    SubscriptionStatus.TRIALING.value,
-                                    SubscriptionStatus.ACTIVE.value,
-                                )
-                            ),
-                            or_(
-                                Subscription.current_period_end <= now,
-                                Subscription.end_date <= now,
-                            ),
-                            Subscription.id.not_in(skipped),
-                        )
-                        .order_by(Subscription.current_period_end, Subscription.id)
-                        .limit(batch_size)
-                        .with_for_update(skip_locked=True)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            due = await _due_subscriptions(session, now, skipped, batch_size)
             if not due:
                 break
             held = await _load_for(session, due)
@@ -212,6 +189,45 @@ async def run_renewals(
                 )
             await faults.checkpoint(runtime.settings, "renewals.commit")
     return report
+
+
+async def _due_subscriptions(
+    session: AsyncSession, now: datetime, skipped: set[uuid.UUID], limit: int
+) -> list[Subscription]:
+    """The next ``limit`` due subscriptions, locked (``SKIP LOCKED``): first those whose
+    period ended, earliest first, then those whose scheduled end (``end_date``) came before.
+
+    Two statements rather than one with ``OR``: each walks its own index in order and stops
+    after ``limit`` rows (``ix_subscriptions_due``, partial on the renewing statuses, and
+    ``ix_subscriptions_end_date``). The statuses are written as the index's own literal
+    predicate: as bound parameters, a prepared statement's generic plan could not prove it
+    and would leave the index. With the ``OR``, every batch read and sorted every
+    subscription still due, so a run over n due subscriptions grew as n² / batch size
+    (bench/billing.py: 21 ms a batch at 10,000 due).
+    """
+
+    def due_by(column: Any) -> Any:
+        return (
+            select(Subscription)
+            .where(
+                text(RENEWING),
+                column <= now,
+                Subscription.id.not_in(skipped),
+            )
+            .order_by(column, Subscription.id)
+            .with_for_update(skip_locked=True)
+        )
+
+    due = list(
+        (await session.execute(due_by(Subscription.current_period_end).limit(limit)))
+        .scalars()
+        .all()
+    )
+    if len(due) < limit:
+        taken = {subscription.id for subscription in due}
+        ending = due_by(Subscription.end_date).where(Subscription.id.not_in(taken))
+        due += (await session.execute(ending.limit(limit - len(due)))).scalars().all()
+    return due
 
 
 async def _isolated(
