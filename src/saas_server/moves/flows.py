@@ -64,7 +64,7 @@ from saas_server.instances.hosts.models import OdooHost
 from saas_server.instances.lifecycle import Action as InstanceAction
 from saas_server.instances.lifecycle import transition as instance_transition
 from saas_server.instances.models import Instance, InstanceStatus
-from saas_server.instances.service import instance_url
+from saas_server.instances.service import instance_settled, instance_url
 from saas_server.moves.lifecycle import MOVE, MoveAction
 from saas_server.moves.models import Move, MoveStatus
 from saas_server.odoo import table_delta
@@ -503,7 +503,9 @@ async def run_move(runtime: Runtime, move_id: uuid.UUID) -> Move:
             MOVE.apply(move, MoveAction.FAIL)
             move.error = {"code": "MOVE_FAILED", "message": "The instance or a host is gone"}
             move.completed_at = clock.now()
-            await _move_ended(session, move, "Move failed before it started: a host is gone")
+            await _move_ended(
+                session, runtime, move, "Move failed before it started: a host is gone"
+            )
             return move
         MOVE.apply(move, MoveAction.START)
         move.started_at = move.started_at or clock.now()
@@ -562,7 +564,7 @@ async def _move_completed(context: MoveContext) -> Move:
         MOVE.apply(move, MoveAction.COMPLETE)
         move.completed_at = clock.now()
         move.error = None
-        await _move_ended(session, move, "Moved to another host")
+        await _move_ended(session, context.runtime, move, "Moved to another host")
         await audit.record(
             session,
             action="move.completed",
@@ -603,7 +605,7 @@ async def _move_failed(context: MoveContext, step: str, exc: Exception) -> Move:
             move.logins_reopened_at = clock.now()
             move.login_refused_ms = _elapsed_ms(context)
         where = "on the target host" if past_no_return else "back on the source host"
-        await _move_ended(session, move, f"Move failed at {step}; {where}")
+        await _move_ended(session, context.runtime, move, f"Move failed at {step}; {where}")
         await audit.record(
             session,
             action="move.failed",
@@ -616,14 +618,17 @@ async def _move_failed(context: MoveContext, step: str, exc: Exception) -> Move:
     return move
 
 
-async def _move_ended(session: AsyncSession, move: Move, reason: str) -> None:
+async def _move_ended(session: AsyncSession, runtime: Runtime, move: Move, reason: str) -> None:
     """The instance is ready again wherever the move left it (a retry of the drop alone
-    never made it ``moving``)."""
+    never made it ``moving``), and settled: a tenant suspended while it moved (the
+    suspension could not stop an instance in a move) has it stopped here (billing's
+    ``instance_settled``), under the row lock the suspension also takes first."""
     instance = await session.get(Instance, move.instance_id, with_for_update=True)
     if instance is not None and instance.status == InstanceStatus.MOVING.value:
         await instance_transition(
             session, instance, InstanceAction.MOVED, reason, actor_id=move.requested_by
         )
+        await instance_settled.fire(session, runtime, instance)
 
 
 async def _roll_back(context: MoveContext) -> None:
