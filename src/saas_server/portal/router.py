@@ -497,7 +497,9 @@ async def report(
     request: Request,
     caller: PortalCallerDep,
     session: SessionDep,
-    type_: Annotated[Literal["projects", "invoices"], Query(alias="type")] = "projects",
+    type_: Annotated[
+        Literal["projects", "invoices", "seo", "social"], Query(alias="type")
+    ] = "projects",
     period: Annotated[str, Query(pattern=r"^(month|quarter|year|all|\d{4}(-\d{2})?)$")] = "month",
     format_: Annotated[Literal["json", "csv", "pdf"], Query(alias="format")] = "json",
 ) -> Response:
