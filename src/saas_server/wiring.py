@@ -75,6 +75,7 @@ from saas_server.monitoring import service as monitoring_service
 from saas_server.monitoring.tasks import SAMPLE_TASK
 from saas_server.moves import service as moves_service
 from saas_server.moves.lifecycle import MOVE
+from saas_server.portal import access as portal_access
 from saas_server.portal import hooks as portal_hooks
 from saas_server.portal import identity as portal_identity
 from saas_server.portal import reports as portal_reports
@@ -124,6 +125,7 @@ RUNTIME_PARTS = RuntimeParts(
     plan_of=rate_limit_plan,
     api_key_user=api_keys.api_key_user,
     bearer_budget=portal_identity.rate_budget,
+    route_budget=portal_access.route_budget,
 )
 
 
