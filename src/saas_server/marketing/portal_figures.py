@@ -140,9 +140,9 @@ async def report(
             stmt = stmt.where(SeoAudit.completed_at >= low)
         if high is not None:
             stmt = stmt.where(SeoAudit.completed_at < high)
-        audits = (
-            await session.execute(stmt.order_by(SeoAudit.completed_at, SeoAudit.id))
-        ).scalars()
+        audits = list(
+            (await session.execute(stmt.order_by(SeoAudit.completed_at, SeoAudit.id))).scalars()
+        )
         rows = [
             {
                 "completed_at": _iso(a.completed_at),
@@ -164,15 +164,18 @@ async def report(
                 "average_score": round(sum(scores) / len(scores), 1) if scores else None,
                 "findings": sum(r["findings"] for r in rows),
             },
+            updated_at=max((a.updated_at for a in audits), default=None),
         )
     stmt = social.visible_posts(viewer)
     if low is not None:
         stmt = stmt.where(ScheduledPost.scheduled_time >= low)
     if high is not None:
         stmt = stmt.where(ScheduledPost.scheduled_time < high)
-    posts = (
-        await session.execute(stmt.order_by(ScheduledPost.scheduled_time, ScheduledPost.id))
-    ).scalars()
+    posts = list(
+        (
+            await session.execute(stmt.order_by(ScheduledPost.scheduled_time, ScheduledPost.id))
+        ).scalars()
+    )
     rows = [
         {
             "scheduled_time": _iso(p.scheduled_time),
@@ -209,4 +212,5 @@ async def report(
             **{name: sum(r[name] for r in rows) for name in social.ENGAGEMENT_FIELDS},
             "engagement_rate": round(interactions / impressions, 4) if impressions else None,
         },
+        updated_at=max((p.updated_at for p in posts), default=None),
     )

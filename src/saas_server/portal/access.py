@@ -160,11 +160,24 @@ def conditional(
     *,
     last_modified: datetime | None = None,
     public: bool = False,
+    etag_of: Any = None,
 ) -> Response:
-    """A JSON answer with ``ETag`` (the body's hash) and ``Last-Modified``, or ``304`` when
-    the client's copy is current (``If-None-Match`` first, else ``If-Modified-Since``)."""
+    """A JSON answer with ``ETag`` (the body's hash, or ``etag_of``'s when the body carries
+    something that changes on every call, such as when it was made) and ``Last-Modified``,
+    or ``304`` when the client's copy is current (``If-None-Match`` first, else
+    ``If-Modified-Since``)."""
     content = _encode(body)
-    etag = '"' + hashlib.sha256(content).hexdigest()[:40] + '"'
+    tagged = content if etag_of is None else _encode(etag_of)
+    etag = '"' + hashlib.sha256(tagged).hexdigest()[:40] + '"'
+    headers = caching_headers(etag, last_modified, public=public)
+    if not_modified(request, etag, last_modified):
+        return Response(status_code=304, headers=headers)
+    return Response(content, media_type="application/json", headers=headers)
+
+
+def caching_headers(
+    etag: str, last_modified: datetime | None, *, public: bool = False
+) -> dict[str, str]:
     headers = {
         "ETag": etag,
         "Cache-Control": f"public, max-age={PUBLIC_MAX_AGE}" if public else "private, no-cache",
@@ -172,18 +185,25 @@ def conditional(
     if not public:
         headers["Vary"] = "Authorization"
     if last_modified is not None:
-        last_modified = last_modified.astimezone(UTC).replace(microsecond=0)
-        headers["Last-Modified"] = format_datetime(last_modified, usegmt=True)
+        headers["Last-Modified"] = format_datetime(_whole_second(last_modified), usegmt=True)
+    return headers
+
+
+def _whole_second(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def not_modified(request: Request, etag: str, last_modified: datetime | None) -> bool:
+    """Whether the client's copy (``If-None-Match`` first, else ``If-Modified-Since``) is
+    current."""
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None:
         tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-        if etag in tags or "*" in tags:
-            return Response(status_code=304, headers=headers)
-    elif last_modified is not None and (since := request.headers.get("if-modified-since")):
+        return etag in tags or "*" in tags
+    if last_modified is not None and (since := request.headers.get("if-modified-since")):
         try:
             moment = parsedate_to_datetime(since)
         except (TypeError, ValueError):
-            moment = None
-        if moment is not None and moment.tzinfo is not None and last_modified <= moment:
-            return Response(status_code=304, headers=headers)
-    return Response(content, media_type="application/json", headers=headers)
+            return False
+        return moment.tzinfo is not None and _whole_second(last_modified) <= moment
+    return False

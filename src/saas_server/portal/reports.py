@@ -47,6 +47,8 @@ class ReportTable:
     columns: list[str]
     rows: list[dict[str, Any]]
     totals: dict[str, Any]
+    # When the newest of the rows it was made from changed (for ``Last-Modified``).
+    updated_at: datetime | None = None
 
 
 # (session, tenant id, client's commercial partner id or None) -> the figures.
@@ -224,17 +226,34 @@ def _in_period(day: str | None, period: str) -> bool:
     return bool(day) and start is not None and str(day)[:10] >= start
 
 
+async def _newest_synced(
+    session: AsyncSession, caller: PortalCaller, *models: str
+) -> datetime | None:
+    """When the newest of the caller's records of ``models`` changed in the copy."""
+    stmt = select(func.max(PortalRecord.synced_at)).where(
+        PortalRecord.tenant_id == caller.tenant_id, PortalRecord.model.in_(models)
+    )
+    if caller.commercial_id is not None:
+        stmt = stmt.where(PortalRecord.commercial_id == caller.commercial_id)
+    moment: datetime | None = (await session.execute(stmt)).scalar_one()
+    return moment
+
+
 async def report(
     session: AsyncSession, caller: PortalCaller, type_: str, period: str
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], datetime | None]:
+    """The report's data and when what it was made from last changed."""
     today = service.today_iso()
     start, end = period_bounds(period)  # a month that does not exist is a 422
+    last_modified: datetime | None
     if type_ in MARKETING_REPORTS:
         table = await marketing_report.ask(
             session, caller.tenant_id, caller.commercial_id, type_, start, end
         )
         columns, rows, totals = table.columns, table.rows, table.totals
+        last_modified = table.updated_at
     elif type_ == "invoices":
+        last_modified = await _newest_synced(session, caller, "account.move")
         invoices = [
             service.invoice_json(i, today)
             for i in await _records(session, caller, "account.move")
@@ -277,6 +296,7 @@ async def report(
             "amount_due": round(sum(r["amount_due"] for r in rows), 2),
         }
     else:
+        last_modified = await _newest_synced(session, caller, "project.project", "project.task")
         projects = await _records(session, caller, "project.project")
         stats = await service.task_stats(session, caller.tenant_id, [p.odoo_id for p in projects])
         rows = []
@@ -313,7 +333,7 @@ async def report(
         "columns": columns,
         "rows": rows,
         "totals": totals,
-    }
+    }, last_modified
 
 
 def pdf(data: dict[str, Any]) -> bytes:
