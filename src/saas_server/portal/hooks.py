@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from saas_server.core.jobs import defer
 from saas_server.events.models import OutboxEvent
 from saas_server.portal import notifications
 from saas_server.portal.models import PortalStatus, PortalTenant
@@ -35,13 +34,7 @@ async def on_marketing_event(session: AsyncSession, event: OutboxEvent) -> None:
     if portal is None or portal.status != PortalStatus.ENABLED.value:
         return
     if await notifications.from_marketing_event(session, event.tenant_id, event.type, event.data):
-        await defer(
-            session,
-            notifications.MAIL_TASK,
-            queue="portal",
-            queueing_lock=f"portal-mail:{event.tenant_id}",
-            tenant_id=str(event.tenant_id),
-        )
+        await notifications.defer_mail(session, event.tenant_id)
 
 
 async def on_events_recorded(session: AsyncSession, events: Sequence[OutboxEvent]) -> None:

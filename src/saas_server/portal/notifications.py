@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_server.core import clock
+from saas_server.core.jobs import defer
 from saas_server.core.runtime import Runtime
 from saas_server.mail.service import Mail, queue_mail
 from saas_server.portal.models import PortalNotification, PortalSession, PortalSettings
@@ -129,6 +130,18 @@ async def from_change(
                 {"invoice_odoo_id": odoo_id, "name": after.get("name")},
                 f"invoice:{odoo_id}:paid",
             )
+
+
+async def defer_mail(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """Queue the mailing of the tenant's notifications not mailed yet (one job waiting at
+    most): for those made outside a sync, which mails its own at its end."""
+    await defer(
+        session,
+        MAIL_TASK,
+        queue="portal",
+        queueing_lock=f"portal-mail:{tenant_id}",
+        tenant_id=str(tenant_id),
+    )
 
 
 def _client_id(value: Any) -> int | None:
