@@ -12,11 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from saas_server.core import clock
 from saas_server.core.runtime import Runtime
 from saas_server.portal.identity import SESSION_PURPOSE
-from saas_server.portal.models import PortalSession
+from saas_server.portal.models import PortalRecord, PortalSession
 from tests.fixtures.auth import LoggedIn, verified_user
 from tests.fixtures.billing import member_of
 from tests.fixtures.errors import assert_envelope
@@ -364,3 +365,45 @@ async def test_logout_ends_the_odoo_session(
     async with runtime.db.sessionmaker() as session:
         row = await session.get(PortalSession, uuid.UUID(login["user"]["id"]))
         assert row is not None and row.revoked_at is not None and row.revoked_reason == "logout"
+
+
+async def test_projects_show_their_odoo_stage_once_the_agency_uses_project_stages(
+    client: httpx.AsyncClient, runtime: Runtime, portal: PortalTenant
+) -> None:
+    alpha = bearer(await portal_login(client, portal, portal.alpha))
+    # Project stages off (Odoo's default): the field is not the sync's to read; no stage.
+    [project] = (await client.get("/api/v1/projects", headers=alpha)).json()["results"]
+    assert project["stage"] is None
+    # The agency turns "Project Stages" on in Odoo (its users join the group) and stages
+    # its projects: the next sync reads them.
+    [group] = portal.call("res.groups", "search", [("name", "=", "Use Stages on Project")])
+    portal.call("res.users", "write", [2], {"groups_id": [(4, group)]})
+    live = portal.call("project.project.stage", "create", {"name": "In Progress"})
+    portal.call("project.project", "write", portal.alpha.projects, {"stage_id": live})
+    await _sync(client, runtime, portal)
+    [staged] = (await client.get("/api/v1/projects", headers=alpha)).json()["results"]
+    assert staged["stage"] == {"odoo_id": live, "name": "In Progress"}
+    detail = await client.get(f"/api/v1/projects/{staged['id']}", headers=alpha)
+    assert detail.json()["stage"]["name"] == "In Progress"
+    # Beta's project, not written since the last sync, is read again too (the copy held no
+    # stage field): it now says it has no stage rather than nothing.
+    async with runtime.db.sessionmaker() as session:
+        [beta_copy] = (
+            await session.execute(
+                select(PortalRecord).where(
+                    PortalRecord.tenant_id == uuid.UUID(portal.tenant.id),
+                    PortalRecord.model == "project.project",
+                    PortalRecord.odoo_id == portal.beta.projects[0],
+                )
+            )
+        ).scalars()
+        assert beta_copy.data["stage_id"] is False
+    # Turned off again: the stages leave the copy at the next sync.
+    portal.call("res.users", "write", [2], {"groups_id": [(3, group)]})
+    await _sync(client, runtime, portal)
+    [off] = (await client.get("/api/v1/projects", headers=alpha)).json()["results"]
+    assert off["stage"] is None
+    status = await client.get(
+        "/api/v1/odoo/sync", params={"tenant_id": portal.tenant.id}, headers=portal.owner.headers
+    )
+    assert status.json()["status"] == "ok"
