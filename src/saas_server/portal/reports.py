@@ -204,15 +204,14 @@ def period_bounds(period: str) -> tuple[date | None, date | None]:
     if period == "all":
         return None, None
     if len(period) in (4, 7):  # "2026" or "2026-03"
+        year = int(period[:4])
+        month = int(period[5:7]) if len(period) == 7 else None
         try:
-            year = int(period[:4])
-            month = int(period[5:7]) if len(period) == 7 else None
             if month is None:
                 return date(year, 1, 1), date(year + 1, 1, 1)
-            first = date(year, month, 1)
+            return date(year, month, 1), date(year + (month == 12), month % 12 + 1, 1)
         except ValueError:
-            raise ValidationFailed.for_field("period", "No such month.") from None
-        return first, date(year + (month == 12), month % 12 + 1, 1)
+            raise ValidationFailed.for_field("period", "No such year or month.") from None
     start = _period_start(period)
     return (date.fromisoformat(start) if start else None), None
 
