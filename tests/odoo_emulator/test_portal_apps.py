@@ -109,6 +109,9 @@ def test_project_stages_are_for_the_users_of_their_group(
         call("project.project", "read", [project], fields=["name", "stage_id"])
     assert refused.value.name == "odoo.exceptions.AccessError"
     assert "stage_id" not in call("project.project", "read", [project])[0]
+    with pytest.raises(RpcError) as not_written:
+        call("project.project", "write", [project], {"stage_id": False})
+    assert not_written.value.name == "odoo.exceptions.AccessError"
     groups_field = "group_ids" if odoo.major >= 19 else "groups_id"
     call("res.users", "write", [2], {groups_field: [(4, group)]})
     try:

@@ -164,6 +164,7 @@ class BaseModel(Writing, AccessRights):
         if not isinstance(vals, dict):
             raise ValueError(f"Invalid values {vals!r} for {self._name}.write()")
         self.check_field_names(vals)
+        await self.accessible_field_names(list(vals), "write")
         await self.check_selection_values(vals)
         await self.ensure_exist()
         await self.before_write(vals)

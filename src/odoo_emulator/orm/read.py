@@ -27,7 +27,9 @@ class Reading(Searching):
         groups = await self.env.groups()
         return any(group in groups for group in fld.groups)
 
-    async def accessible_field_names(self, names: Sequence[str] | None) -> list[str]:
+    async def accessible_field_names(
+        self, names: Sequence[str] | None, operation: str = "read"
+    ) -> list[str]:
         """What ``read`` reads: ``names`` (AccessError when one is a field of groups the user
         is in none of, as Odoo's ``check_field_access_rights``), else every field the user
         may see."""
@@ -46,7 +48,7 @@ class Reading(Searching):
             raise AccessError(
                 "The requested operation can not be completed due to security restrictions."
                 f"\n\nDocument type: {self._description} ({self._name})"
-                "\nOperation: read"
+                f"\nOperation: {operation}"
                 f"\nUser: {self.env.uid}"
                 "\nFields:\n"
                 + "\n".join(
