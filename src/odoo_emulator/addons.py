@@ -56,8 +56,17 @@ CREATE TABLE IF NOT EXISTS project_task_type (
     active boolean,
     {_STAMPS}
 );
+CREATE TABLE IF NOT EXISTS project_project_stage (
+    id serial PRIMARY KEY,
+    active boolean,
+    sequence integer,
+    name jsonb NOT NULL,
+    fold boolean,
+    {_STAMPS}
+);
 CREATE TABLE IF NOT EXISTS project_project (
     id serial PRIMARY KEY,
+    stage_id integer REFERENCES project_project_stage ON DELETE RESTRICT,
     name jsonb NOT NULL,
     description text,
     active boolean,
@@ -213,6 +222,31 @@ async def list_modules(conn: psycopg.AsyncConnection[Any], version_label: str) -
         )
 
 
+# The groups a module adds (xml id in the module, name), members none: a setting adds them.
+GROUPS: dict[str, tuple[tuple[str, str], ...]] = {
+    "project": (("group_project_stages", "Use Stages on Project"),),
+}
+
+
+async def _add_group(
+    conn: psycopg.AsyncConnection[Any], module: str, xmlid: str, name: str
+) -> None:
+    cur = await conn.execute(
+        "INSERT INTO res_groups (name, share, create_uid, create_date, write_uid, write_date)"
+        " VALUES (%s, false, 1, now() at time zone 'utc', 1, now() at time zone 'utc')"
+        " RETURNING id",
+        (Jsonb({"en_US": name}),),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    await conn.execute(
+        "INSERT INTO ir_model_data (module, name, model, res_id, noupdate, create_date,"
+        " write_date) VALUES (%s, %s, 'res.groups', %s, false, now() at time zone 'utc',"
+        " now() at time zone 'utc')",
+        (module, xmlid, row[0]),
+    )
+
+
 async def installed_modules(conn: psycopg.AsyncConnection[Any]) -> frozenset[str]:
     cur = await conn.execute("SELECT name FROM ir_module_module WHERE state = 'installed'")
     return frozenset(row[0] for row in await cur.fetchall())
@@ -228,6 +262,8 @@ async def install(conn: psycopg.AsyncConnection[Any], names: list[str], version:
             continue
         if name in DDL:
             await conn.execute(DDL[name])
+        for xmlid, group_name in GROUPS.get(name, ()):
+            await _add_group(conn, name, xmlid, group_name)
         await conn.execute(
             "UPDATE ir_module_module SET state = 'installed', latest_version = %s,"
             " write_date = now() at time zone 'utc' WHERE name = %s",

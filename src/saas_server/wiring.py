@@ -68,14 +68,17 @@ from saas_server.integrations.service import (
     RETRY_DUE_TASK,
     TEND_ODOO_SECRETS_TASK,
 )
+from saas_server.marketing import portal_figures as marketing_portal
 from saas_server.marketing.lifecycle import SEO_AUDIT
 from saas_server.marketing.social import PUBLISH_DUE_TASK
 from saas_server.monitoring import service as monitoring_service
 from saas_server.monitoring.tasks import SAMPLE_TASK
 from saas_server.moves import service as moves_service
 from saas_server.moves.lifecycle import MOVE
+from saas_server.portal import access as portal_access
 from saas_server.portal import hooks as portal_hooks
 from saas_server.portal import identity as portal_identity
+from saas_server.portal import reports as portal_reports
 from saas_server.portal.lifecycle import PORTAL
 from saas_server.portal.sync import SYNC_DUE_TASK as PORTAL_SYNC_DUE_TASK
 from saas_server.realtime import hub as realtime_hub
@@ -122,6 +125,7 @@ RUNTIME_PARTS = RuntimeParts(
     plan_of=rate_limit_plan,
     api_key_user=api_keys.api_key_user,
     bearer_budget=portal_identity.rate_budget,
+    route_budget=portal_access.route_budget,
 )
 
 
@@ -199,11 +203,15 @@ async def open_runtime(settings: Settings, **kwargs: Any) -> AsyncIterator[Runti
 
 def _wire_portal() -> None:
     """The client portal (seed 004): auth's login with ``tenant`` is checked by the tenant's
-    Odoo (portal), and the tenant's Odoo webhook queues the portal's sync."""
+    Odoo (portal), the tenant's Odoo webhook queues the portal's sync, and marketing's events
+    (a post published, an audit completed) notify the client."""
     tenant_login.tenant_login.provide(portal_identity.login)
     tenant_login.tenant_refresh.provide(portal_identity.refresh)
     tenant_login.tenant_logout.provide(portal_identity.logout)
     events_service.events_recorded.connect(portal_hooks.on_events_recorded)
+    # The dashboard's SEO and social figures and those reports are marketing's (above).
+    portal_reports.marketing_dashboard.provide(marketing_portal.dashboard)
+    portal_reports.marketing_report.provide(marketing_portal.report)
 
 
 # -- flows: instances' long operations, answered by backups -------------------------------------

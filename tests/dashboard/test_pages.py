@@ -4,11 +4,13 @@ The journeys in a real browser against a real server are in test_browser.py."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import httpx
 
 from saas_server.core.runtime import Runtime
+from saas_server.dashboard.web import static_url
 from tests.fixtures.auth import DEFAULT_PASSWORD
 from tests.fixtures.dashboard import CSRF, csrf_of, dashboard_login
 from tests.fixtures.smtp import Inbox
@@ -29,7 +31,9 @@ async def test_landing_sends_a_stranger_to_login_with_the_page_policy(
     assert page.headers["x-frame-options"] == "DENY"
     # The CSRF cookie is for the server only.
     assert "httponly" in page.headers["set-cookie"].lower()
-    assert "<script" not in page.text.replace('<script type="module" src="/static/live.js">', "")
+    live = f'<script type="module" src="{static_url("live.js")}">'
+    assert live in page.text
+    assert "<script" not in page.text.replace(live, "")
 
 
 async def test_the_mailed_links_land_on_pages(
@@ -154,9 +158,18 @@ async def test_pages_need_a_session_and_admin_pages_an_admin(
 async def test_static_assets_are_served_and_cacheable(client: httpx.AsyncClient) -> None:
     css = await client.get("/static/dashboard.css")
     assert css.status_code == 200
-    assert css.headers["cache-control"] == "public, max-age=3600"
+    # A week (seed 004), with the pages naming each asset by its content's digest.
+    assert css.headers["cache-control"] == "public, max-age=604800"
     js = await client.get("/static/live.js")
     assert "EventSource" in js.text
+    digest = hashlib.sha256(js.content).hexdigest()[:12]
+    assert static_url("live.js") == f"/static/live.js?v={digest}"
+    page = await client.get("/login")
+    assert f'href="/static/dashboard.css?v={hashlib.sha256(css.content).hexdigest()[:12]}"' in (
+        page.text
+    )
+    versioned = await client.get(static_url("live.js"))
+    assert versioned.status_code == 200 and versioned.content == js.content
 
 
 async def test_every_page_of_a_customer_renders(client: httpx.AsyncClient, owner: object) -> None:

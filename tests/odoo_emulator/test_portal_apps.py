@@ -95,6 +95,39 @@ def test_projects_tasks_and_stages(call: Any, installed: None) -> None:
     assert counted["date"] == "2027-03-01" and counted["last_update_status"] == "to_define"
 
 
+def test_project_stages_are_for_the_users_of_their_group(
+    odoo: OdooServer, call: Any, installed: None
+) -> None:
+    """project.project's stage_id (project.project.stage) belongs to the group "Project
+    Stages" (Project's setting): outside it, fields_get leaves it out and reading it is an
+    AccessError; in it, it reads as any many2one."""
+    # project.group_project_stages, added by the app.
+    [group] = call("res.groups", "search", [("name", "=", "Use Stages on Project")])
+    project = call("project.project", "create", {"name": "Staged"})
+    assert "stage_id" not in call("project.project", "fields_get", ["stage_id"])
+    with pytest.raises(RpcError) as refused:
+        call("project.project", "read", [project], fields=["name", "stage_id"])
+    assert refused.value.name == "odoo.exceptions.AccessError"
+    assert "stage_id" not in call("project.project", "read", [project])[0]
+    with pytest.raises(RpcError) as not_written:
+        call("project.project", "write", [project], {"stage_id": False})
+    assert not_written.value.name == "odoo.exceptions.AccessError"
+    groups_field = "group_ids" if odoo.major >= 19 else "groups_id"
+    call("res.users", "write", [2], {groups_field: [(4, group)]})
+    try:
+        described = call(
+            "project.project", "fields_get", ["stage_id"], attributes=["type", "relation"]
+        )
+        assert described == {"stage_id": {"type": "many2one", "relation": "project.project.stage"}}
+        stage = call("project.project.stage", "create", {"name": "Live", "sequence": 5})
+        call("project.project", "write", [project], {"stage_id": stage})
+        [read] = call("project.project", "read", [project], fields=["stage_id"])
+        assert read["stage_id"] == [stage, "Live"]
+    finally:
+        call("res.users", "write", [2], {groups_field: [(3, group)]})
+    assert "stage_id" not in call("project.project", "fields_get", ["stage_id"])
+
+
 def test_customer_invoices_are_totalled_numbered_on_posting_and_due(
     odoo: OdooServer, call: Any, installed: None
 ) -> None:

@@ -29,9 +29,9 @@ async def test_wrong_password_and_unknown_tenant_are_refused(
 
 
 async def test_refresh_rotates_the_portal_tokens(
-    client: httpx.AsyncClient, portal: PortalTenant
+    client: httpx.AsyncClient, runtime: Runtime, portal: PortalTenant
 ) -> None:
-    await steps.check_refresh_rotates_the_portal_tokens(client, portal)
+    await steps.check_refresh_rotates_the_portal_tokens(client, runtime, portal)
 
 
 async def test_uploaded_files_are_attachments_in_odoo(

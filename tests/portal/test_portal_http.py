@@ -87,9 +87,12 @@ async def test_odoo_reads_are_cached_until_the_webhook_and_odoo_down_is_502(
 async def test_rate_limits_per_portal_user_and_per_anonymous_address(
     client: httpx.AsyncClient, portal: PortalTenant
 ) -> None:
-    for _ in range(3):
+    for number in range(3):
         ok = await client.get("/api/v1/blog/posts", params={"tenant": portal.subdomain})
         assert ok.status_code == 200, ok.text
+        # The headers describe the portal's anonymous budget, not the API's general one.
+        assert ok.headers["x-ratelimit-limit"] == "3"
+        assert ok.headers["x-ratelimit-remaining"] == str(2 - number)
     limited = await client.get("/api/v1/blog/posts", params={"tenant": portal.subdomain})
     assert_envelope(limited, 429, "RATE_LIMIT_EXCEEDED")
     assert int(limited.headers["retry-after"]) > 0
@@ -107,6 +110,24 @@ async def test_rate_limits_per_portal_user_and_per_anonymous_address(
     # Another portal user has a budget of their own.
     other = bearer(await portal_login(client, portal, portal.alpha))
     assert (await client.get("/api/v1/settings", headers=other)).status_code == 200
+
+    # The agency's members: the portal's budget per user, not their plan's.
+    member = {"tenant_id": portal.tenant.id}
+    # (Turning the portal on, the owner called POST /odoo/sync once already.)
+    remaining = []
+    for _ in range(11):
+        answer = await client.get("/api/v1/projects", params=member, headers=portal.owner.headers)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["x-ratelimit-limit"] == "12"
+        remaining.append(int(answer.headers["x-ratelimit-remaining"]))
+    assert remaining == list(range(10, -1, -1))
+    refused = await client.get("/api/v1/projects", params=member, headers=portal.owner.headers)
+    assert_envelope(refused, 429, "RATE_LIMIT_EXCEEDED")
+    assert refused.headers["x-ratelimit-limit"] == "12"
+    # ... while the rest of the API still counts their plan's.
+    elsewhere = await client.get("/api/v1/auth/me", headers=portal.owner.headers)
+    assert elsewhere.status_code == 200
+    assert int(elsewhere.headers["x-ratelimit-limit"]) > 12
 
 
 async def test_notifications_are_mailed_unless_the_client_turned_mail_off(

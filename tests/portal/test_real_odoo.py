@@ -87,7 +87,7 @@ async def test_the_portal_must_show_on_a_real_odoo(
 ) -> None:
     await steps.check_a_portal_user_sees_exactly_their_companys_data(client, runtime, portal)
     await steps.check_wrong_password_and_unknown_tenant_are_refused(client, portal)
-    await steps.check_refresh_rotates_the_portal_tokens(client, portal)
+    await steps.check_refresh_rotates_the_portal_tokens(client, runtime, portal)
     await steps.check_uploaded_files_are_attachments_in_odoo(client, portal)
     await steps.check_the_published_blog_is_public_and_cacheable(client, portal)
     await steps.check_a_stage_change_in_odoo_notifies_the_client_by_webhook_and_by_schedule(

@@ -16184,10 +16184,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    /** @example {} */
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": unknown;
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -16270,10 +16267,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    /** @example {} */
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": unknown;
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -17015,7 +17009,7 @@ export interface operations {
     portal_reports_list: {
         parameters: {
             query?: {
-                type?: "projects" | "invoices";
+                type?: "projects" | "invoices" | "seo" | "social";
                 period?: string;
                 format?: "json" | "csv" | "pdf";
                 /** @description The tenant (UUID); required for its members, implied for clients. */

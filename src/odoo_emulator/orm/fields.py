@@ -43,6 +43,9 @@ class Field:
     related: str | None = None
     # For fields_get only: Odoo's default_export_compatible (set on a few fields).
     export_default: bool = False
+    # Odoo's ``groups=``: only users of one of these groups (xml ids) see the field (it is
+    # left out of fields_get and of a read without a field list) or may read it (AccessError).
+    groups: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -101,7 +101,7 @@ class BaseModel(Writing, AccessRights):
     @api_records
     async def read(self, fields: Any = None, load: str | None = "_classic_read") -> Any:
         await self.require_access("read")
-        names = list(fields) if fields else self.readable_field_names()
+        names = await self.accessible_field_names(list(fields) if fields else None)
         return await self.read_records(self.ids, names, load)
 
     @api_model
@@ -115,8 +115,8 @@ class BaseModel(Writing, AccessRights):
         load: str | None = "_classic_read",
     ) -> list[dict[str, Any]]:
         await self.require_access("read")
+        names = await self.accessible_field_names(list(fields) if fields else None)
         ids = await self.search_ids(domain or [], offset, limit, order)
-        names = list(fields) if fields else self.readable_field_names()
         return await self.read_records(ids, names, load)
 
     async def name_search_ids(
@@ -164,6 +164,7 @@ class BaseModel(Writing, AccessRights):
         if not isinstance(vals, dict):
             raise ValueError(f"Invalid values {vals!r} for {self._name}.write()")
         self.check_field_names(vals)
+        await self.accessible_field_names(list(vals), "write")
         await self.check_selection_values(vals)
         await self.ensure_exist()
         await self.before_write(vals)
@@ -196,6 +197,8 @@ class BaseModel(Writing, AccessRights):
         for name, fld in self._fields.items():
             if fld.internal or (allfields and name not in allfields):
                 continue
+            if not await self.field_accessible(fld):
+                continue  # Odoo leaves out the fields of groups the user is not in
             description = fld.describe(self.env.version.major)
             if fld.type == "selection":
                 allowed = await self.selection_options(fld)

@@ -8,7 +8,7 @@ from typing import Any
 
 from psycopg import sql
 
-from odoo_emulator.errors import MissingError
+from odoo_emulator.errors import AccessError, MissingError
 from odoo_emulator.orm import fields as F
 from odoo_emulator.orm.fields import Field
 from odoo_emulator.orm.search import Searching
@@ -19,6 +19,46 @@ class Reading(Searching):
 
     def readable_field_names(self) -> list[str]:
         return [name for name, fld in self._fields.items() if not fld.internal]
+
+    async def field_accessible(self, fld: Field) -> bool:
+        """Odoo's field ``groups``: the superuser and the members of one of them."""
+        if not fld.groups or self.env.su:
+            return True
+        groups = await self.env.groups()
+        return any(group in groups for group in fld.groups)
+
+    async def accessible_field_names(
+        self, names: Sequence[str] | None, operation: str = "read"
+    ) -> list[str]:
+        """What ``read`` reads: ``names`` (AccessError when one is a field of groups the user
+        is in none of, as Odoo's ``check_field_access_rights``), else every field the user
+        may see."""
+        if not names:
+            return [
+                name
+                for name in self.readable_field_names()
+                if await self.field_accessible(self._fields[name])
+            ]
+        refused = [
+            name
+            for name in names
+            if name in self._fields and not await self.field_accessible(self._fields[name])
+        ]
+        if refused:
+            raise AccessError(
+                "The requested operation can not be completed due to security restrictions."
+                f"\n\nDocument type: {self._description} ({self._name})"
+                f"\nOperation: {operation}"
+                f"\nUser: {self.env.uid}"
+                "\nFields:\n"
+                + "\n".join(
+                    f"- {name} (allowed for groups "
+                    + ", ".join(repr(g) for g in self._fields[name].groups)
+                    + ")"
+                    for name in refused
+                )
+            )
+        return list(names)
 
     async def existing_ids(self, ids: Iterable[int]) -> set[int]:
         id_list = list(ids)

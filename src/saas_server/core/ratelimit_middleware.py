@@ -54,17 +54,25 @@ class RateLimitMiddleware:
         if budget is None and api_key is not None and runtime.parts.api_key_user is not None:
             user_id = await runtime.parts.api_key_user(runtime, api_key)
         client = scope.get("client")
+        ip = client[0] if client else "-"
+        route = None
+        if budget is None and runtime.parts.route_budget is not None:
+            # Routes with a budget of their own count against it alone, and their headers
+            # describe it.
+            route = runtime.parts.route_budget(runtime, scope["path"], user_id, ip)
         if scope["path"].startswith(limiter.intake_paths):
-            state = await limiter.hit(limiter.intake_limit, "intake", client[0] if client else "-")
+            state = await limiter.hit(limiter.intake_limit, "intake", ip)
         elif budget is not None:
             state = await limiter.hit(budget[1], "bearer", budget[0])
+        elif route is not None:
+            state = await limiter.hit(route[1], "route", route[0])
         elif user_id is not None:
             plan = await limiter.plan_of(
                 str(user_id), lambda: runtime.parts.plan_of(runtime, user_id)
             )
             state = await limiter.hit(limiter.plan_limits[plan], "user", str(user_id))
         else:
-            state = await limiter.hit(limiter.anonymous_limit, "ip", client[0] if client else "-")
+            state = await limiter.hit(limiter.anonymous_limit, "ip", ip)
         if state is None:  # counters unavailable: fail open, with no figures to vouch for
             await self.app(scope, receive, send)
             return

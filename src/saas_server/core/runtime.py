@@ -120,6 +120,12 @@ class RuntimeParts:
     # The budget of a bearer token another domain issued (the portal's client tokens): its
     # counter's key and limit, or None when the token is none of its own or invalid.
     bearer_budget: Callable[[Runtime, str], tuple[str, str] | None] | None = None
+    # The budget of routes a domain limits by a rule of its own instead of the plan's or the
+    # anonymous one (the client portal's): given the path and the caller (a user id, or the
+    # client IP when anonymous), its counter's key and limit, or None for the general budget.
+    route_budget: Callable[[Runtime, str, uuid.UUID | None, str], tuple[str, str] | None] | None = (
+        None
+    )
 
 
 _wired_parts: RuntimeParts | None = None

@@ -12,6 +12,7 @@ or another package's services. Forms are plain HTML posts (they work without Jav
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 import re
 import uuid
@@ -110,15 +111,31 @@ STATIC_FILES = {
 }
 
 
+# Seed 004: static assets are cached for a week. The pages name each asset with its
+# content's digest (``static_url``), so a release that changes one is fetched at once.
+STATIC_MAX_AGE = 7 * 24 * 3600
+STATIC_VERSIONS = {
+    name: hashlib.sha256(path.read_bytes()).hexdigest()[:12] for name, path in STATIC_FILES.items()
+}
+
+
+def static_url(name: str) -> str:
+    """The URL the pages use for an asset: its path with its version (``?v=`` digest)."""
+    return f"/static/{name}?v={STATIC_VERSIONS[name]}"
+
+
+templates.env.globals["static_url"] = static_url
+
+
 def static_response(name: str) -> Response:
-    """One asset, cacheable for an hour (the pipeline's default is no-store)."""
+    """One asset, cacheable for a week (the pipeline's default is no-store)."""
     path = STATIC_FILES.get(name)
     if path is None:
         return error_response(404, "NOT_FOUND", "Not found")
     return FileResponse(
         path,
         media_type=STATIC_TYPES[path.suffix],
-        headers={"Cache-Control": "public, max-age=3600"},
+        headers={"Cache-Control": f"public, max-age={STATIC_MAX_AGE}"},
     )
 
 

@@ -167,7 +167,15 @@ async def run_audit(runtime: Runtime, audit_id: uuid.UUID) -> SeoAudit | None:
         await emit(
             session,
             AUDIT_COMPLETED,
-            {"id": str(row.id), "status": row.status, "url": row.url, "score": row.score},
+            {
+                "id": str(row.id),
+                "status": row.status,
+                "url": row.url,
+                "score": row.score,
+                # The client (its Odoo commercial partner) the audit is for: the portal
+                # notifies it.
+                "client_id": row.client_id,
+            },
             tenant_id=row.tenant_id,
         )
         return row

@@ -251,6 +251,13 @@ class OdooDriver(Protocol):
         context: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]: ...
 
+    async def readable_fields(
+        self, name: str, admin: Credentials, model: str, fields: list[str]
+    ) -> list[str]:
+        """Those of ``fields`` the user may read on ``model`` (``fields_get``: Odoo leaves out
+        a field of groups the user is in none of, and reading one is an AccessError)."""
+        ...
+
     async def create_record(
         self, name: str, admin: Credentials, model: str, values: dict[str, Any]
     ) -> int: ...

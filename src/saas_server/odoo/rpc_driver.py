@@ -563,6 +563,14 @@ class RpcDriver:
         rows = await self._execute(name, admin, model, "search_read", [domain], kwargs)
         return list(rows)
 
+    async def readable_fields(
+        self, name: str, admin: Credentials, model: str, fields: list[str]
+    ) -> list[str]:
+        described = await self._execute(
+            name, admin, model, "fields_get", [fields], {"attributes": ["type"]}
+        )
+        return [f for f in fields if f in described]
+
     async def create_record(
         self, name: str, admin: Credentials, model: str, values: dict[str, Any]
     ) -> int:

@@ -50,8 +50,38 @@ class PortalCaller:
         return self.commercial_id is not None
 
 
-async def _limit(runtime: Runtime, limit: str, *key: str) -> None:
-    await runtime.rate_limiter.check(limit, *key)
+# The portal's routes (router.py): seed 004 limits them to 100 calls a minute per user and 20
+# per anonymous address, counted by the API's rate-limit middleware (``route_budget``) instead
+# of the plan's or the general anonymous budget, so the X-RateLimit-* headers describe these.
+# A portal token has its own budget already (identity.rate_budget).
+PORTAL_PATHS = (
+    "/api/v1/projects",
+    "/api/v1/portal/",
+    "/api/v1/blog/",
+    "/api/v1/files/",
+    "/api/v1/notifications",
+    "/api/v1/settings",
+    "/api/v1/odoo/sync",
+)
+
+
+def _portal_path(path: str) -> bool:
+    return any(
+        path == prefix or path.startswith(prefix if prefix.endswith("/") else prefix + "/")
+        for prefix in PORTAL_PATHS
+    )
+
+
+def route_budget(
+    runtime: Runtime, path: str, user_id: uuid.UUID | None, ip: str
+) -> tuple[str, str] | None:
+    """The budget of a call to a portal route (the rate-limit middleware asks, through the
+    runtime's parts): the user's portal budget, or the anonymous address's."""
+    if not _portal_path(path):
+        return None
+    if user_id is not None:
+        return f"portal:{user_id}", runtime.settings.portal_rate_limit_user
+    return f"portal-anon:{ip}", runtime.settings.portal_rate_limit_anonymous
 
 
 async def get_caller(
@@ -82,7 +112,6 @@ async def get_caller(
         )
     principal = await get_principal(request)
     assert principal is not None
-    await _limit(runtime, runtime.settings.portal_rate_limit_user, "portal", str(principal.user.id))
     if tenant_id is None:
         raise ValidationFailed.for_field("tenant_id", "The tenant whose portal to read.")
     try:
@@ -106,15 +135,13 @@ PortalCallerDep = Annotated[PortalCaller, Depends(get_caller)]
 async def public_tenant_id(
     request: Request,
     session: SessionDep,
-    runtime: RuntimeDep,
     tenant: Annotated[
         str | None, Query(max_length=63, description="The tenant's subdomain (else the Host's).")
     ] = None,
 ) -> uuid.UUID:
     """The tenant of a public (no login) route: ``?tenant=`` or the first label of the
-    request's host (``acme.portal.example`` -> ``acme``). 20 calls a minute per address."""
-    ip = request.client.host if request.client else "unknown"
-    await _limit(runtime, runtime.settings.portal_rate_limit_anonymous, "portal-anon", ip)
+    request's host (``acme.portal.example`` -> ``acme``). 20 calls a minute per address
+    (:func:`route_budget`)."""
     subdomain = tenant or (request.url.hostname or "").split(".")[0]
     found = await portal_tenant(session, subdomain)
     return found.id
@@ -133,11 +160,24 @@ def conditional(
     *,
     last_modified: datetime | None = None,
     public: bool = False,
+    etag_of: Any = None,
 ) -> Response:
-    """A JSON answer with ``ETag`` (the body's hash) and ``Last-Modified``, or ``304`` when
-    the client's copy is current (``If-None-Match`` first, else ``If-Modified-Since``)."""
+    """A JSON answer with ``ETag`` (the body's hash, or ``etag_of``'s when the body carries
+    something that changes on every call, such as when it was made) and ``Last-Modified``,
+    or ``304`` when the client's copy is current (``If-None-Match`` first, else
+    ``If-Modified-Since``)."""
     content = _encode(body)
-    etag = '"' + hashlib.sha256(content).hexdigest()[:40] + '"'
+    tagged = content if etag_of is None else _encode(etag_of)
+    etag = '"' + hashlib.sha256(tagged).hexdigest()[:40] + '"'
+    headers = caching_headers(etag, last_modified, public=public)
+    if not_modified(request, etag, last_modified):
+        return Response(status_code=304, headers=headers)
+    return Response(content, media_type="application/json", headers=headers)
+
+
+def caching_headers(
+    etag: str, last_modified: datetime | None, *, public: bool = False
+) -> dict[str, str]:
     headers = {
         "ETag": etag,
         "Cache-Control": f"public, max-age={PUBLIC_MAX_AGE}" if public else "private, no-cache",
@@ -145,18 +185,25 @@ def conditional(
     if not public:
         headers["Vary"] = "Authorization"
     if last_modified is not None:
-        last_modified = last_modified.astimezone(UTC).replace(microsecond=0)
-        headers["Last-Modified"] = format_datetime(last_modified, usegmt=True)
+        headers["Last-Modified"] = format_datetime(_whole_second(last_modified), usegmt=True)
+    return headers
+
+
+def _whole_second(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def not_modified(request: Request, etag: str, last_modified: datetime | None) -> bool:
+    """Whether the client's copy (``If-None-Match`` first, else ``If-Modified-Since``) is
+    current."""
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None:
         tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-        if etag in tags or "*" in tags:
-            return Response(status_code=304, headers=headers)
-    elif last_modified is not None and (since := request.headers.get("if-modified-since")):
+        return etag in tags or "*" in tags
+    if last_modified is not None and (since := request.headers.get("if-modified-since")):
         try:
             moment = parsedate_to_datetime(since)
         except (TypeError, ValueError):
-            moment = None
-        if moment is not None and moment.tzinfo is not None and last_modified <= moment:
-            return Response(status_code=304, headers=headers)
-    return Response(content, media_type="application/json", headers=headers)
+            return False
+        return moment.tzinfo is not None and _whole_second(last_modified) <= moment
+    return False

@@ -138,6 +138,8 @@ async def upload(
         {"file_id": str(row.id), "name": row.name},
         f"file:{row.id}",
     )
+    if not caller.is_client and commercial is not None:
+        await notifications.defer_mail(session, caller.tenant_id)
     await direct_cache(runtime.settings.redis_url).drop_tenant(caller.tenant_id)
     return row
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
-from sqlalchemy import func, select
+from cryptography.exceptions import InvalidTag
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_server.auth.tenant_login import PORTAL_ACCESS_PREFIX, PORTAL_REFRESH_PREFIX
@@ -24,13 +25,23 @@ from saas_server.core.client import ClientInfo
 from saas_server.core.crypto import derive_key, hash_token, new_token
 from saas_server.core.errors import NotFound, Unauthorized
 from saas_server.core.runtime import Runtime
-from saas_server.portal.models import PortalSession, PortalStatus, PortalTenant
+from saas_server.portal.models import (
+    PortalRefreshRotation,
+    PortalSession,
+    PortalStatus,
+    PortalTenant,
+)
 from saas_server.portal.odoo_access import tenant_odoo
 from saas_server.tenants.models import GONE_STATUSES, Tenant
 
 ACCESS_TYPE = "portal_access"
 SESSION_PURPOSE = b"portal-odoo-session"
 ALGORITHM = "HS256"
+# How many rotations a token presented again within its grace window may be behind.
+MAX_GRACE_CHAIN = 5
+# How many expired sealed successors one sweep clears.
+STALE_SWEEP_LIMIT = 1000
+_last_sweep: datetime | None = None
 
 
 class PortalNotFound(NotFound):
@@ -81,7 +92,13 @@ def decode_access(runtime: Runtime, token: str) -> PortalClaims:
             token[len(PORTAL_ACCESS_PREFIX) :],
             _key(runtime),
             algorithms=[ALGORITHM],
-            options={"require": ["sub", "tid", "pid", "cid", "exp", "type"], "verify_exp": False},
+            # Expiry is checked below on the injected clock (core/clock.py), and so the moment
+            # of issue is not checked against the machine's.
+            options={
+                "require": ["sub", "tid", "pid", "cid", "exp", "type"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
         )
     except jwt.PyJWTError as exc:
         raise Unauthorized("Invalid access token") from exc
@@ -211,25 +228,129 @@ async def login(
     return _answer(runtime, row, refresh_token, tenant)
 
 
+class InvalidPortalRefresh(Unauthorized):
+    message = "Invalid refresh token"
+    keeps_changes = True  # a reused token's session stays revoked
+
+
+def _successor_aad(token_hash: str) -> bytes:
+    # Binds a sealed successor to the rotated token it was sealed for.
+    return b"portal-refresh-successor:" + token_hash.encode()
+
+
 async def refresh(
     session: AsyncSession, runtime: Runtime, refresh_token: str, client: ClientInfo
 ) -> dict[str, Any]:
+    """A new pair for the session's live refresh token (rotated: the old one is kept as a
+    rotation). A rotated token presented again ends the session (conventions: reuse of a
+    rotated token revokes the whole family), unless within the reuse grace window of its
+    rotation (``SAAS_REFRESH_REUSE_GRACE_SECONDS``, decision 0034): then it is answered with
+    the same successor, as the platform's own refresh tokens are."""
+    now = clock.now()
+    presented = hash_token(refresh_token)
     row = (
         await session.execute(
             select(PortalSession)
-            .where(PortalSession.refresh_token_hash == hash_token(refresh_token))
+            .where(PortalSession.refresh_token_hash == presented)
             .with_for_update()
         )
     ).scalar_one_or_none()
-    if row is None or row.revoked_at is not None or row.refresh_expires_at <= clock.now():
-        raise Unauthorized("Invalid refresh token")
+    successor: str | None = None
+    if row is None:
+        rotation = await session.get(PortalRefreshRotation, presented)
+        if rotation is None:
+            raise InvalidPortalRefresh()
+        row = await session.get(PortalSession, rotation.session_id, with_for_update=True)
+        if row is None or row.revoked_at is not None:
+            raise InvalidPortalRefresh()
+        successor = await _successor_in_grace(session, runtime, row, rotation)
+        if successor is None:
+            # A rotated token came back after its window: it leaked. End the session.
+            rotation.successor_sealed = None
+            row.revoked_at = now
+            row.revoked_reason = "refresh_token_reuse"
+            raise InvalidPortalRefresh()
+    if row.revoked_at is not None or row.refresh_expires_at <= now:
+        raise InvalidPortalRefresh()
     tenant = await session.get(Tenant, row.tenant_id)
     if tenant is None:
-        raise Unauthorized("Invalid refresh token")
-    new_refresh = PORTAL_REFRESH_PREFIX + new_token(32)
-    row.refresh_token_hash = hash_token(new_refresh)
+        raise InvalidPortalRefresh()
+    if successor is None:
+        successor = PORTAL_REFRESH_PREFIX + new_token(32)
+        grace = runtime.settings.refresh_reuse_grace_seconds
+        session.add(
+            PortalRefreshRotation(
+                token_hash=presented,
+                session_id=row.id,
+                rotated_at=now,
+                successor_sealed=runtime.secrets.encrypt(successor, _successor_aad(presented))
+                if grace > 0
+                else None,
+            )
+        )
+        row.refresh_token_hash = hash_token(successor)
+        await _drop_stale_successors(session, runtime)
     await session.flush()
-    return _answer(runtime, row, new_refresh, tenant)
+    return _answer(runtime, row, successor, tenant)
+
+
+async def _successor_in_grace(
+    session: AsyncSession,
+    runtime: Runtime,
+    row: PortalSession,
+    rotation: PortalRefreshRotation,
+) -> str | None:
+    """The session's live refresh token, when ``rotation``'s token is presented again within
+    its grace window (following the successors rotated within theirs, a few at most)."""
+    now = clock.now()
+    grace = timedelta(seconds=runtime.settings.refresh_reuse_grace_seconds)
+    for _ in range(MAX_GRACE_CHAIN):
+        if grace <= timedelta(0) or rotation.successor_sealed is None:
+            return None
+        if now - rotation.rotated_at > grace:
+            return None
+        try:
+            raw = runtime.secrets.decrypt(
+                rotation.successor_sealed, _successor_aad(rotation.token_hash)
+            )
+        except (ValueError, InvalidTag):
+            return None
+        if hash_token(raw) == row.refresh_token_hash:
+            return raw
+        following = await session.get(PortalRefreshRotation, hash_token(raw))
+        if following is None or following.session_id != row.id:
+            return None
+        rotation = following
+    return None
+
+
+async def _drop_stale_successors(session: AsyncSession, runtime: Runtime) -> None:
+    """Forget the sealed successors whose grace window has passed (any session's, found by
+    a partial index), at most once per window in a process, as the platform's refresh
+    does."""
+    global _last_sweep
+    now = clock.now()
+    grace = runtime.settings.refresh_reuse_grace_seconds
+    window = timedelta(seconds=max(grace, 1.0))
+    if _last_sweep is not None and _last_sweep <= now < _last_sweep + window:
+        return
+    _last_sweep = now
+    stale = (
+        select(PortalRefreshRotation.token_hash)
+        .where(
+            PortalRefreshRotation.successor_sealed.is_not(None),
+            PortalRefreshRotation.rotated_at < now - timedelta(seconds=grace),
+        )
+        .limit(STALE_SWEEP_LIMIT)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    await session.execute(
+        update(PortalRefreshRotation)
+        .where(PortalRefreshRotation.token_hash.in_(stale))
+        .values(successor_sealed=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def live_session(session: AsyncSession, claims: PortalClaims) -> PortalSession:
@@ -260,6 +381,7 @@ async def logout(
     if row.revoked_at is not None:
         return
     row.revoked_at = clock.now()
+    row.revoked_reason = "logout"
     odoo_session_id = runtime.secrets.decrypt(row.odoo_session_id_encrypted, SESSION_PURPOSE)
     try:
         async with tenant_odoo(session, runtime, row.tenant_id) as odoo:

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -100,6 +100,30 @@ class PortalSession(Base):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     refresh_expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # "logout", or "refresh_token_reuse" when a rotated refresh token came back.
+    revoked_reason: Mapped[str | None] = mapped_column(String(50))
+
+
+class PortalRefreshRotation(Base):
+    """A portal refresh token its session rotated away from (hashed): presented again, it
+    ends the session, unless within the reuse grace window of its rotation, when it is
+    answered with the successor sealed here (decision 0034, as the platform's own tokens)."""
+
+    __tablename__ = "portal_refresh_rotations"
+    __table_args__ = (
+        Index(
+            "ix_portal_refresh_rotations_sealed_rotated_at",
+            "rotated_at",
+            postgresql_where=text("successor_sealed IS NOT NULL"),
+        ),
+    )
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("portal_sessions.id", ondelete="CASCADE"), index=True
+    )
+    rotated_at: Mapped[datetime]
+    successor_sealed: Mapped[str | None] = mapped_column(Text)
 
 
 class PortalFile(Base):

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_server.core import clock
+from saas_server.core.jobs import defer
 from saas_server.core.runtime import Runtime
 from saas_server.mail.service import Mail, queue_mail
 from saas_server.portal.models import PortalNotification, PortalSession, PortalSettings
@@ -23,7 +24,23 @@ INVOICE_PAID = "invoice_paid"
 # statement not yet matched) is what Odoo shows once the accountant app is installed.
 PAID = ("paid", "in_payment")
 FILE_SHARED = "file_shared"
-TYPES = (TASK_STAGE_CHANGED, INVOICE_POSTED, INVOICE_PAID, FILE_SHARED)
+SOCIAL_POST_PUBLISHED = "social_post_published"
+SEO_AUDIT_COMPLETED = "seo_audit_completed"
+TYPES = (
+    TASK_STAGE_CHANGED,
+    INVOICE_POSTED,
+    INVOICE_PAID,
+    FILE_SHARED,
+    SOCIAL_POST_PUBLISHED,
+    SEO_AUDIT_COMPLETED,
+)
+# The marketing events (recorded in the outbox, their types a public contract of the
+# webhooks) that become notifications for the post's or the audit's client. Named here, not
+# imported: marketing sits above the portal.
+POST_PUBLISHED_EVENT = "social.post_published"
+AUDIT_COMPLETED_EVENT = "seo.audit_completed"
+MARKETING_EVENTS = (POST_PUBLISHED_EVENT, AUDIT_COMPLETED_EVENT)
+MAIL_TASK = "portal.mail_notifications"
 
 
 def _name(value: Any) -> str:
@@ -113,6 +130,71 @@ async def from_change(
                 {"invoice_odoo_id": odoo_id, "name": after.get("name")},
                 f"invoice:{odoo_id}:paid",
             )
+
+
+async def defer_mail(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """Queue the mailing of the tenant's notifications not mailed yet (one job waiting at
+    most): for those made outside a sync, which mails its own at its end."""
+    await defer(
+        session,
+        MAIL_TASK,
+        queue="portal",
+        queueing_lock=f"portal-mail:{tenant_id}",
+        tenant_id=str(tenant_id),
+    )
+
+
+def _client_id(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+async def from_marketing_event(
+    session: AsyncSession, tenant_id: uuid.UUID, type_: str, data: dict[str, Any]
+) -> bool:
+    """The notification a marketing event makes for its client (``client_id``: the client's
+    commercial partner; None: the agency's own, shown to its members): a scheduled post that
+    went out, an SEO audit that completed. A failed audit is the agency's to retry, not news
+    for the client. True when the event was one of them."""
+    client = _client_id(data.get("client_id"))
+    if type_ == POST_PUBLISHED_EVENT:
+        platform = str(data.get("platform") or "social")
+        content = str(data.get("content") or "")
+        excerpt = content if len(content) <= 140 else content[:139] + "\u2026"
+        await notify(
+            session,
+            tenant_id,
+            client,
+            SOCIAL_POST_PUBLISHED,
+            f"Your {platform} post went out",
+            f"The post scheduled for {data.get('scheduled_time') or 'now'} was published on "
+            f"{platform}: {excerpt}",
+            {
+                "post_id": data.get("id"),
+                "platform": platform,
+                "scheduled_time": data.get("scheduled_time"),
+            },
+            f"social:{data.get('id')}:published",
+        )
+        return True
+    if type_ == AUDIT_COMPLETED_EVENT:
+        if data.get("status") != "completed":
+            return False
+        url = str(data.get("url") or "")
+        score = data.get("score")
+        await notify(
+            session,
+            tenant_id,
+            client,
+            SEO_AUDIT_COMPLETED,
+            f"SEO audit of {url} finished",
+            f"The SEO audit of {url} is ready: it scored {score} out of 100.",
+            {"audit_id": data.get("id"), "url": url, "score": score},
+            f"seo:{data.get('id')}:completed",
+        )
+        return True
+    return False
 
 
 async def mail_pending(session: AsyncSession, runtime: Runtime, tenant_id: uuid.UUID) -> int:

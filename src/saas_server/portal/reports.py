@@ -1,10 +1,15 @@
 """The client dashboard (one answer from the synced copy: open projects with progress, tasks
-due soon, open and overdue invoice amounts, unread notifications) and the reports, as data
-for JSON, CSV and PDF (fpdf2)."""
+due soon, open and overdue invoice amounts, unread notifications; the latest SEO audit and
+the social figures) and the reports, as data for JSON, CSV and PDF (fpdf2).
+
+SEO audits and social posts are marketing's, which sits above the portal: it answers the
+two providers below (``wiring.py`` connects them)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from fpdf import FPDF
@@ -12,6 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from saas_server.core import clock
+from saas_server.core.errors import ValidationFailed
+from saas_server.core.hooks import Provider
 from saas_server.core.runtime import Runtime
 from saas_server.portal import service
 from saas_server.portal.access import PortalCaller
@@ -20,6 +27,39 @@ from saas_server.portal.models import PortalNotification, PortalRecord, PortalSy
 
 DUE_SOON_DAYS = 7
 DASHBOARD_PROJECTS = 20
+MARKETING_REPORTS = ("seo", "social")
+
+
+@dataclass(frozen=True)
+class MarketingFigures:
+    """The dashboard's marketing part for one client (None: every client, the agency's
+    view): ``seo`` (the latest completed audit and the scores), ``social`` (posts by status
+    and engagement), each None when there is nothing yet; ``updated_at``: when the newest of
+    the rows they come from changed (for ``Last-Modified``)."""
+
+    seo: dict[str, Any] | None
+    social: dict[str, Any] | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ReportTable:
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    totals: dict[str, Any]
+    # When the newest of the rows it was made from changed (for ``Last-Modified``).
+    updated_at: datetime | None = None
+
+
+# (session, tenant id, client's commercial partner id or None) -> the figures.
+marketing_dashboard: Provider[[AsyncSession, uuid.UUID, int | None], MarketingFigures] = Provider(
+    "portal.marketing_dashboard"
+)
+# (session, tenant id, client or None, "seo" or "social", first day, day after the last;
+# None: unbounded) -> the report's table.
+marketing_report: Provider[
+    [AsyncSession, uuid.UUID, int | None, str, date | None, date | None], ReportTable
+] = Provider("portal.marketing_report")
 
 
 async def _records(session: AsyncSession, caller: PortalCaller, model: str) -> list[PortalRecord]:
@@ -51,18 +91,37 @@ async def dashboard(
     stmt = (
         select(func.count())
         .select_from(PortalNotification)
-        .where(
-            PortalNotification.tenant_id == caller.tenant_id, PortalNotification.read_at.is_(None)
-        )
+        .where(PortalNotification.tenant_id == caller.tenant_id)
     )
     stmt = stmt.where(
         PortalNotification.commercial_id == caller.commercial_id
         if caller.commercial_id is not None
         else PortalNotification.commercial_id.is_(None)
     )
-    body["unread_notifications"] = int((await session.execute(stmt)).scalar_one())
+    unread = stmt.where(PortalNotification.read_at.is_(None))
+    body["unread_notifications"] = int((await session.execute(unread)).scalar_one())
+    moments = [
+        moment
+        for moment in (await session.execute(stmt.with_only_columns(*_notified_moments()))).one()
+        if moment is not None
+    ]
     synced = body.get("data_synced_at")
-    return body, datetime.fromisoformat(synced) if synced else None
+    if synced:
+        moments.append(datetime.fromisoformat(synced))
+    # Read each time like the unread count: audits and posts change without a sync.
+    if marketing_dashboard.provided:
+        marketing = await marketing_dashboard.ask(session, caller.tenant_id, caller.commercial_id)
+        body["seo"], body["social"] = marketing.seo, marketing.social
+        if marketing.updated_at is not None:
+            moments.append(marketing.updated_at)
+    # Last-Modified moves with whatever the answer shows: the copy, the notifications (one
+    # made or read) and marketing's rows.
+    return body, max(moments) if moments else None
+
+
+def _notified_moments() -> tuple[Any, ...]:
+    """The newest notification of the caller made and read (any, not only unread ones)."""
+    return (func.max(PortalNotification.created_at), func.max(PortalNotification.read_at))
 
 
 async def _dashboard_figures(session: AsyncSession, caller: PortalCaller) -> dict[str, Any]:
@@ -119,7 +178,7 @@ async def _dashboard_figures(session: AsyncSession, caller: PortalCaller) -> dic
             "by_currency": [{"currency": c, **t} for c, t in sorted(currencies.items())],
         },
         "unread_notifications": 0,
-        # Filled once the SEO and social features exist.
+        # Marketing's, read outside this cached part (dashboard()).
         "seo": None,
         "social": None,
         "data_synced_at": max(synced).astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -140,6 +199,23 @@ def _period_start(period: str) -> str | None:
     return None
 
 
+def period_bounds(period: str) -> tuple[date | None, date | None]:
+    """The period as (first day, day after the last), None where unbounded."""
+    if period == "all":
+        return None, None
+    if len(period) in (4, 7):  # "2026" or "2026-03"
+        year = int(period[:4])
+        month = int(period[5:7]) if len(period) == 7 else None
+        try:
+            if month is None:
+                return date(year, 1, 1), date(year + 1, 1, 1)
+            return date(year, month, 1), date(year + (month == 12), month % 12 + 1, 1)
+        except ValueError:
+            raise ValidationFailed.for_field("period", "No such year or month.") from None
+    start = _period_start(period)
+    return (date.fromisoformat(start) if start else None), None
+
+
 def _in_period(day: str | None, period: str) -> bool:
     if period == "all":
         return True
@@ -149,11 +225,34 @@ def _in_period(day: str | None, period: str) -> bool:
     return bool(day) and start is not None and str(day)[:10] >= start
 
 
+async def _newest_synced(
+    session: AsyncSession, caller: PortalCaller, *models: str
+) -> datetime | None:
+    """When the newest of the caller's records of ``models`` changed in the copy."""
+    stmt = select(func.max(PortalRecord.synced_at)).where(
+        PortalRecord.tenant_id == caller.tenant_id, PortalRecord.model.in_(models)
+    )
+    if caller.commercial_id is not None:
+        stmt = stmt.where(PortalRecord.commercial_id == caller.commercial_id)
+    moment: datetime | None = (await session.execute(stmt)).scalar_one()
+    return moment
+
+
 async def report(
     session: AsyncSession, caller: PortalCaller, type_: str, period: str
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], datetime | None]:
+    """The report's data and when what it was made from last changed."""
     today = service.today_iso()
-    if type_ == "invoices":
+    start, end = period_bounds(period)  # a month that does not exist is a 422
+    last_modified: datetime | None
+    if type_ in MARKETING_REPORTS:
+        table = await marketing_report.ask(
+            session, caller.tenant_id, caller.commercial_id, type_, start, end
+        )
+        columns, rows, totals = table.columns, table.rows, table.totals
+        last_modified = table.updated_at
+    elif type_ == "invoices":
+        last_modified = await _newest_synced(session, caller, "account.move")
         invoices = [
             service.invoice_json(i, today)
             for i in await _records(session, caller, "account.move")
@@ -196,6 +295,7 @@ async def report(
             "amount_due": round(sum(r["amount_due"] for r in rows), 2),
         }
     else:
+        last_modified = await _newest_synced(session, caller, "project.project", "project.task")
         projects = await _records(session, caller, "project.project")
         stats = await service.task_stats(session, caller.tenant_id, [p.odoo_id for p in projects])
         rows = []
@@ -232,7 +332,7 @@ async def report(
         "columns": columns,
         "rows": rows,
         "totals": totals,
-    }
+    }, last_modified
 
 
 def pdf(data: dict[str, Any]) -> bytes:

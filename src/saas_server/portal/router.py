@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import File, Form, Query, Request, Response, UploadFile, status
@@ -19,8 +20,19 @@ from saas_server.core.pagination import ListParamsDep, ListSpec, paginate
 from saas_server.core.routing import PrefixedRouter
 from saas_server.portal import files as portal_files
 from saas_server.portal import reports, service
-from saas_server.portal.access import PortalCallerDep, PublicTenantDep, conditional
-from saas_server.portal.models import PortalNotification, PortalRecord, PortalSettings
+from saas_server.portal.access import (
+    PortalCallerDep,
+    PublicTenantDep,
+    caching_headers,
+    conditional,
+    not_modified,
+)
+from saas_server.portal.models import (
+    PortalNotification,
+    PortalRecord,
+    PortalSettings,
+    PortalTenant,
+)
 from saas_server.portal.schemas import SettingsUpdate
 from saas_server.portal.sync import defer_sync
 from saas_server.tenants.dependencies import TenantAccessDep
@@ -52,20 +64,31 @@ async def enable_portal(access: TenantAccessDep, session: SessionDep) -> JSONRes
 
 
 @router.get("/tenants/{tenant_id}/portal")
-async def get_portal(access: TenantAccessDep, session: SessionDep) -> dict[str, Any]:
+async def get_portal(request: Request, access: TenantAccessDep, session: SessionDep) -> Response:
     """The portal's state: `disabled`, `preparing`, `enabled` or `failed`."""
-    return await service.portal_state(session, access)
+    body = await service.portal_state(session, access)
+    row = await session.get(PortalTenant, access.tenant.id)
+    return conditional(request, body, last_modified=row.updated_at if row else None)
 
 
 # -- sync ---------------------------------------------------------------------------------------
 
 
 @router.get("/odoo/sync")
-async def sync_status(caller: PortalCallerDep, session: SessionDep) -> dict[str, Any]:
+async def sync_status(request: Request, caller: PortalCallerDep, session: SessionDep) -> Response:
     """The copy of the tenant's Odoo: per model, its count, last run, age and error."""
     if caller.is_client:
         raise Forbidden("The agency's members only")
-    return await service.sync_status(session, caller.tenant_id)
+    body = await service.sync_status(session, caller.tenant_id)
+    last_run = body["last_run_at"]
+    # The ages in it grow by the second: a conditional GET is answered by the runs alone.
+    stable = {**body, "models": [{**m, "age_seconds": None} for m in body["models"]]}
+    return conditional(
+        request,
+        body,
+        last_modified=datetime.fromisoformat(last_run) if last_run else None,
+        etag_of=stable,
+    )
 
 
 @router.post("/odoo/sync", status_code=status.HTTP_202_ACCEPTED)
@@ -245,17 +268,25 @@ async def get_file(
 
 @router.get("/files/{file_id}/download", responses=errors(502))
 async def download_file(
-    file_id: str, caller: PortalCallerDep, session: SessionDep, runtime: RuntimeDep
+    file_id: str,
+    request: Request,
+    caller: PortalCallerDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
 ) -> Response:
     row = await portal_files.get_file(session, caller, file_id)
+    # The content's digest, known without asking Odoo: a current copy costs Odoo nothing.
+    headers = caching_headers(f'"{row.sha256[:40]}"', row.created_at)
+    if not_modified(request, headers["ETag"], row.created_at):
+        return Response(status_code=304, headers=headers)
     content = await portal_files.download(session, runtime, row)
     safe_name = row.name.replace('"', "").replace("\r", "").replace("\n", "")
     return Response(
         content,
         media_type=row.mimetype,
         headers={
+            **headers,
             "Content-Disposition": f'attachment; filename="{safe_name}"',
-            "Cache-Control": "private, no-cache",
             "X-Content-Type-Options": "nosniff",
         },
     )
@@ -319,7 +350,26 @@ async def list_notifications(
     if type_:
         stmt = stmt.where(PortalNotification.type == type_)
     page = await paginate(session, stmt, params, NOTIFICATION_LIST, notification_json)
-    return conditional(request, page.model_dump())
+    # Any of the caller's notifications made or read changes what a list may show.
+    newest = select(
+        func.max(PortalNotification.created_at), func.max(PortalNotification.read_at)
+    ).where(
+        PortalNotification.tenant_id == caller.tenant_id,
+        PortalNotification.commercial_id == caller.commercial_id
+        if caller.commercial_id is not None
+        else PortalNotification.commercial_id.is_(None),
+    )
+    made_and_read = (await session.execute(newest)).one()
+    moments = [m for m in made_and_read if m is not None]
+    last_modified = max(moments) if moments else await _portal_opened(session, caller)
+    return conditional(request, page.model_dump(), last_modified=last_modified)
+
+
+async def _portal_opened(session: SessionDep, caller: Any) -> datetime | None:
+    """When the tenant's portal was turned on: the date of what has not changed since (no
+    notification yet, settings never saved)."""
+    portal = await session.get(PortalTenant, caller.tenant_id)
+    return (portal.enabled_at or portal.requested_at) if portal else None
 
 
 @router.put("/notifications/{notification_id}/read")
@@ -359,9 +409,8 @@ def settings_json(row: PortalSettings | None, caller: Any) -> dict[str, Any]:
 @router.get("/settings")
 async def get_settings(request: Request, caller: PortalCallerDep, session: SessionDep) -> Response:
     row = await session.get(PortalSettings, (caller.tenant_id, caller.subject))
-    return conditional(
-        request, settings_json(row, caller), last_modified=row.updated_at if row else None
-    )
+    last_modified = row.updated_at if row else await _portal_opened(session, caller)
+    return conditional(request, settings_json(row, caller), last_modified=last_modified)
 
 
 @router.put("/settings")
@@ -497,13 +546,17 @@ async def report(
     request: Request,
     caller: PortalCallerDep,
     session: SessionDep,
-    type_: Annotated[Literal["projects", "invoices"], Query(alias="type")] = "projects",
+    type_: Annotated[
+        Literal["projects", "invoices", "seo", "social"], Query(alias="type")
+    ] = "projects",
     period: Annotated[str, Query(pattern=r"^(month|quarter|year|all|\d{4}(-\d{2})?)$")] = "month",
     format_: Annotated[Literal["json", "csv", "pdf"], Query(alias="format")] = "json",
 ) -> Response:
-    data = await reports.report(session, caller, type_, period)
+    data, last_modified = await reports.report(session, caller, type_, period)
     if format_ == "json":
-        return conditional(request, data)
+        # Tagged by its content without the moment it was made: an unchanged report is a 304.
+        content = {k: v for k, v in data.items() if k != "generated_at"}
+        return conditional(request, data, last_modified=last_modified, etag_of=content)
     filename = f"{type_}-{period}"
     if format_ == "csv":
         buffer = io.StringIO()

@@ -426,6 +426,9 @@ def project_json(
         "name": data.get("name"),
         "client": {"odoo_id": partner_id, "name": partner_name},
         "status": data.get("last_update_status"),
+        # Odoo's project stage (project.project.stage), when the tenant's Odoo uses them
+        # (the "Project Stages" setting); None otherwise.
+        "stage": _project_stage(data.get("stage_id")),
         "start_date": data.get("date_start") or None,
         "deadline": data.get("date") or None,
         "next_task_deadline": odoo_time(stats.next_deadline),
@@ -455,6 +458,11 @@ def project_json(
             if s.odoo_id in used
         ]
     return answer
+
+
+def _project_stage(value: Any) -> dict[str, Any] | None:
+    stage_id, name = m2o(value)
+    return {"odoo_id": stage_id, "name": name} if stage_id is not None else None
 
 
 def invoice_json(invoice: PortalRecord, today: str) -> dict[str, Any]:

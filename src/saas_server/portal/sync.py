@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, not_, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,6 +49,9 @@ class SyncedModel:
     commercial_field: str | None = None
     partner_field: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
+    # Read only when the sync's user may (fields_get lists them): fields of a group that an
+    # Odoo setting grants (project.project's stage_id: "Project Stages").
+    optional_fields: tuple[str, ...] = ()
 
 
 # In order: partners first (the others' clients are read through them), stages before tasks.
@@ -71,6 +74,7 @@ MODELS: tuple[SyncedModel, ...] = (
             "create_date",
         ),
         partner_field="partner_id",
+        optional_fields=("stage_id",),
     ),
     SyncedModel(
         "project.task",
@@ -195,6 +199,31 @@ async def _project_clients(session: AsyncSession, tenant_id: uuid.UUID) -> dict[
     return {int(odoo_id): commercial for odoo_id, commercial in rows}
 
 
+async def _optional_fields_changed(
+    session: AsyncSession, tenant_id: uuid.UUID, spec: SyncedModel, readable: list[str]
+) -> bool:
+    """Whether the copy was read with other optional fields than are readable now (a setting
+    changed in Odoo): then every record is read again, not only those written since."""
+    if not spec.optional_fields:
+        return False
+    mismatched = [
+        not_(PortalRecord.data.has_key(name))
+        if name in readable
+        else PortalRecord.data.has_key(name)
+        for name in spec.optional_fields
+    ]
+    found = await session.execute(
+        select(PortalRecord.id)
+        .where(
+            PortalRecord.tenant_id == tenant_id,
+            PortalRecord.model == spec.model,
+            or_(*mismatched),
+        )
+        .limit(1)
+    )
+    return found.first() is not None
+
+
 async def sync_model(
     session: AsyncSession, odoo: TenantOdoo, spec: SyncedModel, *, notify: bool
 ) -> tuple[int, int]:
@@ -205,16 +234,23 @@ async def sync_model(
         state = PortalSyncState(tenant_id=tenant_id, model=spec.model, record_count=0)
         session.add(state)
     first_run = state.cursor is None
-    domain: list[Any] = list(spec.domain)
-    if state.cursor:
-        domain.append(("write_date", ">=", state.cursor))
     context = {"active_test": True, **spec.context}
+    optional = (
+        await odoo.driver.readable_fields(
+            odoo.database, odoo.admin, spec.model, list(spec.optional_fields)
+        )
+        if spec.optional_fields
+        else []
+    )
+    domain: list[Any] = list(spec.domain)
+    if state.cursor and not await _optional_fields_changed(session, tenant_id, spec, optional):
+        domain.append(("write_date", ">=", state.cursor))
     rows = await odoo.driver.search_read(
         odoo.database,
         odoo.admin,
         spec.model,
         domain,
-        [*spec.fields, "write_date"],
+        [*spec.fields, *optional, "write_date"],
         order="write_date asc, id asc",
         context=context,
     )

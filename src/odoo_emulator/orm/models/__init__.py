@@ -23,7 +23,13 @@ from odoo_emulator.orm.models.account_move import (
 from odoo_emulator.orm.models.ir_attachment import IrAttachment
 from odoo_emulator.orm.models.ir_config_parameter import IrConfigParameter
 from odoo_emulator.orm.models.ir_module import Module
-from odoo_emulator.orm.models.project import Project, Task, TaskType, TaskType18
+from odoo_emulator.orm.models.project import (
+    Project,
+    ProjectStage,
+    Task,
+    TaskType,
+    TaskType18,
+)
 from odoo_emulator.orm.models.res_company import Company
 from odoo_emulator.orm.models.res_currency import Currency
 from odoo_emulator.orm.models.res_groups import Groups, Groups19
@@ -45,6 +51,7 @@ _COMMON_MODELS: tuple[type[BaseModel], ...] = (
     UsersLog,
     # Apps (addons.py): each model exists once its module is installed.
     Project,
+    ProjectStage,
     Task,
     AccountMove,
     AccountMoveLine,

@@ -71,6 +71,29 @@ class TaskType18(TaskType):
     _field_list = [f for f in TaskType._field_list if f.name != "description"]
 
 
+# The group of project.project's stage_id: Project > Settings > "Project Stages" adds the
+# internal users to it; until then (a new database) nobody but the superuser sees the field.
+GROUP_PROJECT_STAGES = "project.group_project_stages"
+
+
+class ProjectStage(BaseModel):
+    """project.project.stage: the stages of projects themselves (16.0+), beside the tasks'."""
+
+    _name = "project.project.stage"
+    _description = "Project Stage"
+    _table = "project_project_stage"
+    _order = "sequence, id"
+    _module = "project"
+    _access: ClassVar[dict[str, tuple[str, ...]]] = _ACCESS
+    _defaults: ClassVar[dict[str, Any]] = {"sequence": 50, "fold": False, "active": True}
+    _field_list = [
+        F.boolean("active", "Active"),
+        F.integer("sequence", "Sequence"),
+        F.char("name", "Name", required=True, translate=True),
+        F.boolean("fold", "Folded in Kanban"),
+    ]
+
+
 class Project(BaseModel):
     _name = "project.project"
     _description = "Project"
@@ -97,6 +120,7 @@ class Project(BaseModel):
         F.date("date", "Expiration Date"),
         F.selection("privacy_visibility", "Visibility", VISIBILITIES, required=True),
         F.selection("last_update_status", "Status", PROJECT_STATUSES, required=True),
+        F.many2one("stage_id", "Stage", "project.project.stage", groups=(GROUP_PROJECT_STAGES,)),
         F.integer("color", "Color Index"),
         F.one2many("tasks", "Task Activities", "project.task", "project_id"),
         F.one2many("task_ids", "Tasks", "project.task", "project_id"),
