@@ -2,7 +2,7 @@
 statuses only) instead of reading and sorting every due subscription each batch
 
 Revision ID: 0029_renewal_due_index
-Revises: 0025_refresh_grace
+Revises: 0027_portal_refresh_reuse
 Create Date: 2026-12-05
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0029_renewal_due_index"
-down_revision = "0025_refresh_grace"
+down_revision = "0027_portal_refresh_reuse"
 branch_labels = None
 depends_on = None
 
