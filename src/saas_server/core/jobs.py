@@ -126,6 +126,68 @@ async def defer(
     raise RuntimeError(f"could not defer {task_name!r} under queueing lock {queueing_lock!r}")
 
 
+# The waiting job under a queueing lock, held (FOR KEY SHARE) until the caller's transaction
+# ends: procrastinate's fetch takes jobs FOR UPDATE SKIP LOCKED, so the job cannot start
+# before the caller commits. A worker that skipped it hears of it at that commit (the NOTIFY
+# is sent then, on the channels procrastinate's insert trigger uses).
+_JOIN_WAITING_SQL = text(
+    "SELECT id,"
+    " pg_notify('procrastinate_queue_v1#' || queue_name, json_build_object("
+    "'type', 'job_inserted', 'job_id', id)::text),"
+    " pg_notify('procrastinate_any_queue_v1', json_build_object("
+    "'type', 'job_inserted', 'job_id', id)::text)"
+    " FROM procrastinate_jobs WHERE queueing_lock = :queueing_lock AND status = 'todo'"
+    " FOR KEY SHARE"
+)
+# Who may add the job under a queueing lock in an open transaction: one at a time, without
+# waiting (a second INSERT would wait on the first's uncommitted row in the unique index
+# until that transaction ends, and could deadlock with it).
+_INSERTER_SQL = text("SELECT pg_try_advisory_xact_lock(hashtext('saas.jobs.' || :queueing_lock))")
+
+
+async def defer_joining(
+    session: AsyncSession, task_name: str, *, queue: str, queueing_lock: str
+) -> int:
+    """Make sure a ``task_name`` job (no arguments) starts after ``session``'s transaction
+    commits, adding one only when none waits under ``queueing_lock``; the job's id.
+
+    For jobs that take whatever work is waiting when they run (decision 0037): a job that
+    waits is joined and held until this transaction ends (it cannot start and miss this
+    transaction's work); with none waiting, one is added. When another open transaction is
+    adding one right now, this one adds its own job without the lock rather than wait for
+    that transaction (two jobs then wait; each takes what it finds)."""
+    if task_name not in jobs_app.tasks:
+        raise LookupError(f"unknown task {task_name!r} (was the process wired?)")
+    lock = {"queueing_lock": queueing_lock}
+    joined = (await session.execute(_JOIN_WAITING_SQL, lock)).scalar_one_or_none()
+    if joined is not None:
+        return int(joined)
+    params = {
+        "queue": queue,
+        "task_name": task_name,
+        "priority": 0,
+        "lock": None,
+        "queueing_lock": queueing_lock,
+        "args": "{}",
+        "scheduled_at": None,
+    }
+    if (await session.execute(_INSERTER_SQL, lock)).scalar_one():
+        for _ in range(_DEFER_ATTEMPTS):
+            # One may have been committed since the first look.
+            joined = (await session.execute(_JOIN_WAITING_SQL, lock)).scalar_one_or_none()
+            if joined is not None:
+                return int(joined)
+            try:
+                # Only a stalled job put back in the queue can conflict here (every adder
+                # holds the advisory lock): the savepoint keeps the caller's work usable.
+                async with session.begin_nested():
+                    return int((await session.execute(_DEFER_SQL, params)).scalar_one())
+            except IntegrityError as exc:
+                if not _is_queueing_lock_conflict(exc):
+                    raise
+    return int((await session.execute(_DEFER_SQL, params | {"queueing_lock": None})).scalar_one())
+
+
 def _is_queueing_lock_conflict(exc: IntegrityError) -> bool:
     return (
         isinstance(exc.orig, psycopg.errors.UniqueViolation)
