@@ -10,10 +10,12 @@ everything) and note when each message arrives. Then, in the same run:
 - baseline: a bare `httpx` loop posting the same signed bodies to the same receivers, with as
   many requests in flight as the workers run jobs at once;
 - platform: one endpoint per receiver (events ["*"]), --events events recorded through
-  `events.service.emit` (so the fan-out job is deferred in each event's transaction), and
-  --workers `saas worker` processes delivering them.
+  `events.service.emit` (so each event's transaction asks for the fan-out job, joining the
+  one that waits: decision 0037), and --workers `saas worker` processes delivering them.
 Prints deliveries per second for both, their ratio (platform / baseline; aim at least 0.5),
-and the p50/p99 lag from an event's record to its receipt (aim: p99 under 2 s).
+the p50/p99 lag from an event's record to its receipt (aim: p99 under 2 s) and, for a
+burst, the bare loop's own p50/p99 lag (the floor). While the platform delivers, a line on
+stderr every 30 s says how far it got (the issue's 10,000 events make 100,000 deliveries).
 
 A burst's lag is its queue: the last of N deliveries waits about N / rate, whatever the
 code (10,000 deliveries at the bare loop's own rate are tens of seconds). `--rate R` emits R
@@ -249,6 +251,7 @@ async def platform(
                         made.append(await events.emit(session, "tenant.updated", {"n": n}))
                 recorded.update({str(e.id): time.time() for e in made})
             expected = events_count * len(ports)
+            next_report = time.perf_counter() + 30
             while True:
                 async with runtime.db.sessionmaker() as session:
                     done = (
@@ -260,6 +263,14 @@ async def platform(
                     ).scalar_one()
                 if done >= expected:
                     break
+                if time.perf_counter() >= next_report:
+                    next_report += 30
+                    elapsed = time.perf_counter() - started
+                    print(
+                        f"  {done} of {expected} delivered after {elapsed:.0f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 await asyncio.sleep(0.2)
             rate = expected / (time.perf_counter() - started)
             async with runtime.db.sessionmaker() as session:
@@ -340,8 +351,11 @@ def run(args: argparse.Namespace) -> None:
         print(f"ratio platform/baseline   : {rate / base_rate:10.2f}   (aim >= 0.5)")
         p50, p99 = percentile(lags, 0.5), percentile(lags, 0.99)
         print(f"lag p50 {p50:.3f} s, p99 {p99:.3f} s   (aim p99 < 2 s)")
-        b50, b99 = percentile(base_lags, 0.5), percentile(base_lags, 0.99)
-        print(f"baseline lag p50 {b50:.3f} s, p99 {b99:.3f} s   (the burst's floor at its rate)")
+        if not args.rate:
+            b50, b99 = percentile(base_lags, 0.5), percentile(base_lags, 0.99)
+            print(
+                f"baseline lag p50 {b50:.3f} s, p99 {b99:.3f} s   (the burst's floor at its rate)"
+            )
         print(f"deliveries received: {len(lags)} of {args.events * args.receivers}")
         if args.profile:
             print(f"worker profiles: {workdir}/worker*.profile.txt")

@@ -203,12 +203,12 @@ async def test_a_steady_flow_queues_one_fan_out_job_for_all_its_events(
         )
 
 
-async def test_the_waiting_fan_out_job_does_not_start_before_a_joined_event_commits(
+async def test_the_waiting_fan_out_job_waits_for_the_events_that_joined_it(
     client: httpx.AsyncClient, runtime: Runtime, owner: LoggedIn
 ) -> None:
-    """An event's transaction that finds a fan-out job waiting holds it: were the job to
-    start before that transaction commits, it would not see the event and nobody would
-    fan it out until the sweep's grace."""
+    """An event's transaction that finds a fan-out job waiting joins it: were the job to
+    look for events before that transaction commits, it would miss the event and nobody
+    would fan it out until the sweep's grace."""
     tenant = await create_tenant(client, owner, "joined")
     with running_receiver() as receiver:
         await subscribe(client, owner, receiver.url, tenant["id"])
@@ -219,11 +219,13 @@ async def test_the_waiting_fan_out_job_does_not_start_before_a_joined_event_comm
             second = await events.emit(
                 session, "tenant.updated", {"n": 2}, tenant_id=uuid.UUID(tenant["id"])
             )
-            # A worker now finds the job held and leaves it waiting.
-            await runtime.run_pending_jobs()
-            assert receiver.received == []
             assert await jobs_waiting(runtime, webhook_delivery.FAN_OUT_TASK) == 1
-        await runtime.run_pending_jobs()
+            # A worker takes the job, which waits for this transaction.
+            running = asyncio.create_task(runtime.run_pending_jobs())
+            await asyncio.sleep(1.5)
+            assert not running.done()
+            assert receiver.received == []
+        await asyncio.wait_for(running, timeout=30)
         assert sorted(r.headers["webhook-id"] for r in receiver.received) == sorted(
             [str(first), str(second.id)]
         )

@@ -54,7 +54,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from saas_server.core import clock
-from saas_server.core.jobs import defer, defer_joining
+from saas_server.core.jobs import defer, defer_joining, wait_for_joiners
 from saas_server.core.outbound import Target, UnsafeURL, post_pinned, resolve
 from saas_server.core.runtime import Runtime
 from saas_server.events.models import OutboxEvent
@@ -107,13 +107,13 @@ def ping_body(endpoint: WebhookEndpoint) -> dict[str, Any]:
 
 
 async def defer_fan_out(session: AsyncSession) -> None:
-    """A fan-out job starts after this transaction commits (one waits at most)."""
+    """A fan-out job looks for events after this transaction commits (one waits at most)."""
     await defer_joining(session, FAN_OUT_TASK, queue=QUEUE, queueing_lock=FAN_OUT_TASK)
 
 
 async def defer_deliver_due(session: AsyncSession) -> None:
-    """A job for the due deliveries starts after this transaction commits (one waits at
-    most)."""
+    """A due-deliveries job looks for due deliveries after this transaction commits (one
+    waits at most)."""
     await defer_joining(session, DELIVER_DUE_TASK, queue=QUEUE, queueing_lock=DELIVER_DUE_TASK)
 
 
@@ -290,10 +290,12 @@ async def _deliveries_of(
 FAN_OUT_BATCH = 20
 
 
-async def fan_out_and_deliver(runtime: Runtime) -> int:
-    """The fan-out job: every waiting event, a batch at a time: the batch's deliveries,
-    committed, then their first attempts side by side in this job and one transaction;
-    then the next batch, until none waits. How many events it took."""
+async def fan_out_and_deliver(runtime: Runtime, job_id: int | None = None) -> int:
+    """The fan-out job (``job_id``: its procrastinate job's): every waiting event, a batch
+    at a time: the batch's deliveries, committed, then their first attempts side by side in
+    this job and one transaction; then the next batch, until none waits. How many events it
+    took."""
+    await _wait_for_joiners(runtime, job_id)
     taken = 0
     while True:
         count, made = await fan_out(runtime, limit=FAN_OUT_BATCH)
@@ -683,12 +685,21 @@ async def deliver_many(runtime: Runtime, delivery_ids: list[uuid.UUID]) -> dict[
         return await _attempt(runtime, session, claimed, now)
 
 
-async def deliver_due(runtime: Runtime) -> int:
+async def _wait_for_joiners(runtime: Runtime, job_id: int | None) -> None:
+    # The events' (or replays') transactions that joined this job while it waited may
+    # still be open: their work is this job's to take (core.jobs.defer_joining).
+    if job_id is not None:
+        async with runtime.db.transaction() as session:
+            await wait_for_joiners(session, job_id)
+
+
+async def deliver_due(runtime: Runtime, job_id: int | None = None) -> int:
     """The due-deliveries job: every due delivery (:func:`_due`), :data:`DUE_BATCH` at a
     time, soonest due first, each batch claimed ``FOR UPDATE SKIP LOCKED`` (never one
     another worker is attempting) and attempted like a fan-out's first attempts; until none
     is due. A full batch asks for another such job, so a backlog (a receiver back after an
     outage) spreads over the workers free to take one. How many it attempted."""
+    await _wait_for_joiners(runtime, job_id)
     attempted = 0
     while True:
         async with runtime.db.transaction() as session:
@@ -816,8 +827,8 @@ async def disable_endpoint(
 
 async def sweep(runtime: Runtime) -> int:
     """Ask for the batch jobs that have work: a fan-out job when an event has waited past
-    the grace (its job was lost with a worker), a due-deliveries job when a delivery is due.
-    Each waits at most once (a waiting one is joined); how many were asked for."""
+    the grace (its job was lost with a worker), a due-deliveries job when a delivery is
+    due; a waiting one is joined. How many were asked for."""
     now = clock.now()
     async with runtime.db.transaction() as session:
         lost = (

@@ -20,12 +20,12 @@ async def fan_out(context: procrastinate.JobContext, *, event_id: str | None = N
     # Jobs queued before decision 0037 name one event; any fan-out job takes every waiting
     # event, that one included.
     del event_id
-    await delivery.fan_out_and_deliver(runtime_of(context))
+    await delivery.fan_out_and_deliver(runtime_of(context), context.job.id)
 
 
 @jobs_app.task(name=DELIVER_DUE_TASK, queue=QUEUE, pass_context=True)
 async def deliver_due(context: procrastinate.JobContext) -> None:
-    await delivery.deliver_due(runtime_of(context))
+    await delivery.deliver_due(runtime_of(context), context.job.id)
 
 
 @jobs_app.task(name=DELIVER_TASK, queue=QUEUE, pass_context=True)
