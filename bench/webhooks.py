@@ -283,8 +283,19 @@ async def platform(
                         )
                     )
                 ).all()
+                # How many jobs the delivery took, by task (decision 0037: a batch job takes
+                # whatever waits, so a steady flow need not queue one per event).
+                jobs = (
+                    await session.execute(
+                        text(
+                            "SELECT task_name, count(*) FROM procrastinate_jobs"
+                            " WHERE queue_name = 'webhooks' GROUP BY 1 ORDER BY 1"
+                        )
+                    )
+                ).all()
             for reason, count in failures:
                 print(f"failed attempts: {count} x {reason}")
+            print("jobs: " + ", ".join(f"{task} {count}" for task, count in jobs))
         finally:
             for proc in procs:
                 proc.send_signal(signal.SIGTERM)
