@@ -134,7 +134,7 @@ async def test_one_endpoint_gets_a_bounded_number_of_exchanges_at_once(
         await runtime.run_pending_jobs()
         receiver.received.clear()
         receiver.delays[:] = [hold] * count
-        event_ids = await emit_many(runtime, tenant["id"], count)
+        await emit_many(runtime, tenant["id"], count)
         await webhook_delivery.fan_out_and_deliver(runtime)
         arrivals = sorted(r.at for r in receiver.received)
 
@@ -229,6 +229,31 @@ async def test_the_waiting_fan_out_job_waits_for_the_events_that_joined_it(
         assert sorted(r.headers["webhook-id"] for r in receiver.received) == sorted(
             [str(first), str(second.id)]
         )
+
+
+async def test_a_savepoint_rolled_back_takes_its_fan_out_job_with_it(
+    client: httpx.AsyncClient, runtime: Runtime, owner: LoggedIn
+) -> None:
+    """A transaction asks for the fan-out job once; an event recorded after a rolled-back
+    savepoint that had asked still gets a job."""
+    tenant = await create_tenant(client, owner, "savepoint")
+    with running_receiver() as receiver:
+        await subscribe(client, owner, receiver.url, tenant["id"])
+        await runtime.run_pending_jobs()
+        receiver.received.clear()
+        async with runtime.db.transaction() as session:
+            with pytest.raises(RuntimeError):
+                async with session.begin_nested():
+                    await events.emit(
+                        session, "tenant.updated", {"n": 0}, tenant_id=uuid.UUID(tenant["id"])
+                    )
+                    raise RuntimeError("undone")
+            kept = await events.emit(
+                session, "tenant.updated", {"n": 1}, tenant_id=uuid.UUID(tenant["id"])
+            )
+        assert await jobs_waiting(runtime, webhook_delivery.FAN_OUT_TASK) == 1
+        await runtime.run_pending_jobs()
+        assert [r.headers["webhook-id"] for r in receiver.received] == [str(kept.id)]
 
 
 async def test_an_event_does_not_wait_for_another_transaction_adding_the_fan_out_job(

@@ -12,6 +12,7 @@ queued (``instances.service.resume_waiting`` at start) succeeds.
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -162,6 +163,24 @@ async def defer_joining(
     transaction (two jobs then wait; each takes what it finds)."""
     if task_name not in jobs_app.tasks:
         raise LookupError(f"unknown task {task_name!r} (was the process wired?)")
+    # Once per transaction: the job joined or added stays this transaction's until it ends
+    # (a transaction recording fifty events asks once, not fifty times). Keyed on the
+    # innermost (sub)transaction: a savepoint rolled back undoes its insert and locks.
+    sync = session.sync_session
+    transaction = sync.get_nested_transaction() or sync.get_transaction()
+    key = ("saas.jobs.defer_joining", queueing_lock)
+    known = session.info.get(key)
+    if known is not None and transaction is not None and known[0]() is transaction:
+        return int(known[1])
+    job_id = await _join_or_add(session, task_name, queue, queueing_lock)
+    if transaction is not None:
+        session.info[key] = (weakref.ref(transaction), job_id)
+    return job_id
+
+
+async def _join_or_add(
+    session: AsyncSession, task_name: str, queue: str, queueing_lock: str
+) -> int:
     lock = {"queueing_lock": queueing_lock}
     joined = await _join(session, lock)
     if joined is not None:
