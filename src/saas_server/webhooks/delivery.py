@@ -1,17 +1,23 @@
 """From the outbox to the endpoints: fan-out, delivery attempts, retries.
 
-- Recording an event (``events.service.emit``) defers :data:`FAN_OUT_TASK` in the same
-  transaction when any endpoint is active (else the event is marked published at once).
-- The fan-out makes one delivery per endpoint that subscribes to the event's type and whose
-  owner may read it (webhooks/visibility.py) and marks the event published, in one
-  transaction; the same job then makes the first attempts. Retries, replays, pings and
-  manual retries go through :data:`DELIVER_TASK`, one job per delivery.
+- Recording an event (``events.service.emit``) makes sure, in the same transaction, that a
+  :data:`FAN_OUT_TASK` job waits to run after it commits, when any endpoint is active (else
+  the event is marked published at once). One such job waits at most, under a queueing
+  lock (decision 0037): a steady flow joins the waiting job instead of queueing one each.
+- The fan-out job takes every waiting event, :data:`FAN_OUT_BATCH` at a time, oldest first:
+  one delivery per endpoint that subscribes to the event's type and whose owner may read it
+  (webhooks/visibility.py), the events marked published, in one transaction; the same job
+  then makes those deliveries' first attempts, and goes on with the next batch.
+- Retries (and replays) are due deliveries: the sweep (:data:`SWEEP_TASK`, every second)
+  makes sure a :data:`DELIVER_DUE_TASK` job waits when some are due, and that job attempts
+  them :data:`DUE_BATCH` at a time. Pings and manual retries go through
+  :data:`DELIVER_TASK`, one job per delivery (they are sent at once).
 - A delivery attempt holds the delivery's row lock for the length of the HTTP exchange:
   the lock is the lease. A worker killed mid-attempt drops its connection, the lock goes
-  with it, and the next sweep (:data:`SWEEP_TASK`, every second) or the stalled-job retry
-  sends the delivery again: at least once, never lost.
+  with it, and the delivery is due again for the next batch job the sweep asks for (or its
+  own job is put back in the queue when found stalled): at least once, never lost.
 - Retry times follow webhooks/schedule.py on the injected clock: a failed attempt sets
-  ``next_attempt_at``; the sweep defers the deliveries that are due.
+  ``next_attempt_at``.
 - The database work is set-based (decision 0029): a fan-out or a delivery batch is a fixed
   number of statements, whatever its size; the HTTP exchanges share one client per process
   behind a gate per process and per endpoint.
@@ -32,12 +38,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
-from sqlalchemy import cast, column, exists, insert, or_, select, text, update, values
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    cast,
+    column,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+    values,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from saas_server.core import clock
-from saas_server.core.jobs import defer
+from saas_server.core.jobs import defer, defer_joining, wait_for_joiners
 from saas_server.core.outbound import Target, UnsafeURL, post_pinned, resolve
 from saas_server.core.runtime import Runtime
 from saas_server.events.models import OutboxEvent
@@ -61,13 +78,13 @@ logger = logging.getLogger(__name__)
 _Row = Any
 
 FAN_OUT_TASK = "webhooks.fan_out"
+DELIVER_DUE_TASK = "webhooks.deliver_due"
 DELIVER_TASK = "webhooks.deliver"
 SWEEP_TASK = "webhooks.sweep"
 QUEUE = "webhooks"
-# A delivery never attempted this long after its creation lost its job: the sweep queues it.
+# An event unpublished, or a delivery never attempted, this long after it was made lost its
+# job (a worker died with it): the sweep asks for a batch job, which takes it.
 FIRST_ATTEMPT_GRACE = timedelta(seconds=10)
-# How many rows one sweep takes at most (the next sweep takes the rest).
-SWEEP_BATCH = 500
 
 
 class EventRow(Protocol):
@@ -87,6 +104,17 @@ def ping_body(endpoint: WebhookEndpoint) -> dict[str, Any]:
         "timestamp": clock.isoformat(clock.now()),
         "data": {"endpoint_id": str(endpoint.id)},
     }
+
+
+async def defer_fan_out(session: AsyncSession) -> None:
+    """A fan-out job looks for events after this transaction commits (one waits at most)."""
+    await defer_joining(session, FAN_OUT_TASK, queue=QUEUE, queueing_lock=FAN_OUT_TASK)
+
+
+async def defer_deliver_due(session: AsyncSession) -> None:
+    """A due-deliveries job looks for due deliveries after this transaction commits (one
+    waits at most)."""
+    await defer_joining(session, DELIVER_DUE_TASK, queue=QUEUE, queueing_lock=DELIVER_DUE_TASK)
 
 
 async def defer_delivery(session: AsyncSession, delivery_id: uuid.UUID) -> None:
@@ -115,7 +143,7 @@ async def on_event_recorded(session: AsyncSession, event: OutboxEvent) -> None:
         # except by an explicit replay).
         event.published_at = clock.now()
         return
-    await defer(session, FAN_OUT_TASK, queue=QUEUE, event_id=str(event.id))
+    await defer_fan_out(session)
 
 
 async def on_events_recorded(session: AsyncSession, events: Sequence[OutboxEvent]) -> None:
@@ -137,8 +165,7 @@ async def on_events_recorded(session: AsyncSession, events: Sequence[OutboxEvent
         for event in events:
             set_committed_value(event, "published_at", now)
         return
-    for event in events:
-        await defer(session, FAN_OUT_TASK, queue=QUEUE, event_id=str(event.id))
+    await defer_fan_out(session)
 
 
 class Readers:
@@ -165,48 +192,25 @@ _EVENT_COLUMNS = (
 )
 
 
-# An event whose own fan-out job still waits or runs is that job's: under a burst the queue
-# of fan-out jobs can be longer than the sweep's grace, and the sweep's way (a job per
-# delivery) is the slow one. A job that failed, or a worker that died with it (its job goes
-# back to "todo" when found stalled), leaves the event to the sweep as before.
-_NO_FAN_OUT_JOB = text(
-    "NOT EXISTS (SELECT 1 FROM procrastinate_jobs AS job"
-    " WHERE job.task_name = :fan_out_task AND job.status IN ('todo', 'doing')"
-    " AND job.args->>'event_id' = event_outbox.id::text)"
-).bindparams(fan_out_task=FAN_OUT_TASK)
-
-
-async def fan_out(
-    runtime: Runtime,
-    event_ids: list[uuid.UUID] | None = None,
-    *,
-    limit: int = SWEEP_BATCH,
-    older_than: datetime | None = None,
-) -> list[uuid.UUID]:
-    """Fan out unpublished events, committed; the ids of the deliveries made.
-
-    ``event_ids`` come first; with ``limit`` above their number, other unpublished events
-    (oldest first) fill the batch: under a burst, one fan-out job claims the events whose
-    own jobs are still queued, and those jobs then find nothing left to do. With no
-    ``event_ids``, only events recorded before ``older_than`` (when given) are taken.
+async def fan_out(runtime: Runtime, *, limit: int) -> tuple[int, list[uuid.UUID]]:
+    """Fan out up to ``limit`` waiting events, oldest first, committed: how many were
+    taken, and the ids of the deliveries made. A full batch asks for another fan-out job
+    (in the same transaction), so a backlog spreads over every worker free to take one.
 
     Set-based: one statement claims the events, one reads the endpoints that may want any
     of them, one inserts every delivery, one marks the events published."""
     async with runtime.db.transaction() as session:
-        stmt = select(*_EVENT_COLUMNS).where(OutboxEvent.published_at.is_(None))
-        if event_ids is not None and limit <= len(event_ids):
-            stmt = stmt.where(OutboxEvent.id.in_(event_ids)).order_by(OutboxEvent.seq)
-        elif event_ids is not None:
-            stmt = stmt.order_by(OutboxEvent.id.in_(event_ids).desc(), OutboxEvent.seq)
-        else:
-            stmt = stmt.order_by(OutboxEvent.seq)
-            if older_than is not None:
-                stmt = stmt.where(OutboxEvent.occurred_at <= older_than, _NO_FAN_OUT_JOB)
-        # Locked rows are another worker's fan-out under way: skipped, not waited for.
-        stmt = stmt.limit(limit).with_for_update(skip_locked=True)
+        stmt = (
+            select(*_EVENT_COLUMNS)
+            .where(OutboxEvent.published_at.is_(None))
+            .order_by(OutboxEvent.seq)
+            .limit(limit)
+            # Locked rows are another worker's fan-out under way: skipped, not waited for.
+            .with_for_update(skip_locked=True)
+        )
         events = (await session.execute(stmt)).all()
         if not events:
-            return []
+            return 0, []
         now = clock.now()
         rows = await _deliveries_of(session, events, now)
         if rows:
@@ -217,7 +221,9 @@ async def fan_out(
             .values(published_at=now)
             .execution_options(synchronize_session=False)
         )
-        return [row["id"] for row in rows]
+        if len(events) == limit:
+            await defer_fan_out(session)
+        return len(events), [row["id"] for row in rows]
 
 
 async def _deliveries_of(
@@ -279,17 +285,24 @@ async def _deliveries_of(
     return rows
 
 
-# Events one fan-out job takes at most: its own, and others waiting for theirs.
+# Events one fan-out batch takes at most (a burst spreads over every worker instead of one
+# taking thousands of deliveries at once: decision 0029).
 FAN_OUT_BATCH = 20
 
 
-async def fan_out_and_deliver(runtime: Runtime, event_ids: list[uuid.UUID]) -> None:
-    """The fan-out job: the deliveries, committed, then their first attempts side by side
-    in this job and one transaction (one queued job per event rather than one per delivery:
-    the queue's per-job cost dominated the bench). It also claims other unpublished events
-    (batch claim, up to :data:`FAN_OUT_BATCH`): under a burst most fan-out jobs then find
-    their event done. Retries go through the sweep."""
-    await deliver_many(runtime, await fan_out(runtime, event_ids, limit=FAN_OUT_BATCH))
+async def fan_out_and_deliver(runtime: Runtime, job_id: int | None = None) -> int:
+    """The fan-out job (``job_id``: its procrastinate job's): every waiting event, a batch
+    at a time: the batch's deliveries, committed, then their first attempts side by side in
+    this job and one transaction; then the next batch, until none waits. How many events it
+    took."""
+    await _wait_for_joiners(runtime, job_id)
+    taken = 0
+    while True:
+        count, made = await fan_out(runtime, limit=FAN_OUT_BATCH)
+        if not count:
+            return taken
+        taken += count
+        await deliver_many(runtime, made)
 
 
 # -- attempts ---------------------------------------------------------------------------
@@ -617,32 +630,46 @@ async def _record_endpoints(
 
 # Attempts one job makes at once (a fan-out batch is FAN_OUT_BATCH events x endpoints).
 ATTEMPTS_IN_FLIGHT = 32
+# Due deliveries (retries, replays, lost first attempts) one batch takes at most.
+DUE_BATCH = 100
+
+_CLAIMED_COLUMNS = (
+    WebhookDelivery.id,
+    WebhookDelivery.endpoint_id,
+    WebhookDelivery.origin,
+    WebhookDelivery.message_id,
+    WebhookDelivery.payload,
+    WebhookDelivery.attempt_count,
+)
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Deliveries whose next attempt is due now and is a batch job's to make."""
+    return and_(
+        WebhookDelivery.status == DeliveryStatus.PENDING.value,
+        WebhookDelivery.next_attempt_at <= now,
+        # An event's first attempt is its fan-out job's to make: a batch job steps in only
+        # when that has not happened for a while (a lost job).
+        or_(
+            WebhookDelivery.attempt_count > 0,
+            WebhookDelivery.origin != DeliveryOrigin.EVENT.value,
+            WebhookDelivery.created_at <= now - FIRST_ATTEMPT_GRACE,
+        ),
+    )
 
 
 async def deliver_many(runtime: Runtime, delivery_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
     """One attempt of each due delivery among ``delivery_ids``, the exchanges side by side,
     in one transaction whose row locks are the deliveries' leases (see the module's doc);
     the deliveries' statuses by id. Those not pending, not due, or under way in another
-    worker are left alone.
-
-    The database work is a fixed number of statements per batch, whatever its size: one
-    claims the deliveries (``FOR UPDATE SKIP LOCKED``), one reads their endpoints, one
-    inserts the attempts, one updates the deliveries (plus the endpoints' failure record
-    when it changes)."""
+    worker are left alone."""
     if not delivery_ids:
         return {}
     async with runtime.db.transaction() as session:
         now = clock.now()
         claimed = (
             await session.execute(
-                select(
-                    WebhookDelivery.id,
-                    WebhookDelivery.endpoint_id,
-                    WebhookDelivery.origin,
-                    WebhookDelivery.message_id,
-                    WebhookDelivery.payload,
-                    WebhookDelivery.attempt_count,
-                )
+                select(*_CLAIMED_COLUMNS)
                 .where(
                     WebhookDelivery.id.in_(delivery_ids),
                     WebhookDelivery.status == DeliveryStatus.PENDING.value,
@@ -655,54 +682,102 @@ async def deliver_many(runtime: Runtime, delivery_ids: list[uuid.UUID]) -> dict[
                 .with_for_update(skip_locked=True)
             )
         ).all()
-        if not claimed:
-            return {}
-        # Read without a lock: deliveries to one endpoint run side by side; the endpoints
-        # are locked only when their failure record changes (``_record_endpoints``).
-        endpoints = {
-            e.id: e
-            for e in (
+        return await _attempt(runtime, session, claimed, now)
+
+
+async def _wait_for_joiners(runtime: Runtime, job_id: int | None) -> None:
+    # The events' (or replays') transactions that joined this job while it waited may
+    # still be open: their work is this job's to take (core.jobs.defer_joining).
+    if job_id is not None:
+        async with runtime.db.transaction() as session:
+            await wait_for_joiners(session, job_id)
+
+
+async def deliver_due(runtime: Runtime, job_id: int | None = None) -> int:
+    """The due-deliveries job: every due delivery (:func:`_due`), :data:`DUE_BATCH` at a
+    time, soonest due first, each batch claimed ``FOR UPDATE SKIP LOCKED`` (never one
+    another worker is attempting) and attempted like a fan-out's first attempts; until none
+    is due. A full batch asks for another such job, so a backlog (a receiver back after an
+    outage) spreads over the workers free to take one. How many it attempted."""
+    await _wait_for_joiners(runtime, job_id)
+    attempted = 0
+    while True:
+        async with runtime.db.transaction() as session:
+            now = clock.now()
+            claimed = (
                 await session.execute(
-                    select(*_ENDPOINT_COLUMNS).where(
-                        WebhookEndpoint.id.in_({d.endpoint_id for d in claimed})
-                    )
+                    select(*_CLAIMED_COLUMNS)
+                    .where(_due(now))
+                    .order_by(WebhookDelivery.next_attempt_at)
+                    .limit(DUE_BATCH)
+                    .with_for_update(skip_locked=True)
                 )
             ).all()
-        }
-        targets: dict[uuid.UUID, _Target] = {}
-        sendable: list[_Row] = []
-        outcomes: dict[uuid.UUID, _Outcome] = {}
-        for delivery in claimed:
-            endpoint = endpoints[delivery.endpoint_id]
-            if endpoint.status != EndpointStatus.ACTIVE.value and (
-                delivery.origin != DeliveryOrigin.TEST.value
-            ):
-                outcomes[delivery.id] = _Outcome(
-                    id=delivery.id,
-                    status=DeliveryStatus.FAILED.value,
-                    attempt_count=delivery.attempt_count,
-                    next_attempt_at=None,
-                    last_status_code=None,
-                    completed_at=now,
-                )
-                continue
-            if endpoint.id not in targets:
-                targets[endpoint.id] = _Target(runtime, endpoint)
-            sendable.append(delivery)
-        gate = asyncio.Semaphore(ATTEMPTS_IN_FLIGHT)
+            if not claimed:
+                return attempted
+            await _attempt(runtime, session, claimed, now)
+            if len(claimed) == DUE_BATCH:
+                # Here, after the exchanges: the job asked for waits (held) until this
+                # transaction commits, which is now.
+                await defer_deliver_due(session)
+        attempted += len(claimed)
 
-        async def exchange_of(delivery: _Row) -> Exchange:
-            async with gate:
-                return await send(
-                    targets[delivery.endpoint_id], delivery.message_id, delivery.payload
-                )
 
-        exchanges = await asyncio.gather(*(exchange_of(d) for d in sendable))
-        sent = [_outcome(d, x, now) for d, x in zip(sendable, exchanges, strict=True)]
-        outcomes.update((o.id, o) for o in sent)
-        await _write(session, list(outcomes.values()))
-        await _record_endpoints(runtime, session, sendable, sent, endpoints, now)
-        return {delivery_id: o.status for delivery_id, o in outcomes.items()}
+async def _attempt(
+    runtime: Runtime, session: AsyncSession, claimed: Sequence[_Row], now: datetime
+) -> dict[uuid.UUID, str]:
+    """One attempt of each ``claimed`` delivery (locked by ``session``), the exchanges side
+    by side; the deliveries' statuses by id.
+
+    The database work is a fixed number of statements per batch, whatever its size: the
+    claim (the caller's), one reads the endpoints, one inserts the attempts, one updates
+    the deliveries (plus the endpoints' failure record when it changes)."""
+    if not claimed:
+        return {}
+    # Read without a lock: deliveries to one endpoint run side by side; the endpoints
+    # are locked only when their failure record changes (``_record_endpoints``).
+    endpoints = {
+        e.id: e
+        for e in (
+            await session.execute(
+                select(*_ENDPOINT_COLUMNS).where(
+                    WebhookEndpoint.id.in_({d.endpoint_id for d in claimed})
+                )
+            )
+        ).all()
+    }
+    targets: dict[uuid.UUID, _Target] = {}
+    sendable: list[_Row] = []
+    outcomes: dict[uuid.UUID, _Outcome] = {}
+    for delivery in claimed:
+        endpoint = endpoints[delivery.endpoint_id]
+        if endpoint.status != EndpointStatus.ACTIVE.value and (
+            delivery.origin != DeliveryOrigin.TEST.value
+        ):
+            outcomes[delivery.id] = _Outcome(
+                id=delivery.id,
+                status=DeliveryStatus.FAILED.value,
+                attempt_count=delivery.attempt_count,
+                next_attempt_at=None,
+                last_status_code=None,
+                completed_at=now,
+            )
+            continue
+        if endpoint.id not in targets:
+            targets[endpoint.id] = _Target(runtime, endpoint)
+        sendable.append(delivery)
+    gate = asyncio.Semaphore(ATTEMPTS_IN_FLIGHT)
+
+    async def exchange_of(delivery: _Row) -> Exchange:
+        async with gate:
+            return await send(targets[delivery.endpoint_id], delivery.message_id, delivery.payload)
+
+    exchanges = await asyncio.gather(*(exchange_of(d) for d in sendable))
+    sent = [_outcome(d, x, now) for d, x in zip(sendable, exchanges, strict=True)]
+    outcomes.update((o.id, o) for o in sent)
+    await _write(session, list(outcomes.values()))
+    await _record_endpoints(runtime, session, sendable, sent, endpoints, now)
+    return {delivery_id: o.status for delivery_id, o in outcomes.items()}
 
 
 async def deliver(runtime: Runtime, delivery_id: uuid.UUID) -> str | None:
@@ -751,35 +826,24 @@ async def disable_endpoint(
 
 
 async def sweep(runtime: Runtime) -> int:
-    """Fan out events left unpublished (a lost job) and queue the deliveries now due."""
+    """Ask for the batch jobs that have work: a fan-out job when an event has waited past
+    the grace (its job was lost with a worker), a due-deliveries job when a delivery is
+    due; a waiting one is joined. How many were asked for."""
     now = clock.now()
-    # Only events their own fan-out job should have taken by now: a burst's events wait
-    # for their jobs (which deliver in batches), rather than each delivery becoming a job.
-    made = await fan_out(runtime, older_than=now - FIRST_ATTEMPT_GRACE)
     async with runtime.db.transaction() as session:
-        for delivery_id in made:
-            await defer_delivery(session, delivery_id)
-        due = (
+        lost = (
             await session.execute(
-                select(WebhookDelivery.id)
-                .where(
-                    WebhookDelivery.status == DeliveryStatus.PENDING.value,
-                    WebhookDelivery.next_attempt_at <= now,
-                    # A first attempt is its fan-out job's (or its own job's) to make: the
-                    # sweep steps in only when that has not happened for a while (a lost job).
-                    or_(
-                        WebhookDelivery.attempt_count > 0,
-                        WebhookDelivery.created_at <= now - FIRST_ATTEMPT_GRACE,
-                    ),
+                select(
+                    exists().where(
+                        OutboxEvent.published_at.is_(None),
+                        OutboxEvent.occurred_at <= now - FIRST_ATTEMPT_GRACE,
+                    )
                 )
-                .order_by(WebhookDelivery.next_attempt_at)
-                .limit(SWEEP_BATCH)
-                # Deliveries under way are locked by their worker: skipped, not waited for.
-                .with_for_update(skip_locked=True)
             )
-        ).scalars()
-        count = len(made)
-        for delivery_id in due:
-            await defer_delivery(session, delivery_id)
-            count += 1
-        return count
+        ).scalar_one()
+        due = (await session.execute(select(exists().where(_due(now))))).scalar_one()
+        if lost:
+            await defer_fan_out(session)
+        if due:
+            await defer_deliver_due(session)
+        return int(lost) + int(due)

@@ -25,6 +25,7 @@ from saas_server.tenants.service import TenantNotFound
 from saas_server.users.models import User
 from saas_server.webhooks.delivery import (
     Readers,
+    defer_deliver_due,
     defer_delivery,
     event_body,
     ping_body,
@@ -269,9 +270,11 @@ class WebhookService:
                 payload=event_body(event),
             )
             self.session.add(delivery)
-            await self.session.flush()
-            await defer_delivery(self.session, delivery.id)
             queued += 1
+        if queued:
+            await self.session.flush()
+            # Sent in batches by the due-deliveries job, not a job each (decision 0037).
+            await defer_deliver_due(self.session)
         await self._audit(
             "webhook_endpoint.replayed",
             actor,
