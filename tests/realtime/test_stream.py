@@ -241,3 +241,81 @@ async def test_a_manager_removed_from_a_tenant_stops_receiving_its_events_at_onc
             assert "After Removal" not in message.data
             if message.event == "tenant.created" and own_id in message.data:
                 break
+
+
+# An open stream ends this soon after its caller's key or session ends: the change is heard
+# (saas_auth_changed), well before the periodic re-check (service.RECHECK_SECONDS).
+ENDS_WITHIN_SECONDS = 3.0
+
+
+async def _ends(stream: Any, within: float) -> None:
+    started = time.monotonic()
+    with pytest.raises((StopAsyncIteration, httpx.HTTPError)):
+        while True:  # pings or events until it ends
+            await stream.next(timeout=within)
+    assert time.monotonic() - started < within
+
+
+async def _key(client: httpx.AsyncClient, who: LoggedIn, **extra: Any) -> dict[str, Any]:
+    created = await client.post(
+        "/api/v1/api-keys",
+        json={"name": "stream", "scopes": ["events:read"], **extra},
+        headers=who.headers,
+    )
+    assert created.status_code == 201, created.text
+    return created.json()  # type: ignore[no-any-return]
+
+
+async def test_a_stream_ends_when_its_key_is_revoked_on_this_process_or_another(
+    live_server: str, settings: Settings, client: httpx.AsyncClient, owner: LoggedIn
+) -> None:
+    with running_server(settings) as second_url:
+        for url in (live_server, second_url):
+            key = await _key(client, owner)
+            async with event_stream(url, {"X-API-Key": key["key"]}) as by_key:
+                async with httpx.AsyncClient(base_url=live_server, timeout=60) as first:
+                    revoked = await first.delete(
+                        f"/api/v1/api-keys/{key['id']}", headers=owner.headers
+                    )
+                assert revoked.status_code == 204, revoked.text
+                await _ends(by_key, ENDS_WITHIN_SECONDS)
+            refused = await client.get(STREAM, headers={"X-API-Key": key["key"]})
+            assert refused.status_code == 401, refused.text
+
+
+async def test_a_stream_ends_when_its_key_expires(
+    live_server: str, client: httpx.AsyncClient, owner: LoggedIn
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from saas_server.realtime.service import RECHECK_SECONDS
+
+    expires = datetime.now(UTC) + timedelta(seconds=2)
+    key = await _key(client, owner, expires_at=expires.isoformat())
+    async with event_stream(live_server, {"X-API-Key": key["key"]}) as by_key:
+        await _ends(by_key, 2 + RECHECK_SECONDS + ENDS_WITHIN_SECONDS)
+
+
+async def test_a_stream_ends_when_its_session_logs_out_or_its_user_is_suspended(
+    live_server: str, client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox, admin: LoggedIn
+) -> None:
+    user = await verified_user(client, runtime, inbox, "leaving@example.com")
+    async with event_stream(live_server, user.headers) as by_session:
+        logout = await client.post(
+            "/api/v1/auth/logout", json={"refresh_token": user.refresh_token}, headers=user.headers
+        )
+        assert logout.status_code in (200, 204), logout.text
+        await _ends(by_session, ENDS_WITHIN_SECONDS)
+
+    again = await verified_user(client, runtime, inbox, "suspended@example.com")
+    key = await _key(client, again)
+    async with (
+        event_stream(live_server, again.headers) as by_session,
+        event_stream(live_server, {"X-API-Key": key["key"]}) as by_key,
+    ):
+        suspended = await client.patch(
+            f"/api/v1/users/{again.user['id']}", json={"is_active": False}, headers=admin.headers
+        )
+        assert suspended.status_code == 200, suspended.text
+        await _ends(by_session, ENDS_WITHIN_SECONDS)
+        await _ends(by_key, ENDS_WITHIN_SECONDS)
