@@ -13,6 +13,7 @@ from saas_server.core.deps import RuntimeDep
 from saas_server.core.errors import Forbidden, Unauthorized
 from saas_server.core.routing import PrefixedRouter
 from saas_server.health.platform import prometheus_text
+from saas_server.health.schemas import HealthDetailed
 from saas_server.health.service import detailed_health
 
 router = PrefixedRouter(tags=["health"])
@@ -50,7 +51,12 @@ async def health() -> dict[str, Any]:
     return {"status": "ok", "version": __version__, "timestamp": clock.isoformat(clock.now())}
 
 
-@router.get("/health/detailed", dependencies=[MonitoringReader])
+@router.get(
+    "/health/detailed",
+    dependencies=[MonitoringReader],
+    response_model=HealthDetailed,
+    responses={503: {"model": HealthDetailed, "description": "A required part is down"}},
+)
 async def health_detailed(runtime: RuntimeDep) -> JSONResponse:
     """Each part's status; for platform admins or the monitoring token."""
     ok, body = await detailed_health(runtime)

@@ -15,12 +15,25 @@ from saas_server.core import clock
 from saas_server.core.deps import RuntimeDep, SessionDep
 from saas_server.core.errors import Forbidden, ValidationFailed
 from saas_server.core.openapi import errors
-from saas_server.core.pagination import ListParamsDep, ListSpec, paginate
+from saas_server.core.pagination import ListParamsDep, ListSpec, Page, paginate
 from saas_server.core.routing import PrefixedRouter
 from saas_server.portal import files as portal_files
 from saas_server.portal import reports, service
 from saas_server.portal.access import PortalCallerDep, PublicTenantDep, conditional
 from saas_server.portal.models import PortalNotification, PortalRecord, PortalSettings
+from saas_server.portal.response_schemas import (
+    BlogPost,
+    BlogPostDetail,
+    PortalDashboard,
+    PortalFileRead,
+    PortalInvoice,
+    PortalNotificationRead,
+    PortalReport,
+    PortalSettingsRead,
+    PortalState,
+    ProjectDetail,
+    ProjectSummary,
+)
 from saas_server.portal.schemas import SettingsUpdate
 from saas_server.portal.sync import defer_sync
 from saas_server.tenants.dependencies import TenantAccessDep
@@ -42,7 +55,8 @@ def _text(*path: str) -> Any:
 @router.post(
     "/tenants/{tenant_id}/portal",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={200: {"description": "The portal is on already"}},
+    response_model=PortalState,
+    responses={200: {"description": "The portal is on already", "model": PortalState}},
 )
 async def enable_portal(access: TenantAccessDep, session: SessionDep) -> JSONResponse:
     """Turn the client portal on (owners): 202 while the apps are installed, 200 once on."""
@@ -93,7 +107,7 @@ PROJECT_LIST = ListSpec(
 )
 
 
-@router.get("/projects")
+@router.get("/projects", response_model=Page[ProjectSummary])
 async def list_projects(
     request: Request,
     caller: PortalCallerDep,
@@ -129,7 +143,7 @@ async def list_projects(
     return conditional(request, body, last_modified=service.newest(records))
 
 
-@router.get("/projects/{project_id}", responses=errors(502))
+@router.get("/projects/{project_id}", response_model=ProjectDetail, responses=errors(502))
 async def get_project(
     project_id: str,
     request: Request,
@@ -166,7 +180,7 @@ INVOICE_LIST = ListSpec(
 )
 
 
-@router.get("/portal/invoices")
+@router.get("/portal/invoices", response_model=Page[PortalInvoice])
 async def list_invoices(
     request: Request,
     caller: PortalCallerDep,
@@ -195,7 +209,7 @@ async def list_invoices(
     return conditional(request, body, last_modified=service.newest(records))
 
 
-@router.get("/portal/invoices/{invoice_id}")
+@router.get("/portal/invoices/{invoice_id}", response_model=PortalInvoice)
 async def get_invoice(
     invoice_id: str, request: Request, caller: PortalCallerDep, session: SessionDep
 ) -> Response:
@@ -231,7 +245,7 @@ async def upload_file(
     return portal_files.file_json(row, runtime)
 
 
-@router.get("/files/{file_id}")
+@router.get("/files/{file_id}", response_model=PortalFileRead)
 async def get_file(
     file_id: str,
     request: Request,
@@ -243,7 +257,19 @@ async def get_file(
     return conditional(request, portal_files.file_json(row, runtime), last_modified=row.created_at)
 
 
-@router.get("/files/{file_id}/download", responses=errors(502))
+@router.get(
+    "/files/{file_id}/download",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The file, with its own media type",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        },
+        **errors(502),
+    },
+)
 async def download_file(
     file_id: str, caller: PortalCallerDep, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
@@ -300,7 +326,7 @@ def notification_json(row: PortalNotification) -> dict[str, Any]:
     }
 
 
-@router.get("/notifications")
+@router.get("/notifications", response_model=Page[PortalNotificationRead])
 async def list_notifications(
     request: Request,
     caller: PortalCallerDep,
@@ -356,7 +382,7 @@ def settings_json(row: PortalSettings | None, caller: Any) -> dict[str, Any]:
     }
 
 
-@router.get("/settings")
+@router.get("/settings", response_model=PortalSettingsRead)
 async def get_settings(request: Request, caller: PortalCallerDep, session: SessionDep) -> Response:
     row = await session.get(PortalSettings, (caller.tenant_id, caller.subject))
     return conditional(
@@ -437,7 +463,7 @@ def post_json(row: PortalRecord, *, full: bool = False) -> dict[str, Any]:
     return answer
 
 
-@router.get("/blog/posts", responses=errors(404))
+@router.get("/blog/posts", response_model=Page[BlogPost], responses=errors(404))
 async def list_posts(
     request: Request,
     tenant_id: PublicTenantDep,
@@ -463,7 +489,7 @@ async def list_posts(
     return conditional(request, body, last_modified=service.newest(records), public=True)
 
 
-@router.get("/blog/posts/{post_id}")
+@router.get("/blog/posts/{post_id}", response_model=BlogPostDetail)
 async def get_post(
     post_id: str, request: Request, tenant_id: PublicTenantDep, session: SessionDep
 ) -> Response:
@@ -484,7 +510,7 @@ async def get_post(
 # -- dashboard and reports ----------------------------------------------------------------------
 
 
-@router.get("/portal/dashboard")
+@router.get("/portal/dashboard", response_model=PortalDashboard)
 async def dashboard(
     request: Request, caller: PortalCallerDep, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
@@ -492,7 +518,19 @@ async def dashboard(
     return conditional(request, body, last_modified=last_modified)
 
 
-@router.get("/portal/reports")
+@router.get(
+    "/portal/reports",
+    response_model=PortalReport,
+    responses={
+        200: {
+            "description": "The report: JSON, or a CSV or PDF file (`format`)",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
 async def report(
     request: Request,
     caller: PortalCallerDep,
