@@ -16,7 +16,7 @@ from saas_server.core.settings import Settings
 from saas_server.events.models import OutboxEvent
 from saas_server.users.models import User
 from saas_server.webhooks.visibility import reader_of
-from tests.fixtures.auth import LoggedIn, verified_user
+from tests.fixtures.auth import LoggedIn, login, register, verified_user
 from tests.fixtures.live_server import running_server
 from tests.fixtures.smtp import Inbox
 from tests.fixtures.sse import event_stream
@@ -319,3 +319,61 @@ async def test_a_stream_ends_when_its_session_logs_out_or_its_user_is_suspended(
         assert suspended.status_code == 200, suspended.text
         await _ends(by_session, ENDS_WITHIN_SECONDS)
         await _ends(by_key, ENDS_WITHIN_SECONDS)
+
+
+async def test_member_and_invitation_events_reach_the_tenant_s_managers_stream(
+    live_server: str, client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox, owner: LoggedIn
+) -> None:
+    tenant_id = (await create_tenant(client, owner, "people"))["id"]
+    colleague = await verified_user(client, runtime, inbox, "colleague@example.com")
+    members = f"/api/v1/tenants/{tenant_id}/users"
+    async with event_stream(live_server, owner.headers) as owners:
+
+        async def next_of(type_: str) -> dict[str, Any]:
+            while True:  # provisioning's own events may come between
+                message = await owners.next_event()
+                if message.event == type_:
+                    return message.body["data"]  # type: ignore[no-any-return]
+
+        added = await client.post(
+            members, json={"user_id": colleague.user["id"], "role": "member"}, headers=owner.headers
+        )
+        assert added.status_code == 201, added.text
+        data = await next_of("member.added")
+        assert data["tenant_id"] == tenant_id and data["user_id"] == colleague.user["id"]
+        assert data["role"] == "member" and data["actor_id"] == owner.user["id"]
+
+        changed = await client.patch(
+            f"{members}/{colleague.user['id']}", json={"role": "admin"}, headers=owner.headers
+        )
+        assert changed.status_code == 200, changed.text
+        data = await next_of("member.role_changed")
+        assert (data["role"], data["previous_role"]) == ("admin", "member")
+
+        removed = await client.delete(f"{members}/{colleague.user['id']}", headers=owner.headers)
+        assert removed.status_code == 204, removed.text
+        data = await next_of("member.removed")
+        assert data["user_id"] == colleague.user["id"] and data["left"] is False
+
+        invited = await client.post(
+            members, json={"email": "newcomer@example.com", "role": "admin"}, headers=owner.headers
+        )
+        assert invited.status_code == 202, invited.text
+        data = await next_of("invitation.created")
+        assert (
+            data["email"] == "newcomer@example.com"
+            and data["invitation_id"] == invited.json()["id"]
+        )
+
+        await runtime.run_pending_jobs()
+        token = (await inbox.wait_for("newcomer@example.com")).token()
+        await register(client, "newcomer@example.com")
+        newcomer = await login(client, "newcomer@example.com")
+        accepted = await client.post(
+            "/api/v1/invitations/accept", json={"token": token}, headers=newcomer.headers
+        )
+        assert accepted.status_code == 200, accepted.text
+        data = await next_of("invitation.accepted")
+        assert data["user_id"] == newcomer.user["id"] and data["role"] == "admin"
+        data = await next_of("member.added")
+        assert data["user_id"] == newcomer.user["id"]
