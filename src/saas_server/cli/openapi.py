@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperCommand
 
@@ -22,7 +21,8 @@ class OpenApiCommand(TyperCommand):
     """``saas openapi``: ``--postman`` given alone (last, or before another option) writes
     to :data:`DEFAULT_POSTMAN` (Typer has no option whose value may be left out)."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    # ``ctx`` is Typer's own (vendored) click Context.
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return super().parse_args(ctx, with_default_postman(args))
 
 
