@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 MODEL_MODULES = (
+    "saas_server.core.idempotency",
     "saas_server.users.models",
     "saas_server.auth.models",
     "saas_server.tenants.models",

@@ -260,3 +260,15 @@ async def test_a_suspended_users_keys_are_refused(
     refused = await client.get("/api/v1/auth/me", headers=key)
     assert refused.status_code == 401, refused.text
     assert "suspended" in refused.json()["error"]["message"]
+
+
+async def test_an_expiry_without_a_time_zone_is_read_as_utc(
+    client: httpx.AsyncClient, owner: LoggedIn, clock: FrozenClock
+) -> None:
+    later = (clock.now() + timedelta(days=2)).replace(tzinfo=None, microsecond=0)
+    created = await new_key(client, owner, ["users:read"], expires_at=later.isoformat())
+    assert created["expires_at"].startswith(later.isoformat())
+    assert created["expires_at"].endswith(("Z", "+00:00"))
+    clock.advance(timedelta(days=2))
+    expired = await client.get("/api/v1/auth/me", headers=bearer(created["key"]))
+    assert expired.status_code == 401, expired.text

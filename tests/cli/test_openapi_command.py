@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from saas_server.cli.main import app
+from saas_server.cli.openapi import DEFAULT_POSTMAN
 from saas_server.cli.postman import SCHEMA_URL
 
 runner = CliRunner()
@@ -54,3 +56,16 @@ def test_check_fails_on_a_stale_document(tmp_path: Path) -> None:
     assert "run `saas openapi`" in result.output
     assert runner.invoke(app, ["openapi", "--output", str(stale)]).exit_code == 0
     assert runner.invoke(app, ["openapi", "--output", str(stale), "--check"]).exit_code == 0
+
+
+def test_postman_alone_writes_the_collection_to_its_default_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for args in (["--postman"], ["--postman", "--output", "o.json"]):
+        result = runner.invoke(app, ["openapi", "--output", "o.json", *args])
+        assert result.exit_code == 0, result.output
+        collection = json.loads((tmp_path / DEFAULT_POSTMAN).read_text())
+        assert collection["info"]["schema"] == SCHEMA_URL
+        (tmp_path / DEFAULT_POSTMAN).unlink()
+    assert DEFAULT_POSTMAN == Path("sdk/postman_collection.json")

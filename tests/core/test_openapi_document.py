@@ -142,6 +142,22 @@ def test_json_bodies_and_responses_have_examples(document: dict[str, Any]) -> No
     assert page["results"][0]["subdomain"] == "acme"
 
 
+def test_every_success_json_response_has_a_schema_and_an_example(
+    document: dict[str, Any],
+) -> None:
+    """An SDK types an answer from its schema: ``{}`` (a route answering a ``Response`` with
+    no ``response_model``) gives it nothing to type, and the docs nothing to show."""
+    missing = []
+    for method, path, operation in _operations(document):
+        for status, response in operation["responses"].items():
+            media = response.get("content", {}).get("application/json")
+            if not status.startswith("2") or media is None:
+                continue
+            if not media.get("schema") or "example" not in media:
+                missing.append((method, path, status))
+    assert missing == [], f"success JSON answers without a schema or an example: {missing}"
+
+
 def test_security_follows_the_api_key_scope_table(document: dict[str, Any]) -> None:
     from saas_server.auth.scopes import PUBLIC, ROUTE_SCOPES, SESSION_ONLY
 

@@ -16,7 +16,7 @@ from saas_server.core.settings import Settings
 from saas_server.events.models import OutboxEvent
 from saas_server.users.models import User
 from saas_server.webhooks.visibility import reader_of
-from tests.fixtures.auth import LoggedIn, verified_user
+from tests.fixtures.auth import LoggedIn, login, register, verified_user
 from tests.fixtures.live_server import running_server
 from tests.fixtures.smtp import Inbox
 from tests.fixtures.sse import event_stream
@@ -241,3 +241,139 @@ async def test_a_manager_removed_from_a_tenant_stops_receiving_its_events_at_onc
             assert "After Removal" not in message.data
             if message.event == "tenant.created" and own_id in message.data:
                 break
+
+
+# An open stream ends this soon after its caller's key or session ends: the change is heard
+# (saas_auth_changed), well before the periodic re-check (service.RECHECK_SECONDS).
+ENDS_WITHIN_SECONDS = 3.0
+
+
+async def _ends(stream: Any, within: float) -> None:
+    started = time.monotonic()
+    with pytest.raises((StopAsyncIteration, httpx.HTTPError)):
+        while True:  # pings or events until it ends
+            await stream.next(timeout=within)
+    assert time.monotonic() - started < within
+
+
+async def _key(client: httpx.AsyncClient, who: LoggedIn, **extra: Any) -> dict[str, Any]:
+    created = await client.post(
+        "/api/v1/api-keys",
+        json={"name": "stream", "scopes": ["events:read"], **extra},
+        headers=who.headers,
+    )
+    assert created.status_code == 201, created.text
+    return created.json()  # type: ignore[no-any-return]
+
+
+async def test_a_stream_ends_when_its_key_is_revoked_on_this_process_or_another(
+    live_server: str, settings: Settings, client: httpx.AsyncClient, owner: LoggedIn
+) -> None:
+    with running_server(settings) as second_url:
+        for url in (live_server, second_url):
+            key = await _key(client, owner)
+            async with event_stream(url, {"X-API-Key": key["key"]}) as by_key:
+                async with httpx.AsyncClient(base_url=live_server, timeout=60) as first:
+                    revoked = await first.delete(
+                        f"/api/v1/api-keys/{key['id']}", headers=owner.headers
+                    )
+                assert revoked.status_code == 204, revoked.text
+                await _ends(by_key, ENDS_WITHIN_SECONDS)
+            refused = await client.get(STREAM, headers={"X-API-Key": key["key"]})
+            assert refused.status_code == 401, refused.text
+
+
+async def test_a_stream_ends_when_its_key_expires(
+    live_server: str, client: httpx.AsyncClient, owner: LoggedIn
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from saas_server.realtime.service import RECHECK_SECONDS
+
+    expires = datetime.now(UTC) + timedelta(seconds=2)
+    key = await _key(client, owner, expires_at=expires.isoformat())
+    async with event_stream(live_server, {"X-API-Key": key["key"]}) as by_key:
+        await _ends(by_key, 2 + RECHECK_SECONDS + ENDS_WITHIN_SECONDS)
+
+
+async def test_a_stream_ends_when_its_session_logs_out_or_its_user_is_suspended(
+    live_server: str, client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox, admin: LoggedIn
+) -> None:
+    user = await verified_user(client, runtime, inbox, "leaving@example.com")
+    async with event_stream(live_server, user.headers) as by_session:
+        logout = await client.post(
+            "/api/v1/auth/logout", json={"refresh_token": user.refresh_token}, headers=user.headers
+        )
+        assert logout.status_code in (200, 204), logout.text
+        await _ends(by_session, ENDS_WITHIN_SECONDS)
+
+    again = await verified_user(client, runtime, inbox, "suspended@example.com")
+    key = await _key(client, again)
+    async with (
+        event_stream(live_server, again.headers) as by_session,
+        event_stream(live_server, {"X-API-Key": key["key"]}) as by_key,
+    ):
+        suspended = await client.patch(
+            f"/api/v1/users/{again.user['id']}", json={"is_active": False}, headers=admin.headers
+        )
+        assert suspended.status_code == 200, suspended.text
+        await _ends(by_session, ENDS_WITHIN_SECONDS)
+        await _ends(by_key, ENDS_WITHIN_SECONDS)
+
+
+async def test_member_and_invitation_events_reach_the_tenant_s_managers_stream(
+    live_server: str, client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox, owner: LoggedIn
+) -> None:
+    tenant_id = (await create_tenant(client, owner, "people"))["id"]
+    colleague = await verified_user(client, runtime, inbox, "colleague@example.com")
+    members = f"/api/v1/tenants/{tenant_id}/users"
+    async with event_stream(live_server, owner.headers) as owners:
+
+        async def next_of(type_: str) -> dict[str, Any]:
+            while True:  # provisioning's own events may come between
+                message = await owners.next_event()
+                if message.event == type_:
+                    return message.body["data"]  # type: ignore[no-any-return]
+
+        added = await client.post(
+            members, json={"user_id": colleague.user["id"], "role": "member"}, headers=owner.headers
+        )
+        assert added.status_code == 201, added.text
+        data = await next_of("member.added")
+        assert data["tenant_id"] == tenant_id and data["user_id"] == colleague.user["id"]
+        assert data["role"] == "member" and data["actor_id"] == owner.user["id"]
+
+        changed = await client.patch(
+            f"{members}/{colleague.user['id']}", json={"role": "admin"}, headers=owner.headers
+        )
+        assert changed.status_code == 200, changed.text
+        data = await next_of("member.role_changed")
+        assert (data["role"], data["previous_role"]) == ("admin", "member")
+
+        removed = await client.delete(f"{members}/{colleague.user['id']}", headers=owner.headers)
+        assert removed.status_code == 204, removed.text
+        data = await next_of("member.removed")
+        assert data["user_id"] == colleague.user["id"] and data["left"] is False
+
+        invited = await client.post(
+            members, json={"email": "newcomer@example.com", "role": "admin"}, headers=owner.headers
+        )
+        assert invited.status_code == 202, invited.text
+        data = await next_of("invitation.created")
+        assert (
+            data["email"] == "newcomer@example.com"
+            and data["invitation_id"] == invited.json()["id"]
+        )
+
+        await runtime.run_pending_jobs()
+        token = (await inbox.wait_for("newcomer@example.com")).token()
+        await register(client, "newcomer@example.com")
+        newcomer = await login(client, "newcomer@example.com")
+        accepted = await client.post(
+            "/api/v1/invitations/accept", json={"token": token}, headers=newcomer.headers
+        )
+        assert accepted.status_code == 200, accepted.text
+        data = await next_of("invitation.accepted")
+        assert data["user_id"] == newcomer.user["id"] and data["role"] == "admin"
+        data = await next_of("member.added")
+        assert data["user_id"] == newcomer.user["id"]

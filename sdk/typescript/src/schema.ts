@@ -390,6 +390,7 @@ export interface paths {
         /**
          * Create Tenant
          * @description Accept the tenant; its Odoo database is provisioned by a job (poll until ``ready``).
+         *     Sent again with the same ``Idempotency-Key``: the first answer, and one tenant.
          */
         post: operations["tenants_create"];
         delete?: never;
@@ -726,7 +727,10 @@ export interface paths {
         /** List Backups */
         get: operations["backups_list"];
         put?: never;
-        /** Create Backup */
+        /**
+         * Create Backup
+         * @description Sent again with the same ``Idempotency-Key``: the first answer, and one backup.
+         */
         post: operations["backups_create"];
         delete?: never;
         options?: never;
@@ -761,7 +765,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Restore Backup */
+        /**
+         * Restore Backup
+         * @description Sent again with the same ``Idempotency-Key``: the first answer, and one restore.
+         */
         post: operations["backups_restore"];
         delete?: never;
         options?: never;
@@ -2706,7 +2713,10 @@ export interface components {
             scopes: string[];
             /** Tenant Id */
             tenant_id?: string | null;
-            /** Expires At */
+            /**
+             * Expires At
+             * @description When the key stops working; without a time zone, UTC.
+             */
             expires_at?: string | null;
         };
         /** ApiKeyCreated */
@@ -3023,6 +3033,115 @@ export interface components {
             /** Updated At */
             updated_at: string;
         };
+        /** BlogPost */
+        BlogPost: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Title
+             * @example Our spring collection
+             */
+            title: string | null;
+            /**
+             * Subtitle
+             * @example What is new this season
+             */
+            subtitle: string | null;
+            /**
+             * Category
+             * @description The blog's name
+             * @example News
+             */
+            category: string | null;
+            /**
+             * Author
+             * @example Jane Doe
+             */
+            author: string | null;
+            /**
+             * Teaser
+             * @example Ten new products, and a few surprises.
+             */
+            teaser: string | null;
+            /**
+             * Tag Ids
+             * @example [
+             *       1,
+             *       4
+             *     ]
+             */
+            tag_ids: number[];
+            /**
+             * Published At
+             * @example 2026-01-15T09:30:00Z
+             */
+            published_at: string | null;
+            /**
+             * Updated At
+             * @example 2026-01-15T09:30:00Z
+             */
+            updated_at: string | null;
+        };
+        /** BlogPostDetail */
+        BlogPostDetail: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Title
+             * @example Our spring collection
+             */
+            title: string | null;
+            /**
+             * Subtitle
+             * @example What is new this season
+             */
+            subtitle: string | null;
+            /**
+             * Category
+             * @description The blog's name
+             * @example News
+             */
+            category: string | null;
+            /**
+             * Author
+             * @example Jane Doe
+             */
+            author: string | null;
+            /**
+             * Teaser
+             * @example Ten new products, and a few surprises.
+             */
+            teaser: string | null;
+            /**
+             * Tag Ids
+             * @example [
+             *       1,
+             *       4
+             *     ]
+             */
+            tag_ids: number[];
+            /**
+             * Published At
+             * @example 2026-01-15T09:30:00Z
+             */
+            published_at: string | null;
+            /**
+             * Updated At
+             * @example 2026-01-15T09:30:00Z
+             */
+            updated_at: string | null;
+            /**
+             * Content
+             * @example <p>Ten new products, and a few surprises.</p>
+             */
+            content: string;
+        };
         /** Body_auth_token */
         Body_auth_token: {
             /** Username */
@@ -3053,6 +3172,51 @@ export interface components {
             id: string | null;
             /** Problem */
             problem: string;
+        };
+        /** CurrencyTotals */
+        CurrencyTotals: {
+            /**
+             * Currency
+             * @example EUR
+             */
+            currency: string;
+            /**
+             * Open Cents
+             * @example 121000
+             */
+            open_cents: number;
+            /**
+             * Overdue Cents
+             * @example 0
+             */
+            overdue_cents: number;
+            /**
+             * Open Count
+             * @example 1
+             */
+            open_count: number;
+            /**
+             * Overdue Count
+             * @example 0
+             */
+            overdue_count: number;
+        };
+        /** DashboardInvoices */
+        DashboardInvoices: {
+            /** By Currency */
+            by_currency: components["schemas"]["CurrencyTotals"][];
+        };
+        /** DashboardProjects */
+        DashboardProjects: {
+            /** Open Count */
+            open_count: number;
+            /** Total Count */
+            total_count: number;
+            /**
+             * Open
+             * @description The open projects, soonest deadline first
+             */
+            open: components["schemas"]["ProjectSummary"][];
         };
         /** DeliveryRead */
         DeliveryRead: {
@@ -3097,6 +3261,54 @@ export interface components {
          * @enum {string}
          */
         DeliveryStatus: "pending" | "succeeded" | "failed";
+        /** DueTask */
+        DueTask: {
+            /** Id */
+            id: string;
+            /**
+             * Odoo Id
+             * @example 42
+             */
+            odoo_id: number;
+            /**
+             * Name
+             * @example Migrate the product catalogue
+             */
+            name: string | null;
+            stage: components["schemas"]["TaskStage"] | null;
+            /**
+             * State
+             * @example 01_in_progress
+             */
+            state: string | null;
+            /** Done */
+            done: boolean;
+            /**
+             * Priority
+             * @example 0
+             */
+            priority: string | null;
+            /**
+             * Deadline
+             * @example 2026-02-01T17:00:00Z
+             */
+            deadline: string | null;
+            /**
+             * Stage Changed At
+             * @example 2026-01-14T08:00:00Z
+             */
+            stage_changed_at: string | null;
+            /**
+             * Updated At
+             * @example 2026-01-15T09:30:00Z
+             */
+            updated_at: string | null;
+            /**
+             * Project
+             * @example Website relaunch
+             */
+            project: string | null;
+        };
         /** EmailRequest */
         EmailRequest: {
             /**
@@ -3277,6 +3489,66 @@ export interface components {
          * @enum {string}
          */
         EventStatus: "pending" | "processed" | "retrying" | "failed" | "unhandled";
+        /** FileAttachedTo */
+        FileAttachedTo: {
+            /**
+             * Model
+             * @example project.project
+             */
+            model: string | null;
+            /**
+             * Odoo Id
+             * @example 12
+             */
+            odoo_id: number | null;
+        };
+        /**
+         * HealthDetailed
+         * @description Each part's status (``GET /health/detailed``): ``down`` when a required part (the
+         *     database, the job queue) is, ``degraded`` when any other part is not ``ok``.
+         */
+        HealthDetailed: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "ok" | "degraded" | "down";
+            /**
+             * Version
+             * @example 0.1.0
+             */
+            version: string;
+            /**
+             * Timestamp
+             * @example 2026-01-15T09:30:00Z
+             */
+            timestamp: string;
+            /**
+             * Components
+             * @description Per part (database, job_queue, workers, storage, odoo_hosts, redis): its ``status``, the time its check took, and what it found
+             * @example {
+             *       "database": {
+             *         "latency_ms": 1.2,
+             *         "status": "ok"
+             *       },
+             *       "job_queue": {
+             *         "failed": 0,
+             *         "running": 1,
+             *         "status": "ok",
+             *         "waiting": 0
+             *       },
+             *       "workers": {
+             *         "alive": 1,
+             *         "status": "ok"
+             *       }
+             *     }
+             */
+            components: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            };
+        };
         /**
          * HealthStatus
          * @enum {string}
@@ -3854,6 +4126,13 @@ export interface components {
             /** Push */
             push?: boolean | null;
         };
+        /** NotificationPreferences */
+        NotificationPreferences: {
+            /** Email */
+            email: boolean;
+            /** Push */
+            push: boolean;
+        };
         /** OwnerRef */
         OwnerRef: {
             /**
@@ -3950,6 +4229,17 @@ export interface components {
             previous: string | null;
             /** Results */
             results: components["schemas"]["BlockedIpRead"][];
+        };
+        /** BlogPostPage */
+        BlogPostPage: {
+            /** Count */
+            count: number;
+            /** Next */
+            next: string | null;
+            /** Previous */
+            previous: string | null;
+            /** Results */
+            results: components["schemas"]["BlogPost"][];
         };
         /** DeliveryReadPage */
         DeliveryReadPage: {
@@ -4071,6 +4361,39 @@ export interface components {
             previous: string | null;
             /** Results */
             results: components["schemas"]["PlanRead"][];
+        };
+        /** PortalInvoicePage */
+        PortalInvoicePage: {
+            /** Count */
+            count: number;
+            /** Next */
+            next: string | null;
+            /** Previous */
+            previous: string | null;
+            /** Results */
+            results: components["schemas"]["PortalInvoice"][];
+        };
+        /** PortalNotificationReadPage */
+        PortalNotificationReadPage: {
+            /** Count */
+            count: number;
+            /** Next */
+            next: string | null;
+            /** Previous */
+            previous: string | null;
+            /** Results */
+            results: components["schemas"]["PortalNotificationRead"][];
+        };
+        /** ProjectSummaryPage */
+        ProjectSummaryPage: {
+            /** Count */
+            count: number;
+            /** Next */
+            next: string | null;
+            /** Previous */
+            previous: string | null;
+            /** Results */
+            results: components["schemas"]["ProjectSummary"][];
         };
         /** ProviderReadPage */
         ProviderReadPage: {
@@ -4415,6 +4738,366 @@ export interface components {
             backups_failed_24h: number;
         };
         /**
+         * PortalClient
+         * @description The Odoo partner a record belongs to.
+         */
+        PortalClient: {
+            /**
+             * Odoo Id
+             * @example 7
+             */
+            odoo_id: number | null;
+            /**
+             * Name
+             * @example Acme Corp
+             */
+            name: string | null;
+        };
+        /** PortalDashboard */
+        PortalDashboard: {
+            /**
+             * Tenant Id
+             * Format: uuid
+             */
+            tenant_id: string;
+            projects: components["schemas"]["DashboardProjects"];
+            /** Tasks Due Soon */
+            tasks_due_soon: components["schemas"]["DueTask"][];
+            invoices: components["schemas"]["DashboardInvoices"];
+            /** Unread Notifications */
+            unread_notifications: number;
+            /**
+             * Seo
+             * @description The client's SEO figures from its audits (latest audit, score, findings)
+             */
+            seo: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Social
+             * @description The client's social figures (scheduled and published posts, engagement)
+             */
+            social: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Data Synced At
+             * @example 2026-01-15T09:31:00Z
+             */
+            data_synced_at: string | null;
+        };
+        /** PortalFileRead */
+        PortalFileRead: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Tenant Id
+             * Format: uuid
+             */
+            tenant_id: string;
+            /**
+             * Name
+             * @example brief.pdf
+             */
+            name: string;
+            /**
+             * Mimetype
+             * @example application/pdf
+             */
+            mimetype: string;
+            /** Size */
+            size: number;
+            /**
+             * Sha256
+             * @example 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+             */
+            sha256: string;
+            attached_to: components["schemas"]["FileAttachedTo"];
+            /**
+             * Odoo Attachment Id
+             * @example 311
+             */
+            odoo_attachment_id: number | null;
+            /**
+             * Download Url
+             * @example https://platform.example.com/api/v1/files/3f2b8c1e/download
+             */
+            download_url: string;
+            /**
+             * Created At
+             * @example 2026-01-15T09:30:00Z
+             */
+            created_at: string;
+        };
+        /** PortalInvoice */
+        PortalInvoice: {
+            /** Id */
+            id: string;
+            /**
+             * Odoo Id
+             * @example 88
+             */
+            odoo_id: number;
+            /**
+             * Tenant Id
+             * Format: uuid
+             */
+            tenant_id: string;
+            /**
+             * Number
+             * @example INV/2026/0001
+             */
+            number: string | null;
+            /**
+             * Type
+             * @example out_invoice
+             */
+            type: string | null;
+            /**
+             * State
+             * @example posted
+             */
+            state: string | null;
+            /**
+             * Payment State
+             * @example not_paid
+             */
+            payment_state: string | null;
+            client: components["schemas"]["PortalClient"];
+            /**
+             * Invoice Date
+             * @example 2026-01-15
+             */
+            invoice_date: string | null;
+            /**
+             * Due Date
+             * @example 2026-02-14
+             */
+            due_date: string | null;
+            /** Overdue */
+            overdue: boolean;
+            /**
+             * Currency
+             * @example EUR
+             */
+            currency: string | null;
+            /**
+             * Amount Total Cents
+             * @example 121000
+             */
+            amount_total_cents: number;
+            /**
+             * Amount Due Cents
+             * @example 121000
+             */
+            amount_due_cents: number;
+            /**
+             * Updated At
+             * @example 2026-01-15T09:30:00Z
+             */
+            updated_at: string | null;
+        };
+        /** PortalNotificationRead */
+        PortalNotificationRead: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Type
+             * @example invoice.posted
+             */
+            type: string;
+            /**
+             * Title
+             * @example New invoice INV/2026/0001
+             */
+            title: string;
+            /**
+             * Message
+             * @example An invoice of 1,210.00 EUR is due on 2026-02-14.
+             */
+            message: string | null;
+            /** Data */
+            data: {
+                [key: string]: unknown;
+            } | null;
+            /** Read */
+            read: boolean;
+            /**
+             * Read At
+             * @example 2026-01-15T10:00:00Z
+             */
+            read_at: string | null;
+            /**
+             * Created At
+             * @example 2026-01-15T09:30:00Z
+             */
+            created_at: string;
+        };
+        /**
+         * PortalReport
+         * @description A report as JSON (``format=json``); ``csv`` and ``pdf`` carry the same rows.
+         */
+        PortalReport: {
+            /**
+             * Type
+             * @description projects, invoices, seo or social
+             * @example projects
+             */
+            type: string;
+            /**
+             * Period
+             * @example month
+             */
+            period: string;
+            /**
+             * Generated At
+             * @example 2026-01-15T09:30:00Z
+             */
+            generated_at: string;
+            /**
+             * Columns
+             * @example [
+             *       "project",
+             *       "client",
+             *       "status",
+             *       "deadline",
+             *       "tasks",
+             *       "tasks_done",
+             *       "progress"
+             *     ]
+             */
+            columns: string[];
+            /**
+             * Rows
+             * @example [
+             *       {
+             *         "client": "Acme Corp",
+             *         "deadline": "2026-03-31",
+             *         "progress": 40,
+             *         "project": "Website relaunch",
+             *         "status": "on_track",
+             *         "tasks": 10,
+             *         "tasks_done": 4
+             *       }
+             *     ]
+             */
+            rows: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Totals
+             * @example {
+             *       "count": 1,
+             *       "tasks": 10,
+             *       "tasks_done": 4
+             *     }
+             */
+            totals: {
+                [key: string]: unknown;
+            };
+        };
+        /** PortalSettingsRead */
+        PortalSettingsRead: {
+            /**
+             * Language
+             * @example en_US
+             */
+            language: string;
+            /**
+             * Theme
+             * @description light, dark or system
+             * @example system
+             */
+            theme: string;
+            notifications: components["schemas"]["NotificationPreferences"];
+        };
+        /** PortalState */
+        PortalState: {
+            /**
+             * Tenant Id
+             * Format: uuid
+             */
+            tenant_id: string;
+            /**
+             * Status
+             * @description disabled, preparing, enabled, failed
+             * @example enabled
+             */
+            status: string;
+            /** Enabled */
+            enabled: boolean;
+            /**
+             * Modules
+             * @example [
+             *       "project",
+             *       "account",
+             *       "website_blog"
+             *     ]
+             */
+            modules: string[];
+            /**
+             * Requested At
+             * @example 2026-01-15T09:30:00Z
+             */
+            requested_at: string | null;
+            /**
+             * Enabled At
+             * @example 2026-01-15T09:31:00Z
+             */
+            enabled_at: string | null;
+            /** Error */
+            error: string | null;
+        };
+        /** PortalTask */
+        PortalTask: {
+            /** Id */
+            id: string;
+            /**
+             * Odoo Id
+             * @example 42
+             */
+            odoo_id: number;
+            /**
+             * Name
+             * @example Migrate the product catalogue
+             */
+            name: string | null;
+            stage: components["schemas"]["TaskStage"] | null;
+            /**
+             * State
+             * @example 01_in_progress
+             */
+            state: string | null;
+            /** Done */
+            done: boolean;
+            /**
+             * Priority
+             * @example 0
+             */
+            priority: string | null;
+            /**
+             * Deadline
+             * @example 2026-02-01T17:00:00Z
+             */
+            deadline: string | null;
+            /**
+             * Stage Changed At
+             * @example 2026-01-14T08:00:00Z
+             */
+            stage_changed_at: string | null;
+            /**
+             * Updated At
+             * @example 2026-01-15T09:30:00Z
+             */
+            updated_at: string | null;
+        };
+        /**
          * PostStatus
          * @enum {string}
          */
@@ -4452,6 +5135,201 @@ export interface components {
             first_name?: string | null;
             /** Last Name */
             last_name?: string | null;
+        };
+        /** ProjectDetail */
+        ProjectDetail: {
+            /** Id */
+            id: string;
+            /**
+             * Odoo Id
+             * @example 12
+             */
+            odoo_id: number;
+            /**
+             * Tenant Id
+             * Format: uuid
+             */
+            tenant_id: string;
+            /**
+             * Name
+             * @example Website relaunch
+             */
+            name: string | null;
+            client: components["schemas"]["PortalClient"];
+            stage: components["schemas"]["ProjectStageRef"] | null;
+            /**
+             * Status
+             * @description on_track, at_risk, off_track, on_hold, to_define, done
+             * @example on_track
+             */
+            status: string | null;
+            /**
+             * Start Date
+             * @example 2026-01-05
+             */
+            start_date: string | null;
+            /**
+             * Deadline
+             * @example 2026-03-31
+             */
+            deadline: string | null;
+            /**
+             * Next Task Deadline
+             * @example 2026-02-01T17:00:00Z
+             */
+            next_task_deadline: string | null;
+            /** Task Count */
+            task_count: number;
+            /** Tasks Done */
+            tasks_done: number;
+            /**
+             * Progress
+             * @description Percent of tasks done
+             * @example 40
+             */
+            progress: number;
+            /**
+             * Updated At
+             * @example 2026-01-15T09:30:00Z
+             */
+            updated_at: string | null;
+            /**
+             * Synced At
+             * @example 2026-01-15T09:31:00Z
+             */
+            synced_at: string | null;
+            /** Tasks */
+            tasks: components["schemas"]["PortalTask"][];
+            /** Stages */
+            stages: components["schemas"]["ProjectStage"][];
+            /** Files */
+            files: components["schemas"]["ProjectFile"][];
+        };
+        /**
+         * ProjectFile
+         * @description An attachment of the project in the tenant's Odoo.
+         */
+        ProjectFile: {
+            /**
+             * Odoo Id
+             * @example 311
+             */
+            odoo_id: number;
+            /**
+             * Name
+             * @example brief.pdf
+             */
+            name: string | null;
+            /**
+             * Mimetype
+             * @example application/pdf
+             */
+            mimetype: string | null;
+            /** Size */
+            size: number;
+            /**
+             * Created At
+             * @example 2026-01-15T09:30:00Z
+             */
+            created_at: string;
+        };
+        /** ProjectStage */
+        ProjectStage: {
+            /** Id */
+            id: string;
+            /**
+             * Name
+             * @example In Progress
+             */
+            name: string | null;
+            /**
+             * Sequence
+             * @example 10
+             */
+            sequence: number | null;
+            /** Folded */
+            folded: boolean;
+            /** Task Count */
+            task_count: number;
+        };
+        /**
+         * ProjectStageRef
+         * @description The project's own stage in Odoo (read when Odoo's 'Project Stages' setting is on).
+         */
+        ProjectStageRef: {
+            /**
+             * Odoo Id
+             * @example 2
+             */
+            odoo_id: number;
+            /**
+             * Name
+             * @example In Progress
+             */
+            name: string | null;
+        };
+        /** ProjectSummary */
+        ProjectSummary: {
+            /** Id */
+            id: string;
+            /**
+             * Odoo Id
+             * @example 12
+             */
+            odoo_id: number;
+            /**
+             * Tenant Id
+             * Format: uuid
+             */
+            tenant_id: string;
+            /**
+             * Name
+             * @example Website relaunch
+             */
+            name: string | null;
+            client: components["schemas"]["PortalClient"];
+            stage: components["schemas"]["ProjectStageRef"] | null;
+            /**
+             * Status
+             * @description on_track, at_risk, off_track, on_hold, to_define, done
+             * @example on_track
+             */
+            status: string | null;
+            /**
+             * Start Date
+             * @example 2026-01-05
+             */
+            start_date: string | null;
+            /**
+             * Deadline
+             * @example 2026-03-31
+             */
+            deadline: string | null;
+            /**
+             * Next Task Deadline
+             * @example 2026-02-01T17:00:00Z
+             */
+            next_task_deadline: string | null;
+            /** Task Count */
+            task_count: number;
+            /** Tasks Done */
+            tasks_done: number;
+            /**
+             * Progress
+             * @description Percent of tasks done
+             * @example 40
+             */
+            progress: number;
+            /**
+             * Updated At
+             * @example 2026-01-15T09:30:00Z
+             */
+            updated_at: string | null;
+            /**
+             * Synced At
+             * @example 2026-01-15T09:31:00Z
+             */
+            synced_at: string | null;
         };
         /** ProviderCreate */
         ProviderCreate: {
@@ -5247,6 +6125,79 @@ export interface components {
              */
             end_date?: string | null;
         };
+        /** SyncStatus */
+        SyncStatus: {
+            /**
+             * Status
+             * @description never_run, ok, partial or failed
+             * @example ok
+             */
+            status: string;
+            /**
+             * Last Run At
+             * @example 2026-01-15T09:30:00Z
+             */
+            last_run_at: string | null;
+            /** Models */
+            models: components["schemas"]["SyncedModel"][];
+            /**
+             * Errors
+             * @description Each failing model's error
+             * @example {}
+             */
+            errors: {
+                [key: string]: string;
+            };
+        };
+        /** SyncedModel */
+        SyncedModel: {
+            /**
+             * Model
+             * @example project.task
+             */
+            model: string;
+            /**
+             * Count
+             * @example 42
+             */
+            count: number;
+            /**
+             * Last Run At
+             * @example 2026-01-15T09:30:00Z
+             */
+            last_run_at: string | null;
+            /**
+             * Last Success At
+             * @example 2026-01-15T09:30:00Z
+             */
+            last_success_at: string | null;
+            /**
+             * Age Seconds
+             * @description Since the last success
+             * @example 95
+             */
+            age_seconds: number | null;
+            /**
+             * Last Changed
+             * @description Records the last run changed
+             * @example 3
+             */
+            last_changed: number;
+            /** Error */
+            error: string | null;
+        };
+        /** TaskStage */
+        TaskStage: {
+            /** Id */
+            id: string | null;
+            /**
+             * Name
+             * @example In Progress
+             */
+            name: string | null;
+            /** Folded */
+            folded: boolean;
+        };
         /** TenantAction */
         TenantAction: {
             /**
@@ -5258,6 +6209,27 @@ export interface components {
             target_host_id?: string | null;
             /** Reason */
             reason?: string | null;
+        };
+        /**
+         * TenantActionResult
+         * @description What an operator's action started: the backup (``backup``), the move (``migrate``)
+         *     or the instance's new status (``stop``, ``start``, ``restart``).
+         */
+        TenantActionResult: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "backup" | "stop" | "start" | "restart" | "migrate";
+            /**
+             * Tenant Id
+             * Format: uuid
+             */
+            tenant_id: string;
+            backup?: components["schemas"]["BackupRead"] | null;
+            move?: components["schemas"]["MoveRead"] | null;
+            /** Instance Status */
+            instance_status?: string | null;
         };
         /** TenantCreate */
         TenantCreate: {
@@ -5848,11 +6820,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    /**
+                     * @example {
+                     *       "status": "ok",
+                     *       "version": "0.1.0",
+                     *       "timestamp": "2026-01-15T09:30:00Z",
+                     *       "components": {
+                     *         "database": {
+                     *           "latency_ms": 1.2,
+                     *           "status": "ok"
+                     *         },
+                     *         "job_queue": {
+                     *           "failed": 0,
+                     *           "running": 1,
+                     *           "status": "ok",
+                     *           "waiting": 0
+                     *         },
+                     *         "workers": {
+                     *           "alive": 1,
+                     *           "status": "ok"
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["HealthDetailed"];
                 };
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            /** @description A required part is down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthDetailed"];
+                };
+            };
         };
     };
     auth_me: {
@@ -7474,7 +8478,10 @@ export interface operations {
     tenants_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Send the same key again (with the same request) to get the first answer, without the action being done twice; the same key with another request is a 409. */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7780,7 +8787,56 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "name": "Acme Corp",
+                     *       "subdomain": "acme",
+                     *       "domain": "erp.acme.example",
+                     *       "tier": "starter",
+                     *       "status": "ready",
+                     *       "is_active": true,
+                     *       "owner_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
+                     *       "settings": {},
+                     *       "contact_email": "billing@acme.example",
+                     *       "billing_address": "1 Grand-Place, 1000 Brussels",
+                     *       "metadata": {},
+                     *       "member_count": 1,
+                     *       "subscription_count": 1,
+                     *       "limits": {},
+                     *       "instance": {
+                     *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *         "kind": "string",
+                     *         "status": "ready",
+                     *         "status_reason": null,
+                     *         "url": "https://hooks.acme.example/saas",
+                     *         "database": "acme",
+                     *         "odoo_version": "18.0",
+                     *         "host": {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "name": "Acme Corp"
+                     *         },
+                     *         "admin_login": "admin",
+                     *         "admin_password": "string",
+                     *         "step": null,
+                     *         "error": null,
+                     *         "expires_at": "2026-01-15T09:30:00Z",
+                     *         "created_at": "2026-01-15T09:30:00Z",
+                     *         "updated_at": "2026-01-15T09:30:00Z",
+                     *         "ready_at": "2026-01-15T09:30:00Z",
+                     *         "estimated_completion": null
+                     *       },
+                     *       "backups": {},
+                     *       "metrics": {},
+                     *       "estimated_completion": null,
+                     *       "created_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z",
+                     *       "deleted_at": "2026-01-15T09:30:00Z",
+                     *       "grace_ends_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TenantRead"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -8001,7 +9057,41 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "user_id": "8a1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e",
+                     *       "email": "jane@example.com",
+                     *       "name": "Acme Corp",
+                     *       "full_name": "Jane Doe",
+                     *       "first_name": "string",
+                     *       "last_name": "string",
+                     *       "is_active": true,
+                     *       "role": "member",
+                     *       "joined_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["MemberRead"];
+                };
+            };
+            /** @description The address has no account: invited (the invitation) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "email": "jane@example.com",
+                     *       "role": "member",
+                     *       "status": "pending",
+                     *       "expires_at": "2026-01-15T09:30:00Z",
+                     *       "created_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InvitationRead"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -9442,7 +10532,10 @@ export interface operations {
     backups_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Send the same key again (with the same request) to get the first answer, without the action being done twice; the same key with another request is a 409. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 /** @description The tenant's id (UUID). */
                 tenant_id: string;
@@ -9622,7 +10715,10 @@ export interface operations {
     backups_restore: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Send the same key again (with the same request) to get the first answer, without the action being done twice; the same key with another request is a 409. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 backup_id: string;
                 /** @description The tenant's id (UUID). */
@@ -9825,13 +10921,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description The backup's archive (a zip) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/zip": string;
                 };
             };
             /** @description No valid credentials (missing, expired or revoked token or API key) */
@@ -12441,7 +13537,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Send the same key again to get the first answer, without charging twice. */
+                /** @description Send the same key again (with the same request) to get the first answer, without the action being done twice; the same key with another request is a 409. */
                 "Idempotency-Key"?: string | null;
             };
             path?: never;
@@ -12599,7 +13695,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Send the same key again to get the first answer, without charging twice. */
+                /** @description Send the same key again (with the same request) to get the first answer, without the action being done twice; the same key with another request is a 409. */
                 "Idempotency-Key"?: string | null;
             };
             path?: never;
@@ -14805,7 +15901,67 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    /**
+                     * @example {
+                     *       "action": "backup",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "backup": {
+                     *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *         "instance_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "type": "manual",
+                     *         "status": "completed",
+                     *         "progress": 1,
+                     *         "bytes_written": 1,
+                     *         "size_bytes": 1,
+                     *         "checksum": "string",
+                     *         "checksum_algorithm": "sha256",
+                     *         "storage": "string",
+                     *         "odoo_version": "18.0",
+                     *         "database": "acme",
+                     *         "source": "string",
+                     *         "reason": "Requested by the customer",
+                     *         "error": null,
+                     *         "created_at": "2026-01-15T09:30:00Z",
+                     *         "started_at": "2026-01-15T09:30:00Z",
+                     *         "completed_at": "2026-01-15T09:30:00Z",
+                     *         "expires_at": "2026-01-15T09:30:00Z",
+                     *         "estimated_completion": null,
+                     *         "download_url": "string",
+                     *         "download_expires_at": "2026-01-15T09:30:00Z"
+                     *       },
+                     *       "move": {
+                     *         "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *         "instance_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "source_host_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "target_host_id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *         "odoo_version": "18.0",
+                     *         "source_database": "string",
+                     *         "target_database": "string",
+                     *         "status": "completed",
+                     *         "step": null,
+                     *         "attempts": 1,
+                     *         "reason": "Requested by the customer",
+                     *         "error": null,
+                     *         "logins_refused_at": "2026-01-15T09:30:00Z",
+                     *         "logins_reopened_at": "2026-01-15T09:30:00Z",
+                     *         "login_refused_ms": 1,
+                     *         "catch_up": {
+                     *           "mode": "tables",
+                     *           "tables": [
+                     *             "string"
+                     *           ],
+                     *           "reason": "Requested by the customer"
+                     *         },
+                     *         "created_at": "2026-01-15T09:30:00Z",
+                     *         "started_at": "2026-01-15T09:30:00Z",
+                     *         "completed_at": "2026-01-15T09:30:00Z"
+                     *       },
+                     *       "instance_status": "string"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TenantActionResult"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -16184,7 +17340,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    /**
+                     * @example {
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "status": "enabled",
+                     *       "enabled": false,
+                     *       "modules": [
+                     *         "project",
+                     *         "account",
+                     *         "website_blog"
+                     *       ],
+                     *       "requested_at": "2026-01-15T09:30:00Z",
+                     *       "enabled_at": "2026-01-15T09:31:00Z",
+                     *       "error": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PortalState"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -16220,7 +17391,24 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    /**
+                     * @example {
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "status": "enabled",
+                     *       "enabled": false,
+                     *       "modules": [
+                     *         "project",
+                     *         "account",
+                     *         "website_blog"
+                     *       ],
+                     *       "requested_at": "2026-01-15T09:30:00Z",
+                     *       "enabled_at": "2026-01-15T09:31:00Z",
+                     *       "error": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PortalState"];
+                };
             };
             /** @description Successful Response */
             202: {
@@ -16228,7 +17416,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    /**
+                     * @example {
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "status": "enabled",
+                     *       "enabled": false,
+                     *       "modules": [
+                     *         "project",
+                     *         "account",
+                     *         "website_blog"
+                     *       ],
+                     *       "requested_at": "2026-01-15T09:30:00Z",
+                     *       "enabled_at": "2026-01-15T09:31:00Z",
+                     *       "error": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PortalState"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -16267,7 +17470,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    /**
+                     * @example {
+                     *       "status": "ok",
+                     *       "last_run_at": "2026-01-15T09:30:00Z",
+                     *       "models": [
+                     *         {
+                     *           "model": "project.task",
+                     *           "count": 42,
+                     *           "last_run_at": "2026-01-15T09:30:00Z",
+                     *           "last_success_at": "2026-01-15T09:30:00Z",
+                     *           "age_seconds": 95,
+                     *           "last_changed": 3,
+                     *           "error": null
+                     *         }
+                     *       ],
+                     *       "errors": {}
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SyncStatus"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -16360,7 +17581,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "string",
+                     *           "odoo_id": 12,
+                     *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *           "name": "Website relaunch",
+                     *           "client": {
+                     *             "odoo_id": 7,
+                     *             "name": "Acme Corp"
+                     *           },
+                     *           "stage": {
+                     *             "odoo_id": 2,
+                     *             "name": "In Progress"
+                     *           },
+                     *           "status": "on_track",
+                     *           "start_date": "2026-01-05",
+                     *           "deadline": "2026-03-31",
+                     *           "next_task_deadline": "2026-02-01T17:00:00Z",
+                     *           "task_count": 1,
+                     *           "tasks_done": 1,
+                     *           "progress": 40,
+                     *           "updated_at": "2026-01-15T09:30:00Z",
+                     *           "synced_at": "2026-01-15T09:31:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ProjectSummaryPage"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -16399,7 +17652,68 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    /**
+                     * @example {
+                     *       "id": "string",
+                     *       "odoo_id": 12,
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "name": "Website relaunch",
+                     *       "client": {
+                     *         "odoo_id": 7,
+                     *         "name": "Acme Corp"
+                     *       },
+                     *       "stage": {
+                     *         "odoo_id": 2,
+                     *         "name": "In Progress"
+                     *       },
+                     *       "status": "on_track",
+                     *       "start_date": "2026-01-05",
+                     *       "deadline": "2026-03-31",
+                     *       "next_task_deadline": "2026-02-01T17:00:00Z",
+                     *       "task_count": 1,
+                     *       "tasks_done": 1,
+                     *       "progress": 40,
+                     *       "updated_at": "2026-01-15T09:30:00Z",
+                     *       "synced_at": "2026-01-15T09:31:00Z",
+                     *       "tasks": [
+                     *         {
+                     *           "id": "string",
+                     *           "odoo_id": 42,
+                     *           "name": "Migrate the product catalogue",
+                     *           "stage": {
+                     *             "id": "string",
+                     *             "name": "In Progress",
+                     *             "folded": false
+                     *           },
+                     *           "state": "01_in_progress",
+                     *           "done": false,
+                     *           "priority": "0",
+                     *           "deadline": "2026-02-01T17:00:00Z",
+                     *           "stage_changed_at": "2026-01-14T08:00:00Z",
+                     *           "updated_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ],
+                     *       "stages": [
+                     *         {
+                     *           "id": "string",
+                     *           "name": "In Progress",
+                     *           "sequence": 10,
+                     *           "folded": false,
+                     *           "task_count": 1
+                     *         }
+                     *       ],
+                     *       "files": [
+                     *         {
+                     *           "odoo_id": 311,
+                     *           "name": "brief.pdf",
+                     *           "mimetype": "application/pdf",
+                     *           "size": 1,
+                     *           "created_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ProjectDetail"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -16455,7 +17769,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "string",
+                     *           "odoo_id": 88,
+                     *           "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *           "number": "INV/2026/0001",
+                     *           "type": "out_invoice",
+                     *           "state": "posted",
+                     *           "payment_state": "not_paid",
+                     *           "client": {
+                     *             "odoo_id": 7,
+                     *             "name": "Acme Corp"
+                     *           },
+                     *           "invoice_date": "2026-01-15",
+                     *           "due_date": "2026-02-14",
+                     *           "overdue": false,
+                     *           "currency": "EUR",
+                     *           "amount_total_cents": 121000,
+                     *           "amount_due_cents": 121000,
+                     *           "updated_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PortalInvoicePage"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -16494,7 +17837,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    /**
+                     * @example {
+                     *       "id": "string",
+                     *       "odoo_id": 88,
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "number": "INV/2026/0001",
+                     *       "type": "out_invoice",
+                     *       "state": "posted",
+                     *       "payment_state": "not_paid",
+                     *       "client": {
+                     *         "odoo_id": 7,
+                     *         "name": "Acme Corp"
+                     *       },
+                     *       "invoice_date": "2026-01-15",
+                     *       "due_date": "2026-02-14",
+                     *       "overdue": false,
+                     *       "currency": "EUR",
+                     *       "amount_total_cents": 121000,
+                     *       "amount_due_cents": 121000,
+                     *       "updated_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PortalInvoice"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -16590,7 +17955,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "name": "brief.pdf",
+                     *       "mimetype": "application/pdf",
+                     *       "size": 1,
+                     *       "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                     *       "attached_to": {
+                     *         "model": "project.project",
+                     *         "odoo_id": 12
+                     *       },
+                     *       "odoo_attachment_id": 311,
+                     *       "download_url": "https://platform.example.com/api/v1/files/3f2b8c1e/download",
+                     *       "created_at": "2026-01-15T09:30:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PortalFileRead"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -16671,13 +18053,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description The file, with its own media type */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/octet-stream": string;
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -16733,7 +18115,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "type": "invoice.posted",
+                     *           "title": "New invoice INV/2026/0001",
+                     *           "message": "An invoice of 1,210.00 EUR is due on 2026-02-14.",
+                     *           "data": {},
+                     *           "read": false,
+                     *           "read_at": "2026-01-15T10:00:00Z",
+                     *           "created_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PortalNotificationReadPage"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -16814,7 +18215,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    /**
+                     * @example {
+                     *       "language": "en_US",
+                     *       "theme": "system",
+                     *       "notifications": {
+                     *         "email": false,
+                     *         "push": false
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PortalSettingsRead"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -16915,7 +18326,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "next": null,
+                     *       "previous": null,
+                     *       "results": [
+                     *         {
+                     *           "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *           "title": "Our spring collection",
+                     *           "subtitle": "What is new this season",
+                     *           "category": "News",
+                     *           "author": "Jane Doe",
+                     *           "teaser": "Ten new products, and a few surprises.",
+                     *           "tag_ids": [
+                     *             1,
+                     *             4
+                     *           ],
+                     *           "published_at": "2026-01-15T09:30:00Z",
+                     *           "updated_at": "2026-01-15T09:30:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BlogPostPage"];
                 };
             };
             /** @description The resource does not exist, or the caller may not see it */
@@ -16952,7 +18386,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    /**
+                     * @example {
+                     *       "id": "c4d5e6f7-0a1b-4c2d-8e3f-4a5b6c7d8e9f",
+                     *       "title": "Our spring collection",
+                     *       "subtitle": "What is new this season",
+                     *       "category": "News",
+                     *       "author": "Jane Doe",
+                     *       "teaser": "Ten new products, and a few surprises.",
+                     *       "tag_ids": [
+                     *         1,
+                     *         4
+                     *       ],
+                     *       "published_at": "2026-01-15T09:30:00Z",
+                     *       "updated_at": "2026-01-15T09:30:00Z",
+                     *       "content": "<p>Ten new products, and a few surprises.</p>"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BlogPostDetail"];
                 };
             };
             /** @description The resource does not exist, or the caller may not see it */
@@ -16987,7 +18438,75 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    /**
+                     * @example {
+                     *       "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *       "projects": {
+                     *         "open_count": 1,
+                     *         "total_count": 1,
+                     *         "open": [
+                     *           {
+                     *             "id": "string",
+                     *             "odoo_id": 12,
+                     *             "tenant_id": "3f2b8c1e-7d4a-4e9b-a6c5-1b2d3e4f5a6b",
+                     *             "name": "Website relaunch",
+                     *             "client": {
+                     *               "odoo_id": 7,
+                     *               "name": "Acme Corp"
+                     *             },
+                     *             "stage": {
+                     *               "odoo_id": 2,
+                     *               "name": "In Progress"
+                     *             },
+                     *             "status": "on_track",
+                     *             "start_date": "2026-01-05",
+                     *             "deadline": "2026-03-31",
+                     *             "next_task_deadline": "2026-02-01T17:00:00Z",
+                     *             "task_count": 1,
+                     *             "tasks_done": 1,
+                     *             "progress": 40,
+                     *             "updated_at": "2026-01-15T09:30:00Z",
+                     *             "synced_at": "2026-01-15T09:31:00Z"
+                     *           }
+                     *         ]
+                     *       },
+                     *       "tasks_due_soon": [
+                     *         {
+                     *           "id": "string",
+                     *           "odoo_id": 42,
+                     *           "name": "Migrate the product catalogue",
+                     *           "stage": {
+                     *             "id": "string",
+                     *             "name": "In Progress",
+                     *             "folded": false
+                     *           },
+                     *           "state": "01_in_progress",
+                     *           "done": false,
+                     *           "priority": "0",
+                     *           "deadline": "2026-02-01T17:00:00Z",
+                     *           "stage_changed_at": "2026-01-14T08:00:00Z",
+                     *           "updated_at": "2026-01-15T09:30:00Z",
+                     *           "project": "Website relaunch"
+                     *         }
+                     *       ],
+                     *       "invoices": {
+                     *         "by_currency": [
+                     *           {
+                     *             "currency": "EUR",
+                     *             "open_cents": 121000,
+                     *             "overdue_cents": 0,
+                     *             "open_count": 1,
+                     *             "overdue_count": 0
+                     *           }
+                     *         ]
+                     *       },
+                     *       "unread_notifications": 1,
+                     *       "seo": {},
+                     *       "social": {},
+                     *       "data_synced_at": "2026-01-15T09:31:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PortalDashboard"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -17021,13 +18540,47 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description The report: JSON, or a CSV or PDF file (`format`) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    /**
+                     * @example {
+                     *       "type": "projects",
+                     *       "period": "month",
+                     *       "generated_at": "2026-01-15T09:30:00Z",
+                     *       "columns": [
+                     *         "project",
+                     *         "client",
+                     *         "status",
+                     *         "deadline",
+                     *         "tasks",
+                     *         "tasks_done",
+                     *         "progress"
+                     *       ],
+                     *       "rows": [
+                     *         {
+                     *           "client": "Acme Corp",
+                     *           "deadline": "2026-03-31",
+                     *           "progress": 40,
+                     *           "project": "Website relaunch",
+                     *           "status": "on_track",
+                     *           "tasks": 10,
+                     *           "tasks_done": 4
+                     *         }
+                     *       ],
+                     *       "totals": {
+                     *         "count": 1,
+                     *         "tasks": 10,
+                     *         "tasks_done": 4
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PortalReport"];
+                    "text/csv": string;
+                    "application/pdf": string;
                 };
             };
             401: components["responses"]["Unauthorized"];

@@ -12,14 +12,16 @@ from pydantic import Field
 from saas_server.audit import service as audit
 from saas_server.auth.dependencies import PlatformAdmin
 from saas_server.backups.router import backup_read
+from saas_server.backups.schemas import BackupRead
 from saas_server.backups.service import admin_backup
 from saas_server.core.deps import ClientDep, RuntimeDep, SessionDep
 from saas_server.core.ids import parse_id
 from saas_server.core.routing import PrefixedRouter
-from saas_server.core.schemas import RequestSchema
+from saas_server.core.schemas import RequestSchema, Schema
 from saas_server.instances.lifecycle import Action
 from saas_server.instances.service import InstanceService, production_instance
 from saas_server.moves.router import move_read
+from saas_server.moves.schemas import MoveRead
 from saas_server.moves.service import MoveService
 from saas_server.tenants.service import TenantNotFound, TenantService
 from saas_server.users import service as users
@@ -37,7 +39,23 @@ class TenantAction(RequestSchema):
     reason: str | None = Field(default=None, max_length=500)
 
 
-@router.post("/tenants/{tenant_id}/actions", status_code=status.HTTP_202_ACCEPTED)
+class TenantActionResult(Schema):
+    """What an operator's action started: the backup (``backup``), the move (``migrate``)
+    or the instance's new status (``stop``, ``start``, ``restart``)."""
+
+    action: Literal["backup", "stop", "start", "restart", "migrate"]
+    tenant_id: uuid.UUID
+    backup: BackupRead | None = None
+    move: MoveRead | None = None
+    instance_status: str | None = None
+
+
+@router.post(
+    "/tenants/{tenant_id}/actions",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=TenantActionResult,
+    response_model_exclude_unset=True,
+)
 async def tenant_action(
     tenant_id: str,
     body: TenantAction,

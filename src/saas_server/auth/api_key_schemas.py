@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import Field, field_validator
 
 from saas_server.auth.scopes import SCOPES
 from saas_server.core.schemas import RequestSchema, Schema
@@ -14,7 +14,9 @@ class ApiKeyCreate(RequestSchema):
     scopes: list[str] = Field(min_length=1, max_length=len(SCOPES))
     # Confines the key to this tenant (one the caller belongs to).
     tenant_id: uuid.UUID | None = None
-    expires_at: AwareDatetime | None = None
+    expires_at: datetime | None = Field(
+        default=None, description="When the key stops working; without a time zone, UTC."
+    )
 
     @field_validator("scopes")
     @classmethod
@@ -22,6 +24,14 @@ class ApiKeyCreate(RequestSchema):
         unknown = sorted(set(value) - set(SCOPES))
         if unknown:
             raise ValueError(f"unknown scope(s): {', '.join(unknown)}; known: {', '.join(SCOPES)}")
+        return value
+
+    @field_validator("expires_at")
+    @classmethod
+    def _utc_when_naive(cls, value: datetime | None) -> datetime | None:
+        # A script writing "2027-06-30T00:00:00" means a moment, not a 422: UTC.
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
         return value
 
 

@@ -207,6 +207,14 @@ def _api_key_query() -> sql.Composed:
     ).format(_user_columns().query_columns, sql.SQL(", ").join(columns))
 
 
+@cache
+def _api_key_by_id_query() -> sql.Composed:
+    columns = [sql.Identifier("k", name) for name in ApiKeyRow.__dataclass_fields__]
+    return sql.SQL(
+        "SELECT {}, {} FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = %s"
+    ).format(_user_columns().query_columns, sql.SQL(", ").join(columns))
+
+
 class PrincipalCache:
     """Session id -> :class:`CachedPrincipal`, with the invalidation the module describes."""
 
@@ -234,6 +242,8 @@ class PrincipalCache:
             on_reset=self.clear,
             name="principal cache",
         )
+        # Long-lived requests (event streams) of a user, woken when their rights may change.
+        self._watchers: dict[uuid.UUID, set[asyncio.Event]] = {}
         # Counters, for tests and diagnostics.
         self.hits = 0
         self.loads = 0
@@ -289,6 +299,27 @@ class PrincipalCache:
         query is cheap next to what a key's caller then asks for)."""
         columns = _user_columns()
         row = await self._query(_api_key_query(), (key_hash,))
+        if row is None:
+            return None
+        count = len(columns.attributes)
+        values = dict(zip(columns.attributes, row[:count], strict=True))
+        key = ApiKeyRow(*row[count:])
+        found = CachedPrincipal(
+            session_id=key.id,
+            user_id=values["id"],
+            session_ended=key.revoked_at is not None,
+            user_values=values,
+            stale_at=clock.now(),
+            identity_key=inspect(User).identity_key_from_primary_key((values["id"],)),
+        )
+        return found, key
+
+    async def load_api_key_by_id(
+        self, key_id: uuid.UUID
+    ) -> tuple[CachedPrincipal, ApiKeyRow] | None:
+        """The key ``key_id`` and its user, read now (an open stream re-checking its key)."""
+        columns = _user_columns()
+        row = await self._query(_api_key_by_id_query(), (key_id,))
         if row is None:
             return None
         count = len(columns.attributes)
@@ -368,6 +399,7 @@ class PrincipalCache:
             self.clear()
             return
         for user_id in user_ids:
+            self._wake(user_id)
             stamp = self._last_stamp = next(self._stamp)
             self._evicted_at[user_id] = stamp
             self._evicted_at.move_to_end(user_id)
@@ -378,6 +410,8 @@ class PrincipalCache:
                 self._entries.pop(session_id, None)
 
     def clear(self) -> None:
+        for user_id in list(self._watchers):
+            self._wake(user_id)
         self._cleared_at = self._last_stamp = next(self._stamp)
         self._evicted_at.clear()
         self._forgotten_before = 0
@@ -393,6 +427,29 @@ class PrincipalCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    # -- watchers --------------------------------------------------------------------------
+
+    def watch(self, user_id: uuid.UUID) -> asyncio.Event:
+        """An event set whenever ``user_id``'s row, login sessions or API keys may have
+        changed, here or in another process (or notifications may have been lost): a
+        long-lived request (an event stream) then checks its caller again. Listening starts
+        here if it had not yet (a process serving only API keys never read the cache)."""
+        self.listener.start()
+        woken = asyncio.Event()
+        self._watchers.setdefault(user_id, set()).add(woken)
+        return woken
+
+    def unwatch(self, user_id: uuid.UUID, woken: asyncio.Event) -> None:
+        watchers = self._watchers.get(user_id)
+        if watchers is not None:
+            watchers.discard(woken)
+            if not watchers:
+                del self._watchers[user_id]
+
+    def _wake(self, user_id: uuid.UUID) -> None:
+        for woken in self._watchers.get(user_id, ()):
+            woken.set()
 
     def _on_notification(self, payload: str) -> None:
         try:

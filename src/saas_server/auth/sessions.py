@@ -112,6 +112,28 @@ async def authenticate(runtime: Runtime, access_token: str) -> Principal:
     return Principal(session_id=claims.session_id, claims=claims, cached=found)
 
 
+async def still_authenticated(runtime: Runtime, principal: Principal) -> bool:
+    """Whether ``principal`` may still be served, for a request that lasts (an event
+    stream): its key not revoked nor expired, or its login session not ended; its user not
+    suspended. The access token's own expiry is not checked again: it was valid when the
+    stream opened, and a client keeps a stream across token refreshes; ending the session
+    (logout) ends the stream."""
+    cache = principal_cache_of(runtime)
+    if principal.api_key is not None:
+        loaded = await cache.load_api_key_by_id(principal.api_key.id)
+        if loaded is None:
+            return False
+        found, key = loaded
+        if key.expires_at is not None and key.expires_at <= clock.now():
+            return False
+    else:
+        found_session = await cache.get(principal.session_id)
+        if found_session is None:
+            return False
+        found = found_session
+    return not found.session_ended and found.is_active
+
+
 class Sessions(AuthBase):
     """Login sessions: starting one, refreshing its tokens, ending it."""
 

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import Depends, Query, status
+from fastapi import Depends, Query, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import Select, select
 
@@ -26,6 +26,7 @@ from saas_server.backups.service import (
 )
 from saas_server.core import clock
 from saas_server.core.deps import ClientDep, RuntimeDep, SessionDep
+from saas_server.core.idempotency import IDEMPOTENCY_KEY, idempotent_response
 from saas_server.core.ids import parse_id
 from saas_server.core.openapi import errors
 from saas_server.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
@@ -141,12 +142,20 @@ async def list_backups(
     response_model=BackupRead,
 )
 async def create_backup(
-    access: TenantAccessDep, service: BackupServiceDep, body: BackupCreate | None = None
+    access: TenantAccessDep,
+    service: BackupServiceDep,
+    request: Request,
+    body: BackupCreate | None = None,
+    idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
 ) -> JSONResponse:
+    """Sent again with the same ``Idempotency-Key``: the first answer, and one backup."""
     access.require_manager()
-    backup = await service.create(access, reason=body.reason if body else None)
-    return JSONResponse(
-        backup_read(backup).model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED
+
+    async def work() -> BackupRead:
+        return backup_read(await service.create(access, reason=body.reason if body else None))
+
+    return await idempotent_response(
+        request, service.session, access.actor.id, status.HTTP_202_ACCEPTED, work
     )
 
 
@@ -182,13 +191,19 @@ async def restore_backup(
     access: FollowableTenantAccessDep,
     service: BackupServiceDep,
     backup_id: str,
+    request: Request,
     body: RestoreRequest | None = None,
+    idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
 ) -> JSONResponse:
+    """Sent again with the same ``Idempotency-Key``: the first answer, and one restore."""
     backup = await _backup(access, service, backup_id)
     new_tenant = body.new_tenant.model_dump() if body and body.new_tenant else None
-    restore = await service.restore(access, backup, new_tenant=new_tenant)
-    return JSONResponse(
-        restore_read(restore).model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED
+
+    async def work() -> RestoreRead:
+        return restore_read(await service.restore(access, backup, new_tenant=new_tenant))
+
+    return await idempotent_response(
+        request, service.session, access.actor.id, status.HTTP_202_ACCEPTED, work
     )
 
 
@@ -208,7 +223,17 @@ async def get_restore(
     return restore_read(restore)
 
 
-@router.get("/backups/download/{token}", include_in_schema=True, responses=errors(401))
+@router.get(
+    "/backups/download/{token}",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The backup's archive (a zip)",
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **errors(401),
+    },
+)
 async def download_backup(token: str, service: BackupServiceDep) -> StreamingResponse:
     """The archive behind a signed link from ``GET .../backups/{id}`` (local storage)."""
     backup_id: uuid.UUID = verify_download(service.runtime, token)

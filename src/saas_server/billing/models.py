@@ -286,20 +286,3 @@ class PaymentMethod(UUIDPrimaryKey, Timestamps, Base):
     exp_month: Mapped[int | None] = mapped_column(Integer)
     exp_year: Mapped[int | None] = mapped_column(Integer)
     is_default: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
-
-
-class IdempotentRequest(Timestamps, Base):
-    """The answer to a charging POST sent with an ``Idempotency-Key``: the same key from the
-    same user gets the same answer again, without charging twice (kept with the change, in
-    its transaction)."""
-
-    __tablename__ = "billing_idempotent_requests"
-
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    # method, path and body hash: the same key with another request is a 409.
-    fingerprint: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int] = mapped_column(Integer)
-    body: Mapped[dict[str, Any]] = mapped_column(JSONB)

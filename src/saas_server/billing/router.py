@@ -6,12 +6,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Query, Request, status
+from fastapi import Depends, Query, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import Select, select
 
 from saas_server.auth.dependencies import CurrentPrincipal, PlatformAdmin
-from saas_server.billing.idempotency import fingerprint, idempotent
 from saas_server.billing.models import (
     LIVE_STATUSES,
     BillingCycle,
@@ -43,6 +42,7 @@ from saas_server.billing.service import (
     seats_of,
 )
 from saas_server.core.deps import ClientDep, RuntimeDep, SessionDep
+from saas_server.core.idempotency import IDEMPOTENCY_KEY, idempotent_response
 from saas_server.core.ids import parse_id
 from saas_server.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
 from saas_server.core.routing import PrefixedRouter
@@ -262,21 +262,10 @@ async def _create(
         )
         return await subscription_read(service, subscription)
 
-    code, answer = await idempotent(
-        service.session,
-        actor.id,
-        request.headers.get("Idempotency-Key"),
-        fingerprint("POST", "subscriptions", await request.body()),
-        status.HTTP_201_CREATED,
-        work,
+    # Both creating routes are one action: one key answers the same on either.
+    return await idempotent_response(
+        request, service.session, actor.id, status.HTTP_201_CREATED, work, path="subscriptions"
     )
-    return JSONResponse(answer, status_code=code)
-
-
-IDEMPOTENCY_KEY = Header(
-    alias="Idempotency-Key",
-    description="Send the same key again to get the first answer, without charging twice.",
-)
 
 
 @router.post("/subscriptions", response_model=SubscriptionRead, status_code=status.HTTP_201_CREATED)

@@ -18,7 +18,7 @@ from saas_server.cli.docs import docs_app
 from saas_server.cli.hosts import hosts_app
 from saas_server.cli.metrics import metrics_app
 from saas_server.cli.odoo_emulator import odoo_emulator
-from saas_server.cli.openapi import openapi
+from saas_server.cli.openapi import OpenApiCommand, openapi
 from saas_server.cli.security import security_app
 from saas_server.cli.webhooks import webhooks_app
 from saas_server.wiring import wire
@@ -40,7 +40,7 @@ app.add_typer(security_app, name="security")
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(webhooks_app, name="webhooks")
 app.command("odoo-emulator")(odoo_emulator)
-app.command("openapi")(openapi)
+app.command("openapi", cls=OpenApiCommand)(openapi)
 
 # Commands that open no runtime, spared importing every domain.
 UNWIRED_COMMANDS = frozenset({"version", "odoo-emulator"})

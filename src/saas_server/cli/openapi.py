@@ -8,10 +8,32 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from saas_server.cli.common import console, fail
 
 DEFAULT_OUTPUT = Path("sdk/openapi.json")
+# Where ``--postman`` without a path writes the collection: next to the document.
+DEFAULT_POSTMAN = Path("sdk/postman_collection.json")
+
+
+class OpenApiCommand(TyperCommand):
+    """``saas openapi``: ``--postman`` given alone (last, or before another option) writes
+    to :data:`DEFAULT_POSTMAN` (Typer has no option whose value may be left out)."""
+
+    # ``ctx`` is Typer's own (vendored) click Context.
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, with_default_postman(args))
+
+
+def with_default_postman(args: list[str]) -> list[str]:
+    given: list[str] = []
+    for index, arg in enumerate(args):
+        given.append(arg)
+        following = args[index + 1] if index + 1 < len(args) else None
+        if arg == "--postman" and (following is None or following.startswith("-")):
+            given.append(str(DEFAULT_POSTMAN))
+    return given
 
 
 def build_document() -> dict[str, Any]:
@@ -30,7 +52,11 @@ def openapi(
     ] = DEFAULT_OUTPUT,
     postman: Annotated[
         Path | None,
-        typer.Option("--postman", help="Also write a Postman collection (v2.1) made from it."),
+        typer.Option(
+            "--postman",
+            help="Also write a Postman collection (v2.1) made from it, to this path "
+            f"(given alone: {DEFAULT_POSTMAN}).",
+        ),
     ] = None,
     check: Annotated[
         bool, typer.Option("--check", help="Write nothing; exit 1 if OUTPUT is stale.")

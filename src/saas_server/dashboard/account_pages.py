@@ -138,6 +138,12 @@ EVENT_TYPES = (
     "instance.progress",
     "backup.progress",
     "restore.progress",
+    "member.added",
+    "member.role_changed",
+    "member.removed",
+    "invitation.created",
+    "invitation.accepted",
+    "invitation.revoked",
 )
 
 

@@ -44,6 +44,13 @@ SECURITY_SCAN_COMPLETED = "security.scan_completed"
 INSTANCE_PROGRESS = "instance.progress"
 BACKUP_PROGRESS = "backup.progress"
 RESTORE_PROGRESS = "restore.progress"
+# A tenant's people (issue 18: "members" on the stream), for the tenant's owners and admins.
+MEMBER_ADDED = "member.added"
+MEMBER_ROLE_CHANGED = "member.role_changed"
+MEMBER_REMOVED = "member.removed"
+INVITATION_CREATED = "invitation.created"
+INVITATION_ACCEPTED = "invitation.accepted"
+INVITATION_REVOKED = "invitation.revoked"
 
 # What a webhook endpoint may subscribe to (besides "*").
 EVENT_TYPES: tuple[str, ...] = (
@@ -73,6 +80,12 @@ EVENT_TYPES: tuple[str, ...] = (
     INSTANCE_PROGRESS,
     BACKUP_PROGRESS,
     RESTORE_PROGRESS,
+    MEMBER_ADDED,
+    MEMBER_ROLE_CHANGED,
+    MEMBER_REMOVED,
+    INVITATION_CREATED,
+    INVITATION_ACCEPTED,
+    INVITATION_REVOKED,
 )
 
 # Fired in the transaction that records an event: the webhooks package defers its fan-out

@@ -7,33 +7,37 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from saas_server import __version__
-from saas_server.auth.dependencies import oauth2_scheme
-from saas_server.auth.service import authenticate
+from saas_server.auth.dependencies import get_optional_principal, oauth2_scheme
 from saas_server.core import clock
 from saas_server.core.deps import RuntimeDep
 from saas_server.core.errors import Forbidden, Unauthorized
 from saas_server.core.routing import PrefixedRouter
 from saas_server.health.platform import prometheus_text
+from saas_server.health.schemas import HealthDetailed
 from saas_server.health.service import detailed_health
 
 router = PrefixedRouter(tags=["health"])
 
 
 async def monitoring_reader(
-    runtime: RuntimeDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+    request: Request, runtime: RuntimeDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> None:
     """Paths, free disk, host names and queue sizes are for operators: a platform admin's
-    access token, or the configured ``SAAS_MONITORING_TOKEN`` (for scrapers and probes)."""
-    if not token:
-        raise Unauthorized(
-            "Authentication required: a platform admin's token or the monitoring token"
-        )
+    access token or API key (scope ``admin:read``, auth/scopes.py), or the configured
+    ``SAAS_MONITORING_TOKEN`` (for scrapers and probes)."""
     configured = runtime.settings.monitoring_token
-    if configured is not None and hmac.compare_digest(
-        token.encode(), configured.get_secret_value().encode()
+    if (
+        token
+        and configured is not None
+        and hmac.compare_digest(token.encode(), configured.get_secret_value().encode())
     ):
         return
-    principal = await authenticate(runtime, token)
+    # A login token or a key, in either header: the key's scope is checked there.
+    principal = await get_optional_principal(request)
+    if principal is None:
+        raise Unauthorized(
+            "Authentication required: a platform admin's token or key, or the monitoring token"
+        )
     if not principal.user.is_platform_admin:
         raise Forbidden("Platform administrators only")
 
@@ -47,7 +51,12 @@ async def health() -> dict[str, Any]:
     return {"status": "ok", "version": __version__, "timestamp": clock.isoformat(clock.now())}
 
 
-@router.get("/health/detailed", dependencies=[MonitoringReader])
+@router.get(
+    "/health/detailed",
+    dependencies=[MonitoringReader],
+    response_model=HealthDetailed,
+    responses={503: {"model": HealthDetailed, "description": "A required part is down"}},
+)
 async def health_detailed(runtime: RuntimeDep) -> JSONResponse:
     """Each part's status; for platform admins or the monitoring token."""
     ok, body = await detailed_health(runtime)

@@ -16,7 +16,7 @@ from saas_server.core import clock
 from saas_server.core.deps import RuntimeDep, SessionDep
 from saas_server.core.errors import Forbidden, ValidationFailed
 from saas_server.core.openapi import errors
-from saas_server.core.pagination import ListParamsDep, ListSpec, paginate
+from saas_server.core.pagination import ListParamsDep, ListSpec, Page, paginate
 from saas_server.core.routing import PrefixedRouter
 from saas_server.portal import files as portal_files
 from saas_server.portal import reports, service
@@ -32,6 +32,20 @@ from saas_server.portal.models import (
     PortalRecord,
     PortalSettings,
     PortalTenant,
+)
+from saas_server.portal.response_schemas import (
+    BlogPost,
+    BlogPostDetail,
+    PortalDashboard,
+    PortalFileRead,
+    PortalInvoice,
+    PortalNotificationRead,
+    PortalReport,
+    PortalSettingsRead,
+    PortalState,
+    ProjectDetail,
+    ProjectSummary,
+    SyncStatus,
 )
 from saas_server.portal.schemas import SettingsUpdate
 from saas_server.portal.sync import defer_sync
@@ -54,7 +68,8 @@ def _text(*path: str) -> Any:
 @router.post(
     "/tenants/{tenant_id}/portal",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={200: {"description": "The portal is on already"}},
+    response_model=PortalState,
+    responses={200: {"description": "The portal is on already", "model": PortalState}},
 )
 async def enable_portal(access: TenantAccessDep, session: SessionDep) -> JSONResponse:
     """Turn the client portal on (owners): 202 while the apps are installed, 200 once on."""
@@ -63,7 +78,7 @@ async def enable_portal(access: TenantAccessDep, session: SessionDep) -> JSONRes
     return JSONResponse(service.portal_json(row), status_code=code)
 
 
-@router.get("/tenants/{tenant_id}/portal")
+@router.get("/tenants/{tenant_id}/portal", response_model=PortalState)
 async def get_portal(request: Request, access: TenantAccessDep, session: SessionDep) -> Response:
     """The portal's state: `disabled`, `preparing`, `enabled` or `failed`."""
     body = await service.portal_state(session, access)
@@ -74,7 +89,7 @@ async def get_portal(request: Request, access: TenantAccessDep, session: Session
 # -- sync ---------------------------------------------------------------------------------------
 
 
-@router.get("/odoo/sync")
+@router.get("/odoo/sync", response_model=SyncStatus)
 async def sync_status(request: Request, caller: PortalCallerDep, session: SessionDep) -> Response:
     """The copy of the tenant's Odoo: per model, its count, last run, age and error."""
     if caller.is_client:
@@ -116,7 +131,7 @@ PROJECT_LIST = ListSpec(
 )
 
 
-@router.get("/projects")
+@router.get("/projects", response_model=Page[ProjectSummary])
 async def list_projects(
     request: Request,
     caller: PortalCallerDep,
@@ -152,7 +167,7 @@ async def list_projects(
     return conditional(request, body, last_modified=service.newest(records))
 
 
-@router.get("/projects/{project_id}", responses=errors(502))
+@router.get("/projects/{project_id}", response_model=ProjectDetail, responses=errors(502))
 async def get_project(
     project_id: str,
     request: Request,
@@ -189,7 +204,7 @@ INVOICE_LIST = ListSpec(
 )
 
 
-@router.get("/portal/invoices")
+@router.get("/portal/invoices", response_model=Page[PortalInvoice])
 async def list_invoices(
     request: Request,
     caller: PortalCallerDep,
@@ -218,7 +233,7 @@ async def list_invoices(
     return conditional(request, body, last_modified=service.newest(records))
 
 
-@router.get("/portal/invoices/{invoice_id}")
+@router.get("/portal/invoices/{invoice_id}", response_model=PortalInvoice)
 async def get_invoice(
     invoice_id: str, request: Request, caller: PortalCallerDep, session: SessionDep
 ) -> Response:
@@ -254,7 +269,7 @@ async def upload_file(
     return portal_files.file_json(row, runtime)
 
 
-@router.get("/files/{file_id}")
+@router.get("/files/{file_id}", response_model=PortalFileRead)
 async def get_file(
     file_id: str,
     request: Request,
@@ -266,7 +281,19 @@ async def get_file(
     return conditional(request, portal_files.file_json(row, runtime), last_modified=row.created_at)
 
 
-@router.get("/files/{file_id}/download", responses=errors(502))
+@router.get(
+    "/files/{file_id}/download",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The file, with its own media type",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        },
+        **errors(502),
+    },
+)
 async def download_file(
     file_id: str,
     request: Request,
@@ -331,7 +358,7 @@ def notification_json(row: PortalNotification) -> dict[str, Any]:
     }
 
 
-@router.get("/notifications")
+@router.get("/notifications", response_model=Page[PortalNotificationRead])
 async def list_notifications(
     request: Request,
     caller: PortalCallerDep,
@@ -406,7 +433,7 @@ def settings_json(row: PortalSettings | None, caller: Any) -> dict[str, Any]:
     }
 
 
-@router.get("/settings")
+@router.get("/settings", response_model=PortalSettingsRead)
 async def get_settings(request: Request, caller: PortalCallerDep, session: SessionDep) -> Response:
     row = await session.get(PortalSettings, (caller.tenant_id, caller.subject))
     last_modified = row.updated_at if row else await _portal_opened(session, caller)
@@ -486,7 +513,7 @@ def post_json(row: PortalRecord, *, full: bool = False) -> dict[str, Any]:
     return answer
 
 
-@router.get("/blog/posts", responses=errors(404))
+@router.get("/blog/posts", response_model=Page[BlogPost], responses=errors(404))
 async def list_posts(
     request: Request,
     tenant_id: PublicTenantDep,
@@ -512,7 +539,7 @@ async def list_posts(
     return conditional(request, body, last_modified=service.newest(records), public=True)
 
 
-@router.get("/blog/posts/{post_id}")
+@router.get("/blog/posts/{post_id}", response_model=BlogPostDetail)
 async def get_post(
     post_id: str, request: Request, tenant_id: PublicTenantDep, session: SessionDep
 ) -> Response:
@@ -533,7 +560,7 @@ async def get_post(
 # -- dashboard and reports ----------------------------------------------------------------------
 
 
-@router.get("/portal/dashboard")
+@router.get("/portal/dashboard", response_model=PortalDashboard)
 async def dashboard(
     request: Request, caller: PortalCallerDep, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
@@ -541,7 +568,19 @@ async def dashboard(
     return conditional(request, body, last_modified=last_modified)
 
 
-@router.get("/portal/reports")
+@router.get(
+    "/portal/reports",
+    response_model=PortalReport,
+    responses={
+        200: {
+            "description": "The report: JSON, or a CSV or PDF file (`format`)",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
 async def report(
     request: Request,
     caller: PortalCallerDep,

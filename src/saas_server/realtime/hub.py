@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -75,20 +76,32 @@ class Subscription:
             return False
         return True
 
-    async def next_batch(self) -> list[int | None] | None:
-        """What arrived, waiting for at least one item; None once dropped."""
+    async def next_batch(
+        self, *, wake: asyncio.Event | None = None, wait_at_most: float | None = None
+    ) -> list[int | None] | None:
+        """What arrived, waiting for at least one item; None once dropped. An empty batch
+        when ``wake`` was set or ``wait_at_most`` seconds passed first (the stream then checks
+        its caller again)."""
         if self.dropped.is_set():
             return None
         if self.queue.empty():
             getter = asyncio.ensure_future(self.queue.get())
             dropper = asyncio.ensure_future(self.dropped.wait())
+            waiting: set[asyncio.Future[Any]] = {getter, dropper}
+            waker = asyncio.ensure_future(wake.wait()) if wake is not None else None
+            if waker is not None:
+                waiting.add(waker)
             try:
-                await asyncio.wait({getter, dropper}, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    waiting, timeout=wait_at_most, return_when=asyncio.FIRST_COMPLETED
+                )
             finally:
-                getter.cancel()
-                dropper.cancel()
-            if self.dropped.is_set() or not getter.done() or getter.cancelled():
+                for future in waiting:
+                    future.cancel()
+            if self.dropped.is_set():
                 return None
+            if not getter.done() or getter.cancelled():
+                return []
             batch = [getter.result()]
         else:
             batch = [self.queue.get_nowait()]

@@ -88,7 +88,7 @@ async def stream_events(
         service.stream(
             runtime,
             hub_of(request, runtime.database_url),
-            principal.user.id,
+            principal,
             tenant_id=narrowed,
             last_event_id=resume,
         ),

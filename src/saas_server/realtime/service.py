@@ -9,6 +9,7 @@ once for all the process's streams (realtime/reads.py).
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from datetime import timedelta
@@ -16,6 +17,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, false, func, or_, select, true
 
+from saas_server.auth.principal_cache import principal_cache_of
+from saas_server.auth.sessions import Principal, still_authenticated
 from saas_server.core import clock
 from saas_server.core.runtime import Runtime
 from saas_server.events.models import OutboxEvent
@@ -33,6 +36,8 @@ SENT_MEMORY = 10_000
 # The first thing a stream sends, once it listens and has replayed: from then on the
 # client misses nothing (tests and clients may wait for it before acting).
 READY_COMMENT = "ready"
+# An open stream checks its caller at least this often, besides when a change is heard.
+RECHECK_SECONDS = 5.0
 
 
 async def require_tenant(runtime: Runtime, user_id: uuid.UUID, tenant_id: uuid.UUID) -> None:
@@ -120,14 +125,26 @@ class _Sent:
 async def stream(
     runtime: Runtime,
     hub: EventHub,
-    user_id: uuid.UUID,
+    principal: Principal,
     *,
     tenant_id: uuid.UUID | None = None,
     last_event_id: int | None = None,
 ) -> AsyncIterator[bytes | dict[str, Any]]:
     """The caller's events: those after ``last_event_id`` (bounded), then live ones, until
-    the client leaves or falls so far behind that it is dropped."""
-    subscription: Subscription = await hub.subscribe()
+    the client leaves, falls so far behind that it is dropped, or may no longer be served:
+    its key revoked or expired, its session ended, its account suspended. The caller is
+    checked again as soon as a change to their user, sessions or keys is heard (the
+    principal cache's ``saas_auth_changed`` listener, any process), and at least every
+    :data:`RECHECK_SECONDS` (an expiry announces nothing)."""
+    user_id = principal.user.id
+    cache = principal_cache_of(runtime)
+    auth_changed = cache.watch(user_id)
+    try:
+        subscription: Subscription = await hub.subscribe()
+    except BaseException:
+        cache.unwatch(user_id, auth_changed)
+        raise
+    checked_at = time.monotonic()
     try:
         # Subscribed first, then replayed: an event committed in between is both replayed
         # and notified, and sent once.
@@ -140,7 +157,16 @@ async def stream(
             if replayed:
                 yield hub.reads.encoded(replayed)
         yield {"comment": READY_COMMENT}
-        while (batch := await subscription.next_batch()) is not None:
+        while (
+            batch := await subscription.next_batch(wake=auth_changed, wait_at_most=RECHECK_SECONDS)
+        ) is not None:
+            if auth_changed.is_set() or time.monotonic() - checked_at >= RECHECK_SECONDS:
+                auth_changed.clear()  # before the check: a change during it wakes us again
+                checked_at = time.monotonic()
+                if not await still_authenticated(runtime, principal):
+                    return
+            if not batch:
+                continue
             reader = await hub.reads.reader(runtime, user_id, hub.heard)
             seqs = {seq for seq in batch if seq is not None and seq not in sent}
             events = await _by_seq(runtime, hub, reader, tenant_id, seqs) if seqs else []
@@ -158,3 +184,4 @@ async def stream(
                 yield hub.reads.encoded(events)
     finally:
         hub.unsubscribe(subscription)
+        cache.unwatch(user_id, auth_changed)

@@ -17,6 +17,7 @@ from saas_server.audit import service as audit
 from saas_server.core.client import ClientInfo
 from saas_server.core.errors import Forbidden, NotFound
 from saas_server.core.runtime import Runtime
+from saas_server.events import service as events
 from saas_server.tenants.models import Tenant
 from saas_server.tenants.rules import manages, owns
 from saas_server.users.models import User
@@ -79,6 +80,17 @@ class TenantServiceBase:
         self.runtime = runtime
         self.settings = runtime.settings
         self.client = client
+
+    async def _member_event(self, type_: str, tenant: Tenant, actor: User, **data: Any) -> None:
+        """A member or invitation event (events.MEMBER_*, INVITATION_*) in this transaction,
+        for the tenant's owners and admins (the webhooks' reading rule): ``tenant_id``,
+        ``actor_id`` (who did it) and ``data``."""
+        await events.emit(
+            self.session,
+            type_,
+            {"tenant_id": str(tenant.id), **data, "actor_id": str(actor.id)},
+            tenant_id=tenant.id,
+        )
 
     async def _audit(
         self,

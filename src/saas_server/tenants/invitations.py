@@ -11,6 +11,7 @@ from sqlalchemy import Select, select
 from saas_server.core import clock
 from saas_server.core.crypto import hash_token, new_token
 from saas_server.core.errors import AppError, Forbidden, NotFound
+from saas_server.events import service as events
 from saas_server.mail.service import Mail, queue_mail
 from saas_server.tenants.base import TenantAccess, TenantServiceBase
 from saas_server.tenants.models import GONE_STATUSES, Invitation, Membership, Tenant
@@ -77,6 +78,15 @@ class InvitationActions(TenantServiceBase):
             resource_type="invitation",
             resource_id=invitation.id,
         )
+        await self._member_event(
+            events.INVITATION_CREATED,
+            access.tenant,
+            access.actor,
+            invitation_id=str(invitation.id),
+            email=email,
+            role=role,
+            expires_at=clock.isoformat(invitation.expires_at),
+        )
         return invitation
 
     def invitations_query(self, tenant_id: uuid.UUID) -> Select[Any]:
@@ -100,6 +110,14 @@ class InvitationActions(TenantServiceBase):
                 old_values={"email": invitation.email, "role": invitation.role},
                 resource_type="invitation",
                 resource_id=invitation.id,
+            )
+            await self._member_event(
+                events.INVITATION_REVOKED,
+                access.tenant,
+                access.actor,
+                invitation_id=str(invitation.id),
+                email=invitation.email,
+                role=invitation.role,
             )
 
     async def accept_invitation(self, actor: User, token: str) -> tuple[Tenant, Membership]:
@@ -137,6 +155,7 @@ class InvitationActions(TenantServiceBase):
                 )
             )
         ).scalar_one_or_none()
+        joined = membership is None
         if membership is None:
             membership = Membership(tenant_id=tenant.id, user_id=actor.id, role=invitation.role)
             self.session.add(membership)
@@ -149,4 +168,22 @@ class InvitationActions(TenantServiceBase):
             resource_type="membership",
             resource_id=membership.id,
         )
+        await self._member_event(
+            events.INVITATION_ACCEPTED,
+            tenant,
+            actor,
+            invitation_id=str(invitation.id),
+            user_id=str(actor.id),
+            email=actor.email,
+            role=membership.role,
+        )
+        if joined:
+            await self._member_event(
+                events.MEMBER_ADDED,
+                tenant,
+                actor,
+                user_id=str(actor.id),
+                email=actor.email,
+                role=membership.role,
+            )
         return tenant, membership

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Select, select
 
 from saas_server.core.errors import Conflict, NotFound
+from saas_server.events import service as events
 from saas_server.tenants.base import TenantAccess
 from saas_server.tenants.invitations import InvitationActions
 from saas_server.tenants.models import GONE_STATUSES, Invitation, Membership, Tenant, TenantRole
@@ -105,6 +106,14 @@ class MemberActions(InvitationActions):
             resource_type="membership",
             resource_id=membership.id,
         )
+        await self._member_event(
+            events.MEMBER_ADDED,
+            access.tenant,
+            access.actor,
+            user_id=str(user.id),
+            email=user.email,
+            role=role,
+        )
         return membership, None, user
 
     async def change_role(self, access: TenantAccess, user_id: uuid.UUID, role: str) -> Membership:
@@ -132,6 +141,14 @@ class MemberActions(InvitationActions):
             resource_type="membership",
             resource_id=membership.id,
         )
+        await self._member_event(
+            events.MEMBER_ROLE_CHANGED,
+            access.tenant,
+            access.actor,
+            user_id=str(user_id),
+            role=role,
+            previous_role=old_role,
+        )
         return membership
 
     async def remove_member(self, access: TenantAccess, user_id: uuid.UUID) -> None:
@@ -157,6 +174,14 @@ class MemberActions(InvitationActions):
             resource_type="membership",
             resource_id=membership.id,
         )
+        await self._member_event(
+            events.MEMBER_REMOVED,
+            tenant,
+            access.actor,
+            user_id=str(user_id),
+            role=membership.role,
+            left=leaving_self,
+        )
 
     async def transfer_ownership(self, access: TenantAccess, user_id: uuid.UUID) -> Tenant:
         """Make ``user_id`` the tenant's owner; the previous primary owner stays as admin."""
@@ -166,6 +191,7 @@ class MemberActions(InvitationActions):
         previous_owner = tenant.owner_id
         if previous_owner == user_id:
             return tenant
+        changed = [(user_id, target.role, TenantRole.OWNER.value)]
         target.role = TenantRole.OWNER.value
         tenant.owner_id = user_id
         if previous_owner is not None:
@@ -177,6 +203,7 @@ class MemberActions(InvitationActions):
                 )
             ).scalar_one_or_none()
             if old is not None:
+                changed.append((previous_owner, old.role, TenantRole.ADMIN.value))
                 old.role = TenantRole.ADMIN.value
         await self.session.flush()
         await self._audit(
@@ -186,6 +213,16 @@ class MemberActions(InvitationActions):
             {"owner_id": str(previous_owner) if previous_owner else None},
             {"owner_id": str(user_id)},
         )
+        for member_id, before, after in changed:
+            if before != after:
+                await self._member_event(
+                    events.MEMBER_ROLE_CHANGED,
+                    tenant,
+                    access.actor,
+                    user_id=str(member_id),
+                    role=after,
+                    previous_role=before,
+                )
         return tenant
 
     async def _another_owner(self, tenant_id: uuid.UUID, exclude: uuid.UUID) -> uuid.UUID | None:

@@ -4,10 +4,11 @@ import uuid
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import Query, Response, status
+from fastapi import Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from saas_server.auth.dependencies import CurrentPrincipal
+from saas_server.core.idempotency import IDEMPOTENCY_KEY, idempotent_response
 from saas_server.core.ids import parse_id
 from saas_server.core.pagination import ListParamsDep, ListSpec, Page, apply_filters, paginate
 from saas_server.core.routing import PrefixedRouter
@@ -178,25 +179,36 @@ def member_read(row: Any) -> MemberRead:
 
 @router.post("/tenants", status_code=status.HTTP_202_ACCEPTED, response_model=TenantRead)
 async def create_tenant(
-    body: TenantCreate, principal: CurrentPrincipal, service: TenantServiceDep
-) -> TenantRead:
-    """Accept the tenant; its Odoo database is provisioned by a job (poll until ``ready``)."""
+    body: TenantCreate,
+    principal: CurrentPrincipal,
+    service: TenantServiceDep,
+    request: Request,
+    idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
+) -> JSONResponse:
+    """Accept the tenant; its Odoo database is provisioned by a job (poll until ``ready``).
+    Sent again with the same ``Idempotency-Key``: the first answer, and one tenant."""
     actor = await users.get_user(service.session, principal.user.id)
-    tenant = await service.create_tenant(
-        actor,
-        name=body.name,
-        subdomain=body.subdomain,
-        tier=body.tier,
-        settings=body.settings.model_dump(exclude_none=True),
-        contact_email=body.contact_email,
-        billing_address=body.billing_address,
-        metadata=body.metadata,
-        odoo_version=body.odoo_version,
-        admin_email=body.admin_email,
-        admin_password=body.admin_password,
-        owner_id=body.owner_id,
+
+    async def work() -> TenantRead:
+        tenant = await service.create_tenant(
+            actor,
+            name=body.name,
+            subdomain=body.subdomain,
+            tier=body.tier,
+            settings=body.settings.model_dump(exclude_none=True),
+            contact_email=body.contact_email,
+            billing_address=body.billing_address,
+            metadata=body.metadata,
+            odoo_version=body.odoo_version,
+            admin_email=body.admin_email,
+            admin_password=body.admin_password,
+            owner_id=body.owner_id,
+        )
+        return await tenant_detail(service, tenant, owner=True)
+
+    return await idempotent_response(
+        request, service.session, actor.id, status.HTTP_202_ACCEPTED, work
     )
-    return await tenant_detail(service, tenant, owner=True)
 
 
 @router.get("/tenants", response_model=Page[TenantRead])
@@ -248,7 +260,9 @@ async def update_tenant(
     return await tenant_detail(service, tenant, owner=is_owner(access))
 
 
-@router.delete("/tenants/{tenant_id}", status_code=status.HTTP_202_ACCEPTED)
+@router.delete(
+    "/tenants/{tenant_id}", status_code=status.HTTP_202_ACCEPTED, response_model=TenantRead
+)
 async def delete_tenant(access: TenantAccessDep, service: TenantServiceDep) -> JSONResponse:
     tenant = await service.delete_tenant(access)
     body = (await tenant_detail(service, tenant, owner=is_owner(access))).model_dump(mode="json")
@@ -271,7 +285,17 @@ async def list_members(
     return await paginate(service.session, stmt, params, MEMBER_LIST, member_read, rows=True)
 
 
-@router.post("/tenants/{tenant_id}/users", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/tenants/{tenant_id}/users",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MemberRead,
+    responses={
+        202: {
+            "model": InvitationRead,
+            "description": "The address has no account: invited (the invitation)",
+        }
+    },
+)
 async def add_member(
     body: MemberCreate, access: TenantAccessDep, service: TenantServiceDep
 ) -> JSONResponse:

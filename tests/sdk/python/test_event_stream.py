@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from saas_platform import AsyncClient, Event
+from saas_platform import AsyncClient, AuthenticationError, Event
 
 from tests.fixtures.auth import DEFAULT_PASSWORD
 from tests.fixtures.sdk import CuttableProxy, Recorder, register_verified, unique_email
@@ -82,3 +82,28 @@ async def test_a_broken_stream_resumes_after_the_last_event(
             follower.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await follower
+
+
+async def test_a_keys_stream_ends_with_an_authentication_error_once_the_key_is_revoked(
+    platform: ServeProcess, inbox: Inbox
+) -> None:
+    email = unique_email("revoked")
+    await register_verified(platform, inbox, email)
+    async with AsyncClient(
+        email=email, password=DEFAULT_PASSWORD, base_url=platform.base_url
+    ) as session:
+        created = await session.api_keys.create(name="stream", scopes=["events:read"])
+        async with AsyncClient(api_key=created.key, base_url=platform.base_url) as by_key:
+            opened = asyncio.Event()
+
+            async def follow() -> None:
+                async for message in by_key._stream_messages():
+                    if message.comment == "ready":
+                        opened.set()
+
+            follower = asyncio.create_task(follow())
+            await asyncio.wait_for(opened.wait(), 30)
+            await session.api_keys.revoke(created.id)
+            # The platform closes the stream; the SDK reconnects and meets a 401.
+            with pytest.raises(AuthenticationError):
+                await asyncio.wait_for(follower, 30)

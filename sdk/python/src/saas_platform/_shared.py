@@ -20,10 +20,13 @@ API_PREFIX = "/api/v1"
 USER_AGENT = f"saas-platform-python/{__version__}"
 
 # Answers worth trying again: rate limited, a bad gateway (the Odoo host, a proxy), maintenance
-# or an overloaded process. Each says nothing was done, or (502) that what was done can be
-# asked again under the same Idempotency-Key.
+# or an overloaded process. A 429 says nothing was done; a 502 or 503 may come after the
+# request was acted on (an Odoo host failing mid-call), see ``worth_retrying``.
 RETRY_STATUSES = frozenset({429, 502, 503})
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Methods whose repetition does nothing more than the first time (HTTP's idempotent methods):
+# the TypeScript SDK's list too.
+SAFE_TO_REPEAT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 # A session's access token is refreshed this long before it expires, so a request sent just
 # before the expiry does not arrive just after it.
@@ -44,6 +47,19 @@ def api_path(path: str) -> str:
 
 def new_idempotency_key() -> str:
     return f"saas-py-{uuid.uuid4()}"
+
+
+def worth_retrying(method: str, status: int, keyed: bool) -> bool:
+    """Whether an answer ``status`` to ``method`` may be asked again: a 429 always (refused
+    before anything was done); a 502 or 503 for a method safe to repeat, or for a POST or
+    PATCH sent with an ``Idempotency-Key`` chosen for it (``keyed``: the resource methods of
+    the endpoints that honour one, or the caller's own), so the platform answers a repeat
+    with the first answer instead of acting twice."""
+    if status == 429:
+        return True
+    if status not in RETRY_STATUSES:
+        return False
+    return method in SAFE_TO_REPEAT or keyed
 
 
 def backoff_delay(attempt: int, initial: float, maximum: float) -> float:

@@ -1,7 +1,7 @@
 """Portal refresh tokens: the rotated ones, so presenting one again ends the session
 
 Revision ID: 0027_portal_refresh_reuse
-Revises: 0025_refresh_grace
+Revises: 0026_api_keys_idempotency
 Create Date: 2026-12-05
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0027_portal_refresh_reuse"
-down_revision = "0025_refresh_grace"
+down_revision = "0026_api_keys_idempotency"
 branch_labels = None
 depends_on = None
 

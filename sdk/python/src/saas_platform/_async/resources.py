@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from saas_platform._shared import api_path, drop_none
+from saas_platform._shared import api_path, drop_none, new_idempotency_key
 from saas_platform.errors import (
     BackupFailed,
     ProvisioningFailed,
@@ -141,7 +141,8 @@ class AsyncTenants(AsyncResource):
             "/tenants",
             Tenant,
             json={"name": name, "subdomain": subdomain, **fields},
-            idempotency_key=idempotency_key,
+            # The platform honours the key here: a 502 or 503 is safely asked again.
+            idempotency_key=idempotency_key or new_idempotency_key(),
         )
 
     async def get(self, tenant_id: str) -> Tenant:
@@ -298,7 +299,8 @@ class AsyncBackups(AsyncResource):
             f"/tenants/{tenant_id}/backups",
             Backup,
             json=drop_none({"reason": reason}),
-            idempotency_key=idempotency_key,
+            # The platform honours the key here: a 502 or 503 is safely asked again.
+            idempotency_key=idempotency_key or new_idempotency_key(),
         )
 
     def list(self, tenant_id: str, **filters: Any) -> AsyncPaginator[Backup]:
@@ -327,7 +329,8 @@ class AsyncBackups(AsyncResource):
             f"/tenants/{tenant_id}/backups/{backup_id}/restore",
             Restore,
             json=drop_none({"new_tenant": new_tenant}),
-            idempotency_key=idempotency_key,
+            # The platform honours the key here: a 502 or 503 is safely asked again.
+            idempotency_key=idempotency_key or new_idempotency_key(),
         )
 
     def list_restores(self, tenant_id: str, **filters: Any) -> AsyncPaginator[Restore]:
@@ -554,7 +557,8 @@ class AsyncSubscriptions(AsyncResource):
             "/subscriptions",
             Subscription,
             json={"tenant_id": tenant_id, "plan": plan, **fields},
-            idempotency_key=idempotency_key,
+            # The platform honours the key here: a 502 or 503 is safely asked again.
+            idempotency_key=idempotency_key or new_idempotency_key(),
         )
 
     async def get(self, subscription_id: str) -> Subscription:

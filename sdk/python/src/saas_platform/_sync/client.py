@@ -42,6 +42,7 @@ from saas_platform._shared import (
     query_of,
     resolve_base_url,
     retry_delay,
+    worth_retrying,
 )
 from saas_platform.errors import (
     APIConnectionError,
@@ -246,8 +247,11 @@ class Client:
         """One API call, with authentication, retries and errors handled; the raw answer.
 
         ``path`` is relative to ``/api/v1`` (``"/tenants"``). Unsafe methods carry an
-        ``Idempotency-Key`` (the one given, else a new one), the same on every retry."""
+        ``Idempotency-Key`` (the one given, else a new one), the same on every retry. A POST
+        or PATCH answered 502 or 503 is tried again only with a key given: elsewhere the
+        platform may have acted already, and would act again."""
         method = method.upper()
+        keyed = idempotency_key is not None
         sent_headers = dict(headers or {})
         if method in UNSAFE_METHODS:
             sent_headers["Idempotency-Key"] = idempotency_key or new_idempotency_key()
@@ -275,7 +279,7 @@ class Client:
                 renewed = True
                 if self._reauthenticate(sent_headers.get("Authorization")):
                     continue
-            if response.status_code in RETRY_STATUSES and attempt < self.max_retries:
+            if attempt < self.max_retries and worth_retrying(method, response.status_code, keyed):
                 delay = retry_delay(
                     response, attempt, self.retry_initial_delay, self.retry_max_delay
                 )

@@ -1,7 +1,7 @@
 """Subscriptions: the renewals' due query walks an index in order (periods ended, renewing
 statuses only) instead of reading and sorting every due subscription each batch
 
-Revision ID: 0029_renewal_due_index
+Revision ID: 0028_renewal_due_index
 Revises: 0027_portal_refresh_reuse
 Create Date: 2026-12-05
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0029_renewal_due_index"
+revision = "0028_renewal_due_index"
 down_revision = "0027_portal_refresh_reuse"
 branch_labels = None
 depends_on = None
