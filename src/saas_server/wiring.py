@@ -89,7 +89,7 @@ from saas_server.tenants import registration as tenant_registration
 from saas_server.tenants.lifecycle import TENANT_LIFECYCLE
 from saas_server.tenants.plans import rate_limit_plan
 from saas_server.tenants.service import tenant_visible_to
-from saas_server.tenants.tasks import PURGE_TENANTS_TASK
+from saas_server.tenants.tasks import FORGET_IDEMPOTENCY_KEYS_TASK, PURGE_TENANTS_TASK
 from saas_server.tenants.tiers import tier_grant
 from saas_server.webhooks import delivery as webhooks_delivery
 
@@ -101,6 +101,7 @@ def schedule(settings: Settings) -> Mapping[str, float]:
     return {
         CHECK_HOSTS_TASK: settings.host_check_interval_seconds,
         PURGE_TENANTS_TASK: 3600.0,
+        FORGET_IDEMPOTENCY_KEYS_TASK: 3600.0,
         SCHEDULE_TASK: settings.backup_schedule_interval_seconds,
         EXPIRE_TASK: 3600.0,
         TEND_STANDBY_POOLS_TASK: settings.standby_check_interval_seconds,

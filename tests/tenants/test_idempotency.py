@@ -3,13 +3,17 @@ answer again and create one tenant; the same key with another body is a 409."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 from sqlalchemy import func, select
 
+from saas_server.core.clock import FrozenClock
 from saas_server.core.runtime import Runtime
 from saas_server.events.models import OutboxEvent
 from saas_server.tenants.models import Tenant
-from tests.fixtures.auth import LoggedIn, verified_user
+from saas_server.tenants.tasks import forget_expired_idempotency_keys
+from tests.fixtures.auth import LoggedIn, login, verified_user
 from tests.fixtures.errors import assert_envelope
 from tests.fixtures.smtp import Inbox
 
@@ -97,3 +101,30 @@ async def test_a_failed_request_stores_nothing_and_a_bad_key_is_refused(
     )
     assert_envelope(too_long, 422, "VALIDATION_ERROR")
     assert await tenants_named(runtime, "long") == 0
+
+
+async def test_answers_are_forgotten_after_the_retention(
+    client: httpx.AsyncClient, owner: LoggedIn, runtime: Runtime, clock: FrozenClock
+) -> None:
+    """Kept `idempotency_key_retention_hours` (24): the hourly job forgets older answers, and
+    the key then starts a new request."""
+    clock.set(datetime(2027, 3, 1, 9, 0, tzinfo=UTC))
+    owner = await login(client, owner.email)
+    headers = {**owner.headers, "Idempotency-Key": "kept-a-day"}
+    first = await client.post(TENANTS, json={"name": "A", "subdomain": "daykept"}, headers=headers)
+    assert first.status_code == 202, first.text
+
+    clock.set(datetime(2027, 3, 2, 8, 59, tzinfo=UTC))  # 23 h 59 min later: still kept
+    await forget_expired_idempotency_keys(runtime)
+    owner = await login(client, owner.email)
+    headers = {**owner.headers, "Idempotency-Key": "kept-a-day"}
+    other = await client.post(TENANTS, json={"name": "B", "subdomain": "nextday"}, headers=headers)
+    assert_envelope(other, 409, "CONFLICT")
+
+    clock.set(datetime(2027, 3, 2, 9, 1, tzinfo=UTC))  # past the day: forgotten
+    await forget_expired_idempotency_keys(runtime)
+    owner = await login(client, owner.email)
+    headers = {**owner.headers, "Idempotency-Key": "kept-a-day"}
+    fresh = await client.post(TENANTS, json={"name": "B", "subdomain": "nextday"}, headers=headers)
+    assert fresh.status_code == 202, fresh.text
+    assert await tenants_named(runtime, "nextday") == 1

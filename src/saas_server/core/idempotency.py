@@ -5,7 +5,9 @@ request (method, path or body) is a 409.
 
 Used where a retried request would otherwise act twice: charging (billing), creating a
 tenant, taking and restoring a backup. A failed request stores nothing (its transaction
-rolls back), so a retry after an error runs again.
+rolls back), so a retry after an error runs again. Answers are kept
+``idempotency_key_retention_hours`` (24 by default, as Stripe keeps keys), then forgotten by
+an hourly job (:func:`forget_before`): the same key after that is a new request.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import ForeignKey, Integer, String, text
+from sqlalchemy import ForeignKey, Integer, String, delete, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -120,3 +123,11 @@ async def idempotent_response(
     )
     headers = {REPLAYED_HEADER: "true"} if replayed else None
     return JSONResponse(body, status_code=code, headers=headers)
+
+
+async def forget_before(session: AsyncSession, cutoff: datetime) -> int:
+    """Forget the answers stored before ``cutoff``; how many were forgotten."""
+    result = await session.execute(
+        delete(IdempotentRequest).where(IdempotentRequest.created_at < cutoff)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     default_tenant_limit: int = 3
     # A deleted tenant's subdomain stays reserved this long, then may be taken again.
     subdomain_grace_days: int = 30
+    # How long an Idempotency-Key's first answer is kept (Stripe keeps keys 24 hours).
+    idempotency_key_retention_hours: int = Field(default=24, ge=1)
 
     # Odoo: the version of new tenants, and the built-in emulator (auto: started by
     # `saas serve` and registered as a host when no other host is registered; on; off).
