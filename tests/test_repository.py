@@ -28,6 +28,7 @@ NOT_REPOSITORY_FILES = {
     "Vue.js": "the framework's name, not a file",
     "robots.txt": "a web site's file, which SEO audits read",
     "requirements.txt": "Odoo's own file, in its source tree (testing against a real Odoo)",
+    "sdk/postman_collection.json": "written by `saas openapi --postman`, not kept in the tree",
 }
 
 # Reads the repository's files: the same on either backend.

@@ -106,3 +106,12 @@ async def test_redis_cache_keeps_reads_until_dropped() -> None:
         pytest.skip("no Redis at " + url)
     await _exercise(cache)
     await cache._redis.aclose()
+
+
+def test_the_notification_type_filter_names_every_type() -> None:
+    from typing import get_args
+
+    from saas_server.portal.notifications import TYPES
+    from saas_server.portal.router import NotificationType
+
+    assert set(get_args(NotificationType)) == set(TYPES)

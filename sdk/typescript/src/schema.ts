@@ -17552,8 +17552,8 @@ export interface operations {
     projects_list: {
         parameters: {
             query?: {
-                /** @description on_track, at_risk, off_track, on_hold, to_define, done */
-                status?: string | null;
+                /** @description Odoo's project status (last_update_status) */
+                status?: ("on_track" | "at_risk" | "off_track" | "on_hold" | "to_define" | "done") | null;
                 /** @description The client's Odoo partner id (the agency's people). */
                 client?: number | null;
                 /** @description Seed 004's name for ordering. */
@@ -18091,7 +18091,7 @@ export interface operations {
         parameters: {
             query?: {
                 read?: boolean | null;
-                type?: string | null;
+                type?: ("task_stage_changed" | "invoice_posted" | "invoice_paid" | "file_shared" | "social_post_published" | "seo_audit_completed") | null;
                 /** @description The tenant (UUID); required for its members, implied for clients. */
                 tenant_id?: string | null;
                 /** @description Page number, from 1 to 2147483647. */

@@ -51,6 +51,17 @@ from saas_server.portal.schemas import SettingsUpdate
 from saas_server.portal.sync import defer_sync
 from saas_server.tenants.dependencies import TenantAccessDep
 
+# Filter values are checked (a 422 naming the parameter), as on every list.
+ProjectStatus = Literal["on_track", "at_risk", "off_track", "on_hold", "to_define", "done"]
+NotificationType = Literal[
+    "task_stage_changed",
+    "invoice_posted",
+    "invoice_paid",
+    "file_shared",
+    "social_post_published",
+    "seo_audit_completed",
+]
+
 router = PrefixedRouter(prefix="/api/v1", tags=["portal"])
 # Its bodies may exceed the API's general limit (app.py gives it the upload limit).
 FILES_UPLOAD_PATH = "/api/v1/files/upload"
@@ -138,8 +149,8 @@ async def list_projects(
     session: SessionDep,
     params: ListParamsDep,
     status_: Annotated[
-        str | None,
-        Query(alias="status", description="on_track, at_risk, off_track, on_hold, to_define, done"),
+        ProjectStatus | None,
+        Query(alias="status", description="Odoo's project status (last_update_status)"),
     ] = None,
     client: Annotated[
         int | None, Query(description="The client's Odoo partner id (the agency's people).")
@@ -365,7 +376,7 @@ async def list_notifications(
     session: SessionDep,
     params: ListParamsDep,
     read: Annotated[bool | None, Query()] = None,
-    type_: Annotated[str | None, Query(alias="type", max_length=40)] = None,
+    type_: Annotated[NotificationType | None, Query(alias="type")] = None,
 ) -> Response:
     stmt = _recipient(select(PortalNotification), caller)
     if read is not None:
