@@ -9,11 +9,9 @@ method (docs/billing.md)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from sqlalchemy import text
 
@@ -24,14 +22,17 @@ from saas_server.instances.flows import INSTANCE_READY
 from saas_server.instances.models import Instance
 from tests.fixtures.auth import LoggedIn, login
 from tests.fixtures.backups import ready_tenant, take_backup
-from tests.fixtures.billing import make_plan, subscribe
+from tests.fixtures.billing import (
+    TRIAL_OVER,
+    TRIAL_START,
+    accepts_connections,
+    subscribe,
+    trial_plan,
+)
 from tests.fixtures.odoo import EmulatorProcess
 from tests.fixtures.provisioning import add_host, subdomain
 
 pytestmark = pytest.mark.slow
-
-START = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)
-TRIAL_OVER = datetime(2027, 1, 16, 9, 0, tzinfo=UTC)  # 14 trial days, and a day
 
 
 @pytest.fixture
@@ -39,26 +40,11 @@ def settings_overrides() -> dict[str, Any]:
     return {"default_tenant_limit": 10}
 
 
-def accepts_connections(odoo: EmulatorProcess, database: str) -> bool:
-    """What PostgreSQL itself says of the tenant's database (a stop closes it)."""
-    assert odoo.postgres_url is not None
-    with psycopg.connect(odoo.postgres_url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT datallowconn FROM pg_database WHERE datname = %s", (database,)
-        ).fetchone()
-    assert row is not None, database
-    return bool(row[0])
-
-
 async def states(
     client: httpx.AsyncClient, admin: LoggedIn, tenant_id: str
 ) -> tuple[str, str, str | None]:
     detail = (await client.get(f"/api/v1/tenants/{tenant_id}", headers=admin.headers)).json()
     return detail["status"], detail["instance"]["status"], detail["instance"]["database"]
-
-
-async def trial_plan(client: httpx.AsyncClient, admin: LoggedIn) -> str:
-    return str((await make_plan(client, admin, trial_days=14))["code"])
 
 
 async def new_tenant(client: httpx.AsyncClient, owner: LoggedIn, odoo: EmulatorProcess) -> str:
@@ -86,7 +72,7 @@ async def test_a_restore_running_at_the_suspension_ends_with_the_instance_stoppe
     admin: LoggedIn,
     odoo: EmulatorProcess,
 ) -> None:
-    clock.set(START)
+    clock.set(TRIAL_START)
     owner, admin = await login(client, owner.email), await login(client, admin.email)
     await add_host(client, admin, odoo)
     tenant = await ready_tenant(client, runtime, owner, odoo)
@@ -123,7 +109,7 @@ async def test_a_provisioning_running_at_the_suspension_ends_with_the_instance_s
     admin: LoggedIn,
     odoo: EmulatorProcess,
 ) -> None:
-    clock.set(START)
+    clock.set(TRIAL_START)
     owner, admin = await login(client, owner.email), await login(client, admin.email)
     await add_host(client, admin, odoo)
     tenant_id = await new_tenant(client, owner, odoo)
@@ -151,7 +137,7 @@ async def test_a_provisioning_finishing_as_the_tenant_is_suspended_ends_stopped(
     """The provisioning's last transaction (the instance ready, its row locked) is held
     open while the suspension runs: the suspension waits for the row, then finds the
     instance ready and stops it."""
-    clock.set(START)
+    clock.set(TRIAL_START)
     owner, admin = await login(client, owner.email), await login(client, admin.email)
     await add_host(client, admin, odoo)
     tenant_id = await new_tenant(client, owner, odoo)

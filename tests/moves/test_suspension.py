@@ -5,11 +5,9 @@ provisioning's or a restore's end does (tests/billing/test_suspension_races.py).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from saas_server.billing.renewals import run_renewals
@@ -17,30 +15,23 @@ from saas_server.core.clock import FrozenClock
 from saas_server.core.runtime import Runtime
 from tests.fixtures.auth import LoggedIn, login
 from tests.fixtures.backups import ready_tenant
-from tests.fixtures.billing import make_plan, subscribe
+from tests.fixtures.billing import (
+    TRIAL_OVER,
+    TRIAL_START,
+    accepts_connections,
+    subscribe,
+    trial_plan,
+)
 from tests.fixtures.moves import ask_move, read_move
 from tests.fixtures.odoo import EmulatorProcess
 from tests.fixtures.provisioning import add_host
 
 pytestmark = pytest.mark.slow
 
-START = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)
-TRIAL_OVER = datetime(2027, 1, 16, 9, 0, tzinfo=UTC)  # 14 trial days, and a day
-
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     return {"default_tenant_limit": 10}
-
-
-def accepts_connections(odoo: EmulatorProcess, database: str) -> bool:
-    assert odoo.postgres_url is not None
-    with psycopg.connect(odoo.postgres_url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT datallowconn FROM pg_database WHERE datname = %s", (database,)
-        ).fetchone()
-    assert row is not None, database
-    return bool(row[0])
 
 
 async def host_action(
@@ -63,15 +54,14 @@ async def test_a_move_running_at_the_suspension_ends_with_the_instance_stopped_o
     odoo: EmulatorProcess,
     odoo_b: EmulatorProcess,
 ) -> None:
-    clock.set(START)
+    clock.set(TRIAL_START)
     owner, admin = await login(client, owner.email), await login(client, admin.email)
     await add_host(client, admin, odoo)
     target = await add_host(client, admin, odoo_b)
     await host_action(client, admin, target["id"], "drain")  # the tenant lands on the source
     tenant = await ready_tenant(client, runtime, owner, odoo)
     await host_action(client, admin, target["id"], "activate")
-    trial = await make_plan(client, admin, trial_days=14)
-    await subscribe(client, owner, tenant.id, plan=trial["code"])
+    await subscribe(client, owner, tenant.id, plan=await trial_plan(client, admin))
     asked = await ask_move(client, admin, tenant.id, target["id"])
     assert asked.status_code == 202, asked.text
 

@@ -297,31 +297,22 @@ class PrincipalCache:
         """The user and the key whose hash is ``key_hash``, read now (never served from
         memory: a revoked key must be refused at once on every process, and one indexed
         query is cheap next to what a key's caller then asks for)."""
-        columns = _user_columns()
-        row = await self._query(_api_key_query(), (key_hash,))
-        if row is None:
-            return None
-        count = len(columns.attributes)
-        values = dict(zip(columns.attributes, row[:count], strict=True))
-        key = ApiKeyRow(*row[count:])
-        found = CachedPrincipal(
-            session_id=key.id,
-            user_id=values["id"],
-            session_ended=key.revoked_at is not None,
-            user_values=values,
-            stale_at=clock.now(),
-            identity_key=inspect(User).identity_key_from_primary_key((values["id"],)),
-        )
-        return found, key
+        return self._key_principal(await self._query(_api_key_query(), (key_hash,)))
 
     async def load_api_key_by_id(
         self, key_id: uuid.UUID
     ) -> tuple[CachedPrincipal, ApiKeyRow] | None:
         """The key ``key_id`` and its user, read now (an open stream re-checking its key)."""
-        columns = _user_columns()
-        row = await self._query(_api_key_by_id_query(), (key_id,))
+        return self._key_principal(await self._query(_api_key_by_id_query(), (key_id,)))
+
+    @staticmethod
+    def _key_principal(
+        row: tuple[Any, ...] | None,
+    ) -> tuple[CachedPrincipal, ApiKeyRow] | None:
+        """A key query's row (the user's columns, then the key's) as the principal."""
         if row is None:
             return None
+        columns = _user_columns()
         count = len(columns.attributes)
         values = dict(zip(columns.attributes, row[:count], strict=True))
         key = ApiKeyRow(*row[count:])
